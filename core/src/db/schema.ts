@@ -1,0 +1,232 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+/** Kysely table types for migrations/0001_initial.ts. Keep them in step with the SQL. */
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null, Date | string | null>;
+type Json = ColumnType<unknown, string, string>;
+type NullableJson = ColumnType<unknown | null, string | null, string | null>;
+type Int8 = ColumnType<string, number | bigint | string, number | bigint | string>;
+/** Server-filled columns (defaults): optional on insert. Kysely's Generated<> does not unwrap a ColumnType. */
+type GeneratedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type GeneratedJson = ColumnType<unknown, string | undefined, string>;
+type GeneratedInt8 = ColumnType<string, number | bigint | string | undefined, number | bigint | string>;
+
+export interface TenantsTable {
+  id: string;
+  name: string;
+  quiet_period_seconds: Generated<number>;
+  settings: GeneratedJson;
+  created_at: GeneratedTimestamp;
+}
+
+export interface ApiTokensTable {
+  token_hash: string;
+  tenant_id: string;
+  label: string;
+  created_at: GeneratedTimestamp;
+}
+
+export interface WhatsappNumbersTable {
+  phone_number_id: string;
+  tenant_id: string;
+  waba_id: string | null;
+  display_phone_number: string | null;
+  verified_name: string | null;
+  is_coexistence: Generated<boolean>;
+  throughput_mps: Generated<number>;
+  access_token_enc: string | null;
+  connection_status: Generated<string>;
+  connection_reason: string | null;
+  connection_changed_at: NullableTimestamp;
+  last_echo_at: NullableTimestamp;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
+}
+
+export interface ContactsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  phone_number_id: string;
+  contact_key: string;
+  wa_id: string | null;
+  user_id: string | null;
+  username: string | null;
+  country_code: string | null;
+  profile_name: string | null;
+  phone_book_name: string | null;
+  phone_book_first_name: string | null;
+  phone_book_removed_at: NullableTimestamp;
+  phone_book_updated_at: NullableTimestamp;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
+}
+
+export interface ThreadsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  phone_number_id: string;
+  contact_id: string;
+  last_customer_message_at: NullableTimestamp;
+  last_message_at: NullableTimestamp;
+  bot_state: Generated<string>;
+  bot_paused_until: NullableTimestamp;
+  bot_version: GeneratedInt8;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
+}
+
+export interface MessagesTable {
+  id: Generated<string>;
+  tenant_id: string;
+  phone_number_id: string;
+  thread_id: string;
+  wamid: string;
+  direction: 'inbound' | 'outbound';
+  origin: 'customer' | 'app' | 'api' | 'agent' | 'history';
+  type: string;
+  text: string | null;
+  provider_timestamp: Timestamp;
+  status: string | null;
+  status_rank: Generated<number>;
+  status_at: NullableTimestamp;
+  error: NullableJson;
+  history_status: string | null;
+  context_wamid: string | null;
+  media_id: string | null;
+  media_mime: string | null;
+  media_sha256: string | null;
+  media_voice: Generated<boolean>;
+  media_ref: string | null;
+  media_state: string | null;
+  edited_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  transcript: string | null;
+  transcript_language: string | null;
+  transcript_provider: string | null;
+  transcript_model: string | null;
+  transcript_state: string | null;
+  transcript_error: string | null;
+  transcript_duration_seconds: number | null;
+  payload: Json;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
+}
+
+export interface MessageStatusesTable {
+  phone_number_id: string;
+  wamid: string;
+  status: string;
+  status_rank: number;
+  provider_timestamp: Timestamp;
+  recipient_id: string | null;
+  errors: NullableJson;
+  pricing: NullableJson;
+  payload: Json;
+  received_at: GeneratedTimestamp;
+}
+
+export interface MessageMutationsTable {
+  phone_number_id: string;
+  wamid: string;
+  target_wamid: string;
+  kind: 'edit' | 'revoke';
+  provider_timestamp: Timestamp;
+  new_text: string | null;
+  payload: Json;
+  received_at: GeneratedTimestamp;
+}
+
+export interface HistoryChunksTable {
+  phone_number_id: string;
+  chunk_hash: string;
+  phase: number;
+  chunk_order: number;
+  progress: number;
+  thread_count: number;
+  message_count: number;
+  received_at: GeneratedTimestamp;
+}
+
+export interface SyncStateTable {
+  phone_number_id: string;
+  history_status: Generated<string>;
+  history_request_id: string | null;
+  history_requested_at: NullableTimestamp;
+  history_progress: Generated<number>;
+  history_chunks: Generated<number>;
+  history_messages: Generated<number>;
+  history_error: NullableJson;
+  history_completed_at: NullableTimestamp;
+  contacts_status: Generated<string>;
+  contacts_request_id: string | null;
+  contacts_requested_at: NullableTimestamp;
+  contacts_count: Generated<number>;
+  contacts_last_at: NullableTimestamp;
+  updated_at: GeneratedTimestamp;
+}
+
+export interface AccountEventsTable {
+  id: GeneratedInt8;
+  waba_id: string;
+  phone_number_id: string | null;
+  event: string;
+  reason: string | null;
+  initiated_by: string | null;
+  payload: Json;
+  received_at: GeneratedTimestamp;
+}
+
+export interface WebhookInboxTable {
+  id: GeneratedInt8;
+  partition_key: string;
+  body_sha256: string;
+  raw_body: string;
+  received_at: GeneratedTimestamp;
+  processed_at: NullableTimestamp;
+  attempts: Generated<number>;
+  last_error: string | null;
+  outcome: NullableJson;
+}
+
+export interface UnknownEventsTable {
+  id: GeneratedInt8;
+  inbox_id: Int8 | null;
+  phone_number_id: string | null;
+  field: string;
+  detail: string;
+  payload: NullableJson;
+  received_at: GeneratedTimestamp;
+}
+
+export interface BotEventsTable {
+  id: GeneratedInt8;
+  thread_id: string;
+  from_state: string;
+  to_state: string;
+  cause: string;
+  actor: string | null;
+  paused_until: NullableTimestamp;
+  at: GeneratedTimestamp;
+}
+
+export interface Database {
+  tenants: TenantsTable;
+  api_tokens: ApiTokensTable;
+  whatsapp_numbers: WhatsappNumbersTable;
+  contacts: ContactsTable;
+  threads: ThreadsTable;
+  messages: MessagesTable;
+  message_statuses: MessageStatusesTable;
+  message_mutations: MessageMutationsTable;
+  history_chunks: HistoryChunksTable;
+  sync_state: SyncStateTable;
+  account_events: AccountEventsTable;
+  webhook_inbox: WebhookInboxTable;
+  unknown_events: UnknownEventsTable;
+  bot_events: BotEventsTable;
+}
+
+export type MessageRow = Selectable<MessagesTable>;
+export type NewMessageRow = Insertable<MessagesTable>;
+export type ThreadRow = Selectable<ThreadsTable>;

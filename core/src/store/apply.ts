@@ -1,0 +1,591 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database } from '../db/schema.js';
+import type { ContactIdentity, DomainEvent } from '../whatsapp/normalize.js';
+
+/**
+ * Applies normalized webhook events to the conversation store inside one transaction. Every write
+ * is idempotent and order-independent: messages merge on (phone_number_id, wamid), statuses are
+ * kept apart and folded in by rank whenever either side arrives, edits/revokes wait for their
+ * target, history chunks count once by content hash.
+ */
+
+type Trx = Transaction<Database> | Kysely<Database>;
+
+/** Status order; a status never moves a message backwards. */
+export const STATUS_RANK: Record<string, number> = {
+  pending: 0,
+  accepted: 1,
+  held_for_quality_assessment: 1,
+  sent: 2,
+  delivered: 3,
+  read: 4,
+  played: 5,
+  failed: 6,
+};
+
+/** Rows per INSERT when importing history (about 30 parameters a row). */
+const MESSAGE_BATCH = 1000;
+
+export interface LiveMessage {
+  messageId: string;
+  threadId: string;
+  tenantId: string;
+  phoneNumberId: string;
+  wamid: string;
+  direction: 'inbound' | 'outbound';
+  origin: string;
+  type: string;
+  voice: boolean;
+  mediaId: string | null;
+}
+
+export interface ApplyOutcome {
+  messagesInserted: number;
+  messagesMerged: number;
+  statusesRecorded: number;
+  mutations: number;
+  historyChunks: number;
+  contactsSynced: number;
+  accountEvents: number;
+  unknown: number;
+  /** New live messages (not history), for the agent, media and CRM follow-ups. */
+  live: LiveMessage[];
+  /** New history messages carrying media (placeholders filled by follow-ups included). */
+  historyMedia: LiveMessage[];
+  /** Threads whose agent was paused by human activity in this delivery. */
+  pausedThreads: string[];
+}
+
+export function emptyOutcome(): ApplyOutcome {
+  return {
+    messagesInserted: 0,
+    messagesMerged: 0,
+    statusesRecorded: 0,
+    mutations: 0,
+    historyChunks: 0,
+    contactsSynced: 0,
+    accountEvents: 0,
+    unknown: 0,
+    live: [],
+    historyMedia: [],
+    pausedThreads: [],
+  };
+}
+
+export interface ApplyOptions {
+  /** Tenant that numbers seen for the first time are attached to. */
+  defaultTenantId: string;
+  inboxId?: string | null;
+}
+
+const json = (v: unknown): string => JSON.stringify(v ?? null);
+
+export function contactKeyOf(c: ContactIdentity): string {
+  if (c.waId) return c.waId;
+  if (c.userId) return `bsuid:${c.userId}`;
+  return 'unknown';
+}
+
+/** Makes sure the tenant and the number exist; returns the number's tenant. */
+export async function ensureNumber(trx: Trx, phoneNumberId: string, displayPhoneNumber: string | null, defaultTenantId: string): Promise<string> {
+  const existing = await trx.selectFrom('whatsapp_numbers').select('tenant_id').where('phone_number_id', '=', phoneNumberId).executeTakeFirst();
+  if (existing) {
+    if (displayPhoneNumber) {
+      await trx
+        .updateTable('whatsapp_numbers')
+        .set({ display_phone_number: displayPhoneNumber })
+        .where('phone_number_id', '=', phoneNumberId)
+        .where('display_phone_number', 'is', null)
+        .execute();
+    }
+    return existing.tenant_id;
+  }
+  await trx.insertInto('tenants').values({ id: defaultTenantId, name: defaultTenantId }).onConflict((oc) => oc.doNothing()).execute();
+  const row = await trx
+    .insertInto('whatsapp_numbers')
+    .values({ phone_number_id: phoneNumberId, tenant_id: defaultTenantId, display_phone_number: displayPhoneNumber, waba_id: null, verified_name: null, access_token_enc: null, connection_reason: null, connection_changed_at: null, last_echo_at: null })
+    .onConflict((oc) => oc.column('phone_number_id').doUpdateSet({ updated_at: sql`whatsapp_numbers.updated_at` }))
+    .returning('tenant_id')
+    .executeTakeFirstOrThrow();
+  await trx.insertInto('sync_state').values({ phone_number_id: phoneNumberId, history_request_id: null, history_requested_at: null, history_error: null, history_completed_at: null, contacts_request_id: null, contacts_requested_at: null, contacts_last_at: null }).onConflict((oc) => oc.doNothing()).execute();
+  return row.tenant_id;
+}
+
+/** Upserts contacts (deduplicated by key) and returns key → contact id. */
+export async function upsertContacts(trx: Trx, tenantId: string, phoneNumberId: string, identities: ContactIdentity[]): Promise<Map<string, string>> {
+  const byKey = new Map<string, ContactIdentity>();
+  for (const c of identities) {
+    const key = contactKeyOf(c);
+    const prev = byKey.get(key);
+    byKey.set(key, {
+      waId: c.waId ?? prev?.waId ?? null,
+      userId: c.userId ?? prev?.userId ?? null,
+      username: c.username ?? prev?.username ?? null,
+      countryCode: c.countryCode ?? prev?.countryCode ?? null,
+      profileName: c.profileName ?? prev?.profileName ?? null,
+    });
+  }
+  const ids = new Map<string, string>();
+  if (byKey.size === 0) return ids;
+  const rows = await trx
+    .insertInto('contacts')
+    .values(
+      [...byKey].map(([key, c]) => ({
+        tenant_id: tenantId,
+        phone_number_id: phoneNumberId,
+        contact_key: key,
+        wa_id: c.waId,
+        user_id: c.userId,
+        username: c.username,
+        country_code: c.countryCode,
+        profile_name: c.profileName,
+        phone_book_name: null,
+        phone_book_first_name: null,
+        phone_book_removed_at: null,
+        phone_book_updated_at: null,
+      })),
+    )
+    .onConflict((oc) =>
+      oc.columns(['phone_number_id', 'contact_key']).doUpdateSet({
+        wa_id: sql`coalesce(excluded.wa_id, contacts.wa_id)`,
+        user_id: sql`coalesce(excluded.user_id, contacts.user_id)`,
+        username: sql`coalesce(excluded.username, contacts.username)`,
+        country_code: sql`coalesce(excluded.country_code, contacts.country_code)`,
+        profile_name: sql`coalesce(excluded.profile_name, contacts.profile_name)`,
+        updated_at: sql`now()`,
+      }),
+    )
+    .returning(['id', 'contact_key'])
+    .execute();
+  for (const r of rows) ids.set(r.contact_key, r.id);
+  return ids;
+}
+
+/** Upserts threads for contacts and returns contact id → thread id. */
+export async function upsertThreads(trx: Trx, tenantId: string, phoneNumberId: string, contactIds: string[]): Promise<Map<string, string>> {
+  const unique = [...new Set(contactIds)];
+  const ids = new Map<string, string>();
+  if (unique.length === 0) return ids;
+  const rows = await trx
+    .insertInto('threads')
+    .values(unique.map((contactId) => ({ tenant_id: tenantId, phone_number_id: phoneNumberId, contact_id: contactId, last_customer_message_at: null, last_message_at: null, bot_paused_until: null })))
+    .onConflict((oc) => oc.columns(['phone_number_id', 'contact_id']).doUpdateSet({ updated_at: sql`threads.updated_at` }))
+    .returning(['id', 'contact_id'])
+    .execute();
+  for (const r of rows) ids.set(r.contact_id, r.id);
+  return ids;
+}
+
+type MessageEvent = Extract<DomainEvent, { kind: 'message' }>;
+
+/** Folds recorded statuses into messages whose rank is lower (status-before-message, any order). */
+export async function reconcileStatuses(trx: Trx, phoneNumberId: string, wamids: string[]): Promise<void> {
+  if (wamids.length === 0) return;
+  await sql`
+    update messages m set status = s.status, status_rank = s.status_rank, status_at = s.provider_timestamp,
+      error = coalesce(s.errors, m.error), updated_at = now()
+    from (
+      select distinct on (wamid) wamid, status, status_rank, provider_timestamp, errors
+      from message_statuses
+      where phone_number_id = ${phoneNumberId} and wamid in (${sql.join(wamids)})
+      order by wamid, status_rank desc
+    ) s
+    where m.phone_number_id = ${phoneNumberId} and m.wamid = s.wamid and s.status_rank > m.status_rank`.execute(trx);
+}
+
+/** Applies recorded edits/revokes whose target is among these wamids (either may come first). */
+export async function reconcileMutations(trx: Trx, phoneNumberId: string, wamids: string[]): Promise<void> {
+  if (wamids.length === 0) return;
+  const pending = await trx
+    .selectFrom('message_mutations')
+    .selectAll()
+    .where('phone_number_id', '=', phoneNumberId)
+    .where('target_wamid', 'in', wamids)
+    .orderBy('provider_timestamp')
+    .execute();
+  for (const mu of pending) {
+    if (mu.kind === 'revoke') {
+      await trx.updateTable('messages').set({ revoked_at: mu.provider_timestamp, updated_at: sql`now()` }).where('phone_number_id', '=', phoneNumberId).where('wamid', '=', mu.target_wamid).execute();
+    } else {
+      await trx
+        .updateTable('messages')
+        .set({ text: mu.new_text, edited_at: mu.provider_timestamp, updated_at: sql`now()` })
+        .where('phone_number_id', '=', phoneNumberId)
+        .where('wamid', '=', mu.target_wamid)
+        .where((eb) => eb.or([eb('edited_at', 'is', null), eb('edited_at', '<', mu.provider_timestamp)]))
+        .execute();
+    }
+  }
+}
+
+/** Pauses the agent of a thread because a human acted (app echo, CRM reply): bumps bot_version. */
+export async function pauseForHuman(trx: Trx, threadId: string, cause: string, at: Date, actor: string | null = null): Promise<boolean> {
+  const thread = await trx
+    .selectFrom('threads')
+    .innerJoin('tenants', 'tenants.id', 'threads.tenant_id')
+    .select(['threads.bot_state', 'threads.bot_paused_until', 'tenants.quiet_period_seconds'])
+    .where('threads.id', '=', threadId)
+    .forUpdate('threads')
+    .executeTakeFirst();
+  if (!thread || thread.bot_state === 'off') return false;
+  const until = new Date(Math.max(at.getTime(), Date.now()) + thread.quiet_period_seconds * 1000);
+  const keepLater = thread.bot_state === 'paused' && (thread.bot_paused_until === null || thread.bot_paused_until > until);
+  await trx
+    .updateTable('threads')
+    .set({
+      bot_state: 'paused',
+      bot_paused_until: keepLater ? thread.bot_paused_until : until,
+      bot_version: sql`bot_version + 1`,
+      updated_at: sql`now()`,
+    })
+    .where('id', '=', threadId)
+    .execute();
+  await trx
+    .insertInto('bot_events')
+    .values({ thread_id: threadId, from_state: thread.bot_state, to_state: 'paused', cause, actor, paused_until: keepLater ? thread.bot_paused_until : until })
+    .execute();
+  return true;
+}
+
+async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOptions, outcome: ApplyOutcome): Promise<void> {
+  if (events.length === 0) return;
+  const first = events[0]!;
+  const phoneNumberId = first.phoneNumberId;
+  const tenantId = await ensureNumber(trx, phoneNumberId, first.displayPhoneNumber, opts.defaultTenantId);
+  const contactIds = await upsertContacts(trx, tenantId, phoneNumberId, events.map((e) => e.contact));
+  const threadIds = await upsertThreads(trx, tenantId, phoneNumberId, [...contactIds.values()]);
+  const threadOf = (e: MessageEvent): string => threadIds.get(contactIds.get(contactKeyOf(e.contact))!)!;
+
+  // Deduplicate within the batch (Meta repeats messages inside one delivery too); last copy wins.
+  const byWamid = new Map<string, MessageEvent>();
+  for (const e of events) byWamid.set(e.message.wamid, e);
+  const batch = [...byWamid.values()];
+
+  const rows = await trx
+    .insertInto('messages')
+    .values(
+      batch.map((e) => ({
+        tenant_id: tenantId,
+        phone_number_id: phoneNumberId,
+        thread_id: threadOf(e),
+        wamid: e.message.wamid,
+        direction: e.direction,
+        origin: e.origin,
+        type: e.message.type,
+        text: e.message.text,
+        provider_timestamp: e.message.timestamp,
+        status: e.origin === 'history' ? (e.message.historyStatus?.toLowerCase() ?? null) : e.direction === 'inbound' ? 'received' : null,
+        status_at: null,
+        error: e.message.errors ? json(e.message.errors) : null,
+        history_status: e.message.historyStatus,
+        context_wamid: e.message.contextWamid,
+        media_id: e.message.media?.id ?? null,
+        media_mime: e.message.media?.mimeType ?? null,
+        media_sha256: e.message.media?.sha256 ?? null,
+        media_voice: e.message.media?.voice ?? false,
+        media_ref: null,
+        media_state: e.message.media?.id ? 'pending' : null,
+        edited_at: null,
+        revoked_at: null,
+        transcript: null,
+        transcript_language: null,
+        transcript_provider: null,
+        transcript_model: null,
+        transcript_state: e.message.media?.voice ? 'pending' : null,
+        transcript_error: null,
+        transcript_duration_seconds: null,
+        payload: json(e.message.raw),
+      })),
+    )
+    .onConflict((oc) =>
+      oc.columns(['phone_number_id', 'wamid']).doUpdateSet({
+        type: sql`case when messages.type = 'media_placeholder' then excluded.type else messages.type end`,
+        text: sql`coalesce(messages.text, excluded.text)`,
+        media_id: sql`coalesce(messages.media_id, excluded.media_id)`,
+        media_mime: sql`coalesce(messages.media_mime, excluded.media_mime)`,
+        media_sha256: sql`coalesce(messages.media_sha256, excluded.media_sha256)`,
+        media_voice: sql`messages.media_voice or excluded.media_voice`,
+        media_state: sql`coalesce(messages.media_state, excluded.media_state)`,
+        transcript_state: sql`coalesce(messages.transcript_state, excluded.transcript_state)`,
+        origin: sql`case when messages.origin = 'history' and excluded.origin <> 'history' then excluded.origin else messages.origin end`,
+        history_status: sql`coalesce(messages.history_status, excluded.history_status)`,
+        context_wamid: sql`coalesce(messages.context_wamid, excluded.context_wamid)`,
+        payload: sql`case when messages.type = 'media_placeholder' then excluded.payload else messages.payload end`,
+        updated_at: sql`now()`,
+      }),
+    )
+    .returning(['id', 'wamid', 'thread_id', 'media_id', 'type', 'origin', sql<boolean>`(xmax = 0)`.as('inserted')])
+    .execute();
+
+  const wamids = rows.map((r) => r.wamid);
+  await reconcileStatuses(trx, phoneNumberId, wamids);
+  await reconcileMutations(trx, phoneNumberId, wamids);
+
+  // Thread clocks: last activity, and the customer's last live message (the 24-hour window).
+  const clocks = new Map<string, { last: Date; customer: Date | null }>();
+  for (const e of batch) {
+    const id = threadOf(e);
+    const c = clocks.get(id) ?? { last: e.message.timestamp, customer: null };
+    if (e.message.timestamp > c.last) c.last = e.message.timestamp;
+    if (e.live && e.origin === 'customer' && (!c.customer || e.message.timestamp > c.customer)) c.customer = e.message.timestamp;
+    clocks.set(id, c);
+  }
+  for (const [threadId, c] of clocks) {
+    await trx
+      .updateTable('threads')
+      .set({
+        last_message_at: sql`greatest(last_message_at, ${c.last})`,
+        ...(c.customer ? { last_customer_message_at: sql`greatest(last_customer_message_at, ${c.customer})` } : {}),
+        updated_at: sql`now()`,
+      })
+      .where('id', '=', threadId)
+      .execute();
+  }
+
+  const inserted = new Set(rows.filter((r) => r.inserted).map((r) => r.wamid));
+  outcome.messagesInserted += inserted.size;
+  outcome.messagesMerged += rows.length - inserted.size;
+  const rowByWamid = new Map(rows.map((r) => [r.wamid, r]));
+  for (const e of batch) {
+    const row = rowByWamid.get(e.message.wamid);
+    if (!row) continue;
+    const item: LiveMessage = {
+      messageId: row.id,
+      threadId: row.thread_id,
+      tenantId,
+      phoneNumberId,
+      wamid: e.message.wamid,
+      direction: e.direction,
+      origin: row.origin,
+      type: row.type,
+      voice: e.message.media?.voice ?? false,
+      mediaId: row.media_id,
+    };
+    if (e.live && inserted.has(e.message.wamid)) outcome.live.push(item);
+    else if (!e.live && e.message.media?.id) outcome.historyMedia.push(item);
+  }
+
+  // A live echo is a human replying from the phone: pause the agent for that thread.
+  const echoThreads = new Set(batch.filter((e) => e.live && e.origin === 'app').map(threadOf));
+  for (const threadId of echoThreads) {
+    const latest = batch.filter((e) => threadOf(e) === threadId).reduce((a, e) => (e.message.timestamp > a ? e.message.timestamp : a), new Date(0));
+    if (await pauseForHuman(trx, threadId, 'app_echo', latest)) outcome.pausedThreads.push(threadId);
+  }
+  if (echoThreads.size > 0) {
+    await trx.updateTable('whatsapp_numbers').set({ last_echo_at: sql`greatest(last_echo_at, now())` }).where('phone_number_id', '=', phoneNumberId).execute();
+  }
+}
+
+async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts: ApplyOptions, outcome: ApplyOutcome): Promise<void> {
+  switch (e.kind) {
+    case 'status': {
+      const rank = STATUS_RANK[e.status] ?? 0;
+      await trx
+        .insertInto('message_statuses')
+        .values({
+          phone_number_id: e.phoneNumberId,
+          wamid: e.wamid,
+          status: e.status,
+          status_rank: rank,
+          provider_timestamp: e.timestamp,
+          recipient_id: e.recipientWaId,
+          errors: e.errors ? json(e.errors) : null,
+          pricing: e.pricing ? json(e.pricing) : null,
+          payload: json(e.raw),
+        })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+      await reconcileStatuses(trx, e.phoneNumberId, [e.wamid]);
+      outcome.statusesRecorded += 1;
+      return;
+    }
+    case 'mutation': {
+      const tenantId = await ensureNumber(trx, e.phoneNumberId, e.displayPhoneNumber, opts.defaultTenantId);
+      await trx
+        .insertInto('message_mutations')
+        .values({ phone_number_id: e.phoneNumberId, wamid: e.wamid, target_wamid: e.targetWamid, kind: e.mutation, provider_timestamp: e.timestamp, new_text: e.newText, payload: json(e.raw) })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+      await reconcileMutations(trx, e.phoneNumberId, [e.targetWamid]);
+      outcome.mutations += 1;
+      if (e.origin === 'app') {
+        // Editing or deleting from the phone is human activity too.
+        const contacts = await upsertContacts(trx, tenantId, e.phoneNumberId, [e.contact]);
+        const threads = await upsertThreads(trx, tenantId, e.phoneNumberId, [...contacts.values()]);
+        for (const threadId of threads.values()) {
+          if (await pauseForHuman(trx, threadId, `app_${e.mutation}`, e.timestamp)) outcome.pausedThreads.push(threadId);
+        }
+      }
+      return;
+    }
+    case 'history_chunk': {
+      await ensureNumber(trx, e.phoneNumberId, e.displayPhoneNumber, opts.defaultTenantId);
+      const fresh = await trx
+        .insertInto('history_chunks')
+        .values({ phone_number_id: e.phoneNumberId, chunk_hash: e.chunkHash, phase: e.phase, chunk_order: e.chunkOrder, progress: e.progress, thread_count: e.threadCount, message_count: e.messageCount })
+        .onConflict((oc) => oc.doNothing())
+        .returning('chunk_hash')
+        .executeTakeFirst();
+      if (!fresh) return;
+      outcome.historyChunks += 1;
+      await trx
+        .updateTable('sync_state')
+        .set({
+          history_progress: sql`greatest(history_progress, ${e.progress})`,
+          history_chunks: sql`history_chunks + 1`,
+          history_messages: sql`history_messages + ${e.messageCount}`,
+          history_status: sql`case when history_status = 'complete' or ${e.progress} >= 100 then 'complete' else 'in_progress' end`,
+          history_completed_at: sql`case when ${e.progress} >= 100 then coalesce(history_completed_at, now()) else history_completed_at end`,
+          updated_at: sql`now()`,
+        })
+        .where('phone_number_id', '=', e.phoneNumberId)
+        .execute();
+      return;
+    }
+    case 'history_declined': {
+      await ensureNumber(trx, e.phoneNumberId, null, opts.defaultTenantId);
+      await trx
+        .updateTable('sync_state')
+        .set({ history_status: 'declined', history_error: json(e.errors), updated_at: sql`now()` })
+        .where('phone_number_id', '=', e.phoneNumberId)
+        .execute();
+      return;
+    }
+    case 'contact_sync': {
+      const tenantId = await ensureNumber(trx, e.phoneNumberId, null, opts.defaultTenantId);
+      const identity: ContactIdentity = { waId: e.waId, userId: e.userId, username: e.username, countryCode: null, profileName: null };
+      const at = e.timestamp ?? new Date();
+      const isAdd = e.action === 'add';
+      await trx
+        .insertInto('contacts')
+        .values({
+          tenant_id: tenantId,
+          phone_number_id: e.phoneNumberId,
+          contact_key: contactKeyOf(identity),
+          wa_id: e.waId,
+          user_id: e.userId,
+          username: e.username,
+          country_code: null,
+          profile_name: null,
+          phone_book_name: isAdd ? e.fullName : null,
+          phone_book_first_name: isAdd ? e.firstName : null,
+          phone_book_removed_at: isAdd ? null : at,
+          phone_book_updated_at: at,
+        })
+        .onConflict((oc) =>
+          oc
+            .columns(['phone_number_id', 'contact_key'])
+            .doUpdateSet(
+              isAdd
+                ? {
+                    phone_book_name: sql`coalesce(excluded.phone_book_name, contacts.phone_book_name)`,
+                    phone_book_first_name: sql`coalesce(excluded.phone_book_first_name, contacts.phone_book_first_name)`,
+                    phone_book_removed_at: null,
+                    phone_book_updated_at: sql`excluded.phone_book_updated_at`,
+                    user_id: sql`coalesce(excluded.user_id, contacts.user_id)`,
+                    updated_at: sql`now()`,
+                  }
+                : { phone_book_removed_at: sql`excluded.phone_book_removed_at`, phone_book_updated_at: sql`excluded.phone_book_updated_at`, updated_at: sql`now()` },
+            )
+            // Out-of-order sync items: an older change never overwrites a newer one.
+            .where(sql<boolean>`contacts.phone_book_updated_at is null or contacts.phone_book_updated_at <= excluded.phone_book_updated_at`),
+        )
+        .execute();
+      await trx
+        .updateTable('sync_state')
+        .set({
+          contacts_status: 'receiving',
+          contacts_count: sql`contacts_count + ${isAdd ? 1 : 0}`,
+          contacts_last_at: sql`greatest(contacts_last_at, ${at})`,
+          updated_at: sql`now()`,
+        })
+        .where('phone_number_id', '=', e.phoneNumberId)
+        .execute();
+      outcome.contactsSynced += 1;
+      return;
+    }
+    case 'account_update': {
+      const numbers = await trx
+        .selectFrom('whatsapp_numbers')
+        .select(['phone_number_id', 'display_phone_number', 'waba_id'])
+        .where((eb) =>
+          eb.or([
+            eb('waba_id', '=', e.wabaId),
+            ...(e.displayPhoneNumber ? [eb('display_phone_number', '=', e.displayPhoneNumber)] : []),
+          ]),
+        )
+        .execute();
+      const targets = e.displayPhoneNumber ? numbers.filter((n) => n.display_phone_number === e.displayPhoneNumber) : numbers;
+      const status = connectionStatusFor(e.event);
+      for (const n of targets) {
+        if (status) {
+          await trx
+            .updateTable('whatsapp_numbers')
+            .set({ connection_status: status, connection_reason: e.reason ?? e.event, connection_changed_at: sql`now()`, updated_at: sql`now()` })
+            .where('phone_number_id', '=', n.phone_number_id)
+            .execute();
+        }
+      }
+      await trx
+        .insertInto('account_events')
+        .values({ waba_id: e.wabaId, phone_number_id: targets[0]?.phone_number_id ?? null, event: e.event, reason: e.reason, initiated_by: e.initiatedBy, payload: json(e.raw) })
+        .execute();
+      outcome.accountEvents += 1;
+      return;
+    }
+    case 'unknown': {
+      await trx
+        .insertInto('unknown_events')
+        .values({ inbox_id: opts.inboxId ?? null, phone_number_id: e.phoneNumberId, field: e.field, detail: e.detail, payload: json(e.raw) })
+        .execute();
+      outcome.unknown += 1;
+      return;
+    }
+  }
+}
+
+/** What an account_update event means for sending. Unknown events leave the status alone. */
+export function connectionStatusFor(event: string): string | null {
+  switch (event) {
+    case 'PARTNER_REMOVED':
+      return 'disconnected';
+    case 'ACCOUNT_OFFBOARDED':
+      return 'offboarded';
+    case 'ACCOUNT_RECONNECTED':
+      return 'connected';
+    case 'ACCOUNT_DELETED':
+    case 'PARTNER_APP_UNINSTALLED':
+      return 'deleted';
+    case 'ACCOUNT_RESTRICTION':
+    case 'DISABLED_UPDATE':
+    case 'ACCOUNT_VIOLATION':
+      return 'restricted';
+    default:
+      return null;
+  }
+}
+
+/**
+ * Applies the events of one delivery. Consecutive message events of one number are written as a
+ * batch (a history chunk holds thousands), everything else one by one, in delivery order.
+ */
+export async function applyEvents(trx: Trx, events: DomainEvent[], opts: ApplyOptions): Promise<ApplyOutcome> {
+  const outcome = emptyOutcome();
+  let batch: MessageEvent[] = [];
+  const flush = async (): Promise<void> => {
+    // Bounded statements: PostgreSQL takes at most 65,535 parameters per statement.
+    for (let i = 0; i < batch.length; i += MESSAGE_BATCH) await applyMessages(trx, batch.slice(i, i + MESSAGE_BATCH), opts, outcome);
+    batch = [];
+  };
+  for (const e of events) {
+    if (e.kind === 'message') {
+      if (batch.length && batch[0]!.phoneNumberId !== e.phoneNumberId) await flush();
+      batch.push(e);
+      continue;
+    }
+    await flush();
+    await applyEvent(trx, e, opts, outcome);
+  }
+  await flush();
+  return outcome;
+}

@@ -1,0 +1,190 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+
+/** Read models of the public API. Every query takes the caller's tenant scope. */
+
+/** null = every tenant (the admin token); otherwise the one tenant the caller belongs to. */
+export type TenantScope = string | null;
+
+export interface ThreadView {
+  id: string;
+  tenant_id: string;
+  phone_number_id: string;
+  wa_id: string | null;
+  user_id: string | null;
+  contact_name: string | null;
+  profile_name: string | null;
+  phone_book_name: string | null;
+  bot: { state: string; paused_until: string | null; version: number };
+  last_message_at: string | null;
+  last_customer_message_at: string | null;
+}
+
+export interface MessageView {
+  id: string;
+  wamid: string;
+  direction: 'inbound' | 'outbound';
+  origin: string;
+  type: string;
+  text: string | null;
+  timestamp: string;
+  status: string | null;
+  transcript: string | null;
+  transcript_state: string | null;
+  context_wamid: string | null;
+  edited_at: string | null;
+  revoked: boolean;
+  media: { id: string | null; mime_type: string | null; state: string | null; voice: boolean } | null;
+  error: unknown;
+}
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+function threadSelect(db: Kysely<Database>) {
+  return db
+    .selectFrom('threads')
+    .innerJoin('contacts', 'contacts.id', 'threads.contact_id')
+    .select([
+      'threads.id',
+      'threads.tenant_id',
+      'threads.phone_number_id',
+      'threads.bot_state',
+      'threads.bot_paused_until',
+      'threads.bot_version',
+      'threads.last_message_at',
+      'threads.last_customer_message_at',
+      'contacts.wa_id',
+      'contacts.user_id',
+      'contacts.profile_name',
+      'contacts.phone_book_name',
+      'contacts.phone_book_removed_at',
+    ]);
+}
+
+type ThreadRowView = Awaited<ReturnType<ReturnType<typeof threadSelect>['execute']>>[number];
+
+function toThreadView(r: ThreadRowView): ThreadView {
+  const phoneBook = r.phone_book_removed_at ? null : r.phone_book_name;
+  return {
+    id: r.id,
+    tenant_id: r.tenant_id,
+    phone_number_id: r.phone_number_id,
+    wa_id: r.wa_id,
+    user_id: r.user_id,
+    contact_name: phoneBook ?? r.profile_name ?? r.wa_id,
+    profile_name: r.profile_name,
+    phone_book_name: phoneBook,
+    bot: { state: r.bot_state, paused_until: iso(r.bot_paused_until), version: Number(r.bot_version) },
+    last_message_at: iso(r.last_message_at),
+    last_customer_message_at: iso(r.last_customer_message_at),
+  };
+}
+
+export async function listThreads(
+  db: Kysely<Database>,
+  scope: TenantScope,
+  filter: { phoneNumberId?: string | undefined; waId?: string | undefined; limit?: number | undefined },
+): Promise<ThreadView[]> {
+  let q = threadSelect(db);
+  if (scope !== null) q = q.where('threads.tenant_id', '=', scope);
+  if (filter.phoneNumberId) q = q.where('threads.phone_number_id', '=', filter.phoneNumberId);
+  if (filter.waId) q = q.where('contacts.wa_id', '=', filter.waId.replace(/\D/g, ''));
+  const rows = await q
+    .orderBy(sql`threads.last_message_at desc nulls last`)
+    .orderBy('threads.id')
+    .limit(Math.min(filter.limit ?? 100, 500))
+    .execute();
+  return rows.map(toThreadView);
+}
+
+export async function getThread(db: Kysely<Database>, scope: TenantScope, threadId: string): Promise<ThreadView | null> {
+  if (!isUuid(threadId)) return null;
+  let q = threadSelect(db).where('threads.id', '=', threadId);
+  if (scope !== null) q = q.where('threads.tenant_id', '=', scope);
+  const row = await q.executeTakeFirst();
+  return row ? toThreadView(row) : null;
+}
+
+export async function listMessages(db: Kysely<Database>, scope: TenantScope, threadId: string, limit = 1000): Promise<MessageView[] | null> {
+  const thread = await getThread(db, scope, threadId);
+  if (!thread) return null;
+  const rows = await db
+    .selectFrom('messages')
+    .selectAll()
+    .where('thread_id', '=', threadId)
+    .where('tenant_id', '=', thread.tenant_id)
+    .orderBy('provider_timestamp')
+    .orderBy('created_at')
+    .limit(Math.min(limit, 5000))
+    .execute();
+  return rows.map((m) => ({
+    id: m.id,
+    wamid: m.wamid,
+    direction: m.direction,
+    origin: m.origin,
+    type: m.type,
+    text: m.revoked_at ? null : m.text,
+    timestamp: m.provider_timestamp.toISOString(),
+    status: m.status,
+    transcript: m.transcript,
+    transcript_state: m.transcript_state,
+    context_wamid: m.context_wamid,
+    edited_at: iso(m.edited_at),
+    revoked: m.revoked_at !== null,
+    media: m.media_id || m.type === 'media_placeholder' ? { id: m.media_id, mime_type: m.media_mime, state: m.media_state, voice: m.media_voice } : null,
+    error: m.error,
+  }));
+}
+
+export async function getSyncState(db: Kysely<Database>, scope: TenantScope, phoneNumberId: string) {
+  let q = db
+    .selectFrom('whatsapp_numbers')
+    .leftJoin('sync_state', 'sync_state.phone_number_id', 'whatsapp_numbers.phone_number_id')
+    .selectAll('sync_state')
+    .select([
+      'whatsapp_numbers.phone_number_id as number_id',
+      'whatsapp_numbers.tenant_id',
+      'whatsapp_numbers.display_phone_number',
+      'whatsapp_numbers.connection_status',
+      'whatsapp_numbers.connection_reason',
+      'whatsapp_numbers.last_echo_at',
+    ])
+    .where('whatsapp_numbers.phone_number_id', '=', phoneNumberId);
+  if (scope !== null) q = q.where('whatsapp_numbers.tenant_id', '=', scope);
+  const r = await q.executeTakeFirst();
+  if (!r) return null;
+  const chunks = await db
+    .selectFrom('history_chunks')
+    .select(['phase', (eb) => eb.fn.countAll<string>().as('chunks'), (eb) => eb.fn.sum<string>('message_count').as('messages')])
+    .where('phone_number_id', '=', phoneNumberId)
+    .groupBy('phase')
+    .orderBy('phase')
+    .execute();
+  return {
+    phone_number_id: r.number_id,
+    display_phone_number: r.display_phone_number,
+    connection: { status: r.connection_status, reason: r.connection_reason, last_app_activity_at: iso(r.last_echo_at) },
+    history: {
+      status: r.history_status ?? 'not_requested',
+      progress: r.history_progress ?? 0,
+      chunks: r.history_chunks ?? 0,
+      messages: r.history_messages ?? 0,
+      phases: chunks.map((c) => ({ phase: c.phase, chunks: Number(c.chunks), messages: Number(c.messages ?? 0) })),
+      request_id: r.history_request_id ?? null,
+      requested_at: iso(r.history_requested_at ?? null),
+      completed_at: iso(r.history_completed_at ?? null),
+      error: r.history_error ?? null,
+    },
+    contacts: {
+      status: r.contacts_status ?? 'not_requested',
+      count: r.contacts_count ?? 0,
+      request_id: r.contacts_request_id ?? null,
+      requested_at: iso(r.contacts_requested_at ?? null),
+      last_at: iso(r.contacts_last_at ?? null),
+    },
+  };
+}
+
+export function isUuid(s: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
+}

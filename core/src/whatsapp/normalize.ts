@@ -1,0 +1,456 @@
+import { createHash } from 'node:crypto';
+import type { z } from 'zod';
+import {
+  accountUpdateValueSchema,
+  echoesValueSchema,
+  historyValueSchema,
+  messagesValueSchema,
+  stateSyncValueSchema,
+  type WaMessage,
+  type WaStatus,
+  type WebhookEnvelope,
+  type GraphErrorPayload,
+  profileContactSchema,
+} from './schemas.js';
+
+/**
+ * Turns parsed webhook payloads into a small set of domain events the store applies. Nothing here
+ * touches the database; nothing here throws on unknown input: what cannot be understood becomes an
+ * `unknown` event that is stored and reported.
+ */
+
+export type MessageOrigin = 'customer' | 'app' | 'api' | 'agent' | 'history';
+export type Direction = 'inbound' | 'outbound';
+
+export interface ContactIdentity {
+  /** Digits without '+', may be null for BSUID-only users. */
+  waId: string | null;
+  userId: string | null;
+  username: string | null;
+  countryCode: string | null;
+  profileName: string | null;
+}
+
+export interface MediaRef {
+  id: string | null;
+  mimeType: string | null;
+  sha256: string | null;
+  filename: string | null;
+  voice: boolean;
+}
+
+export interface NormalizedMessage {
+  wamid: string;
+  type: string;
+  text: string | null;
+  timestamp: Date;
+  contextWamid: string | null;
+  media: MediaRef | null;
+  /** History only: the device's delivery state at sync time. */
+  historyStatus: string | null;
+  errors: GraphErrorPayload[] | null;
+  raw: WaMessage;
+}
+
+export type DomainEvent =
+  | {
+      kind: 'message';
+      phoneNumberId: string;
+      displayPhoneNumber: string;
+      direction: Direction;
+      origin: MessageOrigin;
+      /** True for live traffic (may trigger the agent, opens the window when from the customer). */
+      live: boolean;
+      contact: ContactIdentity;
+      message: NormalizedMessage;
+    }
+  | {
+      kind: 'mutation';
+      phoneNumberId: string;
+      displayPhoneNumber: string;
+      mutation: 'edit' | 'revoke';
+      direction: Direction;
+      origin: MessageOrigin;
+      contact: ContactIdentity;
+      wamid: string;
+      targetWamid: string;
+      timestamp: Date;
+      newText: string | null;
+      raw: WaMessage;
+    }
+  | {
+      kind: 'status';
+      phoneNumberId: string;
+      wamid: string;
+      status: string;
+      timestamp: Date;
+      recipientWaId: string | null;
+      recipientUserId: string | null;
+      errors: GraphErrorPayload[] | null;
+      pricing: Record<string, unknown> | null;
+      raw: WaStatus;
+    }
+  | {
+      kind: 'history_chunk';
+      phoneNumberId: string;
+      displayPhoneNumber: string;
+      phase: number;
+      chunkOrder: number;
+      progress: number;
+      chunkHash: string;
+      threadCount: number;
+      messageCount: number;
+    }
+  | { kind: 'history_declined'; phoneNumberId: string; errors: GraphErrorPayload[] }
+  | {
+      kind: 'contact_sync';
+      phoneNumberId: string;
+      action: 'add' | 'remove';
+      waId: string | null;
+      userId: string | null;
+      username: string | null;
+      fullName: string | null;
+      firstName: string | null;
+      timestamp: Date | null;
+    }
+  | {
+      kind: 'account_update';
+      wabaId: string;
+      displayPhoneNumber: string | null;
+      event: string;
+      reason: string | null;
+      initiatedBy: string | null;
+      raw: unknown;
+    }
+  | { kind: 'unknown'; phoneNumberId: string | null; field: string; detail: string; raw: unknown };
+
+/** The partition a change belongs to: its phone number id, or the WABA for account-level fields. */
+export function partitionKeyOf(entryId: string, value: unknown): string {
+  if (value && typeof value === 'object' && 'metadata' in value) {
+    const metadata = (value as { metadata?: unknown }).metadata;
+    if (metadata && typeof metadata === 'object' && 'phone_number_id' in metadata) {
+      const id = (metadata as { phone_number_id?: unknown }).phone_number_id;
+      if (typeof id === 'string' && id !== '') return id;
+    }
+  }
+  return `waba:${entryId}`;
+}
+
+/** Distinct partition keys of a delivery, in order of appearance. */
+export function partitionKeysOf(envelope: WebhookEnvelope): string[] {
+  const keys = new Set<string>();
+  for (const entry of envelope.entry) {
+    for (const change of entry.changes) keys.add(partitionKeyOf(entry.id, change.value));
+  }
+  return [...keys];
+}
+
+const digits = (s: string | null | undefined): string => (s ?? '').replace(/\D/g, '');
+const orNull = <T>(v: T | undefined | null): T | null => (v === undefined ? null : v);
+
+function describeError(issues: z.core.$ZodIssue[]): string {
+  return issues
+    .slice(0, 5)
+    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+/** Text shown for a message: body, caption, title; null for media without caption. */
+export function textOf(m: WaMessage): string | null {
+  switch (m.type) {
+    case 'text':
+      return m.text?.body ?? null;
+    case 'image':
+    case 'video':
+    case 'sticker':
+      return m[m.type]?.caption ?? null;
+    case 'document':
+      return m.document?.caption ?? m.document?.filename ?? null;
+    case 'audio':
+      return null;
+    case 'location': {
+      const l = m.location;
+      if (!l) return null;
+      return [l.name, l.address].filter(Boolean).join(', ') || `${l.latitude},${l.longitude}`;
+    }
+    case 'contacts':
+      return (m.contacts ?? []).map((c) => c.name?.formatted_name ?? c.phones?.[0]?.phone ?? '').filter(Boolean).join(', ') || null;
+    case 'interactive': {
+      const i = m.interactive;
+      return i?.button_reply?.title ?? i?.list_reply?.title ?? i?.nfm_reply?.body ?? null;
+    }
+    case 'button':
+      return m.button?.text ?? m.button?.payload ?? null;
+    case 'reaction':
+      return m.reaction?.emoji ?? '';
+    case 'order': {
+      const items = m.order?.product_items ?? [];
+      const summary = items.map((p) => `${p.quantity}× ${p.product_retailer_id}`).join(', ');
+      return m.order?.text ?? (summary ? `Order: ${summary}` : null);
+    }
+    case 'system':
+      return m.system?.body ?? null;
+    case 'unsupported':
+    case 'unknown': {
+      const e = m.errors?.[0];
+      if (e?.code === 131060) return 'Check the WhatsApp Business App on the phone for this message.';
+      return e ? `${e.title ?? e.message ?? 'Unsupported message'} (${e.code})` : 'Unsupported message';
+    }
+    default:
+      return null;
+  }
+}
+
+function mediaOf(m: WaMessage): MediaRef | null {
+  const key = m.type as 'image' | 'video' | 'audio' | 'document' | 'sticker';
+  if (!['image', 'video', 'audio', 'document', 'sticker'].includes(m.type)) return null;
+  const media = m[key];
+  if (!media) return null;
+  return {
+    id: orNull(media.id),
+    mimeType: orNull(media.mime_type),
+    sha256: orNull(media.sha256),
+    filename: orNull(media.filename),
+    voice: m.type === 'audio' && media.voice === true,
+  };
+}
+
+function contextWamidOf(m: WaMessage): string | null {
+  if (m.type === 'reaction') return m.reaction?.message_id ?? null;
+  return m.context?.id ?? null;
+}
+
+export function normalizeMessage(m: WaMessage): NormalizedMessage {
+  return {
+    wamid: m.id,
+    type: m.type,
+    text: textOf(m),
+    timestamp: m.timestamp,
+    contextWamid: contextWamidOf(m),
+    media: mediaOf(m),
+    historyStatus: m.history_context?.status ?? null,
+    errors: m.errors ?? null,
+    raw: m,
+  };
+}
+
+type ProfileContact = z.infer<typeof profileContactSchema>;
+
+function identity(waId: string | null | undefined, userId: string | null | undefined, profiles: ProfileContact[] | undefined): ContactIdentity {
+  const w = digits(waId) || null;
+  const profile = profiles?.find((c) => (w && digits(c.wa_id) === w) || (userId && c.user_id === userId));
+  return {
+    waId: w ?? (digits(profile?.wa_id) || null),
+    userId: userId ?? profile?.user_id ?? null,
+    username: profile?.username ?? profile?.profile?.username ?? null,
+    countryCode: profile?.country_code ?? null,
+    profileName: profile?.profile?.name ?? null,
+  };
+}
+
+function messageEvents(
+  phoneNumberId: string,
+  displayPhoneNumber: string,
+  messages: WaMessage[],
+  direction: Direction,
+  origin: MessageOrigin,
+  live: boolean,
+  contactOf: (m: WaMessage) => ContactIdentity,
+): DomainEvent[] {
+  const events: DomainEvent[] = [];
+  for (const m of messages) {
+    const contact = contactOf(m);
+    if (m.type === 'edit' && m.edit) {
+      const inner = m.edit.message;
+      events.push({
+        kind: 'mutation',
+        phoneNumberId,
+        displayPhoneNumber,
+        mutation: 'edit',
+        direction,
+        origin,
+        contact,
+        wamid: m.id,
+        targetWamid: m.edit.original_message_id,
+        timestamp: m.timestamp,
+        newText: inner ? (inner.text?.body ?? inner.image?.caption ?? inner.video?.caption ?? inner.document?.caption ?? null) : null,
+        raw: m,
+      });
+      continue;
+    }
+    if (m.type === 'revoke' && m.revoke) {
+      events.push({
+        kind: 'mutation',
+        phoneNumberId,
+        displayPhoneNumber,
+        mutation: 'revoke',
+        direction,
+        origin,
+        contact,
+        wamid: m.id,
+        targetWamid: m.revoke.original_message_id,
+        timestamp: m.timestamp,
+        newText: null,
+        raw: m,
+      });
+      continue;
+    }
+    events.push({ kind: 'message', phoneNumberId, displayPhoneNumber, direction, origin, live, contact, message: normalizeMessage(m) });
+  }
+  return events;
+}
+
+function statusEvent(phoneNumberId: string, s: WaStatus): DomainEvent {
+  return {
+    kind: 'status',
+    phoneNumberId,
+    wamid: s.id,
+    status: s.status,
+    timestamp: s.timestamp,
+    recipientWaId: digits(s.recipient_id) || null,
+    recipientUserId: s.recipient_user_id ?? null,
+    errors: s.errors ?? null,
+    pricing: (s.pricing as Record<string, unknown> | undefined) ?? null,
+    raw: s,
+  };
+}
+
+export function stableHash(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+/** Normalizes one change of a delivery. */
+export function normalizeChange(entryId: string, field: string, value: unknown): DomainEvent[] {
+  const pnid = partitionKeyOf(entryId, value);
+  const phoneNumberId = pnid.startsWith('waba:') ? null : pnid;
+  const unknown = (detail: string): DomainEvent[] => [{ kind: 'unknown', phoneNumberId, field, detail, raw: value }];
+
+  switch (field) {
+    case 'messages': {
+      const parsed = messagesValueSchema.safeParse(value);
+      if (!parsed.success) return unknown(`invalid messages payload: ${describeError(parsed.error.issues)}`);
+      const v = parsed.data;
+      const id = v.metadata.phone_number_id;
+      const events = messageEvents(id, v.metadata.display_phone_number, v.messages ?? [], 'inbound', 'customer', true, (m) =>
+        identity(m.from, m.from_user_id, v.contacts),
+      );
+      for (const s of v.statuses ?? []) events.push(statusEvent(id, s));
+      if (v.errors?.length) events.push({ kind: 'unknown', phoneNumberId: id, field, detail: `webhook errors: ${v.errors.map((e) => e.code).join(',')}`, raw: v.errors });
+      if (!v.messages?.length && !v.statuses?.length && !v.errors?.length) return unknown('messages payload with neither messages nor statuses');
+      return events;
+    }
+    case 'smb_message_echoes': {
+      const parsed = echoesValueSchema.safeParse(value);
+      if (!parsed.success) return unknown(`invalid smb_message_echoes payload: ${describeError(parsed.error.issues)}`);
+      const v = parsed.data;
+      return messageEvents(v.metadata.phone_number_id, v.metadata.display_phone_number, v.message_echoes, 'outbound', 'app', true, (m) =>
+        identity(m.to, m.to_user_id, v.contacts),
+      );
+    }
+    case 'history': {
+      const parsed = historyValueSchema.safeParse(value);
+      if (!parsed.success) return unknown(`invalid history payload: ${describeError(parsed.error.issues)}`);
+      const v = parsed.data;
+      const id = v.metadata.phone_number_id;
+      const display = v.metadata.display_phone_number;
+      const events: DomainEvent[] = [];
+      for (const item of v.history ?? []) {
+        if (!item.metadata) {
+          if (item.errors?.length) events.push({ kind: 'history_declined', phoneNumberId: id, errors: item.errors });
+          else events.push({ kind: 'unknown', phoneNumberId: id, field, detail: 'history item with neither metadata nor errors', raw: item });
+          continue;
+        }
+        const threads = item.threads ?? [];
+        let messageCount = 0;
+        const chunkEvents: DomainEvent[] = [];
+        for (const thread of threads) {
+          const counterpart = digits(thread.context?.wa_id ?? thread.id);
+          const contact: ContactIdentity = {
+            waId: counterpart || null,
+            userId: thread.context?.user_id ?? null,
+            username: thread.context?.username ?? null,
+            countryCode: null,
+            profileName: null,
+          };
+          for (const m of thread.messages) {
+            // Business-sent history messages come from the business number and usually have no `to`.
+            const fromCustomer = counterpart !== '' ? digits(m.from) === counterpart : digits(m.from) !== digits(display);
+            messageCount += 1;
+            chunkEvents.push(...messageEvents(id, display, [m], fromCustomer ? 'inbound' : 'outbound', 'history', false, () => contact));
+          }
+        }
+        events.push({
+          kind: 'history_chunk',
+          phoneNumberId: id,
+          displayPhoneNumber: display,
+          phase: item.metadata.phase,
+          chunkOrder: item.metadata.chunk_order,
+          progress: item.metadata.progress,
+          chunkHash: stableHash(item),
+          threadCount: threads.length,
+          messageCount,
+        });
+        events.push(...chunkEvents);
+      }
+      // Media follow-ups for history placeholders: same ids, never live traffic.
+      events.push(...messageEvents(id, display, v.messages ?? [], 'inbound', 'history', false, (m) => identity(m.from, m.from_user_id, v.contacts)));
+      events.push(...messageEvents(id, display, v.message_echoes ?? [], 'outbound', 'history', false, (m) => identity(m.to, m.to_user_id, v.contacts)));
+      if (events.length === 0) return unknown('history payload with nothing in it');
+      return events;
+    }
+    case 'smb_app_state_sync': {
+      const parsed = stateSyncValueSchema.safeParse(value);
+      if (!parsed.success) return unknown(`invalid smb_app_state_sync payload: ${describeError(parsed.error.issues)}`);
+      const v = parsed.data;
+      const events: DomainEvent[] = [];
+      for (const item of v.state_sync) {
+        if (item.type !== 'contact' || (item.action !== 'add' && item.action !== 'remove')) {
+          events.push({ kind: 'unknown', phoneNumberId: v.metadata.phone_number_id, field, detail: `state_sync item type=${item.type} action=${item.action}`, raw: item });
+          continue;
+        }
+        events.push({
+          kind: 'contact_sync',
+          phoneNumberId: v.metadata.phone_number_id,
+          action: item.action,
+          waId: digits(item.contact?.phone_number) || null,
+          userId: item.contact?.user_id ?? null,
+          username: item.contact?.username ?? null,
+          fullName: item.contact?.full_name ?? null,
+          firstName: item.contact?.first_name ?? null,
+          timestamp: item.metadata?.timestamp ?? null,
+        });
+      }
+      return events;
+    }
+    case 'account_update': {
+      const parsed = accountUpdateValueSchema.safeParse(value);
+      if (!parsed.success) return unknown(`invalid account_update payload: ${describeError(parsed.error.issues)}`);
+      const v = parsed.data;
+      return [
+        {
+          kind: 'account_update',
+          wabaId: entryId,
+          displayPhoneNumber: digits(v.phone_number) || null,
+          event: v.event,
+          reason: v.disconnection_info?.reason ?? null,
+          initiatedBy: v.disconnection_info?.initiated_by ?? null,
+          raw: v,
+        },
+      ];
+    }
+    default:
+      return unknown(`unhandled webhook field '${field}'`);
+  }
+}
+
+/** Normalizes the changes of a delivery that belong to one partition (phone number or WABA). */
+export function normalizeDelivery(envelope: WebhookEnvelope, partitionKey: string): DomainEvent[] {
+  const events: DomainEvent[] = [];
+  for (const entry of envelope.entry) {
+    for (const change of entry.changes) {
+      if (partitionKeyOf(entry.id, change.value) !== partitionKey) continue;
+      events.push(...normalizeChange(entry.id, change.field, change.value));
+    }
+  }
+  return events;
+}
