@@ -46,7 +46,7 @@ export async function startTestServer(
     sweepIntervalMs: 1000,
     ...runtimeOptions,
   });
-  const url = await runtime.listen(0, '127.0.0.1');
+  const url = runtimeOptions.http === false ? '' : await runtime.listen(0, '127.0.0.1');
   return {
     runtime,
     url,

@@ -1,0 +1,18 @@
+// Reads vitest's JSON report: fails when no PostgreSQL-backed test passed (they are named "[postgres]"),
+// and prints the plain closing line "N passed, N failed".
+import { readFileSync } from 'node:fs';
+
+const report = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const tests = report.testResults.flatMap((file) => file.assertionResults);
+const passed = tests.filter((t) => t.status === 'passed');
+const failed = tests.filter((t) => t.status === 'failed');
+const skipped = tests.length - passed.length - failed.length;
+const postgres = passed.filter((t) => t.fullName.includes('[postgres]'));
+console.log(`ci: ${postgres.length} PostgreSQL-backed tests passed`);
+let code = 0;
+if (process.env.COEX_REQUIRE_POSTGRES && postgres.length === 0) {
+  console.error('ci: no PostgreSQL-backed test ran (TEST_DATABASE_URL not honoured?)');
+  code = 1;
+}
+console.log(`${passed.length} passed, ${failed.length} failed, ${skipped} skipped`);
+process.exit(failed.length > 0 ? 1 : code);

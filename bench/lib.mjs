@@ -1,0 +1,77 @@
+// Shared helpers for the benchmarks: databases to run on, a keep-alive HTTP load generator, formatting.
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import pg from 'pg';
+
+/** PGlite always; PostgreSQL when BENCH_DATABASE_URL / TEST_DATABASE_URL is set or the local server answers. */
+export async function benchBackends() {
+  const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const out = [{ name: 'pglite', create: async () => ({ databaseUrl: undefined, pgliteDir: 'memory://', drop: async () => {} }) }];
+  try {
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1500 });
+    await c.connect();
+    await c.end();
+    out.push({
+      name: 'postgres',
+      create: async () => {
+        const name = `coex_bench_${randomBytes(4).toString('hex')}`;
+        const admin = new pg.Client({ connectionString: url });
+        await admin.connect();
+        await admin.query(`create database ${name}`);
+        await admin.end();
+        const u = new URL(url);
+        u.pathname = `/${name}`;
+        return {
+          databaseUrl: u.toString(),
+          pgliteDir: 'memory://',
+          drop: async () => {
+            const a = new pg.Client({ connectionString: url });
+            await a.connect();
+            await a.query(`drop database if exists ${name} with (force)`);
+            await a.end();
+          },
+        };
+      },
+    });
+  } catch {
+    console.log(`(PostgreSQL at ${new URL(url).host} not reachable: PGlite only)`);
+  }
+  return out;
+}
+
+/** Sends `total` POSTs with `concurrency` keep-alive connections; returns requests per second. */
+export async function loadPost(url, bodies, { concurrency = 32 } = {}) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const target = new URL(url);
+  let next = 0;
+  let failures = 0;
+  const one = (b) =>
+    new Promise((resolve) => {
+      const req = http.request(
+        { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': b.raw.length, ...b.headers } },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode !== 200) failures += 1;
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        failures += 1;
+        resolve();
+      });
+      req.end(b.raw);
+    });
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < bodies.length) await one(bodies[next++]);
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  agent.destroy();
+  return { perSecond: bodies.length / seconds, seconds, failures };
+}
+
+export const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });

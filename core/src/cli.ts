@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { ConfigError, loadConfig } from './config.js';
+import { migrateToLatest, openDatabase } from './db/index.js';
+import { createLogger } from './logger.js';
+import { Runtime } from './runtime.js';
+import { signBody } from './webhooks/signature.js';
+import { sha256Hex } from './crypto.js';
+import { demoDeliveries, DEMO_NUMBER } from './demo/scenario.js';
+import { renderThreads } from './demo/print.js';
+import { listMessages, listThreads } from './store/queries.js';
+
+const program = new Command();
+program.name('coex').description('CoEx: WhatsApp Coexistence platform').showHelpAfterError();
+
+function config() {
+  return loadConfig();
+}
+
+program
+  .command('serve')
+  .description('HTTP server (webhooks, API, metrics) with the inbox worker in the same process unless COEX_WORKER=off')
+  .option('-p, --port <port>', 'port (default: $PORT or 3000)')
+  .action(async (opts: { port?: string }) => {
+    const cfg = config();
+    const runtime = await Runtime.create({ config: cfg });
+    const url = await runtime.listen(opts.port ? Number(opts.port) : cfg.PORT);
+    runtime.logger.info({ url, database: runtime.handle.kind, location: runtime.handle.location, worker: cfg.COEX_WORKER }, 'CoEx is serving');
+    shutdownOnSignal(runtime);
+  });
+
+program
+  .command('worker')
+  .description('inbox worker only (run several against one PostgreSQL to scale out)')
+  .action(async () => {
+    const cfg = config();
+    if (!cfg.DATABASE_URL) runtimeWarn('coex worker without DATABASE_URL uses the embedded PGlite, which only one process can open: use `coex serve` instead');
+    const runtime = await Runtime.create({ config: cfg, http: false, worker: true });
+    runtime.logger.info({ database: runtime.handle.kind }, 'CoEx worker started');
+    shutdownOnSignal(runtime);
+  });
+
+program
+  .command('migrate')
+  .description('apply database migrations and exit')
+  .action(async () => {
+    const cfg = config();
+    const handle = await openDatabase({ databaseUrl: cfg.DATABASE_URL, dataDir: join(cfg.DATA_DIR, 'pglite') });
+    try {
+      const applied = await migrateToLatest(handle.db);
+      console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+    } finally {
+      await handle.close();
+    }
+  });
+
+program
+  .command('replay')
+  .description('POST recorded webhook JSON (a file, or every .json file of a directory in name order) through the signed endpoint')
+  .argument('<path>', 'file or directory')
+  .option('--url <url>', 'server base URL', `http://127.0.0.1:${process.env.PORT ?? 3000}`)
+  .addOption(new Option('--secret <secret>', 'app secret used to sign (default: $WHATSAPP_APP_SECRET)').env('WHATSAPP_APP_SECRET'))
+  .action(async (path: string, opts: { url: string; secret?: string }) => {
+    if (!opts.secret) throw new ConfigError('replay needs the app secret: --secret or WHATSAPP_APP_SECRET');
+    const files = statSync(path).isDirectory()
+      ? readdirSync(path).filter((f) => f.endsWith('.json')).sort().map((f) => join(path, f))
+      : [path];
+    let failed = 0;
+    for (const file of files) {
+      // The file's bytes are sent as they are: the signature covers exactly what was recorded.
+      const raw = readFileSync(file);
+      const res = await fetch(`${opts.url.replace(/\/$/, '')}/webhooks/whatsapp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(raw, opts.secret) },
+        body: raw,
+      });
+      console.log(`${res.status}  ${file}`);
+      if (res.status !== 200) failed += 1;
+    }
+    if (failed > 0) {
+      console.error(`${failed} of ${files.length} deliveries were not accepted`);
+      process.exitCode = 1;
+    }
+  });
+
+program
+  .command('demo')
+  .description('start on a throwaway PGlite, play a Coexistence day of a Moroccan shop through the real webhook endpoint, print the threads')
+  .option('--data-dir <dir>', 'keep the demo database in this directory instead of a temporary one')
+  .action(async (opts: { dataDir?: string }) => {
+    const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'coex-demo-'));
+    const secret = randomBytes(16).toString('hex');
+    const cfg = loadConfig({}, { DATA_DIR: dataDir, DATABASE_URL: undefined, WHATSAPP_APP_SECRET: secret, COEX_API_TOKEN: randomBytes(16).toString('hex'), LOG_LEVEL: 'warn' });
+    const runtime = await Runtime.create({ config: cfg, logger: createLogger('warn'), pollingIntervalSeconds: 0.5, sweepIntervalMs: 1000 });
+    try {
+      const url = await runtime.listen(0, '127.0.0.1');
+      console.log(`CoEx demo on PGlite (${dataDir}), webhook endpoint ${url}/webhooks/whatsapp\n`);
+      for (const d of demoDeliveries()) {
+        const raw = JSON.stringify(d.body);
+        const res = await fetch(`${url}/webhooks/whatsapp`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(raw, secret) }, body: raw });
+        console.log(`  → ${res.status}  ${d.label}`);
+      }
+      await runtime.waitForInboxDrained(60_000);
+      const threads = await listThreads(runtime.db, null, { phoneNumberId: DEMO_NUMBER.phoneNumberId });
+      const withMessages = [];
+      for (const thread of threads) withMessages.push({ thread, messages: (await listMessages(runtime.db, null, thread.id)) ?? [] });
+      console.log(renderThreads(withMessages));
+      const sync = await fetch(`${url}/api/v1/numbers/${DEMO_NUMBER.phoneNumberId}/sync`, { headers: { authorization: `Bearer ${cfg.COEX_API_TOKEN}` } });
+      const state = (await sync.json()) as { history: { status: string; progress: number; chunks: number; messages: number } };
+      console.log(`\nHistory sync: ${state.history.status}, ${state.history.progress}% (${state.history.chunks} chunks, ${state.history.messages} messages)`);
+    } finally {
+      await runtime.close();
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+const tenant = program.command('tenant').description('tenants (businesses) on this server');
+tenant
+  .command('create')
+  .argument('<id>', 'tenant id (lowercase letters, digits, - and _)')
+  .option('--name <name>', 'display name')
+  .option('--quiet-period <seconds>', 'agent resumes this long after the last human activity', '1800')
+  .action(async (id: string, opts: { name?: string; quietPeriod: string }) => {
+    await withDatabase(async (db) => {
+      await db.insertInto('tenants').values({ id, name: opts.name ?? id, quiet_period_seconds: Number(opts.quietPeriod) }).onConflict((oc) => oc.column('id').doUpdateSet({ name: opts.name ?? id, quiet_period_seconds: Number(opts.quietPeriod) })).execute();
+      console.log(`tenant ${id} ready`);
+    });
+  });
+
+const token = program.command('token').description('API tokens scoped to one tenant');
+token
+  .command('create')
+  .argument('<tenant>', 'tenant id')
+  .option('--label <label>', 'what the token is for', 'api')
+  .action(async (tenantId: string, opts: { label: string }) => {
+    await withDatabase(async (db) => {
+      const exists = await db.selectFrom('tenants').select('id').where('id', '=', tenantId).executeTakeFirst();
+      if (!exists) throw new ConfigError(`no tenant '${tenantId}' (create it with: coex tenant create ${tenantId})`);
+      const value = `coex_${randomBytes(24).toString('base64url')}`;
+      await db.insertInto('api_tokens').values({ token_hash: sha256Hex(value), tenant_id: tenantId, label: opts.label }).execute();
+      console.log(value);
+      console.error('(shown once; only its hash is stored)');
+    });
+  });
+
+async function withDatabase<T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>['db']) => Promise<T>): Promise<T> {
+  const cfg = config();
+  const handle = await openDatabase({ databaseUrl: cfg.DATABASE_URL, dataDir: join(cfg.DATA_DIR, 'pglite') });
+  try {
+    await migrateToLatest(handle.db);
+    return await fn(handle.db);
+  } finally {
+    await handle.close();
+  }
+}
+
+function runtimeWarn(message: string): void {
+  console.error(`warning: ${message}`);
+}
+
+function shutdownOnSignal(runtime: Runtime): void {
+  let closing = false;
+  const stop = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    runtime.logger.info({ signal }, 'shutting down');
+    runtime.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        runtime.logger.error({ err: String(error) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof ConfigError) console.error(error.message);
+  else console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exit(1);
+});
