@@ -10,6 +10,9 @@ const envSchema = z.object({
   WHATSAPP_VERIFY_TOKEN: z.string().min(1).optional(),
   GRAPH_API_BASE_URL: z.string().url().default('https://graph.facebook.com'),
   GRAPH_API_VERSION: z.string().regex(/^v\d+\.\d+$/).default('v25.0'),
+  /** System-user token used for numbers that have no token of their own (single-business setups). */
+  WHATSAPP_ACCESS_TOKEN: z.string().min(1).optional(),
+  META_APP_ID: z.string().optional(),
   COEX_API_TOKEN: z.string().min(16).optional(),
   COEX_ENCRYPTION_KEY: z.string().optional(),
   COEX_DEFAULT_TENANT: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/).default('default'),

@@ -19,6 +19,9 @@ import { InboxQueue, createBoss } from './worker/queue.js';
 import { apiRouter, type ApiOptions } from './api/routes.js';
 import { createHttpApp } from './http/app.js';
 import { resumeExpiredPauses } from './store/bot.js';
+import { GraphClient } from './outbound/graph-client.js';
+import { DbPacer } from './outbound/pacer.js';
+import { SendService } from './outbound/send-service.js';
 
 export interface RuntimeOptions {
   config: Config;
@@ -50,6 +53,8 @@ export class Runtime {
     readonly metrics: Metrics,
     readonly cipher: TokenCipher,
     readonly app: express.Express | undefined,
+    readonly graph: GraphClient,
+    readonly sender: SendService,
   ) {}
 
   get db(): Kysely<Database> {
@@ -79,6 +84,28 @@ export class Runtime {
           : TokenCipher.fromKeyFile(join(config.DATA_DIR, 'encryption.key'));
       metrics.setPendingSource(() => processor.pendingCount());
 
+      const graph = new GraphClient({
+        baseUrl: config.GRAPH_API_BASE_URL,
+        version: config.GRAPH_API_VERSION,
+        userAgent: 'CoEx/0.1 (+https://github.com/coex)',
+        tokenProvider: async (phoneNumberId) => {
+          if (phoneNumberId) {
+            const row = await handle.db.selectFrom('whatsapp_numbers').select('access_token_enc').where('phone_number_id', '=', phoneNumberId).executeTakeFirst();
+            if (row?.access_token_enc) return cipher.decrypt(row.access_token_enc);
+          }
+          if (config.WHATSAPP_ACCESS_TOKEN) return config.WHATSAPP_ACCESS_TOKEN;
+          throw new Error(`no access token for ${phoneNumberId ?? 'this call'}: onboard the number or set WHATSAPP_ACCESS_TOKEN`);
+        },
+      });
+      const sender = new SendService(handle.db, graph, new DbPacer(handle.db), logger);
+      const sendReply: ApiOptions['sendReply'] =
+        opts.sendReply ??
+        (async (args) => {
+          const outcome = await sender.send({ threadId: args.threadId, tenantId: args.tenantId, origin: 'api', actor: args.actor, message: args.message, ...(args.clientRef ? { clientRef: args.clientRef } : {}) });
+          if (outcome.status !== 'sent') throw new Error(`send cancelled: ${outcome.reason}`);
+          return { id: outcome.messageId, wamid: outcome.wamid, status: outcome.messageStatus, duplicate: outcome.duplicate };
+        });
+
       let app: express.Express | undefined;
       if (opts.http !== false) {
         const adminToken = config.COEX_API_TOKEN ?? (pgliteDir.startsWith('memory://') ? undefined : adminTokenFromFile(config.DATA_DIR, logger));
@@ -104,10 +131,10 @@ export class Runtime {
           notConfigured.all('/webhooks/whatsapp', (_req, res) => void res.status(503).json({ error: 'WHATSAPP_APP_SECRET is not configured' }));
           routers.push(notConfigured);
         }
-        routers.push(apiRouter({ db: handle.db, adminToken, ...(opts.sendReply ? { sendReply: opts.sendReply } : {}) }));
+        routers.push(apiRouter({ db: handle.db, adminToken, sendReply }));
         app = createHttpApp({ logger, metrics, ready: () => ping(handle.db), routers });
       }
-      const runtime = new Runtime(config, logger, handle, boss, queue, processor, metrics, cipher, app);
+      const runtime = new Runtime(config, logger, handle, boss, queue, processor, metrics, cipher, app, graph, sender);
       if (opts.worker ?? config.COEX_WORKER === 'inline') await runtime.startWorker(opts);
       return runtime;
     } catch (error) {

@@ -5,12 +5,16 @@ import type { Database } from '../db/schema.js';
 import { bearerAuth } from './auth.js';
 import { getSyncState, getThread, listMessages, listThreads } from '../store/queries.js';
 import { botHistory, setBotState } from '../store/bot.js';
+import type { ThreadMessage } from '../outbound/send-service.js';
+import { NumberNotConnectedError, RecipientUnknownError, SendFailedError } from '../outbound/send-service.js';
+import { WindowClosedError } from '../outbound/window.js';
+import { InvalidMessageError } from '../outbound/graph-client.js';
 
 export interface ApiOptions {
   db: Kysely<Database>;
   adminToken: string | undefined;
   /** Sends an agent reply typed in a CRM or the API; absent until the outbound client is configured. */
-  sendReply?: (args: { threadId: string; tenantId: string; text: string; actor: string | null }) => Promise<{ id: string; wamid: string; status: string }>;
+  sendReply?: (args: { threadId: string; tenantId: string; message: ThreadMessage; actor: string | null; clientRef?: string | undefined }) => Promise<{ id: string; wamid: string; status: string; duplicate: boolean }>;
 }
 
 const threadsQuery = z.object({
@@ -19,7 +23,21 @@ const threadsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).optional(),
 });
 const botBody = z.object({ action: z.enum(['pause', 'resume', 'off']), actor: z.string().max(200).optional() });
-const replyBody = z.object({ text: z.string().trim().min(1).max(4096), actor: z.string().max(200).optional() });
+const templateParameter = z.object({ type: z.literal('text'), text: z.string().min(1).max(1024) });
+const replyBody = z
+  .object({
+    text: z.string().trim().min(1).max(4096).optional(),
+    template: z
+      .object({
+        name: z.string().min(1).max(512),
+        language: z.string().min(2).max(15),
+        body_parameters: z.array(templateParameter.shape.text).max(20).optional(),
+      })
+      .optional(),
+    actor: z.string().max(200).optional(),
+    client_ref: z.string().min(1).max(200).optional(),
+  })
+  .refine((b) => (b.text === undefined) !== (b.template === undefined), { message: 'send either "text" or "template"' });
 
 function badRequest(res: Response, error: z.ZodError): void {
   res.status(400).json({ error: 'invalid request', issues: error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
@@ -73,8 +91,25 @@ export function apiRouter(opts: ApiOptions): Router {
     const thread = await getThread(opts.db, req.tenantScope ?? null, String(req.params.id));
     if (!thread) return void res.status(404).json({ error: 'thread not found' });
     if (!opts.sendReply) return void res.status(503).json({ error: 'sending is not configured on this server (no access token for this number)' });
-    const message = await opts.sendReply({ threadId: thread.id, tenantId: thread.tenant_id, text: body.data.text, actor: body.data.actor ?? 'api' });
-    res.status(201).json({ message });
+    const { text, template } = body.data;
+    const message: ThreadMessage = text !== undefined
+      ? { type: 'text', body: text }
+      : {
+          type: 'template',
+          name: template!.name,
+          languageCode: template!.language,
+          ...(template!.body_parameters?.length ? { components: [{ type: 'body', parameters: template!.body_parameters.map((p) => ({ type: 'text' as const, text: p })) }] } : {}),
+        };
+    try {
+      const sent = await opts.sendReply({ threadId: thread.id, tenantId: thread.tenant_id, message, actor: body.data.actor ?? 'api', clientRef: body.data.client_ref });
+      res.status(sent.duplicate ? 200 : 201).json({ message: sent });
+    } catch (error) {
+      if (error instanceof WindowClosedError) return void res.status(409).json({ error: error.message, code: 'window_closed', closed_at: error.closedAt?.toISOString() ?? null, hint: 'send an approved template: { "template": { "name", "language" } }' });
+      if (error instanceof NumberNotConnectedError) return void res.status(409).json({ error: error.message, code: 'number_not_connected', connection_status: error.connectionStatus });
+      if (error instanceof RecipientUnknownError || error instanceof InvalidMessageError) return void res.status(422).json({ error: error.message });
+      if (error instanceof SendFailedError) return void res.status(502).json({ error: error.message, code: error.code, kind: error.kind, message_id: error.messageId });
+      throw error;
+    }
   });
 
   router.get('/api/v1/numbers/:phoneNumberId/sync', async (req: Request, res: Response) => {

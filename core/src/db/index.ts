@@ -7,12 +7,14 @@ import { fromPglite, type Db as IDatabase } from 'pg-boss';
 import { SafePGliteDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 import * as m0001 from './migrations/0001_initial.js';
+import * as m0002 from './migrations/0002_outbound_agent_crm.js';
 
 export type { Database } from './schema.js';
 
 /** Every migration, in order. Both dialects run the same list. */
 const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
+  '0002_outbound_agent_crm': m0002,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -109,6 +109,9 @@ export interface MessagesTable {
   transcript_error: string | null;
   transcript_duration_seconds: number | null;
   payload: Json;
+  actor: ColumnType<string | null, string | null | undefined, string | null>;
+  send_attempts: Generated<number>;
+  client_ref: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: GeneratedTimestamp;
   updated_at: GeneratedTimestamp;
 }
@@ -210,6 +213,66 @@ export interface BotEventsTable {
   at: GeneratedTimestamp;
 }
 
+export interface SendPacersTable {
+  phone_number_id: string;
+  tat: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
+}
+
+export interface OnboardingStepsTable {
+  id: GeneratedInt8;
+  tenant_id: string;
+  waba_id: string | null;
+  phone_number_id: string | null;
+  step: string;
+  status: string;
+  request_id: string | null;
+  detail: NullableJson;
+  at: GeneratedTimestamp;
+}
+
+export interface AgentTurnsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  thread_id: string;
+  trigger_message_id: string;
+  status: Generated<string>;
+  bot_version_at_start: ColumnType<string | null, number | bigint | string | null, number | bigint | string | null>;
+  provider: string | null;
+  reply_message_id: string | null;
+  reason: string | null;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
+}
+
+export interface CrmConnectionsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  crm: 'hubspot' | 'woocommerce' | 'odoo' | 'zoho';
+  account: string;
+  credentials_enc: string;
+  extension_key_hash: string | null;
+  status: Generated<string>;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
+}
+
+export interface CrmOutboxTable {
+  id: GeneratedInt8;
+  tenant_id: string;
+  connection_id: string;
+  kind: 'archive' | 'transcript' | 'bot_state';
+  ref_id: string;
+  payload: Json;
+  status: Generated<string>;
+  attempts: Generated<number>;
+  next_attempt_at: GeneratedTimestamp;
+  last_error: string | null;
+  crm_record_id: string | null;
+  created_at: GeneratedTimestamp;
+  done_at: NullableTimestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_tokens: ApiTokensTable;
@@ -225,6 +288,11 @@ export interface Database {
   webhook_inbox: WebhookInboxTable;
   unknown_events: UnknownEventsTable;
   bot_events: BotEventsTable;
+  send_pacers: SendPacersTable;
+  onboarding_steps: OnboardingStepsTable;
+  agent_turns: AgentTurnsTable;
+  crm_connections: CrmConnectionsTable;
+  crm_outbox: CrmOutboxTable;
 }
 
 export type MessageRow = Selectable<MessagesTable>;

@@ -1,0 +1,236 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from '../db/schema.js';
+import { pauseForHuman, reconcileStatuses, STATUS_RANK } from '../store/apply.js';
+import type { GraphClient, OutboundMessage } from './graph-client.js';
+import { classifyError } from './graph-errors.js';
+import type { DbPacer } from './pacer.js';
+import { sleep } from './pacer.js';
+import { assertCanSendFreeForm } from './window.js';
+
+/** Outbound message without its recipient: the thread decides who receives it. */
+export type ThreadMessage = OutboundMessage extends infer M ? (M extends { to: string } ? Omit<M, 'to'> : never) : never;
+
+export interface SendRequest {
+  threadId: string;
+  tenantId: string;
+  /** api = a person (CRM card, API client); agent = the AI agent. */
+  origin: 'api' | 'agent';
+  actor: string | null;
+  message: ThreadMessage;
+  /** Agent only: the thread's bot version when generation started (compare-and-set). */
+  expectedBotVersion?: string;
+  /** Idempotency key: a second request with the same key returns the first message. */
+  clientRef?: string;
+}
+
+export type SendOutcome =
+  | { status: 'sent'; messageId: string; wamid: string; messageStatus: string; duplicate: boolean }
+  | { status: 'cancelled'; reason: 'human_activity' | 'bot_not_active' };
+
+export class NumberNotConnectedError extends Error {
+  constructor(readonly phoneNumberId: string, readonly connectionStatus: string, readonly reason: string | null) {
+    super(`number ${phoneNumberId} cannot send: ${connectionStatus}${reason ? ` (${reason})` : ''}`);
+    this.name = 'NumberNotConnectedError';
+  }
+}
+
+export class SendFailedError extends Error {
+  constructor(message: string, readonly messageId: string, readonly code: number | null, readonly kind: string) {
+    super(message);
+    this.name = 'SendFailedError';
+  }
+}
+
+export class RecipientUnknownError extends Error {}
+
+/** Types that are free-form (need the 24-hour window); only templates may be sent outside it. */
+const FREE_FORM = new Set(['text', 'image', 'audio', 'video', 'document', 'sticker', 'interactive', 'reaction']);
+
+export interface SendServiceOptions {
+  now?: () => Date;
+  /** In-request retries for transient errors before the message is marked failed. */
+  maxAttempts?: number;
+  /** Longest single backoff waited in-request. */
+  maxBackoffMs?: number;
+  random?: () => number;
+}
+
+function textOf(m: ThreadMessage): string | null {
+  switch (m.type) {
+    case 'text':
+      return m.body;
+    case 'template':
+      return `[template ${m.name}]`;
+    case 'reaction':
+      return m.emoji;
+    case 'interactive':
+      return m.interactive.body;
+    default:
+      return 'caption' in m && typeof m.caption === 'string' ? m.caption : null;
+  }
+}
+
+/**
+ * The one send path. Order matters: (1) refuse early what cannot go (number disconnected, window
+ * closed for free-form), (2) wait for the number's pacer slot, (3) claim the message in a
+ * transaction that re-checks everything — for agent replies a compare-and-set on the thread's bot
+ * version, so a reply generated before a human acted is never sent — (4) call the Graph API right
+ * away, retrying transient errors with backoff, (5) record the wamid and fold in any status that
+ * raced ahead of the response.
+ */
+export class SendService {
+  private readonly now: () => Date;
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly graph: GraphClient,
+    private readonly pacer: DbPacer,
+    private readonly logger: Logger,
+    private readonly options: SendServiceOptions = {},
+  ) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async send(req: SendRequest): Promise<SendOutcome> {
+    const target = await this.db
+      .selectFrom('threads')
+      .innerJoin('contacts', 'contacts.id', 'threads.contact_id')
+      .innerJoin('whatsapp_numbers', 'whatsapp_numbers.phone_number_id', 'threads.phone_number_id')
+      .select([
+        'threads.phone_number_id',
+        'threads.last_customer_message_at',
+        'contacts.wa_id',
+        'whatsapp_numbers.connection_status',
+        'whatsapp_numbers.connection_reason',
+        'whatsapp_numbers.throughput_mps',
+      ])
+      .where('threads.id', '=', req.threadId)
+      .where('threads.tenant_id', '=', req.tenantId)
+      .executeTakeFirst();
+    if (!target) throw new RecipientUnknownError(`thread ${req.threadId} not found for this tenant`);
+    if (target.connection_status !== 'connected') throw new NumberNotConnectedError(target.phone_number_id, target.connection_status, target.connection_reason);
+    if (!target.wa_id) throw new RecipientUnknownError('this customer is known only by a business-scoped user id; sending to it is not supported yet');
+    if (req.clientRef) {
+      const existing = await this.findByClientRef(target.phone_number_id, req.clientRef);
+      if (existing) return existing;
+    }
+    this.assertWindow(req.message, target.last_customer_message_at);
+
+    await this.pacer.acquire(target.phone_number_id, { ratePerSecond: target.throughput_mps });
+
+    const claimed = await this.claim(req, target.phone_number_id);
+    if (claimed.status !== 'claimed') return claimed.outcome;
+
+    const message = { ...req.message, to: target.wa_id } as OutboundMessage;
+    const maxAttempts = this.options.maxAttempts ?? 5;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await this.graph.sendMessage(target.phone_number_id, message);
+        await this.db.transaction().execute(async (trx) => {
+          await trx
+            .updateTable('messages')
+            .set({ wamid: result.wamid, status: result.messageStatus, status_rank: STATUS_RANK[result.messageStatus] ?? 1, status_at: this.now(), send_attempts: attempt + 1, updated_at: sql`now()` })
+            .where('id', '=', claimed.messageId)
+            .execute();
+          await reconcileStatuses(trx, target.phone_number_id, [result.wamid]);
+        });
+        return { status: 'sent', messageId: claimed.messageId, wamid: result.wamid, messageStatus: result.messageStatus, duplicate: false };
+      } catch (error) {
+        const c = classifyError(error, this.options.random ? { random: this.options.random } : {});
+        const code = (error as { code?: unknown }).code;
+        const numericCode = typeof code === 'number' ? code : null;
+        const backoff = c.backoffMs(attempt);
+        const canRetry = c.retryable && attempt + 1 < maxAttempts && backoff <= (this.options.maxBackoffMs ?? 30_000);
+        this.logger.warn({ threadId: req.threadId, messageId: claimed.messageId, code: numericCode, kind: c.kind, attempt, retry: canRetry }, 'send failed');
+        if (canRetry) {
+          if (numericCode === 130429 || numericCode === 80007) await this.pacer.penalize(target.phone_number_id, backoff);
+          await sleep(backoff);
+          await this.pacer.acquire(target.phone_number_id, { ratePerSecond: target.throughput_mps });
+          continue;
+        }
+        const detail = error instanceof Error ? error.message : String(error);
+        await this.db
+          .updateTable('messages')
+          .set({ status: 'failed', status_rank: STATUS_RANK.failed!, status_at: this.now(), send_attempts: attempt + 1, error: JSON.stringify({ code: numericCode, kind: c.kind, message: detail }), updated_at: sql`now()` })
+          .where('id', '=', claimed.messageId)
+          .execute();
+        throw new SendFailedError(`WhatsApp refused the message (${c.kind}${numericCode !== null ? `, code ${numericCode}` : ''}): ${detail}`, claimed.messageId, numericCode, c.kind);
+      }
+    }
+  }
+
+  private assertWindow(message: ThreadMessage, lastCustomerMessageAt: Date | null): void {
+    if (FREE_FORM.has(message.type)) assertCanSendFreeForm(lastCustomerMessageAt, this.now());
+  }
+
+  private async findByClientRef(phoneNumberId: string, clientRef: string): Promise<SendOutcome | null> {
+    const row = await this.db.selectFrom('messages').select(['id', 'wamid', 'status']).where('phone_number_id', '=', phoneNumberId).where('client_ref', '=', clientRef).executeTakeFirst();
+    return row ? { status: 'sent', messageId: row.id, wamid: row.wamid, messageStatus: row.status ?? 'pending', duplicate: true } : null;
+  }
+
+  private async claim(req: SendRequest, phoneNumberId: string): Promise<{ status: 'claimed'; messageId: string } | { status: 'refused'; outcome: SendOutcome }> {
+    return this.db.transaction().execute(async (trx) => {
+      const thread = await trx
+        .selectFrom('threads')
+        .select(['id', 'tenant_id', 'bot_state', 'bot_version', 'last_customer_message_at'])
+        .where('id', '=', req.threadId)
+        .forUpdate()
+        .executeTakeFirstOrThrow();
+      if (req.origin === 'agent') {
+        if (thread.bot_state !== 'active') return { status: 'refused', outcome: { status: 'cancelled', reason: 'bot_not_active' } } as const;
+        if (req.expectedBotVersion === undefined || String(thread.bot_version) !== String(req.expectedBotVersion)) {
+          return { status: 'refused', outcome: { status: 'cancelled', reason: 'human_activity' } } as const;
+        }
+      } else {
+        // A person replying from a CRM or the API: the agent steps aside, and any reply it is
+        // generating right now loses its compare-and-set.
+        await pauseForHuman(trx, req.threadId, 'crm_reply', this.now(), req.actor ?? null);
+      }
+      this.assertWindow(req.message, thread.last_customer_message_at);
+      const inserted = await trx
+        .insertInto('messages')
+        .values({
+          tenant_id: thread.tenant_id,
+          phone_number_id: phoneNumberId,
+          thread_id: thread.id,
+          wamid: `pending:${randomUUID()}`,
+          direction: 'outbound',
+          origin: req.origin,
+          type: req.message.type,
+          text: textOf(req.message),
+          provider_timestamp: this.now(),
+          status: 'pending',
+          status_at: null,
+          error: null,
+          history_status: null,
+          context_wamid: 'replyTo' in req.message && typeof req.message.replyTo === 'string' ? req.message.replyTo : req.message.type === 'reaction' ? req.message.messageId : null,
+          media_id: null,
+          media_mime: null,
+          media_sha256: null,
+          media_ref: null,
+          media_state: null,
+          edited_at: null,
+          revoked_at: null,
+          transcript: null,
+          transcript_language: null,
+          transcript_provider: null,
+          transcript_model: null,
+          transcript_state: null,
+          transcript_error: null,
+          transcript_duration_seconds: null,
+          payload: JSON.stringify(req.message),
+          actor: req.actor,
+          client_ref: req.clientRef ?? null,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await trx
+        .updateTable('threads')
+        .set({ last_message_at: sql`greatest(last_message_at, ${this.now()})`, updated_at: sql`now()` })
+        .where('id', '=', thread.id)
+        .execute();
+      return { status: 'claimed', messageId: inserted.id } as const;
+    });
+  }
+}
