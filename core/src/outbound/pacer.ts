@@ -22,7 +22,7 @@ export class DbPacer {
 
   /** Reserves the next send slot for the number; returns milliseconds to wait before sending. */
   async reserve(phoneNumberId: string, options: PaceOptions): Promise<number> {
-    const rate = options.ratePerSecond * (options.safety ?? 0.97);
+    const rate = options.ratePerSecond * (options.safety ?? 0.95);
     if (!(rate > 0)) throw new Error(`invalid send rate for ${phoneNumberId}: ${options.ratePerSecond}`);
     const intervalMs = 1000 / rate;
     const toleranceMs = Math.max(0, (options.burst ?? 1) - 1) * intervalMs;

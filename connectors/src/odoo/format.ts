@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import type { ArchivedMessage, BotStateChange, MessageOrigin, TranscriptNote } from '../types.js';
+
+/**
+ * Chatter HTML for WhatsApp timelines, transcripts and bot-state changes, plus the idempotency
+ * markers hidden in plain sight inside them.
+ *
+ * Why visible text and not a `data-coex-batch` attribute: Odoo sanitizes `mail.message.body` on write
+ * and keeps only whitelisted attributes (lxml's safe_attrs plus a few `data-oe-*` ones), so a custom
+ * data attribute would be stripped and the idempotency check would never find it. A short token in a
+ * `<small>` footer survives sanitizing and can be searched with `body ilike`.
+ */
+
+const MARKER_RE = /coex-(?:msg|tr|bot)-[0-9a-f]{16}/g;
+
+function shortHash(input: string): string {
+  return createHash('sha256').update(input).digest('hex').slice(0, 16);
+}
+
+/** Per-message marker: hex only, so it is safe in HTML and has no SQL LIKE wildcards. */
+export function messageMarker(messageId: string): string {
+  return `coex-msg-${shortHash(messageId)}`;
+}
+
+export function transcriptMarker(messageId: string): string {
+  return `coex-tr-${shortHash(messageId)}`;
+}
+
+export function botStateMarker(change: Pick<BotStateChange, 'threadId' | 'at' | 'from' | 'to'>): string {
+  return `coex-bot-${shortHash(`${change.threadId}|${change.at}|${change.from}|${change.to}`)}`;
+}
+
+/** Every CoEx marker found in a stored message body. */
+export function findMarkers(body: string): string[] {
+  return body.match(MARKER_RE) ?? [];
+}
+
+export function escapeHtml(text: string): string {
+  return text
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&#39;');
+}
+
+/** Escaped text with line breaks kept. */
+function escapeMultiline(text: string): string {
+  return escapeHtml(text).replaceAll(/\r?\n/g, '<br>');
+}
+
+const ORIGIN_LABEL: Record<MessageOrigin, string> = {
+  customer: 'Customer',
+  app: 'Business app',
+  api: 'API',
+  agent: 'AI agent',
+  history: 'History import',
+};
+
+/** "⬅ Customer" / "➡ AI agent": who wrote it, seen from the business. */
+export function directionLabel(message: Pick<ArchivedMessage, 'direction' | 'origin'>): string {
+  if (message.direction === 'inbound') {
+    return message.origin === 'history' ? '⬅ Customer (history)' : '⬅ Customer';
+  }
+  return `➡ ${message.origin === 'customer' ? 'Business' : ORIGIN_LABEL[message.origin]}`;
+}
+
+/** "2026-01-05 14:03 UTC", or the raw value when it is not a date. */
+export function formatTimestamp(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+export function messageText(message: Pick<ArchivedMessage, 'text' | 'type'>): string {
+  return message.text !== null && message.text !== '' ? message.text : `[${message.type}]`;
+}
+
+function footer(markers: string[]): string {
+  return `<p><small>CoEx refs: ${markers.join(' ')}</small></p>`;
+}
+
+/** One chatter note for a run of messages of one customer (a timeline block). */
+export function renderTimelineHtml(messages: ArchivedMessage[]): string {
+  const first = messages[0];
+  const who = first?.customerPhone ?? 'unknown number';
+  const name = messages.find((m) => m.customerName)?.customerName;
+  const count = messages.length === 1 ? '1 message' : `${messages.length} messages`;
+  const header = `<p><b>WhatsApp</b> · ${count} · ${escapeHtml(who)}${name ? ` (${escapeHtml(name)})` : ''}</p>`;
+  const items = messages.map((m) => {
+    const status = m.direction === 'outbound' && m.status ? ` · ${escapeHtml(m.status)}` : '';
+    const transcript = m.transcript
+      ? `<br><i>Transcript${m.transcript.language ? ` (${escapeHtml(m.transcript.language)})` : ''}: ${escapeMultiline(m.transcript.text)}</i>`
+      : '';
+    return `<li><b>${escapeHtml(directionLabel(m))}</b> · ${escapeHtml(formatTimestamp(m.timestamp))}${status}<br>${escapeMultiline(messageText(m))}${transcript}</li>`;
+  });
+  return `${header}<ul>${items.join('')}</ul>${footer(messages.map((m) => messageMarker(m.id)))}`;
+}
+
+export function renderTranscriptHtml(note: TranscriptNote): string {
+  const lang = note.language ? ` (${escapeHtml(note.language)})` : '';
+  return (
+    `<p><b>🎙 Voice note transcript</b>${lang} · ${escapeHtml(formatTimestamp(note.at))} · ${escapeHtml(note.provider)}</p>` +
+    `<blockquote>${escapeMultiline(note.text)}</blockquote>` +
+    footer([transcriptMarker(note.messageId)])
+  );
+}
+
+export function renderBotStateHtml(change: BotStateChange): string {
+  const until = change.pausedUntil ? ` until ${escapeHtml(formatTimestamp(change.pausedUntil))}` : '';
+  return (
+    `<p><b>🤖 WhatsApp bot:</b> ${escapeHtml(change.from)} → ${escapeHtml(change.to)}${until}</p>` +
+    `<p>Cause: ${escapeHtml(change.cause)} · ${escapeHtml(formatTimestamp(change.at))}</p>` +
+    footer([botStateMarker(change)])
+  );
+}

@@ -1,0 +1,35 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Per-install secrets the in-CRM UIs send us (Odoo addon key, Zoho widget token) are stored as
+ * `sha256:<hex>` so a database leak does not hand them out, and compared in constant time.
+ */
+
+export function hashExtensionSecret(secret: string): string {
+  return `sha256:${createHash('sha256').update(secret, 'utf8').digest('hex')}`;
+}
+
+const HASH_RE = /^sha256:[0-9a-f]{64}$/;
+
+export function isExtensionSecretHash(value: string): boolean {
+  return HASH_RE.test(value);
+}
+
+/** Constant-time check of `presented` against a stored `sha256:<hex>` hash (digests have equal length). */
+export function extensionSecretMatches(presented: string, storedHash: string): boolean {
+  if (!isExtensionSecretHash(storedHash)) return false;
+  const expected = Buffer.from(storedHash.slice('sha256:'.length), 'hex');
+  const actual = createHash('sha256').update(presented, 'utf8').digest();
+  return timingSafeEqual(actual, expected);
+}
+
+/** One header value, case-insensitively; undefined when absent, repeated, or empty. */
+export function singleHeader(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() !== wanted) continue;
+    if (Array.isArray(value)) return value.length === 1 && value[0] !== '' ? value[0] : undefined;
+    return value === undefined || value === '' ? undefined : value;
+  }
+  return undefined;
+}
