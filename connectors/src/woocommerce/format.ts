@@ -1,0 +1,77 @@
+import type { ArchivedMessage, BotStateChange, TranscriptNote } from '../types.js';
+import { botStateLine, escapeHtml, formatUtc, originLabel } from '../hubspot/format.js';
+
+/**
+ * Order notes are shown through wp_kses_post(), so customer text is HTML-escaped (a "<b>" typed on
+ * WhatsApp stays literal). Each note ends with a marker line listing what it contains; the
+ * connector reads markers back from the order's notes before writing, which is what makes
+ * archiving idempotent (WooCommerce has no idempotency key and no note metadata over REST).
+ *
+ *   [coex:msg-1 msg-2 msg-3]          messages
+ *   [coex:transcript:msg-9]           a voice-note transcript
+ *   [coex:bot:thread-1:paused:2026-…] a bot-state change
+ */
+const MARKER = /\[coex:([^\]\n]+)\]/g;
+
+/** Ids may not contain spaces or "]" inside a marker: percent-encode anything outside a safe set. */
+function encodeKey(key: string): string {
+  return key.replace(/[^A-Za-z0-9._:@+\-=/]/g, (c) => encodeURIComponent(c));
+}
+
+export function marker(keys: string[]): string {
+  return `[coex:${keys.map(encodeKey).join(' ')}]`;
+}
+
+/** Every key carried by the markers in a note's text. */
+export function markedKeys(note: string): string[] {
+  const keys: string[] = [];
+  // Notes come back through the REST API HTML-encoded in places; markers use no encoded characters.
+  for (const match of note.matchAll(MARKER)) {
+    for (const part of (match[1] ?? '').split(/\s+/)) {
+      if (!part) continue;
+      try {
+        keys.push(decodeURIComponent(part));
+      } catch {
+        keys.push(part);
+      }
+    }
+  }
+  return keys;
+}
+
+function oneLine(text: string): string {
+  return escapeHtml(text).replace(/\r?\n/g, ' ⏎ ');
+}
+
+/** A small timeline, one line per message, oldest first. */
+export function timelineNote(messages: ArchivedMessage[]): string {
+  const lines = [`💬 WhatsApp · ${messages.length} message${messages.length === 1 ? '' : 's'}`];
+  for (const m of messages) {
+    let line = `[${formatUtc(m.timestamp)}] ${originLabel(m.origin, m.direction)}: ${oneLine(m.text ?? `[${m.type}]`)}`;
+    if (m.transcript?.text) line += ` — 🎙️ ${oneLine(m.transcript.text)}`;
+    lines.push(line);
+  }
+  lines.push(marker(messages.map((m) => m.id)));
+  return lines.join('\n');
+}
+
+export function transcriptKey(messageId: string): string {
+  return `transcript:${messageId}`;
+}
+
+export function transcriptNote(note: TranscriptNote): string {
+  const lang = note.language ? ` (${escapeHtml(note.language)})` : '';
+  return [
+    `🎙️ Voice note transcript${lang} · ${formatUtc(note.at)} · ${escapeHtml(note.provider)}`,
+    escapeHtml(note.text),
+    marker([transcriptKey(note.messageId)]),
+  ].join('\n');
+}
+
+export function botStateKey(change: BotStateChange): string {
+  return `bot:${change.threadId}:${change.to}:${change.at}`;
+}
+
+export function botStateNote(change: BotStateChange): string {
+  return [escapeHtml(botStateLine(change)), marker([botStateKey(change)])].join('\n');
+}

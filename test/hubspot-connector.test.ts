@@ -1,0 +1,533 @@
+import {
+  HUBSPOT_ASSOCIATION_TYPES,
+  HUBSPOT_COEX_ID_PROPERTY,
+  CrmError,
+  HubSpotConnector,
+  HubSpotTokenManager,
+  buildHubSpotAuthorizeUrl,
+  exchangeHubSpotCode,
+  refreshHubSpotToken,
+  signHubSpotV3,
+  type ArchivedMessage,
+  type HubSpotConnectorOptions,
+  type HubSpotOAuthConfig,
+} from '@coex/connectors';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FakeHubSpot } from './fakes/hubspot.js';
+
+const TOKEN = 'test-token';
+const SECRET = 'client-secret-123';
+const PHONE = '+212612345678';
+
+let clock = Date.parse('2026-03-01T10:00:00Z');
+let hs: FakeHubSpot;
+
+function connector(extra: Partial<HubSpotConnectorOptions> = {}): HubSpotConnector {
+  return new HubSpotConnector({
+    accessToken: TOKEN,
+    basePath: hs.url,
+    portalId: String(hs.portalId),
+    clientSecret: SECRET,
+    ...extra,
+  });
+}
+
+let seq = 0;
+function msg(over: Partial<ArchivedMessage> = {}): ArchivedMessage {
+  seq++;
+  return {
+    id: `msg-${seq}`,
+    wamid: `wamid.${seq}`,
+    threadId: 'thread-1',
+    direction: 'inbound',
+    origin: 'customer',
+    type: 'text',
+    text: `hello ${seq}`,
+    timestamp: new Date(Date.parse('2026-03-01T09:00:00Z') + seq * 1000).toISOString(),
+    status: null,
+    customerPhone: PHONE,
+    customerName: 'Amina El Idrissi',
+    businessPhone: '+212522000000',
+    ...over,
+  };
+}
+
+async function catchCrm(p: Promise<unknown>): Promise<CrmError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof CrmError) return err;
+    throw err;
+  }
+  throw new Error('expected CrmError');
+}
+
+beforeEach(async () => {
+  clock = Date.parse('2026-03-01T10:00:00Z');
+  hs = await FakeHubSpot.start({
+    now: () => clock,
+    oauth: { clientId: 'client-id', clientSecret: SECRET, redirectUri: 'https://coex.example/oauth/hubspot' },
+  });
+});
+
+afterEach(async () => {
+  await hs.close();
+});
+
+describe('install', () => {
+  it('creates the unique coex_message_id property on communications and notes, once', async () => {
+    const c = connector();
+    expect(await c.ensureProperties()).toEqual({ created: [`communications.${HUBSPOT_COEX_ID_PROPERTY}`, `notes.${HUBSPOT_COEX_ID_PROPERTY}`] });
+    expect(hs.property('communications', HUBSPOT_COEX_ID_PROPERTY)).toMatchObject({ hasUniqueValue: true, groupName: 'coex' });
+    expect(hs.property('notes', HUBSPOT_COEX_ID_PROPERTY)).toMatchObject({ hasUniqueValue: true });
+    expect(await c.ensureProperties()).toEqual({ created: [] });
+  });
+
+  it('refuses an existing non-unique property of that name', async () => {
+    hs.defineProperty('communications', { name: HUBSPOT_COEX_ID_PROPERTY, hasUniqueValue: false });
+    const err = await catchCrm(connector().ensureProperties());
+    expect(err.retryable).toBe(false);
+    expect(err.message).toContain('cannot be made unique');
+  });
+});
+
+describe('findOrCreateContact', () => {
+  it.each([
+    ['phone', '06 12 34 56 78'],
+    ['phone', '0612345678'],
+    ['mobilephone', '00212612345678'],
+    ['mobilephone', '212612345678'],
+    ['hs_whatsapp_phone_number', '+212612345678'],
+  ])('finds the existing contact whose %s is %j (no duplicate)', async (property, value) => {
+    const id = hs.seed('contacts', { firstname: 'Amina', [property]: value });
+    const before = hs.list('contacts').length;
+    const ref = await connector().findOrCreateContact(PHONE, 'Amina');
+    expect(ref).toEqual({ id, object: 'contacts', created: false });
+    expect(hs.list('contacts')).toHaveLength(before);
+  });
+
+  it('searches the three phone properties in one request within HubSpot limits', async () => {
+    await connector().findOrCreateContact(PHONE, null);
+    const searches = hs.requests.filter((r) => r.path === '/crm/v3/objects/contacts/search');
+    expect(searches).toHaveLength(1);
+    const body = searches[0]!.body as { filterGroups: { filters: { propertyName: string; operator: string; values: string[] }[] }[] };
+    expect(body.filterGroups.map((g) => g.filters[0]!.propertyName)).toEqual(['phone', 'mobilephone', 'hs_whatsapp_phone_number']);
+    expect(body.filterGroups[0]!.filters[0]!.values).toEqual(expect.arrayContaining(['+212612345678', '0612345678', '06 12 34 56 78']));
+  });
+
+  it('splits the search when limits are tighter (several searches, still one contact)', async () => {
+    const id = hs.seed('contacts', { mobilephone: '0612345678' });
+    const c = connector({ searchLimits: { maxFilterGroups: 1 } });
+    expect(await c.findOrCreateContact(PHONE, null)).toMatchObject({ id, created: false });
+    expect(hs.requests.filter((r) => r.path === '/crm/v3/objects/contacts/search')).toHaveLength(3);
+  });
+
+  it('confirms hits with libphonenumber: a French shop does not take 06… as +212', async () => {
+    hs.seed('contacts', { phone: '0612345678' }); // +33 6 12 34 56 78 for this shop
+    const ref = await connector({ defaultCountry: 'FR' }).findOrCreateContact(PHONE, 'Amina');
+    expect(ref.created).toBe(true);
+    expect(hs.list('contacts')).toHaveLength(2);
+  });
+
+  it('creates a contact with E.164 phone, WhatsApp number and split name', async () => {
+    const ref = await connector().findOrCreateContact('06 12 34 56 78', 'Amina  El Idrissi');
+    expect(ref).toMatchObject({ object: 'contacts', created: true });
+    expect(hs.get('contacts', ref.id)!.properties).toMatchObject({
+      phone: PHONE,
+      hs_whatsapp_phone_number: PHONE,
+      firstname: 'Amina',
+      lastname: 'El Idrissi',
+    });
+  });
+
+  it('uses the oldest of several matching contacts', async () => {
+    const older = hs.seed('contacts', { phone: '0612345678' }, { createdAt: clock - 86_400_000 });
+    hs.seed('contacts', { mobilephone: PHONE }, { createdAt: clock - 3_600_000 });
+    expect((await connector().findOrCreateContact(PHONE, null)).id).toBe(older);
+  });
+
+  it('caches new contacts: HubSpot search lags creation, the cache prevents duplicates', async () => {
+    hs.searchLagMs = 30_000;
+    const c = connector();
+    const first = await c.findOrCreateContact(PHONE, 'Amina');
+    expect(first.created).toBe(true);
+    const calls = hs.requests.length;
+    const again = await c.findOrCreateContact('0612345678', 'Amina');
+    expect(again).toEqual({ id: first.id, object: 'contacts', created: false });
+    expect(hs.requests.length).toBe(calls); // answered from the cache
+
+    // Without the cache (another instance) the lag really does hide the new contact…
+    const other = await connector().findOrCreateContact(PHONE, 'Amina');
+    expect(other.created).toBe(true);
+    // …and once searchable, a fresh instance settles on the oldest one.
+    clock += 31_000;
+    expect((await connector().findOrCreateContact(PHONE, null)).id).toBe(first.id);
+  });
+
+  it('does not create two contacts when called concurrently', async () => {
+    const c = connector();
+    const refs = await Promise.all([c.findOrCreateContact(PHONE, 'A'), c.findOrCreateContact('0612345678', 'A')]);
+    expect(refs[0]!.id).toBe(refs[1]!.id);
+    expect(hs.list('contacts')).toHaveLength(1);
+  });
+
+  it('rejects an invalid phone without calling HubSpot', async () => {
+    const err = await catchCrm(connector().findOrCreateContact('12', null));
+    expect(err.retryable).toBe(false);
+    expect(hs.requests).toHaveLength(0);
+  });
+});
+
+describe('archive', () => {
+  let c: HubSpotConnector;
+  let contactId: string;
+  let openDeal: string;
+  let closedDeal: string;
+
+  beforeEach(async () => {
+    c = connector();
+    await c.ensureProperties();
+    contactId = hs.seed('contacts', { firstname: 'Amina', phone: '06 12 34 56 78' });
+    closedDeal = hs.seed('deals', { dealname: 'Old order', dealstage: 'closedwon' });
+    openDeal = hs.seed('deals', { dealname: 'New order', dealstage: 'appointmentscheduled' });
+    hs.link('contacts', contactId, 'deals', closedDeal);
+    hs.link('contacts', contactId, 'deals', openDeal);
+  });
+
+  it('writes WhatsApp communications associated to the contact (81) and its open deal (85)', async () => {
+    const batch = [
+      msg({ text: 'Salam, <b>prix</b> & stock?' }),
+      msg({ direction: 'outbound', origin: 'app', text: 'Oui, 120 DH' }),
+      msg({ direction: 'outbound', origin: 'agent', text: 'Merci !' }),
+    ];
+    const before = hs.apiRequests().length;
+    const res = await c.archive(batch);
+
+    expect(Object.keys(res.written).sort()).toEqual(batch.map((m) => m.id).sort());
+    expect(res.apiCalls).toBe(hs.apiRequests().length - before);
+    // search skipped? no: contact lookup (1) + deal associations (1) + deal read (1) + upsert (1) + 2 association calls
+    expect(res.apiCalls).toBe(6);
+
+    const comms = hs.list('communications');
+    expect(comms).toHaveLength(3);
+    for (const m of batch) {
+      const comm = hs.get('communications', res.written[m.id]!)!;
+      expect(comm.properties).toMatchObject({
+        hs_communication_channel_type: 'WHATS_APP',
+        hs_communication_logged_from: 'CRM',
+        hs_timestamp: m.timestamp,
+        [HUBSPOT_COEX_ID_PROPERTY]: m.id,
+      });
+      expect(hs.associationsOf('communications', comm.id, 'contacts')).toEqual([
+        { toId: contactId, typeIds: [HUBSPOT_ASSOCIATION_TYPES.communicationToContact] },
+      ]);
+      expect(hs.associationsOf('communications', comm.id, 'deals')).toEqual([
+        { toId: openDeal, typeIds: [HUBSPOT_ASSOCIATION_TYPES.communicationToDeal] },
+      ]);
+    }
+    const first = hs.get('communications', res.written[batch[0]!.id]!)!.properties.hs_communication_body!;
+    expect(first).toContain('👤 Customer');
+    expect(first).toContain('Salam, &lt;b&gt;prix&lt;/b&gt; &amp; stock?');
+    expect(first).not.toContain('<b>prix');
+    expect(hs.get('communications', res.written[batch[1]!.id]!)!.properties.hs_communication_body).toContain('📱 Owner (phone app)');
+    expect(hs.get('communications', res.written[batch[2]!.id]!)!.properties.hs_communication_body).toContain('🤖 Agent');
+  });
+
+  it('is idempotent: archiving the same batch again writes nothing new', async () => {
+    const batch = [msg(), msg({ direction: 'outbound', origin: 'history' })];
+    const first = await c.archive(batch);
+    const second = await c.archive(batch);
+    expect(second.written).toEqual(first.written);
+    expect(hs.list('communications')).toHaveLength(2);
+    for (const id of Object.values(first.written)) {
+      expect(hs.associationsOf('communications', id, 'contacts')).toHaveLength(1);
+    }
+  });
+
+  it('only links to the contact when every deal is closed', async () => {
+    const lonely = hs.seed('contacts', { phone: '+212700000001' });
+    hs.link('contacts', lonely, 'deals', closedDeal);
+    const res = await c.archive([msg({ customerPhone: '+212700000001' })]);
+    const id = Object.values(res.written)[0]!;
+    expect(hs.associationsOf('communications', id, 'deals')).toEqual([]);
+    expect(hs.associationsOf('communications', id, 'contacts')).toEqual([{ toId: lonely, typeIds: [81] }]);
+  });
+
+  it('splits more than 100 messages into batches of at most 100, counting every call', async () => {
+    const batch = Array.from({ length: 150 }, () => msg());
+    const before = hs.apiRequests().length;
+    const res = await c.archive(batch);
+    expect(Object.keys(res.written)).toHaveLength(150);
+    const upserts = hs.requests.filter((r) => r.path === '/crm/v3/objects/communications/batch/upsert');
+    expect(upserts.map((r) => (r.body as { inputs: unknown[] }).inputs.length)).toEqual([100, 50]);
+    expect(res.apiCalls).toBe(hs.apiRequests().length - before);
+  });
+
+  it('groups by customer and creates missing contacts once each', async () => {
+    const batch = [msg({ customerPhone: '+212600000011', customerName: 'Karim' }), msg({ customerPhone: '0600000011' }), msg()];
+    const res = await c.archive(batch);
+    expect(Object.keys(res.written)).toHaveLength(3);
+    const karim = hs.list('contacts').filter((x) => x.properties.phone === '+212600000011');
+    expect(karim).toHaveLength(1);
+    expect(karim[0]!.properties.firstname).toBe('Karim');
+  });
+
+  it('forgets a cached contact deleted in HubSpot meanwhile (retryable, then recreated)', async () => {
+    await c.archive([msg({ customerPhone: '+212600000077' })]);
+    const gone = hs.list('contacts').find((x) => x.properties.phone === '+212600000077')!;
+    hs.remove('contacts', gone.id);
+    const err = await catchCrm(c.archive([msg({ customerPhone: '+212600000077' })]));
+    expect(err).toMatchObject({ retryable: true, status: 400 });
+    const res = await c.archive([msg({ customerPhone: '+212600000077' })]);
+    const fresh = hs.list('contacts').find((x) => x.properties.phone === '+212600000077')!;
+    expect(fresh.id).not.toBe(gone.id);
+    expect(hs.associationsOf('communications', Object.values(res.written)[0]!, 'contacts')).toEqual([{ toId: fresh.id, typeIds: [81] }]);
+  });
+
+  it('leaves out messages without a customer phone', async () => {
+    const res = await c.archive([msg({ customerPhone: null }), msg()]);
+    expect(Object.keys(res.written)).toHaveLength(1);
+  });
+
+  it('reports a 429 as retryable with Retry-After, then succeeds', async () => {
+    const batch = [msg()];
+    hs.failNext({ status: 429, retryAfter: 3, match: (r) => r.path.endsWith('/batch/upsert') });
+    const err = await catchCrm(c.archive(batch));
+    expect(err).toMatchObject({ crm: 'hubspot', retryable: true, status: 429, retryAfterSeconds: 3 });
+    const res = await c.archive(batch);
+    expect(Object.keys(res.written)).toEqual([batch[0]!.id]);
+    expect(hs.list('communications')).toHaveLength(1);
+  });
+
+  it('uses the secondly window when a 429 has no Retry-After', async () => {
+    hs.failNext({ status: 429 });
+    const err = await catchCrm(c.archive([msg()]));
+    expect(err).toMatchObject({ retryable: true, status: 429, retryAfterSeconds: 1 });
+  });
+
+  it('reports 5xx as retryable', async () => {
+    hs.failNext({ status: 502 });
+    const err = await catchCrm(c.archive([msg()]));
+    expect(err).toMatchObject({ retryable: true, status: 502 });
+  });
+
+  it('reports a bad token as non-retryable 401', async () => {
+    const err = await catchCrm(connector({ accessToken: 'nope' }).archive([msg()]));
+    expect(err).toMatchObject({ retryable: false, status: 401 });
+    expect(err.message).toContain('Authentication credentials not found');
+  });
+
+  it('fails clearly when the install step was skipped', async () => {
+    const hs2 = await FakeHubSpot.start();
+    try {
+      const c2 = new HubSpotConnector({ accessToken: TOKEN, basePath: hs2.url, portalId: '1', clientSecret: SECRET });
+      const err = await catchCrm(c2.archive([msg()]));
+      expect(err).toMatchObject({ retryable: false, status: 400 });
+      expect(err.message).toContain(HUBSPOT_COEX_ID_PROPERTY);
+    } finally {
+      await hs2.close();
+    }
+  });
+});
+
+describe('notes', () => {
+  let c: HubSpotConnector;
+  let contactId: string;
+
+  beforeEach(async () => {
+    c = connector();
+    await c.ensureProperties();
+    contactId = hs.seed('contacts', { phone: PHONE });
+  });
+
+  it('attaches a transcript note (202 to the contact), idempotent per message', async () => {
+    const note = {
+      messageId: 'm-voice-1',
+      wamid: 'wamid.v1',
+      threadId: 't1',
+      customerPhone: PHONE,
+      customerName: 'Amina',
+      text: 'bghit n3ref <taman>',
+      language: 'ary',
+      provider: 'gemini',
+      at: '2026-03-01T09:30:00.000Z',
+    };
+    await c.attachTranscript(note);
+    await c.attachTranscript(note);
+    const notes = hs.list('notes');
+    expect(notes).toHaveLength(1);
+    expect(notes[0]!.properties.hs_note_body).toContain('bghit n3ref &lt;taman&gt;');
+    expect(notes[0]!.properties[HUBSPOT_COEX_ID_PROPERTY]).toBe('transcript:m-voice-1');
+    expect(hs.associationsOf('notes', notes[0]!.id, 'contacts')).toEqual([{ toId: contactId, typeIds: [202] }]);
+  });
+
+  it('shows the bot state as a note', async () => {
+    const change = {
+      threadId: 't1',
+      customerPhone: PHONE,
+      customerName: null,
+      from: 'active' as const,
+      to: 'paused' as const,
+      cause: 'owner replied from the phone',
+      pausedUntil: '2026-03-01T12:00:00.000Z',
+      at: '2026-03-01T10:00:00.000Z',
+    };
+    await c.showBotState(change);
+    await c.showBotState(change);
+    const notes = hs.list('notes');
+    expect(notes).toHaveLength(1);
+    expect(notes[0]!.properties.hs_note_body).toContain('🤖 Agent paused — reason: owner replied from the phone · until 2026-03-01 12:00 UTC');
+    expect(hs.associationsOf('notes', notes[0]!.id, 'contacts')).toEqual([{ toId: contactId, typeIds: [202] }]);
+  });
+
+  it('refuses a note without a phone (non-retryable)', async () => {
+    const err = await catchCrm(
+      c.showBotState({ threadId: 't', customerPhone: null, customerName: null, from: 'active', to: 'off', cause: 'x', pausedUntil: null, at: '2026-03-01T10:00:00Z' }),
+    );
+    expect(err.retryable).toBe(false);
+  });
+});
+
+describe('verifyExtensionRequest (signature v3)', () => {
+  function request(opts: { secret?: string; ts?: number; body?: string; url?: string } = {}) {
+    const url = opts.url ?? `https://coex.example/api/hubspot/card?portalId=${hs.portalId}&userId=1&userEmail=a%40b.co&appId=77`;
+    const body = opts.body ?? '{"threadId":"t1"}';
+    const ts = String(opts.ts ?? clock - 2000);
+    return {
+      method: 'POST',
+      url,
+      rawBody: Buffer.from('{"threadId":"t1"}'),
+      now: clock,
+      headers: {
+        'x-hubspot-signature-v3': signHubSpotV3(opts.secret ?? SECRET, 'POST', url, body, ts),
+        'x-hubspot-request-timestamp': ts,
+      },
+    };
+  }
+
+  it('accepts a valid request and returns the portal', async () => {
+    expect(await connector().verifyExtensionRequest(request())).toEqual({ ok: true, account: String(hs.portalId) });
+  });
+
+  it('rejects the wrong secret, an expired timestamp and a tampered body', async () => {
+    const c = connector();
+    expect(await c.verifyExtensionRequest(request({ secret: 'other' }))).toMatchObject({ ok: false, status: 401 });
+    expect(await c.verifyExtensionRequest(request({ ts: clock - 6 * 60_000 }))).toMatchObject({ ok: false, status: 401 });
+    expect(await c.verifyExtensionRequest(request({ body: '{"threadId":"t2"}' }))).toMatchObject({ ok: false, status: 401 });
+  });
+
+  it('rejects a valid signature for another portal or app (403)', async () => {
+    const other = request({ url: 'https://coex.example/api/hubspot/card?portalId=999&appId=77' });
+    expect(await connector().verifyExtensionRequest(other)).toMatchObject({ ok: false, status: 403 });
+    expect(await connector({ appId: '78' }).verifyExtensionRequest(request())).toMatchObject({ ok: false, status: 403 });
+    expect(await connector({ appId: '77' }).verifyExtensionRequest(request())).toMatchObject({ ok: true });
+  });
+});
+
+describe('OAuth', () => {
+  const config = (): HubSpotOAuthConfig => ({
+    clientId: 'client-id',
+    clientSecret: SECRET,
+    redirectUri: 'https://coex.example/oauth/hubspot',
+    scopes: ['crm.objects.contacts.read', 'crm.objects.contacts.write'],
+    optionalScopes: ['conversations.custom_channels.write'],
+    apiBase: hs.url,
+  });
+
+  it('builds the authorize URL', () => {
+    const url = new URL(buildHubSpotAuthorizeUrl(config(), 'st4te'));
+    expect(url.origin + url.pathname).toBe('https://app.hubspot.com/oauth/authorize');
+    expect(url.searchParams.get('client_id')).toBe('client-id');
+    expect(url.searchParams.get('redirect_uri')).toBe('https://coex.example/oauth/hubspot');
+    expect(url.searchParams.get('scope')).toBe('crm.objects.contacts.read crm.objects.contacts.write');
+    expect(url.searchParams.get('optional_scope')).toBe('conversations.custom_channels.write');
+    expect(url.searchParams.get('state')).toBe('st4te');
+    expect(buildHubSpotAuthorizeUrl(config(), 'x')).toContain('scope=crm.objects.contacts.read%20crm.objects.contacts.write');
+  });
+
+  it('exchanges a code on /oauth/2026-03/token with a form body, then refreshes', async () => {
+    const tokens = await exchangeHubSpotCode(config(), hs.issueAuthCode(), clock);
+    expect(tokens).toMatchObject({ hubId: String(hs.portalId), expiresAt: clock + 1800 * 1000 });
+    const call = hs.requests.at(-1)!;
+    expect(call.path).toBe('/oauth/2026-03/token');
+    expect(call.query).toEqual({});
+    expect(call.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(call.body).toMatchObject({ grant_type: 'authorization_code', client_id: 'client-id', redirect_uri: 'https://coex.example/oauth/hubspot' });
+
+    const next = await refreshHubSpotToken(config(), tokens.refreshToken, clock);
+    expect(next.accessToken).not.toBe(tokens.accessToken);
+    expect(hs.requests.at(-1)!.body).toMatchObject({ grant_type: 'refresh_token', refresh_token: tokens.refreshToken });
+  });
+
+  it('reports a used code and a revoked refresh token as non-retryable', async () => {
+    const code = hs.issueAuthCode();
+    const tokens = await exchangeHubSpotCode(config(), code, clock);
+    expect(await catchCrm(exchangeHubSpotCode(config(), code, clock))).toMatchObject({ retryable: false, status: 400 });
+    hs.revokeRefreshToken(tokens.refreshToken);
+    const err = await catchCrm(refreshHubSpotToken(config(), tokens.refreshToken, clock));
+    expect(err).toMatchObject({ retryable: false, status: 400 });
+    expect(err.message).toContain('unknown refresh token');
+  });
+
+  it('token manager refreshes 60 s before expiry, single-flight, and the connector uses it', async () => {
+    const initial = await exchangeHubSpotCode(config(), hs.issueAuthCode(), clock);
+    const persisted: string[] = [];
+    const manager = new HubSpotTokenManager(config(), initial, { now: () => clock, onRefresh: (t) => void persisted.push(t.accessToken) });
+    const c = connector({ accessToken: undefined, tokenProvider: () => manager.getAccessToken() });
+
+    expect(await manager.getAccessToken()).toBe(initial.accessToken);
+    await c.findOrCreateContact(PHONE, 'Amina');
+    expect(hs.requests.at(-1)!.headers.authorization).toBe(`Bearer ${initial.accessToken}`);
+
+    clock += 1800 * 1000 - 59_000; // inside the 60 s window
+    const tokenCalls = () => hs.requests.filter((r) => r.path === '/oauth/2026-03/token').length;
+    const before = tokenCalls();
+    const got = await Promise.all([manager.getAccessToken(), manager.getAccessToken(), manager.getAccessToken()]);
+    expect(tokenCalls()).toBe(before + 1);
+    expect(new Set(got).size).toBe(1);
+    expect(got[0]).not.toBe(initial.accessToken);
+    expect(persisted).toEqual([got[0]]);
+
+    // The old token is now past its expiry in the fake: the connector must be using the new one.
+    clock += 60_000;
+    await c.findOrCreateContact('+212600000099', null);
+    expect(hs.requests.at(-1)!.headers.authorization).toBe(`Bearer ${got[0]}`);
+  });
+
+  it('the fake rejects an expired token like HubSpot', async () => {
+    const tokens = await exchangeHubSpotCode(config(), hs.issueAuthCode(), clock);
+    clock += 1801 * 1000;
+    const err = await catchCrm(connector({ accessToken: tokens.accessToken }).findOrCreateContact(PHONE, null));
+    expect(err).toMatchObject({ status: 401, retryable: false });
+    expect(err.message).toContain('expired');
+  });
+});
+
+describe('fake HubSpot search semantics', () => {
+  async function search(body: unknown): Promise<{ status: number; json: { total?: number; results?: { id: string }[]; category?: string } }> {
+    const res = await fetch(`${hs.url}/crm/v3/objects/contacts/search`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, json: (await res.json()) as { total?: number; results?: { id: string }[]; category?: string } };
+  }
+
+  it('ORs groups, ANDs filters, tokenizes CONTAINS_TOKEN and enforces limits', async () => {
+    const a = hs.seed('contacts', { firstname: 'Amina', lastname: 'El Idrissi', phone: '+212 6 12 34 56 78' });
+    const b = hs.seed('contacts', { firstname: 'Karim', phone: '0600000000' });
+    const or = await search({ filterGroups: [{ filters: [{ propertyName: 'firstname', operator: 'EQ', value: 'amina' }] }, { filters: [{ propertyName: 'firstname', operator: 'EQ', value: 'Karim' }] }] });
+    expect(or.json.results!.map((r) => r.id)).toEqual([a, b]);
+    const and = await search({ filterGroups: [{ filters: [{ propertyName: 'firstname', operator: 'EQ', value: 'Amina' }, { propertyName: 'phone', operator: 'EQ', value: '0600000000' }] }] });
+    expect(and.json.total).toBe(0);
+    const token = await search({ filterGroups: [{ filters: [{ propertyName: 'lastname', operator: 'CONTAINS_TOKEN', value: 'idri*' }] }] });
+    expect(token.json.results!.map((r) => r.id)).toEqual([a]);
+
+    const tooMany = await search({ filterGroups: Array.from({ length: 6 }, () => ({ filters: [{ propertyName: 'phone', operator: 'HAS_PROPERTY' }] })) });
+    expect(tooMany).toMatchObject({ status: 400, json: { category: 'VALIDATION_ERROR' } });
+    const tooWide = await search({ filterGroups: [{ filters: Array.from({ length: 7 }, () => ({ propertyName: 'phone', operator: 'HAS_PROPERTY' })) }] });
+    expect(tooWide.status).toBe(400);
+    const tooManyTotal = await search({ filterGroups: Array.from({ length: 4 }, () => ({ filters: Array.from({ length: 5 }, () => ({ propertyName: 'phone', operator: 'HAS_PROPERTY' })) })) });
+    expect(tooManyTotal.status).toBe(400);
+  });
+});
