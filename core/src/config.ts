@@ -19,6 +19,15 @@ const envSchema = z.object({
   COEX_WORKER: z.enum(['inline', 'off']).default('inline'),
   WEBHOOK_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(5 * 1024 * 1024),
   GEMINI_API_KEY: z.string().optional(),
+  GEMINI_MODEL: z.string().default('gemini-2.5-flash'),
+  /** ggml Whisper model on disk for offline transcription (never downloaded). */
+  WHISPER_MODEL_PATH: z.string().optional(),
+  /** Darija transcripts in Arabic letters (default) or Latin letters with digits. */
+  TRANSCRIPT_DARIJA_SCRIPT: z.enum(['arabic', 'latin']).default('arabic'),
+  /** on = the agent answers customers (offline FAQ responder without a Gemini key); off = never. */
+  COEX_AGENT: z.enum(['on', 'off']).default('on'),
+  /** How long a voice-note turn waits for its transcript before handing off. */
+  TRANSCRIPT_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(3600).default(90),
   GEMINI_BASE_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

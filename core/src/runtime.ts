@@ -22,6 +22,18 @@ import { resumeExpiredPauses } from './store/bot.js';
 import { GraphClient } from './outbound/graph-client.js';
 import { DbPacer } from './outbound/pacer.js';
 import { SendService } from './outbound/send-service.js';
+import { DirectoryBlobStore, type BlobStore } from './outbound/media.js';
+import { Jobs, QUEUES } from './jobs.js';
+import { AgentOrchestrator } from './agent/orchestrator.js';
+import { OfflineFaqResponder } from './agent/offline-responder.js';
+import { GeminiAgentProvider } from './agent/gemini-provider.js';
+import type { AgentProvider, AgentTools } from './agent/provider.js';
+import { GeminiTranscriber } from './transcription/gemini-transcriber.js';
+import type { Transcriber } from './transcription/transcriber.js';
+import { downloadMessageMedia } from './pipeline/media.js';
+import { transcribeVoiceNote } from './pipeline/transcribe.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 export interface RuntimeOptions {
   config: Config;
@@ -55,6 +67,11 @@ export class Runtime {
     readonly app: express.Express | undefined,
     readonly graph: GraphClient,
     readonly sender: SendService,
+    readonly jobs: Jobs,
+    readonly blobs: BlobStore,
+    readonly agent: AgentOrchestrator,
+    private readonly transcriberFor: (tenantId: string) => { transcriber: Transcriber } | { transcriber: null; reason: string },
+    private readonly pendingWakes: Set<Promise<void>>,
   ) {}
 
   get db(): Kysely<Database> {
@@ -106,7 +123,69 @@ export class Runtime {
           return { id: outcome.messageId, wamid: outcome.wamid, status: outcome.messageStatus, duplicate: outcome.duplicate };
         });
 
+      const jobs = new Jobs(boss, logger);
+      await jobs.init();
+      const blobs = new DirectoryBlobStore(pgliteDir.startsWith('memory://') && !config.DATABASE_URL ? mkdtempSync(join(tmpdir(), 'coex-media-')) : join(config.DATA_DIR, 'media'));
+      const providers = new Map<string, AgentProvider>();
+      const offline = new OfflineFaqResponder();
+      const providerFor = (tenantId: string): AgentProvider => {
+        if (!config.GEMINI_API_KEY) return offline;
+        let p = providers.get(tenantId);
+        if (!p) {
+          p = new GeminiAgentProvider({ apiKey: config.GEMINI_API_KEY, model: config.GEMINI_MODEL, ...(config.GEMINI_BASE_URL ? { baseUrl: config.GEMINI_BASE_URL } : {}) });
+          providers.set(tenantId, p);
+        }
+        return p;
+      };
+      // No shop or CRM lookup is wired to the agent yet: the tools say so, and the model hands off.
+      const toolsFor = (): AgentTools => ({
+        lookupOrder: async () => ({ error: 'no shop is connected to CoEx for this business; offer to hand off to a person' }),
+        upsertLead: async () => ({ error: 'no CRM is connected to CoEx for this business' }),
+      });
+      const agent = new AgentOrchestrator({
+        db: handle.db,
+        sender,
+        logger,
+        providerFor,
+        toolsFor,
+        enqueueTurn: (turnId, o) => jobs.enqueue(QUEUES.agent, { turnId }, { ...(o.trx ? { trx: o.trx } : {}), ...(o.startAfterSeconds ? { startAfterSeconds: o.startAfterSeconds } : {}) }),
+        settings: { transcriptTimeoutSeconds: config.TRANSCRIPT_TIMEOUT_SECONDS },
+      });
+      let localTranscriber: Transcriber | null = null;
+      if (config.WHISPER_MODEL_PATH) {
+        const { LocalWhisperTranscriber } = await import('./transcription/local-whisper.js');
+        localTranscriber = new LocalWhisperTranscriber({ modelPath: config.WHISPER_MODEL_PATH, language: 'ar' });
+      }
+      const geminiTranscriber = config.GEMINI_API_KEY
+        ? new GeminiTranscriber({ apiKey: config.GEMINI_API_KEY, model: config.GEMINI_MODEL, ...(config.GEMINI_BASE_URL ? { baseUrl: config.GEMINI_BASE_URL } : {}) })
+        : null;
+      const transcriberFor = (): { transcriber: Transcriber } | { transcriber: null; reason: string } => {
+        const t = localTranscriber ?? geminiTranscriber;
+        return t ? { transcriber: t } : { transcriber: null, reason: 'no transcription provider configured: set GEMINI_API_KEY, or WHISPER_MODEL_PATH to a ggml Whisper model on disk' };
+      };
+      // Runs inside the delivery's transaction: must query through `trx` (on PGlite the outer handle
+      // would wait for the transaction's own mutex forever).
+      const canSend = async (trx: Kysely<Database>, phoneNumberId: string): Promise<boolean> => {
+        if (config.WHATSAPP_ACCESS_TOKEN) return true;
+        const row = await trx.selectFrom('whatsapp_numbers').select('access_token_enc').where('phone_number_id', '=', phoneNumberId).executeTakeFirst();
+        return Boolean(row?.access_token_enc);
+      };
+      processor.onApplied(async (outcome, trx) => {
+        const recentHistory = Date.now() - 14 * 86_400_000;
+        for (const m of outcome.live) if (m.mediaId) await jobs.enqueue(QUEUES.media, { messageId: m.messageId }, { trx });
+        for (const m of outcome.historyMedia) {
+          const row = await trx.selectFrom('messages').select(['provider_timestamp', 'media_state']).where('id', '=', m.messageId).executeTakeFirst();
+          if (row && row.media_state === 'pending' && row.provider_timestamp.getTime() >= recentHistory) await jobs.enqueue(QUEUES.media, { messageId: m.messageId }, { trx });
+        }
+        if (config.COEX_AGENT === 'on') {
+          const sendable = [];
+          for (const m of outcome.live) if (await canSend(trx, m.phoneNumberId)) sendable.push(m);
+          await agent.onLiveMessages(sendable, trx);
+        }
+      });
+
       let app: express.Express | undefined;
+      const pendingWakes = new Set<Promise<void>>();
       if (opts.http !== false) {
         const adminToken = config.COEX_API_TOKEN ?? (pgliteDir.startsWith('memory://') ? undefined : adminTokenFromFile(config.DATA_DIR, logger));
         const inbox = new InboxWriter(handle.db);
@@ -118,8 +197,14 @@ export class Runtime {
               verifyToken: config.WHATSAPP_VERIFY_TOKEN,
               maxBodyBytes: config.WEBHOOK_MAX_BODY_BYTES,
               inbox,
-              onAccepted: async (keys) => {
-                for (const key of keys) await queue.wake(key);
+              onAccepted: (keys) => {
+                const wake = (async () => {
+                  for (const key of keys) await queue.wake(key);
+                })();
+                // close() waits for these: closing the database under an in-flight send corrupts PGlite's state.
+                pendingWakes.add(wake);
+                void wake.finally(() => pendingWakes.delete(wake)).catch(() => undefined);
+                return wake;
               },
               logger,
               metrics,
@@ -134,7 +219,7 @@ export class Runtime {
         routers.push(apiRouter({ db: handle.db, adminToken, sendReply }));
         app = createHttpApp({ logger, metrics, ready: () => ping(handle.db), routers });
       }
-      const runtime = new Runtime(config, logger, handle, boss, queue, processor, metrics, cipher, app, graph, sender);
+      const runtime = new Runtime(config, logger, handle, boss, queue, processor, metrics, cipher, app, graph, sender, jobs, blobs, agent, transcriberFor, pendingWakes);
       if (opts.worker ?? config.COEX_WORKER === 'inline') await runtime.startWorker(opts);
       return runtime;
     } catch (error) {
@@ -147,6 +232,38 @@ export class Runtime {
     await this.queue.work(this.processor, {
       ...(opts.pollingIntervalSeconds !== undefined ? { pollingIntervalSeconds: opts.pollingIntervalSeconds } : {}),
       ...(opts.sweepIntervalMs !== undefined ? { sweepIntervalMs: opts.sweepIntervalMs } : {}),
+    });
+    await this.jobs.work<{ messageId: string }>(QUEUES.media, async (data, ctx) => {
+      await downloadMessageMedia(
+        {
+          db: this.db,
+          graph: this.graph,
+          blobs: this.blobs,
+          logger: this.logger,
+          onVoiceStored: (messageId) => this.jobs.enqueue(QUEUES.transcribe, { messageId }),
+          onVoiceUnavailable: (messageId) => this.agent.onTranscriptSettled(messageId),
+        },
+        data.messageId,
+        ctx.lastAttempt,
+      );
+    });
+    await this.jobs.work<{ messageId: string }>(QUEUES.transcribe, async (data, ctx) => {
+      await transcribeVoiceNote(
+        {
+          db: this.db,
+          blobs: this.blobs,
+          logger: this.logger,
+          transcriberFor: this.transcriberFor,
+          darijaScriptFor: () => this.config.TRANSCRIPT_DARIJA_SCRIPT,
+          onSettled: (messageId) => this.agent.onTranscriptSettled(messageId),
+        },
+        data.messageId,
+        ctx.lastAttempt,
+      );
+    }, 1);
+    await this.jobs.work<{ turnId: string }>(QUEUES.agent, async (data) => {
+      const result = await this.agent.runTurn(data.turnId);
+      this.logger.debug({ turnId: data.turnId, result }, 'agent turn');
     });
     const resume = setInterval(() => {
       resumeExpiredPauses(this.db).catch((error: unknown) => this.logger.error({ err: String(error) }, 'auto-resume failed'));
@@ -183,6 +300,7 @@ export class Runtime {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections?.();
     }
+    await Promise.allSettled([...this.pendingWakes]);
     await this.queue.stop();
     await this.boss.stop({ graceful: true, timeout: 5000 }).catch(() => undefined);
     await this.handle.close();

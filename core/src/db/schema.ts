@@ -110,6 +110,7 @@ export interface MessagesTable {
   transcript_duration_seconds: number | null;
   payload: Json;
   actor: ColumnType<string | null, string | null | undefined, string | null>;
+  claim_seq: ColumnType<string | null, number | bigint | string | null | undefined, number | bigint | string | null>;
   send_attempts: Generated<number>;
   client_ref: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: GeneratedTimestamp;
@@ -211,6 +212,7 @@ export interface BotEventsTable {
   actor: string | null;
   paused_until: NullableTimestamp;
   at: GeneratedTimestamp;
+  seq: ColumnType<string | null, number | bigint | string | null | undefined, number | bigint | string | null>;
 }
 
 export interface SendPacersTable {
@@ -238,6 +240,7 @@ export interface AgentTurnsTable {
   trigger_message_id: string;
   status: Generated<string>;
   bot_version_at_start: ColumnType<string | null, number | bigint | string | null, number | bigint | string | null>;
+  start_seq: ColumnType<string | null, number | bigint | string | null | undefined, number | bigint | string | null>;
   provider: string | null;
   reply_message_id: string | null;
   reason: string | null;

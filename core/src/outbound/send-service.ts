@@ -222,6 +222,7 @@ export class SendService {
           payload: JSON.stringify(req.message),
           actor: req.actor,
           client_ref: req.clientRef ?? null,
+          claim_seq: sql`nextval('activity_seq')`,
         })
         .returning('id')
         .executeTakeFirstOrThrow();

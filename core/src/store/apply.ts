@@ -242,7 +242,7 @@ export async function pauseForHuman(trx: Trx, threadId: string, cause: string, a
     .execute();
   await trx
     .insertInto('bot_events')
-    .values({ thread_id: threadId, from_state: thread.bot_state, to_state: 'paused', cause, actor, paused_until: keepLater ? thread.bot_paused_until : until })
+    .values({ thread_id: threadId, from_state: thread.bot_state, to_state: 'paused', cause, actor, paused_until: keepLater ? thread.bot_paused_until : until, seq: sql`nextval('activity_seq')` })
     .execute();
   return true;
 }

@@ -30,7 +30,7 @@ export async function setBotState(
       .where('id', '=', threadId)
       .returning(['bot_state', 'bot_paused_until', 'bot_version'])
       .executeTakeFirstOrThrow();
-    await trx.insertInto('bot_events').values({ thread_id: threadId, from_state: thread.bot_state, to_state: to, cause, actor, paused_until: until }).execute();
+    await trx.insertInto('bot_events').values({ thread_id: threadId, from_state: thread.bot_state, to_state: to, cause, actor, paused_until: until, seq: sql`nextval('activity_seq')` }).execute();
     return { state: row.bot_state, paused_until: row.bot_paused_until ? row.bot_paused_until.toISOString() : null, version: Number(row.bot_version) };
   });
 }
@@ -49,7 +49,7 @@ export async function resumeExpiredPauses(db: Kysely<Database>, now: Date = new 
     if (rows.length > 0) {
       await trx
         .insertInto('bot_events')
-        .values(rows.map((r) => ({ thread_id: r.id, from_state: 'paused', to_state: 'active', cause: 'quiet_period_elapsed', actor: null, paused_until: null })))
+        .values(rows.map((r) => ({ thread_id: r.id, from_state: 'paused', to_state: 'active', cause: 'quiet_period_elapsed', actor: null, paused_until: null, seq: sql`nextval('activity_seq')` })))
         .execute();
     }
     return rows.length;

@@ -8,6 +8,12 @@ const statements = [
     tat timestamptz not null default now(),
     updated_at timestamptz not null default now()
   )`,
+  // One sequence orders, per thread and under the thread's row lock, every human act on the agent
+  // (bot_events.seq) and every agent-reply claim (messages.claim_seq): the "never talk over a human"
+  // property is checkable from the data alone.
+  `create sequence activity_seq`,
+  `alter table bot_events add column seq bigint`,
+  `alter table messages add column claim_seq bigint`,
   `alter table messages add column actor text`,
   `alter table messages add column send_attempts integer not null default 0`,
   `alter table messages add column client_ref text`,
@@ -31,6 +37,7 @@ const statements = [
     trigger_message_id uuid not null references messages(id),
     status text not null default 'pending',
     bot_version_at_start bigint,
+    start_seq bigint,
     provider text,
     reply_message_id uuid,
     reason text,
@@ -86,6 +93,9 @@ export async function down(db: Kysely<unknown>): Promise<void> {
     'alter table messages drop column if exists send_attempts',
     'alter table messages drop column if exists actor',
     'drop table if exists send_pacers',
+    'alter table messages drop column if exists claim_seq',
+    'alter table bot_events drop column if exists seq',
+    'drop sequence if exists activity_seq',
   ]) {
     await sql.raw(s).execute(db);
   }
