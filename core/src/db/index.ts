@@ -8,6 +8,7 @@ import { SafePGliteDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_outbound_agent_crm.js';
+import * as m0003 from './migrations/0003_campaigns.js';
 
 export type { Database } from './schema.js';
 
@@ -15,6 +16,7 @@ export type { Database } from './schema.js';
 const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_outbound_agent_crm': m0002,
+  '0003_campaigns': m0003,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
