@@ -147,6 +147,34 @@ token
     });
   });
 
+const crmCmd = program.command('crm').description('CRM connections (HubSpot, WooCommerce, Odoo, Zoho)');
+crmCmd
+  .command('connect')
+  .argument('<tenant>', 'tenant id')
+  .argument('<credentials>', 'JSON file: { "crm": "hubspot" | "woocommerce" | "odoo" | "zoho", … } (see README)')
+  .action(async (tenantId: string, file: string) => {
+    const { crmCredentialsSchema } = await import('./crm/registry.js');
+    const { connectCrm } = await import('./crm/connections.js');
+    const { TokenCipher } = await import('./crypto.js');
+    const parsed = crmCredentialsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    if (!parsed.success) throw new ConfigError(`invalid credentials file: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const cfg = config();
+    const cipher = cfg.COEX_ENCRYPTION_KEY ? TokenCipher.fromKey(cfg.COEX_ENCRYPTION_KEY) : TokenCipher.fromKeyFile(join(cfg.DATA_DIR, 'encryption.key'));
+    await withDatabase(async (db) => {
+      const c = await connectCrm(db, cipher, tenantId, parsed.data);
+      console.log(`connected ${c.crm} ${c.account} (${c.id}) to tenant ${tenantId}`);
+    });
+  });
+crmCmd
+  .command('list')
+  .description('connections with their outbox health (pending, done, dead-lettered)')
+  .action(async () => {
+    const { listCrmConnections } = await import('./crm/connections.js');
+    await withDatabase(async (db) => {
+      for (const c of await listCrmConnections(db, null)) console.log(`${c.tenant_id}\t${c.crm}\t${c.account}\t${c.status}\tpending ${c.pending}, done ${c.done}, dead ${c.dead}${c.last_dead_reason ? ` (last: ${c.last_dead_reason})` : ''}`);
+    });
+  });
+
 async function withDatabase<T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>['db']) => Promise<T>): Promise<T> {
   const cfg = config();
   const handle = await openDatabase({ databaseUrl: cfg.DATABASE_URL, dataDir: join(cfg.DATA_DIR, 'pglite') });

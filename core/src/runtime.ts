@@ -32,6 +32,7 @@ import { GeminiTranscriber } from './transcription/gemini-transcriber.js';
 import type { Transcriber } from './transcription/transcriber.js';
 import { downloadMessageMedia } from './pipeline/media.js';
 import { transcribeVoiceNote } from './pipeline/transcribe.js';
+import { CrmOutbox } from './crm/outbox.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
@@ -54,6 +55,8 @@ export interface RuntimeOptions {
 export class Runtime {
   server: Server | undefined;
   private timers: NodeJS.Timeout[] = [];
+  /** How often every active CRM connection's outbox is looked at (transcripts, bot states, retries). */
+  crmSweepMs = 10_000;
 
   private constructor(
     readonly config: Config,
@@ -72,6 +75,7 @@ export class Runtime {
     readonly agent: AgentOrchestrator,
     private readonly transcriberFor: (tenantId: string) => { transcriber: Transcriber } | { transcriber: null; reason: string },
     private readonly pendingWakes: Set<Promise<void>>,
+    readonly crm: CrmOutbox,
   ) {}
 
   get db(): Kysely<Database> {
@@ -177,6 +181,12 @@ export class Runtime {
           const row = await trx.selectFrom('messages').select(['provider_timestamp', 'media_state']).where('id', '=', m.messageId).executeTakeFirst();
           if (row && row.media_state === 'pending' && row.provider_timestamp.getTime() >= recentHistory) await jobs.enqueue(QUEUES.media, { messageId: m.messageId }, { trx });
         }
+        // CRM archive: wake the outbox of every connection of the tenants this delivery touched.
+        const tenants = new Set([...outcome.live, ...outcome.historyMedia].map((m) => m.tenantId));
+        if (outcome.messagesInserted > 0 || outcome.pausedThreads.length > 0) {
+          const rows = await trx.selectFrom('crm_connections').select(['id', 'tenant_id']).where('status', '=', 'active').execute();
+          for (const c of rows) if (tenants.size === 0 || tenants.has(c.tenant_id)) await jobs.enqueue(QUEUES.crm, { connectionId: c.id }, { trx, singletonKey: c.id });
+        }
         if (config.COEX_AGENT === 'on') {
           const sendable = [];
           for (const m of outcome.live) if (await canSend(trx, m.phoneNumberId)) sendable.push(m);
@@ -216,10 +226,11 @@ export class Runtime {
           notConfigured.all('/webhooks/whatsapp', (_req, res) => void res.status(503).json({ error: 'WHATSAPP_APP_SECRET is not configured' }));
           routers.push(notConfigured);
         }
-        routers.push(apiRouter({ db: handle.db, adminToken, sendReply }));
+        routers.push(apiRouter({ db: handle.db, adminToken, sendReply, cipher }));
         app = createHttpApp({ logger, metrics, ready: () => ping(handle.db), routers });
       }
-      const runtime = new Runtime(config, logger, handle, boss, queue, processor, metrics, cipher, app, graph, sender, jobs, blobs, agent, transcriberFor, pendingWakes);
+      const crm = new CrmOutbox({ db: handle.db, cipher, logger });
+      const runtime = new Runtime(config, logger, handle, boss, queue, processor, metrics, cipher, app, graph, sender, jobs, blobs, agent, transcriberFor, pendingWakes, crm);
       if (opts.worker ?? config.COEX_WORKER === 'inline') await runtime.startWorker(opts);
       return runtime;
     } catch (error) {
@@ -265,6 +276,18 @@ export class Runtime {
       const result = await this.agent.runTurn(data.turnId);
       this.logger.debug({ turnId: data.turnId, result }, 'agent turn');
     });
+    await this.jobs.work<{ connectionId: string }>(QUEUES.crm, async (data) => {
+      const r = await this.crm.drain(data.connectionId);
+      if (r.nextDueSeconds !== null) await this.jobs.enqueue(QUEUES.crm, { connectionId: data.connectionId }, { singletonKey: data.connectionId, startAfterSeconds: Math.max(1, Math.ceil(r.nextDueSeconds)) });
+    }, 1);
+    const crmSweep = setInterval(() => {
+      void (async () => {
+        const rows = await this.db.selectFrom('crm_connections').select('id').where('status', '=', 'active').execute();
+        for (const c of rows) await this.jobs.enqueue(QUEUES.crm, { connectionId: c.id }, { singletonKey: c.id });
+      })().catch((error: unknown) => this.logger.error({ err: String(error) }, 'CRM sweep failed'));
+    }, this.crmSweepMs);
+    crmSweep.unref();
+    this.timers.push(crmSweep);
     const resume = setInterval(() => {
       resumeExpiredPauses(this.db).catch((error: unknown) => this.logger.error({ err: String(error) }, 'auto-resume failed'));
     }, 15_000);

@@ -9,9 +9,13 @@ import type { ThreadMessage } from '../outbound/send-service.js';
 import { NumberNotConnectedError, RecipientUnknownError, SendFailedError } from '../outbound/send-service.js';
 import { WindowClosedError } from '../outbound/window.js';
 import { InvalidMessageError } from '../outbound/graph-client.js';
+import { crmCredentialsSchema } from '../crm/registry.js';
+import { connectCrm, listCrmConnections } from '../crm/connections.js';
+import type { TokenCipher } from '../crypto.js';
 
 export interface ApiOptions {
   db: Kysely<Database>;
+  cipher?: TokenCipher;
   adminToken: string | undefined;
   /** Sends an agent reply typed in a CRM or the API; absent until the outbound client is configured. */
   sendReply?: (args: { threadId: string; tenantId: string; message: ThreadMessage; actor: string | null; clientRef?: string | undefined }) => Promise<{ id: string; wamid: string; status: string; duplicate: boolean }>;
@@ -116,6 +120,24 @@ export function apiRouter(opts: ApiOptions): Router {
     const state = await getSyncState(opts.db, req.tenantScope ?? null, String(req.params.phoneNumberId));
     if (!state) return void res.status(404).json({ error: 'number not found' });
     res.json(state);
+  });
+
+  router.get('/api/v1/crm/connections', async (req: Request, res: Response) => {
+    res.json({ connections: await listCrmConnections(opts.db, req.tenantScope ?? null) });
+  });
+
+  router.post('/api/v1/crm/connections', async (req: Request, res: Response) => {
+    const body = z.object({ tenant_id: z.string().optional(), credentials: crmCredentialsSchema }).safeParse(req.body);
+    if (!body.success) return badRequest(res, body.error);
+    const tenantId = req.tenantScope ?? body.data.tenant_id;
+    if (!tenantId) return void res.status(400).json({ error: 'tenant_id is required with the admin token' });
+    if (!opts.cipher) return void res.status(503).json({ error: 'no encryption key configured' });
+    try {
+      const connection = await connectCrm(opts.db, opts.cipher, tenantId, body.data.credentials);
+      res.status(201).json({ connection });
+    } catch (error) {
+      res.status(409).json({ error: error instanceof Error ? error.message : String(error) });
+    }
   });
 
   return router;

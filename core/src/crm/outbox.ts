@@ -1,0 +1,234 @@
+import { sql, type Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { CrmError, waIdToE164, normalizePhone, type ArchivedMessage, type BotState, type CrmConnector } from '@coex/connectors';
+import type { Database } from '../db/schema.js';
+import type { TokenCipher } from '../crypto.js';
+import { createConnector, crmCredentialsSchema } from './registry.js';
+
+/** Attempts before an outbox item is dead-lettered: with the backoff below, about 3 hours of outage. */
+export const MAX_CRM_ATTEMPTS = 20;
+/** Non-retryable errors (bad credentials, validation) get a few tries in case an admin fixes them. */
+export const MAX_PERMANENT_ATTEMPTS = 3;
+const BATCH = 100;
+
+export function crmBackoffMs(attempt: number, retryAfterSeconds?: number, random: () => number = Math.random): number {
+  const exp = Math.min(15 * 60_000, 5_000 * 2 ** Math.max(0, attempt - 1));
+  const jittered = exp / 2 + random() * (exp / 2);
+  return Math.max(jittered, (retryAfterSeconds ?? 0) * 1000);
+}
+
+export interface OutboxDeps {
+  db: Kysely<Database>;
+  cipher: TokenCipher;
+  logger: Logger;
+  /** Overrides the connector factory (tests count calls with it). */
+  connectorFor?: (connection: { id: string; crm: string; credentials_enc: string }) => CrmConnector;
+}
+
+export interface DrainResult {
+  written: number;
+  retried: number;
+  dead: number;
+  /** Seconds until the next pending item is due, or null when nothing is pending. */
+  nextDueSeconds: number | null;
+}
+
+const VOICE_LABEL = '🎙 voice note';
+
+/**
+ * The CRM outbox of one connection. Every message, transcript and bot-state change of the tenant gets
+ * one row (unique per connection, kind and reference), found by a catch-up query so nothing depends on
+ * a caller remembering to enqueue. Rows are written in batches through the connector, retried with
+ * backoff on 429/5xx (honouring Retry-After), and dead-lettered with the reason after MAX attempts.
+ * Connectors are idempotent per message id, so a retry after a timeout never writes twice.
+ */
+export class CrmOutbox {
+  private readonly connectors = new Map<string, CrmConnector>();
+  constructor(private readonly deps: OutboxDeps) {}
+
+  private connector(connection: { id: string; crm: string; credentials_enc: string }): CrmConnector {
+    if (this.deps.connectorFor) return this.deps.connectorFor(connection);
+    let c = this.connectors.get(connection.id);
+    if (!c) {
+      const credentials = crmCredentialsSchema.parse(JSON.parse(this.deps.cipher.decrypt(connection.credentials_enc)));
+      c = createConnector(credentials);
+      this.connectors.set(connection.id, c);
+    }
+    return c;
+  }
+
+  /** Adds the tenant's not-yet-queued messages, transcripts and bot-state changes to the outbox. */
+  async catchUp(connectionId: string): Promise<void> {
+    const { db } = this.deps;
+    await sql`
+      insert into crm_outbox (tenant_id, connection_id, kind, ref_id, payload)
+      select m.tenant_id, c.id, 'archive', m.id::text, '{}'::jsonb
+      from crm_connections c join messages m on m.tenant_id = c.tenant_id
+      where c.id = ${connectionId} and m.wamid not like 'pending:%' and m.type <> 'reaction'
+        and not exists (select 1 from crm_outbox o where o.connection_id = c.id and o.kind = 'archive' and o.ref_id = m.id::text)
+      on conflict do nothing`.execute(db);
+    await sql`
+      insert into crm_outbox (tenant_id, connection_id, kind, ref_id, payload)
+      select m.tenant_id, c.id, 'transcript', m.id::text, '{}'::jsonb
+      from crm_connections c join messages m on m.tenant_id = c.tenant_id
+      where c.id = ${connectionId} and m.transcript_state = 'done'
+        and not exists (select 1 from crm_outbox o where o.connection_id = c.id and o.kind = 'transcript' and o.ref_id = m.id::text)
+      on conflict do nothing`.execute(db);
+    await sql`
+      insert into crm_outbox (tenant_id, connection_id, kind, ref_id, payload)
+      select t.tenant_id, c.id, 'bot_state', e.id::text, '{}'::jsonb
+      from crm_connections c join threads t on t.tenant_id = c.tenant_id join bot_events e on e.thread_id = t.id
+      where c.id = ${connectionId}
+        and not exists (select 1 from crm_outbox o where o.connection_id = c.id and o.kind = 'bot_state' and o.ref_id = e.id::text)
+      on conflict do nothing`.execute(db);
+  }
+
+  async drain(connectionId: string, maxBatches = 50): Promise<DrainResult> {
+    const { db, logger } = this.deps;
+    const result: DrainResult = { written: 0, retried: 0, dead: 0, nextDueSeconds: null };
+    const connection = await db.selectFrom('crm_connections').select(['id', 'crm', 'credentials_enc', 'status', 'tenant_id']).where('id', '=', connectionId).executeTakeFirst();
+    if (!connection || connection.status !== 'active') return result;
+    await this.catchUp(connectionId);
+    const connector = this.connector(connection);
+
+    for (let i = 0; i < maxBatches; i++) {
+      const due = await db
+        .selectFrom('crm_outbox')
+        .select(['id', 'kind', 'ref_id', 'attempts'])
+        .where('connection_id', '=', connectionId)
+        .where('status', '=', 'pending')
+        .where('next_attempt_at', '<=', sql<Date>`now()`)
+        .orderBy('id')
+        .limit(BATCH)
+        .execute();
+      if (due.length === 0) break;
+      // One kind per round: archives go as one batch, the others one call each.
+      const kind = due[0]!.kind;
+      const items = due.filter((d) => d.kind === kind);
+      try {
+        if (kind === 'archive') {
+          const messages = await this.archivedMessages(items.map((d) => d.ref_id));
+          const res = await connector.archive(messages);
+          for (const item of items) {
+            await this.markDone(item.id, res.written[item.ref_id] ?? null, res.written[item.ref_id] ? null : 'nothing to write in this CRM (no matching record)');
+          }
+          result.written += Object.keys(res.written).length;
+        } else {
+          for (const item of items) {
+            if (kind === 'transcript') await this.sendTranscript(connector, item.ref_id);
+            else await this.sendBotState(connector, item.ref_id);
+            await this.markDone(item.id, null, null);
+            result.written += 1;
+          }
+        }
+      } catch (error) {
+        const crm = error instanceof CrmError ? error : null;
+        const retryable = crm ? crm.retryable : true;
+        const message = error instanceof Error ? error.message : String(error);
+        for (const item of items) {
+          const attempts = item.attempts + 1;
+          const dead = attempts >= (retryable ? MAX_CRM_ATTEMPTS : MAX_PERMANENT_ATTEMPTS);
+          const delay = crmBackoffMs(attempts, crm?.retryAfterSeconds);
+          await db
+            .updateTable('crm_outbox')
+            .set({
+              attempts,
+              last_error: message.slice(0, 2000),
+              status: dead ? 'dead' : 'pending',
+              next_attempt_at: sql`now() + make_interval(secs => ${delay / 1000})`,
+            })
+            .where('id', '=', item.id)
+            .execute();
+          if (dead) result.dead += 1;
+          else result.retried += 1;
+        }
+        logger.warn({ connectionId, kind, items: items.length, retryable, err: message }, 'CRM write failed');
+        break;
+      }
+    }
+    const next = await db
+      .selectFrom('crm_outbox')
+      .select(sql<number>`extract(epoch from (min(next_attempt_at) - now()))::float8`.as('secs'))
+      .where('connection_id', '=', connectionId)
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    result.nextDueSeconds = next?.secs === null || next?.secs === undefined ? null : Math.max(0, Number(next.secs));
+    return result;
+  }
+
+  private async markDone(id: string, crmRecordId: string | null, note: string | null): Promise<void> {
+    await this.deps.db
+      .updateTable('crm_outbox')
+      .set({ status: 'done', done_at: sql`now()`, crm_record_id: crmRecordId, last_error: note })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  private async archivedMessages(ids: string[]): Promise<ArchivedMessage[]> {
+    const rows = await this.deps.db
+      .selectFrom('messages as m')
+      .innerJoin('threads as t', 't.id', 'm.thread_id')
+      .innerJoin('contacts as c', 'c.id', 't.contact_id')
+      .innerJoin('whatsapp_numbers as n', 'n.phone_number_id', 'm.phone_number_id')
+      .select(['m.id', 'm.wamid', 'm.thread_id', 'm.direction', 'm.origin', 'm.type', 'm.text', 'm.provider_timestamp', 'm.status', 'm.transcript', 'm.transcript_language', 'm.media_voice', 'm.revoked_at', 'c.wa_id', 'c.phone_book_name', 'c.profile_name', 'n.display_phone_number'])
+      .where('m.id', 'in', ids)
+      .orderBy('m.provider_timestamp')
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      wamid: r.wamid,
+      threadId: r.thread_id,
+      direction: r.direction,
+      origin: r.origin,
+      type: r.type,
+      text: r.revoked_at ? '(deleted by the sender)' : (r.text ?? (r.media_voice ? VOICE_LABEL : `[${r.type}]`)),
+      timestamp: r.provider_timestamp.toISOString(),
+      status: r.status,
+      customerPhone: waIdToE164(r.wa_id),
+      customerName: r.phone_book_name ?? r.profile_name,
+      businessPhone: r.display_phone_number ? normalizePhone(`+${r.display_phone_number}`) : null,
+      transcript: r.transcript ? { text: r.transcript, language: r.transcript_language } : null,
+    }));
+  }
+
+  private async sendTranscript(connector: CrmConnector, messageId: string): Promise<void> {
+    const r = await this.deps.db
+      .selectFrom('messages as m')
+      .innerJoin('threads as t', 't.id', 'm.thread_id')
+      .innerJoin('contacts as c', 'c.id', 't.contact_id')
+      .select(['m.id', 'm.wamid', 'm.thread_id', 'm.transcript', 'm.transcript_language', 'm.transcript_provider', 'm.updated_at', 'c.wa_id', 'c.phone_book_name', 'c.profile_name'])
+      .where('m.id', '=', messageId)
+      .executeTakeFirstOrThrow();
+    await connector.attachTranscript({
+      messageId: r.id,
+      wamid: r.wamid,
+      threadId: r.thread_id,
+      customerPhone: waIdToE164(r.wa_id),
+      customerName: r.phone_book_name ?? r.profile_name,
+      text: r.transcript ?? '',
+      language: r.transcript_language,
+      provider: r.transcript_provider ?? 'unknown',
+      at: r.updated_at.toISOString(),
+    });
+  }
+
+  private async sendBotState(connector: CrmConnector, botEventId: string): Promise<void> {
+    const r = await this.deps.db
+      .selectFrom('bot_events as e')
+      .innerJoin('threads as t', 't.id', 'e.thread_id')
+      .innerJoin('contacts as c', 'c.id', 't.contact_id')
+      .select(['e.thread_id', 'e.from_state', 'e.to_state', 'e.cause', 'e.paused_until', 'e.at', 'c.wa_id', 'c.phone_book_name', 'c.profile_name'])
+      .where('e.id', '=', botEventId)
+      .executeTakeFirstOrThrow();
+    await connector.showBotState({
+      threadId: r.thread_id,
+      customerPhone: waIdToE164(r.wa_id),
+      customerName: r.phone_book_name ?? r.profile_name,
+      from: r.from_state as BotState,
+      to: r.to_state as BotState,
+      cause: r.cause,
+      pausedUntil: r.paused_until ? r.paused_until.toISOString() : null,
+      at: r.at.toISOString(),
+    });
+  }
+}

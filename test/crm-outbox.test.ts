@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { backends } from './helpers/backends.js';
+import { startTestServer, type TestServer } from './helpers/runtime.js';
+import { waitFor } from './helpers/wait.js';
+import { FakeHubSpot } from './fakes/hubspot.js';
+import * as P from '../core/src/whatsapp/payloads.js';
+
+const N: P.NumberRef = { wabaId: '102290129340398', phoneNumberId: '106540352242922', displayPhoneNumber: '212522123456' };
+
+describe.each(backends())('CRM outbox into HubSpot [%s]', (backend) => {
+  let hs: FakeHubSpot;
+  let s: TestServer;
+  let connectionId: string;
+
+  beforeAll(async () => {
+    hs = await FakeHubSpot.start();
+    s = await startTestServer(backend, { COEX_AGENT: 'off' });
+    await s.runtime.db.insertInto('tenants').values({ id: 'atlas', name: 'Atlas Boutique' }).execute();
+    const res = await s.api('/api/v1/crm/connections', {
+      method: 'POST',
+      body: JSON.stringify({ tenant_id: 'atlas', credentials: { crm: 'hubspot', portalId: String(hs.portalId), clientSecret: 'hs-secret', accessToken: 'test-token', basePath: hs.url } }),
+    });
+    expect(res.status).toBe(201);
+    connectionId = ((await res.json()) as { connection: { id: string } }).connection.id;
+    // Numbers of this test belong to the tenant that connected HubSpot.
+    await s.runtime.db.insertInto('whatsapp_numbers').values({ phone_number_id: N.phoneNumberId, tenant_id: 'atlas', display_phone_number: N.displayPhoneNumber, waba_id: N.wabaId, verified_name: null, access_token_enc: null, connection_reason: null, connection_changed_at: null, last_echo_at: null }).execute();
+  });
+  afterAll(async () => {
+    await s?.close();
+    await hs?.close();
+  });
+
+  const outbox = async (status: string) =>
+    Number((await s.runtime.db.selectFrom('crm_outbox').select((eb) => eb.fn.countAll<string>().as('n')).where('connection_id', '=', connectionId).where('status', '=', status).executeTakeFirstOrThrow()).n);
+
+  it('archives live messages, echoes and history as WhatsApp communications on the matched contact', async () => {
+    hs.seed('contacts', { firstname: 'Youssef', phone: '06 12 34 56 78' });
+    await s.postWebhook(P.inboundMessage(N, { waId: '212612345678', name: 'Youssef' }, 'wamid.CRM-1', Date.now(), P.text('salam, wach kayn?')));
+    await s.postWebhook(P.echo(N, '212612345678', 'wamid.CRM-2', Date.now() + 1000, P.text('Iyeh kayn')));
+    await s.postWebhook(P.historyChunk(N, { phase: 1, chunkOrder: 1, progress: 100 }, [{ waId: '212699999999', messages: Array.from({ length: 30 }, (_, i) => ({ wamid: `wamid.CRM-H${i}`, fromCustomer: i % 2 === 0, at: Date.now() - 86_400_000 + i * 1000, body: P.text(`old ${i}`) })) }]));
+    await s.runtime.waitForInboxDrained();
+    await waitFor(async () => (await outbox('pending')) === 0 && (await outbox('done')) >= 33, 'outbox drained');
+    const comms = hs.list('communications');
+    expect(comms).toHaveLength(32);
+    const youssef = hs.list('contacts').filter((c) => c.properties.firstname === 'Youssef');
+    expect(youssef).toHaveLength(1);
+    const byBody = comms.find((c) => String(c.properties.hs_communication_body).includes('Iyeh kayn'))!;
+    expect(byBody.properties.hs_communication_channel_type).toBe('WHATS_APP');
+    expect(hs.associationsOf('communications', byBody.id, 'contacts').map((a) => a.toId)).toEqual([youssef[0]!.id]);
+    // The echo paused the agent: the bot-state change is a note in HubSpot too.
+    expect(hs.list('notes').some((n) => /paused/i.test(String(n.properties.hs_note_body)))).toBe(true);
+    // History backfill is batched: far fewer API calls than messages.
+    const calls = hs.apiRequests().filter((r) => r.path.includes('/communications/')).length;
+    expect(calls).toBeLessThan(10);
+  });
+
+  it('survives a CRM outage with 429 and 5xx: retried with backoff, nothing lost, nothing written twice', async () => {
+    hs.failNext({ status: 503, times: 3 });
+    hs.failNext({ status: 429, times: 2, retryAfter: 7 });
+    const before = hs.list('communications').length;
+    for (let i = 0; i < 10; i++) await s.postWebhook(P.inboundMessage(N, { waId: '212612345678', name: 'Youssef' }, `wamid.OUT-${i}`, Date.now() + 10_000 + i, P.text(`msg ${i}`)));
+    await s.runtime.waitForInboxDrained();
+    // Let failed rows come due immediately instead of waiting out the real backoff.
+    for (let round = 0; round === 0 || (round < 12 && (await outbox('pending')) > 0); round++) {
+      await sql`update crm_outbox set next_attempt_at = now() where connection_id = ${connectionId} and status = 'pending'`.execute(s.runtime.db);
+      await s.runtime.crm.drain(connectionId);
+    }
+    expect(await outbox('pending')).toBe(0);
+    expect(await outbox('dead')).toBe(0);
+    expect(hs.list('communications').length).toBe(before + 10);
+    const retried = await s.runtime.db.selectFrom('crm_outbox').select(['attempts', 'last_error']).where('connection_id', '=', connectionId).where('attempts', '>', 0).execute();
+    expect(retried.length).toBeGreaterThan(0);
+    // Re-draining (or a retry after a lost response) writes nothing new.
+    await sql`update crm_outbox set status = 'pending', next_attempt_at = now() where connection_id = ${connectionId} and kind = 'archive'`.execute(s.runtime.db);
+    await s.runtime.crm.drain(connectionId);
+    expect(hs.list('communications').length).toBe(before + 10);
+  });
+
+  it('dead-letters with a visible reason after repeated permanent failures', async () => {
+    hs.failNext({ status: 400, times: 10, match: (r) => r.path.includes('/communications/') });
+    await s.postWebhook(P.inboundMessage(N, { waId: '212612345678', name: 'Youssef' }, 'wamid.DEAD-1', Date.now() + 50_000, P.text('ghadi ymout')));
+    await s.runtime.waitForInboxDrained();
+    for (let round = 0; round < 5; round++) {
+      await sql`update crm_outbox set next_attempt_at = now() where connection_id = ${connectionId} and status = 'pending'`.execute(s.runtime.db);
+      await s.runtime.crm.drain(connectionId);
+    }
+    expect(await outbox('dead')).toBeGreaterThan(0);
+    const list = (await (await s.api('/api/v1/crm/connections')).json()) as { connections: Array<{ dead: number; last_dead_reason: string | null }> };
+    expect(list.connections[0]!.dead).toBeGreaterThan(0);
+    expect(list.connections[0]!.last_dead_reason).toBeTruthy();
+  });
+});
