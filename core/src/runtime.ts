@@ -266,7 +266,10 @@ export class Runtime {
           logger: this.logger,
           transcriberFor: this.transcriberFor,
           darijaScriptFor: () => this.config.TRANSCRIPT_DARIJA_SCRIPT,
-          onSettled: (messageId) => this.agent.onTranscriptSettled(messageId),
+          onSettled: async (messageId) => {
+            await this.agent.onTranscriptSettled(messageId);
+            await this.wakeCrm();
+          },
         },
         data.messageId,
         ctx.lastAttempt,
@@ -281,10 +284,7 @@ export class Runtime {
       if (r.nextDueSeconds !== null) await this.jobs.enqueue(QUEUES.crm, { connectionId: data.connectionId }, { singletonKey: data.connectionId, startAfterSeconds: Math.max(1, Math.ceil(r.nextDueSeconds)) });
     }, 1);
     const crmSweep = setInterval(() => {
-      void (async () => {
-        const rows = await this.db.selectFrom('crm_connections').select('id').where('status', '=', 'active').execute();
-        for (const c of rows) await this.jobs.enqueue(QUEUES.crm, { connectionId: c.id }, { singletonKey: c.id });
-      })().catch((error: unknown) => this.logger.error({ err: String(error) }, 'CRM sweep failed'));
+      this.wakeCrm().catch((error: unknown) => this.logger.error({ err: String(error) }, 'CRM sweep failed'));
     }, this.crmSweepMs);
     crmSweep.unref();
     this.timers.push(crmSweep);
@@ -293,6 +293,12 @@ export class Runtime {
     }, 15_000);
     resume.unref();
     this.timers.push(resume);
+  }
+
+  /** Asks every active CRM connection's outbox to look for new work now. */
+  async wakeCrm(): Promise<void> {
+    const rows = await this.db.selectFrom('crm_connections').select('id').where('status', '=', 'active').execute();
+    for (const c of rows) await this.jobs.enqueue(QUEUES.crm, { connectionId: c.id }, { singletonKey: c.id });
   }
 
   async listen(port = this.config.PORT, host = this.config.HOST): Promise<string> {
