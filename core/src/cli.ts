@@ -147,6 +147,30 @@ token
     });
   });
 
+program
+  .command('onboard')
+  .description('finish Embedded Signup for a Coexistence number: token exchange, app subscription, number record, contact and history sync requests')
+  .requiredOption('--tenant <id>', 'tenant that owns the number')
+  .requiredOption('--code <code>', 'the code from the Embedded Signup session (valid a few minutes)')
+  .requiredOption('--waba <id>', 'WhatsApp Business Account id (from the FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING event)')
+  .option('--number <phone_number_id>', 'when the WABA has several numbers')
+  .action(async (opts: { tenant: string; code: string; waba: string; number?: string }) => {
+    const cfg = config();
+    if (!cfg.META_APP_ID || !cfg.WHATSAPP_APP_SECRET) throw new ConfigError('onboarding needs META_APP_ID and WHATSAPP_APP_SECRET');
+    const { onboardNumber } = await import('./outbound/onboarding.js');
+    const runtime = await Runtime.create({ config: cfg, http: false, worker: false });
+    try {
+      const result = await onboardNumber(
+        { db: runtime.db, graph: runtime.graph, cipher: runtime.cipher, logger: runtime.logger },
+        { tenantId: opts.tenant, code: opts.code, wabaId: opts.waba, appId: cfg.META_APP_ID, appSecret: cfg.WHATSAPP_APP_SECRET, ...(opts.number ? { phoneNumberId: opts.number } : {}) },
+      );
+      for (const s of result.steps) console.log(`${s.status === 'ok' ? '✓' : '✗'} ${s.step}${s.requestId ? ` (request ${s.requestId})` : ''}${s.detail ? `: ${s.detail}` : ''}`);
+      console.log(`number ${result.phoneNumberId} ${result.isCoexistence ? 'onboarded in Coexistence' : 'onboarded (not on the Business App)'}`);
+    } finally {
+      await runtime.close();
+    }
+  });
+
 const crmCmd = program.command('crm').description('CRM connections (HubSpot, WooCommerce, Odoo, Zoho)');
 crmCmd
   .command('connect')

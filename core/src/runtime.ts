@@ -33,6 +33,7 @@ import type { Transcriber } from './transcription/transcriber.js';
 import { downloadMessageMedia } from './pipeline/media.js';
 import { transcribeVoiceNote } from './pipeline/transcribe.js';
 import { CrmOutbox } from './crm/outbox.js';
+import { onboardNumber, requestSync } from './outbound/onboarding.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
@@ -226,7 +227,16 @@ export class Runtime {
           notConfigured.all('/webhooks/whatsapp', (_req, res) => void res.status(503).json({ error: 'WHATSAPP_APP_SECRET is not configured' }));
           routers.push(notConfigured);
         }
-        routers.push(apiRouter({ db: handle.db, adminToken, sendReply, cipher }));
+        const onboardingDeps = { db: handle.db, graph, cipher, logger };
+        const onboarding =
+          config.META_APP_ID && config.WHATSAPP_APP_SECRET
+            ? {
+                onboard: (a: { tenantId: string; code: string; wabaId: string; phoneNumberId?: string | undefined }) =>
+                  onboardNumber(onboardingDeps, { tenantId: a.tenantId, code: a.code, wabaId: a.wabaId, ...(a.phoneNumberId ? { phoneNumberId: a.phoneNumberId } : {}), appId: config.META_APP_ID!, appSecret: config.WHATSAPP_APP_SECRET! }),
+                requestSync: (a: { tenantId: string; phoneNumberId: string; type: 'history' | 'contacts' }) => requestSync(onboardingDeps, a.tenantId, a.phoneNumberId, a.type === 'history' ? 'history' : 'smb_app_state_sync'),
+              }
+            : undefined;
+        routers.push(apiRouter({ db: handle.db, adminToken, sendReply, cipher, ...(onboarding ? { onboarding } : {}) }));
         app = createHttpApp({ logger, metrics, ready: () => ping(handle.db), routers });
       }
       const crm = new CrmOutbox({ db: handle.db, cipher, logger });

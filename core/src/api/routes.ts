@@ -16,6 +16,11 @@ import type { TokenCipher } from '../crypto.js';
 export interface ApiOptions {
   db: Kysely<Database>;
   cipher?: TokenCipher;
+  /** Embedded Signup completion and sync requests (absent when META_APP_ID / WHATSAPP_APP_SECRET are not set). */
+  onboarding?: {
+    onboard: (args: { tenantId: string; code: string; wabaId: string; phoneNumberId?: string | undefined }) => Promise<unknown>;
+    requestSync: (args: { tenantId: string; phoneNumberId: string; type: 'history' | 'contacts' }) => Promise<unknown>;
+  };
   adminToken: string | undefined;
   /** Sends an agent reply typed in a CRM or the API; absent until the outbound client is configured. */
   sendReply?: (args: { threadId: string; tenantId: string; message: ThreadMessage; actor: string | null; clientRef?: string | undefined }) => Promise<{ id: string; wamid: string; status: string; duplicate: boolean }>;
@@ -120,6 +125,33 @@ export function apiRouter(opts: ApiOptions): Router {
     const state = await getSyncState(opts.db, req.tenantScope ?? null, String(req.params.phoneNumberId));
     if (!state) return void res.status(404).json({ error: 'number not found' });
     res.json(state);
+  });
+
+  router.post('/api/v1/onboarding', async (req: Request, res: Response) => {
+    const body = z
+      .object({ code: z.string().min(1), waba_id: z.string().regex(/^\d+$/), phone_number_id: z.string().regex(/^\d+$/).optional(), tenant_id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/).optional() })
+      .safeParse(req.body);
+    if (!body.success) return badRequest(res, body.error);
+    const tenantId = req.tenantScope ?? body.data.tenant_id;
+    if (!tenantId) return void res.status(400).json({ error: 'tenant_id is required with the admin token' });
+    if (!opts.onboarding) return void res.status(503).json({ error: 'onboarding needs META_APP_ID and WHATSAPP_APP_SECRET' });
+    try {
+      res.status(201).json(await opts.onboarding.onboard({ tenantId, code: body.data.code, wabaId: body.data.waba_id, phoneNumberId: body.data.phone_number_id }));
+    } catch (error) {
+      const steps = (error as { steps?: unknown }).steps;
+      res.status(502).json({ error: error instanceof Error ? error.message : String(error), steps: steps ?? [] });
+    }
+  });
+
+  router.post('/api/v1/numbers/:phoneNumberId/sync-requests', async (req: Request, res: Response) => {
+    const body = z.object({ type: z.enum(['history', 'contacts']) }).safeParse(req.body);
+    if (!body.success) return badRequest(res, body.error);
+    const state = await getSyncState(opts.db, req.tenantScope ?? null, String(req.params.phoneNumberId));
+    if (!state) return void res.status(404).json({ error: 'number not found' });
+    if (!opts.onboarding) return void res.status(503).json({ error: 'sync requests need the number onboarded (META_APP_ID, WHATSAPP_APP_SECRET)' });
+    const tenant = await opts.db.selectFrom('whatsapp_numbers').select('tenant_id').where('phone_number_id', '=', state.phone_number_id).executeTakeFirstOrThrow();
+    const step = await opts.onboarding.requestSync({ tenantId: tenant.tenant_id, phoneNumberId: state.phone_number_id, type: body.data.type });
+    res.status((step as { status?: string }).status === 'ok' ? 202 : 502).json({ step });
   });
 
   router.get('/api/v1/crm/connections', async (req: Request, res: Response) => {
