@@ -199,6 +199,35 @@ crmCmd
     });
   });
 
+const extKey = program.command('extension-key').description('per-install keys of the WooCommerce plugin, Odoo addon and Zoho widget');
+extKey
+  .command('issue')
+  .argument('<tenant>', 'tenant id')
+  .argument('<crm>', 'woocommerce | odoo | zoho')
+  .argument('<account>', 'site URL (WooCommerce), <base URL>#<database> (Odoo), org id (Zoho)')
+  .action(async (tenantId: string, crm: string, account: string) => {
+    const { issueExtensionKey } = await import('./api/extension-auth.js');
+    const { TokenCipher } = await import('./crypto.js');
+    const cfg = config();
+    const cipher = cfg.COEX_ENCRYPTION_KEY ? TokenCipher.fromKey(cfg.COEX_ENCRYPTION_KEY) : TokenCipher.fromKeyFile(join(cfg.DATA_DIR, 'encryption.key'));
+    await withDatabase(async (db) => {
+      const issued = await issueExtensionKey(db, { tenantId, crm, account, cipher });
+      console.log(issued.key);
+      console.error(`(key for ${issued.crm} ${issued.account}: shown once, stored encrypted)`);
+    });
+  });
+extKey
+  .command('revoke')
+  .argument('<crm>')
+  .argument('<account>')
+  .action(async (crm: string, account: string) => {
+    const { revokeExtensionKey } = await import('./api/extension-auth.js');
+    await withDatabase(async (db) => {
+      await revokeExtensionKey(db, { crm: crm as Parameters<typeof revokeExtensionKey>[1]['crm'], account });
+      console.log(`revoked the extension key of ${crm} ${account}`);
+    });
+  });
+
 async function withDatabase<T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>['db']) => Promise<T>): Promise<T> {
   const cfg = config();
   const handle = await openDatabase({ databaseUrl: cfg.DATABASE_URL, dataDir: join(cfg.DATA_DIR, 'pglite') });

@@ -13,6 +13,10 @@ const envSchema = z.object({
   /** System-user token used for numbers that have no token of their own (single-business setups). */
   WHATSAPP_ACCESS_TOKEN: z.string().min(1).optional(),
   META_APP_ID: z.string().optional(),
+  /** HubSpot app client secret: verifies the app card's signed requests (signature v3). */
+  HUBSPOT_CLIENT_SECRET: z.string().min(1).optional(),
+  /** The public https URL of this server as CRMs call it (behind a TLS proxy HubSpot signs this URL). */
+  PUBLIC_BASE_URL: z.string().url().optional(),
   COEX_API_TOKEN: z.string().min(16).optional(),
   COEX_ENCRYPTION_KEY: z.string().optional(),
   COEX_DEFAULT_TENANT: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/).default('default'),

@@ -34,6 +34,7 @@ import { downloadMessageMedia } from './pipeline/media.js';
 import { transcribeVoiceNote } from './pipeline/transcribe.js';
 import { CrmOutbox } from './crm/outbox.js';
 import { onboardNumber, requestSync } from './outbound/onboarding.js';
+import { extensionRouter } from './api/extension-routes.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
@@ -236,6 +237,17 @@ export class Runtime {
                 requestSync: (a: { tenantId: string; phoneNumberId: string; type: 'history' | 'contacts' }) => requestSync(onboardingDeps, a.tenantId, a.phoneNumberId, a.type === 'history' ? 'history' : 'smb_app_state_sync'),
               }
             : undefined;
+        // The extension API reads raw bodies for its signatures: mount it before any JSON parser.
+        routers.unshift(
+          extensionRouter({
+            db: handle.db,
+            sender,
+            logger,
+            cipher,
+            ...(config.HUBSPOT_CLIENT_SECRET ? { hubspotClientSecret: config.HUBSPOT_CLIENT_SECRET } : {}),
+            ...(config.PUBLIC_BASE_URL ? { publicBaseUrl: config.PUBLIC_BASE_URL } : {}),
+          }),
+        );
         routers.push(apiRouter({ db: handle.db, adminToken, sendReply, cipher, ...(onboarding ? { onboarding } : {}) }));
         app = createHttpApp({ logger, metrics, ready: () => ping(handle.db), routers });
       }

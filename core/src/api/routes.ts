@@ -11,6 +11,7 @@ import { WindowClosedError } from '../outbound/window.js';
 import { InvalidMessageError } from '../outbound/graph-client.js';
 import { crmCredentialsSchema } from '../crm/registry.js';
 import { connectCrm, listCrmConnections } from '../crm/connections.js';
+import { issueExtensionKeyHandler } from './extension-routes.js';
 import type { TokenCipher } from '../crypto.js';
 
 export interface ApiOptions {
@@ -153,6 +154,8 @@ export function apiRouter(opts: ApiOptions): Router {
     const step = await opts.onboarding.requestSync({ tenantId: tenant.tenant_id, phoneNumberId: state.phone_number_id, type: body.data.type });
     res.status((step as { status?: string }).status === 'ok' ? 202 : 502).json({ step });
   });
+
+  if (opts.cipher) router.post('/api/v1/extension-keys', issueExtensionKeyHandler({ db: opts.db, cipher: opts.cipher }));
 
   router.get('/api/v1/crm/connections', async (req: Request, res: Response) => {
     res.json({ connections: await listCrmConnections(opts.db, req.tenantScope ?? null) });

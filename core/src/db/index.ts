@@ -9,6 +9,7 @@ import type { Database } from './schema.js';
 import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_outbound_agent_crm.js';
 import * as m0003 from './migrations/0003_campaigns.js';
+import * as m0004 from './migrations/0004_extension_nonces.js';
 
 export type { Database } from './schema.js';
 
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_outbound_agent_crm': m0002,
   '0003_campaigns': m0003,
+  '0004_extension_nonces': m0004,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

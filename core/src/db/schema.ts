@@ -255,6 +255,8 @@ export interface CrmConnectionsTable {
   account: string;
   credentials_enc: string;
   extension_key_hash: string | null;
+  /** The extension install key, TokenCipher-encrypted (migration 0004); null until one is issued. */
+  extension_key_enc: ColumnType<string | null, string | null | undefined, string | null>;
   status: Generated<string>;
   created_at: GeneratedTimestamp;
   updated_at: GeneratedTimestamp;
@@ -274,6 +276,14 @@ export interface CrmOutboxTable {
   crm_record_id: string | null;
   created_at: GeneratedTimestamp;
   done_at: NullableTimestamp;
+}
+
+/** Accepted extension-request nonces and HubSpot v3 signatures (migration 0004), for replay checks. */
+export interface ExtensionNoncesTable {
+  crm: string;
+  account: string;
+  nonce: string;
+  expires_at: Timestamp;
 }
 
 export interface Database {
@@ -296,8 +306,85 @@ export interface Database {
   agent_turns: AgentTurnsTable;
   crm_connections: CrmConnectionsTable;
   crm_outbox: CrmOutboxTable;
+  extension_nonces: ExtensionNoncesTable;
+  campaigns: CampaignsTable;
+  campaign_recipients: CampaignRecipientsTable;
+  opt_outs: OptOutsTable;
+  opt_out_events: OptOutEventsTable;
 }
 
 export type MessageRow = Selectable<MessagesTable>;
 export type NewMessageRow = Insertable<MessagesTable>;
 export type ThreadRow = Selectable<ThreadsTable>;
+
+// Campaigns (migrations/0003_campaigns.ts) --------------------------------------------------------
+
+/** Nullable column that may be left out on insert. */
+type Optional<T> = ColumnType<T | null, T | null | undefined, T | null>;
+type OptionalTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export type CampaignStatus = 'draft' | 'scheduled' | 'running' | 'paused' | 'completed';
+export type CampaignRecipientStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'skipped';
+export type OptOutSource = 'keyword' | 'api' | 'crm' | '131050';
+
+export interface CampaignsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  phone_number_id: string;
+  name: string;
+  template_name: string;
+  template_language: string;
+  category: ColumnType<'marketing' | 'utility', 'marketing' | 'utility' | undefined, 'marketing' | 'utility'>;
+  body_parameters: ColumnType<unknown | null, string | null | undefined, string | null>;
+  source: 'csv' | 'api' | 'segment';
+  status: ColumnType<CampaignStatus, CampaignStatus | undefined, CampaignStatus>;
+  status_reason: Optional<string>;
+  send_at: OptionalTimestamp;
+  created_by: Optional<string>;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
+  started_at: OptionalTimestamp;
+  completed_at: OptionalTimestamp;
+}
+
+export interface CampaignRecipientsTable {
+  id: GeneratedInt8;
+  campaign_id: string;
+  wa_id: string;
+  phone: string;
+  name: Optional<string>;
+  variables: GeneratedJson;
+  status: ColumnType<CampaignRecipientStatus, CampaignRecipientStatus | undefined, CampaignRecipientStatus>;
+  thread_id: Optional<string>;
+  message_id: Optional<string>;
+  wamid: Optional<string>;
+  error_code: Optional<number>;
+  error: Optional<string>;
+  attempts: Generated<number>;
+  claimed_by: Optional<string>;
+  claimed_at: OptionalTimestamp;
+  sent_at: OptionalTimestamp;
+  updated_at: GeneratedTimestamp;
+}
+
+export interface OptOutsTable {
+  phone_number_id: string;
+  wa_id: string;
+  tenant_id: string;
+  source: OptOutSource;
+  detail: Optional<string>;
+  message_id: Optional<string>;
+  created_at: GeneratedTimestamp;
+}
+
+export interface OptOutEventsTable {
+  id: GeneratedInt8;
+  phone_number_id: string;
+  wa_id: string;
+  tenant_id: string;
+  action: 'opt_out' | 'opt_in';
+  source: string;
+  detail: Optional<string>;
+  message_id: Optional<string>;
+  at: GeneratedTimestamp;
+}

@@ -1,0 +1,329 @@
+import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import { sql, type Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { normalizePhone } from '@coex/connectors';
+import type { Database } from '../db/schema.js';
+import type { TokenCipher } from '../crypto.js';
+import { getThread, listThreads, type ThreadView } from '../store/queries.js';
+import { botHistory, setBotState } from '../store/bot.js';
+import type { SendService, ThreadMessage } from '../outbound/send-service.js';
+import { NumberNotConnectedError, RecipientUnknownError, SendFailedError } from '../outbound/send-service.js';
+import { isWindowOpen, windowClosesAt, WindowClosedError } from '../outbound/window.js';
+import { InvalidMessageError } from '../outbound/graph-client.js';
+import {
+  authenticateExtensionRequest,
+  COEX_HEADERS,
+  EXTENSION_CRMS,
+  ExtensionKeyError,
+  issueExtensionKey,
+  pruneNonces,
+  type ExtensionCaller,
+  type ExtensionCrm,
+} from './extension-auth.js';
+
+/**
+ * The extension API (docs/extension-api.md): what the HubSpot card, the WooCommerce meta box, the
+ * Odoo chatter panel and the Zoho widget call. Every route is authenticated per CRM
+ * (extension-auth.ts) and the tenant comes only from the verified caller, never from the request.
+ */
+
+export interface ExtensionRouterOptions {
+  db: Kysely<Database>;
+  sender: Pick<SendService, 'send'>;
+  logger: Logger;
+  /** Decrypts the install keys (the runtime's TokenCipher). */
+  cipher: TokenCipher;
+  /** The HubSpot app's client secret (request signature v3); unset → /ext/v1/hubspot answers 401. */
+  hubspotClientSecret?: string | undefined;
+  /**
+   * The public origin HubSpot calls (https://coex.example.com): HubSpot signs the full URL, which a
+   * TLS-terminating proxy may not convey. Default: the request's protocol and Host header.
+   */
+  publicBaseUrl?: string | undefined;
+  /** Browser origins allowed to call /ext/v1/zoho (default: Zoho widget hosts and crm.zoho.*). */
+  zohoAllowedOrigins?: RegExp[];
+  maxBodyBytes?: number;
+  now?: () => number;
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** Set by the extension authentication: the verified CRM account and its tenant. */
+    extensionCaller?: ExtensionCaller;
+  }
+}
+
+export const DEFAULT_ZOHO_ORIGINS: RegExp[] = [/^https:\/\/([a-z0-9-]+\.)*zappsusercontent\.com$/i, /^https:\/\/crm\.zoho\.[a-z]{2,3}(\.[a-z]{2})?$/i, /^https:\/\/crmplus\.zoho\.[a-z]{2,3}(\.[a-z]{2})?$/i];
+
+const crmParam = z.enum(EXTENSION_CRMS);
+const threadQuery = z.object({
+  phone: z.string().trim().min(3).max(40),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+});
+const botBody = z.object({ action: z.enum(['pause', 'resume', 'off']), actor: z.string().trim().min(1).max(200).optional() });
+const replyBody = z
+  .object({
+    text: z.string().trim().min(1).max(4096).optional(),
+    template: z
+      .object({
+        name: z.string().min(1).max(512),
+        language: z.string().min(2).max(15),
+        body_parameters: z.array(z.string().min(1).max(1024)).max(20).optional(),
+      })
+      .optional(),
+    actor: z.string().trim().min(1).max(200).optional(),
+    client_ref: z.string().min(1).max(200).optional(),
+  })
+  .refine((b) => (b.text === undefined) !== (b.template === undefined), { message: 'send either "text" or "template"' });
+
+export type ExtensionReplyBody = z.infer<typeof replyBody>;
+
+function badRequest(res: Response, error: z.ZodError): void {
+  res.status(400).json({ error: 'invalid request', code: 'invalid_request', issues: error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
+}
+
+/** Parses the raw body as JSON (after the signature was checked over exactly these bytes). */
+export function parseJsonBody<T>(raw: Buffer, schema: z.ZodType<T>): { ok: true; value: T } | { ok: false; status: 400; body: Record<string, unknown> } {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return { ok: false, status: 400, body: { error: 'the body must be JSON', code: 'malformed_json' } };
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) return { ok: false, status: 400, body: { error: 'invalid request', code: 'invalid_request', issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) } };
+  return { ok: true, value: parsed.data };
+}
+
+export function toThreadMessage(body: ExtensionReplyBody): ThreadMessage {
+  if (body.text !== undefined) return { type: 'text', body: body.text };
+  const t = body.template!;
+  return {
+    type: 'template',
+    name: t.name,
+    languageCode: t.language,
+    ...(t.body_parameters?.length ? { components: [{ type: 'body', parameters: t.body_parameters.map((p) => ({ type: 'text' as const, text: p })) }] } : {}),
+  };
+}
+
+/** Who acted, for bot_events and messages.actor: the CRM-verified user first, then what the install says. */
+export function actorOf(caller: ExtensionCaller, claimed: string | undefined): string {
+  if (caller.verifiedUser) return caller.verifiedUser;
+  // For keyed CRMs the body is signed with the install key: the plugin vouches for its logged-in user.
+  if (caller.crm !== 'hubspot' && claimed) return claimed;
+  return `${caller.crm}:${caller.account}`;
+}
+
+/** CORS for the Zoho widget only: it calls from the browser, on Zoho's widget hosts. */
+export function zohoCors(allowed: RegExp[]): RequestHandler {
+  const allowHeaders = ['Content-Type', ...Object.values(COEX_HEADERS)].join(', ');
+  return (req, res, next) => {
+    const origin = req.get('origin');
+    const permitted = origin !== undefined && allowed.some((r) => r.test(origin));
+    res.vary('Origin');
+    if (permitted) {
+      res.set('Access-Control-Allow-Origin', origin);
+      res.set('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+      res.set('Access-Control-Allow-Headers', allowHeaders);
+      res.set('Access-Control-Max-Age', '600');
+    }
+    if (req.method === 'OPTIONS') {
+      res.status(permitted ? 204 : 403).end();
+      return;
+    }
+    next();
+  };
+}
+
+interface LatestMessage {
+  id: string;
+  direction: 'inbound' | 'outbound';
+  origin: string;
+  type: string;
+  text: string | null;
+  timestamp: string;
+  status: string | null;
+  transcript: string | null;
+  transcript_state: string | null;
+  media: { mime_type: string | null; state: string | null; voice: boolean } | null;
+}
+
+/** The thread's latest `limit` messages, oldest first (store/queries listMessages returns the oldest). */
+async function latestMessages(db: Kysely<Database>, thread: ThreadView, limit: number): Promise<LatestMessage[]> {
+  const rows = await db
+    .selectFrom('messages')
+    .select(['id', 'direction', 'origin', 'type', 'text', 'provider_timestamp', 'status', 'transcript', 'transcript_state', 'media_id', 'media_mime', 'media_state', 'media_voice', 'revoked_at'])
+    .where('thread_id', '=', thread.id)
+    .where('tenant_id', '=', thread.tenant_id)
+    .orderBy('provider_timestamp', 'desc')
+    .orderBy('created_at', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.reverse().map((m) => ({
+    id: m.id,
+    direction: m.direction,
+    origin: m.origin,
+    type: m.type,
+    text: m.revoked_at ? null : m.text,
+    timestamp: m.provider_timestamp.toISOString(),
+    status: m.status,
+    transcript: m.revoked_at ? null : m.transcript,
+    transcript_state: m.transcript_state,
+    media: m.media_id || m.type === 'media_placeholder' ? { mime_type: m.media_mime, state: m.media_state, voice: m.media_voice } : null,
+  }));
+}
+
+/** History and contact-sync progress of the thread's number, or (no thread) the tenant's least advanced number. */
+async function syncSummary(db: Kysely<Database>, tenantId: string, phoneNumberId: string | null) {
+  let q = db
+    .selectFrom('whatsapp_numbers')
+    .leftJoin('sync_state', 'sync_state.phone_number_id', 'whatsapp_numbers.phone_number_id')
+    .select(['sync_state.history_status', 'sync_state.history_progress', 'sync_state.contacts_status'])
+    .where('whatsapp_numbers.tenant_id', '=', tenantId);
+  if (phoneNumberId) q = q.where('whatsapp_numbers.phone_number_id', '=', phoneNumberId);
+  const row = await q.orderBy(sql`coalesce(sync_state.history_progress, 0)`).orderBy('whatsapp_numbers.phone_number_id').limit(1).executeTakeFirst();
+  if (!row) return null;
+  return {
+    history: { status: row.history_status ?? 'not_requested', progress: row.history_progress ?? 0 },
+    contacts: { status: row.contacts_status ?? 'not_requested' },
+  };
+}
+
+const NOT_FOUND = { error: 'thread not found', code: 'not_found' } as const;
+const PRUNE_EVERY_MS = 60_000;
+
+export function extensionRouter(opts: ExtensionRouterOptions): Router {
+  const now = opts.now ?? Date.now;
+  const router = express.Router();
+  let lastPrune = 0;
+
+  router.use('/ext/v1/zoho', zohoCors(opts.zohoAllowedOrigins ?? DEFAULT_ZOHO_ORIGINS));
+
+  const authenticate: RequestHandler = async (req: Request, res: Response, next: NextFunction) => {
+    const crm = crmParam.safeParse(req.params.crm);
+    if (!crm.success) return void res.status(404).json({ error: 'not found' });
+    const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const base = opts.publicBaseUrl?.replace(/\/+$/, '') ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+    const at = now();
+    const result = await authenticateExtensionRequest(
+      { db: opts.db, cipher: opts.cipher, logger: opts.logger, hubspotClientSecret: opts.hubspotClientSecret },
+      { crm: crm.data, method: req.method, pathWithQuery: req.originalUrl, fullUrl: `${base}${req.originalUrl}`, headers: req.headers, rawBody, now: at },
+    );
+    if (!result.ok) {
+      // The reason and code only: never the headers, which carry the signature.
+      opts.logger.info({ crm: crm.data, path: req.path, code: result.code }, 'extension request refused');
+      return void res.status(result.status).json({ error: result.reason, code: result.code });
+    }
+    req.extensionCaller = result.caller;
+    if (at - lastPrune > PRUNE_EVERY_MS) {
+      lastPrune = at;
+      pruneNonces(opts.db, new Date(at)).catch((error: unknown) => opts.logger.warn({ err: String(error) }, 'pruning extension nonces failed'));
+    }
+    next();
+  };
+
+  router.use('/ext/v1/:crm', express.raw({ type: () => true, limit: opts.maxBodyBytes ?? 64 * 1024 }), authenticate);
+
+  router.get('/ext/v1/:crm/thread', async (req: Request, res: Response) => {
+    const caller = req.extensionCaller!;
+    const q = threadQuery.safeParse(req.query);
+    if (!q.success) return badRequest(res, q.error);
+    const e164 = normalizePhone(q.data.phone);
+    if (!e164) return void res.status(400).json({ error: `"${q.data.phone}" is not a valid phone number`, code: 'invalid_phone' });
+    const [thread] = await listThreads(opts.db, caller.tenantId, { waId: e164.slice(1), limit: 1 });
+    if (!thread) {
+      res.json({ thread: null, messages: [], sync: await syncSummary(opts.db, caller.tenantId, null) });
+      return;
+    }
+    const [history, messages, sync] = [await botHistory(opts.db, thread.id), await latestMessages(opts.db, thread, q.data.limit), await syncSummary(opts.db, caller.tenantId, thread.phone_number_id)];
+    const lastCustomer = thread.last_customer_message_at ? new Date(thread.last_customer_message_at) : null;
+    const closesAt = windowClosesAt(lastCustomer);
+    res.json({
+      thread: {
+        id: thread.id,
+        contact_name: thread.contact_name,
+        wa_id: thread.wa_id,
+        phone_number_id: thread.phone_number_id,
+        bot: { state: thread.bot.state, paused_until: thread.bot.paused_until, history: history.map((h) => ({ from: h.from, to: h.to, cause: h.cause, actor: h.actor, at: h.at })) },
+        window: { open: isWindowOpen(lastCustomer, new Date(now())), closes_at: closesAt?.toISOString() ?? null },
+      },
+      messages,
+      sync,
+    });
+  });
+
+  router.post('/ext/v1/:crm/threads/:id/bot', async (req: Request, res: Response) => {
+    const caller = req.extensionCaller!;
+    const body = parseJsonBody(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), botBody);
+    if (!body.ok) return void res.status(body.status).json(body.body);
+    // Scoped to the caller's tenant: another tenant's thread id is "not found", like a random one.
+    const thread = await getThread(opts.db, caller.tenantId, String(req.params.id));
+    if (!thread) return void res.status(404).json(NOT_FOUND);
+    const actor = actorOf(caller, body.value.actor);
+    const bot = await setBotState(opts.db, thread.id, thread.tenant_id, body.value.action, `crm_${caller.crm}_${body.value.action}`, actor);
+    if (!bot) return void res.status(404).json(NOT_FOUND);
+    res.json({ bot: { state: bot.state, paused_until: bot.paused_until } });
+  });
+
+  router.post('/ext/v1/:crm/threads/:id/messages', async (req: Request, res: Response) => {
+    const caller = req.extensionCaller!;
+    const body = parseJsonBody(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), replyBody);
+    if (!body.ok) return void res.status(body.status).json(body.body);
+    const thread = await getThread(opts.db, caller.tenantId, String(req.params.id));
+    if (!thread) return void res.status(404).json(NOT_FOUND);
+    try {
+      const outcome = await opts.sender.send({
+        threadId: thread.id,
+        tenantId: thread.tenant_id,
+        origin: 'api',
+        actor: actorOf(caller, body.value.actor),
+        message: toThreadMessage(body.value),
+        ...(body.value.client_ref ? { clientRef: `${caller.crm}:${body.value.client_ref}` } : {}),
+      });
+      if (outcome.status !== 'sent') return void res.status(409).json({ error: `send cancelled: ${outcome.reason}`, code: 'cancelled' });
+      res.status(outcome.duplicate ? 200 : 201).json({ message: { id: outcome.messageId, wamid: outcome.wamid, status: outcome.messageStatus, duplicate: outcome.duplicate } });
+    } catch (error) {
+      if (error instanceof WindowClosedError) {
+        return void res.status(409).json({ error: error.message, code: 'window_closed', closed_at: error.closedAt?.toISOString() ?? null, hint: 'the 24-hour window is closed: pick an approved template and send { "template": { "name", "language", "body_parameters" } }' });
+      }
+      if (error instanceof NumberNotConnectedError) return void res.status(409).json({ error: error.message, code: 'number_not_connected', connection_status: error.connectionStatus });
+      if (error instanceof RecipientUnknownError) return void res.status(422).json({ error: error.message, code: 'recipient_unknown' });
+      if (error instanceof InvalidMessageError) return void res.status(422).json({ error: error.message, code: 'invalid_message' });
+      if (error instanceof SendFailedError) return void res.status(502).json({ error: error.message, code: 'send_failed', meta_code: error.code, kind: error.kind, message_id: error.messageId });
+      throw error;
+    }
+  });
+
+  return router;
+}
+
+const issueBody = z.object({
+  tenant_id: z.string().min(1).max(63).optional(),
+  crm: z.string(),
+  account: z.string().trim().min(1).max(512),
+});
+
+/**
+ * POST /api/v1/extension-keys { crm, account, tenant_id? } for apiRouter (behind bearerAuth and
+ * express.json): issues the install key of a WooCommerce site / Odoo database / Zoho org and returns
+ * it once. A tenant token issues keys for its own tenant only; the admin token names the tenant.
+ */
+export function issueExtensionKeyHandler(opts: { db: Kysely<Database>; cipher: TokenCipher }): RequestHandler {
+  return async (req: Request, res: Response) => {
+    const body = issueBody.safeParse(req.body);
+    if (!body.success) return badRequest(res, body.error);
+    const scope = req.tenantScope;
+    if (scope === undefined) return void res.status(401).json({ error: 'not authenticated' });
+    const tenantId = scope ?? body.data.tenant_id;
+    if (!tenantId) return void res.status(400).json({ error: 'the admin token must name the tenant: { "tenant_id": … }', code: 'invalid_request' });
+    if (scope !== null && body.data.tenant_id !== undefined && body.data.tenant_id !== scope) return void res.status(403).json({ error: 'a tenant token can issue keys for its own tenant only' });
+    try {
+      const issued = await issueExtensionKey(opts.db, { tenantId, crm: body.data.crm, account: body.data.account, cipher: opts.cipher });
+      res.status(201).json({ key: issued.key, crm: issued.crm, account: issued.account, tenant_id: issued.tenantId, connection_id: issued.connectionId, note: 'shown once: store it in the CRM extension settings' });
+    } catch (error) {
+      if (error instanceof ExtensionKeyError) return void res.status(/another tenant/.test(error.message) ? 409 : 400).json({ error: error.message });
+      throw error;
+    }
+  };
+}
