@@ -23,7 +23,7 @@ import {
   transcriptMarker,
 } from './format.js';
 import { OdooJson2Transport } from './json2-transport.js';
-import { extensionSecretMatches, hashExtensionSecret, isExtensionSecretHash, singleHeader } from './secret.js';
+import { extensionSecretMatches, hashExtensionSecret, isExtensionSecretHash, singleHeader } from '../extension-secret.js';
 import { isMissingModelError, type OdooDomain, type OdooTransport } from './transport.js';
 import { OdooXmlRpcTransport } from './xmlrpc-transport.js';
 

@@ -3,4 +3,4 @@ export type { OdooConnectorConfig, OdooConnectorOptions } from './connector.js';
 export type { OdooDomain, OdooTransport, SearchReadOptions } from './transport.js';
 export { OdooXmlRpcTransport } from './xmlrpc-transport.js';
 export { OdooJson2Transport } from './json2-transport.js';
-export { hashExtensionSecret as hashOdooAddonKey } from './secret.js';
+export { hashExtensionSecret as hashOdooAddonKey } from '../extension-secret.js';

@@ -15,7 +15,7 @@ import {
 } from '../types.js';
 import { botStateMarker, botStateNote, findMarkers, messageMarker, timelineNote, transcriptMarker, transcriptNote, type NoteDraft } from './format.js';
 import { checkZohoOrigin, ZohoOAuth } from './oauth.js';
-import { extensionSecretMatches, hashExtensionSecret, isExtensionSecretHash, singleHeader } from './secret.js';
+import { extensionSecretMatches, hashExtensionSecret, isExtensionSecretHash, singleHeader } from '../extension-secret.js';
 
 /** Header the CoEx Zoho widget sends with every call to our server. */
 export const ZOHO_EXTENSION_HEADER = 'X-Coex-Zoho-Token';

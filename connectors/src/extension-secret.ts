@@ -1,9 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 /**
- * The install token the Zoho widget sends is stored as `sha256:<hex>` so a database leak does not
- * hand it out, and compared in constant time. (Same scheme as the Odoo addon key in ../odoo/secret.ts;
- * each connector folder stays self-contained.)
+ * Shared by the Odoo and Zoho connectors. Per-install secrets the in-CRM UIs send us (Odoo addon key, Zoho widget token) are stored as
+ * `sha256:<hex>` so a database leak does not hand them out, and compared in constant time.
  */
 
 export function hashExtensionSecret(secret: string): string {

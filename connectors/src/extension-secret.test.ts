@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { extensionSecretMatches, hashExtensionSecret, isExtensionSecretHash, singleHeader } from './secret.js';
+import { extensionSecretMatches, hashExtensionSecret, isExtensionSecretHash, singleHeader } from './extension-secret.js';
 
 describe('extension secrets', () => {
   it('hash to sha256:<hex> and match only the same secret', () => {
