@@ -588,7 +588,7 @@ export function renderWidget(state, { now = Date.now(), timeZone, locale } = {})
             out.push(`<span class="coex-badge coex-badge-${e(item.badge.css)}">${e(t(item.badge.key))}</span> `);
             out.push(item.body.kind === "text" ? `<span class="coex-text">${e(item.body.text)}</span>` : `<span class="coex-media">[${e(item.body.mediaType)}]</span>`);
             if (item.transcript.kind === "text") {
-                out.push(`<div class="coex-transcript">🎤 ${e(item.transcript.text)}</div>`);
+                out.push(`<div class="coex-transcript" title="Voice-note transcript">${e(item.transcript.text)}</div>`);
             } else if (item.transcript.kind === "pending") {
                 out.push(`<div class="coex-transcript coex-muted">${e(t("transcribing"))}</div>`);
             } else if (item.transcript.kind === "failed") {

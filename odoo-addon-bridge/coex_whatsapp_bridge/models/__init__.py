@@ -1,0 +1,1 @@
+from . import coex_bridge_config

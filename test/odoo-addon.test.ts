@@ -1,0 +1,337 @@
+// The Odoo addon (odoo-addon-bridge/) without Odoo: Odoo cannot be installed here, so the Python is
+// compiled and statically checked (scripts/check-odoo-addon.py), the stdlib CoEx client runs for
+// real against a local stub of the extension API, and the OWL panel's pure logic is unit-tested.
+import { execFile, execFileSync } from 'node:child_process';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import * as logic from '../odoo-addon-bridge/coex_whatsapp_bridge/static/src/thread_panel/thread_logic.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ADDONS = `${ROOT}odoo-addon-bridge`;
+const ADDON = `${ADDONS}/coex_whatsapp_bridge`;
+
+/** JS reference of the signature every CoEx extension sends. */
+function referenceSignature(key: string, method: string, pathWithQuery: string, timestamp: string, nonce: string, body: string): string {
+  return createHmac('sha256', Buffer.from(key, 'utf8'))
+    .update(`${method}\n${pathWithQuery}\n${timestamp}\n${nonce}\n${body}`, 'utf8')
+    .digest('hex');
+}
+
+function python(code: string, timeoutMs = 30_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('python3', ['-B', '-c', code], { cwd: ADDON, timeout: timeoutMs, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${err.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+const reportSchema = z.object({
+  addons: z.record(z.string(), z.object({ python: z.number(), xml: z.number(), files: z.array(z.string()).optional(), manifest: z.record(z.string(), z.unknown()).optional(), components_used: z.array(z.string()).optional() })),
+  problems: z.array(z.string()),
+  models: z.array(z.string()),
+  owl_templates: z.array(z.string()),
+});
+
+describe('Odoo addon: static checks', () => {
+  const report = reportSchema.parse(
+    JSON.parse(execFileSync('python3', ['-B', `${ROOT}scripts/check-odoo-addon.py`, ADDONS], { encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } }).toString()),
+  );
+
+  it('finds no problem: Python compiles, manifests reference existing files, XML is well formed, views and CSV resolve', () => {
+    expect(report.problems).toEqual([]);
+  });
+
+  it('checks both addons, with Python and XML in the bridge', () => {
+    expect(Object.keys(report.addons).sort()).toEqual(['coex_whatsapp_bridge', 'coex_whatsapp_bridge_crm']);
+    expect(report.addons.coex_whatsapp_bridge?.python).toBeGreaterThanOrEqual(5);
+    expect(report.addons.coex_whatsapp_bridge?.xml).toBeGreaterThanOrEqual(3);
+    expect(report.models).toEqual(['coex.bridge.config']);
+  });
+
+  it('keeps crm optional: the bridge depends on mail only, the glue module auto-installs with crm', () => {
+    const bridge = report.addons.coex_whatsapp_bridge?.manifest;
+    const glue = report.addons.coex_whatsapp_bridge_crm?.manifest;
+    expect(bridge?.depends).toEqual(['base', 'web', 'mail']);
+    expect(glue?.depends).toEqual(['coex_whatsapp_bridge', 'crm']);
+    expect(glue?.auto_install).toBe(true);
+  });
+
+  it('bundles the OWL panel, its template and the chatter patch into web.assets_backend', () => {
+    const files = report.addons.coex_whatsapp_bridge?.files ?? [];
+    for (const f of ['static/src/thread_panel/thread_logic.js', 'static/src/thread_panel/thread_panel.xml', 'static/src/thread_panel/thread_panel.scss', 'static/src/chatter/chatter_patch.js', 'static/src/chatter/chatter_patch.xml']) {
+      expect(files).toContain(f);
+    }
+    expect(report.owl_templates).toContain('coex_whatsapp_bridge.ThreadPanel');
+    expect(report.addons.coex_whatsapp_bridge?.components_used).toContain('CoexThreadPanel');
+  });
+
+  it('reports a broken addon (the checker is not a rubber stamp)', async () => {
+    const { mkdtempSync, cpSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/coex-odoo-`);
+    try {
+      cpSync(ADDONS, dir, { recursive: true });
+      writeFileSync(`${dir}/coex_whatsapp_bridge/security/ir.model.access.csv`, 'id,name,model_id:id\nx,y,model_nope\n');
+      writeFileSync(`${dir}/coex_whatsapp_bridge/static/src/chatter/chatter_patch.xml`, '<templates><t t-name="x"></templates>');
+      let out = '';
+      try {
+        execFileSync('python3', ['-B', `${ROOT}scripts/check-odoo-addon.py`, dir], { encoding: 'utf8' });
+      } catch (err) {
+        out = String((err as { stdout?: string }).stdout);
+      }
+      const broken = reportSchema.parse(JSON.parse(out));
+      expect(broken.problems.some((p) => p.includes('header must be'))).toBe(true);
+      expect(broken.problems.some((p) => p.includes('malformed XML'))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Odoo addon: signing in Python matches the JS reference', () => {
+  it('produces the same hex HMAC for a fixed vector (GET with query, empty body)', async () => {
+    const vector = { key: 'k-3f9a1c', method: 'GET', path: '/ext/v1/odoo/thread?phone=%2B212612345678', ts: '1767225600000', nonce: 'a1b2c3d4e5f60718', body: '' };
+    const out = await python(`import json, coex_client as c; print(c.sign(${JSON.stringify(vector.key)}, ${JSON.stringify(vector.method)}, ${JSON.stringify(vector.path)}, ${JSON.stringify(vector.ts)}, ${JSON.stringify(vector.nonce)}, b""))`);
+    const expected = referenceSignature(vector.key, vector.method, vector.path, vector.ts, vector.nonce, vector.body);
+    expect(out.trim()).toBe(expected);
+    expect(expected).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('matches for a POST with a non-ASCII JSON body and a non-ASCII key', async () => {
+    const key = 'clé-ñ-🔑';
+    const body = JSON.stringify({ text: 'سلام، wach kayn?' });
+    const out = await python(`import coex_client as c; print(c.sign(${JSON.stringify(key)}, "post", "/ext/v1/odoo/threads/t1/messages", 1767225600000, "00ff", ${JSON.stringify(body)}.encode("utf-8")))`);
+    expect(out.trim()).toBe(referenceSignature(key, 'POST', '/ext/v1/odoo/threads/t1/messages', '1767225600000', '00ff', body));
+  });
+});
+
+// ── the Python client against a stub of the CoEx extension API ────────────────────────────────
+
+interface Recorded { method: string; url: string; headers: IncomingMessage['headers']; body: string; signatureOk: boolean }
+
+const KEY = 'install-key-odoo-test';
+const ACCOUNT = 'odoo_prod_db';
+
+describe('Odoo addon: the stdlib client talks the extension contract', () => {
+  let server: Server;
+  let base = '';
+  const requests: Recorded[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        const h = (n: string) => String(req.headers[n] ?? '');
+        const expected = Buffer.from(referenceSignature(KEY, req.method ?? '', req.url ?? '', h('x-coex-timestamp'), h('x-coex-nonce'), body));
+        const got = Buffer.from(h('x-coex-signature'));
+        const signatureOk = got.length === expected.length && timingSafeEqual(got, expected) && h('x-coex-account') === ACCOUNT;
+        requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, signatureOk });
+        const send = (status: number, json: unknown) => {
+          res.writeHead(status, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(json));
+        };
+        if (!signatureOk) return send(401, { code: 'bad_signature' });
+        const url = new URL(req.url ?? '/', 'http://x');
+        if (url.pathname === '/prefix/ext/v1/odoo/thread') {
+          if (url.searchParams.get('phone') === '+212600000000') return send(200, { thread: null, messages: [], sync: { history: { status: 'completed', progress: 1 }, contacts: { status: 'completed' } } });
+          if (url.searchParams.get('phone') === '+212699999999') {
+            setTimeout(() => send(200, {}), 3000);
+            return;
+          }
+          return send(200, { thread: { id: 'th_1', contact_name: 'Salma', wa_id: '212612345678', bot: { state: 'active', paused_until: null, history: [] }, window: { open: false, closes_at: null } }, messages: [{ id: 'm1', direction: 'inbound', origin: 'customer', type: 'text', text: 'Salam', timestamp: '1767225600', status: 'read', transcript: null, transcript_state: null, media: null }], sync: { history: { status: 'completed', progress: 1 }, contacts: { status: 'completed' } } });
+        }
+        if (url.pathname === '/prefix/ext/v1/odoo/threads/th_1/bot') return send(200, { bot: { state: 'paused' } });
+        if (url.pathname === '/prefix/ext/v1/odoo/threads/th_1/messages') {
+          const parsed: unknown = JSON.parse(body);
+          if (typeof parsed === 'object' && parsed !== null && 'text' in parsed) return send(409, { code: 'window_closed' });
+          return send(202, { id: 'out_1' });
+        }
+        return send(404, { code: 'not_found' });
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/prefix`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  const run = (body: string, timeout = 10) =>
+    python(`
+import json, coex_client as c
+client = c.CoexClient(${JSON.stringify(base)}, ${JSON.stringify(ACCOUNT)}, ${JSON.stringify(KEY)}, timeout=${timeout})
+def attempt(fn):
+    try:
+        return {"ok": fn()}
+    except c.CoexError as e:
+        return {"error": e.to_dict()}
+${body}`);
+
+  it('GET thread: signed path includes the mount prefix and the encoded phone; payload passes the shape check', async () => {
+    const out = JSON.parse(await run('print(json.dumps(attempt(lambda: client.get_thread("+212612345678"))))')) as { ok: { thread: { id: string }; messages: unknown[] } };
+    expect(out.ok.thread.id).toBe('th_1');
+    expect(out.ok.messages).toHaveLength(1);
+    const req = requests.at(-1);
+    expect(req?.url).toBe('/prefix/ext/v1/odoo/thread?phone=%2B212612345678');
+    expect(req?.signatureOk).toBe(true);
+    expect(req?.headers['x-coex-nonce']).toMatch(/^[0-9a-f]{32}$/);
+    expect(Number(req?.headers['x-coex-timestamp'])).toBeGreaterThan(1_700_000_000_000);
+  });
+
+  it('POST bot and template: JSON bodies signed byte for byte; free text outside the window maps 409 to window_closed', async () => {
+    const out = JSON.parse(await run(`print(json.dumps([
+    attempt(lambda: client.set_bot("th_1", "pause")),
+    attempt(lambda: client.send_text("th_1", "hello")),
+    attempt(lambda: client.send_template("th_1", "order_update", "fr")),
+    attempt(lambda: client.set_bot("th_1", "explode")),
+]))`)) as Array<{ ok?: unknown; error?: { code: string; status: number | null } }>;
+    expect(out[0]?.ok).toEqual({ bot: { state: 'paused' } });
+    expect(out[1]?.error).toMatchObject({ code: 'window_closed', status: 409 });
+    expect(out[2]?.ok).toEqual({ id: 'out_1' });
+    expect(out[3]?.error?.code).toBe('bad_request');
+    const posts = requests.filter((r) => r.method === 'POST').slice(-3);
+    expect(posts.map((r) => r.body)).toEqual(['{"action":"pause"}', '{"text":"hello"}', '{"template":{"name":"order_update","language":"fr"}}']);
+    expect(posts.every((r) => r.signatureOk && r.headers['content-type'] === 'application/json')).toBe(true);
+  });
+
+  it('maps a wrong key to unauthorized, a dead server to unreachable and a slow one to timeout', async () => {
+    const out = JSON.parse(await run(`
+bad = c.CoexClient(${JSON.stringify(base)}, ${JSON.stringify(ACCOUNT)}, "wrong-key")
+dead = c.CoexClient("http://127.0.0.1:9", "db", "k", timeout=2)
+slow = c.CoexClient(${JSON.stringify(base)}, ${JSON.stringify(ACCOUNT)}, ${JSON.stringify(KEY)}, timeout=0.5)
+print(json.dumps([attempt(lambda: bad.get_thread("+212612345678")), attempt(lambda: dead.get_thread("+1")), attempt(lambda: slow.get_thread("+212699999999")), attempt(lambda: client.get_thread(""))]))`)) as Array<{ error?: { code: string } }>;
+    expect(out.map((o) => o.error?.code)).toEqual(['unauthorized', 'unreachable', 'timeout', 'no_phone']);
+  });
+
+  it('refuses a bad configuration before any request and never shows the key in repr', async () => {
+    const out = await run(`
+print(json.dumps([attempt(lambda: c.CoexClient("ftp://x", "a", "k")), attempt(lambda: c.CoexClient("https://x", "", "k"))]))
+print(repr(client))`);
+    const [first, second] = out.trim().split('\n');
+    expect((JSON.parse(first ?? '[]') as Array<{ error: { code: string } }>).map((o) => o.error.code)).toEqual(['not_configured', 'not_configured']);
+    expect(second).not.toContain(KEY);
+  });
+});
+
+// ── the OWL panel's pure logic ────────────────────────────────────────────────────────────────
+
+describe('Odoo panel logic (thread_logic.js)', () => {
+  const NOW = Date.parse('2026-01-02T12:00:00Z');
+
+  it('shows the panel on res.partner and crm.lead records only', () => {
+    expect(logic.shouldShowPanel('res.partner', 7)).toBe(true);
+    expect(logic.shouldShowPanel('crm.lead', 3)).toBe(true);
+    expect(logic.shouldShowPanel('sale.order', 3)).toBe(false);
+    expect(logic.shouldShowPanel('res.partner', 0)).toBe(false); // a record not saved yet
+    expect(logic.shouldShowPanel('res.partner', undefined)).toBe(false);
+  });
+
+  it('maps every origin to its badge', () => {
+    expect(['customer', 'app', 'agent', 'api', 'history', 'weird'].map((origin) => logic.badgeFor({ origin }).key)).toEqual(['customer', 'phone_app', 'agent', 'api', 'history', 'unknown']);
+  });
+
+  it('reads ISO, epoch-seconds (number or string) and epoch-ms timestamps', () => {
+    const ms = Date.parse('2026-01-01T10:00:00Z');
+    expect(logic.parseTimestamp('2026-01-01T10:00:00Z')).toBe(ms);
+    expect(logic.parseTimestamp(String(ms / 1000))).toBe(ms);
+    expect(logic.parseTimestamp(ms / 1000)).toBe(ms);
+    expect(logic.parseTimestamp(ms)).toBe(ms);
+    expect(logic.parseTimestamp('not a date')).toBeNull();
+    expect(logic.parseTimestamp(null)).toBeNull();
+  });
+
+  it('groups messages into days in order, deduplicates by id, puts unreadable timestamps last', () => {
+    const groups = logic.buildTimeline(
+      [
+        { id: 'b', direction: 'outbound', origin: 'app', type: 'text', text: 'second', timestamp: '2026-01-01T23:30:00Z' },
+        { id: 'a', direction: 'inbound', origin: 'customer', type: 'text', text: 'first', timestamp: '2026-01-01T08:00:00Z' },
+        { id: 'c', direction: 'inbound', origin: 'customer', type: 'audio', text: null, timestamp: '2026-01-02T00:10:00Z', transcript: 'bghit n3ref taman', transcript_state: 'done' },
+        { id: 'a', direction: 'inbound', origin: 'history', type: 'text', text: 'first (history copy)', timestamp: '2026-01-01T08:00:00Z' },
+        { id: 'd', direction: 'outbound', origin: 'agent', type: 'text', text: '???', timestamp: 'garbage' },
+      ],
+      { timeZone: 'UTC' },
+    );
+    expect(groups.map((g) => g.day)).toEqual(['2026-01-01', '2026-01-02', 'unknown']);
+    expect(groups[0]?.items.map((i) => i.id)).toEqual(['a', 'b']);
+    expect(groups[0]?.items[0]?.body).toEqual({ kind: 'text', text: 'first' });
+    expect(groups[0]?.items[1]?.direction).toBe('outbound');
+    expect(groups[1]?.items[0]?.transcript).toEqual({ kind: 'text', text: 'bghit n3ref taman' });
+    expect(groups[1]?.items[0]?.body).toMatchObject({ kind: 'media', mediaType: 'audio' });
+    expect(groups[2]?.items[0]?.badge.key).toBe('agent');
+  });
+
+  it('day boundaries follow the time zone (Casablanca is UTC+1)', () => {
+    const groups = logic.buildTimeline([{ id: 'x', timestamp: '2026-01-01T23:30:00Z' }], { timeZone: 'Africa/Casablanca' });
+    expect(groups[0]?.day).toBe('2026-01-02');
+  });
+
+  it('shows transcripts inline: text, pending (also for audio without a state), failed, none', () => {
+    expect(logic.transcriptView({ type: 'audio', transcript: ' salam ' })).toEqual({ kind: 'text', text: 'salam' });
+    expect(logic.transcriptView({ type: 'audio', transcript_state: 'pending' }).kind).toBe('pending');
+    expect(logic.transcriptView({ type: 'audio' }).kind).toBe('pending');
+    expect(logic.transcriptView({ type: 'audio', transcript_state: 'failed' }).kind).toBe('failed');
+    expect(logic.transcriptView({ type: 'text', text: 'hi' }).kind).toBe('none');
+  });
+
+  it('decides between free text and the template picker from the 24-hour window', () => {
+    const thread = (win: { open: boolean; closes_at: string | null }) => ({ thread: { id: 't', window: win } });
+    expect(logic.composerMode({ thread: null }, NOW).mode).toBe('none');
+    expect(logic.composerMode(thread({ open: true, closes_at: '2026-01-02T13:30:00Z' }), NOW)).toEqual({ mode: 'text', closesAt: Date.parse('2026-01-02T13:30:00Z'), minutesLeft: 90 });
+    expect(logic.composerMode(thread({ open: false, closes_at: null }), NOW).mode).toBe('template');
+    // A stale open flag loses against closes_at in the past.
+    expect(logic.composerMode(thread({ open: true, closes_at: '2026-01-02T11:59:00Z' }), NOW).mode).toBe('template');
+    expect(logic.isWindowClosedError({ code: 'window_closed' })).toBe(true);
+    expect(logic.isWindowClosedError({ code: 'timeout' })).toBe(false);
+  });
+
+  it('derives the bot toggle and orders the cause history newest first', () => {
+    const view = logic.botView(
+      {
+        state: 'paused',
+        paused_until: '2026-01-02T14:00:00Z',
+        history: [
+          { from: 'active', to: 'paused', cause: 'app_echo', actor: 'phone', at: '2026-01-02T11:00:00Z' },
+          { from: 'paused', to: 'active', cause: 'quiet_period', actor: 'system', at: '2026-01-01T11:00:00Z' },
+          { from: 'active', to: 'paused', cause: 'brand_new_cause', actor: 'x', at: '2026-01-02T11:30:00Z' },
+        ],
+      },
+      NOW,
+    );
+    expect(view?.toggleAction).toBe('resume');
+    expect(view?.key).toBe('bot_paused');
+    expect(view?.pausedUntil).toBe(Date.parse('2026-01-02T14:00:00Z'));
+    expect(view?.history.map((h) => h.cause)).toEqual(['brand_new_cause', 'app_echo', 'quiet_period']);
+    expect(view?.history.map((h) => h.causeKey)).toEqual([null, 'cause_app_echo', 'cause_quiet_period']);
+    expect(logic.botView({ state: 'active', history: [] }, NOW)).toMatchObject({ toggleAction: 'pause', canTurnOff: true });
+    expect(logic.botView({ state: 'off', history: [] }, NOW)).toMatchObject({ toggleAction: 'resume', canTurnOff: false });
+    expect(logic.botView(null, NOW)).toBeNull();
+  });
+
+  it('shows history-sync progress while running and a declined notice, hides it when done', () => {
+    expect(logic.syncView({ history: { status: 'in_progress', progress: 0.42 } }).history).toMatchObject({ visible: true, running: true, percent: 42 });
+    expect(logic.syncView({ history: { status: 'in_progress', progress: { phase: 'import', chunk: 3, percent: 57.6 } } }).history.percent).toBe(58);
+    expect(logic.syncView({ history: { status: 'declined' } }).history).toMatchObject({ visible: true, declined: true });
+    expect(logic.syncView({ history: { status: 'completed', progress: 100 } }).history.visible).toBe(false);
+    expect(logic.syncView(undefined).history.status).toBe('unknown');
+  });
+
+  it('parses configured template choices and drops invalid names', () => {
+    expect(logic.parseTemplateChoices('order_update|fr\n\nfollow_up | ar\nBad Name|en\nhello_world')).toEqual([
+      { name: 'order_update', language: 'fr', id: 'order_update|fr' },
+      { name: 'follow_up', language: 'ar', id: 'follow_up|ar' },
+      { name: 'hello_world', language: 'en', id: 'hello_world|en' },
+    ]);
+  });
+
+  it('wraps and unwraps Odoo JSON-RPC envelopes', () => {
+    expect(logic.jsonRpcBody({ action: 'pause' })).toEqual({ jsonrpc: '2.0', method: 'call', params: { action: 'pause' }, id: 1 });
+    expect(logic.unwrapJsonRpc({ jsonrpc: '2.0', id: 1, result: { ok: true } })).toEqual({ ok: true });
+    expect(() => logic.unwrapJsonRpc({ error: { message: 'Odoo Server Error', data: { message: 'Access Denied' } } })).toThrow('Access Denied');
+    expect(() => logic.unwrapJsonRpc({})).toThrow('Malformed');
+  });
+});
