@@ -35,6 +35,8 @@ import { transcribeVoiceNote } from './pipeline/transcribe.js';
 import { CrmOutbox } from './crm/outbox.js';
 import { onboardNumber, requestSync } from './outbound/onboarding.js';
 import { extensionRouter } from './api/extension-routes.js';
+import { CampaignRunner, createCampaignSender, optOutHook, type OptOutListener } from './campaigns/index.js';
+import { campaignRouter } from './api/campaign-routes.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
@@ -48,6 +50,8 @@ export interface RuntimeOptions {
   /** PGlite location override, e.g. 'memory://' in tests. */
   pgliteDir?: string;
   sendReply?: ApiOptions['sendReply'];
+  /** Run the campaign runner with the worker (default true). */
+  campaigns?: boolean;
   /** Worker tuning for tests. */
   pollingIntervalSeconds?: number;
   sweepIntervalMs?: number;
@@ -59,6 +63,7 @@ export class Runtime {
   private timers: NodeJS.Timeout[] = [];
   /** How often every active CRM connection's outbox is looked at (transcripts, bot states, retries). */
   crmSweepMs = 10_000;
+  private campaignsStarted = false;
 
   private constructor(
     readonly config: Config,
@@ -78,6 +83,7 @@ export class Runtime {
     private readonly transcriberFor: (tenantId: string) => { transcriber: Transcriber } | { transcriber: null; reason: string },
     private readonly pendingWakes: Set<Promise<void>>,
     readonly crm: CrmOutbox,
+    readonly campaigns: CampaignRunner,
   ) {}
 
   get db(): Kysely<Database> {
@@ -176,6 +182,12 @@ export class Runtime {
         const row = await trx.selectFrom('whatsapp_numbers').select('access_token_enc').where('phone_number_id', '=', phoneNumberId).executeTakeFirst();
         return Boolean(row?.access_token_enc);
       };
+      // Opt-out keywords are recorded in the delivery's transaction, before the agent looks at it.
+      const onOptOut: OptOutListener = async (_trx, e) => {
+        logger.info({ optOut: e }, 'opt-out recorded');
+      };
+      processor.onApplied(optOutHook({ onOptOut }));
+      const campaigns = new CampaignRunner({ db: handle.db, sender: createCampaignSender(handle.db, graph, logger), logger, concurrency: 4, onOptOut });
       processor.onApplied(async (outcome, trx) => {
         const recentHistory = Date.now() - 14 * 86_400_000;
         for (const m of outcome.live) if (m.mediaId) await jobs.enqueue(QUEUES.media, { messageId: m.messageId }, { trx });
@@ -248,11 +260,13 @@ export class Runtime {
             ...(config.PUBLIC_BASE_URL ? { publicBaseUrl: config.PUBLIC_BASE_URL } : {}),
           }),
         );
+        // Campaign routes take CSV bodies up to 8 MB: before the API's 256 KB JSON parser.
+        routers.push(campaignRouter({ db: handle.db, adminToken }));
         routers.push(apiRouter({ db: handle.db, adminToken, sendReply, cipher, ...(onboarding ? { onboarding } : {}) }));
         app = createHttpApp({ logger, metrics, ready: () => ping(handle.db), routers });
       }
       const crm = new CrmOutbox({ db: handle.db, cipher, logger });
-      const runtime = new Runtime(config, logger, handle, boss, queue, processor, metrics, cipher, app, graph, sender, jobs, blobs, agent, transcriberFor, pendingWakes, crm);
+      const runtime = new Runtime(config, logger, handle, boss, queue, processor, metrics, cipher, app, graph, sender, jobs, blobs, agent, transcriberFor, pendingWakes, crm, campaigns);
       if (opts.worker ?? config.COEX_WORKER === 'inline') await runtime.startWorker(opts);
       return runtime;
     } catch (error) {
@@ -261,7 +275,7 @@ export class Runtime {
     }
   }
 
-  async startWorker(opts: Pick<RuntimeOptions, 'pollingIntervalSeconds' | 'sweepIntervalMs'> = {}): Promise<void> {
+  async startWorker(opts: Pick<RuntimeOptions, 'pollingIntervalSeconds' | 'sweepIntervalMs' | 'campaigns'> = {}): Promise<void> {
     await this.queue.work(this.processor, {
       ...(opts.pollingIntervalSeconds !== undefined ? { pollingIntervalSeconds: opts.pollingIntervalSeconds } : {}),
       ...(opts.sweepIntervalMs !== undefined ? { sweepIntervalMs: opts.sweepIntervalMs } : {}),
@@ -310,6 +324,10 @@ export class Runtime {
     }, this.crmSweepMs);
     crmSweep.unref();
     this.timers.push(crmSweep);
+    if (opts.campaigns !== false) {
+      this.campaigns.start();
+      this.campaignsStarted = true;
+    }
     const resume = setInterval(() => {
       resumeExpiredPauses(this.db).catch((error: unknown) => this.logger.error({ err: String(error) }, 'auto-resume failed'));
     }, 15_000);
@@ -352,6 +370,7 @@ export class Runtime {
       server.closeAllConnections?.();
     }
     await Promise.allSettled([...this.pendingWakes]);
+    if (this.campaignsStarted) await this.campaigns.stop();
     await this.queue.stop();
     await this.boss.stop({ graceful: true, timeout: 5000 }).catch(() => undefined);
     await this.handle.close();

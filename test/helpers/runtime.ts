@@ -44,6 +44,8 @@ export async function startTestServer(
     pgliteDir: database.pgliteDir,
     pollingIntervalSeconds: 0.5,
     sweepIntervalMs: 1000,
+    // Campaign tests drive their own runners; a second one in the runtime would race them.
+    campaigns: false,
     ...runtimeOptions,
   });
   const url = runtimeOptions.http === false ? '' : await runtime.listen(0, '127.0.0.1');

@@ -7,6 +7,7 @@ import type { SendService } from '../outbound/send-service.js';
 import { isWindowOpen } from '../outbound/window.js';
 import { detectLanguage } from './language.js';
 import { wantsHuman } from './handoff-intent.js';
+import { isOptIn, isOptOut } from '../campaigns/opt-out.js';
 import { businessProfileSchema } from './offline-responder.js';
 import type { AgentDecision, AgentProvider, AgentTools, BusinessProfile, ConversationItem } from './provider.js';
 
@@ -129,6 +130,9 @@ export class AgentOrchestrator {
         return this.handOff(turn, thread.bot_version, `voice_note_not_transcribed${trigger.transcript_error ? `: ${trigger.transcript_error}` : ''}`, finish);
       }
     }
+
+    // "STOP" / "baraka" is an instruction to us, not a question for the agent.
+    if (isOptOut(text).optOut || isOptIn(text).optIn) return finish({ status: 'skipped', reason: 'opt-out or opt-in keyword' });
 
     const provider = this.deps.providerFor(turn.tenant_id);
     await db.updateTable('agent_turns').set({ status: 'generating', bot_version_at_start: thread.bot_version, start_seq: thread.seq, provider: provider.name, updated_at: sql`now()` }).where('id', '=', turnId).execute();

@@ -15,8 +15,9 @@ export type ThreadMessage = OutboundMessage extends infer M ? (M extends { to: s
 export interface SendRequest {
   threadId: string;
   tenantId: string;
-  /** api = a person (CRM card, API client); agent = the AI agent. */
-  origin: 'api' | 'agent';
+  /** api = a person (CRM card, API client); agent = the AI agent; campaign = a template broadcast
+   *  (stored with origin 'api', but it is not a person answering: it does not pause the agent). */
+  origin: 'api' | 'agent' | 'campaign';
   actor: string | null;
   message: ThreadMessage;
   /** Agent only: the thread's bot version when generation started (compare-and-set). */
@@ -182,7 +183,7 @@ export class SendService {
         if (req.expectedBotVersion === undefined || String(thread.bot_version) !== String(req.expectedBotVersion)) {
           return { status: 'refused', outcome: { status: 'cancelled', reason: 'human_activity' } } as const;
         }
-      } else {
+      } else if (req.origin === 'api') {
         // A person replying from a CRM or the API: the agent steps aside, and any reply it is
         // generating right now loses its compare-and-set.
         await pauseForHuman(trx, req.threadId, 'crm_reply', this.now(), req.actor ?? null);
@@ -196,7 +197,7 @@ export class SendService {
           thread_id: thread.id,
           wamid: `pending:${randomUUID()}`,
           direction: 'outbound',
-          origin: req.origin,
+          origin: req.origin === 'campaign' ? 'api' : req.origin,
           type: req.message.type,
           text: textOf(req.message),
           provider_timestamp: this.now(),

@@ -1,0 +1,7 @@
+export { isOptIn, isOptOut } from './opt-out.js';
+export { clearOptOut, isOptedOut, optOutHook, recordOptOut, recordOptOutIfAny, type OptOutEvent, type OptOutListener } from './opt-outs.js';
+export { CsvFormatError, parseCsv, recipientsFromCsv, recipientsFromList, resolveBodyParameters, type PreparedList, type PreparedRecipient, type RecipientInput } from './recipients.js';
+export { CampaignLanePacer, DEFAULT_CAMPAIGN_SHARE, campaignLaneKey, type CampaignLanePacerOptions, type LaneReservation } from './lane-pacer.js';
+export { CampaignRunner, clientRefFor, createCampaignSender, type CampaignRunnerOptions, type CampaignSender } from './runner.js';
+export { CampaignError, campaignReport, createCampaign, listCampaigns, pauseCampaign, startCampaign, type CampaignReport } from './store.js';
+export { HubSpotSegmentSource, type SegmentSource } from './segments.js';
