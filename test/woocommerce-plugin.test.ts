@@ -1,0 +1,456 @@
+// The WooCommerce companion plugin (woocommerce-plugin/): PHP lint, its PHPUnit suite (WordPress and
+// WooCommerce stubbed), the lookup JSON against the connector's zod schema, phone parity with
+// libphonenumber, the extension-API signature against a JS reference, the timeline module's pure
+// logic, and the timeline rendered in headless Chromium. Screenshot: docs/screenshots/woocommerce-order-timeline.png
+// (written when absent; regenerate with `COEX_UPDATE_SCREENSHOTS=1 npx vitest run test/woocommerce-plugin.test.ts`).
+// PHP and Chromium come from Debian (.ci/extras installs them in CI); locally the tests that need
+// them skip with a message when they are missing.
+import { execFile, spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { normalizePhone, wooLookupResponse } from '@coex/connectors';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  DEFAULT_STRINGS,
+  botEvents,
+  botStatus,
+  buildTimeline,
+  eventLabel,
+  historyImporting,
+  originBadge,
+  parseTime,
+  replyMode,
+} from '../woocommerce-plugin/assets/js/coex-timeline.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const PLUGIN = join(ROOT, 'woocommerce-plugin');
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOT = join(ROOT, 'docs/screenshots/woocommerce-order-timeline.png');
+
+const hasPhp = spawnSync('php', ['-v'], { encoding: 'utf8' }).status === 0;
+const hasPhpunit = hasPhp && spawnSync('phpunit', ['--version'], { encoding: 'utf8' }).status === 0;
+const hasChromium = existsSync(CHROMIUM);
+if (!hasPhp || !hasPhpunit) {
+  console.warn('SKIP woocommerce-plugin PHP tests: php/phpunit missing (apt-get install php-cli php-xml php-mbstring phpunit; .ci/extras does it in CI).');
+}
+if (!hasChromium) {
+  console.warn(`SKIP woocommerce-plugin browser test: ${CHROMIUM} is missing (apt-get install -y chromium).`);
+}
+
+function phpFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return phpFiles(path);
+    return extname(name) === '.php' ? [path] : [];
+  });
+}
+
+function php(code: string): string {
+  const res = spawnSync('php', ['-r', code], { cwd: PLUGIN, encoding: 'utf8' });
+  if (res.status !== 0) throw new Error(`php failed: ${res.stderr}${res.stdout}`);
+  return res.stdout;
+}
+
+describe('woocommerce-plugin: PHP', () => {
+  it.runIf(process.env.CI)('php and phpunit are installed in CI (.ci/extras)', () => {
+    expect(hasPhp).toBe(true);
+    expect(hasPhpunit).toBe(true);
+  });
+
+  it.skipIf(!hasPhp)('php -l passes on every PHP file', () => {
+    const files = phpFiles(PLUGIN);
+    expect(files.length).toBeGreaterThanOrEqual(15);
+    for (const file of files) {
+      const res = spawnSync('php', ['-l', file], { encoding: 'utf8' });
+      expect(res.status, `${file}: ${res.stdout}${res.stderr}`).toBe(0);
+    }
+  });
+
+  it.skipIf(!hasPhpunit)('the PHPUnit suite passes (phone, lookup auth and shape, signing, route checks, HPOS/legacy screens)', () => {
+    const res = spawnSync('phpunit', ['--configuration', join(PLUGIN, 'phpunit.xml.dist')], { cwd: PLUGIN, encoding: 'utf8' });
+    expect(res.status, res.stdout + res.stderr).toBe(0);
+    const ok = /OK \((\d+) tests?, (\d+) assertions?\)/.exec(res.stdout);
+    expect(ok, res.stdout).not.toBeNull();
+    expect(Number(ok![1])).toBeGreaterThanOrEqual(60);
+  });
+
+  it.skipIf(!hasPhp)('lookup responses parse with the connector schema and carry the expected data', () => {
+    const out = JSON.parse(spawnSync('php', ['tests/render-lookup.php'], { cwd: PLUGIN, encoding: 'utf8' }).stdout) as Record<string, unknown>;
+    const customer = wooLookupResponse.parse(out.customer);
+    expect(customer.phone).toBe('+212612345678');
+    expect(customer.customer).toEqual({ id: 12, first_name: 'Amina', last_name: 'E.', email: 'a@example.ma' });
+    expect(customer.orders.map((o) => o.id)).toEqual([1003, 1004, 1001]);
+    expect(customer.orders[0]).toEqual({
+      id: 1003,
+      number: '1003',
+      status: 'processing',
+      customer_id: 12,
+      date_created_gmt: '2026-02-20T10:00:00',
+      total: '120.00',
+      currency: 'MAD',
+    });
+    expect(wooLookupResponse.parse(out.nobody)).toEqual({ phone: '+212699999999', customer: null, orders: [] });
+    expect(wooLookupResponse.parse(out.guest).orders.map((o) => o.customer_id)).toEqual([0]);
+    // WordPress's REST error shape, as the connector's requestJson reads it.
+    const wpError = z.object({ code: z.string(), message: z.string(), data: z.object({ status: z.number() }) });
+    expect(wpError.parse(out.unauthorized)).toEqual({ code: 'coex_invalid_site_key', message: 'Missing or invalid X-Coex-Site-Key.', data: { status: 401 } });
+  });
+
+  it.skipIf(!hasPhp)('PHP phone normalization agrees with the connectors (libphonenumber) on real spellings', () => {
+    const inputs = [
+      '0612345678', '06 12 34 56 78', '06.12.34.56.78', '06-12-34-56-78', '(06) 12 34 56 78', '+212612345678',
+      '+212 6 12 34 56 78', '+(212) 6 12 34 56 78', '(+212) 612 345 678', '212612345678', '212 612 345 678 ',
+      '00212612345678', '00 212 6 12 34 56 78', '+212 06 12 34 56 78', '+212 (0) 6 12 34 56 78',
+      '+212\u00a06\u00a012\u00a034\u00a056\u00a078', '06–12–34–56–78', '٠٦١٢٣٤٥٦٧٨', 'tel:+212612345678',
+      '0612345678 (mobile)', '612345678', '0712345678', '0522123456', '+212 5 22 12 34 56', '+33 6 12 34 56 78',
+      '0033612345678', '33612345678', '+33 (0)6 12 34 56 78', '+1 415 555 2671', '14155552671',
+      '', 'n/a', '12345', '0912345678',
+    ];
+    const code = `define('ABSPATH', '/'); require 'includes/class-coex-phone.php';
+      $in = json_decode(stream_get_contents(STDIN), true);
+      echo json_encode(array_map(function ($s) { return Coex_Phone::normalize($s); }, $in));`;
+    const res = spawnSync('php', ['-r', code], { cwd: PLUGIN, input: JSON.stringify(inputs), encoding: 'utf8' });
+    expect(res.status, res.stderr).toBe(0);
+    const fromPhp = JSON.parse(res.stdout) as Array<string | null>;
+    const mismatches = inputs
+      .map((input, i) => ({ input, php: fromPhp[i], libphonenumber: normalizePhone(input) }))
+      .filter((row) => row.php !== row.libphonenumber);
+    expect(mismatches).toEqual([]);
+  });
+
+  it.skipIf(!hasPhp)('the meta box hands the module a translation for every default string', () => {
+    const keys = JSON.parse(
+      php(`define('ABSPATH', '/'); function __($t) { return $t; } require 'includes/class-coex-order-metabox.php'; echo json_encode(array_keys(Coex_Order_Metabox::js_strings()));`),
+    ) as string[];
+    expect(keys.sort()).toEqual(Object.keys(DEFAULT_STRINGS).sort());
+  });
+});
+
+describe('woocommerce-plugin: extension API signature (JS reference)', () => {
+  const fixture = z
+    .object({
+      vectors: z.array(z.object({ key: z.string(), method: z.string(), path: z.string(), timestamp: z.string(), nonce: z.string(), body: z.string(), signature: z.string() })),
+    })
+    .parse(JSON.parse(readFileSync(join(PLUGIN, 'tests/fixtures/signing-vectors.json'), 'utf8')));
+
+  it('node:crypto reproduces every fixed vector PHPUnit checks (including docs/extension-api.md worked examples)', () => {
+    expect(fixture.vectors.length).toBeGreaterThanOrEqual(4);
+    for (const v of fixture.vectors) {
+      const expected = createHmac('sha256', v.key).update(`${v.method}\n${v.path}\n${v.timestamp}\n${v.nonce}\n${v.body}`, 'utf8').digest('hex');
+      expect(expected).toBe(v.signature);
+    }
+  });
+
+  it.skipIf(!hasPhp)('PHP signs a request the JS reference verifies (fresh timestamp and nonce)', () => {
+    const out = JSON.parse(
+      php(`define('ABSPATH', '/'); function wp_parse_url($u, $c = -1) { return parse_url($u, $c); }
+        require 'includes/class-coex-signer.php';
+        $body = json_encode(array('text' => 'Salam ✅'), JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES);
+        echo json_encode(array('body' => $body, 'headers' => Coex_Signer::headers('https://shop.example.ma', 'coex_ext_k', 'POST', 'https://coex.example.com/ext/v1/woocommerce/threads/t%201/messages', $body)));`),
+    ) as { body: string; headers: Record<string, string> };
+    const h = out.headers;
+    expect(h['X-Coex-Nonce']).toMatch(/^[0-9a-f]{32}$/);
+    expect(Math.abs(Number(h['X-Coex-Timestamp']) - Date.now())).toBeLessThan(5 * 60_000);
+    const mac = createHmac('sha256', 'coex_ext_k')
+      .update(`POST\n/ext/v1/woocommerce/threads/t%201/messages\n${h['X-Coex-Timestamp']}\n${h['X-Coex-Nonce']}\n${out.body}`, 'utf8')
+      .digest('hex');
+    expect(h['X-Coex-Signature']).toBe(mac);
+    expect(out.body).toBe(JSON.stringify({ text: 'Salam ✅' }));
+  });
+});
+
+describe('woocommerce-plugin: timeline module logic', () => {
+  const now = Date.parse('2026-02-21T09:00:00Z');
+
+  it('parseTime reads ISO, zone-less WooCommerce GMT, seconds and milliseconds', () => {
+    expect(parseTime('2026-02-20T10:00:00Z')).toBe(Date.parse('2026-02-20T10:00:00Z'));
+    expect(parseTime('2026-02-20T10:00:00')).toBe(Date.parse('2026-02-20T10:00:00Z'));
+    expect(parseTime('2026-02-20T11:00:00+01:00')).toBe(Date.parse('2026-02-20T10:00:00Z'));
+    expect(parseTime('1771581600')).toBe(1771581600_000);
+    expect(parseTime(1771581600_000)).toBe(1771581600_000);
+    expect(parseTime('')).toBeNaN();
+    expect(parseTime(null)).toBeNaN();
+  });
+
+  it('buildTimeline interleaves messages and order events by time; events first on ties; unreadable times last', () => {
+    const rows = buildTimeline(
+      [
+        { id: 'm2', timestamp: '2026-02-20T10:06:00Z' },
+        { id: 'm1', timestamp: '2026-02-20T10:02:00Z' },
+        { id: 'm3', timestamp: '2026-02-20T10:05:00Z' },
+        { id: 'mx', timestamp: 'garbage' },
+      ],
+      [
+        { id: 'created', at: '2026-02-20T10:00:00Z' },
+        { id: 'status', at: '2026-02-20T10:05:00Z' },
+      ],
+    );
+    expect(rows.map((r) => r.item.id)).toEqual(['created', 'm1', 'status', 'm3', 'm2', 'mx']);
+    expect(rows.map((r) => r.kind)).toEqual(['event', 'message', 'event', 'message', 'message', 'message']);
+    expect(buildTimeline(null, undefined)).toEqual([]);
+  });
+
+  it('originBadge gives one badge per origin and the side from the direction', () => {
+    expect(originBadge('customer', 'inbound')).toEqual({ key: 'customer', label: 'Customer', side: 'in' });
+    expect(originBadge('app', 'outbound')).toEqual({ key: 'app', label: 'Business App', side: 'out' });
+    expect(originBadge('api', 'outbound').label).toBe('API');
+    expect(originBadge('agent', 'outbound').label).toBe('AI agent');
+    expect(originBadge('history', 'inbound')).toEqual({ key: 'history', label: 'History', side: 'in' });
+    expect(originBadge('history', 'outbound').side).toBe('out');
+    expect(originBadge('carrier_pigeon', 'outbound')).toEqual({ key: 'unknown', label: 'carrier_pigeon', side: 'out' });
+    expect(originBadge('agent', 'outbound', { ...DEFAULT_STRINGS, agent: 'Agent IA' }).label).toBe('Agent IA');
+  });
+
+  it('replyMode offers free text only inside an open window that has not closed yet', () => {
+    expect(replyMode({ open: true, closes_at: '2026-02-21T10:00:00Z' }, now)).toBe('text');
+    expect(replyMode({ open: true, closes_at: null }, now)).toBe('text');
+    expect(replyMode({ open: true, closes_at: '2026-02-21T08:59:59Z' }, now)).toBe('template');
+    expect(replyMode({ open: false, closes_at: null }, now)).toBe('template');
+    expect(replyMode(null, now)).toBe('template');
+    expect(replyMode({ open: true }, now, false)).toBe('none');
+  });
+
+  it('botStatus maps states to labels and sensible actions', () => {
+    expect(botStatus({ state: 'active', paused_until: null }, now)).toEqual({ state: 'active', until: null, actions: ['pause', 'off'] });
+    expect(botStatus({ state: 'paused', paused_until: '2026-02-21T10:30:00Z' }, now)).toEqual({
+      state: 'paused',
+      until: Date.parse('2026-02-21T10:30:00Z'),
+      actions: ['resume', 'off'],
+    });
+    expect(botStatus({ state: 'paused', paused_until: '2026-02-21T08:00:00Z' }, now).state).toBe('active');
+    expect(botStatus({ state: 'paused', paused_until: null }, now)).toMatchObject({ state: 'paused', until: null });
+    expect(botStatus({ state: 'handoff_requested' }, now)).toMatchObject({ state: 'handoff', actions: ['resume', 'off'] });
+    expect(botStatus({ state: 'off' }, now).actions).toEqual(['resume']);
+    expect(botStatus(null, now).state).toBe('active');
+  });
+
+  it('bot history, sync and event labels', () => {
+    const events = botEvents({
+      history: [
+        { from: 'active', to: 'paused', cause: 'crm_woocommerce_pause', actor: 'manager@shop.ma', at: '2026-02-20T11:00:00Z' },
+        { from: 'paused', to: 'active', at: 'never' },
+        'junk',
+      ],
+    });
+    expect(events).toEqual([{ id: 'bot-0', type: 'bot', at: '2026-02-20T11:00:00Z', state: 'paused', cause: 'crm_woocommerce_pause', actor: 'manager@shop.ma' }]);
+    expect(eventLabel(events[0]!)).toBe('AI agent: paused — manager@shop.ma');
+    expect(eventLabel({ type: 'status', from: 'Pending payment', to: 'Processing' })).toBe('Order status: Pending payment → Processing');
+    expect(eventLabel({ type: 'note', text: 'Gift wrap' })).toBe('Order note: Gift wrap');
+    expect(eventLabel({ type: 'created', text: 'Order #1003 placed' })).toBe('Order #1003 placed');
+    expect(historyImporting({ history: { status: 'in_progress', progress: 40 } })).toBe(true);
+    expect(historyImporting({ history: { status: 'complete' } })).toBe(false);
+    expect(historyImporting(null)).toBe(false);
+  });
+});
+
+// ── headless Chromium ─────────────────────────────────────────────────────────────────────────
+
+interface Recorded {
+  method: string;
+  url: string;
+  nonce: string | undefined;
+  body: string;
+}
+
+const NONCE = 'demo-nonce-7f3a';
+
+function demoTimeline(now: number, windowOpen: boolean): Record<string, unknown> {
+  const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000).toISOString();
+  return {
+    order: { id: 1003, number: '1003', status: 'processing', phone: '+212612345678' },
+    events: [
+      { id: 'order-created', type: 'created', at: at(180), text: 'Order #1003 placed' },
+      { id: 'note-2', type: 'status', at: at(150), text: 'Order status changed from Pending payment to Processing.', from: 'Pending payment', to: 'Processing' },
+    ],
+    thread: {
+      id: 'thr_42',
+      contact_name: 'Amina El Idrissi',
+      wa_id: '212612345678',
+      bot: {
+        state: 'active',
+        paused_until: null,
+        history: [{ from: 'paused', to: 'active', cause: 'quiet_period_over', actor: null, at: at(60) }],
+      },
+      window: windowOpen ? { open: true, closes_at: new Date(now + 20 * 3_600_000).toISOString() } : { open: false, closes_at: null },
+    },
+    messages: [
+      { id: 'm1', direction: 'inbound', origin: 'customer', type: 'text', text: 'Salam, fin wslat commande dyali? <b>1003</b>', timestamp: at(170), status: null, transcript: null, transcript_state: null },
+      { id: 'm2', direction: 'outbound', origin: 'agent', type: 'text', text: 'Commande #1003 est en préparation, livraison demain inchallah.', timestamp: at(165), status: 'read', transcript: null, transcript_state: null },
+      { id: 'm3', direction: 'inbound', origin: 'customer', type: 'audio', text: null, timestamp: at(140), status: null, transcript: 'wach n9der nbeddel l adresse?', transcript_state: 'done', media: { mime_type: 'audio/ogg', state: 'stored', voice: true } },
+      { id: 'm4', direction: 'outbound', origin: 'app', type: 'text', text: 'Oui bien sûr, envoyez la nouvelle adresse.', timestamp: at(130), status: 'delivered', transcript: null, transcript_state: null },
+      { id: 'm5', direction: 'outbound', origin: 'api', type: 'template', text: 'Votre commande #1003 a été expédiée.', timestamp: at(30), status: 'sent', transcript: null, transcript_state: null },
+    ],
+    sync: { history: { status: 'in_progress', progress: 40 }, contacts: { status: 'receiving' } },
+    template: { name: 'order_follow_up', language: 'fr' },
+  };
+}
+
+function page(variant: string, script = ''): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Order #1003 ‹ WooCommerce</title>
+<link rel="stylesheet" href="/coex-timeline.css">
+<style>body{font:13px -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,sans-serif;background:#f0f0f1;margin:0;padding:16px;color:#1d2327}
+.postbox{background:#fff;border:1px solid #c3c4c7;max-width:820px}.postbox h2{font-size:14px;margin:0;padding:8px 12px;border-bottom:1px solid #c3c4c7}
+.inside{padding:12px}.button{border:1px solid #2271b1;color:#2271b1;background:#f6f7f7;border-radius:3px;padding:2px 8px;cursor:pointer}
+.button-primary{background:#2271b1;color:#fff}</style></head>
+<body><div class="postbox" id="coex-whatsapp-timeline"><h2>WhatsApp</h2><div class="inside">
+<div class="coex-timeline" data-coex-timeline data-timeline-url="/wp-json/coex/v1/orders/1003/timeline?variant=${variant}"
+ data-bot-url="/wp-json/coex/v1/orders/1003/bot" data-messages-url="/wp-json/coex/v1/orders/1003/messages" data-nonce="${NONCE}"
+ data-i18n="{&quot;agent&quot;:&quot;AI agent&quot;}"><p class="coex-timeline__loading">Loading…</p></div>
+</div></div>
+<script type="module" src="/coex-timeline.js"></script>
+${script}
+</body></html>`;
+}
+
+// Test-only driver: once the module has rendered, click or submit like a user would.
+const CLICK_PAUSE = `<script>
+const wait = setInterval(() => { const b = document.querySelector('.coex-bot__action[data-action="pause"]');
+  if (b && !window.__clicked) { window.__clicked = true; clearInterval(wait); b.click(); } }, 20);</script>`;
+const SUBMIT_REPLY = `<script>
+const wait = setInterval(() => { const f = document.querySelector('form.coex-reply');
+  if (f && !window.__sent) { window.__sent = true; clearInterval(wait); f.querySelector('textarea').value = 'Votre colis arrive demain ✅'; f.requestSubmit(); } }, 20);</script>`;
+
+async function startDemoHost(): Promise<{ server: Server; url: string; requests: Recorded[] }> {
+  const requests: Recorded[] = [];
+  let botState = 'active';
+  const server = createServer(async (req: IncomingMessage, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const send = (status: number, type: string, payload: string | Buffer) => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(payload);
+    };
+    if (url.pathname.startsWith('/wp-json/')) {
+      const nonce = req.headers['x-wp-nonce'];
+      requests.push({ method: req.method ?? 'GET', url: url.pathname + url.search, nonce: typeof nonce === 'string' ? nonce : undefined, body });
+      if (nonce !== NONCE) return send(403, 'application/json', JSON.stringify({ code: 'rest_cookie_invalid_nonce', message: 'Cookie check failed', data: { status: 403 } }));
+      const variant = url.searchParams.get('variant');
+      if (url.pathname.endsWith('/timeline')) {
+        if (variant === 'broken') {
+          const d = demoTimeline(Date.now(), true);
+          return send(502, 'application/json', JSON.stringify({ code: 'coex_unreachable', message: 'CoEx could not be reached: Operation timed out', data: { status: 502, order: d.order, events: d.events } }));
+        }
+        const data = demoTimeline(Date.now(), variant !== 'closed');
+        (data.thread as { bot: { state: string } }).bot.state = botState;
+        return send(200, 'application/json', JSON.stringify(data));
+      }
+      if (url.pathname.endsWith('/bot')) {
+        botState = (JSON.parse(body) as { action: string }).action === 'pause' ? 'paused' : 'active';
+        return send(200, 'application/json', JSON.stringify({ bot: { state: botState, paused_until: null } }));
+      }
+      if (url.pathname.endsWith('/messages')) return send(201, 'application/json', JSON.stringify({ message: { id: 'm9', wamid: 'wamid.9', status: 'accepted', duplicate: false } }));
+    }
+    if (url.pathname === '/coex-timeline.js') return send(200, 'text/javascript', readFileSync(join(PLUGIN, 'assets/js/coex-timeline.js')));
+    if (url.pathname === '/coex-timeline.css') return send(200, 'text/css', readFileSync(join(PLUGIN, 'assets/css/coex-timeline.css')));
+    const pages: Record<string, string> = {
+      '/open.html': page('open'),
+      '/closed.html': page('closed'),
+      '/broken.html': page('broken'),
+      '/pause.html': page('open', CLICK_PAUSE),
+      '/reply.html': page('open', SUBMIT_REPLY),
+    };
+    const html = pages[url.pathname];
+    if (html) return send(200, 'text/html; charset=utf-8', html);
+    send(404, 'text/plain', 'not found');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
+}
+
+function chromium(args: string[]): Promise<string> {
+  const profile = mkdtempSync(join(tmpdir(), 'coex-chromium-'));
+  return new Promise((resolve, reject) => {
+    execFile(
+      CHROMIUM,
+      ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, '--virtual-time-budget=5000', ...args],
+      { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        rmSync(profile, { recursive: true, force: true });
+        if (err) reject(new Error(`${err.message}\n${stderr}`));
+        else resolve(stdout);
+      },
+    );
+  });
+}
+
+function count(html: string, needle: string): number {
+  return html.split(needle).length - 1;
+}
+
+describe.skipIf(!hasChromium)('woocommerce-plugin: timeline in headless Chromium', () => {
+  let host: Awaited<ReturnType<typeof startDemoHost>>;
+  beforeAll(async () => {
+    host = await startDemoHost();
+  });
+  afterAll(async () => {
+    await new Promise<void>((r) => host.server.close(() => r()));
+  });
+
+  it('renders messages and order events interleaved, badges, transcript, agent and the text reply box', async () => {
+    const dom = await chromium(['--dump-dom', `${host.url}/open.html`]);
+    const timelineGets = host.requests.filter((r) => r.url.startsWith('/wp-json/coex/v1/orders/1003/timeline'));
+    expect(timelineGets.at(-1)?.nonce).toBe(NONCE);
+    expect(dom).not.toContain('coex-timeline__loading');
+    expect(dom).toContain('Amina El Idrissi');
+    // Items in time order: created, m1, m2, status change, m3, m4, bot resumed, m5.
+    const order = ['Order #1003 placed', 'Salam, fin wslat', 'en préparation', 'Order status: Pending payment → Processing', 'wach n9der', 'envoyez la nouvelle adresse', 'AI agent: active', 'a été expédiée'];
+    const positions = order.map((text) => dom.indexOf(text));
+    expect(positions.every((p) => p > 0), JSON.stringify(positions)).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    for (const origin of ['customer', 'agent', 'app', 'api']) expect(dom).toContain(`coex-badge coex-badge--${origin}`);
+    expect(count(dom, 'coex-item coex-item--message')).toBe(5);
+    expect(count(dom, 'coex-item coex-item--event')).toBe(3);
+    expect(dom).toContain('Transcript: wach n9der nbeddel l adresse?');
+    expect(dom).toContain('&lt;b&gt;1003&lt;/b&gt;'); // message text is text, never HTML
+    expect(dom).toContain('AI agent active');
+    expect(dom).toContain('data-action="pause"');
+    expect(dom).toContain('data-mode="text"');
+    expect(dom).toContain('coex-reply__text');
+    expect(dom).toContain('history import in progress');
+    // The committed screenshot is rewritten only on request (or when absent), so test runs leave the tree clean.
+    const target = process.env.COEX_UPDATE_SCREENSHOTS || !existsSync(SCREENSHOT) ? SCREENSHOT : join(mkdtempSync(join(tmpdir(), 'coex-shot-')), 'timeline.png');
+    mkdirSync(dirname(target), { recursive: true });
+    await chromium([`--screenshot=${target}`, '--window-size=880,1000', '--hide-scrollbars', `${host.url}/open.html`]);
+    expect(statSync(target).size).toBeGreaterThan(10_000);
+  });
+
+  it('offers only a template once the 24-hour window has closed', async () => {
+    const dom = await chromium(['--dump-dom', `${host.url}/closed.html`]);
+    expect(dom).toContain('data-mode="template"');
+    expect(dom).toContain('24-hour window closed');
+    expect(dom).toContain('value="order_follow_up"');
+    expect(dom).not.toContain('coex-reply__text');
+  });
+
+  it('keeps the order history and shows the error when CoEx is unreachable', async () => {
+    const dom = await chromium(['--dump-dom', `${host.url}/broken.html`]);
+    expect(dom).toContain('CoEx could not be reached: Operation timed out');
+    expect(dom).toContain('Order status: Pending payment → Processing');
+    expect(dom).not.toContain('<form');
+  });
+
+  it('the agent toggle posts the action with the nonce and re-renders the new state', async () => {
+    const dom = await chromium(['--dump-dom', `${host.url}/pause.html`]);
+    const post = host.requests.find((r) => r.method === 'POST' && r.url.endsWith('/bot'));
+    expect(post).toMatchObject({ nonce: NONCE, body: JSON.stringify({ action: 'pause' }) });
+    expect(dom).toContain('AI agent paused');
+    expect(dom).toContain('data-action="resume"');
+  });
+
+  it('the reply box posts the text with an idempotency key', async () => {
+    await chromium(['--dump-dom', `${host.url}/reply.html`]);
+    const post = host.requests.find((r) => r.method === 'POST' && r.url.endsWith('/messages'));
+    expect(post?.nonce).toBe(NONCE);
+    const body = JSON.parse(post!.body) as { text: string; client_ref: string };
+    expect(body.text).toBe('Votre colis arrive demain ✅');
+    expect(body.client_ref).toMatch(/^wc_[0-9a-f]{24}$/);
+  });
+});

@@ -1,0 +1,296 @@
+<?php
+/**
+ * Settings: CoEx server URL, site key (checked on CoEx's lookup calls; only its SHA-256 is stored),
+ * extension key (signs the plugin's calls to CoEx; stored as typed because HMAC needs it), default
+ * template for replies outside the 24-hour window, and a "Test connection" button.
+ * Page: WooCommerce → CoEx WhatsApp, built on the Settings API.
+ *
+ * @package CoexWhatsApp
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+/**
+ * Options and the settings screen.
+ */
+final class Coex_Settings {
+
+	const OPTION       = 'coex_whatsapp_settings';
+	const GROUP        = 'coex_whatsapp';
+	const PAGE         = 'coex-whatsapp';
+	const TEST_ACTION  = 'coex_whatsapp_test_connection';
+	const NOTICE_KEY   = 'coex_whatsapp_test_result_';
+	const CAPABILITY   = 'manage_woocommerce';
+
+	/** Number used by "Test connection": any valid E.164 works, the answer only proves signing and reachability. */
+	const PROBE_PHONE = '+212600000000';
+
+	/**
+	 * Hooks.
+	 */
+	public static function init() {
+		add_action( 'admin_menu', array( __CLASS__, 'add_menu' ) );
+		add_action( 'admin_init', array( __CLASS__, 'register' ) );
+		add_action( 'admin_post_' . self::TEST_ACTION, array( __CLASS__, 'handle_test_connection' ) );
+	}
+
+	/**
+	 * Defaults of every stored field.
+	 *
+	 * @return array<string,string>
+	 */
+	public static function defaults() {
+		return array(
+			'server_url'        => '',
+			'site_key_hash'     => '',
+			'extension_key'     => '',
+			'template_name'     => '',
+			'template_language' => 'fr',
+		);
+	}
+
+	/**
+	 * Current settings merged over the defaults.
+	 *
+	 * @return array<string,string>
+	 */
+	public static function get() {
+		$stored = get_option( self::OPTION, array() );
+		$stored = is_array( $stored ) ? $stored : array();
+		return array_merge( self::defaults(), array_intersect_key( $stored, self::defaults() ) );
+	}
+
+	/**
+	 * SHA-256 hex of a site key, as stored (the key itself is never kept).
+	 *
+	 * @param string $site_key Key.
+	 * @return string
+	 */
+	public static function hash_site_key( $site_key ) {
+		return hash( 'sha256', $site_key );
+	}
+
+	/**
+	 * Constant-time check of a presented site key against the stored hash.
+	 *
+	 * @param mixed $presented Header value.
+	 * @return bool
+	 */
+	public static function site_key_matches( $presented ) {
+		$stored = self::get()['site_key_hash'];
+		if ( ! is_string( $presented ) || '' === $presented || '' === $stored ) {
+			return false;
+		}
+		// Both sides are 64-char hex digests, so hash_equals never short-circuits on length.
+		return hash_equals( $stored, self::hash_site_key( $presented ) );
+	}
+
+	/**
+	 * The account id CoEx knows this store by: its public URL without trailing slash.
+	 *
+	 * @return string
+	 */
+	public static function account() {
+		return untrailingslashit( home_url() );
+	}
+
+	/**
+	 * Settings API sanitize callback. Empty secret fields keep the stored value, so secrets are
+	 * never echoed back into the form.
+	 *
+	 * @param mixed $input Posted values.
+	 * @return array<string,string>
+	 */
+	public static function sanitize( $input ) {
+		$current = self::get();
+		$input   = is_array( $input ) ? wp_unslash( $input ) : array();
+		$out     = $current;
+
+		if ( isset( $input['server_url'] ) ) {
+			$url = trim( (string) $input['server_url'] );
+			if ( '' === $url ) {
+				$out['server_url'] = '';
+			} elseif ( preg_match( '#^https?://#i', $url ) && wp_http_validate_url( $url ) ) {
+				$out['server_url'] = untrailingslashit( esc_url_raw( $url, array( 'http', 'https' ) ) );
+			} else {
+				add_settings_error( self::OPTION, 'coex_server_url', __( 'The CoEx server URL must be an http(s) address.', 'coex-whatsapp' ) );
+			}
+		}
+		// WordPress runs this callback twice when the option is first created (update_option → add_option):
+		// the second pass receives our own output, whose hash must survive.
+		if ( isset( $input['site_key_hash'] ) && is_string( $input['site_key_hash'] ) && preg_match( '/^[0-9a-f]{64}$/', $input['site_key_hash'] ) ) {
+			$out['site_key_hash'] = $input['site_key_hash'];
+		}
+		if ( isset( $input['site_key'] ) && '' !== trim( (string) $input['site_key'] ) ) {
+			$out['site_key_hash'] = self::hash_site_key( trim( (string) $input['site_key'] ) );
+		}
+		if ( isset( $input['extension_key'] ) && '' !== trim( (string) $input['extension_key'] ) ) {
+			$out['extension_key'] = trim( (string) $input['extension_key'] );
+		}
+		if ( isset( $input['template_name'] ) ) {
+			// WhatsApp template names: lowercase letters, digits and underscores.
+			$out['template_name'] = preg_replace( '/[^a-z0-9_]/', '', strtolower( sanitize_text_field( (string) $input['template_name'] ) ) );
+		}
+		if ( isset( $input['template_language'] ) ) {
+			$lang                     = sanitize_text_field( (string) $input['template_language'] );
+			$out['template_language'] = preg_match( '/^[a-z]{2,3}(_[A-Z]{2})?$/', $lang ) ? $lang : $current['template_language'];
+		}
+		return $out;
+	}
+
+	/**
+	 * Menu entry under WooCommerce.
+	 */
+	public static function add_menu() {
+		add_submenu_page(
+			'woocommerce',
+			__( 'CoEx WhatsApp', 'coex-whatsapp' ),
+			__( 'CoEx WhatsApp', 'coex-whatsapp' ),
+			self::CAPABILITY,
+			self::PAGE,
+			array( __CLASS__, 'render_page' )
+		);
+	}
+
+	/**
+	 * Settings, section and fields.
+	 */
+	public static function register() {
+		register_setting(
+			self::GROUP,
+			self::OPTION,
+			array(
+				'type'              => 'array',
+				'sanitize_callback' => array( __CLASS__, 'sanitize' ),
+				'default'           => self::defaults(),
+				'show_in_rest'      => false,
+			)
+		);
+		add_settings_section( 'coex_server', __( 'CoEx server', 'coex-whatsapp' ), '__return_false', self::PAGE );
+		add_settings_field( 'server_url', __( 'Server URL', 'coex-whatsapp' ), array( __CLASS__, 'field_server_url' ), self::PAGE, 'coex_server' );
+		add_settings_field( 'site_key', __( 'Site key', 'coex-whatsapp' ), array( __CLASS__, 'field_site_key' ), self::PAGE, 'coex_server' );
+		add_settings_field( 'extension_key', __( 'Extension key', 'coex-whatsapp' ), array( __CLASS__, 'field_extension_key' ), self::PAGE, 'coex_server' );
+		add_settings_section( 'coex_replies', __( 'Replies', 'coex-whatsapp' ), '__return_false', self::PAGE );
+		add_settings_field( 'template', __( 'Template outside the 24-hour window', 'coex-whatsapp' ), array( __CLASS__, 'field_template' ), self::PAGE, 'coex_replies' );
+	}
+
+	/**
+	 * Server URL field.
+	 */
+	public static function field_server_url() {
+		printf(
+			'<input type="url" class="regular-text code" name="%1$s[server_url]" value="%2$s" placeholder="https://coex.example.com" />',
+			esc_attr( self::OPTION ),
+			esc_attr( self::get()['server_url'] )
+		);
+	}
+
+	/**
+	 * Site key field (write-only).
+	 */
+	public static function field_site_key() {
+		$set = '' !== self::get()['site_key_hash'];
+		printf(
+			'<input type="password" class="regular-text code" autocomplete="new-password" name="%1$s[site_key]" value="" placeholder="%2$s" />',
+			esc_attr( self::OPTION ),
+			esc_attr( $set ? __( 'Stored — leave empty to keep', 'coex-whatsapp' ) : __( 'Paste the site key issued by CoEx', 'coex-whatsapp' ) )
+		);
+		echo '<p class="description">' . esc_html__( 'CoEx sends it in X-Coex-Site-Key when it looks up customers by phone. Only its SHA-256 hash is stored.', 'coex-whatsapp' ) . '</p>';
+	}
+
+	/**
+	 * Extension key field (write-only).
+	 */
+	public static function field_extension_key() {
+		$set = '' !== self::get()['extension_key'];
+		printf(
+			'<input type="password" class="regular-text code" autocomplete="new-password" name="%1$s[extension_key]" value="" placeholder="%2$s" />',
+			esc_attr( self::OPTION ),
+			esc_attr( $set ? __( 'Stored — leave empty to keep', 'coex-whatsapp' ) : __( 'Paste the extension key issued by CoEx', 'coex-whatsapp' ) )
+		);
+		echo '<p class="description">' . esc_html__( 'Signs this store\'s requests to CoEx (HMAC-SHA256). It never leaves the server.', 'coex-whatsapp' ) . '</p>';
+	}
+
+	/**
+	 * Default template fields.
+	 */
+	public static function field_template() {
+		$s = self::get();
+		printf(
+			'<input type="text" class="regular-text code" name="%1$s[template_name]" value="%2$s" placeholder="order_follow_up" /> <input type="text" class="small-text code" name="%1$s[template_language]" value="%3$s" placeholder="fr" />',
+			esc_attr( self::OPTION ),
+			esc_attr( $s['template_name'] ),
+			esc_attr( $s['template_language'] )
+		);
+		echo '<p class="description">' . esc_html__( 'WhatsApp only allows an approved template once 24 hours have passed since the customer\'s last message.', 'coex-whatsapp' ) . '</p>';
+	}
+
+	/**
+	 * The settings page.
+	 */
+	public static function render_page() {
+		if ( ! current_user_can( self::CAPABILITY ) ) {
+			return;
+		}
+		$result = get_transient( self::NOTICE_KEY . get_current_user_id() );
+		if ( is_array( $result ) && isset( $result['ok'], $result['message'] ) ) {
+			delete_transient( self::NOTICE_KEY . get_current_user_id() );
+			printf(
+				'<div class="notice notice-%1$s is-dismissible"><p>%2$s</p></div>',
+				$result['ok'] ? 'success' : 'error',
+				esc_html( $result['message'] )
+			);
+		}
+		echo '<div class="wrap"><h1>' . esc_html( get_admin_page_title() ) . '</h1>';
+		settings_errors( self::OPTION );
+		echo '<form action="options.php" method="post">';
+		settings_fields( self::GROUP );
+		do_settings_sections( self::PAGE );
+		submit_button();
+		echo '</form>';
+		echo '<form action="' . esc_url( admin_url( 'admin-post.php' ) ) . '" method="post">';
+		echo '<input type="hidden" name="action" value="' . esc_attr( self::TEST_ACTION ) . '" />';
+		wp_nonce_field( self::TEST_ACTION );
+		submit_button( __( 'Test connection', 'coex-whatsapp' ), 'secondary', 'coex-test-connection', false );
+		echo '</form></div>';
+	}
+
+	/**
+	 * Calls CoEx once with the stored credentials and reports what happened.
+	 *
+	 * @return array{ok: bool, message: string}
+	 */
+	public static function test_connection() {
+		$client = Coex_Extension_Client::from_settings();
+		if ( is_wp_error( $client ) ) {
+			return array(
+				'ok'      => false,
+				'message' => $client->get_error_message(),
+			);
+		}
+		$result = $client->get_thread( self::PROBE_PHONE );
+		if ( is_wp_error( $result ) ) {
+			return array(
+				'ok'      => false,
+				'message' => $result->get_error_message(),
+			);
+		}
+		return array(
+			'ok'      => true,
+			'message' => __( 'Connected: CoEx accepted this store\'s signed request.', 'coex-whatsapp' ),
+		);
+	}
+
+	/**
+	 * admin-post handler of the "Test connection" button.
+	 */
+	public static function handle_test_connection() {
+		if ( ! current_user_can( self::CAPABILITY ) ) {
+			wp_die( esc_html__( 'You are not allowed to do this.', 'coex-whatsapp' ), 403 );
+		}
+		check_admin_referer( self::TEST_ACTION );
+		set_transient( self::NOTICE_KEY . get_current_user_id(), self::test_connection(), 60 );
+		wp_safe_redirect( admin_url( 'admin.php?page=' . self::PAGE ) );
+		exit;
+	}
+}

@@ -1,0 +1,83 @@
+<?php
+/**
+ * Settings sanitization, secret handling and "Test connection".
+ *
+ * @package CoexWhatsApp
+ */
+
+use PHPUnit\Framework\TestCase;
+
+final class SettingsTest extends TestCase {
+
+	protected function setUp(): void {
+		Coex_Test_WP::reset();
+	}
+
+	public function test_sanitize_hashes_the_site_key_and_keeps_secrets_when_left_empty() {
+		$saved = Coex_Settings::sanitize(
+			array(
+				'server_url'        => ' https://coex.example.com/ ',
+				'site_key'          => ' sk_live_1 ',
+				'extension_key'     => 'ext_1',
+				'template_name'     => 'Order Follow-Up!',
+				'template_language' => 'pt_BR',
+			)
+		);
+		$this->assertSame( 'https://coex.example.com', $saved['server_url'] );
+		$this->assertSame( hash( 'sha256', 'sk_live_1' ), $saved['site_key_hash'] );
+		$this->assertSame( 'ext_1', $saved['extension_key'] );
+		$this->assertSame( 'orderfollowup', $saved['template_name'] );
+		$this->assertSame( 'pt_BR', $saved['template_language'] );
+
+		update_option( Coex_Settings::OPTION, $saved );
+		$again = Coex_Settings::sanitize( array( 'server_url' => 'https://coex.example.com', 'site_key' => '', 'extension_key' => '  ' ) );
+		$this->assertSame( $saved['site_key_hash'], $again['site_key_hash'] );
+		$this->assertSame( 'ext_1', $again['extension_key'] );
+		$this->assertTrue( Coex_Settings::site_key_matches( 'sk_live_1' ) );
+		$this->assertFalse( Coex_Settings::site_key_matches( 'sk_live_2' ) );
+	}
+
+	public function test_sanitize_is_idempotent_for_the_first_save_double_pass() {
+		$first = Coex_Settings::sanitize( array( 'server_url' => 'https://coex.example.com', 'site_key' => 'sk_1', 'extension_key' => 'ext_1' ) );
+		// The option does not exist yet, so WordPress sanitizes again with the first pass's output.
+		$this->assertSame( $first, Coex_Settings::sanitize( $first ) );
+		$this->assertSame( hash( 'sha256', 'sk_1' ), $first['site_key_hash'] );
+		$this->assertSame( '', Coex_Settings::sanitize( array( 'site_key_hash' => 'not-a-hash' ) )['site_key_hash'] );
+	}
+
+	public function test_sanitize_rejects_bad_urls_and_languages() {
+		update_option( Coex_Settings::OPTION, array( 'server_url' => 'https://ok.example', 'template_language' => 'fr' ) );
+		$saved = Coex_Settings::sanitize( array( 'server_url' => 'javascript:alert(1)', 'template_language' => 'french' ) );
+		$this->assertSame( 'https://ok.example', $saved['server_url'] );
+		$this->assertSame( 'fr', $saved['template_language'] );
+		$this->assertSame( 'coex_server_url', Coex_Test_WP::$settings_errors[0]['code'] );
+		$this->assertSame( Coex_Settings::get(), Coex_Settings::sanitize( 'garbage' ), 'a non-array post changes nothing' );
+	}
+
+	public function test_secrets_are_never_printed_in_the_form() {
+		Coex_Test_Fixtures::configure();
+		ob_start();
+		Coex_Settings::field_site_key();
+		Coex_Settings::field_extension_key();
+		Coex_Settings::field_server_url();
+		$html = (string) ob_get_clean();
+		$this->assertStringNotContainsString( Coex_Test_Fixtures::EXTENSION_KEY, $html );
+		$this->assertStringNotContainsString( hash( 'sha256', Coex_Test_Fixtures::SITE_KEY ), $html );
+		$this->assertStringContainsString( 'value="https://coex.example.com"', $html );
+		$this->assertSame( 2, substr_count( $html, 'Stored — leave empty to keep' ) );
+	}
+
+	public function test_connection_reports_success_and_failures() {
+		$this->assertFalse( Coex_Settings::test_connection()['ok'], 'not configured' );
+
+		Coex_Test_Fixtures::configure();
+		Coex_Test_WP::$http_queue = array( Coex_Test_Fixtures::http( 200, array( 'thread' => null, 'messages' => array(), 'sync' => null ) ) );
+		$this->assertTrue( Coex_Settings::test_connection()['ok'] );
+		$this->assertStringStartsWith( 'https://coex.example.com/ext/v1/woocommerce/thread?phone=', Coex_Test_WP::$http_log[0]['url'] );
+
+		Coex_Test_WP::$http_queue = array( Coex_Test_Fixtures::http( 401, array( 'code' => 'bad_signature' ) ) );
+		$result                   = Coex_Settings::test_connection();
+		$this->assertFalse( $result['ok'] );
+		$this->assertStringContainsString( 'extension key', $result['message'] );
+	}
+}
