@@ -12,7 +12,7 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['core/src/**/*.test.ts', 'connectors/src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['core/src/**/*.test.ts', 'connectors/src/**/*.test.ts', 'test/**/*.test.ts', 'hubspot-app/src/**/*.test.{ts,tsx}', 'hubspot-app/test/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -1,0 +1,213 @@
+import { errorBodySchema, threadResponseSchema, type ThreadResponse } from './contract.js';
+import type { BotAction } from './thread-logic.js';
+
+/*
+ * Requests to the CoEx extension API, independent of how they travel. In HubSpot they go through
+ * `hubspot.fetch` (HTTPS only, URL listed in permittedUrls.fetch, JSON object bodies, ≤ 15 s, one
+ * automatic retry on 5xx or connection failure); HubSpot signs them (v3) and appends portalId,
+ * userId, userEmail and appId, so the card never sends who it is: the server trusts only those.
+ */
+
+export interface CoexFetchOptions {
+  method: 'GET' | 'POST';
+  body?: Record<string, unknown>;
+  timeout: number;
+}
+/** The part of `Response` the client reads. */
+export interface CoexFetchResponse {
+  ok: boolean;
+  status: number;
+  json(): Promise<unknown>;
+}
+/** `hubspot.fetch` fits this type; tests pass an emulation of it. */
+export type CoexFetch = (url: string, options: CoexFetchOptions) => Promise<CoexFetchResponse>;
+
+export interface CoexRequest {
+  url: string;
+  options: CoexFetchOptions;
+}
+
+const READ_TIMEOUT_MS = 10_000;
+/** HubSpot's ceiling; a send may wait on the Graph API. */
+const WRITE_TIMEOUT_MS = 15_000;
+/** WhatsApp's limit for a text message body. */
+export const MAX_TEXT_LENGTH = 4096;
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * The server's base URL without a trailing slash. HTTPS is required (hubspot.fetch refuses
+ * anything else); plain HTTP is accepted for loopback only, for local development and tests.
+ */
+export function normalizeServerUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`CoEx server URL is not a valid URL: "${raw}"`);
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
+    throw new Error(`CoEx server URL must use https (hubspot.fetch only calls HTTPS URLs): "${raw}"`);
+  }
+  if (url.search || url.hash || url.username || url.password) throw new Error(`CoEx server URL must not carry a query, fragment or credentials: "${raw}"`);
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/**
+ * The server URL: a config-profile variable `COEX_SERVER_URL` (HubSpot passes profile variables in
+ * `context.variables`) wins over the URL compiled into the card, so one build serves staging and
+ * production. Either must also be listed in permittedUrls.fetch.
+ */
+export function resolveServerUrl(variables: Readonly<Record<string, unknown>> | undefined, compiledDefault: string): string {
+  const fromProfile = variables?.['COEX_SERVER_URL'];
+  return normalizeServerUrl(typeof fromProfile === 'string' && fromProfile.trim() !== '' ? fromProfile.trim() : compiledDefault);
+}
+
+export function threadRequest(serverUrl: string, phone: string): CoexRequest {
+  if (phone.trim() === '') throw new Error('a phone number is required to look up a thread');
+  return {
+    url: `${normalizeServerUrl(serverUrl)}/ext/v1/hubspot/thread?phone=${encodeURIComponent(phone)}`,
+    options: { method: 'GET', timeout: READ_TIMEOUT_MS },
+  };
+}
+
+function threadPath(serverUrl: string, threadId: string): string {
+  if (threadId === '') throw new Error('a thread id is required');
+  return `${normalizeServerUrl(serverUrl)}/ext/v1/hubspot/threads/${encodeURIComponent(threadId)}`;
+}
+
+export function botRequest(serverUrl: string, threadId: string, action: BotAction): CoexRequest {
+  return { url: `${threadPath(serverUrl, threadId)}/bot`, options: { method: 'POST', body: { action }, timeout: WRITE_TIMEOUT_MS } };
+}
+
+export type Reply = { kind: 'text'; text: string } | { kind: 'template'; name: string; language: string };
+
+/**
+ * `clientRef` makes the send idempotent on the server: hubspot.fetch retries a request once by
+ * itself after a 5xx or a connection failure, and that retry must not send the message twice.
+ */
+export function replyRequest(serverUrl: string, threadId: string, reply: Reply, clientRef: string): CoexRequest {
+  let body: Record<string, unknown>;
+  if (reply.kind === 'text') {
+    const text = reply.text.trim();
+    if (text === '') throw new Error('the reply is empty');
+    if (text.length > MAX_TEXT_LENGTH) throw new Error(`the reply is ${text.length} characters; WhatsApp allows ${MAX_TEXT_LENGTH}`);
+    body = { text };
+  } else {
+    if (reply.name.trim() === '' || reply.language.trim() === '') throw new Error('choose a template');
+    body = { template: { name: reply.name, language: reply.language } };
+  }
+  return { url: `${threadPath(serverUrl, threadId)}/messages`, options: { method: 'POST', body: { ...body, client_ref: clientRef }, timeout: WRITE_TIMEOUT_MS } };
+}
+
+export type CoexErrorKind = 'network' | 'http' | 'bad_response';
+
+export class CoexApiError extends Error {
+  constructor(
+    message: string,
+    readonly kind: CoexErrorKind,
+    readonly status: number | null,
+    readonly code: string | null,
+  ) {
+    super(message);
+    this.name = 'CoexApiError';
+  }
+}
+
+const NOT_FOUND_MESSAGE = 'CoEx does not know this conversation any more. Refresh the card.';
+
+/** Stable `code`s of the extension API (docs/extension-api.md) → what the person can do about it. */
+const CODE_MESSAGES: Record<string, string> = {
+  window_closed: 'The 24-hour window is closed: only an approved template can be sent.',
+  number_not_connected: 'The business WhatsApp number is disconnected from CoEx. Reconnect it in CoEx, then try again.',
+  recipient_unknown: 'This WhatsApp user has no phone number CoEx can send to.',
+  invalid_message: 'WhatsApp refused the message as written. Check the template and its language.',
+  send_failed: 'WhatsApp refused the message after several tries.',
+  invalid_phone: 'The phone number on this record is not a valid phone number.',
+  unknown_account: 'This HubSpot account is not connected to a CoEx workspace.',
+  not_configured: 'The CoEx server has no HubSpot app secret configured.',
+  bad_signature: 'CoEx could not verify the request: the HubSpot app secret on the server does not match this app.',
+  expired: 'CoEx refused the request as too old: the server clock may be wrong.',
+  // HubSpot's own automatic retry of a request CoEx had already accepted.
+  replayed: 'CoEx had already received this request. Refresh the card to see its result.',
+  not_found: NOT_FOUND_MESSAGE,
+};
+
+/** A sentence for the person looking at the card. */
+export function describeError(error: unknown): string {
+  if (!(error instanceof CoexApiError)) return error instanceof Error ? error.message : String(error);
+  if (error.kind === 'network') return 'Could not reach the CoEx server. Check that it is online and that its URL is in the app\'s permitted URLs.';
+  if (error.kind === 'bad_response') return 'The CoEx server answered with data this card does not understand. The server and the HubSpot app may be different versions.';
+  const known = error.code ? CODE_MESSAGES[error.code] : undefined;
+  if (known) return known;
+  switch (error.status) {
+    case 401:
+    case 403:
+      return 'CoEx refused the request: this HubSpot account is not connected to a CoEx workspace, or the app\'s secret does not match.';
+    case 404:
+      return NOT_FOUND_MESSAGE;
+    case 429:
+      return 'Too many requests right now. Try again in a moment.';
+    default:
+      return error.status !== null && error.status >= 500
+        ? `The CoEx server had a problem (HTTP ${error.status}). Try again in a moment.`
+        : `CoEx refused the request (HTTP ${error.status ?? '?'}): ${error.message}`;
+  }
+}
+
+async function send(fetcher: CoexFetch, req: CoexRequest): Promise<CoexFetchResponse> {
+  let res: CoexFetchResponse;
+  try {
+    res = await fetcher(req.url, req.options);
+  } catch (error) {
+    throw new CoexApiError(`request failed: ${error instanceof Error ? error.message : String(error)}`, 'network', null, null);
+  }
+  if (res.ok) return res;
+  let body: unknown = null;
+  try {
+    body = await res.json();
+  } catch {
+    // Non-JSON error pages (a proxy's 502) carry nothing more than the status.
+  }
+  const parsed = errorBodySchema.safeParse(body);
+  throw new CoexApiError(parsed.success ? parsed.data.error : `HTTP ${res.status}`, 'http', res.status, parsed.success ? (parsed.data.code ?? null) : null);
+}
+
+function newClientRef(): string {
+  const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
+  return c?.randomUUID ? c.randomUUID() : `coex-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
+}
+
+export interface CoexClient {
+  loadThread(phone: string): Promise<ThreadResponse>;
+  setBot(threadId: string, action: BotAction): Promise<void>;
+  sendReply(threadId: string, reply: Reply): Promise<void>;
+}
+
+export function createCoexClient(opts: { serverUrl: string; fetch: CoexFetch; clientRef?: () => string }): CoexClient {
+  const serverUrl = normalizeServerUrl(opts.serverUrl);
+  const clientRef = opts.clientRef ?? newClientRef;
+  return {
+    async loadThread(phone) {
+      const res = await send(opts.fetch, threadRequest(serverUrl, phone));
+      let json: unknown;
+      try {
+        json = await res.json();
+      } catch {
+        throw new CoexApiError('response is not JSON', 'bad_response', res.status, null);
+      }
+      const parsed = threadResponseSchema.safeParse(json);
+      if (!parsed.success) {
+        const first = parsed.error.issues[0];
+        throw new CoexApiError(`unexpected thread response${first ? ` at ${first.path.join('.') || '(root)'}: ${first.message}` : ''}`, 'bad_response', res.status, null);
+      }
+      return parsed.data;
+    },
+    async setBot(threadId, action) {
+      await send(opts.fetch, botRequest(serverUrl, threadId, action));
+    },
+    async sendReply(threadId, reply) {
+      await send(opts.fetch, replyRequest(serverUrl, threadId, reply, clientRef()));
+    },
+  };
+}

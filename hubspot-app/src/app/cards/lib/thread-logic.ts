@@ -1,0 +1,380 @@
+import type { Bot, BotEvent, BotState, Message, Origin, Sync, TemplateChoice, Thread, ThreadResponse } from './contract.js';
+
+/*
+ * Everything the card decides, without React: which phone to ask for, how a message is badged and
+ * grouped, whether the reply box offers free text or templates, what the bot toggle does, how sync
+ * progress reads. The React card only renders what these functions return.
+ */
+
+export type TagVariant = 'default' | 'warning' | 'success' | 'error' | 'info';
+export interface Badge {
+  label: string;
+  variant: TagVariant;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phone of the record
+
+/** Read in this order: the WhatsApp-specific property wins over the generic ones. */
+export const PHONE_PROPERTIES = ['hs_whatsapp_phone_number', 'mobilephone', 'phone'] as const;
+export type PhoneProperty = (typeof PHONE_PROPERTIES)[number];
+
+/**
+ * Strips display formatting from a CRM phone value; the server does the real normalisation
+ * (libphonenumber, Moroccan `06…`/`00212…` forms). Returns null for values that cannot be a phone.
+ */
+export function cleanPhone(raw: string | null | undefined): string | null {
+  if (raw == null) return null;
+  const trimmed = raw.trim();
+  if (trimmed === '' || /[a-z]/i.test(trimmed.replace(/^tel:/i, ''))) return null;
+  const withoutScheme = trimmed.replace(/^tel:/i, '');
+  const plus = withoutScheme.startsWith('+') ? '+' : '';
+  const digits = withoutScheme.replace(/[\s().\-/]/g, '').replace(/^\+/, '');
+  if (!/^\d{6,15}$/.test(digits)) return null;
+  return plus + digits;
+}
+
+export function pickPhone(properties: Readonly<Record<string, string | null | undefined>>): { phone: string; property: PhoneProperty } | null {
+  for (const property of PHONE_PROPERTIES) {
+    const phone = cleanPhone(properties[property]);
+    if (phone) return { phone, property };
+  }
+  return null;
+}
+
+export interface PhoneCandidate {
+  contactId: string;
+  label: string;
+  phone: string;
+}
+
+/** Associated contacts of a deal or ticket that have a usable phone, one entry per distinct phone. */
+export function phoneCandidates(
+  contacts: ReadonlyArray<{ toObjectId: number; properties: Readonly<Record<string, string | null | undefined>> }>,
+): PhoneCandidate[] {
+  const seen = new Set<string>();
+  const out: PhoneCandidate[] = [];
+  for (const c of contacts) {
+    const picked = pickPhone(c.properties);
+    if (!picked || seen.has(picked.phone)) continue;
+    seen.add(picked.phone);
+    const name = [c.properties.firstname, c.properties.lastname].filter((p): p is string => typeof p === 'string' && p.trim() !== '').join(' ');
+    out.push({ contactId: String(c.toObjectId), label: name ? `${name} (${picked.phone})` : picked.phone, phone: picked.phone });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Message badges and bodies
+
+const ORIGIN_BADGES: Record<Origin, Badge> = {
+  customer: { label: 'Customer', variant: 'default' },
+  // Sent by the owner from the WhatsApp Business App on the phone (an echo).
+  app: { label: 'Phone app', variant: 'info' },
+  // The AI agent's replies (origin `agent` in the store).
+  agent: { label: 'AI agent', variant: 'success' },
+  // Sent through the CoEx API, which includes replies typed in a CRM card.
+  api: { label: 'API', variant: 'warning' },
+  history: { label: 'History', variant: 'default' },
+};
+
+export function originBadge(origin: Origin): Badge {
+  return ORIGIN_BADGES[origin];
+}
+
+export function directionBadge(direction: Message['direction']): Badge {
+  return direction === 'inbound' ? { label: 'In', variant: 'default' } : { label: 'Out', variant: 'info' };
+}
+
+export function messageBadges(m: Message): Badge[] {
+  const badges = [directionBadge(m.direction), originBadge(m.origin)];
+  if (m.direction === 'outbound' && m.status === 'failed') badges.push({ label: 'Failed', variant: 'error' });
+  return badges;
+}
+
+export type TranscriptLine =
+  | { state: 'done'; text: string }
+  | { state: 'pending'; text: string }
+  | { state: 'failed'; text: string };
+
+export interface MessageBody {
+  text: string;
+  transcript: TranscriptLine | null;
+}
+
+const VOICE_TYPES = new Set(['audio', 'voice']);
+
+export function messageBody(m: Message): MessageBody {
+  const isVoice = VOICE_TYPES.has(m.type);
+  const text = m.text && m.text.trim() !== '' ? m.text : isVoice ? 'Voice note' : `[${m.type.replace(/_/g, ' ')}]`;
+  if (!isVoice) return { text, transcript: null };
+  switch (m.transcript_state) {
+    case 'done':
+      return { text, transcript: m.transcript ? { state: 'done', text: m.transcript } : { state: 'failed', text: 'Transcript is empty' } };
+    case 'pending':
+    case 'transcribing':
+      return { text, transcript: { state: 'pending', text: 'Transcribing…' } };
+    case 'failed':
+      return { text, transcript: { state: 'failed', text: 'Transcript unavailable' } };
+    default:
+      return { text, transcript: m.transcript ? { state: 'done', text: m.transcript } : null };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timeline
+
+export interface TimelineEntry {
+  id: string;
+  time: string;
+  badges: Badge[];
+  body: MessageBody;
+}
+export interface TimelineDay {
+  key: string;
+  label: string;
+  entries: TimelineEntry[];
+}
+export interface Timeline {
+  days: TimelineDay[];
+  /** Older messages left out by `limit`. */
+  hidden: number;
+}
+
+function safeTimeZone(timeZone: string | undefined): string {
+  if (!timeZone) return 'UTC';
+  try {
+    new Intl.DateTimeFormat('en', { timeZone });
+    return timeZone;
+  } catch {
+    return 'UTC';
+  }
+}
+
+function dayKey(date: Date, timeZone: string): string {
+  // en-CA formats as YYYY-MM-DD, which also sorts.
+  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(date);
+}
+
+export function formatTime(iso: string, timeZone?: string): string {
+  return new Intl.DateTimeFormat('en-GB', { timeZone: safeTimeZone(timeZone), hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
+}
+
+export function formatDateTime(iso: string, timeZone?: string): string {
+  return new Intl.DateTimeFormat('en-GB', { timeZone: safeTimeZone(timeZone), day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
+}
+
+/**
+ * Messages in time order grouped by calendar day in the portal's time zone. Duplicates (same id,
+ * e.g. a live message and its history copy merged late) are shown once, keeping the last seen.
+ */
+export function buildTimeline(messages: readonly Message[], opts: { timeZone?: string; now: Date; limit?: number }): Timeline {
+  const timeZone = safeTimeZone(opts.timeZone);
+  const byId = new Map<string, Message>();
+  for (const m of messages) byId.set(m.id, m);
+  const ordered = [...byId.values()]
+    .map((m, i) => ({ m, i, t: Date.parse(m.timestamp) }))
+    .sort((a, b) => a.t - b.t || a.i - b.i)
+    .map((x) => x.m);
+  const limit = opts.limit ?? ordered.length;
+  const shown = limit >= ordered.length ? ordered : ordered.slice(ordered.length - limit);
+
+  const today = dayKey(opts.now, timeZone);
+  const yesterday = dayKey(new Date(opts.now.getTime() - 86_400_000), timeZone);
+  const labelFormat = new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' });
+
+  const days: TimelineDay[] = [];
+  for (const m of shown) {
+    const date = new Date(m.timestamp);
+    const key = dayKey(date, timeZone);
+    let day = days[days.length - 1];
+    if (!day || day.key !== key) {
+      day = { key, label: key === today ? 'Today' : key === yesterday ? 'Yesterday' : labelFormat.format(date), entries: [] };
+      days.push(day);
+    }
+    day.entries.push({ id: m.id, time: formatTime(m.timestamp, timeZone), badges: messageBadges(m), body: messageBody(m) });
+  }
+  return { days, hidden: ordered.length - shown.length };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customer-service window and the reply box
+
+export type Composer =
+  | { mode: 'none' }
+  | { mode: 'text'; closesAt: string | null }
+  | { mode: 'template'; reason: 'window_closed' | 'server_refused' };
+
+/**
+ * Free text only inside the 24-hour window; templates otherwise. The client clock closes the window
+ * when `closes_at` passes even if the data is stale, and a 409 `window_closed` from the server wins
+ * over whatever the last fetch said.
+ */
+export function composerMode(thread: Thread | null, now: Date, serverRefusedText = false): Composer {
+  if (!thread) return { mode: 'none' };
+  if (serverRefusedText) return { mode: 'template', reason: 'server_refused' };
+  const { open, closes_at } = thread.window;
+  if (open && (closes_at === null || Date.parse(closes_at) > now.getTime())) return { mode: 'text', closesAt: closes_at };
+  return { mode: 'template', reason: 'window_closed' };
+}
+
+export function formatRemaining(ms: number): string {
+  const minutes = Math.max(0, Math.floor(ms / 60_000));
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  return h > 0 ? `${h} h ${m} min` : `${m} min`;
+}
+
+export function windowBadge(thread: Thread, now: Date, serverRefusedText = false): Badge {
+  const c = composerMode(thread, now, serverRefusedText);
+  if (c.mode !== 'text') return { label: 'Window closed: templates only', variant: 'warning' };
+  if (c.closesAt === null) return { label: 'Window open', variant: 'success' };
+  return { label: `Window open: closes in ${formatRemaining(Date.parse(c.closesAt) - now.getTime())}`, variant: 'success' };
+}
+
+export interface TemplateOption {
+  label: string;
+  value: string;
+}
+
+const TEMPLATE_VALUE_SEPARATOR = '|';
+
+/** Server-offered templates when present, otherwise the card's configured list. */
+export function templateOptions(fromServer: readonly TemplateChoice[] | undefined, fallback: readonly TemplateChoice[]): TemplateOption[] {
+  const source = fromServer && fromServer.length > 0 ? fromServer : fallback;
+  return source.map((t) => ({ label: t.label ?? `${t.name} (${t.language})`, value: `${t.name}${TEMPLATE_VALUE_SEPARATOR}${t.language}` }));
+}
+
+export function parseTemplateValue(value: string | number | boolean | null | undefined): { name: string; language: string } | null {
+  if (typeof value !== 'string') return null;
+  const at = value.lastIndexOf(TEMPLATE_VALUE_SEPARATOR);
+  if (at <= 0 || at === value.length - 1) return null;
+  return { name: value.slice(0, at), language: value.slice(at + 1) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bot state
+
+export type BotAction = 'pause' | 'resume' | 'off';
+
+export function botStateBadge(bot: Bot, timeZone?: string): Badge {
+  switch (bot.state) {
+    case 'active':
+      return { label: 'Bot active', variant: 'success' };
+    case 'paused':
+      return { label: bot.paused_until ? `Bot paused until ${formatDateTime(bot.paused_until, timeZone)}` : 'Bot paused', variant: 'warning' };
+    case 'handoff_requested':
+      return { label: 'Customer asked for a person', variant: 'error' };
+    case 'off':
+      return { label: 'Bot off', variant: 'default' };
+  }
+}
+
+export interface BotToggle {
+  primary: { action: BotAction; label: string };
+  secondary: { action: BotAction; label: string } | null;
+}
+
+export function botToggle(state: BotState): BotToggle {
+  switch (state) {
+    case 'active':
+      return { primary: { action: 'pause', label: 'Pause bot' }, secondary: { action: 'off', label: 'Turn bot off' } };
+    case 'paused':
+    case 'handoff_requested':
+      return { primary: { action: 'resume', label: 'Resume bot' }, secondary: { action: 'off', label: 'Turn bot off' } };
+    case 'off':
+      return { primary: { action: 'resume', label: 'Turn bot on' }, secondary: null };
+  }
+}
+
+const CAUSES: Record<string, string> = {
+  app_echo: 'Owner replied from the phone app',
+  crm_reply: 'A person replied from a CRM or the API',
+  manual_pause: 'Paused through the API',
+  manual_resume: 'Resumed through the API',
+  manual_off: 'Turned off through the API',
+  quiet_period_elapsed: 'Quiet period over: resumed automatically',
+};
+
+const CRM_NAMES: Record<string, string> = { hubspot: 'HubSpot', woocommerce: 'WooCommerce', odoo: 'Odoo', zoho: 'Zoho CRM' };
+const ACTION_VERBS: Record<string, string> = { pause: 'Paused', resume: 'Resumed', off: 'Turned off' };
+
+export function causeLabel(cause: string | null): string {
+  if (!cause) return 'Unknown cause';
+  const known = CAUSES[cause];
+  if (known) return known;
+  // A toggle from a CRM extension: crm_<crm>_<action> (docs/extension-api.md).
+  const toggle = /^crm_([a-z]+)_(pause|resume|off)$/.exec(cause);
+  if (toggle) return `${ACTION_VERBS[toggle[2]!]} from ${CRM_NAMES[toggle[1]!] ?? toggle[1]}`;
+  if (cause.startsWith('handoff:')) return `Customer asked for a person (${cause.slice('handoff:'.length).replace(/_/g, ' ')})`;
+  // app_edit, app_revoke, …: any other app activity by the owner.
+  if (cause.startsWith('app_')) return `Owner activity in the phone app (${cause.slice(4).replace(/_/g, ' ')})`;
+  return cause.replace(/_/g, ' ');
+}
+
+export interface BotHistoryRow {
+  at: string;
+  change: string;
+  cause: string;
+  actor: string;
+}
+
+/** Newest first. */
+export function botHistoryRows(history: readonly BotEvent[], timeZone?: string, limit = 10): BotHistoryRow[] {
+  return [...history]
+    .sort((a, b) => Date.parse(b.at) - Date.parse(a.at))
+    .slice(0, limit)
+    .map((e) => ({
+      at: formatDateTime(e.at, timeZone),
+      change: `${(e.from ?? '?').replace(/_/g, ' ')} → ${e.to.replace(/_/g, ' ')}`,
+      cause: causeLabel(e.cause),
+      actor: e.actor ?? 'system',
+    }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sync progress
+
+export interface SyncView {
+  history: Badge & { progress: number | null; declined: boolean };
+  contacts: Badge;
+}
+
+const HISTORY_STATES: Record<string, Badge> = {
+  complete: { label: 'Chat history imported', variant: 'success' },
+  declined: { label: 'Owner declined to share chat history', variant: 'warning' },
+  requested: { label: 'Chat history requested from the phone', variant: 'info' },
+  request_failed: { label: 'Chat history request failed', variant: 'warning' },
+  not_requested: { label: 'Chat history not requested', variant: 'default' },
+};
+
+const CONTACT_STATES: Record<string, Badge> = {
+  // Contacts keep arriving while the app shares them: "receiving" is the healthy steady state.
+  receiving: { label: 'Phone contacts synced', variant: 'success' },
+  complete: { label: 'Phone contacts synced', variant: 'success' },
+  requested: { label: 'Phone contacts requested', variant: 'info' },
+  request_failed: { label: 'Phone contacts sync failed', variant: 'warning' },
+  not_requested: { label: 'Phone contacts not synced', variant: 'default' },
+};
+
+/** null when the tenant has no WhatsApp number connected yet. */
+export function syncView(sync: Sync | null): SyncView | null {
+  if (!sync) return null;
+  const h = sync.history;
+  const history: SyncView['history'] =
+    h.status === 'in_progress'
+      ? { label: `Importing chat history: ${Math.round(h.progress)}%`, variant: 'info', progress: Math.round(h.progress), declined: false }
+      : { ...(HISTORY_STATES[h.status] ?? { label: `Chat history: ${h.status.replace(/_/g, ' ')}`, variant: 'default' }), progress: null, declined: h.status === 'declined' };
+  const c = sync.contacts.status;
+  const contacts: Badge = CONTACT_STATES[c] ?? { label: `Phone contacts: ${c.replace(/_/g, ' ')}`, variant: 'default' };
+  return { history, contacts };
+}
+
+/**
+ * Poll again only while something is moving on the server (a voice note being transcribed, history
+ * being imported); a settled thread is refreshed by hand, to stay well inside hubspot.fetch limits.
+ */
+export function refreshDelayMs(data: ThreadResponse, delayMs: number): number | null {
+  const transcribing = data.messages.some((m) => VOICE_TYPES.has(m.type) && (m.transcript_state === 'pending' || m.transcript_state === 'transcribing'));
+  return transcribing || data.sync?.history.status === 'in_progress' ? delayMs : null;
+}
