@@ -199,12 +199,14 @@ const propertyCreateSchema = z.object({
 const groupCreateSchema = z.object({ name: z.string().min(1), label: z.string().min(1), displayOrder: z.number().optional() });
 
 class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: Record<string, unknown>,
-    readonly headers: Record<string, string> = {},
-  ) {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+  readonly headers: Record<string, string>;
+  constructor(status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) {
     super(typeof body.message === 'string' ? body.message : `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+    this.headers = headers;
   }
 }
 
@@ -231,7 +233,10 @@ export class FakeHubSpot {
   private readonly refreshTokens = new Set<string>();
   private failures: (ScriptedFailure & { left: number })[] = [];
 
-  private constructor(private readonly options: FakeHubSpotOptions) {
+  private readonly options: FakeHubSpotOptions;
+
+  private constructor(options: FakeHubSpotOptions) {
+    this.options = options;
     this.now = options.now ?? Date.now;
     this.searchLagMs = options.searchLagMs ?? 0;
     this.portalId = options.portalId ?? 4_242_424;

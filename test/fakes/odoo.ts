@@ -106,11 +106,10 @@ export interface OdooFake {
 type PyErrorKind = 'AccessDenied' | 'AccessError' | 'UserError' | 'ValueError' | 'KeyError' | 'TypeError' | 'IndexError' | 'AttributeError' | 'NotFound' | 'UnprocessableEntity';
 
 class PyError extends Error {
-  constructor(
-    readonly kind: PyErrorKind,
-    message: string,
-  ) {
+  readonly kind: PyErrorKind;
+  constructor(kind: PyErrorKind, message: string) {
     super(message);
+    this.kind = kind;
   }
 }
 

@@ -122,14 +122,16 @@ const EMPTY_ADDRESS: Required<WooAddressFields> = {
 };
 
 class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-    readonly headers: Record<string, string> = {},
-  ) {
+  readonly status: number;
+  readonly code: string;
+  readonly extra: Record<string, unknown>;
+  readonly headers: Record<string, string>;
+  constructor(status: number, code: string, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
     super(message);
+    this.status = status;
+    this.code = code;
+    this.extra = extra;
+    this.headers = headers;
   }
 }
 
@@ -159,7 +161,10 @@ export class FakeWooCommerce {
   private failures: (ScriptedFailure & { left: number })[] = [];
   plugin: { siteKey: string } | null;
 
-  private constructor(private readonly options: FakeWooCommerceOptions) {
+  private readonly options: FakeWooCommerceOptions;
+
+  private constructor(options: FakeWooCommerceOptions) {
+    this.options = options;
     this.consumerKey = options.consumerKey ?? 'ck_test_0123456789abcdef';
     this.consumerSecret = options.consumerSecret ?? 'cs_test_fedcba9876543210';
     this.plugin = options.plugin ?? null;

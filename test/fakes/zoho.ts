@@ -120,13 +120,14 @@ const SEARCHABLE = new Set(['First_Name', 'Last_Name', 'Full_Name', 'Phone', 'Mo
 const OWNER = { name: 'CoEx Bot', id: '4876876000000351001', email: 'bot@coex.example' };
 
 class ZohoHttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details: Record<string, unknown> = {},
-  ) {
+  readonly status: number;
+  readonly code: string;
+  readonly details: Record<string, unknown>;
+  constructor(status: number, code: string, message: string, details: Record<string, unknown> = {}) {
     super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
   }
 }
 

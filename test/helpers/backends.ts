@@ -32,11 +32,37 @@ export async function createTestDatabase(backend: BackendName): Promise<TestData
   return {
     databaseUrl: url.toString(),
     pgliteDir: 'memory://',
+    // No `with (force)`: terminating a pool that a test left open raises an unhandled error in that
+    // pool. A database still in use is left behind and dropped by the next run's global setup.
     drop: async () => {
       const c = new pg.Client({ connectionString: admin });
       await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
+      try {
+        for (let attempt = 0; attempt < 20; attempt++) {
+          const busy = await c.query('select count(*)::int as n from pg_stat_activity where datname = $1', [name]);
+          if (busy.rows[0].n === 0) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        await c.query(`drop database if exists ${name}`);
+      } catch {
+        // still in use: see dropStaleTestDatabases
+      } finally {
+        await c.end();
+      }
     },
   };
+}
+
+/** Drops test databases left behind by earlier runs (called once from vitest's global setup). */
+export async function dropStaleTestDatabases(): Promise<void> {
+  const admin = process.env.TEST_DATABASE_URL;
+  if (!admin) return;
+  const c = new pg.Client({ connectionString: admin });
+  await c.connect();
+  try {
+    const rows = await c.query<{ datname: string }>("select datname from pg_database where datname like 'coex_test_%' or datname like 'coex_bench_%'");
+    for (const r of rows.rows) await c.query(`drop database if exists ${r.datname} with (force)`).catch(() => undefined);
+  } finally {
+    await c.end();
+  }
 }

@@ -66,6 +66,8 @@ export class CrmOutbox {
       from crm_connections c join messages m on m.tenant_id = c.tenant_id
       where c.id = ${connectionId} and m.wamid not like 'pending:%' and m.type <> 'reaction'
         and not exists (select 1 from crm_outbox o where o.connection_id = c.id and o.kind = 'archive' and o.ref_id = m.id::text)
+      -- Outbox ids follow threads, so an archive batch covers few customers (few CRM calls).
+      order by m.thread_id, m.provider_timestamp
       on conflict do nothing`.execute(db);
     await sql`
       insert into crm_outbox (tenant_id, connection_id, kind, ref_id, payload)
