@@ -272,6 +272,110 @@ describe('archive', () => {
     expect(karim[0]!.properties.firstname).toBe('Karim');
   });
 
+  it('archives 100 messages of 2 new customers in at most 5 calls: 1 search, 1 create, 1 upsert, 1 association', async () => {
+    const batch = [
+      ...Array.from({ length: 50 }, () => msg({ customerPhone: '+212600000021', customerName: 'Karim' })),
+      ...Array.from({ length: 50 }, () => msg({ customerPhone: '+212600000022', customerName: 'Salma' })),
+    ];
+    const before = hs.apiRequests().length;
+    const res = await c.archive(batch);
+    const calls = hs.apiRequests().slice(before);
+    expect(res.apiCalls).toBe(calls.length);
+    expect(res.apiCalls).toBeLessThanOrEqual(5);
+    expect(calls.map((r) => r.path)).toEqual([
+      '/crm/v3/objects/contacts/search',
+      '/crm/v3/objects/contacts/batch/create',
+      '/crm/v3/objects/communications/batch/upsert',
+      '/crm/v4/associations/communications/contacts/batch/create',
+    ]);
+    // One search covers both customers: every spelling of both phones in one IN per property.
+    const search = calls[0]!.body as { filterGroups: { filters: { operator: string; values: string[] }[] }[] };
+    expect(search.filterGroups).toHaveLength(3);
+    expect(search.filterGroups[0]!.filters[0]!.values).toEqual(expect.arrayContaining(['+212600000021', '0600000021', '+212600000022', '0600000022']));
+    expect(Object.keys(res.written)).toHaveLength(100);
+    const karim = hs.list('contacts').find((x) => x.properties.phone === '+212600000021')!;
+    const salma = hs.list('contacts').find((x) => x.properties.phone === '+212600000022')!;
+    expect(karim.properties.firstname).toBe('Karim');
+    expect(salma.properties.firstname).toBe('Salma');
+    for (const m of batch) {
+      const owner = m.customerPhone === '+212600000021' ? karim.id : salma.id;
+      expect(hs.associationsOf('communications', res.written[m.id]!, 'contacts')).toEqual([{ toId: owner, typeIds: [81] }]);
+    }
+  });
+
+  it('skips the deal association call when no contact of the chunk has an open deal', async () => {
+    const lonely = hs.seed('contacts', { phone: '+212700000002' });
+    hs.link('contacts', lonely, 'deals', closedDeal);
+    const res = await c.archive([msg({ customerPhone: '+212700000002' }), msg({ customerPhone: '+212600000023' })]);
+    expect(Object.keys(res.written)).toHaveLength(2);
+    expect(hs.requests.filter((r) => r.path === '/crm/v4/associations/communications/deals/batch/create')).toEqual([]);
+    for (const id of Object.values(res.written)) expect(hs.associationsOf('communications', id, 'deals')).toEqual([]);
+  });
+
+  it('links only the messages of customers with an open deal, in one deal call, and caches the open deal', async () => {
+    const other = hs.seed('contacts', { phone: '+212700000003' });
+    const withDeal = Array.from({ length: 3 }, () => msg());
+    const without = Array.from({ length: 2 }, () => msg({ customerPhone: '+212700000003' }));
+    const res = await c.archive([...withDeal, ...without]);
+    const assocReads = hs.requests.filter((r) => r.path === '/crm/v4/associations/contacts/deals/batch/read');
+    expect(assocReads).toHaveLength(1);
+    expect((assocReads[0]!.body as { inputs: { id: string }[] }).inputs.map((i) => i.id).sort()).toEqual([contactId, other].sort());
+    const dealCalls = hs.requests.filter((r) => r.path === '/crm/v4/associations/communications/deals/batch/create');
+    expect(dealCalls).toHaveLength(1);
+    expect((dealCalls[0]!.body as { inputs: unknown[] }).inputs).toHaveLength(3);
+    for (const m of withDeal) expect(hs.associationsOf('communications', res.written[m.id]!, 'deals')).toEqual([{ toId: openDeal, typeIds: [85] }]);
+    for (const m of without) expect(hs.associationsOf('communications', res.written[m.id]!, 'deals')).toEqual([]);
+
+    // Next batch: contacts and open deals come from the caches: upsert + 2 association calls.
+    const again = await c.archive([msg(), msg({ customerPhone: '+212700000003' })]);
+    expect(again.apiCalls).toBe(3);
+    expect(hs.requests.filter((r) => r.path === '/crm/v4/associations/contacts/deals/batch/read')).toHaveLength(1);
+  });
+
+  it('looks open deals up again once the cache expires', async () => {
+    const fresh = connector({ openDealTtlMs: 0 });
+    await fresh.archive([msg()]);
+    await fresh.archive([msg()]);
+    expect(hs.requests.filter((r) => r.path === '/crm/v4/associations/contacts/deals/batch/read')).toHaveLength(2);
+  });
+
+  it('forgets a cached open deal deleted meanwhile (retryable, then linked to the next open deal)', async () => {
+    await c.archive([msg()]);
+    hs.remove('deals', openDeal);
+    const err = await catchCrm(c.archive([msg()]));
+    expect(err).toMatchObject({ retryable: true, status: 400 });
+    const newer = hs.seed('deals', { dealname: 'Reorder', dealstage: 'qualifiedtobuy' });
+    hs.link('contacts', contactId, 'deals', newer);
+    const res = await c.archive([msg()]);
+    expect(hs.associationsOf('communications', Object.values(res.written)[0]!, 'deals')).toEqual([{ toId: newer, typeIds: [85] }]);
+  });
+
+  it('splits the phone spellings of many customers over IN filters of at most 100 values', async () => {
+    const phones = Array.from({ length: 40 }, (_, i) => `+2126000001${String(i).padStart(2, '0')}`);
+    hs.seed('contacts', { mobilephone: '0600000139' });
+    const res = await c.archive(phones.map((customerPhone) => msg({ customerPhone })));
+    expect(Object.keys(res.written)).toHaveLength(40);
+    const searches = hs.requests.filter((r) => r.path === '/crm/v3/objects/contacts/search');
+    expect(searches.length).toBeGreaterThan(1);
+    for (const s of searches) {
+      for (const g of (s.body as { filterGroups: { filters: { values: string[] }[] }[] }).filterGroups) {
+        expect(g.filters[0]!.values.length).toBeLessThanOrEqual(100);
+      }
+    }
+    const contacts = hs.list('contacts');
+    for (const phone of phones) {
+      const digits = phone.slice(4);
+      expect(contacts.filter((x) => [x.properties.phone, x.properties.mobilephone].some((v) => v === phone || v === `0${digits}`))).toHaveLength(1);
+    }
+  });
+
+  it('does not create two contacts when two archives for the same new customer run at once', async () => {
+    const [a, b] = await Promise.all([c.archive([msg({ customerPhone: '+212600000031' })]), c.archive([msg({ customerPhone: '0600000031' })])]);
+    expect(Object.keys(a.written)).toHaveLength(1);
+    expect(Object.keys(b.written)).toHaveLength(1);
+    expect(hs.list('contacts').filter((x) => x.properties.phone === '+212600000031')).toHaveLength(1);
+  });
+
   it('forgets a cached contact deleted in HubSpot meanwhile (retryable, then recreated)', async () => {
     await c.archive([msg({ customerPhone: '+212600000077' })]);
     const gone = hs.list('contacts').find((x) => x.properties.phone === '+212600000077')!;
@@ -529,5 +633,29 @@ describe('fake HubSpot search semantics', () => {
     expect(tooWide.status).toBe(400);
     const tooManyTotal = await search({ filterGroups: Array.from({ length: 4 }, () => ({ filters: Array.from({ length: 5 }, () => ({ propertyName: 'phone', operator: 'HAS_PROPERTY' })) })) });
     expect(tooManyTotal.status).toBe(400);
+  });
+
+  it('rejects more than 100 values in an IN filter', async () => {
+    const values = Array.from({ length: 101 }, (_, i) => `+2126000${String(i).padStart(5, '0')}`);
+    const res = await search({ filterGroups: [{ filters: [{ propertyName: 'phone', operator: 'IN', values }] }] });
+    expect(res).toMatchObject({ status: 400, json: { category: 'VALIDATION_ERROR' } });
+    expect((await search({ filterGroups: [{ filters: [{ propertyName: 'phone', operator: 'IN', values: values.slice(0, 100) }] }] })).status).toBe(200);
+  });
+
+  it('v4 batch read answers 207 with NO_ASSOCIATIONS_FOUND for records without associations', async () => {
+    const a = hs.seed('contacts', { phone: '+212600000001' });
+    const b = hs.seed('contacts', { phone: '+212600000002' });
+    const deal = hs.seed('deals', { dealstage: 'appointmentscheduled' });
+    hs.link('contacts', a, 'deals', deal);
+    const res = await fetch(`${hs.url}/crm/v4/associations/contacts/deals/batch/read`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: [{ id: a }, { id: b }] }),
+    });
+    expect(res.status).toBe(207);
+    expect(await res.json()).toMatchObject({
+      results: [{ from: { id: a }, to: [{ toObjectId: Number(deal), associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: 4 }] }] }],
+      errors: [{ category: 'OBJECT_NOT_FOUND', subCategory: 'crm.associations.NO_ASSOCIATIONS_FOUND', context: { fromObjectId: [b] } }],
+    });
   });
 });

@@ -10,22 +10,26 @@
  * - `POST /crm/v3/objects/{type}/search`: filterGroups OR-ed, filters inside a group AND-ed;
  *   operators EQ, NEQ, IN, NOT_IN, HAS_PROPERTY, NOT_HAS_PROPERTY, CONTAINS_TOKEN (with `*`
  *   wildcards), NOT_CONTAINS_TOKEN, LT/LTE/GT/GTE/BETWEEN; string matching is case-insensitive;
- *   limits (5 groups, 6 filters per group, 18 in all, limit ≤ 200) → 400 `VALIDATION_ERROR`;
+ *   limits (5 groups, 6 filters per group, 18 in all, 100 values in an IN/NOT_IN filter,
+ *   limit ≤ 200) → 400 `VALIDATION_ERROR`;
  *   `after` paging; requested properties come back (null when unset) plus the default set.
  *   Eventual consistency: a record created through the API becomes searchable `searchLagMs` later
  *   (reads by id see it at once, as in HubSpot).
  * - `POST /crm/v3/objects/{type}` (201), `GET /crm/v3/objects/{type}/{id}`, and
- *   `/batch/create` (201), `/batch/read` (200, 207 with OBJECT_NOT_FOUND errors), `/batch/upsert`
- *   (200) with `idProperty` + `objectWriteTraceId`; more than 100 inputs → 400.
+ *   `/batch/create` (201, echoing each input's `objectWriteTraceId`), `/batch/read` (200, 207 with
+ *   OBJECT_NOT_FOUND errors), `/batch/upsert` (200) with `idProperty` + `objectWriteTraceId`; more
+ *   than 100 inputs → 400.
  * - Unique-value properties: `email` on contacts plus any property created with
  *   `hasUniqueValue: true`; a second record with the same value → 409 `CONFLICT`
  *   ("Contact already exists. Existing ID: …" for contacts). Upsert requires a unique idProperty.
  * - Communications/notes validate property names (built-ins + defined custom properties, else 400
  *   PROPERTY_DOESNT_EXIST), `hs_communication_channel_type` ∈ WHATS_APP/LINKEDIN_MESSAGE/SMS and
  *   `hs_communication_logged_from` = CRM. Deals compute `hs_is_closed` from closedwon/closedlost.
- * - Associations v4: `GET /crm/v4/objects/{type}/{id}/associations/{toType}` and
+ * - Associations v4: `GET /crm/v4/objects/{type}/{id}/associations/{toType}`,
  *   `POST /crm/v4/associations/{from}/{to}/batch/create` (201), bidirectional, idempotent, with
- *   the HubSpot-defined type ids for the pairs CoEx uses (wrong id for a pair → 400).
+ *   the HubSpot-defined type ids for the pairs CoEx uses (wrong id for a pair → 400), and
+ *   `POST …/batch/read` (≤ 1000 inputs, 500 targets a page with a per-input `after`): records with
+ *   no associations come back as 207 errors `OBJECT_NOT_FOUND` / `crm.associations.NO_ASSOCIATIONS_FOUND`.
  * - Properties: `GET/POST /crm/v3/properties/{type}[/{name}]`, `POST …/groups` (409 on duplicates).
  * - OAuth `POST /oauth/2026-03/token` (form body only; credentials in the query → 400),
  *   authorization_code (single use, redirect_uri checked) and refresh_token grants, errors as
@@ -138,7 +142,7 @@ const ENGAGEMENT_BUILTINS: Record<string, Set<string>> = {
   notes: new Set(['hs_note_body', 'hs_timestamp', 'hubspot_owner_id', 'hs_attachment_ids']),
 };
 
-const LIMITS = { groups: 5, perGroup: 6, total: 18, searchPage: 200, batch: 100 };
+const LIMITS = { groups: 5, perGroup: 6, total: 18, inValues: 100, searchPage: 200, batch: 100, associationRead: 1000, associationPage: 500 };
 
 const filterSchema = z.object({
   propertyName: z.string().min(1),
@@ -160,7 +164,11 @@ const associationInput = z.object({
   to: z.object({ id: z.union([z.string(), z.number()]) }),
   types: z.array(z.object({ associationCategory: z.string(), associationTypeId: z.number().int() })),
 });
-const createBodySchema = z.object({ properties: propertiesSchema, associations: z.array(associationInput).optional() });
+const createBodySchema = z.object({
+  properties: propertiesSchema,
+  associations: z.array(associationInput).optional(),
+  objectWriteTraceId: z.string().optional(),
+});
 const batchCreateSchema = z.object({ inputs: z.array(createBodySchema) });
 const batchUpsertSchema = z.object({
   inputs: z.array(
@@ -186,6 +194,9 @@ const assocBatchCreateSchema = z.object({
       types: z.array(z.object({ associationCategory: z.string(), associationTypeId: z.number().int() })).min(1),
     }),
   ),
+});
+const assocBatchReadSchema = z.object({
+  inputs: z.array(z.object({ id: z.union([z.string(), z.number()]), after: z.string().optional() })),
 });
 const propertyCreateSchema = z.object({
   name: z.string().regex(/^[a-z][a-z0-9_]*$/),
@@ -440,6 +451,9 @@ export class FakeHubSpot {
     if ((m = path.match(/^\/crm\/v4\/associations\/([a-z_0-9-]+)\/([a-z_0-9-]+)\/batch\/create$/)) && method === 'POST') {
       return { status: 201, payload: this.createAssociations(this.type(m[1]!), this.type(m[2]!), req.body) };
     }
+    if ((m = path.match(/^\/crm\/v4\/associations\/([a-z_0-9-]+)\/([a-z_0-9-]+)\/batch\/read$/)) && method === 'POST') {
+      return this.batchReadAssociations(this.type(m[1]!), this.type(m[2]!), req.body);
+    }
     if ((m = path.match(/^\/crm\/v3\/properties\/([a-z_0-9-]+)\/groups$/)) && method === 'POST') {
       return { status: 201, payload: this.createGroup(this.type(m[1]!), req.body) };
     }
@@ -611,7 +625,16 @@ export class FakeHubSpot {
         seen.set(`${def.name}:${v}`, v);
       }
     }
-    return this.batchEnvelope(inputs.map((input) => this.view(type, this.createOne(type, input.properties, input.associations ?? []))));
+    return this.batchEnvelope(
+      inputs.map((input) =>
+        this.view(
+          type,
+          this.createOne(type, input.properties, input.associations ?? []),
+          [],
+          input.objectWriteTraceId !== undefined ? { objectWriteTraceId: input.objectWriteTraceId } : {},
+        ),
+      ),
+    );
   }
 
   private batchUpsert(type: string, body: unknown): unknown {
@@ -689,6 +712,11 @@ export class FakeHubSpot {
       }
     }
     if (total > LIMITS.total) throw hubspotError(400, 'VALIDATION_ERROR', `Too many filters: ${total}. The maximum is ${LIMITS.total}.`);
+    for (const f of groups.flatMap((g) => g.filters)) {
+      if ((f.values?.length ?? 0) > LIMITS.inValues) {
+        throw hubspotError(400, 'VALIDATION_ERROR', `Too many values in a ${f.operator} filter: ${f.values?.length}. The maximum is ${LIMITS.inValues}.`);
+      }
+    }
     const limit = input.limit ?? 10;
     if (limit < 1 || limit > LIMITS.searchPage) throw hubspotError(400, 'VALIDATION_ERROR', `limit must be between 1 and ${LIMITS.searchPage}`);
     const now = this.now();
@@ -749,6 +777,43 @@ export class FakeHubSpot {
       })),
       ...(offset + limit < all.length ? { paging: { next: { after: String(offset + limit) } } } : {}),
     };
+  }
+
+  private batchReadAssociations(fromType: string, toType: string, body: unknown): { status: number; payload: unknown } {
+    const { inputs } = parseBody(assocBatchReadSchema, body);
+    if (inputs.length > LIMITS.associationRead) {
+      throw hubspotError(400, 'VALIDATION_ERROR', `Batch input limit exceeded: ${inputs.length} inputs (maximum is ${LIMITS.associationRead})`);
+    }
+    if (inputs.length === 0) throw hubspotError(400, 'VALIDATION_ERROR', 'Batch input must not be empty');
+    const results: unknown[] = [];
+    const errors: unknown[] = [];
+    const singular = (t: string) => t.replace(/s$/, '');
+    for (const input of inputs) {
+      const id = String(input.id);
+      const all = this.associationsOf(fromType, id, toType);
+      if (all.length === 0) {
+        errors.push({
+          status: 'error',
+          category: 'OBJECT_NOT_FOUND',
+          subCategory: 'crm.associations.NO_ASSOCIATIONS_FOUND',
+          message: `No ${singular(toType)} is associated with ${singular(fromType)} ${id}.`,
+          context: { fromObjectId: [id], fromObjectType: [singular(fromType)], toObjectType: [singular(toType)] },
+        });
+        continue;
+      }
+      const offset = Number(input.after ?? 0) || 0;
+      const page = all.slice(offset, offset + LIMITS.associationPage);
+      const next = offset + LIMITS.associationPage < all.length ? String(offset + LIMITS.associationPage) : null;
+      results.push({
+        from: { id },
+        to: page.map((a) => ({
+          toObjectId: Number(a.toId),
+          associationTypes: a.typeIds.map((typeId) => ({ category: 'HUBSPOT_DEFINED', typeId, label: null })),
+        })),
+        ...(next !== null ? { paging: { next: { after: next, link: null } } } : {}),
+      });
+    }
+    return { status: errors.length > 0 ? 207 : 200, payload: this.batchEnvelope(results, errors) };
   }
 
   private createAssociations(fromType: string, toType: string, body: unknown): unknown {

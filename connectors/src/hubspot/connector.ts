@@ -37,18 +37,29 @@ export interface HubSpotConnectorOptions {
   /** Per HTTP call. Default 15 s. */
   timeoutMs?: number;
   searchLimits?: Partial<HubSpotSearchLimits>;
+  /** How long a contact's open deal (or its absence) is reused by archive(). Default 10 minutes. */
+  openDealTtlMs?: number;
 }
 
 export interface HubSpotSearchLimits {
   maxFilterGroups: number;
   maxFiltersPerGroup: number;
   maxFiltersTotal: number;
+  /** Values in one IN filter. */
+  maxValuesPerFilter: number;
 }
 
-/** HubSpot's CRM search limits: 5 OR-ed filterGroups, 6 AND-ed filters in a group, 18 filters in all. */
-export const HUBSPOT_SEARCH_LIMITS: HubSpotSearchLimits = { maxFilterGroups: 5, maxFiltersPerGroup: 6, maxFiltersTotal: 18 };
+/**
+ * HubSpot's CRM search limits: 5 OR-ed filterGroups, 6 AND-ed filters in a group, 18 filters in all,
+ * 100 values in an IN filter, 200 results a page.
+ */
+export const HUBSPOT_SEARCH_LIMITS: HubSpotSearchLimits = { maxFilterGroups: 5, maxFiltersPerGroup: 6, maxFiltersTotal: 18, maxValuesPerFilter: 100 };
+const SEARCH_PAGE_SIZE = 200;
 /** HubSpot batch endpoints take at most 100 inputs. */
 export const HUBSPOT_BATCH_LIMIT = 100;
+/** v4 association batch reads take at most 1000 inputs (since 2025-02-10). */
+export const HUBSPOT_ASSOCIATION_READ_LIMIT = 1000;
+export const HUBSPOT_OPEN_DEAL_TTL_MS = 10 * 60_000;
 /** The custom unique property holding CoEx's id on communications and notes (see docs/decisions/hubspot-idempotency.md). */
 export const HUBSPOT_COEX_ID_PROPERTY = 'coex_message_id';
 export const HUBSPOT_PHONE_PROPERTIES = ['phone', 'mobilephone', 'hs_whatsapp_phone_number'] as const;
@@ -110,12 +121,22 @@ const searchPage = z.looseObject({
   results: z.array(simpleObject),
   paging: z.looseObject({ next: z.looseObject({ after: z.string() }).optional() }).optional(),
 });
-const associationsPage = z.looseObject({
-  results: z.array(z.looseObject({ toObjectId: z.coerce.string() })),
+const batchError = z.looseObject({ message: z.string().optional(), category: z.string().optional() });
+const batchErrors = z.looseObject({ errors: z.array(batchError).optional() });
+/** v4 association batch read as the SDK deserializes it (`from` becomes `_from`). */
+const associationBatchRead = z.looseObject({
+  results: z.array(
+    z.looseObject({
+      _from: z.looseObject({ id: z.coerce.string() }),
+      to: z.array(z.looseObject({ toObjectId: z.coerce.string() })),
+      paging: z.looseObject({ next: z.looseObject({ after: z.string() }).optional() }).optional(),
+    }),
+  ),
+  errors: z.array(batchError).optional(),
 });
 const batchObjects = z.looseObject({
-  results: z.array(simpleObject),
-  errors: z.array(z.looseObject({ message: z.string().optional(), category: z.string().optional() })).optional(),
+  results: z.array(simpleObject.extend({ objectWriteTraceId: z.string().optional().nullable() })),
+  errors: z.array(batchError).optional(),
 });
 const upsertResults = z.looseObject({
   results: z.array(simpleObject.extend({ objectWriteTraceId: z.string().optional().nullable(), new: z.boolean().optional() })),
@@ -141,6 +162,9 @@ export class HubSpotConnector implements CrmConnector {
   /** E.164 → contact id. HubSpot search lags creation by seconds; this prevents duplicates meanwhile. */
   private readonly contactCache = new Map<string, string>();
   private readonly contactInFlight = new Map<string, Promise<CrmContactRef>>();
+  /** Contact id → its open deal (or null) and until when that answer is reused. */
+  private readonly openDealCache = new Map<string, { dealId: string | null; expiresAt: number }>();
+  private readonly openDealTtlMs: number;
   /** Total HTTP calls this instance made (diagnostics; results report their own counts). */
   requestCount = 0;
 
@@ -151,6 +175,7 @@ export class HubSpotConnector implements CrmConnector {
     this.limits = { ...HUBSPOT_SEARCH_LIMITS, ...options.searchLimits };
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.defaultCountry = options.defaultCountry ?? 'MA';
+    this.openDealTtlMs = options.openDealTtlMs ?? HUBSPOT_OPEN_DEAL_TTL_MS;
     const provider = options.tokenProvider;
     this.client = new Client({
       ...(options.accessToken && !provider ? { accessToken: options.accessToken } : {}),
@@ -221,126 +246,296 @@ export class HubSpotConnector implements CrmConnector {
   private async resolveContact(phone: string, name: string | null, ops: Ops): Promise<CrmContactRef> {
     const e164 = normalizePhone(phone, this.defaultCountry);
     if (e164 === null) throw new CrmError(`hubspot: not a valid phone number: "${phone}"`, 'hubspot', false);
-    const cached = this.contactCache.get(e164);
-    if (cached) return { id: cached, object: 'contacts', created: false };
-    // Two archives for the same new customer at once must not create two contacts.
-    const running = this.contactInFlight.get(e164);
-    if (running) return { ...(await running), created: false };
-    const job = this.lookupOrCreate(e164, name, ops).finally(() => this.contactInFlight.delete(e164));
-    this.contactInFlight.set(e164, job);
-    return job;
-  }
-
-  private async lookupOrCreate(e164: string, name: string | null, ops: Ops): Promise<CrmContactRef> {
-    const found = await this.searchContactByPhone(e164, ops);
-    if (found) {
-      this.contactCache.set(e164, found);
-      return { id: found, object: 'contacts', created: false };
-    }
-    const created = simpleObject.parse(
-      await this.call(ops, () =>
-        this.client.crm.contacts.basicApi.create({
-          properties: { ...splitName(name), phone: e164, hs_whatsapp_phone_number: e164 },
-          associations: [],
-        }),
-      ),
-    );
-    this.contactCache.set(e164, created.id);
-    return { id: created.id, object: 'contacts', created: true };
+    const ref = (await this.resolveContacts([{ e164, name }], ops)).get(e164);
+    if (!ref) throw new CrmError(`hubspot: no contact resolved for ${e164}`, 'hubspot', true);
+    return ref;
   }
 
   /**
-   * One filter group per phone property with an IN over the usual spellings (OR across groups),
-   * split into several searches if the limits require it. HubSpot matches strings exactly, so the
-   * hits are confirmed with libphonenumber: "0612345678" on a French contact is not our Moroccan one.
+   * Contacts for several customers at once: cached ones cost nothing, the others share one search
+   * (and one batch create for those not found). Two archives for the same new customer at once must
+   * not create two contacts, so a lookup in flight is awaited rather than repeated.
    */
-  private async searchContactByPhone(e164: string, ops: Ops): Promise<string | null> {
-    const variants = phoneSearchVariants(e164);
-    const groups: HubSpotSearchFilterGroup[] = HUBSPOT_PHONE_PROPERTIES.map((propertyName) => ({
-      filters: [{ propertyName, operator: FilterOperatorEnum.In, values: variants }],
-    }));
-    const matches: { id: string; createdAt: number }[] = [];
-    for (const filterGroups of planHubSpotSearches(groups, this.limits)) {
-      const page = searchPage.parse(
+  private async resolveContacts(wanted: { e164: string; name: string | null }[], ops: Ops): Promise<Map<string, CrmContactRef>> {
+    const refs = new Map<string, CrmContactRef>();
+    const waiting: Promise<void>[] = [];
+    const lookup: { e164: string; name: string | null }[] = [];
+    for (const w of wanted) {
+      if (refs.has(w.e164) || lookup.some((l) => l.e164 === w.e164)) continue;
+      const cached = this.contactCache.get(w.e164);
+      if (cached) {
+        refs.set(w.e164, { id: cached, object: 'contacts', created: false });
+        continue;
+      }
+      const running = this.contactInFlight.get(w.e164);
+      if (running) waiting.push(running.then((ref) => void refs.set(w.e164, { ...ref, created: false })));
+      else lookup.push(w);
+    }
+    if (lookup.length > 0) {
+      const job = this.lookupOrCreateMany(lookup, ops);
+      for (const { e164 } of lookup) {
+        const one = job.then((found) => {
+          const ref = found.get(e164);
+          if (!ref) throw new CrmError(`hubspot: no contact resolved for ${e164}`, 'hubspot', true);
+          return ref;
+        });
+        const settled = one.finally(() => {
+          if (this.contactInFlight.get(e164) === settled) this.contactInFlight.delete(e164);
+        });
+        this.contactInFlight.set(e164, settled);
+        waiting.push(settled.then((ref) => void refs.set(e164, ref)));
+      }
+    }
+    await Promise.all(waiting);
+    return refs;
+  }
+
+  private async lookupOrCreateMany(wanted: { e164: string; name: string | null }[], ops: Ops): Promise<Map<string, CrmContactRef>> {
+    const refs = new Map<string, CrmContactRef>();
+    const found = await this.searchContactsByPhone(wanted.map((w) => w.e164), ops);
+    for (const [e164, id] of found) {
+      this.contactCache.set(e164, id);
+      refs.set(e164, { id, object: 'contacts', created: false });
+    }
+    const missing = wanted.filter((w) => !found.has(w.e164));
+    for (let i = 0; i < missing.length; i += HUBSPOT_BATCH_LIMIT) {
+      const chunk = missing.slice(i, i + HUBSPOT_BATCH_LIMIT);
+      const res = batchObjects.parse(
         await this.call(ops, () =>
-          this.client.crm.contacts.searchApi.doSearch({
-            filterGroups,
-            properties: [...HUBSPOT_PHONE_PROPERTIES, 'createdate'],
-            limit: 100,
+          this.client.crm.contacts.batchApi.create({
+            inputs: chunk.map((w) => ({
+              properties: { ...splitName(w.name), phone: w.e164, hs_whatsapp_phone_number: w.e164 },
+              associations: [],
+              // Echoed back per result: batch results are not guaranteed to come back in input order.
+              objectWriteTraceId: w.e164,
+            })),
           }),
         ),
       );
-      for (const row of page.results) {
-        const hit = HUBSPOT_PHONE_PROPERTIES.some((p) => normalizePhone(row.properties[p] ?? null, this.defaultCountry) === e164);
-        if (hit) matches.push({ id: row.id, createdAt: Date.parse(row.properties.createdate ?? '') || Number(row.id) });
+      for (const row of res.results) {
+        const e164 = row.objectWriteTraceId ?? normalizePhone(row.properties.hs_whatsapp_phone_number ?? null, this.defaultCountry);
+        if (!e164) continue;
+        this.contactCache.set(e164, row.id);
+        refs.set(e164, { id: row.id, object: 'contacts', created: true });
+      }
+      const lost = chunk.filter((w) => !refs.has(w.e164));
+      if (lost.length > 0) {
+        const first = res.errors?.[0];
+        throw new CrmError(
+          `hubspot: contact batch create returned no record for ${lost.length} of ${chunk.length} phones${first ? `: ${first.message ?? first.category}` : ''}`,
+          'hubspot',
+          true,
+        );
       }
     }
-    // Several contacts share the number (duplicates made by hand): use the oldest, deterministically.
-    matches.sort((a, b) => a.createdAt - b.createdAt || Number(a.id) - Number(b.id));
-    return matches[0]?.id ?? null;
+    return refs;
   }
 
-  /** The most recently touched open deal of the contact, or null. */
-  private async findOpenDeal(contactId: string, ops: Ops): Promise<string | null> {
-    const page = associationsPage.parse(
-      await this.call(ops, () => this.client.crm.associations.v4.basicApi.getPage('contacts', contactId, 'deals', undefined, 100)),
+  /**
+   * For each phone property, one filter group with an IN over the usual spellings of several
+   * customers (OR across groups), split into several searches when HubSpot's limits require it.
+   * HubSpot matches strings exactly, so every hit is confirmed with libphonenumber: "0612345678" on a
+   * French contact is not our Moroccan one. Returns E.164 → the oldest matching contact id.
+   */
+  private async searchContactsByPhone(phones: string[], ops: Ops): Promise<Map<string, string>> {
+    const wanted = new Set(phones);
+    const packs: string[][] = [];
+    let pack = new Set<string>();
+    for (const e164 of wanted) {
+      for (const v of phoneSearchVariants(e164)) {
+        if (pack.has(v)) continue;
+        if (pack.size >= this.limits.maxValuesPerFilter) {
+          packs.push([...pack]);
+          pack = new Set();
+        }
+        pack.add(v);
+      }
+    }
+    if (pack.size > 0) packs.push([...pack]);
+    const groups: HubSpotSearchFilterGroup[] = packs.flatMap((values) =>
+      HUBSPOT_PHONE_PROPERTIES.map((propertyName) => ({ filters: [{ propertyName, operator: FilterOperatorEnum.In, values }] })),
     );
-    const ids = [...new Set(page.results.map((r) => r.toObjectId))].slice(0, HUBSPOT_BATCH_LIMIT);
-    if (ids.length === 0) return null;
-    const deals = batchObjects.parse(
-      await this.call(ops, () =>
-        this.client.crm.deals.batchApi.read({
-          inputs: ids.map((id) => ({ id })),
-          properties: ['dealstage', 'hs_is_closed', 'hs_lastmodifieddate'],
-          propertiesWithHistory: [],
-        }),
-      ),
+    const matches = new Map<string, Map<string, number>>();
+    for (const filterGroups of planHubSpotSearches(groups, this.limits)) {
+      let after: string | undefined;
+      do {
+        const page = searchPage.parse(
+          await this.call(ops, () =>
+            this.client.crm.contacts.searchApi.doSearch({
+              filterGroups,
+              properties: [...HUBSPOT_PHONE_PROPERTIES, 'createdate'],
+              limit: SEARCH_PAGE_SIZE,
+              ...(after !== undefined ? { after } : {}),
+            }),
+          ),
+        );
+        for (const row of page.results) {
+          const createdAt = Date.parse(row.properties.createdate ?? '') || Number(row.id);
+          for (const p of HUBSPOT_PHONE_PROPERTIES) {
+            const e164 = normalizePhone(row.properties[p] ?? null, this.defaultCountry);
+            if (e164 === null || !wanted.has(e164)) continue;
+            const byId = matches.get(e164) ?? new Map<string, number>();
+            byId.set(row.id, createdAt);
+            matches.set(e164, byId);
+          }
+        }
+        after = page.paging?.next?.after;
+      } while (after !== undefined);
+    }
+    // Several contacts share the number (duplicates made by hand): use the oldest, deterministically.
+    const oldest = new Map<string, string>();
+    for (const [e164, byId] of matches) {
+      const [first] = [...byId].sort(([a, ta], [b, tb]) => ta - tb || Number(a) - Number(b));
+      if (first) oldest.set(e164, first[0]);
+    }
+    return oldest;
+  }
+
+  /** Forgets contacts (e.g. deleted or merged away in HubSpot) so the next attempt looks them up again. */
+  private forgetContacts(contacts: { e164: string; contactId: string }[]): string[] {
+    const forgotten: string[] = [];
+    for (const { e164, contactId } of contacts) {
+      if (this.contactCache.get(e164) !== contactId) continue;
+      this.contactCache.delete(e164);
+      this.openDealCache.delete(contactId);
+      forgotten.push(contactId);
+    }
+    return forgotten;
+  }
+
+  // ── deals ────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Each contact's most recently touched open deal (or null), cached for `openDealTtlMs`: one v4
+   * batch association read for all uncached contacts, then one deals batch read to drop closed ones.
+   */
+  private async openDeals(contactIds: string[], ops: Ops): Promise<Map<string, string | null>> {
+    const now = Date.now();
+    const out = new Map<string, string | null>();
+    const need: string[] = [];
+    for (const id of new Set(contactIds)) {
+      const hit = this.openDealCache.get(id);
+      if (hit && hit.expiresAt > now) out.set(id, hit.dealId);
+      else need.push(id);
+    }
+    if (need.length === 0) return out;
+    const dealsOf = await this.associatedIds('contacts', 'deals', need, ops);
+    const allDeals = [...new Set([...dealsOf.values()].flat())];
+    const deals: z.infer<typeof simpleObject>[] = [];
+    for (let i = 0; i < allDeals.length; i += HUBSPOT_BATCH_LIMIT) {
+      const ids = allDeals.slice(i, i + HUBSPOT_BATCH_LIMIT);
+      // A 207 lists deals deleted since: they are simply not open.
+      const res = batchObjects.parse(
+        await this.call(ops, () =>
+          this.client.crm.deals.batchApi.read({
+            inputs: ids.map((id) => ({ id })),
+            properties: ['dealstage', 'hs_is_closed', 'hs_lastmodifieddate'],
+            propertiesWithHistory: [],
+          }),
+        ),
+      );
+      deals.push(...res.results);
+    }
+    const open = new Map(
+      deals
+        .filter((d) => d.properties.hs_is_closed !== 'true' && !CLOSED_STAGES.has(d.properties.dealstage ?? ''))
+        .map((d) => [d.id, Date.parse(d.properties.hs_lastmodifieddate ?? '') || 0] as const),
     );
-    const open = deals.results.filter(
-      (d) => d.properties.hs_is_closed !== 'true' && !CLOSED_STAGES.has(d.properties.dealstage ?? ''),
-    );
-    open.sort((a, b) => (Date.parse(b.properties.hs_lastmodifieddate ?? '') || 0) - (Date.parse(a.properties.hs_lastmodifieddate ?? '') || 0));
-    return open[0]?.id ?? null;
+    const expiresAt = Date.now() + this.openDealTtlMs;
+    for (const contactId of need) {
+      const candidates = (dealsOf.get(contactId) ?? []).filter((id) => open.has(id));
+      candidates.sort((a, b) => open.get(b)! - open.get(a)! || Number(b) - Number(a));
+      const dealId = candidates[0] ?? null;
+      this.openDealCache.set(contactId, { dealId, expiresAt });
+      out.set(contactId, dealId);
+    }
+    return out;
+  }
+
+  /** v4 batch read of associations, following each input's paging. Records without any are absent. */
+  private async associatedIds(fromType: string, toType: string, fromIds: string[], ops: Ops): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    let pending: { id: string; after?: string }[] = fromIds.map((id) => ({ id }));
+    while (pending.length > 0) {
+      const next: { id: string; after?: string }[] = [];
+      for (let i = 0; i < pending.length; i += HUBSPOT_ASSOCIATION_READ_LIMIT) {
+        const inputs = pending.slice(i, i + HUBSPOT_ASSOCIATION_READ_LIMIT);
+        const res = associationBatchRead.parse(
+          await this.call(ops, () => this.client.crm.associations.v4.batchApi.getPage(fromType, toType, { inputs })),
+        );
+        // HubSpot reports "no associations" per input as an OBJECT_NOT_FOUND error in a 207.
+        const failed = (res.errors ?? []).filter((e) => e.category !== 'OBJECT_NOT_FOUND');
+        if (failed.length > 0) {
+          throw new CrmError(`hubspot: reading ${fromType}→${toType} associations failed: ${failed[0]?.message ?? failed[0]?.category}`, 'hubspot', true);
+        }
+        for (const r of res.results) {
+          const list = out.get(r._from.id) ?? [];
+          for (const t of r.to) if (!list.includes(t.toObjectId)) list.push(t.toObjectId);
+          out.set(r._from.id, list);
+          const after = r.paging?.next?.after;
+          if (after !== undefined) next.push({ id: r._from.id, after });
+        }
+      }
+      pending = next;
+    }
+    return out;
   }
 
   // ── archive ──────────────────────────────────────────────────────────────────────────────
 
   /**
-   * Writes one Communication (channel WHATS_APP) per message, in batch upserts keyed by the unique
-   * `coex_message_id`, then associates them to the contact (81) and its open deal (85). Re-running a
-   * batch updates the same records: nothing is duplicated. Messages without a usable customer phone
-   * cannot be placed on a contact and are left out of `written`.
+   * Writes one Communication (channel WHATS_APP) per message, in batch upserts of up to 100 keyed by
+   * the unique `coex_message_id` whatever the customers, then associates each chunk to its contacts
+   * (81) and their open deals (85) with one v4 batch create each. Re-running a batch updates the same
+   * records: nothing is duplicated. Messages without a usable customer phone cannot be placed on a
+   * contact and are left out of `written`.
    */
   async archive(messages: ArchivedMessage[]): Promise<ArchiveResult> {
     const ops: Ops = { calls: 0 };
     const written: Record<string, string> = {};
-    for (const [e164, group] of this.groupByCustomer(messages)) {
-      const name = group.find((m) => m.customerName)?.customerName ?? null;
-      const contact = await this.resolveContact(e164, name, ops);
-      const dealId = await this.findOpenDeal(contact.id, ops);
-      for (let i = 0; i < group.length; i += HUBSPOT_BATCH_LIMIT) {
-        const chunk = group.slice(i, i + HUBSPOT_BATCH_LIMIT);
-        const ids = await this.upsertByCoexId(
-          'communications',
-          chunk.map((m) => ({
-            key: m.id,
-            properties: {
-              hs_communication_channel_type: 'WHATS_APP',
-              hs_communication_logged_from: 'CRM',
-              hs_communication_body: communicationBody(m),
-              hs_timestamp: new Date(Date.parse(m.timestamp)).toISOString(),
-            },
-          })),
-          ops,
-        );
-        const objectIds = chunk.map((m) => ids.get(m.id)).filter((id): id is string => id !== undefined);
-        await this.associateToContact('communications', objectIds, e164, contact.id, HUBSPOT_ASSOCIATION_TYPES.communicationToContact, ops);
-        if (dealId) await this.associate('communications', objectIds, 'deals', dealId, HUBSPOT_ASSOCIATION_TYPES.communicationToDeal, ops);
-        for (const m of chunk) {
-          const id = ids.get(m.id);
-          if (id) written[m.id] = id;
-        }
-      }
+    const groups = this.groupByCustomer(messages);
+    if (groups.size === 0) return { written, apiCalls: ops.calls };
+    const contacts = await this.resolveContacts(
+      [...groups].map(([e164, group]) => ({ e164, name: group.find((m) => m.customerName)?.customerName ?? null })),
+      ops,
+    );
+    // A contact created just now has no deals yet: skip the lookup (and do not cache the absence,
+    // so a deal added by a HubSpot workflow is found on the next batch).
+    const known = [...contacts.values()].filter((c) => !c.created).map((c) => c.id);
+    const deals = await this.openDeals(known, ops);
+
+    const items = [...groups].flatMap(([e164, group]) => {
+      const contactId = contacts.get(e164)!.id;
+      return group.map((m) => ({ m, e164, contactId, dealId: deals.get(contactId) ?? null }));
+    });
+    for (let i = 0; i < items.length; i += HUBSPOT_BATCH_LIMIT) {
+      const chunk = items.slice(i, i + HUBSPOT_BATCH_LIMIT);
+      const ids = await this.upsertByCoexId(
+        'communications',
+        chunk.map(({ m }) => ({
+          key: m.id,
+          properties: {
+            hs_communication_channel_type: 'WHATS_APP',
+            hs_communication_logged_from: 'CRM',
+            hs_communication_body: communicationBody(m),
+            hs_timestamp: new Date(Date.parse(m.timestamp)).toISOString(),
+          },
+        })),
+        ops,
+      );
+      const placed = chunk.flatMap((it) => {
+        const commId = ids.get(it.m.id);
+        return commId === undefined ? [] : [{ ...it, commId }];
+      });
+      await this.associateToContacts(
+        'communications',
+        placed.map((p) => ({ fromId: p.commId, e164: p.e164, contactId: p.contactId })),
+        HUBSPOT_ASSOCIATION_TYPES.communicationToContact,
+        ops,
+      );
+      const toDeals = placed.filter((p) => p.dealId !== null);
+      if (toDeals.length > 0) await this.associateToDeals(toDeals.map((p) => ({ fromId: p.commId, contactId: p.contactId, dealId: p.dealId! })), ops);
+      for (const p of placed) written[p.m.id] = p.commId;
     }
     return { written, apiCalls: ops.calls };
   }
@@ -396,22 +591,36 @@ export class HubSpotConnector implements CrmConnector {
 
   /**
    * A cached contact may have been deleted or merged away in HubSpot since: then the association
-   * fails. Forget it and make the error retryable, so the next attempt looks the phone up again.
+   * fails. Forget the chunk's contacts and make the error retryable, so the next attempt looks the
+   * phones up again (one search for all of them).
    */
-  private async associateToContact(
+  private async associateToContacts(
     fromType: 'communications' | 'notes',
-    fromIds: string[],
-    e164: string,
-    contactId: string,
+    links: { fromId: string; e164: string; contactId: string }[],
     typeId: number,
     ops: Ops,
   ): Promise<void> {
     try {
-      await this.associate(fromType, fromIds, 'contacts', contactId, typeId, ops);
+      await this.associate(fromType, 'contacts', links.map((l) => ({ from: l.fromId, to: l.contactId })), typeId, ops);
     } catch (err) {
-      if (err instanceof CrmError && (err.status === 400 || err.status === 404) && this.contactCache.get(e164) === contactId) {
-        this.contactCache.delete(e164);
-        throw new CrmError(`${err.message} (contact ${contactId} forgotten; will look it up again)`, 'hubspot', true, err.status);
+      if (err instanceof CrmError && isRejectedAssociation(err)) {
+        const forgotten = this.forgetContacts(links);
+        if (forgotten.length > 0) {
+          throw new CrmError(`${err.message} (contacts ${forgotten.join(', ')} forgotten; will look them up again)`, 'hubspot', true, err.status);
+        }
+      }
+      throw err;
+    }
+  }
+
+  /** The open deal is cached: if it was deleted meanwhile, forget it and let the outbox retry. */
+  private async associateToDeals(links: { fromId: string; contactId: string; dealId: string }[], ops: Ops): Promise<void> {
+    try {
+      await this.associate('communications', 'deals', links.map((l) => ({ from: l.fromId, to: l.dealId })), HUBSPOT_ASSOCIATION_TYPES.communicationToDeal, ops);
+    } catch (err) {
+      if (err instanceof CrmError && isRejectedAssociation(err)) {
+        for (const l of links) this.openDealCache.delete(l.contactId);
+        throw new CrmError(`${err.message} (open deals forgotten; will look them up again)`, 'hubspot', true, err.status);
       }
       throw err;
     }
@@ -420,22 +629,34 @@ export class HubSpotConnector implements CrmConnector {
   /** Associating twice is a no-op in HubSpot, so a retried batch simply re-asserts the links. */
   private async associate(
     fromType: 'communications' | 'notes',
-    fromIds: string[],
     toType: 'contacts' | 'deals',
-    toId: string,
+    pairs: { from: string; to: string }[],
     typeId: number,
     ops: Ops,
   ): Promise<void> {
-    if (fromIds.length === 0) return;
-    await this.call(ops, () =>
-      this.client.crm.associations.v4.batchApi.create(fromType, toType, {
-        inputs: fromIds.map((id) => ({
-          _from: { id },
-          to: { id: toId },
-          types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: typeId }],
-        })),
-      }),
-    );
+    for (let i = 0; i < pairs.length; i += HUBSPOT_BATCH_LIMIT) {
+      const chunk = pairs.slice(i, i + HUBSPOT_BATCH_LIMIT);
+      const res = batchErrors.parse(
+        await this.call(ops, () =>
+          this.client.crm.associations.v4.batchApi.create(fromType, toType, {
+            inputs: chunk.map((p) => ({
+              _from: { id: p.from },
+              to: { id: p.to },
+              types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: typeId }],
+            })),
+          }),
+        ),
+      );
+      if (res.errors && res.errors.length > 0) {
+        const first = res.errors[0];
+        throw new CrmError(
+          `hubspot: ${res.errors.length} of ${chunk.length} ${fromType}→${toType} associations failed: ${first?.message ?? first?.category ?? 'unknown error'}`,
+          'hubspot',
+          false,
+          207,
+        );
+      }
+    }
   }
 
   // ── notes ────────────────────────────────────────────────────────────────────────────────
@@ -468,7 +689,7 @@ export class HubSpotConnector implements CrmConnector {
     );
     const noteId = ids.get(key);
     if (!noteId) throw new CrmError(`hubspot: note upsert returned no id for ${key}`, 'hubspot', true);
-    await this.associateToContact('notes', [noteId], e164, contact.id, HUBSPOT_ASSOCIATION_TYPES.noteToContact, ops);
+    await this.associateToContacts('notes', [{ fromId: noteId, e164, contactId: contact.id }], HUBSPOT_ASSOCIATION_TYPES.noteToContact, ops);
   }
 
   // ── extension requests ───────────────────────────────────────────────────────────────────
@@ -519,6 +740,11 @@ export class HubSpotConnector implements CrmConnector {
       clearTimeout(timer);
     }
   }
+}
+
+/** HubSpot refused some links: a 400/404, or a 207 listing per-input errors. */
+function isRejectedAssociation(err: CrmError): boolean {
+  return err.status === 400 || err.status === 404 || err.status === 207;
 }
 
 function hasSetHeader(ctx: unknown): ctx is { setHeaderParam(key: string, value: string): void } {
