@@ -28,6 +28,7 @@ import { AgentOrchestrator } from './agent/orchestrator.js';
 import { OfflineFaqResponder } from './agent/offline-responder.js';
 import { GeminiAgentProvider } from './agent/gemini-provider.js';
 import type { AgentProvider, AgentTools } from './agent/provider.js';
+import { agentToolsFor } from './agent/tools.js';
 import { GeminiTranscriber } from './transcription/gemini-transcriber.js';
 import type { Transcriber } from './transcription/transcriber.js';
 import { downloadMessageMedia } from './pipeline/media.js';
@@ -149,11 +150,7 @@ export class Runtime {
         }
         return p;
       };
-      // No shop or CRM lookup is wired to the agent yet: the tools say so, and the model hands off.
-      const toolsFor = (): AgentTools => ({
-        lookupOrder: async () => ({ error: 'no shop is connected to CoEx for this business; offer to hand off to a person' }),
-        upsertLead: async () => ({ error: 'no CRM is connected to CoEx for this business' }),
-      });
+      const toolsFor = (tenantId: string, threadId: string): AgentTools => agentToolsFor(handle.db, cipher, tenantId, threadId);
       const agent = new AgentOrchestrator({
         db: handle.db,
         sender,

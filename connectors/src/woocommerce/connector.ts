@@ -15,7 +15,7 @@ import {
   type VerifyResult,
 } from '../types.js';
 import { botStateKey, botStateNote, markedKeys, timelineNote, transcriptKey, transcriptNote } from './format.js';
-import { coexLookup, wooOrderList, wooOrderNote, wooOrderNoteList, wpError, type OrderRef } from './schemas.js';
+import { coexLookup, wooOrder, wooOrderList, wooOrderNote, wooOrderNoteList, wpError, type OrderRef } from './schemas.js';
 import { hashWooSiteKey, wooSiteKeyMatches } from './webhook.js';
 
 export interface WooCommerceConnectorOptions {
@@ -240,6 +240,28 @@ export class WooCommerceConnector implements CrmConnector {
     }
     const orders = [...byId.values()].sort((a, b) => b.createdAt - a.createdAt || b.id - a.id);
     return { customerId: orders.find((o) => o.customerId > 0)?.customerId ?? 0, orders };
+  }
+
+  // ── order lookup for the agent ─────────────────────────────────────────────────────────
+
+  /**
+   * The customer's most recent orders (newest first) for the agent's `lookup_order` tool: status,
+   * total and date only — what a customer may be told about their own orders. With `orderId`, that
+   * order, but only when its billing phone is this customer's (never someone else's order).
+   */
+  async customerOrders(phoneE164: string, options: { orderId?: string; limit?: number } = {}): Promise<Array<{ id: number; number: string; status: string; total: string | null; currency: string | null; createdAt: string | null }>> {
+    const e164 = this.requirePhone(phoneE164);
+    const ops: Ops = { calls: 0 };
+    const found = await this.lookup(e164, ops);
+    let ids = found.orders.map((o) => o.id);
+    if (options.orderId !== undefined) ids = ids.filter((id) => String(id) === String(options.orderId).replace(/^#/, ''));
+    const out = [];
+    for (const id of ids.slice(0, options.limit ?? 3)) {
+      const order = wooOrder.parse(await this.call(ops, 'GET order', () => this.api.get(`orders/${id}`)));
+      if (normalizePhone(order.billing.phone ?? null, this.defaultCountry) !== e164) continue;
+      out.push({ id: order.id, number: order.number ?? String(order.id), status: order.status, total: order.total ?? null, currency: order.currency ?? null, createdAt: order.date_created_gmt ? new Date(parseWooGmt(order.date_created_gmt)).toISOString() : null });
+    }
+    return out;
   }
 
   // ── writing notes ────────────────────────────────────────────────────────────────────────
