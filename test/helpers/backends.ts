@@ -60,8 +60,9 @@ export async function dropStaleTestDatabases(): Promise<void> {
   const c = new pg.Client({ connectionString: admin });
   await c.connect();
   try {
-    const rows = await c.query<{ datname: string }>("select datname from pg_database where datname like 'coex_test_%' or datname like 'coex_bench_%'");
-    for (const r of rows.rows) await c.query(`drop database if exists ${r.datname} with (force)`).catch(() => undefined);
+    const rows = await c.query<{ datname: string }>("select datname from pg_database where datname like 'coex_test_%'");
+    // Without force: a database still in use belongs to a run in progress (another checkout, CI).
+    for (const r of rows.rows) await c.query(`drop database if exists ${r.datname}`).catch(() => undefined);
   } finally {
     await c.end();
   }
