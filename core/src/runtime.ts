@@ -101,7 +101,7 @@ export class Runtime {
       const metrics = createMetrics();
       const boss = createBoss(handle, logger);
       await boss.start();
-      const queue = new InboxQueue(boss, logger);
+      const queue = new InboxQueue(boss, logger, handle.kind === 'pglite' ? 'local' : 'boss');
       await queue.init();
       const processor = new InboxProcessor(handle.db, logger, config.COEX_DEFAULT_TENANT, {
         processed: (outcome) => metrics.inboxProcessed.inc({ outcome }),
