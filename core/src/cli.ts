@@ -131,6 +131,22 @@ tenant
     });
   });
 
+tenant
+  .command('profile')
+  .description("set the tenant's business profile (hours, zones, prices, policies, FAQ) that the agent answers from")
+  .argument('<id>', 'tenant id')
+  .argument('<file>', 'JSON file, e.g. examples/knowledge/atlas-shop.json')
+  .action(async (id: string, file: string) => {
+    const { businessProfileSchema } = await import('./agent/offline-responder.js');
+    const parsed = businessProfileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    if (!parsed.success) throw new ConfigError(`invalid profile: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    await withDatabase(async (db) => {
+      const { setTenantProfile } = await import('./store/tenants.js');
+      await setTenantProfile(db, id, parsed.data);
+      console.log(`profile of ${id} set (${parsed.data.faq?.length ?? 0} FAQ entries)`);
+    });
+  });
+
 const token = program.command('token').description('API tokens scoped to one tenant');
 token
   .command('create')

@@ -12,6 +12,8 @@ import { InvalidMessageError } from '../outbound/graph-client.js';
 import { crmCredentialsSchema } from '../crm/registry.js';
 import { connectCrm, listCrmConnections } from '../crm/connections.js';
 import { issueExtensionKeyHandler } from './extension-routes.js';
+import { businessProfileSchema } from '../agent/offline-responder.js';
+import { getTenantProfile, setTenantProfile } from '../store/tenants.js';
 import type { TokenCipher } from '../crypto.js';
 
 export interface ApiOptions {
@@ -156,6 +158,23 @@ export function apiRouter(opts: ApiOptions): Router {
   });
 
   if (opts.cipher) router.post('/api/v1/extension-keys', issueExtensionKeyHandler({ db: opts.db, cipher: opts.cipher }));
+
+  router.get('/api/v1/tenants/:id/profile', async (req: Request, res: Response) => {
+    const id = String(req.params.id);
+    if (req.tenantScope !== null && req.tenantScope !== id) return void res.status(404).json({ error: 'tenant not found' });
+    const profile = await getTenantProfile(opts.db, id);
+    if (profile === undefined) return void res.status(404).json({ error: 'tenant not found' });
+    res.json({ profile });
+  });
+
+  router.put('/api/v1/tenants/:id/profile', async (req: Request, res: Response) => {
+    const id = String(req.params.id);
+    if (req.tenantScope !== null && req.tenantScope !== id) return void res.status(404).json({ error: 'tenant not found' });
+    const body = businessProfileSchema.safeParse(req.body);
+    if (!body.success) return badRequest(res, body.error);
+    await setTenantProfile(opts.db, id, body.data);
+    res.json({ profile: body.data });
+  });
 
   router.get('/api/v1/crm/connections', async (req: Request, res: Response) => {
     res.json({ connections: await listCrmConnections(opts.db, req.tenantScope ?? null) });
