@@ -1,4 +1,5 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import { replyBodySchema, toThreadMessage, type ReplyBody } from './reply.js';
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -7,7 +8,7 @@ import type { Database } from '../db/schema.js';
 import type { TokenCipher } from '../crypto.js';
 import { getThread, listThreads, type ThreadView } from '../store/queries.js';
 import { botHistory, setBotState } from '../store/bot.js';
-import type { SendService, ThreadMessage } from '../outbound/send-service.js';
+import type { SendService } from '../outbound/send-service.js';
 import { NumberNotConnectedError, RecipientUnknownError, SendFailedError } from '../outbound/send-service.js';
 import { isWindowOpen, windowClosesAt, WindowClosedError } from '../outbound/window.js';
 import { InvalidMessageError } from '../outbound/graph-client.js';
@@ -62,22 +63,9 @@ const threadQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
 const botBody = z.object({ action: z.enum(['pause', 'resume', 'off']), actor: z.string().trim().min(1).max(200).optional() });
-const replyBody = z
-  .object({
-    text: z.string().trim().min(1).max(4096).optional(),
-    template: z
-      .object({
-        name: z.string().min(1).max(512),
-        language: z.string().min(2).max(15),
-        body_parameters: z.array(z.string().min(1).max(1024)).max(20).optional(),
-      })
-      .optional(),
-    actor: z.string().trim().min(1).max(200).optional(),
-    client_ref: z.string().min(1).max(200).optional(),
-  })
-  .refine((b) => (b.text === undefined) !== (b.template === undefined), { message: 'send either "text" or "template"' });
-
-export type ExtensionReplyBody = z.infer<typeof replyBody>;
+export type ExtensionReplyBody = ReplyBody;
+const replyBody = replyBodySchema;
+export { toThreadMessage };
 
 function badRequest(res: Response, error: z.ZodError): void {
   res.status(400).json({ error: 'invalid request', code: 'invalid_request', issues: error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
@@ -94,17 +82,6 @@ export function parseJsonBody<T>(raw: Buffer, schema: z.ZodType<T>): { ok: true;
   const parsed = schema.safeParse(json);
   if (!parsed.success) return { ok: false, status: 400, body: { error: 'invalid request', code: 'invalid_request', issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) } };
   return { ok: true, value: parsed.data };
-}
-
-export function toThreadMessage(body: ExtensionReplyBody): ThreadMessage {
-  if (body.text !== undefined) return { type: 'text', body: body.text };
-  const t = body.template!;
-  return {
-    type: 'template',
-    name: t.name,
-    languageCode: t.language,
-    ...(t.body_parameters?.length ? { components: [{ type: 'body', parameters: t.body_parameters.map((p) => ({ type: 'text' as const, text: p })) }] } : {}),
-  };
 }
 
 /** Who acted, for bot_events and messages.actor: the CRM-verified user first, then what the install says. */

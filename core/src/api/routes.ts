@@ -12,6 +12,7 @@ import { InvalidMessageError } from '../outbound/graph-client.js';
 import { crmCredentialsSchema } from '../crm/registry.js';
 import { connectCrm, listCrmConnections } from '../crm/connections.js';
 import { issueExtensionKeyHandler } from './extension-routes.js';
+import { replyBodySchema, toThreadMessage } from './reply.js';
 import { businessProfileSchema } from '../agent/offline-responder.js';
 import { getTenantProfile, setTenantProfile } from '../store/tenants.js';
 import type { TokenCipher } from '../crypto.js';
@@ -35,21 +36,7 @@ const threadsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).optional(),
 });
 const botBody = z.object({ action: z.enum(['pause', 'resume', 'off']), actor: z.string().max(200).optional() });
-const templateParameter = z.object({ type: z.literal('text'), text: z.string().min(1).max(1024) });
-const replyBody = z
-  .object({
-    text: z.string().trim().min(1).max(4096).optional(),
-    template: z
-      .object({
-        name: z.string().min(1).max(512),
-        language: z.string().min(2).max(15),
-        body_parameters: z.array(templateParameter.shape.text).max(20).optional(),
-      })
-      .optional(),
-    actor: z.string().max(200).optional(),
-    client_ref: z.string().min(1).max(200).optional(),
-  })
-  .refine((b) => (b.text === undefined) !== (b.template === undefined), { message: 'send either "text" or "template"' });
+const replyBody = replyBodySchema;
 
 function badRequest(res: Response, error: z.ZodError): void {
   res.status(400).json({ error: 'invalid request', issues: error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
@@ -103,15 +90,7 @@ export function apiRouter(opts: ApiOptions): Router {
     const thread = await getThread(opts.db, req.tenantScope ?? null, String(req.params.id));
     if (!thread) return void res.status(404).json({ error: 'thread not found' });
     if (!opts.sendReply) return void res.status(503).json({ error: 'sending is not configured on this server (no access token for this number)' });
-    const { text, template } = body.data;
-    const message: ThreadMessage = text !== undefined
-      ? { type: 'text', body: text }
-      : {
-          type: 'template',
-          name: template!.name,
-          languageCode: template!.language,
-          ...(template!.body_parameters?.length ? { components: [{ type: 'body', parameters: template!.body_parameters.map((p) => ({ type: 'text' as const, text: p })) }] } : {}),
-        };
+    const message = toThreadMessage(body.data);
     try {
       const sent = await opts.sendReply({ threadId: thread.id, tenantId: thread.tenant_id, message, actor: body.data.actor ?? 'api', clientRef: body.data.client_ref });
       res.status(sent.duplicate ? 200 : 201).json({ message: sent });

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import type { ThreadMessage } from '../outbound/send-service.js';
+
+/**
+ * The body of a reply typed by a person, shared by the admin API and the extension API: free text
+ * (inside the 24-hour window) or an approved template with body parameters.
+ */
+export const replyBodySchema = z
+  .object({
+    text: z.string().trim().min(1).max(4096).optional(),
+    template: z
+      .object({
+        name: z.string().min(1).max(512),
+        language: z.string().min(2).max(15),
+        body_parameters: z.array(z.string().min(1).max(1024)).max(20).optional(),
+      })
+      .optional(),
+    actor: z.string().trim().min(1).max(200).optional(),
+    client_ref: z.string().min(1).max(200).optional(),
+  })
+  .refine((b) => (b.text === undefined) !== (b.template === undefined), { message: 'send either "text" or "template"' });
+
+export type ReplyBody = z.infer<typeof replyBodySchema>;
+
+export function toThreadMessage(body: ReplyBody): ThreadMessage {
+  if (body.text !== undefined) return { type: 'text', body: body.text };
+  const t = body.template!;
+  return {
+    type: 'template',
+    name: t.name,
+    languageCode: t.language,
+    ...(t.body_parameters?.length ? { components: [{ type: 'body', parameters: t.body_parameters.map((p) => ({ type: 'text' as const, text: p })) }] } : {}),
+  };
+}
