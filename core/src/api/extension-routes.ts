@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { normalizePhone } from '@coex/connectors';
 import type { Database } from '../db/schema.js';
 import type { TokenCipher } from '../crypto.js';
-import { getThread, listThreads, type ThreadView } from '../store/queries.js';
+import { getThread, listMessages, listThreads, type ThreadView } from '../store/queries.js';
 import { botHistory, setBotState } from '../store/bot.js';
 import type { SendService } from '../outbound/send-service.js';
 import { NumberNotConnectedError, RecipientUnknownError, SendFailedError } from '../outbound/send-service.js';
@@ -126,28 +126,20 @@ interface LatestMessage {
   media: { mime_type: string | null; state: string | null; voice: boolean } | null;
 }
 
-/** The thread's latest `limit` messages, oldest first (store/queries listMessages returns the oldest). */
+/** The thread's latest `limit` messages, oldest first, in the extension API's shape. */
 async function latestMessages(db: Kysely<Database>, thread: ThreadView, limit: number): Promise<LatestMessage[]> {
-  const rows = await db
-    .selectFrom('messages')
-    .select(['id', 'direction', 'origin', 'type', 'text', 'provider_timestamp', 'status', 'transcript', 'transcript_state', 'media_id', 'media_mime', 'media_state', 'media_voice', 'revoked_at'])
-    .where('thread_id', '=', thread.id)
-    .where('tenant_id', '=', thread.tenant_id)
-    .orderBy('provider_timestamp', 'desc')
-    .orderBy('created_at', 'desc')
-    .limit(limit)
-    .execute();
-  return rows.reverse().map((m) => ({
+  const rows = (await listMessages(db, thread.tenant_id, thread.id, limit, { latest: limit })) ?? [];
+  return rows.map((m) => ({
     id: m.id,
     direction: m.direction,
     origin: m.origin,
     type: m.type,
-    text: m.revoked_at ? null : m.text,
-    timestamp: m.provider_timestamp.toISOString(),
+    text: m.text,
+    timestamp: m.timestamp,
     status: m.status,
-    transcript: m.revoked_at ? null : m.transcript,
+    transcript: m.transcript,
     transcript_state: m.transcript_state,
-    media: m.media_id || m.type === 'media_placeholder' ? { mime_type: m.media_mime, state: m.media_state, voice: m.media_voice } : null,
+    media: m.media ? { mime_type: m.media.mime_type, state: m.media.state, voice: m.media.voice } : null,
   }));
 }
 

@@ -105,18 +105,24 @@ export async function getThread(db: Kysely<Database>, scope: TenantScope, thread
   return row ? toThreadView(row) : null;
 }
 
-export async function listMessages(db: Kysely<Database>, scope: TenantScope, threadId: string, limit = 1000): Promise<MessageView[] | null> {
+/**
+ * A thread's messages oldest first: the first `limit` of them, or with `latest` the most recent
+ * `latest` (what a CRM card shows).
+ */
+export async function listMessages(db: Kysely<Database>, scope: TenantScope, threadId: string, limit = 1000, options: { latest?: number } = {}): Promise<MessageView[] | null> {
   const thread = await getThread(db, scope, threadId);
   if (!thread) return null;
-  const rows = await db
+  const newestFirst = options.latest !== undefined;
+  const found = await db
     .selectFrom('messages')
     .selectAll()
     .where('thread_id', '=', threadId)
     .where('tenant_id', '=', thread.tenant_id)
-    .orderBy('provider_timestamp')
-    .orderBy('created_at')
-    .limit(Math.min(limit, 5000))
+    .orderBy('provider_timestamp', newestFirst ? 'desc' : 'asc')
+    .orderBy('created_at', newestFirst ? 'desc' : 'asc')
+    .limit(Math.min(options.latest ?? limit, 5000))
     .execute();
+  const rows = newestFirst ? found.reverse() : found;
   return rows.map((m) => ({
     id: m.id,
     wamid: m.wamid,
@@ -126,7 +132,7 @@ export async function listMessages(db: Kysely<Database>, scope: TenantScope, thr
     text: m.revoked_at ? null : m.text,
     timestamp: m.provider_timestamp.toISOString(),
     status: m.status,
-    transcript: m.transcript,
+    transcript: m.revoked_at ? null : m.transcript,
     transcript_state: m.transcript_state,
     context_wamid: m.context_wamid,
     edited_at: iso(m.edited_at),
