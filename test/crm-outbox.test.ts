@@ -55,6 +55,17 @@ describe.each(backends())('CRM outbox into HubSpot [%s]', (backend) => {
     expect(calls).toBeLessThan(10);
   });
 
+  it('updates the archived record in place when a later status arrives', async () => {
+    const before = hs.list('communications').length;
+    // wamid.CRM-H1 is an outbound history message archived by the first test.
+    await s.postWebhook(P.statusUpdate(N, 'wamid.CRM-H1', 'read', Date.now(), '212699999999'));
+    await s.runtime.waitForInboxDrained();
+    await s.runtime.crm.drain(connectionId);
+    const updated = hs.list('communications').find((c) => String(c.properties.hs_communication_body).includes('old 1<'));
+    expect(String(updated?.properties.hs_communication_body)).toContain('read');
+    expect(hs.list('communications').length).toBe(before);
+  });
+
   it('survives a CRM outage with 429 and 5xx: retried with backoff, nothing lost, nothing written twice', async () => {
     hs.failNext({ status: 503, times: 3 });
     hs.failNext({ status: 429, times: 2, retryAfter: 7 });

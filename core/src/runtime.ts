@@ -194,7 +194,7 @@ export class Runtime {
         }
         // CRM archive: wake the outbox of every connection of the tenants this delivery touched.
         const tenants = new Set([...outcome.live, ...outcome.historyMedia].map((m) => m.tenantId));
-        if (outcome.messagesInserted > 0 || outcome.pausedThreads.length > 0) {
+        if (outcome.messagesInserted > 0 || outcome.pausedThreads.length > 0 || outcome.statusesRecorded > 0) {
           const rows = await trx.selectFrom('crm_connections').select(['id', 'tenant_id']).where('status', '=', 'active').execute();
           for (const c of rows) if (tenants.size === 0 || tenants.has(c.tenant_id)) await jobs.enqueue(QUEUES.crm, { connectionId: c.id }, { trx, singletonKey: c.id });
         }

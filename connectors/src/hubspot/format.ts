@@ -37,8 +37,19 @@ export function formatUtc(iso: string): string {
   return `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
+const STATUS_LABEL: Record<string, string> = {
+  accepted: 'sent to WhatsApp',
+  sent: '✓ sent',
+  delivered: '✓✓ delivered',
+  read: '✓✓ read',
+  played: '✓✓ played',
+  failed: '⚠ failed',
+};
+
 export function communicationBody(m: ArchivedMessage): string {
-  const parts = [`<p><strong>${escapeHtml(originLabel(m.origin, m.direction))}</strong> · ${escapeHtml(formatUtc(m.timestamp))}</p>`];
+  // Outbound messages show their delivery status; a later status re-upserts the same record.
+  const status = m.direction === 'outbound' && m.status && STATUS_LABEL[m.status] ? ` · ${STATUS_LABEL[m.status]}` : '';
+  const parts = [`<p><strong>${escapeHtml(originLabel(m.origin, m.direction))}</strong> · ${escapeHtml(formatUtc(m.timestamp))}${escapeHtml(status)}</p>`];
   const text = m.text ?? `[${m.type}]`;
   parts.push(`<p>${escapeMultiline(text)}</p>`);
   if (m.transcript?.text) {

@@ -181,7 +181,7 @@ type MessageEvent = Extract<DomainEvent, { kind: 'message' }>;
 /** Folds recorded statuses into messages whose rank is lower (status-before-message, any order). */
 export async function reconcileStatuses(trx: Trx, phoneNumberId: string, wamids: string[]): Promise<void> {
   if (wamids.length === 0) return;
-  await sql`
+  const changed = await sql<{ id: string }>`
     update messages m set status = s.status, status_rank = s.status_rank, status_at = s.provider_timestamp,
       error = coalesce(s.errors, m.error), updated_at = now()
     from (
@@ -190,7 +190,17 @@ export async function reconcileStatuses(trx: Trx, phoneNumberId: string, wamids:
       where phone_number_id = ${phoneNumberId} and wamid in (${sql.join(wamids)})
       order by wamid, status_rank desc
     ) s
-    where m.phone_number_id = ${phoneNumberId} and m.wamid = s.wamid and s.status_rank > m.status_rank`.execute(trx);
+    where m.phone_number_id = ${phoneNumberId} and m.wamid = s.wamid and s.status_rank > m.status_rank
+    returning m.id`.execute(trx);
+  if (changed.rows.length > 0) {
+    // The CRM record of an already archived message shows the new status: archive it again
+    // (connectors upsert by message id, so it is updated in place, never duplicated).
+    await sql`
+      update crm_outbox o set status = 'pending', attempts = 0, next_attempt_at = now()
+      from crm_connections c
+      where o.connection_id = c.id and c.crm = 'hubspot' and o.kind = 'archive' and o.status = 'done'
+        and o.ref_id in (${sql.join(changed.rows.map((r) => r.id))})`.execute(trx);
+  }
 }
 
 /** Applies recorded edits/revokes whose target is among these wamids (either may come first). */
