@@ -95,6 +95,27 @@ describe.each(backends())('sending through the Cloud API [%s]', (backend) => {
     expect(JSON.stringify(failedRow.error)).toContain('131026');
   });
 
+  it('defers a long backoff (pair rate, Retry-After) to the retry job instead of failing or blocking', async () => {
+    const t = await threadWith('live');
+    graph.setBehaviour({ scriptedErrors: [{ code: 131056, message: '(#131056) Pair rate limit hit', retryAfterSeconds: 120 }] });
+    const res = await reply(t.id, { text: 'ghadi nrje3 lik', client_ref: 'deferred-1' });
+    expect(res.status).toBe(201);
+    const { message } = (await res.json()) as { message: { id: string; status: string } };
+    expect(message.status).toBe('retry_scheduled');
+    const scheduled = await s.runtime.db.selectFrom('messages').select(['status', 'error']).where('id', '=', message.id).executeTakeFirstOrThrow();
+    expect(scheduled.status).toBe('retry_scheduled');
+    expect(JSON.stringify(scheduled.error)).toContain('131056');
+    // What the job does when it comes due:
+    const resent = await s.runtime.sender.resend(message.id);
+    expect(resent).toMatchObject({ status: 'sent', messageStatus: 'accepted' });
+    const row = await s.runtime.db.selectFrom('messages').select(['status', 'wamid', 'send_attempts']).where('id', '=', message.id).executeTakeFirstOrThrow();
+    expect(row.status).toBe('accepted');
+    expect(row.wamid.startsWith('wamid.')).toBe(true);
+    expect(row.send_attempts).toBe(2);
+    // A second run of the job (at-least-once delivery) does nothing.
+    expect(await s.runtime.sender.resend(message.id)).toBeNull();
+  });
+
   it('is idempotent on client_ref', async () => {
     const t = await threadWith('live');
     const first = await reply(t.id, { text: 'merci', client_ref: 'crm-note-77' });

@@ -13,6 +13,7 @@ export const QUEUES = {
   transcribe: 'coex-transcribe',
   agent: 'coex-agent',
   crm: 'coex-crm',
+  sendRetry: 'coex-send-retry',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -30,6 +31,7 @@ export class Jobs {
       [QUEUES.media, { retryLimit: 6, retryDelay: 5, retryBackoff: true, retryDelayMax: 600, expireInSeconds: 300 }],
       [QUEUES.transcribe, { retryLimit: 4, retryDelay: 10, retryBackoff: true, retryDelayMax: 900, expireInSeconds: 600 }],
       [QUEUES.agent, { retryLimit: 3, retryDelay: 5, retryBackoff: true, retryDelayMax: 120, expireInSeconds: 300 }],
+      [QUEUES.sendRetry, { retryLimit: 3, retryDelay: 30, retryBackoff: true, expireInSeconds: 120 }],
       [QUEUES.crm, { policy: 'stately', retryLimit: 1000, retryDelay: 5, retryBackoff: true, retryDelayMax: 900, expireInSeconds: 900 }],
     ];
     for (const [name, options] of defs) {

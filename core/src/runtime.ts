@@ -138,6 +138,7 @@ export class Runtime {
 
       const jobs = new Jobs(boss, logger);
       await jobs.init();
+      sender.setRetryScheduler((messageId, delayMs) => jobs.enqueue(QUEUES.sendRetry, { messageId }, { startAfterSeconds: Math.max(1, Math.ceil(delayMs / 1000)) }));
       const blobs = new DirectoryBlobStore(pgliteDir.startsWith('memory://') && !config.DATABASE_URL ? mkdtempSync(join(tmpdir(), 'coex-media-')) : join(config.DATA_DIR, 'media'));
       const providers = new Map<string, AgentProvider>();
       const offline = new OfflineFaqResponder();
@@ -312,6 +313,9 @@ export class Runtime {
       const result = await this.agent.runTurn(data.turnId);
       this.logger.debug({ turnId: data.turnId, result }, 'agent turn');
     });
+    await this.jobs.work<{ messageId: string }>(QUEUES.sendRetry, async (data) => {
+      await this.sender.resend(data.messageId);
+    }, 1);
     await this.jobs.work<{ connectionId: string }>(QUEUES.crm, async (data) => {
       const r = await this.crm.drain(data.connectionId);
       if (r.nextDueSeconds !== null) await this.jobs.enqueue(QUEUES.crm, { connectionId: data.connectionId }, { singletonKey: data.connectionId, startAfterSeconds: Math.max(1, Math.ceil(r.nextDueSeconds)) });

@@ -56,7 +56,12 @@ export interface SendServiceOptions {
   /** Longest single backoff waited in-request. */
   maxBackoffMs?: number;
   random?: () => number;
+  /** Retries whose backoff exceeds maxBackoffMs (pair rate 4^X s, Retry-After minutes) run later as a job. */
+  maxDeferredAttempts?: number;
 }
+
+/** Schedules `resend(messageId)` after `delayMs` (a pg-boss job in the runtime). */
+export type RetryScheduler = (messageId: string, delayMs: number) => Promise<void>;
 
 function textOf(m: ThreadMessage): string | null {
   switch (m.type) {
@@ -83,6 +88,13 @@ function textOf(m: ThreadMessage): string | null {
  */
 export class SendService {
   private readonly now: () => Date;
+  private scheduleRetry: RetryScheduler | undefined;
+
+  /** Wires the deferred-retry job (set once the job queue exists). */
+  setRetryScheduler(scheduler: RetryScheduler): void {
+    this.scheduleRetry = scheduler;
+  }
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly graph: GraphClient,
@@ -124,40 +136,91 @@ export class SendService {
     if (claimed.status !== 'claimed') return claimed.outcome;
 
     const message = { ...req.message, to: target.wa_id } as OutboundMessage;
+    return this.deliver(claimed.messageId, target.phone_number_id, target.throughput_mps, message, 0, req.threadId);
+  }
+
+  /**
+   * Sends a claimed message, retrying transient errors in-request while the backoff is short; a
+   * longer one (pair rate, Retry-After) is handed to the retry job and the message shows
+   * `retry_scheduled` meanwhile. Permanent errors mark it failed and throw SendFailedError.
+   */
+  private async deliver(messageId: string, phoneNumberId: string, mps: number, message: OutboundMessage, firstAttempt: number, threadId: string): Promise<SendOutcome> {
     const maxAttempts = this.options.maxAttempts ?? 5;
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = firstAttempt; ; attempt++) {
       try {
-        const result = await this.graph.sendMessage(target.phone_number_id, message);
+        const result = await this.graph.sendMessage(phoneNumberId, message);
         await this.db.transaction().execute(async (trx) => {
           await trx
             .updateTable('messages')
-            .set({ wamid: result.wamid, status: result.messageStatus, status_rank: STATUS_RANK[result.messageStatus] ?? 1, status_at: this.now(), send_attempts: attempt + 1, updated_at: sql`now()` })
-            .where('id', '=', claimed.messageId)
+            .set({ wamid: result.wamid, status: result.messageStatus, status_rank: STATUS_RANK[result.messageStatus] ?? 1, status_at: this.now(), send_attempts: attempt + 1, error: null, updated_at: sql`now()` })
+            .where('id', '=', messageId)
             .execute();
-          await reconcileStatuses(trx, target.phone_number_id, [result.wamid]);
+          await reconcileStatuses(trx, phoneNumberId, [result.wamid]);
         });
-        return { status: 'sent', messageId: claimed.messageId, wamid: result.wamid, messageStatus: result.messageStatus, duplicate: false };
+        return { status: 'sent', messageId, wamid: result.wamid, messageStatus: result.messageStatus, duplicate: false };
       } catch (error) {
         const c = classifyError(error, this.options.random ? { random: this.options.random } : {});
         const code = (error as { code?: unknown }).code;
         const numericCode = typeof code === 'number' ? code : null;
         const backoff = c.backoffMs(attempt);
-        const canRetry = c.retryable && attempt + 1 < maxAttempts && backoff <= (this.options.maxBackoffMs ?? 30_000);
-        this.logger.warn({ threadId: req.threadId, messageId: claimed.messageId, code: numericCode, kind: c.kind, attempt, retry: canRetry }, 'send failed');
-        if (canRetry) {
-          if (numericCode === 130429 || numericCode === 80007) await this.pacer.penalize(target.phone_number_id, backoff);
+        const detail = error instanceof Error ? error.message : String(error);
+        const inRequest = c.retryable && attempt + 1 < firstAttempt + maxAttempts && backoff <= (this.options.maxBackoffMs ?? 30_000);
+        const deferred = !inRequest && c.retryable && Number.isFinite(backoff) && this.scheduleRetry !== undefined && attempt + 1 < (this.options.maxDeferredAttempts ?? 8);
+        this.logger.warn({ threadId, messageId, code: numericCode, kind: c.kind, attempt, retry: inRequest ? 'now' : deferred ? 'deferred' : 'no' }, 'send failed');
+        if (inRequest) {
+          if (numericCode === 130429 || numericCode === 80007) await this.pacer.penalize(phoneNumberId, backoff);
           await sleep(backoff);
-          await this.pacer.acquire(target.phone_number_id, { ratePerSecond: target.throughput_mps });
+          await this.pacer.acquire(phoneNumberId, { ratePerSecond: mps });
           continue;
         }
-        const detail = error instanceof Error ? error.message : String(error);
+        if (deferred) {
+          await this.db
+            .updateTable('messages')
+            .set({ status: 'retry_scheduled', send_attempts: attempt + 1, error: JSON.stringify({ code: numericCode, kind: c.kind, message: detail, retry_in_ms: Math.round(backoff) }), updated_at: sql`now()` })
+            .where('id', '=', messageId)
+            .execute();
+          await this.scheduleRetry!(messageId, backoff);
+          const row = await this.db.selectFrom('messages').select('wamid').where('id', '=', messageId).executeTakeFirstOrThrow();
+          return { status: 'sent', messageId, wamid: row.wamid, messageStatus: 'retry_scheduled', duplicate: false };
+        }
         await this.db
           .updateTable('messages')
           .set({ status: 'failed', status_rank: STATUS_RANK.failed!, status_at: this.now(), send_attempts: attempt + 1, error: JSON.stringify({ code: numericCode, kind: c.kind, message: detail }), updated_at: sql`now()` })
-          .where('id', '=', claimed.messageId)
+          .where('id', '=', messageId)
           .execute();
-        throw new SendFailedError(`WhatsApp refused the message (${c.kind}${numericCode !== null ? `, code ${numericCode}` : ''}): ${detail}`, claimed.messageId, numericCode, c.kind);
+        throw new SendFailedError(`WhatsApp refused the message (${c.kind}${numericCode !== null ? `, code ${numericCode}` : ''}): ${detail}`, messageId, numericCode, c.kind);
       }
+    }
+  }
+
+  /** The retry job: sends a `retry_scheduled` message again (same claim, same idempotency). */
+  async resend(messageId: string): Promise<SendOutcome | null> {
+    const row = await this.db
+      .selectFrom('messages')
+      .innerJoin('threads', 'threads.id', 'messages.thread_id')
+      .innerJoin('contacts', 'contacts.id', 'threads.contact_id')
+      .innerJoin('whatsapp_numbers', 'whatsapp_numbers.phone_number_id', 'messages.phone_number_id')
+      .select(['messages.id', 'messages.status', 'messages.payload', 'messages.send_attempts', 'messages.phone_number_id', 'messages.thread_id', 'threads.last_customer_message_at', 'contacts.wa_id', 'whatsapp_numbers.connection_status', 'whatsapp_numbers.throughput_mps'])
+      .where('messages.id', '=', messageId)
+      .executeTakeFirst();
+    if (!row || row.status !== 'retry_scheduled' || !row.wa_id) return null;
+    const fail = async (reason: string): Promise<null> => {
+      await this.db.updateTable('messages').set({ status: 'failed', status_rank: STATUS_RANK.failed!, status_at: this.now(), error: JSON.stringify({ message: reason }), updated_at: sql`now()` }).where('id', '=', messageId).execute();
+      return null;
+    };
+    if (row.connection_status !== 'connected') return fail(`number not connected (${row.connection_status})`);
+    const message = { ...(row.payload as ThreadMessage), to: row.wa_id } as OutboundMessage;
+    try {
+      this.assertWindow(message as ThreadMessage, row.last_customer_message_at);
+    } catch (error) {
+      return fail(error instanceof Error ? error.message : String(error));
+    }
+    await this.pacer.acquire(row.phone_number_id, { ratePerSecond: row.throughput_mps });
+    try {
+      return await this.deliver(messageId, row.phone_number_id, row.throughput_mps, message, row.send_attempts, row.thread_id);
+    } catch (error) {
+      if (error instanceof SendFailedError) return null;
+      throw error;
     }
   }
 
