@@ -21,6 +21,16 @@ const envSchema = z.object({
   COEX_ENCRYPTION_KEY: z.string().optional(),
   COEX_DEFAULT_TENANT: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/).default('default'),
   COEX_WORKER: z.enum(['inline', 'off']).default('inline'),
+  /** Where media blobs live: dir = <DATA_DIR>/media (default), s3 = an S3-compatible bucket (S3_* keys). */
+  MEDIA_STORE: z.enum(['dir', 's3']).default('dir'),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_BUCKET: z.string().min(1).optional(),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_PREFIX: z.string().default('media'),
+  /** Defaults to true when S3_ENDPOINT is set (MinIO and most self-hosted stores need it). */
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false', '1', '0']).optional(),
   WEBHOOK_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(5 * 1024 * 1024),
   GEMINI_API_KEY: z.string().optional(),
   GEMINI_MODEL: z.string().default('gemini-2.5-flash'),

@@ -23,6 +23,7 @@ import { GraphClient } from './outbound/graph-client.js';
 import { DbPacer } from './outbound/pacer.js';
 import { SendService } from './outbound/send-service.js';
 import { DirectoryBlobStore, type BlobStore } from './outbound/media.js';
+import { blobStoreFromEnv } from './outbound/s3-blob-store.js';
 import { Jobs, QUEUES } from './jobs.js';
 import { AgentOrchestrator } from './agent/orchestrator.js';
 import { OfflineFaqResponder } from './agent/offline-responder.js';
@@ -139,7 +140,10 @@ export class Runtime {
       const jobs = new Jobs(boss, logger);
       await jobs.init();
       sender.setRetryScheduler((messageId, delayMs) => jobs.enqueue(QUEUES.sendRetry, { messageId }, { startAfterSeconds: Math.max(1, Math.ceil(delayMs / 1000)) }));
-      const blobs = new DirectoryBlobStore(pgliteDir.startsWith('memory://') && !config.DATABASE_URL ? mkdtempSync(join(tmpdir(), 'coex-media-')) : join(config.DATA_DIR, 'media'));
+      const blobs: BlobStore =
+        config.MEDIA_STORE === 's3'
+          ? blobStoreFromEnv(config, config.DATA_DIR)
+          : new DirectoryBlobStore(pgliteDir.startsWith('memory://') && !config.DATABASE_URL ? mkdtempSync(join(tmpdir(), 'coex-media-')) : join(config.DATA_DIR, 'media'));
       const providers = new Map<string, AgentProvider>();
       const offline = new OfflineFaqResponder();
       const providerFor = (tenantId: string): AgentProvider => {
