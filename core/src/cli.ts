@@ -13,6 +13,7 @@ import { sha256Hex } from './crypto.js';
 import { demoDeliveries, DEMO_NUMBER } from './demo/scenario.js';
 import { renderThreads } from './demo/print.js';
 import { listMessages, listThreads } from './store/queries.js';
+import { registerCampaignCommands } from './campaigns/cli.js';
 
 const program = new Command();
 program.name('coex').description('CoEx: WhatsApp Coexistence platform').showHelpAfterError();
@@ -276,6 +277,8 @@ function shutdownOnSignal(runtime: Runtime): void {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
+
+registerCampaignCommands(program, withDatabase);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) console.error(error.message);

@@ -17,11 +17,11 @@
  *   `{ name, message, arguments, context, debug }` with 401 (Invalid apikey), 404 (unknown model or
  *   method), 422 (unexpected keyword argument, ids on an @api.model method), 400 (non-JSON body),
  *   500 (ValueError such as an invalid field in a domain).
- * - Models: res.partner (name, phone, mobile, email, country_code, active, and `phone_sanitized`
+ * - Models: res.partner (name, phone, mobile, email, country_code, active, category_id tags, and `phone_sanitized`
  *   computed like Odoo's phone mixin: the first of mobile/phone that parses as a valid number for
  *   the partner's country or the company's, in E.164, else False), crm.lead (name, partner_id,
  *   probability, active, type), mail.message (model, res_id, body, message_type, subtype_xmlid,
- *   author_id, date). `version: 19` drops res.partner.mobile (as Odoo 18.2+/19 did), so using it
+ *   author_id, date), res.partner.category (name, active). `version: 19` drops res.partner.mobile (as Odoo 18.2+/19 did), so using it
  *   fails with "Invalid field". `crmInstalled: false` removes crm.lead (KeyError / 404).
  * - Methods: search_read, search, search_count, read, create, write, fields_get, and message_post
  *   (keyword-only; ensure_one; appends a mail.message; escapes a non-HTML body; strips `data-*`
@@ -29,13 +29,16 @@
  * - Domains in prefix notation with '&', '|', '!' (implicit '&' between top-level terms), operators
  *   '=', '!=', 'in', 'not in', 'like', 'ilike', 'not ilike', '<', '<=', '>', '>=' with SQL LIKE wildcards
  *   (`%`, `_`) kept in like/ilike values as Odoo does; archived records are hidden unless the domain
- *   mentions `active`.
+ *   mentions `active`. On many2many fields (res.partner.category_id): '=' / 'in' mean "has any of",
+ *   '!=' / 'not in' "has none of", `= False` "has no tag", like/ilike match the tags' names; create and
+ *   write take an id list or the commands (6, 0, ids), (4, id), (3, id), (5,); reads give the id list.
  * - failNext(): a reverse proxy's 429/5xx (HTML body, optional Retry-After) for the next request(s).
  * - Every request is recorded (protocol, path, rpc method, model, method, args, kwargs, headers).
  *
  * NOT modelled: access rights and record rules (one user sees everything), multi-company, other
  * models or fields, field defaults beyond the ones above, onchanges, translations, context keys,
- * `order` beyond "field [asc|desc], …", read_group, many2many/one2many fields, the real lxml HTML
+ * dotted paths in domains ("category_id.name"), one2many fields, child_of/parent_of operators,
+ * `order` beyond "field [asc|desc], …", read_group, the real lxml HTML
  * cleaner (only the two sanitizer behaviours named above), mail followers and notifications, the
  * `/jsonrpc` endpoint, `/web/session` logins, database listing, floats (whole numbers go out as <int>).
  */
@@ -94,7 +97,9 @@ export interface OdooFake {
   failNext(failure: OdooFailure): void;
   /** Replaces the user's API key (revocation / rotation): the old one stops working at once. */
   setApiKey(key: string): void;
-  addPartner(values: { name: string; phone?: string | false; mobile?: string | false; email?: string | false; country_code?: string | false; active?: boolean }): number;
+  addPartner(values: { name: string; phone?: string | false; mobile?: string | false; email?: string | false; country_code?: string | false; active?: boolean; category_id?: number[] }): number;
+  /** A contact tag (res.partner.category); partners get it with `category_id: [id]`. */
+  addCategory(name: string): number;
   addLead(values: { name: string; partner_id: number | false; probability?: number; active?: boolean; type?: 'lead' | 'opportunity' }): number;
   records(model: string): OdooRecord[];
   messagesOf(model: string, resId: number): OdooRecord[];
@@ -129,7 +134,7 @@ const PY_QUALIFIED: Record<PyErrorKind, string> = {
 // ---------- model definitions ----------
 
 interface FieldDef {
-  type: 'integer' | 'char' | 'html' | 'boolean' | 'float' | 'many2one' | 'selection' | 'datetime';
+  type: 'integer' | 'char' | 'html' | 'boolean' | 'float' | 'many2one' | 'many2many' | 'selection' | 'datetime';
   relation?: string;
 }
 
@@ -142,6 +147,14 @@ const PARTNER_FIELDS: Record<string, FieldDef> = {
   email: { type: 'char' },
   country_code: { type: 'char' },
   phone_sanitized: { type: 'char' },
+  active: { type: 'boolean' },
+  category_id: { type: 'many2many', relation: 'res.partner.category' },
+};
+/** Contact tags. */
+const CATEGORY_FIELDS: Record<string, FieldDef> = {
+  id: { type: 'integer' },
+  name: { type: 'char' },
+  display_name: { type: 'char' },
   active: { type: 'boolean' },
 };
 const LEAD_FIELDS: Record<string, FieldDef> = {
@@ -249,6 +262,7 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
   if (version >= 19) delete partnerFields['mobile'];
   models.set('res.partner', { fields: partnerFields, rows: [], nextId: 7 });
   models.set('mail.message', { fields: MESSAGE_FIELDS, rows: [], nextId: 1001 });
+  models.set('res.partner.category', { fields: CATEGORY_FIELDS, rows: [], nextId: 1 });
   if (options.crmInstalled !== false) models.set('crm.lead', { fields: LEAD_FIELDS, rows: [], nextId: 301 });
 
   const requests: OdooRecordedRequest[] = [];
@@ -288,17 +302,34 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
     const row: OdooRecord = { id: m.nextId++ };
     for (const [field, def] of Object.entries(m.fields)) {
       if (field === 'id') continue;
-      row[field] = def.type === 'boolean' ? field === 'active' : def.type === 'float' || def.type === 'integer' ? 0 : false;
+      row[field] = def.type === 'boolean' ? field === 'active' : def.type === 'float' || def.type === 'integer' ? 0 : def.type === 'many2many' ? [] : false;
     }
     for (const [field, value] of Object.entries(vals)) {
       if (field === 'id' || field === 'display_name' || field === 'phone_sanitized') continue;
-      checkField(modelName, field);
-      row[field] = value as OdooValue;
+      const def = checkField(modelName, field);
+      row[field] = def.type === 'many2many' ? applyX2manyCommands([], value) : (value as OdooValue);
     }
     if (modelName === 'res.partner') row['phone_sanitized'] = computePhoneSanitized(row);
     if (modelName === 'crm.lead' && vals['type'] === undefined) row['type'] = 'lead';
     m.rows.push(row);
     return row.id;
+  }
+
+  /** many2many values: a plain id list, or the commands (6, 0, ids) replace, (4, id) link, (3, id) unlink, (5,) clear. */
+  function applyX2manyCommands(current: number[], value: unknown): number[] {
+    if (!Array.isArray(value)) throw new PyError('ValueError', `Wrong value for many2many field: ${JSON.stringify(value)}`);
+    if (value.every((v) => typeof v === 'number')) return [...new Set(value as number[])];
+    let ids = [...current];
+    for (const cmd of value) {
+      if (!Array.isArray(cmd)) throw new PyError('ValueError', `Invalid command ${JSON.stringify(cmd)}`);
+      const [op, id, list] = cmd as [unknown, unknown, unknown];
+      if (op === 6 && Array.isArray(list)) ids = [...new Set(list as number[])];
+      else if (op === 4 && typeof id === 'number') ids = ids.includes(id) ? ids : [...ids, id];
+      else if (op === 3 && typeof id === 'number') ids = ids.filter((i) => i !== id);
+      else if (op === 5) ids = [];
+      else throw new PyError('ValueError', `Unsupported command ${JSON.stringify(cmd)}`);
+    }
+    return ids;
   }
 
   // ----- domains -----
@@ -318,6 +349,7 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
     const def = checkField(modelName, field);
     let actual: unknown = row[field];
     if (def.type === 'many2one' && Array.isArray(actual)) actual = actual[0];
+    if (def.type === 'many2many') return matchMany2many(def, Array.isArray(actual) ? (actual as number[]) : [], op, value);
     switch (op) {
       case '=':
         return value === false ? actual === false || actual === '' : actual === value;
@@ -345,6 +377,33 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
       }
       default:
         throw new PyError('ValueError', `Invalid leaf operator ${JSON.stringify(op)}`);
+    }
+  }
+
+  /**
+   * x2many leaves as Odoo reads them: '=' / 'in' are "has any of", '!=' / 'not in' "has none of",
+   * `= False` "has none"; like/ilike match the related records' names (Odoo's name_search).
+   */
+  function matchMany2many(def: FieldDef, ids: number[], op: string, value: unknown): boolean {
+    const wanted = value === false ? [] : Array.isArray(value) ? value : [value];
+    switch (op) {
+      case '=':
+      case 'in':
+        return value === false ? ids.length === 0 : ids.some((id) => wanted.includes(id));
+      case '!=':
+      case 'not in':
+        return value === false ? ids.length > 0 : !ids.some((id) => wanted.includes(id));
+      case 'like':
+      case 'ilike':
+      case 'not ilike': {
+        if (typeof value !== 'string') throw new PyError('ValueError', `Invalid value ${JSON.stringify(value)} for operator ${op}`);
+        const re = op === 'like' ? likeRegex(value) : new RegExp(likeRegex(value).source, 'is');
+        const rows = model(def.relation ?? '').rows.filter((r) => ids.includes(r.id));
+        const hit = rows.some((r) => typeof r['name'] === 'string' && re.test(r['name']));
+        return op === 'not ilike' ? !hit : hit;
+      }
+      default:
+        throw new PyError('ValueError', `Invalid leaf operator ${JSON.stringify(op)} for a many2many field`);
     }
   }
 
@@ -485,8 +544,8 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
           const row = m.rows.find((r) => r.id === id);
           if (!row) throw new PyError('UserError', `Record does not exist or has been deleted. (Record: ${modelName}(${id},))`);
           for (const [field, value] of Object.entries(vals as Record<string, unknown>)) {
-            checkField(modelName, field);
-            row[field] = value as OdooValue;
+            const def = checkField(modelName, field);
+            row[field] = def.type === 'many2many' ? applyX2manyCommands(Array.isArray(row[field]) ? (row[field] as number[]) : [], value) : (value as OdooValue);
           }
           if (modelName === 'res.partner') row['phone_sanitized'] = computePhoneSanitized(row);
         }
@@ -724,6 +783,7 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
       apiKey = key;
     },
     addPartner: (values) => insert('res.partner', values),
+    addCategory: (name) => insert('res.partner.category', { name }),
     addLead: (values) => insert('crm.lead', { probability: 10, ...values }),
     records: (name) => model(name).rows,
     messagesOf: (name, resId) => model('mail.message').rows.filter((r) => r['model'] === name && r['res_id'] === resId),

@@ -16,7 +16,10 @@
  *   shipping address indexes (all address fields joined by spaces, as WooCommerce stores
  *   `_billing_address_index`) and the order id for numeric terms; `customer`, `status`, `page`,
  *   `per_page` (1–100, else 400 rest_invalid_param), `orderby` date|id|modified, `order`;
- *   `X-WP-Total`, `X-WP-TotalPages` and `Link` headers. `GET /wc/v3/orders/{id}`.
+ *   `product` (absint: orders with a line item whose `_product_id` is that id — the parent
+ *   product, as WooCommerce's order-item-meta subquery does; 0 or junk = no filter);
+ *   `X-WP-Total`, `X-WP-TotalPages` and `Link` headers. `GET /wc/v3/orders/{id}`. Orders carry
+ *   `line_items` ({ id, name, product_id, variation_id, quantity }) when given to addOrder.
  * - Order notes: `GET /wc/v3/orders/{id}/notes?type=any|customer|internal` (newest first) and
  *   `POST` `{ note, customer_note }` → 201; unknown order → 404 woocommerce_rest_order_invalid_id;
  *   empty note → 400 rest_missing_callback_param.
@@ -30,7 +33,8 @@
  * - Every request is recorded (method, path, query, headers, parsed body) before it is handled.
  *
  * NOT modelled: HPOS vs posts storage differences (one search behaviour), full-text search
- * indexes, order item names in search, order creation/updates over REST, refunds, products,
+ * indexes, order item names in search, order creation/updates over REST, refunds, products (line items are static data; `product`
+ * does not match a variation id),
  * webhooks delivery (see connectors' webhook tests), WordPress nonces/cookie auth, permissions per
  * key (read vs write), real rate limiting, site timezone (date_created == date_created_gmt here).
  */
@@ -71,6 +75,15 @@ export interface FakeOrder {
   currency: string;
   billing: Required<WooAddressFields>;
   shipping: Required<Omit<WooAddressFields, 'email'>>;
+  line_items: FakeLineItem[];
+}
+
+export interface FakeLineItem {
+  id: number;
+  name: string;
+  product_id: number;
+  variation_id: number;
+  quantity: number;
 }
 
 export interface FakeNote {
@@ -154,6 +167,7 @@ export class FakeWooCommerce {
   private nextOrderId = 1001;
   private nextNoteId = 501;
   private nextCustomerId = 11;
+  private nextLineItemId = 1;
   private readonly orders = new Map<number, FakeOrder>();
   private readonly notes: FakeNote[] = [];
   private readonly customers = new Map<number, FakeCustomer>();
@@ -204,7 +218,14 @@ export class FakeWooCommerce {
     return customer;
   }
 
-  addOrder(o: { billing: WooAddressFields; customer_id?: number; status?: string; created?: number | string; total?: string }): FakeOrder {
+  addOrder(o: {
+    billing: WooAddressFields;
+    customer_id?: number;
+    status?: string;
+    created?: number | string;
+    total?: string;
+    line_items?: Array<{ product_id: number; name?: string; variation_id?: number; quantity?: number }>;
+  }): FakeOrder {
     const created = typeof o.created === 'string' ? Date.parse(o.created) : (o.created ?? Date.now());
     const billing = { ...EMPTY_ADDRESS, ...o.billing };
     const { email: _email, ...shipping } = billing;
@@ -218,6 +239,13 @@ export class FakeWooCommerce {
       currency: 'MAD',
       billing,
       shipping,
+      line_items: (o.line_items ?? []).map((li) => ({
+        id: this.nextLineItemId++,
+        name: li.name ?? `Product ${li.product_id}`,
+        product_id: li.product_id,
+        variation_id: li.variation_id ?? 0,
+        quantity: li.quantity ?? 1,
+      })),
     };
     this.orders.set(order.id, order);
     return order;
@@ -381,7 +409,7 @@ export class FakeWooCommerce {
       shipping: o.shipping,
       payment_method: 'cod',
       payment_method_title: 'Cash on delivery',
-      line_items: [],
+      line_items: o.line_items.map((li) => ({ ...li })),
       meta_data: [],
     };
   }
@@ -408,6 +436,9 @@ export class FakeWooCommerce {
       });
     }
     if (q.customer !== undefined) list = list.filter((o) => o.customer_id === Number(q.customer));
+    // absint(): "12abc" → 12, junk → 0; 0 means no product filter.
+    const product = Math.abs(Number.parseInt(q.product ?? '0', 10) || 0);
+    if (product > 0) list = list.filter((o) => o.line_items.some((li) => li.product_id === product));
     if (q.status !== undefined && q.status !== 'any') list = list.filter((o) => q.status!.split(',').includes(o.status));
     const key = (o: FakeOrder) => (orderby === 'id' ? o.id : orderby === 'modified' ? o.modified : o.created);
     list.sort((a, b) => dir * (key(a) - key(b)) || dir * (a.id - b.id));

@@ -14,7 +14,8 @@
  * - `GET /crm/v8/{Contacts|Leads}/search` (over records older than `searchIndexLagMs`, as Zoho's
  *   search index lags creation) with `phone` (digits compared, formatting ignored), `email`,
  *   or `criteria` (`(Field:equals|starts_with:value)` joined with and/or, nested parentheses,
- *   backslash escapes, at most 10 conditions); optional `fields`, `page`, `per_page`.
+ *   backslash escapes, at most 10 conditions, on First_Name, Last_Name, Full_Name, Phone, Mobile,
+ *   Email, Company, Lead_Source, Mailing_City); optional `fields`, `page`, `per_page` (≤ 200).
  *   **No match is HTTP 204 with an empty body.** A hit is `{ data: [...], info: { per_page, count,
  *   page, more_records } }`.
  * - `POST /crm/v8/{Contacts|Leads}` `{ data: [ … ] }` (≤ 100): Last_Name mandatory (Company too for
@@ -51,6 +52,9 @@ export interface ZohoRecord {
   Mobile: string | null;
   Email: string | null;
   Company: string | null;
+  /** Standard picklist/text fields a segment filters on (e.g. Lead_Source "Trade show"). */
+  Lead_Source: string | null;
+  Mailing_City: string | null;
   Created_Time: string;
 }
 
@@ -116,7 +120,7 @@ export interface ZohoFake {
 }
 
 const MODULES: readonly ZohoModule[] = ['Contacts', 'Leads'];
-const SEARCHABLE = new Set(['First_Name', 'Last_Name', 'Full_Name', 'Phone', 'Mobile', 'Email', 'Company']);
+const SEARCHABLE = new Set(['First_Name', 'Last_Name', 'Full_Name', 'Phone', 'Mobile', 'Email', 'Company', 'Lead_Source', 'Mailing_City']);
 const OWNER = { name: 'CoEx Bot', id: '4876876000000351001', email: 'bot@coex.example' };
 
 class ZohoHttpError extends Error {
@@ -245,6 +249,8 @@ export async function startZohoFake(options: ZohoFakeOptions = {}): Promise<Zoho
       Mobile: str('Mobile'),
       Email: str('Email'),
       Company: str('Company'),
+      Lead_Source: str('Lead_Source'),
+      Mailing_City: str('Mailing_City'),
       Created_Time: zohoTime(now()),
     };
     records[module].push(record);

@@ -4,4 +4,14 @@ export { CsvFormatError, parseCsv, recipientsFromCsv, recipientsFromList, resolv
 export { CampaignLanePacer, DEFAULT_CAMPAIGN_SHARE, campaignLaneKey, type CampaignLanePacerOptions, type LaneReservation } from './lane-pacer.js';
 export { CampaignRunner, clientRefFor, createCampaignSender, type CampaignRunnerOptions, type CampaignSender } from './runner.js';
 export { CampaignError, campaignReport, createCampaign, listCampaigns, pauseCampaign, startCampaign, type CampaignReport } from './store.js';
-export { HubSpotSegmentSource, type SegmentSource } from './segments.js';
+export {
+  HubSpotSegmentSource,
+  OdooSegmentSource,
+  WooCommerceSegmentSource,
+  ZohoSegmentSource,
+  type OdooSegmentOptions,
+  type SegmentRunStats,
+  type SegmentSource,
+  type WooCommerceSegmentOptions,
+  type ZohoSegmentOptions,
+} from './segments.js';
