@@ -13,7 +13,13 @@ const envSchema = z.object({
   /** System-user token used for numbers that have no token of their own (single-business setups). */
   WHATSAPP_ACCESS_TOKEN: z.string().min(1).optional(),
   META_APP_ID: z.string().optional(),
-  /** HubSpot app client secret: verifies the app card's signed requests (signature v3). */
+  /** HubSpot marketplace app (OAuth install at /oauth/hubspot/install; needs PUBLIC_BASE_URL). */
+  HUBSPOT_CLIENT_ID: z.string().min(1).optional(),
+  HUBSPOT_OAUTH_SCOPES: z.string().default('crm.objects.contacts.read crm.objects.contacts.write crm.objects.deals.read crm.schemas.communications.write'),
+  /** Zoho CRM client (OAuth install at /oauth/zoho/install, multi data centre). */
+  ZOHO_CLIENT_ID: z.string().min(1).optional(),
+  ZOHO_CLIENT_SECRET: z.string().min(1).optional(),
+  /** HubSpot app client secret: verifies the app card's signed requests (signature v3) and OAuth. */
   HUBSPOT_CLIENT_SECRET: z.string().min(1).optional(),
   /** The public https URL of this server as CRMs call it (behind a TLS proxy HubSpot signs this URL). */
   PUBLIC_BASE_URL: z.string().url().optional(),

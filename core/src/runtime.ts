@@ -35,10 +35,14 @@ import type { Transcriber } from './transcription/transcriber.js';
 import { downloadMessageMedia } from './pipeline/media.js';
 import { transcribeVoiceNote } from './pipeline/transcribe.js';
 import { CrmOutbox } from './crm/outbox.js';
+import { oauthRouter } from './crm/oauth-routes.js';
+import { persistentConnectorFactory } from './crm/token-store.js';
 import { onboardNumber, requestSync } from './outbound/onboarding.js';
 import { extensionRouter } from './api/extension-routes.js';
 import { CampaignRunner, createCampaignSender, optOutHook, type OptOutListener } from './campaigns/index.js';
 import { campaignRouter } from './api/campaign-routes.js';
+import { HubSpotSegmentSource } from './campaigns/segments.js';
+import { crmCredentialsSchema, hubSpotTokenManager } from './crm/registry.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
@@ -263,11 +267,39 @@ export class Runtime {
           }),
         );
         // Campaign routes take CSV bodies up to 8 MB: before the API's 256 KB JSON parser.
-        routers.push(campaignRouter({ db: handle.db, adminToken }));
+        routers.push(
+          campaignRouter({
+            db: handle.db,
+            adminToken,
+            // HubSpot segments through the tenant's HubSpot connection (static or OAuth token).
+            segmentSource: async (req) => {
+              const row = await handle.db.selectFrom('crm_connections').select('credentials_enc').where('id', '=', req.connectionId).where('tenant_id', '=', req.tenantId).executeTakeFirstOrThrow();
+              const creds = crmCredentialsSchema.parse(JSON.parse(cipher.decrypt(row.credentials_enc)));
+              if (creds.crm !== 'hubspot') throw new Error(`segments through the API are available for HubSpot connections; ${creds.crm} segments are available to the CLI and library`);
+              const auth = creds.accessToken
+                ? { accessToken: creds.accessToken }
+                : { tokenProvider: () => hubSpotTokenManager(creds.clientSecret, creds.oauth!, creds.portalId, creds.basePath).getAccessToken() };
+              return new HubSpotSegmentSource({ ...auth, ...(creds.basePath ? { basePath: creds.basePath } : {}), filterGroups: req.filterGroups, variableProperties: req.variableProperties });
+            },
+          }),
+        );
         routers.push(apiRouter({ db: handle.db, adminToken, sendReply, cipher, ...(onboarding ? { onboarding } : {}) }));
+        if (config.PUBLIC_BASE_URL && ((config.HUBSPOT_CLIENT_ID && config.HUBSPOT_CLIENT_SECRET) || (config.ZOHO_CLIENT_ID && config.ZOHO_CLIENT_SECRET))) {
+          routers.push(
+            oauthRouter({
+              db: handle.db,
+              cipher,
+              logger,
+              publicBaseUrl: config.PUBLIC_BASE_URL,
+              ...(adminToken ? { adminToken } : {}),
+              ...(config.HUBSPOT_CLIENT_ID && config.HUBSPOT_CLIENT_SECRET ? { hubspot: { clientId: config.HUBSPOT_CLIENT_ID, clientSecret: config.HUBSPOT_CLIENT_SECRET, scopes: config.HUBSPOT_OAUTH_SCOPES.split(/\s+/) } } : {}),
+              ...(config.ZOHO_CLIENT_ID && config.ZOHO_CLIENT_SECRET ? { zoho: { clientId: config.ZOHO_CLIENT_ID, clientSecret: config.ZOHO_CLIENT_SECRET } } : {}),
+            }),
+          );
+        }
         app = createHttpApp({ logger, metrics, ready: () => ping(handle.db), routers });
       }
-      const crm = new CrmOutbox({ db: handle.db, cipher, logger });
+      const crm = new CrmOutbox({ db: handle.db, cipher, logger, connectorFor: persistentConnectorFactory({ db: handle.db, cipher, logger }) });
       const runtime = new Runtime(config, logger, handle, boss, queue, processor, metrics, cipher, app, graph, sender, jobs, blobs, agent, transcriberFor, pendingWakes, crm, campaigns);
       if (opts.worker ?? config.COEX_WORKER === 'inline') await runtime.startWorker(opts);
       return runtime;

@@ -2,18 +2,25 @@ import { sql, type Kysely } from 'kysely';
 import { HubSpotConnector } from '@coex/connectors';
 import type { Database } from '../db/schema.js';
 import type { TokenCipher } from '../crypto.js';
-import { accountOf, createConnector, type CrmCredentials } from './registry.js';
+import { accountOf, createConnector, type CreateConnectorOptions, type CrmCredentials } from './registry.js';
 
 /**
  * Connects a tenant to a CRM account: credentials are stored encrypted; one CRM account belongs to one
  * tenant (the extension requests of that account resolve to it). HubSpot also gets its custom
  * properties (the idempotency keys of archived communications and notes) created at connect time.
  */
-export async function connectCrm(db: Kysely<Database>, cipher: TokenCipher, tenantId: string, credentials: CrmCredentials): Promise<{ id: string; crm: string; account: string }> {
+export async function connectCrm(
+  db: Kysely<Database>,
+  cipher: TokenCipher,
+  tenantId: string,
+  credentials: CrmCredentials,
+  /** For the connector used at connect time (HubSpot: ensureProperties), e.g. a test clock. */
+  connectorOptions: CreateConnectorOptions = {},
+): Promise<{ id: string; crm: string; account: string }> {
   const account = accountOf(credentials);
   const owner = await db.selectFrom('crm_connections').select('tenant_id').where('crm', '=', credentials.crm).where('account', '=', account).executeTakeFirst();
   if (owner && owner.tenant_id !== tenantId) throw new Error(`${credentials.crm} account ${account} is already connected to another tenant`);
-  const connector = createConnector(credentials);
+  const connector = createConnector(credentials, connectorOptions);
   if (connector instanceof HubSpotConnector) await connector.ensureProperties();
   const row = await db
     .insertInto('crm_connections')

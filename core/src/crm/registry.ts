@@ -1,5 +1,17 @@
 import { z } from 'zod';
-import { HubSpotConnector, OdooConnector, WooCommerceConnector, ZohoConnector, type CrmConnector, type CrmName } from '@coex/connectors';
+import { HubSpotConnector, HubSpotTokenManager, OdooConnector, WooCommerceConnector, ZohoConnector, type CrmConnector, type CrmName, type HubSpotTokens } from '@coex/connectors';
+
+/** HubSpot marketplace-app tokens (OAuth install); the access token lives 30 minutes. */
+export const hubSpotOAuthSchema = z.object({
+  clientId: z.string().min(1),
+  refreshToken: z.string().min(1),
+  accessToken: z.string().min(1).optional(),
+  /** Epoch ms when accessToken expires. */
+  expiresAt: z.number().int().optional(),
+  /** The redirect URI the install used (sent again on refresh, as the 2026-03 endpoint lists it). */
+  redirectUri: z.string().url().optional(),
+});
+export type HubSpotOAuthCredentials = z.infer<typeof hubSpotOAuthSchema>;
 
 /**
  * Connection credentials as stored (encrypted) in crm_connections.credentials_enc, one schema per CRM,
@@ -10,10 +22,13 @@ export const crmCredentialsSchema = z.discriminatedUnion('crm', [
     crm: z.literal('hubspot'),
     portalId: z.string().regex(/^\d+$/),
     clientSecret: z.string().min(1),
-    accessToken: z.string().min(1),
+    /** A static token (private app / legacy install). Give this or `oauth`. */
+    accessToken: z.string().min(1).optional(),
+    oauth: hubSpotOAuthSchema.optional(),
     appId: z.string().optional(),
+    /** API base (also the token endpoint's host); tests point it at the fake. */
     basePath: z.string().url().optional(),
-  }),
+  }).refine((c) => (c.accessToken === undefined) !== (c.oauth === undefined), { message: 'hubspot credentials need exactly one of accessToken or oauth' }),
   z.object({
     crm: z.literal('woocommerce'),
     url: z.string().url(),
@@ -42,6 +57,9 @@ export const crmCredentialsSchema = z.discriminatedUnion('crm', [
     /** Only for tests and private deployments pointing at non-Zoho hosts. */
     allowedAccountsServers: z.array(z.string()).optional(),
     allowedApiDomains: z.array(z.string()).optional(),
+    /** Last access token (1 hour) and its expiry (epoch ms), persisted so a restart skips a refresh. */
+    accessToken: z.string().min(1).optional(),
+    accessTokenExpiresAt: z.number().int().optional(),
   }),
 ]);
 export type CrmCredentials = z.infer<typeof crmCredentialsSchema>;
@@ -60,10 +78,26 @@ export function accountOf(c: CrmCredentials): string {
   }
 }
 
-export function createConnector(c: CrmCredentials): CrmConnector {
+export interface CreateConnectorOptions {
+  /** HubSpot OAuth: persist rotated tokens (see token-store.ts). Without it they live in memory only. */
+  onHubSpotTokens?: (tokens: HubSpotTokens) => void | Promise<void>;
+  /** Zoho: persist refreshed access tokens (see token-store.ts). */
+  onZohoAccessToken?: (token: { accessToken: string; expiresAt: number }) => void;
+  /** Clock for token expiry (tests). */
+  now?: () => number;
+}
+
+export function createConnector(c: CrmCredentials, options: CreateConnectorOptions = {}): CrmConnector {
   switch (c.crm) {
-    case 'hubspot':
-      return new HubSpotConnector({ accessToken: c.accessToken, portalId: c.portalId, clientSecret: c.clientSecret, ...(c.appId ? { appId: c.appId } : {}), ...(c.basePath ? { basePath: c.basePath } : {}) });
+    case 'hubspot': {
+      const common = { portalId: c.portalId, clientSecret: c.clientSecret, ...(c.appId ? { appId: c.appId } : {}), ...(c.basePath ? { basePath: c.basePath } : {}) };
+      if (c.oauth) {
+        const manager = hubSpotTokenManager(c.clientSecret, c.oauth, c.portalId, c.basePath, options);
+        return new HubSpotConnector({ ...common, tokenProvider: () => manager.getAccessToken() });
+      }
+      if (c.accessToken === undefined) throw new Error('hubspot credentials need accessToken or oauth');
+      return new HubSpotConnector({ ...common, accessToken: c.accessToken });
+    }
     case 'woocommerce':
       return new WooCommerceConnector({ url: c.url, consumerKey: c.consumerKey, consumerSecret: c.consumerSecret, siteKey: c.siteKey, ...(c.queryStringAuth !== undefined ? { queryStringAuth: c.queryStringAuth } : {}) });
     case 'odoo':
@@ -79,8 +113,21 @@ export function createConnector(c: CrmCredentials): CrmConnector {
         orgId: c.orgId,
         ...(c.allowedAccountsServers ? { allowedAccountsServers: c.allowedAccountsServers } : {}),
         ...(c.allowedApiDomains ? { allowedApiDomains: c.allowedApiDomains } : {}),
+        ...(c.accessToken !== undefined && c.accessTokenExpiresAt !== undefined ? { accessToken: c.accessToken, accessTokenExpiresAt: c.accessTokenExpiresAt } : {}),
+      }, {
+        ...(options.onZohoAccessToken ? { onAccessToken: options.onZohoAccessToken } : {}),
+        ...(options.now ? { now: options.now } : {}),
       });
   }
+}
+
+/** A token manager over stored OAuth credentials; an unknown expiry refreshes on first use. */
+export function hubSpotTokenManager(clientSecret: string, oauth: HubSpotOAuthCredentials, portalId: string, basePath: string | undefined, options: CreateConnectorOptions = {}): HubSpotTokenManager {
+  return new HubSpotTokenManager(
+    { clientId: oauth.clientId, clientSecret, redirectUri: oauth.redirectUri ?? '', scopes: [], ...(basePath ? { apiBase: basePath } : {}) },
+    { accessToken: oauth.accessToken ?? '', refreshToken: oauth.refreshToken, expiresAt: oauth.accessToken ? (oauth.expiresAt ?? 0) : 0, hubId: portalId },
+    { ...(options.onHubSpotTokens ? { onRefresh: options.onHubSpotTokens } : {}), ...(options.now ? { now: options.now } : {}) },
+  );
 }
 
 export const CRM_NAMES: readonly CrmName[] = ['hubspot', 'woocommerce', 'odoo', 'zoho'];
