@@ -335,3 +335,15 @@ describe('Odoo panel logic (thread_logic.js)', () => {
     expect(() => logic.unwrapJsonRpc({})).toThrow('Malformed');
   });
 });
+
+describe('Odoo addon: the OWL template renders against its component', () => {
+  it('never t-sets a name the component defines as a getter (OWL would throw on first render)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const xml = readFileSync(`${ADDON}/static/src/thread_panel/thread_panel.xml`, 'utf8');
+    const js = readFileSync(`${ADDON}/static/src/thread_panel/thread_panel.js`, 'utf8');
+    const assigned = [...xml.matchAll(/t-set="([A-Za-z_$][\w$]*)"/g)].map((m) => m[1]);
+    const getters = new Set([...js.matchAll(/^\s*get\s+([A-Za-z_$][\w$]*)\s*\(/gm)].map((m) => m[1]));
+    expect(getters.size).toBeGreaterThan(0);
+    expect(assigned.filter((name) => getters.has(name!))).toEqual([]);
+  });
+});
