@@ -457,11 +457,51 @@ function wp_remote_request( $url, $args = array() ) {
 		'url'  => $url,
 		'args' => $args,
 	);
+	if ( getenv( 'COEX_LIVE_HTTP' ) ) {
+		return coex_test_live_http( $url, $args );
+	}
 	if ( ! Coex_Test_WP::$http_queue ) {
 		return new WP_Error( 'http_request_failed', 'cURL error 7: Failed to connect' );
 	}
 	return array_shift( Coex_Test_WP::$http_queue );
 }
+/**
+ * Real HTTP for the end-to-end test against a running CoEx server (COEX_LIVE_HTTP=1): the same
+ * result shape as WordPress's HTTP API, through PHP streams (no WordPress here).
+ */
+function coex_test_live_http( $url, $args ) {
+	$headers = array();
+	foreach ( (array) ( $args['headers'] ?? array() ) as $name => $value ) {
+		$headers[] = $name . ': ' . $value;
+	}
+	$context = stream_context_create(
+		array(
+			'http' => array(
+				'method'          => $args['method'] ?? 'GET',
+				'header'          => implode( "\r\n", $headers ),
+				'content'         => (string) ( $args['body'] ?? '' ),
+				'timeout'         => (float) ( $args['timeout'] ?? 10 ),
+				'ignore_errors'   => true,
+				'follow_location' => 0,
+			),
+		)
+	);
+	$body = @file_get_contents( $url, false, $context );
+	if ( false === $body ) {
+		return new WP_Error( 'http_request_failed', 'connection failed' );
+	}
+	$code = 0;
+	foreach ( $http_response_header ?? array() as $line ) {
+		if ( preg_match( '#^HTTP/\S+\s+(\d{3})#', $line, $m ) ) {
+			$code = (int) $m[1];
+		}
+	}
+	return array(
+		'response' => array( 'code' => $code ),
+		'body'     => $body,
+	);
+}
+
 function wp_remote_retrieve_response_code( $response ) {
 	return is_array( $response ) && isset( $response['response']['code'] ) ? $response['response']['code'] : '';
 }
