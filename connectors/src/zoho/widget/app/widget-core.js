@@ -14,6 +14,9 @@ export const ORIGIN_BADGES = {
 
 const UNKNOWN_BADGE = { key: "unknown", css: "unknown" };
 
+// <shared-thread-logic> Identical in connectors/src/zoho/widget/app/widget-core.js and
+// odoo-addon-bridge/.../thread_panel/thread_logic.js: each platform ships a self-contained asset, so the
+// block is copied, and test/ui-shared-logic.test.ts fails when the copies drift. Edit both.
 export function badgeFor(message) {
     return (message && ORIGIN_BADGES[message.origin]) || UNKNOWN_BADGE;
 }
@@ -264,6 +267,7 @@ export function parseTemplateChoices(lines) {
         }
     }
     return choices;
+// </shared-thread-logic>
 }
 
 // ── strings ────────────────────────────────────────────────────────────────────────────────

@@ -22,6 +22,9 @@ export function shouldShowPanel(model, resId) {
     return PANEL_MODELS.includes(model) && Number.isInteger(resId) && resId > 0;
 }
 
+// <shared-thread-logic> Identical in connectors/src/zoho/widget/app/widget-core.js and
+// odoo-addon-bridge/.../thread_panel/thread_logic.js: each platform ships a self-contained asset, so the
+// block is copied, and test/ui-shared-logic.test.ts fails when the copies drift. Edit both.
 export function badgeFor(message) {
     return (message && ORIGIN_BADGES[message.origin]) || UNKNOWN_BADGE;
 }
@@ -272,6 +275,7 @@ export function parseTemplateChoices(lines) {
         }
     }
     return choices;
+// </shared-thread-logic>
 }
 
 /** Body of a JSON-RPC call to an Odoo type="json" route; plain fetch works the same on 17 and 18. */
