@@ -4,11 +4,10 @@
 // Chromium against the real extension router and database, mounted on a local app only because the
 // server's CORS allows Zoho's own origins, not 127.0.0.1.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,11 +17,10 @@ import { issueExtensionKey } from '../core/src/api/extension-auth.js';
 import { extensionRouter } from '../core/src/api/extension-routes.js';
 import * as odooLogic from '../odoo-addon-bridge/coex_whatsapp_bridge/static/src/thread_panel/thread_logic.js';
 import { startTestServer, type TestServer } from './helpers/runtime.js';
+import { CHROMIUM, runChromium, startZohoWidgetHost } from './helpers/zoho-widget-host.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ODOO_ADDON = join(ROOT, 'odoo-addon-bridge/coex_whatsapp_bridge');
-const ZOHO_APP = join(ROOT, 'connectors/src/zoho/widget/app');
-const CHROMIUM = '/usr/bin/chromium';
 
 const NUMBER: P.NumberRef = { wabaId: '710000000000001', phoneNumberId: '710000000000002', displayPhoneNumber: '212522700700' };
 const CUSTOMER = { waId: '212612700701', name: 'Salma Real-Server' };
@@ -128,7 +126,6 @@ except c.CoexError as e:
 
 // ── the Zoho widget in headless Chromium ─────────────────────────────────────────────────────
 
-const MIME: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 
 /** Stands in for Zoho's SDK (as in test/zoho-widget.test.ts): a Contact record with the phone, the org variables and org id. */
 function zohoSdkStub(coexUrl: string, installKey: string): string {
@@ -155,47 +152,8 @@ function zohoSdkStub(coexUrl: string, installKey: string): string {
 })();`;
 }
 
-async function startWidgetHost(sdkStub: () => string): Promise<{ server: Server; url: string }> {
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (path === '/zoho-sdk-stub.js') {
-      res.writeHead(200, { 'content-type': MIME['.js'] ?? '' });
-      res.end(sdkStub());
-      return;
-    }
-    const file = normalize(join(ZOHO_APP, path.replace(/^\/app\//, '/')));
-    if (!file.startsWith(ZOHO_APP) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404);
-      res.end();
-      return;
-    }
-    let content = readFileSync(file);
-    if (file.endsWith('widget.html')) {
-      // The real page loads Zoho's SDK from live.zwidgets.com; the stub replaces it.
-      content = Buffer.from(content.toString('utf8').replace(/https:\/\/live\.zwidgets\.com\/[^"]+/, '/zoho-sdk-stub.js'));
-    }
-    res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream' });
-    res.end(content);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-function chromiumDumpDom(url: string): Promise<string> {
-  const profile = mkdtempSync(join(tmpdir(), 'coex-chromium-'));
-  return new Promise((resolve, reject) => {
-    execFile(
-      CHROMIUM,
-      ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, '--virtual-time-budget=5000', '--dump-dom', url],
-      { timeout: 30_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        rmSync(profile, { recursive: true, force: true });
-        if (err) reject(new Error(`${err.message}\n${stderr}`));
-        else resolve(stdout);
-      },
-    );
-  });
-}
+const startWidgetHost = startZohoWidgetHost;
+const chromiumDumpDom = (url: string) => runChromium(['--dump-dom', url], 30_000);
 
 const closeServer = (server: Server | undefined) => new Promise<void>((r) => (server ? server.close(() => r()) : r()));
 

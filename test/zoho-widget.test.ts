@@ -1,20 +1,18 @@
 // The Zoho CRM widget (connectors/src/zoho/widget): widget-core.js unit tests in Node, then the
 // real widget in headless Chromium (when /usr/bin/chromium exists) against a stubbed ZOHO SDK and
 // a stub CoEx extension API on another origin (so CORS preflight is exercised too).
-import { execFile } from 'node:child_process';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as core from '../connectors/src/zoho/widget/app/widget-core.js';
+import { CHROMIUM, runChromium, startZohoWidgetHost } from './helpers/zoho-widget-host.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const APP = join(ROOT, 'connectors/src/zoho/widget/app');
-const CHROMIUM = '/usr/bin/chromium';
 const KEY = 'zoho-install-key-🔑';
 const ORG = '20071234567';
 
@@ -207,7 +205,6 @@ describe('Zoho widget core: rendering', () => {
 
 // ── the real widget in headless Chromium ─────────────────────────────────────────────────────
 
-const MIME: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 
 /** Stands in for Zoho's SDK: PageLoad with a Contact, getRecord, getOrgVariable, getOrgInfo. */
 function zohoStub(coexUrl: string): string {
@@ -243,47 +240,8 @@ function zohoStub(coexUrl: string): string {
 })();`;
 }
 
-async function startWidgetHost(coexUrl: string) {
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (path === '/zoho-sdk-stub.js') {
-      res.writeHead(200, { 'content-type': MIME['.js'] ?? '' });
-      res.end(zohoStub(coexUrl));
-      return;
-    }
-    const file = normalize(join(APP, path.replace(/^\/app\//, '/')));
-    if (!file.startsWith(APP) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404);
-      res.end();
-      return;
-    }
-    let content = readFileSync(file);
-    if (file.endsWith('widget.html')) {
-      // The real page loads Zoho's SDK from live.zwidgets.com; here the stub replaces it.
-      content = Buffer.from(content.toString('utf8').replace(/https:\/\/live\.zwidgets\.com\/[^"]+/, '/zoho-sdk-stub.js'));
-    }
-    res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream' });
-    res.end(content);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-function chromium(args: string[]): Promise<string> {
-  const profile = mkdtempSync(join(tmpdir(), 'coex-chromium-'));
-  return new Promise((resolve, reject) => {
-    execFile(
-      CHROMIUM,
-      ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, '--virtual-time-budget=5000', ...args],
-      { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        rmSync(profile, { recursive: true, force: true });
-        if (err) reject(new Error(`${err.message}\n${stderr}`));
-        else resolve(stdout);
-      },
-    );
-  });
-}
+const startWidgetHost = (coexUrl: string) => startZohoWidgetHost(() => zohoStub(coexUrl));
+const chromium = (args: string[]) => runChromium(args);
 
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) {
