@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { VerifyResult } from './types.js';
 
 /**
  * Shared by the Odoo and Zoho connectors. Per-install secrets the in-CRM UIs send us (Odoo addon key, Zoho widget token) are stored as
@@ -32,4 +33,22 @@ export function singleHeader(headers: Record<string, string | string[] | undefin
     return value === undefined || value === '' ? undefined : value;
   }
   return undefined;
+}
+
+/**
+ * Checks the per-install secret a UI sends in `header` against its stored hash: 403 when none is
+ * configured (`notConfigured` says what), 401 when missing or wrong; `account` on success.
+ */
+export function verifyInstallSecret(
+  headers: Record<string, string | string[] | undefined>,
+  header: string,
+  storedHash: string | null,
+  account: string,
+  notConfigured: string,
+): VerifyResult {
+  if (storedHash === null) return { ok: false, status: 403, reason: notConfigured };
+  const presented = singleHeader(headers, header);
+  if (presented === undefined) return { ok: false, status: 401, reason: `missing ${header} header` };
+  if (!extensionSecretMatches(presented, storedHash)) return { ok: false, status: 401, reason: `invalid ${header}` };
+  return { ok: true, account };
 }

@@ -23,7 +23,7 @@ import {
   transcriptMarker,
 } from './format.js';
 import { OdooJson2Transport } from './json2-transport.js';
-import { extensionSecretMatches, hashExtensionSecret, isExtensionSecretHash, singleHeader } from '../extension-secret.js';
+import { hashExtensionSecret, isExtensionSecretHash, verifyInstallSecret } from '../extension-secret.js';
 import { isMissingModelError, type OdooDomain, type OdooTransport } from './transport.js';
 import { OdooXmlRpcTransport } from './xmlrpc-transport.js';
 
@@ -180,15 +180,7 @@ export class OdooConnector implements CrmConnector {
   }
 
   async verifyExtensionRequest(req: ExtensionRequest): Promise<VerifyResult> {
-    if (this.extensionKeyHash === null) {
-      return { ok: false, status: 403, reason: 'no Odoo addon key is configured for this database' };
-    }
-    const presented = singleHeader(req.headers, ODOO_EXTENSION_HEADER);
-    if (presented === undefined) return { ok: false, status: 401, reason: `missing ${ODOO_EXTENSION_HEADER} header` };
-    if (!extensionSecretMatches(presented, this.extensionKeyHash)) {
-      return { ok: false, status: 401, reason: `invalid ${ODOO_EXTENSION_HEADER}` };
-    }
-    return { ok: true, account: this.config.db };
+    return verifyInstallSecret(req.headers, ODOO_EXTENSION_HEADER, this.extensionKeyHash, this.config.db, 'no Odoo addon key is configured for this database');
   }
 
   // ── contacts ──────────────────────────────────────────────────────────────────────────────

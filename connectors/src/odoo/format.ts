@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { ArchivedMessage, BotStateChange, MessageOrigin, TranscriptNote } from '../types.js';
 
 /**
@@ -11,29 +10,9 @@ import type { ArchivedMessage, BotStateChange, MessageOrigin, TranscriptNote } f
  * `<small>` footer survives sanitizing and can be searched with `body ilike`.
  */
 
-const MARKER_RE = /coex-(?:msg|tr|bot)-[0-9a-f]{16}/g;
+import { botStateMarker, messageMarker, transcriptMarker } from '../markers.js';
 
-function shortHash(input: string): string {
-  return createHash('sha256').update(input).digest('hex').slice(0, 16);
-}
-
-/** Per-message marker: hex only, so it is safe in HTML and has no SQL LIKE wildcards. */
-export function messageMarker(messageId: string): string {
-  return `coex-msg-${shortHash(messageId)}`;
-}
-
-export function transcriptMarker(messageId: string): string {
-  return `coex-tr-${shortHash(messageId)}`;
-}
-
-export function botStateMarker(change: Pick<BotStateChange, 'threadId' | 'at' | 'from' | 'to'>): string {
-  return `coex-bot-${shortHash(`${change.threadId}|${change.at}|${change.from}|${change.to}`)}`;
-}
-
-/** Every CoEx marker found in a stored message body. */
-export function findMarkers(body: string): string[] {
-  return body.match(MARKER_RE) ?? [];
-}
+export { botStateMarker, findMarkers, messageMarker, transcriptMarker } from '../markers.js';
 
 export function escapeHtml(text: string): string {
   return text

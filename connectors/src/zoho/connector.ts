@@ -15,7 +15,7 @@ import {
 } from '../types.js';
 import { botStateMarker, botStateNote, findMarkers, messageMarker, timelineNote, transcriptMarker, transcriptNote, type NoteDraft } from './format.js';
 import { checkZohoOrigin, ZohoOAuth } from './oauth.js';
-import { extensionSecretMatches, hashExtensionSecret, isExtensionSecretHash, singleHeader } from '../extension-secret.js';
+import { hashExtensionSecret, isExtensionSecretHash, verifyInstallSecret } from '../extension-secret.js';
 
 /** Header the CoEx Zoho widget sends with every call to our server. */
 export const ZOHO_EXTENSION_HEADER = 'X-Coex-Zoho-Token';
@@ -208,15 +208,7 @@ export class ZohoConnector implements CrmConnector {
   }
 
   async verifyExtensionRequest(req: ExtensionRequest): Promise<VerifyResult> {
-    if (this.installTokenHash === null) {
-      return { ok: false, status: 403, reason: 'no Zoho widget install token is configured for this org' };
-    }
-    const presented = singleHeader(req.headers, ZOHO_EXTENSION_HEADER);
-    if (presented === undefined) return { ok: false, status: 401, reason: `missing ${ZOHO_EXTENSION_HEADER} header` };
-    if (!extensionSecretMatches(presented, this.installTokenHash)) {
-      return { ok: false, status: 401, reason: `invalid ${ZOHO_EXTENSION_HEADER}` };
-    }
-    return { ok: true, account: this.config.orgId };
+    return verifyInstallSecret(req.headers, ZOHO_EXTENSION_HEADER, this.installTokenHash, this.config.orgId, 'no Zoho widget install token is configured for this org');
   }
 
   // ── records ───────────────────────────────────────────────────────────────────────────────

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { ArchivedMessage, BotStateChange, MessageOrigin, TranscriptNote } from '../types.js';
 
 /**
@@ -7,29 +6,12 @@ import type { ArchivedMessage, BotStateChange, MessageOrigin, TranscriptNote } f
  * writing, the connector reads the record's recent notes and skips what a marker says is there.
  */
 
-const MARKER_RE = /coex-(?:msg|tr|bot)-[0-9a-f]{16}/g;
 /** Longest message text copied into a note; Zoho notes are meant to be read, not to be a dump. */
 const MAX_TEXT_CHARS = 2000;
 
-function shortHash(input: string): string {
-  return createHash('sha256').update(input).digest('hex').slice(0, 16);
-}
+import { botStateMarker, messageMarker, transcriptMarker } from '../markers.js';
 
-export function messageMarker(messageId: string): string {
-  return `coex-msg-${shortHash(messageId)}`;
-}
-
-export function transcriptMarker(messageId: string): string {
-  return `coex-tr-${shortHash(messageId)}`;
-}
-
-export function botStateMarker(change: Pick<BotStateChange, 'threadId' | 'at' | 'from' | 'to'>): string {
-  return `coex-bot-${shortHash(`${change.threadId}|${change.at}|${change.from}|${change.to}`)}`;
-}
-
-export function findMarkers(text: string): string[] {
-  return text.match(MARKER_RE) ?? [];
-}
+export { botStateMarker, findMarkers, messageMarker, transcriptMarker } from '../markers.js';
 
 const ORIGIN_LABEL: Record<MessageOrigin, string> = {
   customer: 'Customer',
