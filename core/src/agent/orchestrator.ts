@@ -63,7 +63,7 @@ export class AgentOrchestrator {
       if (m.direction !== 'inbound' || m.origin !== 'customer' || !ANSWERABLE.has(m.type)) continue;
       const row = await trx
         .insertInto('agent_turns')
-        .values({ tenant_id: m.tenantId, thread_id: m.threadId, trigger_message_id: m.messageId, status: m.voice ? 'waiting_transcript' : 'pending', bot_version_at_start: null, provider: null, reply_message_id: null, reason: null })
+        .values({ tenant_id: m.tenantId, thread_id: m.threadId, trigger_message_id: m.messageId, status: m.voice ? 'waiting_transcript' : 'pending' })
         .onConflict((oc) => oc.column('trigger_message_id').doNothing())
         .returning('id')
         .executeTakeFirst();
@@ -197,7 +197,7 @@ export class AgentOrchestrator {
       .returning('id')
       .executeTakeFirst();
     if (changed) {
-      await this.deps.db.insertInto('bot_events').values({ thread_id: turn.thread_id, from_state: 'active', to_state: 'handoff_requested', cause: reason, actor: 'agent', paused_until: null, seq: sql`nextval('activity_seq')` }).execute();
+      await this.deps.db.insertInto('bot_events').values({ thread_id: turn.thread_id, from_state: 'active', to_state: 'handoff_requested', cause: reason, actor: 'agent', seq: sql`nextval('activity_seq')` }).execute();
     }
     return finish({ status: 'handoff', reason });
   }

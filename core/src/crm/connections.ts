@@ -24,7 +24,7 @@ export async function connectCrm(
   if (connector instanceof HubSpotConnector) await connector.ensureProperties();
   const row = await db
     .insertInto('crm_connections')
-    .values({ tenant_id: tenantId, crm: credentials.crm, account, credentials_enc: cipher.encrypt(JSON.stringify(credentials)), extension_key_hash: null })
+    .values({ tenant_id: tenantId, crm: credentials.crm, account, credentials_enc: cipher.encrypt(JSON.stringify(credentials)) })
     .onConflict((oc) => oc.columns(['crm', 'account']).doUpdateSet({ credentials_enc: sql`excluded.credentials_enc`, status: 'active', updated_at: sql`now()` }))
     .returning(['id', 'crm', 'account'])
     .executeTakeFirstOrThrow();

@@ -3,9 +3,11 @@ import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 /** Kysely table types for migrations/0001_initial.ts. Keep them in step with the SQL. */
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
-type NullableTimestamp = ColumnType<Date | null, Date | string | null, Date | string | null>;
+/** Nullable columns default to NULL: they may be left out on insert. */
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 type Json = ColumnType<unknown, string, string>;
-type NullableJson = ColumnType<unknown | null, string | null, string | null>;
+type NullableJson = ColumnType<unknown | null, string | null | undefined, string | null>;
+type Nullable<T> = ColumnType<T | null, T | null | undefined, T | null>;
 type Int8 = ColumnType<string, number | bigint | string, number | bigint | string>;
 /** Server-filled columns (defaults): optional on insert. Kysely's Generated<> does not unwrap a ColumnType. */
 type GeneratedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -30,14 +32,14 @@ export interface ApiTokensTable {
 export interface WhatsappNumbersTable {
   phone_number_id: string;
   tenant_id: string;
-  waba_id: string | null;
-  display_phone_number: string | null;
-  verified_name: string | null;
+  waba_id: Nullable<string>;
+  display_phone_number: Nullable<string>;
+  verified_name: Nullable<string>;
   is_coexistence: Generated<boolean>;
   throughput_mps: Generated<number>;
-  access_token_enc: string | null;
+  access_token_enc: Nullable<string>;
   connection_status: Generated<string>;
-  connection_reason: string | null;
+  connection_reason: Nullable<string>;
   connection_changed_at: NullableTimestamp;
   last_echo_at: NullableTimestamp;
   created_at: GeneratedTimestamp;
@@ -49,13 +51,13 @@ export interface ContactsTable {
   tenant_id: string;
   phone_number_id: string;
   contact_key: string;
-  wa_id: string | null;
-  user_id: string | null;
-  username: string | null;
-  country_code: string | null;
-  profile_name: string | null;
-  phone_book_name: string | null;
-  phone_book_first_name: string | null;
+  wa_id: Nullable<string>;
+  user_id: Nullable<string>;
+  username: Nullable<string>;
+  country_code: Nullable<string>;
+  profile_name: Nullable<string>;
+  phone_book_name: Nullable<string>;
+  phone_book_first_name: Nullable<string>;
   phone_book_removed_at: NullableTimestamp;
   phone_book_updated_at: NullableTimestamp;
   created_at: GeneratedTimestamp;
@@ -85,29 +87,29 @@ export interface MessagesTable {
   direction: 'inbound' | 'outbound';
   origin: 'customer' | 'app' | 'api' | 'agent' | 'history';
   type: string;
-  text: string | null;
+  text: Nullable<string>;
   provider_timestamp: Timestamp;
-  status: string | null;
+  status: Nullable<string>;
   status_rank: Generated<number>;
   status_at: NullableTimestamp;
   error: NullableJson;
-  history_status: string | null;
-  context_wamid: string | null;
-  media_id: string | null;
-  media_mime: string | null;
-  media_sha256: string | null;
+  history_status: Nullable<string>;
+  context_wamid: Nullable<string>;
+  media_id: Nullable<string>;
+  media_mime: Nullable<string>;
+  media_sha256: Nullable<string>;
   media_voice: Generated<boolean>;
-  media_ref: string | null;
-  media_state: string | null;
+  media_ref: Nullable<string>;
+  media_state: Nullable<string>;
   edited_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
-  transcript: string | null;
-  transcript_language: string | null;
-  transcript_provider: string | null;
-  transcript_model: string | null;
-  transcript_state: string | null;
-  transcript_error: string | null;
-  transcript_duration_seconds: number | null;
+  transcript: Nullable<string>;
+  transcript_language: Nullable<string>;
+  transcript_provider: Nullable<string>;
+  transcript_model: Nullable<string>;
+  transcript_state: Nullable<string>;
+  transcript_error: Nullable<string>;
+  transcript_duration_seconds: Nullable<number>;
   payload: Json;
   actor: ColumnType<string | null, string | null | undefined, string | null>;
   claim_seq: ColumnType<string | null, number | bigint | string | null | undefined, number | bigint | string | null>;
@@ -123,7 +125,7 @@ export interface MessageStatusesTable {
   status: string;
   status_rank: number;
   provider_timestamp: Timestamp;
-  recipient_id: string | null;
+  recipient_id: Nullable<string>;
   errors: NullableJson;
   pricing: NullableJson;
   payload: Json;
@@ -136,7 +138,7 @@ export interface MessageMutationsTable {
   target_wamid: string;
   kind: 'edit' | 'revoke';
   provider_timestamp: Timestamp;
-  new_text: string | null;
+  new_text: Nullable<string>;
   payload: Json;
   received_at: GeneratedTimestamp;
 }
@@ -155,7 +157,7 @@ export interface HistoryChunksTable {
 export interface SyncStateTable {
   phone_number_id: string;
   history_status: Generated<string>;
-  history_request_id: string | null;
+  history_request_id: Nullable<string>;
   history_requested_at: NullableTimestamp;
   history_progress: Generated<number>;
   history_chunks: Generated<number>;
@@ -163,7 +165,7 @@ export interface SyncStateTable {
   history_error: NullableJson;
   history_completed_at: NullableTimestamp;
   contacts_status: Generated<string>;
-  contacts_request_id: string | null;
+  contacts_request_id: Nullable<string>;
   contacts_requested_at: NullableTimestamp;
   contacts_count: Generated<number>;
   contacts_last_at: NullableTimestamp;
@@ -173,10 +175,10 @@ export interface SyncStateTable {
 export interface AccountEventsTable {
   id: GeneratedInt8;
   waba_id: string;
-  phone_number_id: string | null;
+  phone_number_id: Nullable<string>;
   event: string;
-  reason: string | null;
-  initiated_by: string | null;
+  reason: Nullable<string>;
+  initiated_by: Nullable<string>;
   payload: Json;
   received_at: GeneratedTimestamp;
 }
@@ -189,14 +191,14 @@ export interface WebhookInboxTable {
   received_at: GeneratedTimestamp;
   processed_at: NullableTimestamp;
   attempts: Generated<number>;
-  last_error: string | null;
+  last_error: Nullable<string>;
   outcome: NullableJson;
 }
 
 export interface UnknownEventsTable {
   id: GeneratedInt8;
   inbox_id: Int8 | null;
-  phone_number_id: string | null;
+  phone_number_id: Nullable<string>;
   field: string;
   detail: string;
   payload: NullableJson;
@@ -209,7 +211,7 @@ export interface BotEventsTable {
   from_state: string;
   to_state: string;
   cause: string;
-  actor: string | null;
+  actor: Nullable<string>;
   paused_until: NullableTimestamp;
   at: GeneratedTimestamp;
   seq: ColumnType<string | null, number | bigint | string | null | undefined, number | bigint | string | null>;
@@ -224,11 +226,11 @@ export interface SendPacersTable {
 export interface OnboardingStepsTable {
   id: GeneratedInt8;
   tenant_id: string;
-  waba_id: string | null;
-  phone_number_id: string | null;
+  waba_id: Nullable<string>;
+  phone_number_id: Nullable<string>;
   step: string;
   status: string;
-  request_id: string | null;
+  request_id: Nullable<string>;
   detail: NullableJson;
   at: GeneratedTimestamp;
 }
@@ -241,9 +243,9 @@ export interface AgentTurnsTable {
   status: Generated<string>;
   bot_version_at_start: ColumnType<string | null, number | bigint | string | null, number | bigint | string | null>;
   start_seq: ColumnType<string | null, number | bigint | string | null | undefined, number | bigint | string | null>;
-  provider: string | null;
-  reply_message_id: string | null;
-  reason: string | null;
+  provider: Nullable<string>;
+  reply_message_id: Nullable<string>;
+  reason: Nullable<string>;
   created_at: GeneratedTimestamp;
   updated_at: GeneratedTimestamp;
 }
@@ -254,7 +256,7 @@ export interface CrmConnectionsTable {
   crm: 'hubspot' | 'woocommerce' | 'odoo' | 'zoho';
   account: string;
   credentials_enc: string;
-  extension_key_hash: string | null;
+  extension_key_hash: Nullable<string>;
   /** The extension install key, TokenCipher-encrypted (migration 0004); null until one is issued. */
   extension_key_enc: ColumnType<string | null, string | null | undefined, string | null>;
   status: Generated<string>;
@@ -272,8 +274,8 @@ export interface CrmOutboxTable {
   status: Generated<string>;
   attempts: Generated<number>;
   next_attempt_at: GeneratedTimestamp;
-  last_error: string | null;
-  crm_record_id: string | null;
+  last_error: Nullable<string>;
+  crm_record_id: Nullable<string>;
   created_at: GeneratedTimestamp;
   done_at: NullableTimestamp;
 }

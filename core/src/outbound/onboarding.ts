@@ -93,7 +93,7 @@ export async function onboardNumber(deps: OnboardingDeps, input: OnboardInput): 
   const display = info.displayPhoneNumber ? info.displayPhoneNumber.replace(/\D/g, '') : null;
   await deps.db
     .insertInto('whatsapp_numbers')
-    .values({ phone_number_id: phoneNumberId, tenant_id: input.tenantId, waba_id: input.wabaId, display_phone_number: display, verified_name: info.verifiedName ?? null, is_coexistence: isCoexistence, throughput_mps: mps, access_token_enc: deps.cipher.encrypt(token), connection_status: 'connected', connection_reason: null, connection_changed_at: new Date(), last_echo_at: null })
+    .values({ phone_number_id: phoneNumberId, tenant_id: input.tenantId, waba_id: input.wabaId, display_phone_number: display, verified_name: info.verifiedName ?? null, is_coexistence: isCoexistence, throughput_mps: mps, access_token_enc: deps.cipher.encrypt(token), connection_status: 'connected', connection_changed_at: new Date() })
     .onConflict((oc) =>
       oc.column('phone_number_id').doUpdateSet({
         tenant_id: input.tenantId,
@@ -114,7 +114,7 @@ export async function onboardNumber(deps: OnboardingDeps, input: OnboardInput): 
   for (const table of ['contacts', 'threads', 'messages'] as const) {
     await deps.db.updateTable(table).set({ tenant_id: input.tenantId }).where('phone_number_id', '=', phoneNumberId).execute();
   }
-  await deps.db.insertInto('sync_state').values({ phone_number_id: phoneNumberId, history_request_id: null, history_requested_at: null, history_error: null, history_completed_at: null, contacts_request_id: null, contacts_requested_at: null, contacts_last_at: null }).onConflict((oc) => oc.doNothing()).execute();
+  await deps.db.insertInto('sync_state').values({ phone_number_id: phoneNumberId }).onConflict((oc) => oc.doNothing()).execute();
   await record({ step: 'store_number', status: 'ok', detail: isCoexistence ? `coexistence, ${mps} msg/s` : `not on the Business App (${info.platformType ?? 'unknown platform'}), ${mps} msg/s` }, phoneNumberId);
 
   if (isCoexistence) {
@@ -136,7 +136,7 @@ export async function requestSync(deps: OnboardingDeps, tenantId: string, phoneN
       .where('phone_number_id', '=', phoneNumberId)
       .where(type === 'history' ? 'history_status' : 'contacts_status', 'in', ['not_requested', 'request_failed'])
       .execute();
-    await deps.db.insertInto('onboarding_steps').values({ tenant_id: tenantId, waba_id: null, phone_number_id: phoneNumberId, step, status: 'ok', request_id: requestId, detail: null }).execute();
+    await deps.db.insertInto('onboarding_steps').values({ tenant_id: tenantId, phone_number_id: phoneNumberId, step, status: 'ok', request_id: requestId }).execute();
     return { step, status: 'ok', requestId };
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
@@ -146,7 +146,7 @@ export async function requestSync(deps: OnboardingDeps, tenantId: string, phoneN
       .where('phone_number_id', '=', phoneNumberId)
       .where(type === 'history' ? 'history_status' : 'contacts_status', 'in', ['not_requested', 'request_failed'])
       .execute();
-    await deps.db.insertInto('onboarding_steps').values({ tenant_id: tenantId, waba_id: null, phone_number_id: phoneNumberId, step, status: 'failed', request_id: null, detail: JSON.stringify({ detail }) }).execute();
+    await deps.db.insertInto('onboarding_steps').values({ tenant_id: tenantId, phone_number_id: phoneNumberId, step, status: 'failed', detail: JSON.stringify({ detail }) }).execute();
     return { step, status: 'failed', detail };
   }
 }

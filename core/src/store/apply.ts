@@ -103,11 +103,11 @@ export async function ensureNumber(trx: Trx, phoneNumberId: string, displayPhone
   await trx.insertInto('tenants').values({ id: defaultTenantId, name: defaultTenantId }).onConflict((oc) => oc.doNothing()).execute();
   const row = await trx
     .insertInto('whatsapp_numbers')
-    .values({ phone_number_id: phoneNumberId, tenant_id: defaultTenantId, display_phone_number: displayPhoneNumber, waba_id: null, verified_name: null, access_token_enc: null, connection_reason: null, connection_changed_at: null, last_echo_at: null })
+    .values({ phone_number_id: phoneNumberId, tenant_id: defaultTenantId, display_phone_number: displayPhoneNumber })
     .onConflict((oc) => oc.column('phone_number_id').doUpdateSet({ updated_at: sql`whatsapp_numbers.updated_at` }))
     .returning('tenant_id')
     .executeTakeFirstOrThrow();
-  await trx.insertInto('sync_state').values({ phone_number_id: phoneNumberId, history_request_id: null, history_requested_at: null, history_error: null, history_completed_at: null, contacts_request_id: null, contacts_requested_at: null, contacts_last_at: null }).onConflict((oc) => oc.doNothing()).execute();
+  await trx.insertInto('sync_state').values({ phone_number_id: phoneNumberId }).onConflict((oc) => oc.doNothing()).execute();
   return row.tenant_id;
 }
 
@@ -139,10 +139,6 @@ export async function upsertContacts(trx: Trx, tenantId: string, phoneNumberId: 
         username: c.username,
         country_code: c.countryCode,
         profile_name: c.profileName,
-        phone_book_name: null,
-        phone_book_first_name: null,
-        phone_book_removed_at: null,
-        phone_book_updated_at: null,
       })),
     )
     .onConflict((oc) =>
@@ -168,7 +164,7 @@ export async function upsertThreads(trx: Trx, tenantId: string, phoneNumberId: s
   if (unique.length === 0) return ids;
   const rows = await trx
     .insertInto('threads')
-    .values(unique.map((contactId) => ({ tenant_id: tenantId, phone_number_id: phoneNumberId, contact_id: contactId, last_customer_message_at: null, last_message_at: null, bot_paused_until: null })))
+    .values(unique.map((contactId) => ({ tenant_id: tenantId, phone_number_id: phoneNumberId, contact_id: contactId })))
     .onConflict((oc) => oc.columns(['phone_number_id', 'contact_id']).doUpdateSet({ updated_at: sql`threads.updated_at` }))
     .returning(['id', 'contact_id'])
     .execute();
@@ -285,7 +281,6 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
         text: e.message.text,
         provider_timestamp: e.message.timestamp,
         status: e.origin === 'history' ? (e.message.historyStatus?.toLowerCase() ?? null) : e.direction === 'inbound' ? 'received' : null,
-        status_at: null,
         error: e.message.errors ? json(e.message.errors) : null,
         history_status: e.message.historyStatus,
         context_wamid: e.message.contextWamid,
@@ -293,17 +288,8 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
         media_mime: e.message.media?.mimeType ?? null,
         media_sha256: e.message.media?.sha256 ?? null,
         media_voice: e.message.media?.voice ?? false,
-        media_ref: null,
         media_state: e.message.media?.id ? 'pending' : null,
-        edited_at: null,
-        revoked_at: null,
-        transcript: null,
-        transcript_language: null,
-        transcript_provider: null,
-        transcript_model: null,
         transcript_state: e.message.media?.voice ? 'pending' : null,
-        transcript_error: null,
-        transcript_duration_seconds: null,
         payload: json(e.message.raw),
       })),
     )
@@ -475,8 +461,6 @@ async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts:
           wa_id: e.waId,
           user_id: e.userId,
           username: e.username,
-          country_code: null,
-          profile_name: null,
           phone_book_name: isAdd ? e.fullName : null,
           phone_book_first_name: isAdd ? e.firstName : null,
           phone_book_removed_at: isAdd ? null : at,

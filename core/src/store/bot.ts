@@ -49,7 +49,7 @@ export async function resumeExpiredPauses(db: Kysely<Database>, now: Date = new 
     if (rows.length > 0) {
       await trx
         .insertInto('bot_events')
-        .values(rows.map((r) => ({ thread_id: r.id, from_state: 'paused', to_state: 'active', cause: 'quiet_period_elapsed', actor: null, paused_until: null, seq: sql`nextval('activity_seq')` })))
+        .values(rows.map((r) => ({ thread_id: r.id, from_state: 'paused', to_state: 'active', cause: 'quiet_period_elapsed', seq: sql`nextval('activity_seq')` })))
         .execute();
     }
     return rows.length;

@@ -117,7 +117,7 @@ export class InboxProcessor {
     }
     const envelope = envelopeSchema.safeParse(parsed);
     if (!envelope.success) {
-      await trx.insertInto('unknown_events').values({ inbox_id: id, phone_number_id: null, field: '(envelope)', detail: 'delivery is not a WhatsApp webhook envelope', payload: JSON.stringify(parsed ?? rawBody.slice(0, 10_000)) }).execute();
+      await trx.insertInto('unknown_events').values({ inbox_id: id, field: '(envelope)', detail: 'delivery is not a WhatsApp webhook envelope', payload: JSON.stringify(parsed ?? rawBody.slice(0, 10_000)) }).execute();
       outcome.unknown = 1;
     } else {
       outcome = await applyEvents(trx, normalizeDelivery(envelope.data, partitionKey), { defaultTenantId: this.defaultTenantId, inboxId: id });
