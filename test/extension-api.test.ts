@@ -66,7 +66,7 @@ describe.each(backends())('extension API [%s]', (backend) => {
 
   beforeAll(async () => {
     graph = await startGraphApiFake();
-    s = await startTestServer(backend, { GRAPH_API_BASE_URL: graph.url, WHATSAPP_ACCESS_TOKEN: DEFAULT_FAKE_TOKEN });
+    s = await startTestServer(backend, { GRAPH_API_BASE_URL: graph.url, WHATSAPP_ACCESS_TOKEN: DEFAULT_FAKE_TOKEN, COEX_AGENT: 'off' });
     const db = s.runtime.db;
     await ensureExtensionSchema(db);
     await db.insertInto('tenants').values([{ id: TENANT_A, name: 'Atlas Boutique' }, { id: TENANT_B, name: 'Other Shop' }]).onConflict((oc) => oc.doNothing()).execute();
