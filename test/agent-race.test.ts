@@ -9,7 +9,7 @@ import { normalizeDelivery } from '../core/src/whatsapp/normalize.js';
 import { applyEvents } from '../core/src/store/apply.js';
 import { setBotState } from '../core/src/store/bot.js';
 import { AgentOrchestrator } from '../core/src/agent/orchestrator.js';
-import type { AgentProvider } from '../core/src/agent/provider.js';
+import type { AgentProvider, AgentTurnInput } from '../core/src/agent/provider.js';
 import { createLogger } from '../core/src/logger.js';
 import type { Database } from '../core/src/db/schema.js';
 
@@ -21,8 +21,13 @@ const TURNS = Number(process.env.RACE_TURNS ?? 400);
 /** A model that takes its time (0–25 ms), so human acts land while replies are being generated. */
 class SlowModel implements AgentProvider {
   readonly name = 'slow-fake-model';
-  async decide() {
+  calls = 0;
+  /** Every `humanEvery`-th generation, a person answers from the phone while it runs. */
+  constructor(private readonly humanActsDuring: (threadId: string) => Promise<void>, private readonly humanEvery = 5) {}
+  async decide(input: AgentTurnInput) {
+    this.calls += 1;
     await new Promise((r) => setTimeout(r, 5 + Math.random() * 30));
+    if (this.calls % this.humanEvery === 0) await this.humanActsDuring(input.threadId);
     return { kind: 'reply' as const, text: 'Iyeh, kayna.', toolCalls: [] };
   }
 }
@@ -55,11 +60,20 @@ describe.each(backends())('no talking over a human, under a storm [%s]', (backen
       const row = await db.selectFrom('threads').innerJoin('contacts', 'contacts.id', 'threads.contact_id').select('threads.id').where('contacts.wa_id', '=', c).executeTakeFirstOrThrow();
       threadIds.set(c, row.id);
     }
+    let interruptedTurns = 0;
+    const model = new SlowModel(async (threadId) => {
+      // A person answers from the phone and hands the thread straight back to the agent: the agent
+      // is active again, but this generation started before the human act and must be dropped.
+      const waId = [...threadIds].find(([, id]) => id === threadId)![0];
+      await apply(db, P.echo(N, waId, `wamid.RACE-during-${threadId}-${++clock}`, clock, P.text('ana hna')));
+      await setBotState(db, threadId, 'default', 'resume', 'manual_resume', 'race-test');
+      interruptedTurns += 1;
+    });
     const agent = new AgentOrchestrator({
       db,
       sender: s.runtime.sender,
       logger: createLogger('silent'),
-      providerFor: () => new SlowModel(),
+      providerFor: () => model,
       toolsFor: () => ({ lookupOrder: async () => ({}), upsertLead: async () => ({}) }),
       enqueueTurn: async () => undefined,
     });
@@ -115,5 +129,9 @@ describe.each(backends())('no talking over a human, under a storm [%s]', (backen
     // The storm really raced generations both ways.
     expect(sent).toBeGreaterThan(0);
     expect(cancelled).toBeGreaterThan(0);
+    // Every generation during which a person answered (deterministically, every 5th) was dropped:
+    // at least that many cancellations.
+    expect(interruptedTurns).toBeGreaterThan(0);
+    expect(results.filter((r) => r.startsWith('cancelled:')).length).toBeGreaterThanOrEqual(interruptedTurns);
   });
 });
