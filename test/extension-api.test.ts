@@ -16,6 +16,9 @@ import { extensionRouter, issueExtensionKeyHandler } from '../core/src/api/exten
 import { ExtensionKeyError, issueExtensionKey, pruneNonces, rememberNonce, revokeExtensionKey, signExtensionRequest, type ExtensionCrm } from '../core/src/api/extension-auth.js';
 import * as m0004 from '../core/src/db/migrations/0004_extension_nonces.js';
 import { listThreads } from '../core/src/store/queries.js';
+import { TemplateCatalog } from '../core/src/outbound/templates.js';
+import { createCampaign, startCampaign } from '../core/src/campaigns/store.js';
+import { DEFAULT_FAKE_TEMPLATES, type FakeTemplate } from './fakes/graph-api.js';
 
 /**
  * The extension API end to end: real threads (from signed Meta webhooks through the real runtime),
@@ -41,6 +44,15 @@ async function ensureExtensionSchema(db: Kysely<Database>): Promise<void> {
   if (!r.rows[0]?.t) await m0004.up(db as unknown as Kysely<unknown>);
 }
 
+/** What the WABA holds: the defaults, a named-parameter template, and ones a reply box cannot send. */
+const FAKE_TEMPLATES: FakeTemplate[] = [
+  ...DEFAULT_FAKE_TEMPLATES,
+  { name: 'welcome_back', language: 'fr', category: 'MARKETING', parameterFormat: 'NAMED', body: 'Salam {{first_name}}, votre code promo est {{code}}.' },
+  { name: 'promo_image', language: 'ar', category: 'MARKETING', bodyParameters: 0, body: 'تخفيضات رمضان', header: { format: 'IMAGE' } },
+  { name: 'login_code', language: 'en_US', category: 'AUTHENTICATION', bodyParameters: 1, body: '{{1}} is your verification code.', buttons: [{ type: 'OTP', text: 'Copy code' }] },
+  { name: 'old_promo', language: 'fr', category: 'MARKETING', status: 'PAUSED', bodyParameters: 0, body: 'Old promo' },
+];
+
 interface CallOptions {
   body?: unknown;
   /** Keyed CRMs: sign as this account with this key (defaults: tenant A's install). */
@@ -65,7 +77,7 @@ describe.each(backends())('extension API [%s]', (backend) => {
   let seq = 0;
 
   beforeAll(async () => {
-    graph = await startGraphApiFake();
+    graph = await startGraphApiFake({ templates: FAKE_TEMPLATES });
     s = await startTestServer(backend, { GRAPH_API_BASE_URL: graph.url, WHATSAPP_ACCESS_TOKEN: DEFAULT_FAKE_TOKEN, COEX_AGENT: 'off' });
     const db = s.runtime.db;
     await ensureExtensionSchema(db);
@@ -91,7 +103,7 @@ describe.each(backends())('extension API [%s]', (backend) => {
       logger: s.runtime.logger,
       metrics: s.runtime.metrics,
       ready: async () => undefined,
-      routers: [extensionRouter({ db, sender: s.runtime.sender, logger: s.runtime.logger, cipher: s.runtime.cipher, hubspotClientSecret: HUBSPOT_SECRET })],
+      routers: [extensionRouter({ db, sender: s.runtime.sender, logger: s.runtime.logger, cipher: s.runtime.cipher, hubspotClientSecret: HUBSPOT_SECRET, templates: new TemplateCatalog({ graph: s.runtime.graph }) })],
     });
     await new Promise<void>((resolve) => {
       ext = app.listen(0, '127.0.0.1', () => resolve());
@@ -216,23 +228,42 @@ describe.each(backends())('extension API [%s]', (backend) => {
       expect(neither.status).toBe(400);
     });
 
-    it('rejects unsigned, expired, badly signed and replayed requests with 401', async () => {
+    it('rejects unsigned, expired, badly signed and replayed requests with 401, on every route', async () => {
       const c = await customer();
-      const path = `/thread?phone=${c.waId}`;
+      const routes: Array<['GET' | 'POST', string, unknown]> = [
+        ['GET', `/thread?phone=${c.waId}`, undefined],
+        ['GET', `/templates?phone_number_id=${N_A.phoneNumberId}`, undefined],
+        ['GET', `/campaigns?phone=${c.waId}`, undefined],
+        ['POST', `/threads/${c.threadId}/bot`, { action: 'off' }],
+        ['POST', `/threads/${c.threadId}/messages`, { text: 'not sent' }],
+      ];
+      const sentBefore = graph.state.sent.length;
+      for (const [method, path, body] of routes) {
+        const withBody = body === undefined ? {} : { body };
+        const unsigned = await call(crm, method, path, { ...withBody, unsigned: true });
+        expect(unsigned.status, `${method} ${path}`).toBe(401);
+        expect(await unsigned.json()).toMatchObject({ code: 'missing_credentials' });
 
-      const unsigned = await call(crm, 'GET', path, { unsigned: true });
-      expect(unsigned.status).toBe(401);
-      expect(await unsigned.json()).toMatchObject({ code: 'missing_credentials' });
+        for (const skew of [-6 * 60_000, 6 * 60_000]) {
+          const expired = await call(crm, method, path, { ...withBody, timestamp: Date.now() + skew });
+          expect(expired.status, `${method} ${path}`).toBe(401);
+          expect(await expired.json()).toMatchObject({ code: 'expired', error: expect.stringMatching(/expired/) });
+        }
 
-      for (const skew of [-6 * 60_000, 6 * 60_000]) {
-        const expired = await call(crm, 'GET', path, { timestamp: Date.now() + skew });
-        expect(expired.status).toBe(401);
-        expect(await expired.json()).toMatchObject({ code: 'expired', error: expect.stringMatching(/expired/) });
+        const forged = crm === 'hubspot' ? await call(crm, method, path, { ...withBody, secret: 'not-the-secret' }) : await call(crm, method, path, { ...withBody, key: `coex_ext_${randomBytes(32).toString('base64url')}` });
+        expect(forged.status, `${method} ${path}`).toBe(401);
+        expect(await forged.json()).toMatchObject({ code: 'bad_signature' });
       }
+      expect(graph.state.sent.length).toBe(sentBefore);
+      expect((await s.runtime.db.selectFrom('threads').select('bot_state').where('id', '=', c.threadId).executeTakeFirstOrThrow()).bot_state).toBe('active');
 
-      const forged = crm === 'hubspot' ? await call(crm, 'GET', path, { secret: 'not-the-secret' }) : await call(crm, 'GET', path, { key: `coex_ext_${randomBytes(32).toString('base64url')}` });
-      expect(forged.status).toBe(401);
-      expect(await forged.json()).toMatchObject({ code: 'bad_signature' });
+      // A replayed read is refused too (the nonce, or HubSpot's signature, was used).
+      const readAt = Date.now();
+      const readNonce = randomBytes(16).toString('hex');
+      expect((await call(crm, 'GET', `/campaigns?phone=${c.waId}`, { timestamp: readAt, nonce: readNonce })).status).toBe(200);
+      const replayedRead = await call(crm, 'GET', `/campaigns?phone=${c.waId}`, { timestamp: readAt, nonce: readNonce });
+      expect(replayedRead.status).toBe(401);
+      expect(await replayedRead.json()).toMatchObject({ code: 'replayed' });
 
       // The same signed request twice: the second is a replay, even within the window.
       const timestamp = Date.now();
@@ -274,6 +305,134 @@ describe.each(backends())('extension API [%s]', (backend) => {
         expect(((await mine.json()) as { thread: { id: string } }).thread.id).toBe(theirs.threadId);
       }
     });
+  });
+
+  describe.each(CRMS)('%s: templates and campaigns', (crm) => {
+    it("lists the WABA's approved templates, marks the ones a reply box cannot send, and sends one with named parameters when the window is closed", async () => {
+      const res = await call(crm, 'GET', `/templates?phone_number_id=${N_A.phoneNumberId}`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { templates: Array<Record<string, unknown>>; stale: boolean; fetched_at: string };
+      expect(body.stale).toBe(false);
+      expect(Number.isNaN(Date.parse(body.fetched_at))).toBe(false);
+      // Sorted by name; the paused template is not offered.
+      expect(body.templates.map((t) => t.name)).toEqual(['hello_world', 'login_code', 'order_shipped', 'promo_image', 'welcome_back']);
+      const byName = Object.fromEntries(body.templates.map((t) => [t.name as string, t]));
+      expect(byName.order_shipped).toEqual({ name: 'order_shipped', language: 'fr', category: 'UTILITY', body: 'Bonjour, votre commande {{1}} est en route.', parameters: { format: 'positional', names: ['1'] }, sendable: true, unsendable_reason: null });
+      expect(byName.welcome_back).toMatchObject({ category: 'MARKETING', parameters: { format: 'named', names: ['first_name', 'code'] }, sendable: true });
+      expect(byName.hello_world).toMatchObject({ parameters: { format: 'positional', names: [] }, sendable: true });
+      expect(byName.promo_image).toMatchObject({ sendable: false, unsendable_reason: 'needs an image header' });
+      expect(byName.login_code).toMatchObject({ sendable: false, unsendable_reason: expect.stringMatching(/authentication/) });
+      // Without a number: every number of the tenant; another tenant's number is "not found".
+      expect(((await (await call(crm, 'GET', '/templates')).json()) as { templates: unknown[] }).templates).toHaveLength(5);
+      const theirs = await call(crm, 'GET', `/templates?phone_number_id=${N_B.phoneNumberId}`);
+      expect(theirs.status).toBe(404);
+      expect(await theirs.json()).toMatchObject({ code: 'not_found' });
+
+      // The window closed 25 hours ago: text is refused before Meta, the named template goes out.
+      const c = await customer(N_A, 25 * 60);
+      const text = await call(crm, 'POST', `/threads/${c.threadId}/messages`, { body: { text: 'hello?' } });
+      expect(text.status).toBe(409);
+      expect(await text.json()).toMatchObject({ code: 'window_closed' });
+      const sent = await call(crm, 'POST', `/threads/${c.threadId}/messages`, { body: { template: { name: 'welcome_back', language: 'fr', body_parameters: { first_name: 'Youssef', code: 'RAMADAN10' } }, client_ref: `tpl-${crm}` } });
+      expect(sent.status).toBe(201);
+      expect(graph.state.sent.at(-1)!.body).toMatchObject({
+        to: c.waId,
+        type: 'template',
+        template: { name: 'welcome_back', language: { code: 'fr' }, components: [{ type: 'body', parameters: [{ type: 'text', parameter_name: 'first_name', text: 'Youssef' }, { type: 'text', parameter_name: 'code', text: 'RAMADAN10' }] }] },
+      });
+      const positional = await call(crm, 'POST', `/threads/${c.threadId}/messages`, { body: { template: { name: 'order_shipped', language: 'fr', body_parameters: ['#1042'] } } });
+      expect(positional.status).toBe(201);
+      expect(graph.state.sent.at(-1)!.body).toMatchObject({ template: { name: 'order_shipped', components: [{ type: 'body', parameters: [{ type: 'text', text: '#1042' }] }] } });
+      const badName = await call(crm, 'POST', `/threads/${c.threadId}/messages`, { body: { template: { name: 'welcome_back', language: 'fr', body_parameters: { 'First Name': 'x' } } } });
+      expect(badName.status).toBe(400);
+    });
+
+    it("shows the campaigns that included a customer with that customer's outcome, the totals and the opt-out; nothing of another tenant", async () => {
+      const reader = await customer();
+      const quiet = await customer();
+      const db = s.runtime.db;
+      const created = await createCampaign(db, {
+        tenantId: TENANT_A,
+        phoneNumberId: N_A.phoneNumberId,
+        name: `Soldes ${crm}`,
+        template: { name: 'order_shipped', language: 'fr', category: 'marketing' },
+        bodyParameters: ['{{var1}}'],
+        source: 'api',
+        sendAt: null,
+        createdBy: null,
+        recipients: [reader, quiet].map((c, i) => ({ waId: c.waId, phone: `+${c.waId}`, name: `Client ${i}`, variables: [`#${i}`] })),
+      });
+      await startCampaign(db, TENANT_A, created.id);
+      await s.runtime.campaigns.runUntilIdle();
+      const sentRow = await db.selectFrom('campaign_recipients').select(['wamid', 'status']).where('campaign_id', '=', created.id).where('wa_id', '=', reader.waId).executeTakeFirstOrThrow();
+      expect(sentRow.status).toBe('sent');
+      // Meta reports the message read, then the customer answers "baraka" (an opt-out).
+      await s.postWebhook(P.statusUpdate(N_A, sentRow.wamid!, 'delivered', Date.now(), reader.waId));
+      await s.postWebhook(P.statusUpdate(N_A, sentRow.wamid!, 'read', Date.now(), reader.waId));
+      await s.postWebhook(P.inboundMessage(N_A, { waId: reader.waId }, `wamid.OPT-${backend}-${crm}`, Date.now() + 1000, P.text('baraka')));
+      await s.runtime.waitForInboxDrained();
+
+      const res = await call(crm, 'GET', `/campaigns?phone=${encodeURIComponent(spell[crm](reader.waId))}`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { campaigns: Array<Record<string, unknown>>; opt_out: Record<string, unknown> | null };
+      expect(body.campaigns).toHaveLength(1);
+      expect(body.campaigns[0]).toMatchObject({
+        id: created.id,
+        name: `Soldes ${crm}`,
+        status: 'completed',
+        template: { name: 'order_shipped', language: 'fr', category: 'marketing' },
+        counts: { total: 2, sent: 2, delivered: 1, read: 1, failed: 0, replied: 1, queued: 0 },
+        failures: [],
+        recipient: { status: 'sent', message_status: 'read', error_code: null, error: null, replied: true },
+      });
+      expect(Date.parse((body.campaigns[0]!.recipient as { sent_at: string }).sent_at)).toBeGreaterThan(0);
+      expect(body.opt_out).toMatchObject({ source: 'keyword', at: expect.any(String) });
+
+      const other = (await (await call(crm, 'GET', `/campaigns?phone=${quiet.waId}`)).json()) as { campaigns: Array<{ recipient: Record<string, unknown> }>; opt_out: unknown };
+      expect(other.campaigns[0]!.recipient).toMatchObject({ status: 'sent', message_status: 'accepted', replied: false });
+      expect(other.opt_out).toBeNull();
+      const stranger = (await (await call(crm, 'GET', '/campaigns?phone=212699000111')).json()) as { campaigns: unknown[]; opt_out: unknown };
+      expect(stranger).toEqual({ campaigns: [], opt_out: null });
+      const latest = (await (await call(crm, 'GET', '/campaigns?limit=1')).json()) as { campaigns: Array<{ id: string; recipient: unknown }> };
+      expect(latest.campaigns).toEqual([expect.objectContaining({ id: created.id, recipient: null })]);
+      expect((await call(crm, 'GET', '/campaigns?phone=nope')).status).toBe(400);
+
+      // Tenant B sees neither the campaign nor the opt-out of tenant A's customer.
+      if (crm === 'hubspot' || crm === 'woocommerce') {
+        const asB: CallOptions = crm === 'hubspot' ? { portalId: PORTAL_B } : { account: 'https://shop-b.example.ma', key: keyB };
+        expect(await (await call(crm, 'GET', `/campaigns?phone=${reader.waId}`, asB)).json()).toEqual({ campaigns: [], opt_out: null });
+        expect(((await (await call(crm, 'GET', '/campaigns', asB)).json()) as { campaigns: unknown[] }).campaigns).toEqual([]);
+      }
+    });
+  });
+
+  it('lists templates once per cache period, and says so when Meta fails and nothing is cached', async () => {
+    const before = graph.requests.filter((r) => r.path.endsWith('/message_templates')).length;
+    for (let i = 0; i < 3; i++) expect((await call('zoho', 'GET', '/templates')).status).toBe(200);
+    expect(graph.requests.filter((r) => r.path.endsWith('/message_templates')).length).toBe(before);
+    // A fresh catalog (cold cache) and Meta refusing: 502 with Meta's code.
+    const app = createHttpApp({
+      logger: s.runtime.logger,
+      metrics: s.runtime.metrics,
+      ready: async () => undefined,
+      routers: [extensionRouter({ db: s.runtime.db, sender: s.runtime.sender, logger: s.runtime.logger, cipher: s.runtime.cipher, templates: new TemplateCatalog({ graph: s.runtime.graph }) })],
+    });
+    const cold = await new Promise<Server>((resolve) => {
+      const srv = app.listen(0, '127.0.0.1', () => resolve(srv));
+    });
+    try {
+      graph.setBehaviour({ scriptedErrors: [{ code: 190, httpStatus: 401, message: 'Error validating access token', endpoint: 'message_templates' }] });
+      const path = '/ext/v1/zoho/templates';
+      const timestamp = Date.now();
+      const nonce = randomBytes(16).toString('hex');
+      const res = await fetch(`http://127.0.0.1:${(cold.address() as AddressInfo).port}${path}`, {
+        headers: { 'x-coex-account': ACCOUNTS.zoho, 'x-coex-timestamp': String(timestamp), 'x-coex-nonce': nonce, 'x-coex-signature': signExtensionRequest({ key: keys.zoho!, method: 'GET', pathWithQuery: path, body: '', timestamp, nonce }) },
+      });
+      expect(res.status).toBe(502);
+      expect(await res.json()).toMatchObject({ code: 'templates_unavailable', meta_code: 190 });
+    } finally {
+      await new Promise((resolve) => cold.close(resolve));
+    }
   });
 
   it('maps HubSpot portals to tenants: an unconnected portal is refused with 403', async () => {

@@ -605,6 +605,27 @@ describe('onboarding', () => {
     expect(fake.requests.at(-1)?.query.fields).toBe('is_on_biz_app,platform_type,display_phone_number,verified_name,throughput');
   });
 
+  it('lists message templates across pages, filtered by status, with their components', async () => {
+    const many = Array.from({ length: 130 }, (_, i) => ({ name: `t_${String(i).padStart(3, '0')}`, language: 'fr', bodyParameters: i % 3 }));
+    await freshFake({ templates: [...many, { name: 'paused_one', language: 'fr', status: 'PAUSED' as const }, { name: 'promo', language: 'ar', parameterFormat: 'NAMED' as const, body: 'Salam {{name}}', header: { format: 'IMAGE' as const }, buttons: [{ type: 'QUICK_REPLY' as const, text: 'Stop' }] }] });
+    const client = clientFor(fake);
+    const approved = await client.listMessageTemplates(WABA, { status: 'APPROVED' });
+    expect(approved).toHaveLength(131);
+    expect(approved.some((t) => t.name === 'paused_one')).toBe(false);
+    const pages = fake.requests.filter((r) => r.path === `/${VERSION}/${WABA}/message_templates`);
+    expect(pages).toHaveLength(2);
+    expect(pages[0]?.query).toMatchObject({ status: 'APPROVED', limit: '100', fields: 'name,language,status,category,parameter_format,components' });
+    expect(pages[1]?.query.after).toBeDefined();
+    expect(approved.find((t) => t.name === 't_002')?.components).toEqual([{ type: 'BODY', text: 'Template t_002 {{1}} {{2}}', example: { body_text: [['example 1', 'example 2']] } }]);
+    expect(approved.find((t) => t.name === 'promo')).toMatchObject({
+      parameter_format: 'NAMED',
+      components: [{ type: 'HEADER', format: 'IMAGE' }, { type: 'BODY', text: 'Salam {{name}}', example: { body_text_named_params: [{ param_name: 'name', example: 'name example' }] } }, { type: 'BUTTONS', buttons: [{ type: 'QUICK_REPLY', text: 'Stop' }] }],
+    });
+    expect(await client.listMessageTemplates(WABA)).toHaveLength(132);
+    const unknown = await graphError(client.listMessageTemplates('999999999'));
+    expect(unknown.code).toBe(100);
+  });
+
   it('requests contact sync then history, each only once', async () => {
     await freshFake();
     const client = clientFor(fake);

@@ -20,6 +20,7 @@ import { apiRouter, type ApiOptions } from './api/routes.js';
 import { createHttpApp } from './http/app.js';
 import { resumeExpiredPauses } from './store/bot.js';
 import { GraphClient } from './outbound/graph-client.js';
+import { TemplateCatalog } from './outbound/templates.js';
 import { DbPacer } from './outbound/pacer.js';
 import { SendService } from './outbound/send-service.js';
 import { DirectoryBlobStore, type BlobStore } from './outbound/media.js';
@@ -264,6 +265,7 @@ export class Runtime {
             cipher,
             ...(config.HUBSPOT_CLIENT_SECRET ? { hubspotClientSecret: config.HUBSPOT_CLIENT_SECRET } : {}),
             ...(config.PUBLIC_BASE_URL ? { publicBaseUrl: config.PUBLIC_BASE_URL } : {}),
+            templates: new TemplateCatalog({ graph }),
           }),
         );
         // Campaign routes take CSV bodies up to 8 MB: before the API's 256 KB JSON parser.

@@ -21,12 +21,14 @@
  * - POST/GET /{ver}/{waba-id}/subscribed_apps (override_callback_uri + verify_token; optionally
  *   verifies the override callback with a hub.challenge GET like Meta does).
  * - GET /{ver}/{waba-id}/phone_numbers (paged with cursors), GET /{ver}/{phone-number-id}?fields=…
+ * - GET /{ver}/{waba-id}/message_templates (status filter, cursors; HEADER/BODY/BUTTONS components,
+ *   positional or named parameters — sends to NAMED templates must name every body parameter).
  * - POST /{ver}/{phone-number-id}/smb_app_data, each sync_type accepted once per number.
  * - Bearer token check on every Graph call: 190 with HTTP 401 when missing or wrong.
  * - emitStatuses(): signed status webhooks (X-Hub-Signature-256) in Meta's `statuses` shape, with
  *   Meta's JSON escaping (non-ASCII as \uXXXX, "/" as "\/") so signature checks must use raw bytes.
  *
- * Not modelled: media upload, template management, business profile, phone registration, flows,
+ * Not modelled: media upload, template creation/editing (templates are listed, not managed), business profile, phone registration, flows,
  * calls, groups, marketing-messages API, per-WABA rate limit 80007 and app limit 4 (script them),
  * message delivery itself (statuses only come from emitStatuses or async window failures), real
  * wamid structure (ours are random), Graph field expansion beyond the phone-number fields listed.
@@ -68,6 +70,15 @@ export interface FakeTemplate {
   bodyParameters?: number;
   /** Template pacing: sends answer `held_for_quality_assessment`. */
   held?: boolean;
+  /**
+   * Body text as listed by GET message_templates, with {{1}}… (positional) or {{name}} (named)
+   * placeholders. Default: "Template <name>" followed by bodyParameters positional placeholders.
+   */
+  body?: string;
+  /** NAMED: sends must give `parameter_name` for each body parameter (checked against `body`). */
+  parameterFormat?: 'POSITIONAL' | 'NAMED';
+  header?: { format: 'TEXT' | 'IMAGE' | 'VIDEO' | 'DOCUMENT' | 'LOCATION'; text?: string };
+  buttons?: Array<{ type: 'QUICK_REPLY' | 'URL' | 'PHONE_NUMBER' | 'OTP' | 'COPY_CODE'; text: string; url?: string }>;
 }
 
 export type FakeEndpoint =
@@ -80,6 +91,7 @@ export type FakeEndpoint =
   | 'phone_numbers'
   | 'phone_number'
   | 'smb_app_data'
+  | 'message_templates'
   | 'any';
 
 export interface ScriptedError {
@@ -227,9 +239,20 @@ export const DEFAULT_FAKE_PHONE_NUMBER: FakePhoneNumber = {
   codeVerificationStatus: 'VERIFIED',
 };
 export const DEFAULT_FAKE_TEMPLATES: FakeTemplate[] = [
-  { name: 'hello_world', language: 'en_US', category: 'UTILITY', bodyParameters: 0 },
-  { name: 'order_shipped', language: 'fr', category: 'UTILITY', bodyParameters: 1 },
+  { name: 'hello_world', language: 'en_US', category: 'UTILITY', bodyParameters: 0, body: 'Hello World' },
+  { name: 'order_shipped', language: 'fr', category: 'UTILITY', bodyParameters: 1, body: 'Bonjour, votre commande {{1}} est en route.' },
 ];
+
+/** The body text the fake lists for a template (its own, or one with bodyParameters placeholders). */
+export function fakeTemplateBody(t: FakeTemplate): string {
+  if (t.body !== undefined) return t.body;
+  const params = Array.from({ length: t.bodyParameters ?? 0 }, (_, i) => `{{${i + 1}}}`);
+  return [`Template ${t.name}`, ...params].join(' ');
+}
+
+function placeholderNames(body: string): string[] {
+  return [...new Set([...body.matchAll(/\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g)].map((m) => m[1] ?? ''))];
+}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -307,7 +330,7 @@ const messageBodySchema = z.looseObject({
     .looseObject({
       name: z.string().optional(),
       language: z.looseObject({ code: z.string().optional() }).optional(),
-      components: z.array(z.looseObject({ type: z.string(), parameters: z.array(z.looseObject({ type: z.string() })).optional() })).optional(),
+      components: z.array(z.looseObject({ type: z.string(), parameters: z.array(z.looseObject({ type: z.string(), parameter_name: z.string().optional() })).optional() })).optional(),
     })
     .optional(),
   image: mediaObject.optional(),
@@ -502,7 +525,20 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     if (template.status === 'DISABLED') {
       return { error: new FakeError(400, 132016, '(#132016) Template is disabled', { details: `Template ${name} has been disabled` }), template };
     }
-    if (template.bodyParameters !== undefined) {
+    if (template.parameterFormat === 'NAMED') {
+      // Meta matches named parameters by parameter_name; a missing or unknown name is 132000 too.
+      const expected = placeholderNames(fakeTemplateBody(template)).sort();
+      const body = (m.template?.components ?? []).find((c) => c.type === 'body');
+      const given = (body?.parameters ?? []).map((p) => (typeof p.parameter_name === 'string' ? p.parameter_name : '')).sort();
+      if (JSON.stringify(given) !== JSON.stringify(expected)) {
+        return {
+          error: new FakeError(400, 132000, '(#132000) Number of parameters does not match the expected number of params', {
+            details: `body: named parameters (${given.join(', ')}) do not match the template's (${expected.join(', ')})`,
+          }),
+          template,
+        };
+      }
+    } else if (template.bodyParameters !== undefined) {
       const body = (m.template?.components ?? []).find((c) => c.type === 'body');
       const count = body?.parameters?.length ?? 0;
       if (count !== template.bodyParameters) {
@@ -747,6 +783,40 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     return { status: 200, body: { data: page.map((p) => phoneNumberJson(p, fields)), paging } };
   }
 
+  /**
+   * GET /{waba-id}/message_templates: Meta's shape (name, language, status, category, id,
+   * parameter_format, components with HEADER / BODY / BUTTONS), `status` filter (comma-separated),
+   * `limit` (default 25) and `after` cursors. The fake's templates belong to every WABA it knows.
+   */
+  function handleMessageTemplates(version: string, wabaId: string, query: Record<string, string>): { status: number; body: unknown } {
+    const scriptedError = takeScripted('message_templates');
+    if (scriptedError) throw scriptedError;
+    if (!knownWaba(wabaId)) throw noSuchObject(wabaId, 'GET');
+    const statuses = query.status?.split(',').map((x) => x.trim().toUpperCase()).filter((x) => x !== '');
+    const all = behaviour.templates.filter((t) => !statuses?.length || statuses.includes(t.status ?? 'APPROVED'));
+    const limit = query.limit !== undefined ? Math.max(1, Number(query.limit)) : 25;
+    const start = query.after !== undefined ? Number(Buffer.from(query.after, 'base64url').toString('utf8')) : 0;
+    const page = all.slice(start, start + limit);
+    const cursor = (i: number): string => Buffer.from(String(i), 'utf8').toString('base64url');
+    const paging: Record<string, unknown> = { cursors: { before: cursor(start), after: cursor(start + page.length) } };
+    if (start + page.length < all.length) {
+      const status = query.status ? `&status=${encodeURIComponent(query.status)}` : '';
+      paging.next = `${baseUrl}/${version}/${wabaId}/message_templates?limit=${limit}${status}&after=${cursor(start + page.length)}`;
+    }
+    const data = page.map((t) => {
+      const body = fakeTemplateBody(t);
+      const names = placeholderNames(body);
+      const components: Array<Record<string, unknown>> = [];
+      if (t.header) components.push({ type: 'HEADER', format: t.header.format, ...(t.header.text !== undefined ? { text: t.header.text } : {}) });
+      const example = names.length === 0 ? {} : t.parameterFormat === 'NAMED' ? { example: { body_text_named_params: names.map((n) => ({ param_name: n, example: `${n} example` })) } } : { example: { body_text: [names.map((n) => `example ${n}`)] } };
+      components.push({ type: 'BODY', text: body, ...example });
+      if (t.buttons?.length) components.push({ type: 'BUTTONS', buttons: t.buttons.map((b) => ({ type: b.type, text: b.text, ...(b.url ? { url: b.url } : {}) })) });
+      const id = createHash('sha256').update(`${t.name}/${t.language}`).digest().readBigUInt64BE(0).toString().slice(0, 16);
+      return { name: t.name, parameter_format: t.parameterFormat ?? 'POSITIONAL', components, language: t.language, status: t.status ?? 'APPROVED', category: t.category ?? 'UTILITY', id };
+    });
+    return { status: 200, body: { data, paging } };
+  }
+
   function parseFields(raw: string | undefined): string[] | null {
     if (raw === undefined) return null;
     const fields = raw.split(',').map((f) => f.trim()).filter((f) => f !== '');
@@ -802,6 +872,7 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     }
     if (edge === 'subscribed_apps' && (method === 'POST' || method === 'GET')) return handleSubscribe(method, id, recorded.json);
     if (edge === 'phone_numbers' && method === 'GET') return handlePhoneNumbers(match[1] ?? 'v25.0', id, query);
+    if (edge === 'message_templates' && method === 'GET') return handleMessageTemplates(match[1] ?? 'v25.0', id, query);
     if (edge === undefined && method === 'GET') {
       if (media.has(id)) return handleMediaLookup(id, query);
       const phone = phoneNumbers.get(id);

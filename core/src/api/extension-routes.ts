@@ -12,6 +12,9 @@ import type { SendService } from '../outbound/send-service.js';
 import { NumberNotConnectedError, RecipientUnknownError, SendFailedError } from '../outbound/send-service.js';
 import { isWindowOpen, windowClosesAt, WindowClosedError } from '../outbound/window.js';
 import { InvalidMessageError } from '../outbound/graph-client.js';
+import { GraphApiError } from '../outbound/graph-errors.js';
+import type { TemplateCatalog } from '../outbound/templates.js';
+import { campaignsForContact, campaignReport, listCampaigns } from '../campaigns/store.js';
 import {
   authenticateExtensionRequest,
   COEX_HEADERS,
@@ -45,6 +48,8 @@ export interface ExtensionRouterOptions {
   /** Browser origins allowed to call /ext/v1/zoho (default: Zoho widget hosts and crm.zoho.*). */
   zohoAllowedOrigins?: RegExp[];
   maxBodyBytes?: number;
+  /** Approved templates from Meta (GET /ext/v1/:crm/templates); absent → 501. */
+  templates?: TemplateCatalog | undefined;
   now?: () => number;
 }
 
@@ -61,6 +66,11 @@ const crmParam = z.enum(EXTENSION_CRMS);
 const threadQuery = z.object({
   phone: z.string().trim().min(3).max(40),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
+});
+const templatesQuery = z.object({ phone_number_id: z.string().regex(/^\d{1,32}$/).optional() });
+const campaignsQuery = z.object({
+  phone: z.string().trim().min(3).max(40).optional(),
+  limit: z.coerce.number().int().min(1).max(50).default(5),
 });
 const botBody = z.object({ action: z.enum(['pause', 'resume', 'off']), actor: z.string().trim().min(1).max(200).optional() });
 export type ExtensionReplyBody = ReplyBody;
@@ -219,6 +229,72 @@ export function extensionRouter(opts: ExtensionRouterOptions): Router {
       },
       messages,
       sync,
+    });
+  });
+
+  router.get('/ext/v1/:crm/templates', async (req: Request, res: Response) => {
+    const caller = req.extensionCaller!;
+    const q = templatesQuery.safeParse(req.query);
+    if (!q.success) return badRequest(res, q.error);
+    if (!opts.templates) return void res.status(501).json({ error: 'template listing is not configured on this server', code: 'not_configured' });
+    let numbers = opts.db.selectFrom('whatsapp_numbers').select(['phone_number_id', 'waba_id']).where('tenant_id', '=', caller.tenantId);
+    if (q.data.phone_number_id) numbers = numbers.where('phone_number_id', '=', q.data.phone_number_id);
+    const rows = await numbers.orderBy('phone_number_id').execute();
+    // Another tenant's number answers like an unknown one.
+    if (rows.length === 0) {
+      return void res.status(q.data.phone_number_id ? 404 : 409).json(q.data.phone_number_id ? { error: 'number not found', code: 'not_found' } : { error: 'this account has no WhatsApp number yet', code: 'no_number' });
+    }
+    const byWaba = new Map<string, string>();
+    for (const r of rows) if (r.waba_id && !byWaba.has(r.waba_id)) byWaba.set(r.waba_id, r.phone_number_id);
+    if (byWaba.size === 0) return void res.status(409).json({ error: 'the number has no WhatsApp Business Account id yet (onboard it first)', code: 'no_number' });
+    try {
+      const lists = await Promise.all([...byWaba].map(([waba, tokenOf]) => opts.templates!.list(waba, tokenOf)));
+      // Two WABAs may hold the same template name and language: offer it once.
+      const unique = new Map(lists.flatMap((l) => l.templates).map((t) => [`${t.name}/${t.language}`, t] as const));
+      const templates = [...unique.values()].sort((a, b) => a.name.localeCompare(b.name) || a.language.localeCompare(b.language));
+      const oldest = Math.min(...lists.map((l) => l.fetchedAt.getTime()));
+      res.json({ templates, stale: lists.some((l) => l.stale), fetched_at: new Date(oldest).toISOString() });
+    } catch (error) {
+      opts.logger.warn({ tenantId: caller.tenantId, err: error instanceof Error ? error.message : String(error) }, 'listing templates failed');
+      res.status(502).json({ error: 'WhatsApp did not return the templates; try again', code: 'templates_unavailable', meta_code: error instanceof GraphApiError ? error.code : null });
+    }
+  });
+
+  router.get('/ext/v1/:crm/campaigns', async (req: Request, res: Response) => {
+    const caller = req.extensionCaller!;
+    const q = campaignsQuery.safeParse(req.query);
+    if (!q.success) return badRequest(res, q.error);
+    const iso = (d: Date | null): string | null => (d ? new Date(d).toISOString() : null);
+    const reportJson = (r: NonNullable<Awaited<ReturnType<typeof campaignReport>>>) => ({
+      id: r.id,
+      name: r.name,
+      status: r.status,
+      template: r.template,
+      created_at: iso(r.created_at),
+      started_at: iso(r.started_at),
+      completed_at: iso(r.completed_at),
+      counts: r.counts,
+      failures: r.failures.slice(0, 5),
+    });
+    if (q.data.phone === undefined) {
+      const latest = await listCampaigns(opts.db, caller.tenantId, { limit: q.data.limit });
+      const reports = [];
+      for (const c of latest) {
+        const r = await campaignReport(opts.db, caller.tenantId, c.id);
+        if (r) reports.push({ ...reportJson(r), recipient: null });
+      }
+      return void res.json({ campaigns: reports, opt_out: null });
+    }
+    const e164 = normalizePhone(q.data.phone);
+    if (!e164) return void res.status(400).json({ error: `"${q.data.phone}" is not a valid phone number`, code: 'invalid_phone' });
+    const waId = e164.slice(1);
+    const [mine, optOut] = [
+      await campaignsForContact(opts.db, caller.tenantId, waId, q.data.limit),
+      await opts.db.selectFrom('opt_outs').select(['source', 'detail', 'created_at']).where('tenant_id', '=', caller.tenantId).where('wa_id', '=', waId).orderBy('created_at', 'desc').limit(1).executeTakeFirst(),
+    ];
+    res.json({
+      campaigns: mine.map((c) => ({ ...reportJson(c.report), recipient: { ...c.recipient, sent_at: iso(c.recipient.sent_at) } })),
+      opt_out: optOut ? { source: optOut.source, detail: optOut.detail, at: iso(optOut.created_at) } : null,
     });
   });
 

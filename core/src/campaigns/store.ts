@@ -243,3 +243,62 @@ export async function listCampaigns(db: Kysely<Database>, scope: TenantScope, op
   const rows = await q.execute();
   return rows.map((r) => ({ ...r, recipients: Number(r.recipients ?? 0) }));
 }
+
+export interface ContactCampaignOutcome {
+  status: 'queued' | 'sending' | 'sent' | 'failed' | 'skipped';
+  /** The campaign message's own status (delivered, read, failed…), null before it was sent. */
+  message_status: string | null;
+  error_code: number | null;
+  error: string | null;
+  sent_at: Date | null;
+  /** The customer wrote to the number after the campaign message. */
+  replied: boolean;
+}
+
+/**
+ * The campaigns that included one customer (newest first, at most `limit`), each with its report
+ * and this customer's own outcome: what the CRM cards show on a contact's page.
+ */
+export async function campaignsForContact(db: Kysely<Database>, tenantId: string, waId: string, limit: number): Promise<Array<{ report: CampaignReport; recipient: ContactCampaignOutcome }>> {
+  const rows = await sql<{
+    campaign_id: string;
+    status: ContactCampaignOutcome['status'];
+    message_status: string | null;
+    error_code: number | string | null;
+    error: string | null;
+    sent_at: Date | null;
+    replied: boolean;
+  }>`
+    select r.campaign_id, r.status, m.status as message_status,
+           coalesce(nullif(r.error_code, 0)::text, ${messageErrorCode}) as error_code,
+           coalesce(r.error, ${messageErrorText}) as error,
+           r.sent_at,
+           (m.id is not null and exists (
+             select 1 from messages i
+              where i.thread_id = r.thread_id and i.direction = 'inbound' and i.origin = 'customer' and i.provider_timestamp > m.provider_timestamp
+           )) as replied
+    from campaign_recipients r
+    join campaigns c on c.id = r.campaign_id
+    left join messages m on m.id = r.message_id
+    where c.tenant_id = ${tenantId} and r.wa_id = ${waId}
+    order by c.created_at desc, c.id
+    limit ${limit}`.execute(db);
+  const out: Array<{ report: CampaignReport; recipient: ContactCampaignOutcome }> = [];
+  for (const r of rows.rows) {
+    const report = await campaignReport(db, tenantId, r.campaign_id);
+    if (!report) continue;
+    const code = r.error_code === null ? null : Number(r.error_code);
+    out.push({
+      report,
+      recipient: {
+        status: r.status,
+        message_status: r.message_status,
+        error_code: code !== null && Number.isInteger(code) ? code : null,
+        error: r.error,
+        sent_at: r.sent_at ? new Date(r.sent_at) : null,
+        replied: Boolean(r.replied),
+      },
+    });
+  }
+  return out;
+}

@@ -406,6 +406,28 @@ const phoneNumberListSchema = z.looseObject({
 
 const smbAppDataResponseSchema = z.looseObject({ request_id: z.string().min(1) });
 
+// GET /{waba-id}/message_templates: components vary by type; what CoEx reads is typed, the rest kept.
+const templateComponentDefinitionSchema = z.looseObject({
+  type: z.string(),
+  format: z.string().optional(),
+  text: z.string().optional(),
+  buttons: z.array(z.looseObject({ type: z.string(), text: z.string().optional(), url: z.string().optional() })).optional(),
+});
+const messageTemplateSchema = z.looseObject({
+  id: z.string().optional(),
+  name: z.string().min(1),
+  language: z.string().min(1),
+  status: z.string(),
+  category: z.string().optional(),
+  parameter_format: z.string().optional(),
+  components: z.array(templateComponentDefinitionSchema).default([]),
+});
+const messageTemplateListSchema = z.looseObject({
+  data: z.array(messageTemplateSchema),
+  paging: phoneNumberListSchema.shape.paging,
+});
+export type MessageTemplateDefinition = z.output<typeof messageTemplateSchema>;
+
 export interface SendMessageResult {
   wamid: string;
   messageStatus: SendMessageStatus;
@@ -704,6 +726,29 @@ export class GraphClient {
       after = nextCursor;
     }
     throw new GraphProtocolError('phone_numbers paging did not end after 100 pages', 200);
+  }
+
+  /**
+   * GET /{waba-id}/message_templates, every page. `status` filters on Meta's side (e.g. 'APPROVED').
+   * `tokenOf`: the phone number whose stored token to use (a WABA call needs a token of that business).
+   */
+  async listMessageTemplates(wabaId: string, options: CallOptions & { status?: string; tokenOf?: string } = {}): Promise<MessageTemplateDefinition[]> {
+    requireId(wabaId, 'wabaId');
+    const token = await this.tokenFor(options.tokenOf ?? null, options);
+    const out: MessageTemplateDefinition[] = [];
+    let after: string | undefined;
+    // A WABA holds at most a few thousand templates (250 per WABA until verified, 6,000 after).
+    for (let page = 0; page < 100; page++) {
+      const query: Record<string, string> = { fields: 'name,language,status,category,parameter_format,components', limit: '100' };
+      if (options.status !== undefined) query.status = options.status;
+      if (after !== undefined) query.after = after;
+      const res = await this.request(messageTemplateListSchema, { method: 'GET', path: [wabaId, 'message_templates'], query, token, signal: options.signal });
+      out.push(...res.data);
+      const nextCursor = res.paging?.cursors?.after;
+      if (res.paging?.next === undefined || nextCursor === undefined || res.data.length === 0) return out;
+      after = nextCursor;
+    }
+    throw new GraphProtocolError('message_templates paging did not end after 100 pages', 200);
   }
 
   /** GET /{phone-number-id}?fields=…, e.g. ['is_on_biz_app', 'platform_type'] to confirm Coexistence. */

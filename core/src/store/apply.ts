@@ -86,6 +86,12 @@ export function contactKeyOf(c: ContactIdentity): string {
   return 'unknown';
 }
 
+/** Records the WABA of a number that does not know it yet (an onboarded number keeps its own). */
+export async function recordWabaId(trx: Trx, phoneNumberId: string, wabaId: string): Promise<void> {
+  if (!/^\d{1,32}$/.test(wabaId)) return;
+  await trx.updateTable('whatsapp_numbers').set({ waba_id: wabaId }).where('phone_number_id', '=', phoneNumberId).where('waba_id', 'is', null).execute();
+}
+
 /** Makes sure the tenant and the number exist; returns the number's tenant. */
 export async function ensureNumber(trx: Trx, phoneNumberId: string, displayPhoneNumber: string | null, defaultTenantId: string): Promise<string> {
   const existing = await trx.selectFrom('whatsapp_numbers').select('tenant_id').where('phone_number_id', '=', phoneNumberId).executeTakeFirst();

@@ -1,9 +1,9 @@
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
-import { applyEvents, emptyOutcome, type ApplyOutcome } from '../store/apply.js';
+import { applyEvents, emptyOutcome, recordWabaId, type ApplyOutcome } from '../store/apply.js';
 import { envelopeSchema } from '../whatsapp/schemas.js';
-import { normalizeDelivery } from '../whatsapp/normalize.js';
+import { normalizeDelivery, partitionKeyOf } from '../whatsapp/normalize.js';
 
 /** After this many failed attempts a delivery is set aside (dead) so it cannot block its number. */
 export const MAX_INBOX_ATTEMPTS = 5;
@@ -121,6 +121,10 @@ export class InboxProcessor {
       outcome.unknown = 1;
     } else {
       outcome = await applyEvents(trx, normalizeDelivery(envelope.data, partitionKey), { defaultTenantId: this.defaultTenantId, inboxId: id });
+      // The entry id of a number's change is its WABA: numbers first seen in a webhook learn it here
+      // (template listing needs it), without a Graph call.
+      const entry = envelope.data.entry.find((e) => e.changes.some((c) => partitionKeyOf(e.id, c.value) === partitionKey));
+      if (entry && !partitionKey.startsWith('waba:')) await recordWabaId(trx, partitionKey, entry.id);
     }
     await trx
       .updateTable('webhook_inbox')
