@@ -1,7 +1,9 @@
 // The WooCommerce companion plugin (woocommerce-plugin/): PHP lint, its PHPUnit suite (WordPress and
 // WooCommerce stubbed), the lookup JSON against the connector's zod schema, phone parity with
 // libphonenumber, the extension-API signature against a JS reference, the timeline module's pure
-// logic, and the timeline rendered in headless Chromium. Screenshot: docs/screenshots/woocommerce-order-timeline.png
+// logic (timeline, template picker, campaign reports), and the meta box rendered in headless Chromium.
+// Screenshots: docs/screenshots/woocommerce-order-timeline.png (open window, campaigns block) and
+// docs/screenshots/woocommerce-order-templates.png (closed window: the template picker, an opt-out)
 // (written when absent; regenerate with `COEX_UPDATE_SCREENSHOTS=1 npx vitest run test/woocommerce-plugin.test.ts`).
 // PHP and Chromium come from Debian (.ci/extras installs them in CI); locally the tests that need
 // them skip with a message when they are missing.
@@ -21,17 +23,25 @@ import {
   botEvents,
   botStatus,
   buildTimeline,
+  campaignCountsText,
+  campaignOutcome,
   eventLabel,
+  fill,
   historyImporting,
+  optOutText,
   originBadge,
   parseTime,
   replyMode,
+  sendableTemplates,
+  templateMessage,
+  templatePreviewParts,
 } from '../woocommerce-plugin/assets/js/coex-timeline.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PLUGIN = join(ROOT, 'woocommerce-plugin');
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = join(ROOT, 'docs/screenshots/woocommerce-order-timeline.png');
+const TEMPLATES_SCREENSHOT = join(ROOT, 'docs/screenshots/woocommerce-order-templates.png');
 
 const hasPhp = spawnSync('php', ['-v'], { encoding: 'utf8' }).status === 0;
 const hasPhpunit = hasPhp && spawnSync('phpunit', ['--version'], { encoding: 'utf8' }).status === 0;
@@ -126,7 +136,7 @@ describe('woocommerce-plugin: PHP', () => {
 
   it.skipIf(!hasPhp)('the meta box hands the module a translation for every default string', () => {
     const keys = JSON.parse(
-      php(`define('ABSPATH', '/'); function __($t) { return $t; } require 'includes/class-coex-order-metabox.php'; echo json_encode(array_keys(Coex_Order_Metabox::js_strings()));`),
+      php(`define('ABSPATH', '/'); function __($t) { return $t; } function _x($t) { return $t; } require 'includes/class-coex-order-metabox.php'; echo json_encode(array_keys(Coex_Order_Metabox::js_strings()));`),
     ) as string[];
     expect(keys.sort()).toEqual(Object.keys(DEFAULT_STRINGS).sort());
   });
@@ -249,6 +259,93 @@ describe('woocommerce-plugin: timeline module logic', () => {
   });
 });
 
+describe('woocommerce-plugin: template picker and campaign logic', () => {
+  const templates = [
+    { name: 'hello_world', language: 'en_US', category: 'UTILITY', body: 'Hello World', parameters: { format: 'positional', names: [] }, sendable: true, unsendable_reason: null },
+    { name: 'order_shipped', language: 'fr', category: 'UTILITY', body: 'Bonjour {{1}}, votre commande {{2}} est en route.', parameters: { format: 'positional', names: ['1', '2'] }, sendable: true, unsendable_reason: null },
+    { name: 'welcome_back', language: 'ar', category: 'MARKETING', body: 'مرحبا {{first_name}}، طلبك {{order_id}} جاهز', parameters: { format: 'named', names: ['first_name', 'order_id'] }, sendable: true, unsendable_reason: null },
+    { name: 'promo_photo', language: 'fr', category: 'MARKETING', body: 'Promo', parameters: { format: 'positional', names: [] }, sendable: false, unsendable_reason: 'needs an image header' },
+    { language: 'fr', sendable: true },
+    null,
+  ];
+
+  it('fill replaces positional and sequential placeholders like WordPress sprintf', () => {
+    expect(fill('%1$s sent, of %2$s', '3', 10)).toBe('3 sent, of 10');
+    expect(fill('Value for %s', '{{1}}')).toBe('Value for {{1}}');
+    expect(fill('%2$s before %1$s', 'a', 'b')).toBe('b before a');
+    expect(fill('missing %1$s')).toBe('missing %1$s');
+  });
+
+  it('sendableTemplates keeps sendable, well-formed templates with their parameter names', () => {
+    const list = sendableTemplates(templates);
+    expect(list.map((t) => `${t.name}/${t.language}`)).toEqual(['hello_world/en_US', 'order_shipped/fr', 'welcome_back/ar']);
+    expect(list[1]).toEqual({ name: 'order_shipped', language: 'fr', category: 'UTILITY', body: 'Bonjour {{1}}, votre commande {{2}} est en route.', format: 'positional', names: ['1', '2'] });
+    expect(list[2]!.format).toBe('named');
+    expect(sendableTemplates(undefined)).toEqual([]);
+    expect(sendableTemplates([{ name: 'x', language: 'fr', sendable: true, parameters: { names: ['1', '1', 7] } }])[0]!.names).toEqual(['1']);
+  });
+
+  it('templatePreviewParts fills typed values and keeps empty placeholders visible', () => {
+    const parts = templatePreviewParts('Bonjour {{1}}, votre commande {{2}} est en route.', { '1': '  Amina ', '2': '' });
+    expect(parts.map((p) => p.text).join('')).toBe('Bonjour Amina, votre commande {{2}} est en route.');
+    expect(parts.filter((p) => p.placeholder !== null)).toEqual([
+      { text: 'Amina', placeholder: '1', filled: true },
+      { text: '{{2}}', placeholder: '2', filled: false },
+    ]);
+    expect(templatePreviewParts('Hello World', {})).toEqual([{ text: 'Hello World', placeholder: null, filled: false }]);
+    expect(templatePreviewParts('Salam {{ first_name }}!', { first_name: 'Youssef' }).map((p) => p.text).join('')).toBe('Salam Youssef!');
+  });
+
+  it('templateMessage sends a list for positional and an object for named templates, every value required', () => {
+    const [hello, shipped, welcome] = sendableTemplates(templates);
+    expect(templateMessage(hello!, {})).toEqual({ missing: [], template: { name: 'hello_world', language: 'en_US' } });
+    expect(templateMessage(shipped!, { '1': ' Amina', '2': '#1003 ' })).toEqual({
+      missing: [],
+      template: { name: 'order_shipped', language: 'fr', body_parameters: ['Amina', '#1003'] },
+    });
+    expect(templateMessage(welcome!, { order_id: '1003', first_name: 'Youssef' })).toEqual({
+      missing: [],
+      template: { name: 'welcome_back', language: 'ar', body_parameters: { first_name: 'Youssef', order_id: '1003' } },
+    });
+    expect(templateMessage(shipped!, { '1': 'Amina', '2': '   ' }).missing).toEqual(['2']);
+    expect(templateMessage(welcome!, {}).missing).toEqual(['first_name', 'order_id']);
+  });
+
+  it('campaignOutcome gives the furthest status reached, failures with their error, and replies', () => {
+    expect(campaignOutcome({ status: 'sent', message_status: 'read', error_code: null, error: null, replied: true })).toEqual({ key: 'read', error: null, replied: true });
+    expect(campaignOutcome({ status: 'sent', message_status: 'played', replied: false })?.key).toBe('read');
+    expect(campaignOutcome({ status: 'sent', message_status: 'delivered', replied: false })?.key).toBe('delivered');
+    expect(campaignOutcome({ status: 'sent', message_status: 'accepted', replied: false })?.key).toBe('sent');
+    expect(campaignOutcome({ status: 'sent', message_status: null })?.key).toBe('sent');
+    expect(campaignOutcome({ status: 'sent', message_status: 'failed', error_code: 131049, error: 'not delivered to maintain healthy ecosystem engagement', replied: false })).toEqual({
+      key: 'failed',
+      error: '131049: not delivered to maintain healthy ecosystem engagement',
+      replied: false,
+    });
+    expect(campaignOutcome({ status: 'failed', message_status: null, error_code: 131026, error: null })).toEqual({ key: 'failed', error: '131026', replied: false });
+    expect(campaignOutcome({ status: 'skipped', error: 'opted out' })).toEqual({ key: 'skipped', error: 'opted out', replied: false });
+    expect(campaignOutcome({ status: 'queued' })?.key).toBe('queued');
+    expect(campaignOutcome(null)).toBeNull();
+  });
+
+  it('optOutText says why and when, and is null when the customer may receive marketing', () => {
+    expect(optOutText({ source: 'keyword', detail: 'baraka', at: '2026-12-03T18:00:00.000Z' }, DEFAULT_STRINGS, 'en-GB')).toBe("Opted out of marketing — 'baraka', 3 Dec 2026");
+    expect(optOutText({ source: '131050', detail: null, at: '2026-12-03T18:00:00.000Z' }, DEFAULT_STRINGS, 'en-US')).toBe('Opted out of marketing — stopped marketing messages in WhatsApp, Dec 3, 2026');
+    expect(optOutText({ source: 'crm', detail: 'hubspot', at: '2026-12-03T18:00:00.000Z' }, DEFAULT_STRINGS, 'en-GB')).toBe('Opted out of marketing — from the CRM, 3 Dec 2026');
+    expect(optOutText({ source: 'keyword', detail: 'stop', at: 'never' })).toBe("Opted out of marketing — 'stop'");
+    expect(optOutText({ source: 'keyword', detail: 'baraka', at: '2026-12-03T18:00:00Z' }, { ...DEFAULT_STRINGS, optedOut: 'Désinscrit du marketing — %1$s, le %2$s', optOutKeyword: '« %s »' }, 'fr')).toBe(
+      'Désinscrit du marketing — « baraka », le 3 déc. 2026',
+    );
+    expect(optOutText(null)).toBeNull();
+  });
+
+  it('campaignCountsText lists the totals in the locale', () => {
+    const counts = { total: 1200, queued: 0, sending: 0, skipped: 14, sent: 1180, delivered: 1100, read: 870, failed: 6, replied: 95 };
+    expect(campaignCountsText(counts, DEFAULT_STRINGS, 'en-US')).toBe('1,180 sent · 1,100 delivered · 870 read · 6 failed · 95 replied, of 1,200');
+    expect(campaignCountsText({}, DEFAULT_STRINGS, 'en-US')).toBe('0 sent · 0 delivered · 0 read · 0 failed · 0 replied, of 0');
+  });
+});
+
 // ── headless Chromium ─────────────────────────────────────────────────────────────────────────
 
 interface Recorded {
@@ -272,6 +369,7 @@ function demoTimeline(now: number, windowOpen: boolean): Record<string, unknown>
       id: 'thr_42',
       contact_name: 'Amina El Idrissi',
       wa_id: '212612345678',
+      phone_number_id: '106540352242922',
       bot: {
         state: 'active',
         paused_until: null,
@@ -287,11 +385,43 @@ function demoTimeline(now: number, windowOpen: boolean): Record<string, unknown>
       { id: 'm5', direction: 'outbound', origin: 'api', type: 'template', text: 'Votre commande #1003 a été expédiée.', timestamp: at(30), status: 'sent', transcript: null, transcript_state: null },
     ],
     sync: { history: { status: 'in_progress', progress: 40 }, contacts: { status: 'receiving' } },
-    template: { name: 'order_follow_up', language: 'fr' },
   };
 }
 
-function page(variant: string, script = ''): string {
+const DEMO_TEMPLATES = [
+  { name: 'hello_world', language: 'en_US', category: 'UTILITY', body: 'Hello World', parameters: { format: 'positional', names: [] }, sendable: true, unsendable_reason: null },
+  { name: 'order_shipped', language: 'fr', category: 'UTILITY', body: 'Bonjour {{1}}, votre commande {{2}} est en route. Suivi : {{3}}', parameters: { format: 'positional', names: ['1', '2', '3'] }, sendable: true, unsendable_reason: null },
+  { name: 'promo_photo', language: 'fr', category: 'MARKETING', body: 'Nouvelle collection', parameters: { format: 'positional', names: [] }, sendable: false, unsendable_reason: 'needs an image header' },
+  { name: 'welcome_back', language: 'ar', category: 'MARKETING', body: 'مرحبا {{first_name}}، طلبك {{order_id}} جاهز', parameters: { format: 'named', names: ['first_name', 'order_id'] }, sendable: true, unsendable_reason: null },
+];
+
+function demoCampaigns(now: number, optedOut: boolean): Record<string, unknown> {
+  const day = 86_400_000;
+  return {
+    campaigns: [
+      {
+        id: 'c-2', name: 'Relance panier', status: 'running',
+        template: { name: 'cart_reminder', language: 'fr', category: 'marketing' },
+        created_at: new Date(now - 2 * day).toISOString(), started_at: new Date(now - 2 * day).toISOString(), completed_at: null,
+        counts: { total: 340, queued: 12, sending: 0, skipped: 3, sent: 325, delivered: 301, read: 188, failed: 9, replied: 21 },
+        failures: [{ code: '131049', count: 7, example: 'healthy ecosystem engagement' }],
+        recipient: { status: 'sent', message_status: 'failed', error_code: 131049, error: 'Not delivered to maintain healthy ecosystem engagement', sent_at: new Date(now - 2 * day).toISOString(), replied: false },
+      },
+      {
+        id: 'c-1', name: 'Soldes Ramadan', status: 'completed',
+        template: { name: 'promo_ramadan', language: 'ar', category: 'marketing' },
+        created_at: new Date(now - 40 * day).toISOString(), started_at: new Date(now - 40 * day).toISOString(), completed_at: new Date(now - 40 * day).toISOString(),
+        counts: { total: 1200, queued: 0, sending: 0, skipped: 14, sent: 1180, delivered: 1100, read: 870, failed: 6, replied: 95 },
+        failures: [],
+        recipient: { status: 'sent', message_status: 'read', error_code: null, error: null, sent_at: new Date(now - 40 * day).toISOString(), replied: true },
+      },
+    ],
+    opt_out: optedOut ? { source: 'keyword', detail: 'baraka', at: '2026-12-03T18:00:00.000Z' } : null,
+  };
+}
+
+/** `templates`: ready | stale | empty | failed-once-<key> (502 the first time, then the list); `campaigns`: ready | optout | failed. */
+function page(variant: string, script = '', feeds: { templates?: string; campaigns?: string } = {}): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Order #1003 ‹ WooCommerce</title>
 <link rel="stylesheet" href="/coex-timeline.css">
 <style>body{font:13px -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,sans-serif;background:#f0f0f1;margin:0;padding:16px;color:#1d2327}
@@ -301,6 +431,7 @@ function page(variant: string, script = ''): string {
 <body><div class="postbox" id="coex-whatsapp-timeline"><h2>WhatsApp</h2><div class="inside">
 <div class="coex-timeline" data-coex-timeline data-timeline-url="/wp-json/coex/v1/orders/1003/timeline?variant=${variant}"
  data-bot-url="/wp-json/coex/v1/orders/1003/bot" data-messages-url="/wp-json/coex/v1/orders/1003/messages" data-nonce="${NONCE}"
+ data-templates-url="/wp-json/coex/v1/templates?feed=${feeds.templates ?? 'ready'}" data-campaigns-url="/wp-json/coex/v1/orders/1003/campaigns?feed=${feeds.campaigns ?? 'ready'}"
  data-i18n="{&quot;agent&quot;:&quot;AI agent&quot;}"><p class="coex-timeline__loading">Loading…</p></div>
 </div></div>
 <script type="module" src="/coex-timeline.js"></script>
@@ -316,9 +447,27 @@ const SUBMIT_REPLY = `<script>
 const wait = setInterval(() => { const f = document.querySelector('form.coex-reply');
   if (f && !window.__sent) { window.__sent = true; clearInterval(wait); f.querySelector('textarea').value = 'Votre colis arrive demain ✅'; f.requestSubmit(); } }, 20);</script>`;
 
+/** Chooses a template in the picker, types values, optionally submits (a test-only driver). */
+function pickTemplate(option: string, values: string[], submit: boolean): string {
+  return `<script>
+const wait = setInterval(() => { const select = document.querySelector('.coex-template-form__select');
+  if (!select || window.__picked) return; window.__picked = true; clearInterval(wait);
+  const option = [...select.options].find((o) => o.textContent === ${JSON.stringify(option)});
+  select.value = option.value; select.dispatchEvent(new Event('change'));
+  const values = ${JSON.stringify(values)};
+  document.querySelectorAll('.coex-template-form__value').forEach((input, i) => { if (values[i] !== undefined) { input.value = values[i]; input.dispatchEvent(new Event('input')); } });
+  window.__options = [...select.options].map((o) => o.textContent).join('|');
+  document.body.dataset.options = window.__options;
+  if (${submit}) select.form.requestSubmit(); }, 20);</script>`;
+}
+const CLICK_RETRY = `<script>
+const wait = setInterval(() => { const b = document.querySelector('.coex-templates__retry');
+  if (b && !window.__retried) { window.__retried = true; clearInterval(wait); b.click(); } }, 20);</script>`;
+
 async function startDemoHost(): Promise<{ server: Server; url: string; requests: Recorded[] }> {
   const requests: Recorded[] = [];
   let botState = 'active';
+  const failedTemplatesOnce = new Set<string>();
   const server = createServer(async (req: IncomingMessage, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const chunks: Buffer[] = [];
@@ -346,6 +495,20 @@ async function startDemoHost(): Promise<{ server: Server; url: string; requests:
         botState = (JSON.parse(body) as { action: string }).action === 'pause' ? 'paused' : 'active';
         return send(200, 'application/json', JSON.stringify({ bot: { state: botState, paused_until: null } }));
       }
+      if (url.pathname.endsWith('/templates')) {
+        const feed = url.searchParams.get('feed');
+        if (feed?.startsWith('failed-once') && !failedTemplatesOnce.has(feed)) {
+          failedTemplatesOnce.add(feed);
+          return send(502, 'application/json', JSON.stringify({ code: 'coex_templates_unavailable', message: "WhatsApp's list of approved templates could not be loaded; try again in a moment.", data: { status: 502 } }));
+        }
+        const list = feed === 'empty' ? DEMO_TEMPLATES.map((t) => ({ ...t, sendable: false, unsendable_reason: 'needs an image header' })) : DEMO_TEMPLATES;
+        return send(200, 'application/json', JSON.stringify({ templates: list, stale: feed === 'stale', fetched_at: new Date().toISOString() }));
+      }
+      if (url.pathname.endsWith('/campaigns')) {
+        const feed = url.searchParams.get('feed');
+        if (feed === 'failed') return send(502, 'application/json', JSON.stringify({ code: 'coex_unreachable', message: 'CoEx could not be reached: Connection refused', data: { status: 502 } }));
+        return send(200, 'application/json', JSON.stringify(demoCampaigns(Date.now(), feed === 'optout')));
+      }
       if (url.pathname.endsWith('/messages')) return send(201, 'application/json', JSON.stringify({ message: { id: 'm9', wamid: 'wamid.9', status: 'accepted', duplicate: false } }));
     }
     if (url.pathname === '/coex-timeline.js') return send(200, 'text/javascript', readFileSync(join(PLUGIN, 'assets/js/coex-timeline.js')));
@@ -356,6 +519,14 @@ async function startDemoHost(): Promise<{ server: Server; url: string; requests:
       '/broken.html': page('broken'),
       '/pause.html': page('open', CLICK_PAUSE),
       '/reply.html': page('open', SUBMIT_REPLY),
+      '/templates-send.html': page('closed', pickTemplate('order_shipped (fr)', ['Amina', '#1003', 'AMANA-77'], true)),
+      '/templates-named.html': page('closed', pickTemplate('welcome_back (ar)', ['Youssef', '1003'], true)),
+      '/templates-incomplete.html': page('closed', pickTemplate('order_shipped (fr)', ['Amina'], true)),
+      '/templates-shot.html': page('closed', pickTemplate('order_shipped (fr)', ['Amina', '#1003'], false), { campaigns: 'optout' }),
+      '/templates-stale.html': page('closed', '', { templates: 'stale' }),
+      '/templates-empty.html': page('closed', '', { templates: 'empty', campaigns: 'failed' }),
+      '/templates-retry.html': page('closed', CLICK_RETRY, { templates: 'failed-once-retry' }),
+      '/templates-failed.html': page('closed', '', { templates: 'failed-once-failed' }),
     };
     const html = pages[url.pathname];
     if (html) return send(200, 'text/html; charset=utf-8', html);
@@ -415,19 +586,93 @@ describe.skipIf(!hasChromium)('woocommerce-plugin: timeline in headless Chromium
     expect(dom).toContain('data-mode="text"');
     expect(dom).toContain('coex-reply__text');
     expect(dom).toContain('history import in progress');
+    expect(dom).toContain('<h3 class="coex-campaigns__title">Campaigns</h3>');
+    expect(dom).not.toContain('coex-optout');
     // The committed screenshot is rewritten only on request (or when absent), so test runs leave the tree clean.
     const target = process.env.COEX_UPDATE_SCREENSHOTS || !existsSync(SCREENSHOT) ? SCREENSHOT : join(mkdtempSync(join(tmpdir(), 'coex-shot-')), 'timeline.png');
     mkdirSync(dirname(target), { recursive: true });
-    await chromium([`--screenshot=${target}`, '--window-size=880,1000', '--hide-scrollbars', `${host.url}/open.html`]);
+    await chromium([`--screenshot=${target}`, '--window-size=880,1100', '--hide-scrollbars', `${host.url}/open.html`]);
     expect(statSync(target).size).toBeGreaterThan(10_000);
   });
 
-  it('offers only a template once the 24-hour window has closed', async () => {
+  it('offers only a template once the 24-hour window has closed: the sendable approved templates from CoEx', async () => {
     const dom = await chromium(['--dump-dom', `${host.url}/closed.html`]);
     expect(dom).toContain('data-mode="template"');
     expect(dom).toContain('24-hour window closed');
-    expect(dom).toContain('value="order_follow_up"');
     expect(dom).not.toContain('coex-reply__text');
+    const get = host.requests.find((r) => r.url.startsWith('/wp-json/coex/v1/templates'));
+    expect(get?.nonce).toBe(NONCE);
+    expect(new URL(get!.url, 'http://x').searchParams.get('phone_number_id')).toBe('106540352242922');
+    expect(dom).toContain('<option value="">Choose an approved template…</option>');
+    expect(dom).toContain('>hello_world (en_US)</option>');
+    expect(dom).toContain('>order_shipped (fr)</option>');
+    expect(dom).toContain('>welcome_back (ar)</option>');
+    expect(dom).not.toContain('promo_photo'); // needs an image header: not sendable from here
+    expect(dom).not.toContain('coex-templates__stale');
+  });
+
+  it('sends a positional template with its values as a list, after a live preview', async () => {
+    const dom = await chromium(['--dump-dom', `${host.url}/templates-send.html`]);
+    expect(count(dom, 'coex-template-form__value')).toBeGreaterThanOrEqual(1);
+    const post = host.requests.find((r) => r.method === 'POST' && r.url.endsWith('/messages') && r.body.includes('order_shipped'));
+    expect(post?.nonce).toBe(NONCE);
+    const body = JSON.parse(post!.body) as { template: unknown; client_ref: string };
+    expect(body.template).toEqual({ name: 'order_shipped', language: 'fr', body_parameters: ['Amina', '#1003', 'AMANA-77'] });
+    expect(body.client_ref).toMatch(/^wc_[0-9a-f]{24}$/);
+  });
+
+  it('sends a named template with its values as an object keyed by name', async () => {
+    await chromium(['--dump-dom', `${host.url}/templates-named.html`]);
+    const post = host.requests.find((r) => r.method === 'POST' && r.url.endsWith('/messages') && r.body.includes('welcome_back'));
+    expect((JSON.parse(post!.body) as { template: unknown }).template).toEqual({ name: 'welcome_back', language: 'ar', body_parameters: { first_name: 'Youssef', order_id: '1003' } });
+  });
+
+  it('does not send while a value is missing; the preview shows what is filled', async () => {
+    const dom = await chromium(['--dump-dom', `${host.url}/templates-incomplete.html`]);
+    expect(host.requests.some((r) => r.method === 'POST' && r.body.includes('"Amina"]'))).toBe(false);
+    expect(dom).toContain('<span class="coex-placeholder coex-placeholder--filled">Amina</span>');
+    expect(dom).toContain('<span class="coex-placeholder">{{2}}</span>');
+    expect(dom).toContain('Value for {{3}}');
+    expect(count(dom, 'required=""')).toBeGreaterThanOrEqual(4); // select + 3 values
+  });
+
+  it('says when the list is stale, when nothing is sendable, and when campaign reports failed', async () => {
+    expect(await chromium(['--dump-dom', `${host.url}/templates-stale.html`])).toContain('this list may be out of date');
+    const empty = await chromium(['--dump-dom', `${host.url}/templates-empty.html`]);
+    expect(empty).toContain('No approved template can be sent from here');
+    expect(empty).not.toContain('coex-template-form');
+    expect(empty).toContain('CoEx could not be reached: Connection refused');
+    expect(empty).toContain('coex-campaigns__retry');
+  });
+
+  it('reports a failed template list with Retry, and Retry loads it', async () => {
+    const failed = await chromium(['--dump-dom', `${host.url}/templates-failed.html`]);
+    expect(failed).toContain("WhatsApp's list of approved templates could not be loaded");
+    expect(failed).toContain('class="button button-small coex-templates__retry"');
+    expect(failed).not.toContain('coex-template-form');
+    // This feed fails the first time only: the driver clicks Retry and the second GET brings the list.
+    const retried = await chromium(['--dump-dom', `${host.url}/templates-retry.html`]);
+    expect(host.requests.filter((r) => r.url.includes('feed=failed-once-retry'))).toHaveLength(2);
+    expect(retried).toContain('>order_shipped (fr)</option>');
+    expect(retried).not.toContain('class="button button-small coex-templates__retry"');
+  });
+
+  it('shows the campaigns that included the customer, their outcome and totals, and the opt-out first', async () => {
+    const dom = await chromium(['--dump-dom', `${host.url}/templates-shot.html`]);
+    expect(host.requests.find((r) => r.url.startsWith('/wp-json/coex/v1/orders/1003/campaigns'))?.nonce).toBe(NONCE);
+    expect(dom).toContain("Opted out of marketing — 'baraka', Dec 3, 2026");
+    expect(dom.indexOf('coex-optout')).toBeLessThan(dom.indexOf('Relance panier'));
+    expect(dom.indexOf('Relance panier')).toBeLessThan(dom.indexOf('Soldes Ramadan'));
+    expect(dom).toContain('Template: promo_ramadan (ar)');
+    expect(dom).toContain('This customer: read · replied');
+    expect(dom).toContain('This customer: failed — 131049: Not delivered to maintain healthy ecosystem engagement');
+    expect(dom).toContain('1,180 sent · 1,100 delivered · 870 read · 6 failed · 95 replied, of 1,200');
+    expect(dom).toContain('coex-campaign__status--running">Running<');
+    // The picker was filled by the driver: the preview shows the values typed so far.
+    expect(dom).toContain('<span class="coex-placeholder coex-placeholder--filled">#1003</span>');
+    const target = process.env.COEX_UPDATE_SCREENSHOTS || !existsSync(TEMPLATES_SCREENSHOT) ? TEMPLATES_SCREENSHOT : join(mkdtempSync(join(tmpdir(), 'coex-shot-')), 'templates.png');
+    await chromium([`--screenshot=${target}`, '--window-size=880,1000', '--hide-scrollbars', `${host.url}/templates-shot.html`]);
+    expect(statSync(target).size).toBeGreaterThan(10_000);
   });
 
   it('keeps the order history and shows the error when CoEx is unreachable', async () => {
@@ -447,7 +692,7 @@ describe.skipIf(!hasChromium)('woocommerce-plugin: timeline in headless Chromium
 
   it('the reply box posts the text with an idempotency key', async () => {
     await chromium(['--dump-dom', `${host.url}/reply.html`]);
-    const post = host.requests.find((r) => r.method === 'POST' && r.url.endsWith('/messages'));
+    const post = host.requests.find((r) => r.method === 'POST' && r.url.endsWith('/messages') && r.body.includes('"text"'));
     expect(post?.nonce).toBe(NONCE);
     const body = JSON.parse(post!.body) as { text: string; client_ref: string };
     expect(body.text).toBe('Votre colis arrive demain ✅');

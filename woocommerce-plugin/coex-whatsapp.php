@@ -3,7 +3,7 @@
  * Plugin Name:       CoEx WhatsApp for WooCommerce
  * Plugin URI:        https://github.com/coex-platform/coex
  * Description:       Shows each order's WhatsApp conversation (WhatsApp Business App + Cloud API "Coexistence" numbers, via a CoEx server) on the order screen, with the AI agent's state, a reply box, and a lookup route CoEx uses to find customers by phone.
- * Version:           0.1.0
+ * Version:           0.2.0
  * Requires at least: 6.6
  * Requires PHP:      7.4
  * Requires Plugins:  woocommerce
@@ -20,7 +20,7 @@
 
 defined( 'ABSPATH' ) || exit;
 
-define( 'COEX_WHATSAPP_VERSION', '0.1.0' );
+define( 'COEX_WHATSAPP_VERSION', '0.2.0' );
 define( 'COEX_WHATSAPP_FILE', __FILE__ );
 define( 'COEX_WHATSAPP_DIR', __DIR__ );
 

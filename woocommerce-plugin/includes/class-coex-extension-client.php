@@ -3,7 +3,9 @@
  * Server-side client of the CoEx extension API (the browser never sees the extension key):
  *   GET  /ext/v1/woocommerce/thread?phone=<E.164>
  *   POST /ext/v1/woocommerce/threads/{id}/bot       { action }
- *   POST /ext/v1/woocommerce/threads/{id}/messages  { text } | { template: { name, language } }
+ *   POST /ext/v1/woocommerce/threads/{id}/messages  { text } | { template: { name, language, body_parameters? } }
+ *   GET  /ext/v1/woocommerce/templates?phone_number_id=<digits>   approved templates (Meta is the source)
+ *   GET  /ext/v1/woocommerce/campaigns?phone=<E.164>&limit=<n>    campaigns that included this customer
  * Every request is signed (Coex_Signer). Failures become WP_Error with an HTTP status the plugin's
  * REST routes pass on: 502 when CoEx is unreachable, rejects our credentials or answers nonsense;
  * 409 coex_window_closed when WhatsApp's 24-hour window is closed; 4xx from CoEx kept as they are.
@@ -82,6 +84,31 @@ class Coex_Extension_Client {
 	}
 
 	/**
+	 * The approved templates of the WhatsApp Business Account behind a business number (every
+	 * number of the tenant when $phone_number_id is empty).
+	 *
+	 * @param string $phone_number_id Meta phone number id (digits) or ''.
+	 * @return array<string,mixed>|WP_Error
+	 */
+	public function get_templates( $phone_number_id = '' ) {
+		$query = '' !== $phone_number_id ? '?phone_number_id=' . rawurlencode( $phone_number_id ) : '';
+		return $this->request( 'GET', '/templates' . $query, null );
+	}
+
+	/**
+	 * The campaigns that included a customer (newest first, with their own outcome) and the
+	 * customer's marketing opt-out.
+	 *
+	 * @param string $phone E.164.
+	 * @param int    $limit 1..50.
+	 * @return array<string,mixed>|WP_Error
+	 */
+	public function get_campaigns( $phone, $limit = 5 ) {
+		$limit = max( 1, min( 50, (int) $limit ) );
+		return $this->request( 'GET', '/campaigns?phone=' . rawurlencode( $phone ) . '&limit=' . $limit, null );
+	}
+
+	/**
 	 * Pause, resume or switch off the AI agent of a thread.
 	 *
 	 * @param string $thread_id Thread id.
@@ -105,7 +132,7 @@ class Coex_Extension_Client {
 	 * `actor` (who typed it) and `client_ref` (idempotency key: a retry returns the first message).
 	 *
 	 * @param string              $thread_id Thread id.
-	 * @param array<string,mixed> $payload   { text } or { template: { name, language } }.
+	 * @param array<string,mixed> $payload   { text } or { template: { name, language, body_parameters? } }.
 	 * @return array<string,mixed>|WP_Error
 	 */
 	public function send_message( $thread_id, $payload ) {

@@ -9,9 +9,13 @@
  * each proxied server-side to the CoEx extension API with the signed headers:
  *   GET  /orders/<id>/timeline          → order events + CoEx thread, messages, window, sync
  *   POST /orders/<id>/bot      { action: pause|resume|off }
- *   POST /orders/<id>/messages { text } | { template: { name, language } }
- * The thread is always re-resolved from the order's billing phone, so a user can only act on the
- * conversation of an order they may edit.
+ *   POST /orders/<id>/messages { text } | { template: { name, language, body_parameters? } }
+ *   GET  /orders/<id>/campaigns          → campaigns that included the order's customer + opt-out
+ *   GET  /templates?phone_number_id=<digits>  → approved templates (the server reads them from Meta)
+ * The thread and the customer are always re-resolved from the order's billing phone, so a user can
+ * only see or act on the conversation and campaign history of an order they may edit. The template
+ * list is the tenant's, not a customer's, so its route takes the thread's business number as given
+ * (CoEx answers 404 for a number that is not the store's).
  *
  * @package CoexWhatsApp
  */
@@ -28,6 +32,10 @@ final class Coex_Rest {
 	const ORDER_CAP       = 'edit_shop_orders';
 	const MAX_ORDERS      = 20;
 	const MAX_TEXT        = 4096;
+	const MAX_CAMPAIGNS   = 5;
+	/** WhatsApp caps a template body at 1024 characters, so no single value can be longer. */
+	const MAX_PARAMETER   = 1024;
+	const MAX_PARAMETERS  = 100;
 
 	/**
 	 * Hooks.
@@ -106,10 +114,36 @@ final class Coex_Rest {
 					),
 					'template' => array(
 						'type'       => 'object',
+						// body_parameters is a list (positional) or an object (named): checked in message_payload().
 						'properties' => array(
 							'name'     => array( 'type' => 'string' ),
 							'language' => array( 'type' => 'string' ),
 						),
+					),
+				),
+			)
+		);
+		register_rest_route(
+			self::NAMESPACE_V1,
+			'/orders/(?P<id>\d+)/campaigns',
+			array(
+				'methods'             => 'GET',
+				'callback'            => array( __CLASS__, 'campaigns' ),
+				'permission_callback' => array( __CLASS__, 'check_order_user' ),
+				'args'                => $order_id,
+			)
+		);
+		register_rest_route(
+			self::NAMESPACE_V1,
+			'/templates',
+			array(
+				'methods'             => 'GET',
+				'callback'            => array( __CLASS__, 'templates' ),
+				'permission_callback' => array( __CLASS__, 'check_order_user' ),
+				'args'                => array(
+					'phone_number_id' => array(
+						'type'    => 'string',
+						'pattern' => '^[0-9]{1,32}$',
 					),
 				),
 			)
@@ -321,9 +355,8 @@ final class Coex_Rest {
 		if ( is_wp_error( $order ) ) {
 			return $order;
 		}
-		$phone    = Coex_Phone::normalize( $order->get_billing_phone(), Coex_Phone_Index::country_code() );
-		$settings = Coex_Settings::get();
-		$body     = array(
+		$phone = Coex_Phone::normalize( $order->get_billing_phone(), Coex_Phone_Index::country_code() );
+		$body  = array(
 			'order'    => array(
 				'id'     => (int) $order->get_id(),
 				'number' => (string) $order->get_order_number(),
@@ -334,10 +367,6 @@ final class Coex_Rest {
 			'thread'   => null,
 			'messages' => array(),
 			'sync'     => null,
-			'template' => array(
-				'name'     => $settings['template_name'],
-				'language' => $settings['template_language'],
-			),
 		);
 		if ( null === $phone ) {
 			return new WP_REST_Response( $body, 200 );
@@ -413,7 +442,9 @@ final class Coex_Rest {
 	}
 
 	/**
-	 * Validates a reply: exactly one of non-empty text or a template with name and language.
+	 * Validates a reply: exactly one of non-empty text or a template with name and language, whose
+	 * optional body_parameters are a list of values (positional template) or an object keyed by
+	 * placeholder name (named template), as CoEx's extension API takes them.
 	 *
 	 * @param mixed $text     Text.
 	 * @param mixed $template Template.
@@ -434,11 +465,194 @@ final class Coex_Rest {
 			}
 			return array( 'text' => $text );
 		}
+		$out = array(
+			'name'     => $template['name'],
+			'language' => $template['language'],
+		);
+		if ( isset( $template['body_parameters'] ) ) {
+			$parameters = self::body_parameters( $template['body_parameters'] );
+			if ( is_wp_error( $parameters ) ) {
+				return $parameters;
+			}
+			if ( array() !== $parameters ) {
+				$out['body_parameters'] = $parameters;
+			}
+		}
+		return array( 'template' => $out );
+	}
+
+	/**
+	 * A template's body values: a list stays a list (positional {{1}}, {{2}}…), string keys make an
+	 * object (named {{first_name}}…). Every value must be a non-empty string; WhatsApp refuses
+	 * parameters with line breaks or tabs, so those are refused here with a clear message.
+	 *
+	 * @param mixed $raw Decoded JSON.
+	 * @return array<int|string,string>|object|WP_Error  A list, or an stdClass so it encodes as a JSON object.
+	 */
+	private static function body_parameters( $raw ) {
+		$invalid = new WP_Error( 'rest_invalid_param', __( 'Template values must be a list of texts or an object of texts keyed by placeholder name.', 'coex-whatsapp' ), array( 'status' => 400 ) );
+		if ( $raw instanceof stdClass ) {
+			$raw = (array) $raw;
+		}
+		if ( ! is_array( $raw ) || count( $raw ) > self::MAX_PARAMETERS ) {
+			return $invalid;
+		}
+		if ( array() === $raw ) {
+			return array();
+		}
+		$positional = array_keys( $raw ) === range( 0, count( $raw ) - 1 );
+		$values     = array();
+		foreach ( $raw as $name => $value ) {
+			if ( ! $positional && ! preg_match( '/^[a-z_][a-z0-9_]{0,63}$/', (string) $name ) ) {
+				return $invalid;
+			}
+			if ( ! is_string( $value ) || '' === trim( $value ) ) {
+				return new WP_Error( 'rest_invalid_param', __( 'Every template value is required.', 'coex-whatsapp' ), array( 'status' => 400 ) );
+			}
+			$value = trim( $value );
+			if ( preg_match( '/[\r\n\t]/', $value ) || mb_strlen( $value ) > self::MAX_PARAMETER ) {
+				return new WP_Error( 'rest_invalid_param', __( 'A template value cannot contain line breaks or tabs, nor be longer than 1024 characters.', 'coex-whatsapp' ), array( 'status' => 400 ) );
+			}
+			$values[ $name ] = $value;
+		}
+		return $positional ? array_values( $values ) : (object) $values;
+	}
+
+	// ── templates and campaigns (read-only) ───────────────────────────────────────────────────
+
+	/**
+	 * GET /templates?phone_number_id=.
+	 *
+	 * @param WP_REST_Request $request Request.
+	 * @return WP_REST_Response|WP_Error
+	 */
+	public static function templates( $request ) {
+		$phone_number_id = $request->get_param( 'phone_number_id' );
+		$phone_number_id = is_scalar( $phone_number_id ) ? (string) $phone_number_id : '';
+		if ( '' !== $phone_number_id && ! preg_match( '/^[0-9]{1,32}$/', $phone_number_id ) ) {
+			return new WP_Error( 'rest_invalid_param', __( 'Invalid parameter(s): phone_number_id', 'coex-whatsapp' ), array( 'status' => 400 ) );
+		}
+		$client = Coex_Extension_Client::from_settings();
+		if ( is_wp_error( $client ) ) {
+			return $client;
+		}
+		$data = $client->get_templates( $phone_number_id );
+		if ( is_wp_error( $data ) ) {
+			return self::explain_templates_error( $data );
+		}
+		return new WP_REST_Response( self::templates_view( $data ), 200 );
+	}
+
+	/**
+	 * GET /orders/<id>/campaigns: the order's billing phone, never one from the browser.
+	 *
+	 * @param WP_REST_Request $request Request.
+	 * @return WP_REST_Response|WP_Error
+	 */
+	public static function campaigns( $request ) {
+		$order = self::order_from_request( $request );
+		if ( is_wp_error( $order ) ) {
+			return $order;
+		}
+		$phone = Coex_Phone::normalize( $order->get_billing_phone(), Coex_Phone_Index::country_code() );
+		if ( null === $phone ) {
+			// No customer to look up: nothing to report, and nothing is sent to CoEx.
+			return new WP_REST_Response(
+				array(
+					'campaigns' => array(),
+					'opt_out'   => null,
+				),
+				200
+			);
+		}
+		$client = Coex_Extension_Client::from_settings();
+		if ( is_wp_error( $client ) ) {
+			return $client;
+		}
+		$data = $client->get_campaigns( $phone, self::MAX_CAMPAIGNS );
+		if ( is_wp_error( $data ) ) {
+			return $data;
+		}
+		return new WP_REST_Response( self::campaigns_view( $data ), 200 );
+	}
+
+	/**
+	 * The template list's errors in the store's language (CoEx's own messages are English).
+	 *
+	 * @param WP_Error $error From the client.
+	 * @return WP_Error
+	 */
+	private static function explain_templates_error( $error ) {
+		$messages = array(
+			'coex_no_number'             => __( 'No WhatsApp number is connected to CoEx yet, so there are no templates.', 'coex-whatsapp' ),
+			'coex_not_found'             => __( 'This conversation\'s business number is no longer connected to CoEx.', 'coex-whatsapp' ),
+			'coex_templates_unavailable' => __( 'WhatsApp\'s list of approved templates could not be loaded; try again in a moment.', 'coex-whatsapp' ),
+		);
+		$code = $error->get_error_code();
+		if ( ! isset( $messages[ $code ] ) ) {
+			return $error;
+		}
+		$data = $error->get_error_data();
+		return new WP_Error( $code, $messages[ $code ], is_array( $data ) ? $data : array( 'status' => 502 ) );
+	}
+
+	/**
+	 * The template list reduced to what the picker uses; malformed entries are dropped.
+	 *
+	 * @param array<string,mixed> $data CoEx's answer.
+	 * @return array{templates: array<int,array<string,mixed>>, stale: bool, fetched_at: string|null}
+	 */
+	public static function templates_view( $data ) {
+		$templates = array();
+		foreach ( isset( $data['templates'] ) && is_array( $data['templates'] ) ? $data['templates'] : array() as $t ) {
+			if ( ! is_array( $t ) || ! isset( $t['name'], $t['language'] ) || ! is_string( $t['name'] ) || ! is_string( $t['language'] ) ) {
+				continue;
+			}
+			$parameters = isset( $t['parameters'] ) && is_array( $t['parameters'] ) ? $t['parameters'] : array();
+			$names      = array();
+			foreach ( isset( $parameters['names'] ) && is_array( $parameters['names'] ) ? $parameters['names'] : array() as $name ) {
+				if ( is_scalar( $name ) ) {
+					$names[] = (string) $name;
+				}
+			}
+			$templates[] = array(
+				'name'              => $t['name'],
+				'language'          => $t['language'],
+				'category'          => isset( $t['category'] ) && is_string( $t['category'] ) ? $t['category'] : null,
+				'body'              => isset( $t['body'] ) && is_string( $t['body'] ) ? $t['body'] : '',
+				'parameters'        => array(
+					'format' => isset( $parameters['format'] ) && 'named' === $parameters['format'] ? 'named' : 'positional',
+					'names'  => $names,
+				),
+				'sendable'          => isset( $t['sendable'] ) && true === $t['sendable'],
+				'unsendable_reason' => isset( $t['unsendable_reason'] ) && is_string( $t['unsendable_reason'] ) ? $t['unsendable_reason'] : null,
+			);
+		}
 		return array(
-			'template' => array(
-				'name'     => $template['name'],
-				'language' => $template['language'],
-			),
+			'templates'  => $templates,
+			'stale'      => isset( $data['stale'] ) && true === $data['stale'],
+			'fetched_at' => isset( $data['fetched_at'] ) && is_string( $data['fetched_at'] ) ? $data['fetched_at'] : null,
+		);
+	}
+
+	/**
+	 * The campaign reports reduced to what the meta box shows; malformed entries are dropped.
+	 *
+	 * @param array<string,mixed> $data CoEx's answer.
+	 * @return array{campaigns: array<int,array<string,mixed>>, opt_out: array<string,mixed>|null}
+	 */
+	public static function campaigns_view( $data ) {
+		$campaigns = array();
+		$keys      = array_flip( array( 'id', 'name', 'status', 'template', 'created_at', 'started_at', 'completed_at', 'counts', 'failures', 'recipient' ) );
+		foreach ( isset( $data['campaigns'] ) && is_array( $data['campaigns'] ) ? $data['campaigns'] : array() as $c ) {
+			if ( is_array( $c ) && isset( $c['id'], $c['name'] ) && is_scalar( $c['id'] ) && is_string( $c['name'] ) ) {
+				$campaigns[] = array_intersect_key( $c, $keys );
+			}
+		}
+		$opt_out = isset( $data['opt_out'] ) && is_array( $data['opt_out'] ) ? array_intersect_key( $data['opt_out'], array_flip( array( 'source', 'detail', 'at' ) ) ) : null;
+		return array(
+			'campaigns' => $campaigns,
+			'opt_out'   => $opt_out,
 		);
 	}
 

@@ -1,8 +1,9 @@
 <?php
 /**
  * Settings: CoEx server URL, site key (checked on CoEx's lookup calls; only its SHA-256 is stored),
- * extension key (signs the plugin's calls to CoEx; stored as typed because HMAC needs it), default
- * template for replies outside the 24-hour window, and a "Test connection" button.
+ * extension key (signs the plugin's calls to CoEx; stored as typed because HMAC needs it), and a
+ * "Test connection" button. There is no template setting: the order screen lists the approved
+ * templates CoEx reads from Meta (a template name typed here went stale as soon as Meta changed).
  * Page: WooCommerce → CoEx WhatsApp, built on the Settings API.
  *
  * @package CoexWhatsApp
@@ -44,8 +45,6 @@ final class Coex_Settings {
 			'server_url'        => '',
 			'site_key_hash'     => '',
 			'extension_key'     => '',
-			'template_name'     => '',
-			'template_language' => 'fr',
 		);
 	}
 
@@ -127,14 +126,6 @@ final class Coex_Settings {
 		if ( isset( $input['extension_key'] ) && '' !== trim( (string) $input['extension_key'] ) ) {
 			$out['extension_key'] = trim( (string) $input['extension_key'] );
 		}
-		if ( isset( $input['template_name'] ) ) {
-			// WhatsApp template names: lowercase letters, digits and underscores.
-			$out['template_name'] = preg_replace( '/[^a-z0-9_]/', '', strtolower( sanitize_text_field( (string) $input['template_name'] ) ) );
-		}
-		if ( isset( $input['template_language'] ) ) {
-			$lang                     = sanitize_text_field( (string) $input['template_language'] );
-			$out['template_language'] = preg_match( '/^[a-z]{2,3}(_[A-Z]{2})?$/', $lang ) ? $lang : $current['template_language'];
-		}
 		return $out;
 	}
 
@@ -170,8 +161,6 @@ final class Coex_Settings {
 		add_settings_field( 'server_url', __( 'Server URL', 'coex-whatsapp' ), array( __CLASS__, 'field_server_url' ), self::PAGE, 'coex_server' );
 		add_settings_field( 'site_key', __( 'Site key', 'coex-whatsapp' ), array( __CLASS__, 'field_site_key' ), self::PAGE, 'coex_server' );
 		add_settings_field( 'extension_key', __( 'Extension key', 'coex-whatsapp' ), array( __CLASS__, 'field_extension_key' ), self::PAGE, 'coex_server' );
-		add_settings_section( 'coex_replies', __( 'Replies', 'coex-whatsapp' ), '__return_false', self::PAGE );
-		add_settings_field( 'template', __( 'Template outside the 24-hour window', 'coex-whatsapp' ), array( __CLASS__, 'field_template' ), self::PAGE, 'coex_replies' );
 	}
 
 	/**
@@ -209,20 +198,6 @@ final class Coex_Settings {
 			esc_attr( $set ? __( 'Stored — leave empty to keep', 'coex-whatsapp' ) : __( 'Paste the extension key issued by CoEx', 'coex-whatsapp' ) )
 		);
 		echo '<p class="description">' . esc_html__( 'Signs this store\'s requests to CoEx (HMAC-SHA256). It never leaves the server.', 'coex-whatsapp' ) . '</p>';
-	}
-
-	/**
-	 * Default template fields.
-	 */
-	public static function field_template() {
-		$s = self::get();
-		printf(
-			'<input type="text" class="regular-text code" name="%1$s[template_name]" value="%2$s" placeholder="order_follow_up" /> <input type="text" class="small-text code" name="%1$s[template_language]" value="%3$s" placeholder="fr" />',
-			esc_attr( self::OPTION ),
-			esc_attr( $s['template_name'] ),
-			esc_attr( $s['template_language'] )
-		);
-		echo '<p class="description">' . esc_html__( 'WhatsApp only allows an approved template once 24 hours have passed since the customer\'s last message.', 'coex-whatsapp' ) . '</p>';
 	}
 
 	/**

@@ -55,6 +55,8 @@ final class MetaboxTest extends TestCase {
 		$this->assertStringContainsString( 'data-timeline-url="https://shop.example.ma/wp-json/coex/v1/orders/1003/timeline"', $from_order );
 		$this->assertStringContainsString( 'data-bot-url="https://shop.example.ma/wp-json/coex/v1/orders/1003/bot"', $from_order );
 		$this->assertStringContainsString( 'data-messages-url="https://shop.example.ma/wp-json/coex/v1/orders/1003/messages"', $from_order );
+		$this->assertStringContainsString( 'data-templates-url="https://shop.example.ma/wp-json/coex/v1/templates"', $from_order );
+		$this->assertStringContainsString( 'data-campaigns-url="https://shop.example.ma/wp-json/coex/v1/orders/1003/campaigns"', $from_order );
 		$nonce = array_search( 'wp_rest', Coex_Test_WP::$nonces, true );
 		$this->assertStringContainsString( 'data-nonce="' . $nonce . '"', $from_order );
 		$this->assertStringContainsString( 'with 06.12.34.56.78', $from_order );

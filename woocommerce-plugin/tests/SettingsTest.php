@@ -19,15 +19,13 @@ final class SettingsTest extends TestCase {
 				'server_url'        => ' https://coex.example.com/ ',
 				'site_key'          => ' sk_live_1 ',
 				'extension_key'     => 'ext_1',
-				'template_name'     => 'Order Follow-Up!',
-				'template_language' => 'pt_BR',
+				'template_name'     => 'order_follow_up',
 			)
 		);
 		$this->assertSame( 'https://coex.example.com', $saved['server_url'] );
 		$this->assertSame( hash( 'sha256', 'sk_live_1' ), $saved['site_key_hash'] );
 		$this->assertSame( 'ext_1', $saved['extension_key'] );
-		$this->assertSame( 'orderfollowup', $saved['template_name'] );
-		$this->assertSame( 'pt_BR', $saved['template_language'] );
+		$this->assertSame( array( 'server_url', 'site_key_hash', 'extension_key' ), array_keys( $saved ), 'no template setting any more: CoEx lists the approved ones' );
 
 		update_option( Coex_Settings::OPTION, $saved );
 		$again = Coex_Settings::sanitize( array( 'server_url' => 'https://coex.example.com', 'site_key' => '', 'extension_key' => '  ' ) );
@@ -45,11 +43,13 @@ final class SettingsTest extends TestCase {
 		$this->assertSame( '', Coex_Settings::sanitize( array( 'site_key_hash' => 'not-a-hash' ) )['site_key_hash'] );
 	}
 
-	public function test_sanitize_rejects_bad_urls_and_languages() {
-		update_option( Coex_Settings::OPTION, array( 'server_url' => 'https://ok.example', 'template_language' => 'fr' ) );
+	public function test_sanitize_rejects_bad_urls_and_drops_the_old_template_setting() {
+		// A store upgraded from 0.1.0 still has the template fields in its option.
+		update_option( Coex_Settings::OPTION, array( 'server_url' => 'https://ok.example', 'template_name' => 'order_follow_up', 'template_language' => 'fr' ) );
+		$this->assertArrayNotHasKey( 'template_name', Coex_Settings::get() );
 		$saved = Coex_Settings::sanitize( array( 'server_url' => 'javascript:alert(1)', 'template_language' => 'french' ) );
 		$this->assertSame( 'https://ok.example', $saved['server_url'] );
-		$this->assertSame( 'fr', $saved['template_language'] );
+		$this->assertArrayNotHasKey( 'template_language', $saved );
 		$this->assertSame( 'coex_server_url', Coex_Test_WP::$settings_errors[0]['code'] );
 		$this->assertSame( Coex_Settings::get(), Coex_Settings::sanitize( 'garbage' ), 'a non-array post changes nothing' );
 	}

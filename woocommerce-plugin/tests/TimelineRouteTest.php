@@ -97,7 +97,7 @@ final class TimelineRouteTest extends TestCase {
 		$this->assertSame( array( 'open' => true, 'closes_at' => '2026-02-21T10:00:00Z' ), $data['thread']['window'] );
 		$this->assertArrayNotHasKey( 'wamid', $data['messages'][0], 'only the fields the timeline uses are passed to the browser' );
 		$this->assertSame( array( 'history' => 'complete' ), $data['sync'] );
-		$this->assertSame( array( 'name' => 'order_follow_up', 'language' => 'fr' ), $data['template'] );
+		$this->assertArrayNotHasKey( 'template', $data, 'templates come from CoEx (GET /templates), not from a setting' );
 
 		// Creation, the customer note, payment, the status change; the [coex:…] archive note is left out.
 		$this->assertSame( array( 'created', 'note', 'paid', 'status' ), array_column( $data['events'], 'type' ) );

@@ -304,6 +304,9 @@ function load_plugin_textdomain( $domain, $deprecated = false, $path = '' ) {
 function __( $text, $domain = 'default' ) {
 	return $text;
 }
+function _x( $text, $context, $domain = 'default' ) {
+	return $text;
+}
 function esc_html__( $text, $domain = 'default' ) {
 	return esc_html( $text );
 }

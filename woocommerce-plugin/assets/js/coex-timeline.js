@@ -3,10 +3,15 @@
  *
  * Pure logic, exported for tests: parseTime, buildTimeline (messages and order events interleaved
  * by time), originBadge (one badge per message origin), replyMode (free text inside WhatsApp's
- * 24-hour window, an approved template outside it), botStatus.
- * DOM side: renderTimeline(container, data) and boot(root) — boot runs by itself in a browser on
- * every `[data-coex-timeline]` container the meta box printed, fetching the plugin's REST route
- * with the `wp_rest` nonce (X-WP-Nonce). All text goes into the DOM as text nodes, never as HTML.
+ * 24-hour window, an approved template outside it), botStatus; for the template picker
+ * sendableTemplates, templatePreviewParts and templateMessage (body_parameters as a list for
+ * positional templates, an object for named ones, as docs/extension-api.md says); for the campaigns
+ * block campaignOutcome, optOutText and campaignCountsText; fill (the `%s` / `%1$s` placeholders of
+ * translated strings).
+ * DOM side: renderTimeline, renderTemplatePicker, renderCampaigns, and boot(root) — boot runs by
+ * itself in a browser on every `[data-coex-timeline]` container the meta box printed, fetching the
+ * plugin's REST routes with the `wp_rest` nonce (X-WP-Nonce). All text goes into the DOM as text
+ * nodes, never as HTML.
  */
 
 /** English defaults; the meta box passes translated strings in data-i18n (same keys). */
@@ -32,14 +37,47 @@ export const DEFAULT_STRINGS = Object.freeze({
   send: 'Send',
   sendTemplate: 'Send template',
   replyPlaceholder: 'Reply on WhatsApp…',
-  templateName: 'Template name',
-  templateLanguage: 'Language',
   noThread: 'No WhatsApp conversation with this number yet.',
   noPhone: 'This order has no usable billing phone.',
   transcript: 'Transcript',
   transcribing: 'Transcribing…',
   voiceNote: 'Voice note',
   loadFailed: 'Could not load the conversation.',
+  retry: 'Retry',
+  template: 'Template',
+  chooseTemplate: 'Choose an approved template…',
+  templatesLoading: 'Loading the approved templates…',
+  templatesEmpty: 'No approved template can be sent from here. Create one in WhatsApp Manager, then reload this page.',
+  templatesFailed: 'Could not load the approved templates.',
+  templatesStale: 'WhatsApp could not be reached: this list may be out of date.',
+  templateValue: 'Value for %s',
+  templatePreview: 'Preview',
+  templateMissing: 'Fill in every value of the template.',
+  campaigns: 'Campaigns',
+  campaignsLoading: 'Loading campaign reports…',
+  campaignsNone: 'This customer was not in any campaign.',
+  campaignsFailed: 'Could not load the campaign reports.',
+  campaignTemplate: 'Template: %s',
+  campaignDraft: 'Draft',
+  campaignScheduled: 'Scheduled',
+  campaignRunning: 'Running',
+  campaignPaused: 'Paused',
+  campaignCompleted: 'Completed',
+  campaignCustomer: 'This customer: %s',
+  campaignCounts: '%1$s sent · %2$s delivered · %3$s read · %4$s failed · %5$s replied, of %6$s',
+  outcomeQueued: 'queued',
+  outcomeSending: 'sending',
+  outcomeSent: 'sent',
+  outcomeDelivered: 'delivered',
+  outcomeRead: 'read',
+  outcomeFailed: 'failed',
+  outcomeSkipped: 'skipped',
+  outcomeReplied: 'replied',
+  optedOut: 'Opted out of marketing — %1$s, %2$s',
+  optOutKeyword: "'%s'",
+  optOutApi: 'through the API',
+  optOutCrm: 'from the CRM',
+  optOutBlocked: 'stopped marketing messages in WhatsApp',
 });
 
 const ORIGINS = ['customer', 'app', 'api', 'agent', 'history'];
@@ -187,6 +225,153 @@ export function historyImporting(sync) {
   return status === 'requested' || status === 'in_progress';
 }
 
+/**
+ * Fills the placeholders of a translated string: `%1$s`, `%2$s`… by position, then each bare `%s`
+ * with the next argument (WordPress's sprintf conventions, so translators see familiar strings).
+ * @param {string} format
+ * @param {...(string | number)} args
+ * @returns {string}
+ */
+export function fill(format, ...args) {
+  let next = 0;
+  return String(format).replace(/%(?:(\d+)\$)?s/g, (whole, n) => {
+    const value = n !== undefined ? args[Number(n) - 1] : args[next++];
+    return value === undefined ? whole : String(value);
+  });
+}
+
+// ── templates ───────────────────────────────────────────────────────────────────────────────
+
+/**
+ * The templates the reply box can send: `sendable` ones with a name and language (the server marks
+ * as unsendable those needing a media header, button values or a one-time code).
+ * @param {unknown} templates  the `templates` array of GET /templates
+ * @returns {Array<{ name: string, language: string, category: string | null, body: string, format: 'positional' | 'named', names: string[] }>}
+ */
+export function sendableTemplates(templates) {
+  const out = [];
+  for (const t of Array.isArray(templates) ? templates : []) {
+    if (!t || typeof t !== 'object' || t.sendable !== true) continue;
+    if (typeof t.name !== 'string' || t.name === '' || typeof t.language !== 'string' || t.language === '') continue;
+    const parameters = t.parameters && typeof t.parameters === 'object' ? t.parameters : {};
+    const names = Array.isArray(parameters.names) ? parameters.names.filter((n) => typeof n === 'string' && n !== '') : [];
+    out.push({
+      name: t.name,
+      language: t.language,
+      category: typeof t.category === 'string' ? t.category : null,
+      body: typeof t.body === 'string' ? t.body : '',
+      format: parameters.format === 'named' ? 'named' : 'positional',
+      names: [...new Set(names)],
+    });
+  }
+  return out;
+}
+
+/**
+ * A template body cut into text and placeholders, each placeholder filled with its typed value
+ * (trimmed) or left as `{{name}}` while empty — the picker's live preview.
+ * @param {string} body
+ * @param {Record<string, string>} values  by placeholder name (`"1"`, `"first_name"`)
+ * @returns {Array<{ text: string, placeholder: string | null, filled: boolean }>}
+ */
+export function templatePreviewParts(body, values) {
+  const parts = [];
+  const re = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
+  let last = 0;
+  for (const m of String(body ?? '').matchAll(re)) {
+    if (m.index > last) parts.push({ text: body.slice(last, m.index), placeholder: null, filled: false });
+    const name = m[1];
+    const value = typeof values[name] === 'string' ? values[name].trim() : '';
+    parts.push({ text: value !== '' ? value : m[0], placeholder: name, filled: value !== '' });
+    last = m.index + m[0].length;
+  }
+  if (last < String(body ?? '').length) parts.push({ text: body.slice(last), placeholder: null, filled: false });
+  return parts;
+}
+
+/**
+ * The `template` object of POST …/messages, or the names still missing a value. Every placeholder
+ * is required; `body_parameters` is a list in placeholder order (positional) or an object keyed by
+ * name (named), and absent when the template has no parameter.
+ * @param {{ name: string, language: string, format: 'positional' | 'named', names: string[] }} template
+ * @param {Record<string, string>} values
+ * @returns {{ missing: string[], template: { name: string, language: string, body_parameters?: string[] | Record<string, string> } }}
+ */
+export function templateMessage(template, values) {
+  const trimmed = template.names.map((name) => (typeof values[name] === 'string' ? values[name].trim() : ''));
+  const missing = template.names.filter((_, i) => trimmed[i] === '');
+  /** @type {{ name: string, language: string, body_parameters?: string[] | Record<string, string> }} */
+  const message = { name: template.name, language: template.language };
+  if (template.names.length > 0) {
+    message.body_parameters = template.format === 'named' ? Object.fromEntries(template.names.map((name, i) => [name, trimmed[i]])) : trimmed;
+  }
+  return { missing, template: message };
+}
+
+// ── campaigns ───────────────────────────────────────────────────────────────────────────────
+
+/**
+ * This customer's own outcome in a campaign, from the report's `recipient`: the furthest message
+ * status reached (read ⊃ delivered ⊃ sent), failed with its error, or still queued / skipped.
+ * @param {unknown} recipient
+ * @returns {{ key: 'queued' | 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'skipped', error: string | null, replied: boolean } | null}
+ */
+export function campaignOutcome(recipient) {
+  if (!recipient || typeof recipient !== 'object') return null;
+  const r = /** @type {Record<string, unknown>} */ (recipient);
+  const replied = r.replied === true;
+  const code = typeof r.error_code === 'number' || (typeof r.error_code === 'string' && r.error_code !== '') ? String(r.error_code) : '';
+  const text = typeof r.error === 'string' && r.error !== '' ? r.error : '';
+  const error = code && text ? `${code}: ${text}` : code || text || null;
+  if (r.status === 'failed' || r.message_status === 'failed') return { key: 'failed', error, replied };
+  if (r.status === 'skipped') return { key: 'skipped', error, replied };
+  if (r.status === 'queued' || r.status === 'sending') return { key: r.status, error: null, replied };
+  if (r.message_status === 'read' || r.message_status === 'played') return { key: 'read', error: null, replied };
+  if (r.message_status === 'delivered') return { key: 'delivered', error: null, replied };
+  return { key: 'sent', error: null, replied };
+}
+
+/**
+ * "Opted out of marketing — 'baraka', 3 Dec 2026" (date in the page's locale), or null when the
+ * customer may receive marketing.
+ * @param {unknown} optOut  `{ source, detail, at }` or null
+ * @param {Record<string, string>} [strings]
+ * @param {string} [locale]
+ * @returns {string | null}
+ */
+export function optOutText(optOut, strings = DEFAULT_STRINGS, locale = undefined) {
+  if (!optOut || typeof optOut !== 'object') return null;
+  const o = /** @type {Record<string, unknown>} */ (optOut);
+  const detail = typeof o.detail === 'string' && o.detail.trim() !== '' ? o.detail.trim() : '';
+  const reason =
+    o.source === 'keyword' && detail
+      ? fill(strings.optOutKeyword, detail)
+      : o.source === '131050'
+        ? strings.optOutBlocked
+        : o.source === 'crm'
+          ? strings.optOutCrm
+          : o.source === 'api'
+            ? strings.optOutApi
+            : detail || String(o.source ?? '');
+  const at = parseTime(o.at);
+  const date = Number.isNaN(at) ? '' : new Intl.DateTimeFormat(locale, { day: 'numeric', month: 'short', year: 'numeric' }).format(new Date(at));
+  return fill(strings.optedOut, reason, date).replace(/, $/, '');
+}
+
+/**
+ * The campaign totals line: sent, delivered, read, failed, replied, of the total.
+ * @param {unknown} counts
+ * @param {Record<string, string>} [strings]
+ * @param {string} [locale]
+ * @returns {string}
+ */
+export function campaignCountsText(counts, strings = DEFAULT_STRINGS, locale = undefined) {
+  const c = counts && typeof counts === 'object' ? /** @type {Record<string, unknown>} */ (counts) : {};
+  const n = new Intl.NumberFormat(locale);
+  const num = (/** @type {string} */ key) => n.format(typeof c[key] === 'number' && Number.isFinite(c[key]) ? /** @type {number} */ (c[key]) : 0);
+  return fill(strings.campaignCounts, num('sent'), num('delivered'), num('read'), num('failed'), num('replied'), num('total'));
+}
+
 // ── DOM ───────────────────────────────────────────────────────────────────────────────────
 
 /**
@@ -215,7 +400,10 @@ function formatTime(ms, locale) {
  * Renders the timeline into `container` (replacing its content).
  * @param {HTMLElement} container
  * @param {Record<string, any>} data  the plugin's /timeline response
- * @param {{ strings?: Record<string, string>, now?: number, locale?: string, onBot?: (action: string) => void, onSend?: (payload: Record<string, unknown>) => void }} [opts]
+ * In template mode the reply area holds an empty `.coex-templates` box; `opts.onTemplateBox(box,
+ * thread)` fills it (mount() loads the list from the plugin), or `opts.templates` is rendered in it
+ * at once.
+ * @param {{ strings?: Record<string, string>, now?: number, locale?: string, onBot?: (action: string) => void, onSend?: (payload: Record<string, unknown>) => void, templates?: TemplateState, onTemplateBox?: (box: HTMLElement, thread: Record<string, any>) => void }} [opts]
  */
 export function renderTimeline(container, data, opts = {}) {
   const doc = container.ownerDocument;
@@ -294,63 +482,245 @@ export function renderTimeline(container, data, opts = {}) {
   container.append(list);
 
   const mode = replyMode(thread ? (thread.window ?? data.window) : null, now, Boolean(thread));
-  if (mode !== 'none') container.append(replyForm(doc, mode, data.template ?? {}, s, locale, thread, opts));
+  if (mode === 'text') container.append(replyForm(doc, s, locale, thread, opts));
   const error = el(doc, 'p', 'coex-timeline__error');
   error.setAttribute('role', 'alert');
   error.hidden = true;
+  if (mode === 'template') {
+    const reply = el(doc, 'div', 'coex-reply coex-reply--template');
+    reply.dataset.mode = 'template';
+    reply.append(el(doc, 'p', 'coex-reply__window coex-reply__window--closed', s.windowClosed));
+    const box = el(doc, 'div', 'coex-templates');
+    reply.append(box);
+    container.append(reply, error);
+    if (opts.templates) renderTemplatePicker(box, opts.templates, { strings: s, onSend: opts.onSend });
+    opts.onTemplateBox?.(box, thread);
+    return;
+  }
   container.append(error);
 }
 
 /**
+ * The free-text reply box (inside the 24-hour window).
  * @param {Document} doc
- * @param {'text' | 'template'} mode
- * @param {{ name?: string, language?: string }} template
  * @param {Record<string, string>} s
  * @param {string | undefined} locale
  * @param {Record<string, any>} thread
- * @param {{ onSend?: (payload: Record<string, unknown>) => void, now?: number }} opts
+ * @param {{ onSend?: (payload: Record<string, unknown>) => void }} opts
  */
-function replyForm(doc, mode, template, s, locale, thread, opts) {
-  const form = el(doc, 'form', `coex-reply coex-reply--${mode}`);
-  form.dataset.mode = mode;
-  const win = thread.window ?? {};
-  if (mode === 'text') {
-    const closes = parseTime(win.closes_at);
-    if (!Number.isNaN(closes)) form.append(el(doc, 'p', 'coex-reply__window', `${s.windowOpen} ${formatTime(closes, locale)}`));
-    const area = el(doc, 'textarea', 'coex-reply__text');
-    area.name = 'text';
-    area.rows = 2;
-    area.maxLength = 4096;
-    area.placeholder = s.replyPlaceholder;
-    form.append(area);
-  } else {
-    form.append(el(doc, 'p', 'coex-reply__window coex-reply__window--closed', s.windowClosed));
-    const name = el(doc, 'input', 'coex-reply__template-name');
-    name.name = 'template_name';
-    name.placeholder = s.templateName;
-    name.defaultValue = template.name ?? '';
-    const lang = el(doc, 'input', 'coex-reply__template-language');
-    lang.name = 'template_language';
-    lang.placeholder = s.templateLanguage;
-    lang.size = 5;
-    lang.defaultValue = template.language ?? '';
-    form.append(name, lang);
-  }
-  const submit = el(doc, 'button', 'button button-primary', mode === 'text' ? s.send : s.sendTemplate);
+function replyForm(doc, s, locale, thread, opts) {
+  const form = el(doc, 'form', 'coex-reply coex-reply--text');
+  form.dataset.mode = 'text';
+  const closes = parseTime((thread.window ?? {}).closes_at);
+  if (!Number.isNaN(closes)) form.append(el(doc, 'p', 'coex-reply__window', `${s.windowOpen} ${formatTime(closes, locale)}`));
+  const area = el(doc, 'textarea', 'coex-reply__text');
+  area.name = 'text';
+  area.rows = 2;
+  area.maxLength = 4096;
+  area.placeholder = s.replyPlaceholder;
+  const submit = el(doc, 'button', 'button button-primary', s.send);
   submit.type = 'submit';
-  form.append(submit);
+  form.append(area, submit);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    const fd = new FormData(form);
-    const payload =
-      mode === 'text'
-        ? { text: String(fd.get('text') ?? '').trim() }
-        : { template: { name: String(fd.get('template_name') ?? '').trim(), language: String(fd.get('template_language') ?? '').trim() } };
-    if ('text' in payload && payload.text === '') return;
+    const text = String(new FormData(form).get('text') ?? '').trim();
+    if (text === '') return;
     // Idempotency key: a retried submit (double click, flaky network) cannot send twice.
-    opts.onSend?.({ ...payload, client_ref: form.dataset.clientRef ?? (form.dataset.clientRef = newClientRef()) });
+    opts.onSend?.({ text, client_ref: form.dataset.clientRef ?? (form.dataset.clientRef = newClientRef()) });
   });
   return form;
+}
+
+/**
+ * @typedef {{ status: 'loading' } | { status: 'failed', message?: string } | { status: 'ready', templates: unknown, stale?: unknown }} TemplateState
+ */
+
+/**
+ * The template picker (outside the 24-hour window), replacing `box`'s content: the sendable
+ * templates in a select, one required input per body placeholder, a preview filled as one types,
+ * and the send button. Loading, failure (with Retry), an empty list and a stale list each say so.
+ * @param {HTMLElement} box
+ * @param {TemplateState} state
+ * @param {{ strings?: Record<string, string>, onSend?: (payload: Record<string, unknown>) => void, onRetry?: () => void }} [opts]
+ */
+export function renderTemplatePicker(box, state, opts = {}) {
+  const doc = box.ownerDocument;
+  const s = { ...DEFAULT_STRINGS, ...(opts.strings ?? {}) };
+  box.replaceChildren();
+  box.dataset.state = state.status;
+  if (state.status === 'loading') {
+    box.append(el(doc, 'p', 'coex-templates__loading', s.templatesLoading));
+    return;
+  }
+  if (state.status === 'failed') {
+    const p = el(doc, 'p', 'coex-templates__error', state.message || s.templatesFailed);
+    p.setAttribute('role', 'alert');
+    const retry = el(doc, 'button', 'button button-small coex-templates__retry', s.retry);
+    retry.type = 'button';
+    retry.addEventListener('click', () => opts.onRetry?.());
+    p.append(' ', retry);
+    box.append(p);
+    return;
+  }
+  if (state.stale === true) box.append(el(doc, 'p', 'coex-templates__stale', s.templatesStale));
+  const templates = sendableTemplates(state.templates);
+  if (templates.length === 0) {
+    box.append(el(doc, 'p', 'coex-templates__empty', s.templatesEmpty));
+    return;
+  }
+
+  const form = el(doc, 'form', 'coex-template-form');
+  const label = el(doc, 'label', 'coex-template-form__label', `${s.template} `);
+  const select = el(doc, 'select', 'coex-template-form__select');
+  select.name = 'template';
+  select.required = true;
+  const placeholder = el(doc, 'option', '', s.chooseTemplate);
+  placeholder.value = '';
+  select.append(placeholder);
+  templates.forEach((t, i) => {
+    const option = el(doc, 'option', '', `${t.name} (${t.language})`);
+    option.value = String(i);
+    select.append(option);
+  });
+  label.append(select);
+  const fields = el(doc, 'div', 'coex-template-form__fields');
+  const preview = el(doc, 'p', 'coex-template-form__preview');
+  preview.hidden = true;
+  const missing = el(doc, 'p', 'coex-template-form__missing', s.templateMissing);
+  missing.hidden = true;
+  const submit = el(doc, 'button', 'button button-primary', s.sendTemplate);
+  submit.type = 'submit';
+  submit.disabled = true;
+  form.append(label, fields, preview, missing, submit);
+  box.append(form);
+
+  const chosen = () => (select.value === '' ? null : (templates[Number(select.value)] ?? null));
+  const values = () => {
+    /** @type {Record<string, string>} */
+    const out = {};
+    for (const input of fields.querySelectorAll('input')) out[input.dataset.param ?? ''] = input.value;
+    return out;
+  };
+  const paintPreview = () => {
+    const t = chosen();
+    preview.replaceChildren();
+    preview.hidden = !t;
+    if (!t) return;
+    preview.append(el(doc, 'span', 'coex-template-form__preview-label', `${s.templatePreview}: `));
+    for (const part of templatePreviewParts(t.body, values())) {
+      if (part.placeholder === null) preview.append(doc.createTextNode(part.text));
+      else preview.append(el(doc, 'span', part.filled ? 'coex-placeholder coex-placeholder--filled' : 'coex-placeholder', part.text));
+    }
+  };
+  // A new idempotency key whenever the message changes: a retry of the same message reuses it.
+  const changed = () => {
+    delete form.dataset.clientRef;
+    missing.hidden = true;
+    paintPreview();
+  };
+  select.addEventListener('change', () => {
+    const t = chosen();
+    fields.replaceChildren();
+    submit.disabled = !t;
+    form.dataset.template = t ? `${t.name}:${t.language}` : '';
+    for (const name of t ? t.names : []) {
+      const field = el(doc, 'label', 'coex-template-form__field', `${fill(s.templateValue, `{{${name}}}`)} `);
+      const input = el(doc, 'input', 'coex-template-form__value');
+      input.type = 'text';
+      input.required = true;
+      input.maxLength = 1024;
+      input.dataset.param = name;
+      input.addEventListener('input', changed);
+      field.append(input);
+      fields.append(field);
+    }
+    changed();
+  });
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const t = chosen();
+    if (!t) return;
+    const message = templateMessage(t, values());
+    if (message.missing.length > 0) {
+      missing.hidden = false;
+      return;
+    }
+    opts.onSend?.({ template: message.template, client_ref: form.dataset.clientRef ?? (form.dataset.clientRef = newClientRef()) });
+  });
+}
+
+/**
+ * @typedef {{ status: 'loading' } | { status: 'failed', message?: string } | { status: 'ready', data: { campaigns?: unknown, opt_out?: unknown } }} CampaignsState
+ */
+
+/**
+ * The "Campaigns" block, replacing `box`'s content: the customer's marketing opt-out first (it
+ * decides whether any campaign can reach them), then each campaign that included the customer with
+ * its template, status, this customer's outcome and the campaign's totals.
+ * @param {HTMLElement} box
+ * @param {CampaignsState} state
+ * @param {{ strings?: Record<string, string>, locale?: string, onRetry?: () => void }} [opts]
+ */
+export function renderCampaigns(box, state, opts = {}) {
+  const doc = box.ownerDocument;
+  const s = { ...DEFAULT_STRINGS, ...(opts.strings ?? {}) };
+  const locale = opts.locale ?? (doc.documentElement.lang || undefined);
+  box.replaceChildren(el(doc, 'h3', 'coex-campaigns__title', s.campaigns));
+  box.dataset.state = state.status;
+  if (state.status === 'loading') {
+    box.append(el(doc, 'p', 'coex-campaigns__loading', s.campaignsLoading));
+    return;
+  }
+  if (state.status === 'failed') {
+    const p = el(doc, 'p', 'coex-campaigns__error', state.message || s.campaignsFailed);
+    p.setAttribute('role', 'alert');
+    const retry = el(doc, 'button', 'button button-small coex-campaigns__retry', s.retry);
+    retry.type = 'button';
+    retry.addEventListener('click', () => opts.onRetry?.());
+    p.append(' ', retry);
+    box.append(p);
+    return;
+  }
+  const optOut = optOutText(state.data.opt_out, s, locale);
+  if (optOut !== null) {
+    const banner = el(doc, 'p', 'coex-optout');
+    banner.setAttribute('role', 'note');
+    banner.append(el(doc, 'strong', '', optOut));
+    box.append(banner);
+  }
+  const campaigns = Array.isArray(state.data.campaigns) ? state.data.campaigns.filter((c) => c && typeof c === 'object') : [];
+  if (campaigns.length === 0) {
+    box.append(el(doc, 'p', 'coex-campaigns__none', s.campaignsNone));
+    return;
+  }
+  const list = el(doc, 'ul', 'coex-campaigns__list');
+  for (const c of campaigns) {
+    const li = el(doc, 'li', 'coex-campaign');
+    const status = typeof c.status === 'string' ? c.status : '';
+    li.dataset.status = status;
+    const head = el(doc, 'div', 'coex-campaign__head');
+    head.append(el(doc, 'strong', 'coex-campaign__name', String(c.name ?? '')));
+    const statusKey = `campaign${status.charAt(0).toUpperCase()}${status.slice(1)}`;
+    head.append(el(doc, 'span', `coex-campaign__status coex-campaign__status--${status}`, s[statusKey] ?? status));
+    const at = parseTime(c.started_at ?? c.created_at);
+    if (!Number.isNaN(at)) head.append(el(doc, 'span', 'coex-campaign__date', new Intl.DateTimeFormat(locale, { dateStyle: 'medium' }).format(new Date(at))));
+    li.append(head);
+    const t = c.template && typeof c.template === 'object' ? c.template : {};
+    if (typeof t.name === 'string') li.append(el(doc, 'p', 'coex-campaign__template', fill(s.campaignTemplate, typeof t.language === 'string' ? `${t.name} (${t.language})` : t.name)));
+    const outcome = campaignOutcome(c.recipient);
+    if (outcome) {
+      const keyLabel = s[`outcome${outcome.key.charAt(0).toUpperCase()}${outcome.key.slice(1)}`] ?? outcome.key;
+      const words = [outcome.error ? `${keyLabel} — ${outcome.error}` : keyLabel];
+      if (outcome.replied) words.push(s.outcomeReplied);
+      const p = el(doc, 'p', `coex-campaign__outcome coex-outcome--${outcome.key}`, fill(s.campaignCustomer, words.join(' · ')));
+      p.dataset.outcome = outcome.key;
+      if (outcome.replied) p.dataset.replied = 'true';
+      li.append(p);
+    }
+    li.append(el(doc, 'p', 'coex-campaign__counts', campaignCountsText(c.counts, s, locale)));
+    list.append(li);
+  }
+  box.append(list);
 }
 
 function newClientRef() {
@@ -382,11 +752,25 @@ async function callPlugin(url, nonce, body) {
 }
 
 /**
- * Wires one meta box container: load, render, bot buttons, reply box.
+ * The plugin route's URL with query parameters added (works with pretty and plain permalinks,
+ * where the route itself is in `?rest_route=`).
+ * @param {string} url
+ * @param {Record<string, string>} params
+ */
+function withQuery(url, params) {
+  const u = new URL(url, typeof location !== 'undefined' ? location.href : 'http://localhost/');
+  for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
+  return u.toString();
+}
+
+/**
+ * Wires one meta box container: the timeline (load, render, bot buttons, reply box, template
+ * picker) and, below it, the campaigns block. Templates are fetched once per business number and
+ * kept across re-renders; campaigns once per page load.
  * @param {HTMLElement} container
  */
 export async function mount(container) {
-  const { timelineUrl = '', botUrl = '', messagesUrl = '', nonce = '' } = container.dataset;
+  const { timelineUrl = '', botUrl = '', messagesUrl = '', templatesUrl = '', campaignsUrl = '', nonce = '' } = container.dataset;
   /** @type {Record<string, string>} */
   let strings = {};
   try {
@@ -395,6 +779,10 @@ export async function mount(container) {
     strings = {};
   }
   const s = { ...DEFAULT_STRINGS, ...strings };
+  const doc = container.ownerDocument;
+  const main = el(doc, 'div', 'coex-timeline__main');
+  const campaignsBox = el(doc, 'section', 'coex-campaigns');
+  container.replaceChildren(main, ...(campaignsUrl ? [campaignsBox] : []));
 
   const showError = (/** @type {any} */ json) => {
     const box = container.querySelector('.coex-timeline__error');
@@ -403,10 +791,51 @@ export async function mount(container) {
       box.textContent = message;
       box.hidden = false;
     } else {
-      const p = el(container.ownerDocument, 'p', 'coex-timeline__error', message);
+      const p = el(doc, 'p', 'coex-timeline__error', message);
       p.setAttribute('role', 'alert');
-      container.append(p);
+      main.append(p);
     }
+  };
+
+  /** @type {{ key: string, state: TemplateState } | null} */
+  let templates = null;
+  const paintTemplates = () => {
+    const box = main.querySelector('.coex-templates');
+    if (box instanceof HTMLElement && templates) renderTemplatePicker(box, templates.state, { strings, onSend, onRetry: () => void loadTemplates(templates?.key ?? '') });
+  };
+  const loadTemplates = async (/** @type {string} */ phoneNumberId) => {
+    templates = { key: phoneNumberId, state: { status: 'loading' } };
+    paintTemplates();
+    let state;
+    try {
+      const res = await callPlugin(phoneNumberId ? withQuery(templatesUrl, { phone_number_id: phoneNumberId }) : templatesUrl, nonce);
+      state = res.ok && res.json
+        ? { status: /** @type {const} */ ('ready'), templates: res.json.templates, stale: res.json.stale }
+        : { status: /** @type {const} */ ('failed'), message: res.json && typeof res.json.message === 'string' ? res.json.message : '' };
+    } catch {
+      state = { status: /** @type {const} */ ('failed') };
+    }
+    if (templates?.key !== phoneNumberId) return; // a newer load took over
+    templates = { key: phoneNumberId, state };
+    paintTemplates();
+  };
+  const onTemplateBox = (/** @type {HTMLElement} */ _box, /** @type {Record<string, any>} */ thread) => {
+    const key = typeof thread.phone_number_id === 'string' ? thread.phone_number_id : '';
+    if (templates && templates.key === key && templates.state.status !== 'failed') paintTemplates();
+    else void loadTemplates(key);
+  };
+
+  const loadCampaigns = async () => {
+    renderCampaigns(campaignsBox, { status: 'loading' }, { strings });
+    /** @type {CampaignsState} */
+    let state;
+    try {
+      const res = await callPlugin(campaignsUrl, nonce);
+      state = res.ok && res.json ? { status: 'ready', data: res.json } : { status: 'failed', message: res.json && typeof res.json.message === 'string' ? res.json.message : '' };
+    } catch {
+      state = { status: 'failed' };
+    }
+    renderCampaigns(campaignsBox, state, { strings, onRetry: () => void loadCampaigns() });
   };
 
   const load = async () => {
@@ -414,11 +843,11 @@ export async function mount(container) {
     if (!res.ok) {
       // On CoEx errors the route still sends the order's own events in error.data.
       const data = res.json && res.json.data ? res.json.data : {};
-      renderTimeline(container, { order: data.order ?? null, events: data.events ?? [], messages: [], thread: null }, { strings, onBot, onSend });
+      renderTimeline(main, { order: data.order ?? null, events: data.events ?? [], messages: [], thread: null }, { strings, onBot, onSend });
       showError(res.json);
       return;
     }
-    renderTimeline(container, res.json, { strings, onBot, onSend });
+    renderTimeline(main, res.json, { strings, onBot, onSend, onTemplateBox });
   };
   const onBot = (/** @type {string} */ action) => {
     void callPlugin(botUrl, nonce, { action }).then((res) => (res.ok ? load() : showError(res.json)));
@@ -426,11 +855,13 @@ export async function mount(container) {
   const onSend = (/** @type {Record<string, unknown>} */ payload) => {
     void callPlugin(messagesUrl, nonce, payload).then((res) => (res.ok ? load() : showError(res.json)));
   };
+  const campaignsLoaded = campaignsUrl ? loadCampaigns() : Promise.resolve();
   try {
     await load();
   } catch {
     showError(null);
   }
+  await campaignsLoaded;
 }
 
 /**

@@ -21,8 +21,6 @@ final class Coex_Test_Fixtures {
 				'server_url'        => self::SERVER,
 				'site_key_hash'     => hash( 'sha256', self::SITE_KEY ),
 				'extension_key'     => self::EXTENSION_KEY,
-				'template_name'     => 'order_follow_up',
-				'template_language' => 'fr',
 			)
 		);
 	}
