@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import * as zohoCore from '../connectors/src/zoho/widget/app/widget-core.js';
+import * as odooLogic from '../odoo-addon-bridge/coex_whatsapp_bridge/static/src/thread_panel/thread_logic.js';
 
 /** The thread-view logic the Zoho widget and the Odoo panel each ship must stay identical. */
 function sharedBlock(path: string): string {
@@ -17,5 +19,113 @@ describe('shared thread-view logic of the in-CRM UIs', () => {
     const odoo = sharedBlock('../odoo-addon-bridge/coex_whatsapp_bridge/static/src/thread_panel/thread_logic.js');
     expect(zoho.length).toBeGreaterThan(2000);
     expect(zoho).toBe(odoo);
+  });
+});
+
+// Fixtures shaped like docs/extension-api.md (GET /templates, GET /campaigns).
+const TEMPLATES = {
+  templates: [
+    { name: 'hello_world', language: 'en_US', category: 'UTILITY', body: 'Hello World', parameters: { format: 'positional', names: [] }, sendable: true, unsendable_reason: null },
+    { name: 'order_shipped', language: 'fr', category: 'UTILITY', body: 'Bonjour {{1}}, votre commande {{2}} est en route.', parameters: { format: 'positional', names: ['1', '2'] }, sendable: true, unsendable_reason: null },
+    { name: 'promo_photo', language: 'fr', category: 'MARKETING', body: 'Nouveautés !', parameters: { format: 'positional', names: [] }, sendable: false, unsendable_reason: 'needs an image header' },
+    { name: 'welcome_named', language: 'ar', category: 'MARKETING', body: 'Salam {{first_name}}, code {{ code }}. Merci {{first_name}} !', parameters: { format: 'named', names: ['first_name', 'code'] }, sendable: true, unsendable_reason: null },
+    { name: 'otp', language: 'en', category: 'AUTHENTICATION', body: '{{1}} is your code', parameters: { format: 'positional', names: ['1'] }, sendable: false, unsendable_reason: 'authentication template' },
+  ],
+  stale: false,
+  fetched_at: '2026-12-04T10:00:00.000Z',
+};
+
+const CAMPAIGNS = {
+  campaigns: [
+    {
+      id: 'c-2', name: 'Soldes Ramadan', status: 'running', template: { name: 'promo_ramadan', language: 'ar', category: 'marketing' },
+      created_at: '2026-03-01T09:00:00Z', started_at: '2026-03-01T10:00:00Z', completed_at: null,
+      counts: { total: 1200, queued: 0, sending: 0, skipped: 14, sent: 1180, delivered: 1100, read: 870, failed: 6, replied: 95 },
+      failures: [{ code: '131049', count: 5, example: 'ecosystem' }],
+      recipient: { status: 'sent', message_status: 'read', error_code: null, error: null, sent_at: '2026-03-01T10:00:05Z', replied: true },
+    },
+    {
+      id: 'c-1', name: 'Rentrée', status: 'completed', template: { name: 'rentree', language: 'fr', category: 'marketing' },
+      created_at: '2026-01-01T09:00:00Z', started_at: null, completed_at: '2026-01-02T09:00:00Z',
+      counts: { total: 3, sent: 2, delivered: 1, read: 0, failed: 1, replied: 0 },
+      failures: [],
+      recipient: { status: 'failed', message_status: 'failed', error_code: 131049, error: 'Meta chose not to deliver (ecosystem)', sent_at: null, replied: false },
+    },
+  ],
+  opt_out: { source: 'keyword', detail: 'baraka', at: '2026-03-02T08:00:00Z' },
+};
+
+describe.each([
+  ['Zoho widget-core.js', zohoCore],
+  ['Odoo thread_logic.js', odooLogic],
+] as const)('shared logic in %s', (_name, logic) => {
+  it('lists only sendable templates, counts the others, keeps the parameter names and format', () => {
+    const view = logic.templateChoices(TEMPLATES);
+    expect(view.choices.map((c) => c.id)).toEqual(['hello_world|en_US', 'order_shipped|fr', 'welcome_named|ar']);
+    expect(view.unsendable).toBe(2);
+    expect(view.stale).toBe(false);
+    expect(view.fetchedAt).toBe(Date.parse('2026-12-04T10:00:00.000Z'));
+    expect(view.choices[1]).toMatchObject({ format: 'positional', names: ['1', '2'] });
+    expect(view.choices[2]).toMatchObject({ format: 'named', names: ['first_name', 'code'] });
+    expect(logic.templateChoices({ ...TEMPLATES, stale: true }).stale).toBe(true);
+    expect(logic.templateChoices(null)).toEqual({ choices: [], unsendable: 0, stale: false, fetchedAt: null });
+  });
+
+  it('fills the preview with the values typed so far and marks the missing placeholders', () => {
+    const [, shipped, named] = logic.templateChoices(TEMPLATES).choices;
+    const partial = logic.templatePreview(shipped, { '1': ' Salma ' });
+    expect(partial.text).toBe('Bonjour Salma, votre commande {{2}} est en route.');
+    expect(partial.segments.filter((s) => s.name !== null).map((s) => [s.name, s.filled])).toEqual([['1', true], ['2', false]]);
+    // Named placeholders may repeat and carry spaces inside the braces.
+    expect(logic.templatePreview(named, { first_name: 'Youssef', code: 'R-20' }).text).toBe('Salam Youssef, code R-20. Merci Youssef !');
+    expect(logic.templatePreview(null, {}).text).toBe('');
+  });
+
+  it('builds body_parameters as an array (positional) or an object (named), only when every value is valid', () => {
+    const [hello, shipped, named] = logic.templateChoices(TEMPLATES).choices;
+    expect(logic.templateMessage(hello, {})).toEqual({ name: 'hello_world', language: 'en_US' });
+    expect(logic.templateMessage(shipped, { '1': 'Salma' })).toBeNull();
+    expect(logic.templateMessage(shipped, { '2': '#1042', '1': ' Salma ' })).toEqual({ name: 'order_shipped', language: 'fr', body_parameters: ['Salma', '#1042'] });
+    expect(logic.templateMessage(named, { first_name: 'Youssef', code: 'R-20' })).toEqual({ name: 'welcome_named', language: 'ar', body_parameters: { first_name: 'Youssef', code: 'R-20' } });
+    expect(logic.templateMessage(named, { first_name: 'Youssef', code: 'a\tb' })).toBeNull();
+    expect(logic.templateMessage(null, {})).toBeNull();
+    expect(['', '   ', 'ok', 'two\nlines', 'five     spaces', 'four    ok'].map((v) => logic.templateParameterProblem(v))).toEqual(['param_required', 'param_required', null, 'param_whitespace', 'param_whitespace', null]);
+  });
+
+  it("summarises each campaign with this customer's outcome and the campaign totals, and the opt-out", () => {
+    const view = logic.campaignsView(CAMPAIGNS);
+    expect(view.campaigns.map((c) => [c.name, c.statusKey, c.template])).toEqual([
+      ['Soldes Ramadan', 'campaign_running', 'promo_ramadan (ar)'],
+      ['Rentrée', 'campaign_completed', 'rentree (fr)'],
+    ]);
+    expect(view.campaigns[0]?.outcome).toMatchObject({ key: 'read', labelKey: 'outcome_read', replied: true, errorCode: '', error: '' });
+    expect(view.campaigns[0]?.totals).toEqual({ total: 1200, sent: 1180, delivered: 1100, read: 870, failed: 6, replied: 95 });
+    expect(view.campaigns[1]?.outcome).toMatchObject({ key: 'failed', errorCode: '131049', error: 'Meta chose not to deliver (ecosystem)', replied: false });
+    expect(view.campaigns[1]?.startedAt).toBe(Date.parse('2026-01-01T09:00:00Z')); // not started: creation date
+    expect(view.optOut).toEqual({ source: 'keyword', sourceKey: 'opt_out_keyword', detail: 'baraka', at: Date.parse('2026-03-02T08:00:00Z') });
+    expect(logic.campaignsView({ campaigns: [], opt_out: { source: '131050', detail: null, at: null } }).optOut?.sourceKey).toBe('opt_out_meta');
+    expect(logic.campaignsView({ campaigns: [{ name: 'tenant-wide', recipient: null, counts: { total: -1 } }], opt_out: null })).toMatchObject({ optOut: null, campaigns: [{ outcome: null, totals: { total: 0 } }] });
+  });
+
+  it('maps every recipient state to the furthest outcome reached', () => {
+    const outcome = (status: string, message_status: string | null) => logic.recipientOutcome({ status, message_status })?.key;
+    expect([
+      outcome('queued', null), outcome('sending', null), outcome('skipped', null), outcome('sent', 'accepted'), outcome('sent', 'sent'),
+      outcome('sent', 'delivered'), outcome('sent', 'read'), outcome('sent', 'played'), outcome('sent', 'failed'), outcome('failed', null),
+    ]).toEqual(['pending', 'pending', 'skipped', 'sent', 'sent', 'delivered', 'read', 'read', 'failed', 'failed']);
+    expect(logic.recipientOutcome(null)).toBeNull();
+  });
+
+  it('scrolls to the newest message on load and after sending, and keeps the position of a reader who scrolled up', () => {
+    const after = { scrollTop: 0, scrollHeight: 1500, clientHeight: 420 };
+    const atBottom = { scrollTop: 660, scrollHeight: 1080, clientHeight: 420 };
+    const scrolledUp = { scrollTop: 100, scrollHeight: 1080, clientHeight: 420 };
+    expect(logic.nextScrollTop('load', null, after)).toBe(1080);
+    expect(logic.nextScrollTop('sent', scrolledUp, after)).toBe(1080);
+    expect(logic.nextScrollTop('refresh', atBottom, after)).toBe(1080);
+    expect(logic.nextScrollTop('refresh', { ...atBottom, scrollTop: 620 }, after)).toBe(1080); // within the slack
+    expect(logic.nextScrollTop('refresh', scrolledUp, after)).toBe(100);
+    expect(logic.nextScrollTop('refresh', { scrollTop: 900, scrollHeight: 2000, clientHeight: 420 }, { scrollTop: 0, scrollHeight: 600, clientHeight: 420 })).toBe(180);
+    expect(logic.nextScrollTop('load', null, { scrollTop: 0, scrollHeight: 300, clientHeight: 420 })).toBe(0); // fits: nothing to scroll
   });
 });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as core from '../connectors/src/zoho/widget/app/widget-core.js';
+import { playerResult, stepsQuery, uiPlayerScript, type UiStep } from './helpers/ui-player.js';
 import { CHROMIUM, runChromium, startZohoWidgetHost } from './helpers/zoho-widget-host.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -24,7 +25,47 @@ function referenceSignature(key: string, method: string, pathWithQuery: string, 
 
 interface Recorded { method: string; url: string; headers: IncomingMessage['headers']; body: string; signatureOk: boolean }
 
-interface StubState { windowOpen: boolean; botState: string }
+interface StubState {
+  windowOpen: boolean;
+  botState: string;
+  /** 30 more messages, so the timeline overflows its 420 px box. */
+  longThread: boolean;
+  /** 'fail-once': the first GET /templates answers 502 templates_unavailable, later ones succeed. */
+  templates: 'ok' | 'stale' | 'empty' | 'fail-once';
+  optedOut: boolean;
+}
+
+const PNID = '106540352242922';
+
+// GET /templates and GET /campaigns as docs/extension-api.md shapes them.
+const TEMPLATES = [
+  { name: 'hello_world', language: 'en_US', category: 'UTILITY', body: 'Hello World', parameters: { format: 'positional', names: [] }, sendable: true, unsendable_reason: null },
+  { name: 'order_shipped', language: 'fr', category: 'UTILITY', body: 'Bonjour {{1}}, votre commande {{2}} est en route.', parameters: { format: 'positional', names: ['1', '2'] }, sendable: true, unsendable_reason: null },
+  { name: 'promo_photo', language: 'fr', category: 'MARKETING', body: 'Nouveautés', parameters: { format: 'positional', names: [] }, sendable: false, unsendable_reason: 'needs an image header' },
+  { name: 'welcome_back', language: 'ar', category: 'MARKETING', body: 'Salam {{first_name}} <3', parameters: { format: 'named', names: ['first_name'] }, sendable: true, unsendable_reason: null },
+];
+
+function campaigns(state: StubState) {
+  return {
+    campaigns: [
+      {
+        id: 'c-2', name: 'Soldes <Ramadan>', status: 'running', template: { name: 'promo_ramadan', language: 'ar', category: 'marketing' },
+        created_at: '2026-03-01T09:00:00Z', started_at: '2026-03-01T10:00:00Z', completed_at: null,
+        counts: { total: 1200, queued: 0, sending: 0, skipped: 14, sent: 1180, delivered: 1100, read: 870, failed: 6, replied: 95 },
+        failures: [{ code: '131049', count: 5, example: 'ecosystem' }],
+        recipient: { status: 'sent', message_status: 'read', error_code: null, error: null, sent_at: '2026-03-01T10:00:05Z', replied: true },
+      },
+      {
+        id: 'c-1', name: 'Rentrée', status: 'completed', template: { name: 'rentree', language: 'fr', category: 'marketing' },
+        created_at: '2025-09-01T09:00:00Z', started_at: '2025-09-01T10:00:00Z', completed_at: '2025-09-01T12:00:00Z',
+        counts: { total: 300, queued: 0, sending: 0, skipped: 0, sent: 296, delivered: 290, read: 200, failed: 4, replied: 12 },
+        failures: [{ code: '131049', count: 4, example: 'ecosystem' }],
+        recipient: { status: 'failed', message_status: 'failed', error_code: 131049, error: 'Meta chose not to deliver this marketing message', sent_at: null, replied: false },
+      },
+    ],
+    opt_out: state.optedOut ? { source: 'keyword', detail: 'baraka', at: '2026-03-02T08:00:00Z' } : null,
+  };
+}
 
 function thread(state: StubState) {
   return {
@@ -32,6 +73,7 @@ function thread(state: StubState) {
       id: 'th_42',
       contact_name: 'Salma <b>B.</b>',
       wa_id: '212612345678',
+      phone_number_id: PNID,
       bot: {
         state: state.botState,
         paused_until: state.botState === 'paused' ? '2099-01-01T00:00:00Z' : null,
@@ -45,6 +87,9 @@ function thread(state: StubState) {
       { id: 'm3', direction: 'inbound', origin: 'customer', type: 'audio', text: null, timestamp: '1767258600', status: 'read', transcript: 'bghit nchri joj', transcript_state: 'done', media: { mime_type: 'audio/ogg; codecs=opus' } },
       { id: 'm4', direction: 'outbound', origin: 'agent', type: 'text', text: 'Safi, ghadi nsiftlek lien dyal commande.', timestamp: '1767258660', status: 'delivered', transcript: null, transcript_state: null, media: null },
       { id: 'm5', direction: 'inbound', origin: 'history', type: 'audio', text: null, timestamp: '1767000000', status: 'read', transcript: null, transcript_state: 'pending', media: null },
+      ...(state.longThread
+        ? Array.from({ length: 30 }, (_, i) => ({ id: `long-${i}`, direction: i % 2 ? 'outbound' : 'inbound', origin: i % 2 ? 'app' : 'customer', type: 'text', text: `Message ${i + 1} of the long thread`, timestamp: String(1767258700 + i * 60), status: 'read', transcript: null, transcript_state: null, media: null }))
+        : []),
     ],
     sync: { history: { status: 'in_progress', progress: { phase: 'import', chunk: 3, percent: 64 } }, contacts: { status: 'completed' } },
   };
@@ -52,7 +97,8 @@ function thread(state: StubState) {
 
 async function startCoexStub() {
   const requests: Recorded[] = [];
-  const state: StubState = { windowOpen: true, botState: 'active' };
+  const state: StubState = { windowOpen: true, botState: 'active', longThread: false, templates: 'ok', optedOut: true };
+  let templateCalls = 0;
   const server = createServer((req, res) => {
     const cors = {
       'access-control-allow-origin': '*',
@@ -82,6 +128,16 @@ async function startCoexStub() {
       if (req.method === 'GET' && url.pathname === '/ext/v1/zoho/thread') {
         return send(200, url.searchParams.get('phone') === '+212612345678' ? thread(state) : { thread: null, messages: [], sync: {} });
       }
+      if (req.method === 'GET' && url.pathname === '/ext/v1/zoho/templates') {
+        templateCalls += 1;
+        if (url.searchParams.get('phone_number_id') !== PNID) return send(404, { error: 'not a number of this tenant', code: 'not_found' });
+        if (state.templates === 'fail-once' && templateCalls % 2 === 1) return send(502, { error: 'Meta refused', code: 'templates_unavailable', meta_code: 190 });
+        return send(200, { templates: state.templates === 'empty' ? TEMPLATES.filter((t) => !t.sendable) : TEMPLATES, stale: state.templates === 'stale', fetched_at: '2026-12-04T10:00:00.000Z' });
+      }
+      if (req.method === 'GET' && url.pathname === '/ext/v1/zoho/campaigns') {
+        if (url.searchParams.get('phone') !== '+212612345678') return send(200, { campaigns: [], opt_out: null });
+        return send(200, campaigns(state));
+      }
       if (req.method === 'POST' && url.pathname === '/ext/v1/zoho/threads/th_42/bot') {
         const action = (JSON.parse(body) as { action: string }).action;
         state.botState = action === 'pause' ? 'paused' : action === 'off' ? 'off' : 'active';
@@ -96,7 +152,7 @@ async function startCoexStub() {
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, requests, state, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  return { server, requests, state, resetTemplateCalls: () => (templateCalls = 0), url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
 // ── widget-core unit tests ───────────────────────────────────────────────────────────────────
@@ -112,10 +168,12 @@ describe('Zoho widget core: signing and config', () => {
 
   it('reads org variables (plain or namespaced by the extension), the org id and the record phone', () => {
     const config = core.configFromOrgVariables({
-      Success: { Content: { coexwa__coex_server_url: { value: 'https://coex.example.com/' }, coex_install_key: { value: ' k ' }, coex_templates: { value: 'null' } } },
+      Success: { Content: { coexwa__coex_server_url: { value: 'https://coex.example.com/' }, coex_install_key: { value: ' k ' } } },
     });
-    expect(config).toEqual({ serverUrl: 'https://coex.example.com', installKey: 'k', templates: '' });
-    expect(core.configFromOrgVariables(undefined)).toEqual({ serverUrl: '', installKey: '', templates: '' });
+    expect(config).toEqual({ serverUrl: 'https://coex.example.com', installKey: 'k' });
+    expect(core.configFromOrgVariables({ Success: { Content: { coex_install_key: { value: 'null' } } } })).toEqual({ serverUrl: '', installKey: '' });
+    expect(core.configFromOrgVariables(undefined)).toEqual({ serverUrl: '', installKey: '' });
+    expect(Object.values(core.CONFIG_KEYS)).toEqual(['coex_server_url', 'coex_install_key']); // no template setting: the server is the source
     expect(core.orgIdFromOrgInfo({ org: [{ zgid: 20071234567, id: '999' }] })).toBe('20071234567');
     expect(core.configProblem({ ...config, account: '1' })).toBeNull();
     expect(core.configProblem({ ...config, account: '' })).toBe('not_configured');
@@ -130,6 +188,13 @@ describe('Zoho widget core: signing and config', () => {
     expect(core.errorForStatus(401, null).code).toBe('unauthorized');
     expect(core.errorForStatus(404, null).code).toBe('not_found');
     expect(core.errorForStatus(422, { code: 'invalid_template', message: 'nope' })).toMatchObject({ code: 'invalid_template', message: 'nope' });
+    expect(core.errorForStatus(400, { code: 'invalid_phone', error: 'not a phone number' })).toMatchObject({ code: 'invalid_phone', message: 'not a phone number' });
+    expect(core.errorForStatus(409, { code: 'no_number', error: 'no number yet' })).toMatchObject({ code: 'no_number', message: 'no number yet' });
+    expect(core.errorForStatus(502, { code: 'templates_unavailable', meta_code: 190 }).code).toBe('templates_unavailable');
+    expect(core.errorForStatus(502, { code: 'send_failed', error: 'WhatsApp refused (131049)' })).toMatchObject({ code: 'send_failed', message: 'WhatsApp refused (131049)' });
+    expect(() => core.checkTemplatesPayload({ templates: [{ language: 'fr' }] })).toThrow('template list');
+    expect(() => core.checkCampaignsPayload({ campaigns: null })).toThrow('campaign list');
+    expect(core.checkCampaignsPayload({ campaigns: [], opt_out: 'x' })).toEqual({ campaigns: [], opt_out: null });
     expect(core.errorForStatus(503, null).code).toBe('server_error');
     expect(() => core.checkThreadPayload({ thread: { name: 'no id' }, messages: [] })).toThrow('without an id');
     expect(() => core.checkThreadPayload({ thread: null, messages: 'x' })).toThrow('malformed');
@@ -163,6 +228,34 @@ describe('Zoho widget core: client against the stub CoEx API', () => {
     stub.state.botState = 'active';
   });
 
+  it('reads templates for the thread number and campaigns for the phone, and sends body_parameters as the contract says', async () => {
+    const client = core.createCoexClient({ serverUrl: stub.url, account: ORG, installKey: KEY });
+    const templates = await client.getTemplates(PNID);
+    expect(templates.templates.map((t) => t.name)).toEqual(['hello_world', 'order_shipped', 'promo_photo', 'welcome_back']);
+    expect(templates.stale).toBe(false);
+    await expect(client.getTemplates('999')).rejects.toMatchObject({ code: 'not_found', status: 404 });
+    const report = await client.getCampaigns('+212612345678');
+    expect(report.campaigns).toHaveLength(2);
+    expect(report.opt_out).toMatchObject({ source: 'keyword', detail: 'baraka' });
+    const [shipped, welcome] = core.templateChoices(templates).choices.slice(1);
+    await client.sendTemplate('th_42', core.templateMessage(shipped, { '1': 'Salma', '2': '#1042' })!);
+    await client.sendTemplate('th_42', core.templateMessage(welcome, { first_name: 'Salma' })!);
+    expect(() => client.sendTemplate('th_42', { name: '', language: 'fr' })).toThrow('Choose a template');
+    const calls = stub.requests.slice(-5);
+    expect(calls.map((r) => `${r.method} ${r.url}`)).toEqual([
+      `GET /ext/v1/zoho/templates?phone_number_id=${PNID}`,
+      'GET /ext/v1/zoho/templates?phone_number_id=999',
+      'GET /ext/v1/zoho/campaigns?phone=%2B212612345678&limit=5',
+      'POST /ext/v1/zoho/threads/th_42/messages',
+      'POST /ext/v1/zoho/threads/th_42/messages',
+    ]);
+    expect(calls.every((r) => r.signatureOk)).toBe(true);
+    expect(calls.slice(-2).map((r) => r.body)).toEqual([
+      '{"template":{"name":"order_shipped","language":"fr","body_parameters":["Salma","#1042"]}}',
+      '{"template":{"name":"welcome_back","language":"ar","body_parameters":{"first_name":"Salma"}}}',
+    ]);
+  });
+
   it('reports a wrong key as unauthorized and a dead server as unreachable', async () => {
     const wrong = core.createCoexClient({ serverUrl: stub.url, account: ORG, installKey: 'wrong' });
     await expect(wrong.getThread('+212612345678')).rejects.toMatchObject({ code: 'unauthorized' });
@@ -173,8 +266,9 @@ describe('Zoho widget core: client against the stub CoEx API', () => {
 
 describe('Zoho widget core: rendering', () => {
   const NOW = Date.parse('2026-01-01T12:00:00Z');
+  const state = (over: Partial<StubState> = {}): StubState => ({ windowOpen: false, botState: 'active', longThread: false, templates: 'ok', optedOut: true, ...over });
   it('renders badges, transcripts, bot state with causes, sync progress; escapes everything', () => {
-    const html = core.renderWidget({ payload: core.checkThreadPayload(thread({ windowOpen: true, botState: 'paused' })) }, { now: NOW, timeZone: 'UTC' });
+    const html = core.renderWidget({ payload: core.checkThreadPayload(thread(state({ windowOpen: true, botState: 'paused' }))) }, { now: NOW, timeZone: 'UTC' });
     expect(html).toContain('Salma &lt;b&gt;B.&lt;/b&gt;');
     expect(html).not.toContain('<b>B.</b>');
     for (const badge of ['coex-badge-customer">Customer', 'coex-badge-app">Phone app', 'coex-badge-agent">Agent', 'coex-badge-history">History']) {
@@ -190,16 +284,60 @@ describe('Zoho widget core: rendering', () => {
     expect(html).toContain('data-mode="text"');
   });
 
-  it('shows the template picker when the window is closed or a 409 forced it, and the empty/config states', () => {
-    const closed = core.renderWidget({ payload: core.checkThreadPayload(thread({ windowOpen: false, botState: 'active' })), templates: 'order_update|fr' }, { now: NOW });
+  it('shows the sendable templates when the window is closed: one required input per parameter, a filled preview, send enabled once valid', () => {
+    const payload = core.checkThreadPayload(thread(state()));
+    const templates = { data: { templates: TEMPLATES, stale: false, fetched_at: null } };
+    const closed = core.renderWidget({ payload, templates }, { now: NOW });
     expect(closed).toContain('data-mode="template"');
-    expect(closed).toContain('<option value="order_update|fr">order_update (fr)</option>');
-    const forced = core.renderWidget({ payload: core.checkThreadPayload(thread({ windowOpen: true, botState: 'active' })), forceTemplate: true }, { now: NOW });
+    expect(closed).toContain('<option value="order_shipped|fr">order_shipped (fr)</option>');
+    expect(closed).toContain('<option value="welcome_back|ar">welcome_back (ar)</option>');
+    expect(closed).not.toContain('promo_photo');
+    expect(closed).toContain('data-unsendable="1"');
+    expect(closed).toMatch(/data-action="send-template" disabled/);
+    const chosen = core.renderWidget({ payload, templates, template: 'order_shipped|fr', templateValues: { '1': 'Salma' } }, { now: NOW });
+    expect(chosen.match(/<input type="text" required data-param="(\w+)"/g)).toHaveLength(2);
+    expect(chosen).toContain('data-param="1" value="Salma"');
+    expect(chosen).toContain('Bonjour <span class="coex-placeholder coex-filled" data-placeholder="1">Salma</span>, votre commande <span class="coex-placeholder coex-missing" data-placeholder="2">{{2}}</span> est en route.');
+    expect(chosen).toContain('data-problem-for="2">Required</span>');
+    expect(chosen).toMatch(/data-action="send-template" disabled/);
+    const ready = core.renderWidget({ payload, templates, template: 'order_shipped|fr', templateValues: { '1': 'Salma', '2': '#1042' } }, { now: NOW });
+    expect(ready).toMatch(/data-action="send-template">/);
+    const named = core.renderWidget({ payload, templates, template: 'welcome_back|ar', templateValues: { first_name: '<i>x</i>' } }, { now: NOW });
+    expect(named).toContain('Salam <span class="coex-placeholder coex-filled" data-placeholder="first_name">&lt;i&gt;x&lt;/i&gt;</span> &lt;3');
+  });
+
+  it('says when templates are loading, failed (with a retry), stale or none can be sent', () => {
+    const payload = core.checkThreadPayload(thread(state()));
+    expect(core.renderWidget({ payload, templates: { loading: true } }, { now: NOW })).toContain('data-templates="loading"');
+    const failed = core.renderWidget({ payload, templates: { error: { code: 'templates_unavailable', message: 'WhatsApp did not give the template list' } } }, { now: NOW });
+    expect(failed).toContain('data-templates="failed"');
+    expect(failed).toContain('data-action="retry-templates"');
+    expect(core.renderWidget({ payload, templates: { data: { templates: TEMPLATES, stale: true } } }, { now: NOW })).toContain('data-templates="stale"');
+    const empty = core.renderWidget({ payload, templates: { data: { templates: TEMPLATES.filter((t) => !t.sendable), stale: false } } }, { now: NOW });
+    expect(empty).toContain('data-templates="empty"');
+    expect(empty).toContain('no approved template that can be sent from here');
+    const forced = core.renderWidget({ payload: core.checkThreadPayload(thread(state({ windowOpen: true }))), forceTemplate: true, templates: { loading: true } }, { now: NOW });
     expect(forced).toContain('data-mode="template"');
-    expect(forced).toContain('No templates configured');
     expect(core.renderWidget({ payload: { thread: null, messages: [], sync: {} } })).toContain('No WhatsApp conversation');
     expect(core.renderWidget({ problem: 'not_configured' })).toContain('data-problem="not_configured"');
     expect(core.renderWidget({ payload: null, error: { code: 'unauthorized', message: '<img onerror=x>' } })).toContain('&lt;img onerror=x&gt;');
+  });
+
+  it("renders the Campaigns block: opt-out first, each campaign with this customer's outcome and the totals", () => {
+    const html = core.renderCampaigns({ data: campaigns(state()) }, { timeZone: 'UTC' });
+    expect(html.indexOf('data-opt-out="keyword"')).toBeLessThan(html.indexOf('data-campaign="c-2"'));
+    expect(html).toContain('Opted out of marketing messages</strong> · replied a stop keyword (“baraka”) · Mar 2, 2026');
+    expect(html).toContain('Soldes &lt;Ramadan&gt;');
+    expect(html).toContain('promo_ramadan (ar) · Mar 1, 2026');
+    expect(html).toContain('data-outcome="read" data-replied="1"');
+    expect(html).toContain('data-totals="1180/1100/870/6/95/1200">1200 recipients: 1180 sent · 1100 delivered · 870 read · 6 failed · 95 replied');
+    expect(html).toContain('data-outcome="failed"');
+    expect(html).toContain('#131049 Meta chose not to deliver this marketing message');
+    expect(core.renderCampaigns({ data: { campaigns: [], opt_out: null } })).toContain('data-campaigns="empty"');
+    expect(core.renderCampaigns({ loading: true })).toContain('data-campaigns="loading"');
+    expect(core.renderCampaigns({ error: { code: 'invalid_phone', message: 'not a phone number' } })).toContain('data-campaigns="failed"');
+    // Shown with the thread, and also when there is no thread yet.
+    expect(core.renderWidget({ payload: { thread: null, messages: [], sync: {} }, campaigns: { data: campaigns(state()) } })).toContain('data-campaign="c-1"');
   });
 });
 
@@ -223,7 +361,6 @@ function zohoStub(coexUrl: string): string {
         getOrgVariable: async () => ({ Success: { Content: {
           coexwa__coex_server_url: { value: ${JSON.stringify(coexUrl)} },
           coexwa__coex_install_key: { value: params.get('key') || ${JSON.stringify(KEY)} },
-          coexwa__coex_templates: { value: 'order_update|fr\\nfollow_up|ar' },
         } } }),
       },
       CONFIG: { getOrgInfo: async () => ({ org: [{ zgid: ${JSON.stringify(ORG)}, company_name: 'Atlas Boutique' }] }) },
@@ -237,7 +374,8 @@ function zohoStub(coexUrl: string): string {
       if (button && !button.disabled) { clearInterval(timer); button.click(); }
     }, 20);
   }
-})();`;
+})();
+${uiPlayerScript()}`;
 }
 
 const startWidgetHost = (coexUrl: string) => startZohoWidgetHost(() => zohoStub(coexUrl));
@@ -274,9 +412,11 @@ describe.skipIf(!hasChromium)('Zoho widget in headless Chromium (stub ZOHO SDK, 
     expect(dom).toContain('data-bot-state="active"');
     expect(dom).toContain('data-mode="text"');
     const calls = stub.requests.slice(before);
-    expect(calls.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /ext/v1/zoho/thread?phone=%2B212612345678']);
-    expect(calls[0]?.signatureOk).toBe(true);
-    expect(calls[0]?.headers['x-coex-account']).toBe(ORG);
+    // Window open: no template list is fetched; campaigns load beside the thread.
+    expect(calls.map((r) => `${r.method} ${r.url}`).sort()).toEqual(['GET /ext/v1/zoho/campaigns?phone=%2B212612345678&limit=5', 'GET /ext/v1/zoho/thread?phone=%2B212612345678']);
+    expect(calls.every((r) => r.signatureOk && r.headers['x-coex-account'] === ORG)).toBe(true);
+    expect(dom).toContain('data-opt-out="keyword"');
+    expect(dom).toContain('data-totals="1180/1100/870/6/95/1200"');
   });
 
   it('pauses the bot from the toggle and re-renders the new state', async () => {
@@ -290,13 +430,87 @@ describe.skipIf(!hasChromium)('Zoho widget in headless Chromium (stub ZOHO SDK, 
     expect(dom).toContain('data-action="bot-resume"');
   });
 
-  it('offers the configured templates when the window is closed', async () => {
+  const play = async (steps: UiStep[]) => {
+    const dom = await chromium(['--dump-dom', page(`phone=%2B212612345678&${stepsQuery(steps)}`)]);
+    const result = playerResult(dom);
+    expect(result.error).toBe('');
+    expect(result.state).toBe('done');
+    return { dom, records: result.records };
+  };
+
+  it('window closed: lists the sendable templates of the thread number, asks each parameter, previews, sends body_parameters', async () => {
     stub.state.windowOpen = false;
-    const dom = await chromium(['--dump-dom', page('phone=%2B212612345678')]);
-    expect(dom).toContain('data-mode="template"');
-    expect(dom).toContain('order_update (fr)');
-    expect(dom).toContain('follow_up (ar)');
+    const before = stub.requests.length;
+    const { dom, records } = await play([
+      { waitFor: '[data-templates="ready"]' },
+      { select: '#coex-template', value: 'order_shipped|fr' },
+      { type: '[data-param="1"]', value: 'Salma' },
+      { record: '[data-preview]', as: 'half' },
+      { type: '[data-param="2"]', value: '#1042' },
+      { record: '[data-preview]', as: 'full' },
+      { click: '[data-action="send-template"]' },
+      { waitFor: '#coex-template option[value="order_shipped|fr"]:not([selected])' },
+      { sleep: 200 },
+    ]);
+    expect(dom).toContain('order_shipped (fr)');
+    expect(dom).not.toContain('promo_photo');
+    expect(records.find((r) => r.as === 'half')?.text).toBe('Preview: Bonjour Salma, votre commande {{2}} est en route.');
+    expect(records.find((r) => r.as === 'full')?.text).toBe('Preview: Bonjour Salma, votre commande #1042 est en route.');
+    const calls = stub.requests.slice(before);
+    expect(calls.map((r) => `${r.method} ${r.url}`)).toContain(`GET /ext/v1/zoho/templates?phone_number_id=${PNID}`);
+    const sent = calls.filter((r) => r.method === 'POST');
+    expect(sent.map((r) => r.body)).toEqual(['{"template":{"name":"order_shipped","language":"fr","body_parameters":["Salma","#1042"]}}']);
+    expect(sent[0]?.signatureOk).toBe(true);
+    // Fetched once: the reload after sending reuses the list of the same number.
+    expect(calls.filter((r) => r.url.startsWith('/ext/v1/zoho/templates'))).toHaveLength(1);
     stub.state.windowOpen = true;
+  });
+
+  it('window closed: a failed template list says why and Retry loads it; a stale list is flagged', async () => {
+    stub.state.windowOpen = false;
+    stub.state.templates = 'fail-once';
+    stub.resetTemplateCalls();
+    const { records } = await play([
+      { waitFor: '[data-templates="failed"]' },
+      { record: '[data-templates="failed"]', as: 'failed' },
+      { click: '[data-action="retry-templates"]' },
+      { waitFor: '[data-templates="ready"]' },
+    ]);
+    expect(records[0]?.text).toContain('WhatsApp did not give the template list');
+    stub.state.templates = 'stale';
+    const stale = await chromium(['--dump-dom', page('phone=%2B212612345678')]);
+    expect(stale).toContain('data-templates="stale"');
+    expect(stale).toContain('data-templates="ready"');
+    stub.state.templates = 'empty';
+    const empty = await chromium(['--dump-dom', page('phone=%2B212612345678')]);
+    expect(empty).toContain('data-templates="empty"');
+    stub.state.templates = 'ok';
+    stub.state.windowOpen = true;
+  });
+
+  it('scrolls to the newest message on load and after sending, and keeps the position of a reader who scrolled up', async () => {
+    stub.state.longThread = true;
+    stub.state.botState = 'active';
+    const { records } = await play([
+      { waitFor: '.coex-timeline' },
+      { record: '.coex-timeline', as: 'loaded' },
+      { scrollTo: '.coex-timeline', top: 0 },
+      { click: '[data-action="bot-pause"]' },
+      { waitFor: '[data-bot-state="paused"]' },
+      { record: '.coex-timeline', as: 'refreshed' },
+      { type: '#coex-reply', value: 'Salam, wakha' },
+      { click: '[data-action="send-text"]' },
+      { waitFor: '[data-action="send-text"]:not([disabled])' },
+      { sleep: 100 },
+      { record: '.coex-timeline', as: 'sent' },
+    ]);
+    stub.state.longThread = false;
+    stub.state.botState = 'active';
+    const at = (as: string) => records.find((r) => r.as === as)!;
+    expect(at('loaded').scrollHeight).toBeGreaterThan(at('loaded').clientHeight + 200); // it really overflows
+    expect(at('loaded').scrollTop).toBe(at('loaded').scrollHeight - at('loaded').clientHeight);
+    expect(at('refreshed').scrollTop).toBe(0);
+    expect(at('sent').scrollTop).toBe(at('sent').scrollHeight - at('sent').clientHeight);
   });
 
   it('says so when the record has no phone, and shows an auth error for a wrong key', async () => {
@@ -308,9 +522,13 @@ describe.skipIf(!hasChromium)('Zoho widget in headless Chromium (stub ZOHO SDK, 
 
   it('renders a screenshot', async () => {
     const out = process.env.COEX_WRITE_SCREENSHOTS ? join(ROOT, 'docs/screenshots/zoho-widget.png') : join(mkdtempSync(join(tmpdir(), 'coex-shot-')), 'zoho-widget.png');
+    // Window closed so the picker shows, with a template chosen and its parameter half filled.
     stub.state.botState = 'paused';
-    await chromium([`--screenshot=${out}`, '--window-size=520,760', '--hide-scrollbars', page('phone=%2B212612345678')]);
+    stub.state.windowOpen = false;
+    const steps = stepsQuery([{ waitFor: '[data-templates="ready"]' }, { select: '#coex-template', value: 'order_shipped|fr' }, { type: '[data-param="1"]', value: 'Salma' }]);
+    await chromium([`--screenshot=${out}`, '--window-size=520,960', '--hide-scrollbars', page(`phone=%2B212612345678&${steps}`)]);
     stub.state.botState = 'active';
+    stub.state.windowOpen = true;
     const png = readFileSync(out);
     expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
     expect(png.length).toBeGreaterThan(10_000);

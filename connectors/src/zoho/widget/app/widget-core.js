@@ -252,23 +252,228 @@ export function syncView(sync) {
     };
 }
 
-/** "name|language" lines (bridge settings) → template choices. */
-export function parseTemplateChoices(lines) {
-    const list = Array.isArray(lines) ? lines : String(lines || "").split(/\r?\n|,/);
+// ── templates (GET /ext/v1/:crm/templates) ──
+
+/** {{1}} or {{first_name}} in a template body; the names match the server's `parameters.names`. */
+const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
+
+/**
+ * GET /templates → what the picker offers: the sendable templates only (the others need a media
+ * header, button values or a one-time code the reply box cannot give), how many were left out, and
+ * whether the server served its last list because Meta could not be reached (`stale`).
+ */
+export function templateChoices(response) {
+    const all = response && Array.isArray(response.templates) ? response.templates : [];
     const choices = [];
-    for (const raw of list) {
-        const line = String(raw).trim();
-        if (!line) {
+    let unsendable = 0;
+    for (const tpl of all) {
+        if (!tpl || typeof tpl.name !== "string" || !tpl.name || typeof tpl.language !== "string" || !tpl.language) {
             continue;
         }
-        const [name, language] = line.split("|").map((s) => s.trim());
-        if (name && /^[a-z0-9_]+$/.test(name)) {
-            choices.push({ name, language: language || "en", id: `${name}|${language || "en"}` });
+        if (tpl.sendable !== true) {
+            unsendable += 1;
+            continue;
         }
+        const parameters = tpl.parameters || {};
+        const names = Array.isArray(parameters.names) ? parameters.names.map(String) : [];
+        choices.push({
+            id: `${tpl.name}|${tpl.language}`,
+            name: tpl.name,
+            language: tpl.language,
+            category: typeof tpl.category === "string" ? tpl.category : "",
+            body: typeof tpl.body === "string" ? tpl.body : "",
+            format: parameters.format === "named" ? "named" : "positional",
+            names,
+        });
     }
-    return choices;
-// </shared-thread-logic>
+    return {
+        choices,
+        unsendable,
+        stale: Boolean(response && response.stale),
+        fetchedAt: parseTimestamp(response && response.fetched_at),
+    };
 }
+
+/**
+ * Why a parameter value cannot be sent, or null. Meta refuses body parameters with new lines, tabs
+ * or more than four spaces in a row (error 132018), so the picker says it before sending.
+ */
+export function templateParameterProblem(value) {
+    const text = typeof value === "string" ? value.trim() : "";
+    if (!text) {
+        return "param_required";
+    }
+    if (/[\n\r\t]| {5,}/.test(text)) {
+        return "param_whitespace";
+    }
+    return null;
+}
+
+/**
+ * The body with the values typed so far: `segments` alternate plain text and placeholders
+ * ({ text, name, filled }) so a UI can mark the missing ones; `text` is the flat preview.
+ */
+export function templatePreview(choice, values) {
+    const body = (choice && choice.body) || "";
+    const given = values || {};
+    const segments = [];
+    let last = 0;
+    for (const match of body.matchAll(PLACEHOLDER)) {
+        if (match.index > last) {
+            segments.push({ text: body.slice(last, match.index), name: null, filled: true });
+        }
+        const name = match[1];
+        const value = typeof given[name] === "string" ? given[name].trim() : "";
+        segments.push({ text: value || `{{${name}}}`, name, filled: Boolean(value) });
+        last = match.index + match[0].length;
+    }
+    if (last < body.length) {
+        segments.push({ text: body.slice(last), name: null, filled: true });
+    }
+    return { segments, text: segments.map((s) => s.text).join("") };
+}
+
+/**
+ * The `template` object of POST /threads/:id/messages, or null while a parameter is missing or
+ * invalid: body_parameters is an array in `names` order (positional) or an object keyed by name
+ * (named), and is left out for a template without parameters.
+ */
+export function templateMessage(choice, values) {
+    if (!choice) {
+        return null;
+    }
+    const given = values || {};
+    if (choice.names.some((name) => templateParameterProblem(given[name]) !== null)) {
+        return null;
+    }
+    const message = { name: choice.name, language: choice.language };
+    if (choice.names.length) {
+        const trimmed = choice.names.map((name) => given[name].trim());
+        message.body_parameters =
+            choice.format === "named" ? Object.fromEntries(choice.names.map((name, i) => [name, trimmed[i]])) : trimmed;
+    }
+    return message;
+}
+
+// ── campaign reports (GET /ext/v1/:crm/campaigns) ──
+
+const CAMPAIGN_STATUS_KEYS = {
+    draft: "campaign_draft",
+    scheduled: "campaign_scheduled",
+    running: "campaign_running",
+    paused: "campaign_paused",
+    completed: "campaign_completed",
+};
+
+const OPT_OUT_SOURCE_KEYS = {
+    keyword: "opt_out_keyword",
+    api: "opt_out_api",
+    crm: "opt_out_crm",
+    131050: "opt_out_meta",
+};
+
+/** This customer's outcome in one campaign: the furthest state their message reached. */
+export function recipientOutcome(recipient) {
+    if (!recipient) {
+        return null;
+    }
+    const status = recipient.status;
+    const messageStatus = recipient.message_status;
+    let key;
+    if (status === "failed" || messageStatus === "failed") {
+        key = "failed";
+    } else if (status === "skipped") {
+        key = "skipped";
+    } else if (status === "queued" || status === "sending") {
+        key = "pending";
+    } else if (messageStatus === "read" || messageStatus === "played") {
+        key = "read";
+    } else if (messageStatus === "delivered") {
+        key = "delivered";
+    } else {
+        key = "sent";
+    }
+    const errorCode = recipient.error_code === null || recipient.error_code === undefined ? "" : String(recipient.error_code);
+    return {
+        key,
+        labelKey: `outcome_${key}`,
+        errorCode: key === "failed" ? errorCode : "",
+        error: key === "failed" && typeof recipient.error === "string" ? recipient.error : "",
+        sentAt: parseTimestamp(recipient.sent_at),
+        replied: recipient.replied === true,
+    };
+}
+
+function countOf(value) {
+    return typeof value === "number" && Number.isFinite(value) && value >= 0 ? Math.round(value) : 0;
+}
+
+/** GET /campaigns → the card's Campaigns block, newest first as the server sent them. */
+export function campaignsView(response) {
+    const list = response && Array.isArray(response.campaigns) ? response.campaigns : [];
+    const campaigns = list
+        .filter((c) => c && typeof c === "object")
+        .map((c, index) => {
+            const template = c.template || {};
+            const counts = c.counts || {};
+            return {
+                id: c.id === undefined || c.id === null ? `campaign-${index}` : String(c.id),
+                name: typeof c.name === "string" && c.name ? c.name : "—",
+                status: typeof c.status === "string" ? c.status : "",
+                statusKey: CAMPAIGN_STATUS_KEYS[c.status] || null,
+                template: template.name ? `${template.name}${template.language ? ` (${template.language})` : ""}` : "",
+                startedAt: parseTimestamp(c.started_at) ?? parseTimestamp(c.created_at),
+                outcome: recipientOutcome(c.recipient),
+                totals: {
+                    total: countOf(counts.total),
+                    sent: countOf(counts.sent),
+                    delivered: countOf(counts.delivered),
+                    read: countOf(counts.read),
+                    failed: countOf(counts.failed),
+                    replied: countOf(counts.replied),
+                },
+            };
+        });
+    const optOut = response && response.opt_out && typeof response.opt_out === "object" ? response.opt_out : null;
+    return {
+        campaigns,
+        optOut: optOut
+            ? {
+                  source: String(optOut.source ?? ""),
+                  sourceKey: OPT_OUT_SOURCE_KEYS[optOut.source] || null,
+                  detail: typeof optOut.detail === "string" ? optOut.detail : "",
+                  at: parseTimestamp(optOut.at),
+              }
+            : null,
+    };
+}
+
+// ── scrolling the timeline ──
+
+/** Within this many pixels of the end counts as "at the newest message". */
+export const STICKY_BOTTOM_PX = 48;
+
+export function isNearBottom(metrics, slack = STICKY_BOTTOM_PX) {
+    if (!metrics) {
+        return true;
+    }
+    return metrics.scrollHeight - metrics.clientHeight - metrics.scrollTop <= slack;
+}
+
+/**
+ * Where the timeline should be scrolled after it re-rendered. `reason`: "load" (first render of a
+ * record) and "sent" (the user's own message) go to the newest message; "refresh" follows new
+ * messages only when the user was already at the bottom, and otherwise keeps their position.
+ * `before`/`after`: { scrollTop, scrollHeight, clientHeight } of the scroll box.
+ */
+export function nextScrollTop(reason, before, after) {
+    const bottom = Math.max(0, after.scrollHeight - after.clientHeight);
+    if (reason !== "refresh" || isNearBottom(before)) {
+        return bottom;
+    }
+    return Math.min(before.scrollTop, bottom);
+}
+// </shared-thread-logic>
 
 // ── strings ────────────────────────────────────────────────────────────────────────────────
 
@@ -307,8 +512,43 @@ export const MESSAGES = {
         loading: "Loading WhatsApp thread…",
         reply_placeholder: "Reply on WhatsApp…",
         choose_template: "Choose a template",
-        no_templates: "No templates configured (extension setting coex_templates).",
+        templates_loading: "Loading the approved templates…",
+        templates_failed: "The approved templates could not be loaded:",
+        no_templates: "This WhatsApp number has no approved template that can be sent from here.",
+        unsendable_hidden: "Templates hidden because they need media, button values or a code:",
+        templates_stale: "WhatsApp could not be reached: this is the last template list CoEx saw.",
+        retry: "Retry",
+        preview: "Preview",
+        param_required: "Required",
+        param_whitespace: "No line breaks, tabs or more than 4 spaces in a row",
         paused_until: "Paused until",
+        campaigns: "Campaigns",
+        campaigns_loading: "Loading campaigns…",
+        campaigns_failed: "Campaigns could not be loaded:",
+        no_campaigns: "No campaign included this customer yet.",
+        campaign_draft: "Draft",
+        campaign_scheduled: "Scheduled",
+        campaign_running: "Running",
+        campaign_paused: "Paused",
+        campaign_completed: "Completed",
+        outcome_sent: "Sent",
+        outcome_delivered: "Delivered",
+        outcome_read: "Read",
+        outcome_failed: "Failed",
+        outcome_pending: "Not sent yet",
+        outcome_skipped: "Skipped",
+        replied: "Replied",
+        totals_sent: "sent",
+        totals_delivered: "delivered",
+        totals_read: "read",
+        totals_failed: "failed",
+        totals_replied: "replied",
+        totals_recipients: "recipients",
+        opt_out: "Opted out of marketing messages",
+        opt_out_keyword: "replied a stop keyword",
+        opt_out_api: "recorded through the API",
+        opt_out_crm: "recorded from a CRM",
+        opt_out_meta: "WhatsApp reported the customer stopped marketing messages (131050)",
         not_configured: "CoEx is not configured: set the server URL and install key in the extension settings.",
     },
 };
@@ -350,7 +590,6 @@ export function randomNonce(cryptoImpl = globalThis.crypto) {
 export const CONFIG_KEYS = {
     serverUrl: "coex_server_url",
     installKey: "coex_install_key",
-    templates: "coex_templates",
 };
 
 /**
@@ -372,7 +611,6 @@ export function configFromOrgVariables(response) {
     return {
         serverUrl: read(CONFIG_KEYS.serverUrl).replace(/\/+$/, ""),
         installKey: read(CONFIG_KEYS.installKey),
-        templates: read(CONFIG_KEYS.templates),
     };
 }
 
@@ -475,14 +713,36 @@ export function createCoexClient({ serverUrl, account, installKey, fetchImpl = g
         sendText(threadId, text) {
             return call("POST", threadPath(threadId, "messages"), { text });
         },
+        /** template: { name, language, body_parameters? } as built by templateMessage(). */
         sendTemplate(threadId, template) {
-            return call("POST", threadPath(threadId, "messages"), { template: { name: template.name, language: template.language } });
+            if (!template || !template.name || !template.language) {
+                throw new CoexApiError("bad_request", "Choose a template.");
+            }
+            const message = { name: template.name, language: template.language };
+            if (template.body_parameters !== undefined) {
+                message.body_parameters = template.body_parameters;
+            }
+            return call("POST", threadPath(threadId, "messages"), { template: message });
+        },
+        /** Approved templates of the thread's number (phone_number_id from the thread payload). */
+        async getTemplates(phoneNumberId) {
+            const query = phoneNumberId ? `?${new URLSearchParams({ phone_number_id: String(phoneNumberId) })}` : "";
+            return checkTemplatesPayload(await call("GET", `/ext/v1/zoho/templates${query}`));
+        },
+        /** Campaigns that included this customer, newest first, and their marketing opt-out. */
+        async getCampaigns(phone, limit = CAMPAIGN_LIMIT) {
+            return checkCampaignsPayload(await call("GET", `/ext/v1/zoho/campaigns?${new URLSearchParams({ phone, limit: String(limit) })}`));
         },
     };
 }
 
+/** Campaigns shown in the widget (the server allows 1..50). */
+export const CAMPAIGN_LIMIT = 5;
+
 export function errorForStatus(status, json) {
     const code = json && typeof json.code === "string" ? json.code : undefined;
+    // The extension API's sentence for people is in "error"; "message" kept for older servers.
+    const serverMessage = json && [json.error, json.message].find((v) => typeof v === "string" && v);
     if (status === 409 && code === "window_closed") {
         return new CoexApiError("window_closed", "The 24-hour window is closed: send a template.", status);
     }
@@ -493,7 +753,13 @@ export function errorForStatus(status, json) {
         return new CoexApiError("not_found", "CoEx does not know this thread.", status);
     }
     if (status >= 400 && status < 500) {
-        return new CoexApiError(code || "bad_request", (json && json.message) || `CoEx rejected the request (HTTP ${status}).`, status);
+        return new CoexApiError(code || "bad_request", serverMessage || `CoEx rejected the request (HTTP ${status}).`, status);
+    }
+    if (status === 502 && code === "templates_unavailable") {
+        return new CoexApiError(code, "WhatsApp did not give the template list and CoEx has none cached; try again shortly.", status);
+    }
+    if (code === "send_failed") {
+        return new CoexApiError(code, serverMessage || "WhatsApp refused the message.", status);
     }
     return new CoexApiError("server_error", `CoEx failed (HTTP ${status}).`, status);
 }
@@ -512,6 +778,24 @@ export function checkThreadPayload(payload) {
         throw new CoexApiError("bad_response", "CoEx answered with malformed messages.");
     }
     return { thread, messages, sync: payload.sync && typeof payload.sync === "object" ? payload.sync : {} };
+}
+
+/** Shape check of GET /templates: a list of objects with a name and a language. */
+export function checkTemplatesPayload(payload) {
+    const templates = payload && payload.templates;
+    if (!Array.isArray(templates) || templates.some((t) => !t || typeof t.name !== "string" || typeof t.language !== "string")) {
+        throw new CoexApiError("bad_response", "CoEx answered with an unexpected template list.");
+    }
+    return { templates, stale: payload.stale === true, fetched_at: payload.fetched_at ?? null };
+}
+
+/** Shape check of GET /campaigns: a list of campaign objects and an optional opt-out object. */
+export function checkCampaignsPayload(payload) {
+    const campaigns = payload && payload.campaigns;
+    if (!Array.isArray(campaigns) || campaigns.some((c) => !c || typeof c !== "object")) {
+        throw new CoexApiError("bad_response", "CoEx answered with an unexpected campaign list.");
+    }
+    return { campaigns, opt_out: payload.opt_out && typeof payload.opt_out === "object" ? payload.opt_out : null };
 }
 
 // ── rendering ──────────────────────────────────────────────────────────────────────────────
@@ -569,6 +853,7 @@ export function renderWidget(state, { now = Date.now(), timeZone, locale } = {})
     }
     if (!thread) {
         out.push(`<div class="coex-notice coex-empty">${e(t("no_thread"))}</div>`);
+        out.push(renderCampaigns(state.campaigns, { t, timeZone, locale }));
         return out.join("");
     }
 
@@ -603,25 +888,121 @@ export function renderWidget(state, { now = Date.now(), timeZone, locale } = {})
     }
     out.push("</div>");
 
-    let composer = composerMode(payload, now);
-    if (state.forceTemplate && composer.mode === "text") {
-        composer = { ...composer, mode: "template" };
-    }
+    const composer = widgetComposerMode(state, now);
     if (composer.mode === "text") {
-        out.push(`<div class="coex-composer" data-mode="text"><textarea id="coex-reply" rows="2" placeholder="${e(t("reply_placeholder"))}"></textarea><button type="button" class="coex-btn coex-btn-primary" data-action="send-text"${state.busy ? " disabled" : ""}>${e(t("send"))}</button></div>`);
+        out.push(`<div class="coex-composer" data-mode="text"><textarea id="coex-reply" rows="2" placeholder="${e(t("reply_placeholder"))}">${e(state.draft || "")}</textarea><button type="button" class="coex-btn coex-btn-primary" data-action="send-text"${state.busy ? " disabled" : ""}>${e(t("send"))}</button></div>`);
     } else {
-        const templates = parseTemplateChoices(state.templates);
         out.push(`<div class="coex-composer" data-mode="template"><div class="coex-muted">${e(t("window_closed"))}</div>`);
-        if (templates.length) {
-            out.push(`<select id="coex-template"><option value="">${e(t("choose_template"))}</option>`);
-            for (const tpl of templates) {
-                out.push(`<option value="${e(tpl.id)}">${e(tpl.name)} (${e(tpl.language)})</option>`);
-            }
-            out.push(`</select><button type="button" class="coex-btn coex-btn-primary" data-action="send-template"${state.busy ? " disabled" : ""}>${e(t("send_template"))}</button>`);
-        } else {
-            out.push(`<div class="coex-muted">${e(t("no_templates"))}</div>`);
-        }
+        out.push(renderTemplatePicker(state, t));
         out.push("</div>");
     }
+    out.push(renderCampaigns(state.campaigns, { t, timeZone, locale }));
+    return out.join("");
+}
+
+/** Free text or template picker: the window decides, and a 409 window_closed forces the picker. */
+export function widgetComposerMode(state, now = Date.now()) {
+    const composer = composerMode(state.payload, now);
+    return state.forceTemplate && composer.mode === "text" ? { ...composer, mode: "template" } : composer;
+}
+
+/** The chosen template (state.template is its id) among the sendable ones, or null. */
+export function chosenTemplate(state) {
+    const templates = state.templates && state.templates.data;
+    return templateChoices(templates).choices.find((c) => c.id === state.template) || null;
+}
+
+/** Body preview with the placeholders still missing marked (widget.js refreshes it on input). */
+export function renderTemplatePreview(choice, values, t = translator()) {
+    const e = escapeHtml;
+    const parts = templatePreview(choice, values).segments.map((seg) =>
+        seg.name === null ? e(seg.text) : `<span class="coex-placeholder ${seg.filled ? "coex-filled" : "coex-missing"}" data-placeholder="${e(seg.name)}">${e(seg.text)}</span>`,
+    );
+    return `<span class="coex-muted">${e(t("preview"))}: </span>${parts.join("")}`;
+}
+
+function renderTemplatePicker(state, t) {
+    const e = escapeHtml;
+    const templates = state.templates || {};
+    if (templates.loading) {
+        return `<div class="coex-muted" data-templates="loading">${e(t("templates_loading"))}</div>`;
+    }
+    if (templates.error) {
+        return `<div class="coex-error" data-templates="failed">${e(t("templates_failed"))} ${e(templates.error.message || templates.error.code)} <button type="button" class="coex-btn" data-action="retry-templates">${e(t("retry"))}</button></div>`;
+    }
+    if (!templates.data) {
+        return "";
+    }
+    const view = templateChoices(templates.data);
+    const out = [];
+    if (view.stale) {
+        out.push(`<div class="coex-stale" data-templates="stale">${e(t("templates_stale"))}</div>`);
+    }
+    if (!view.choices.length) {
+        out.push(`<div class="coex-muted" data-templates="empty">${e(t("no_templates"))}</div>`);
+    } else {
+        const choice = view.choices.find((c) => c.id === state.template) || null;
+        const values = state.templateValues || {};
+        out.push(`<select id="coex-template" data-templates="ready"><option value="">${e(t("choose_template"))}</option>`);
+        for (const tpl of view.choices) {
+            out.push(`<option value="${e(tpl.id)}"${choice && choice.id === tpl.id ? " selected" : ""}>${e(tpl.name)} (${e(tpl.language)})</option>`);
+        }
+        out.push("</select>");
+        if (choice) {
+            out.push('<div class="coex-params">');
+            for (const name of choice.names) {
+                const problem = templateParameterProblem(values[name]);
+                out.push(`<label class="coex-param"><span class="coex-param-name">{{${e(name)}}}</span><input type="text" required data-param="${e(name)}" value="${e(values[name] || "")}"><span class="coex-param-problem" data-problem-for="${e(name)}">${problem ? e(t(problem)) : ""}</span></label>`);
+            }
+            out.push(`</div><div class="coex-preview" data-preview>${renderTemplatePreview(choice, values, t)}</div>`);
+        }
+        const ready = templateMessage(choice, values) !== null;
+        out.push(`<button type="button" class="coex-btn coex-btn-primary" data-action="send-template"${state.busy || !ready ? " disabled" : ""}>${e(t("send_template"))}</button>`);
+    }
+    if (view.unsendable) {
+        out.push(`<div class="coex-muted" data-unsendable="${view.unsendable}">${e(t("unsendable_hidden"))} ${view.unsendable}</div>`);
+    }
+    return out.join("");
+}
+
+function formatDate(ms, { timeZone, locale } = {}) {
+    return ms === null || ms === undefined ? "" : new Intl.DateTimeFormat(locale || "en", { timeZone, dateStyle: "medium" }).format(new Date(ms));
+}
+
+/** The Campaigns block: opt-out first (it decides whether marketing may be sent), then each campaign. */
+export function renderCampaigns(campaigns, { t = translator(), timeZone, locale } = {}) {
+    const e = escapeHtml;
+    const block = campaigns || {};
+    const out = [`<section class="coex-campaigns" aria-label="${e(t("campaigns"))}"><div class="coex-section-title">${e(t("campaigns"))}</div>`];
+    const view = campaignsView(block.data);
+    if (view.optOut) {
+        const source = view.optOut.sourceKey ? t(view.optOut.sourceKey) : view.optOut.source;
+        const detail = view.optOut.detail ? ` (“${e(view.optOut.detail)}”)` : "";
+        const at = view.optOut.at ? ` · ${e(formatDate(view.optOut.at, { timeZone, locale }))}` : "";
+        out.push(`<div class="coex-opt-out" role="status" data-opt-out="${e(view.optOut.source)}"><strong>${e(t("opt_out"))}</strong> · ${e(source)}${detail}${at}</div>`);
+    }
+    if (block.loading && !block.data) {
+        out.push(`<div class="coex-muted" data-campaigns="loading">${e(t("campaigns_loading"))}</div>`);
+    } else if (block.error) {
+        out.push(`<div class="coex-muted coex-campaigns-error" data-campaigns="failed">${e(t("campaigns_failed"))} ${e(block.error.message || block.error.code)}</div>`);
+    } else if (block.data && !view.campaigns.length) {
+        out.push(`<div class="coex-muted" data-campaigns="empty">${e(t("no_campaigns"))}</div>`);
+    } else if (block.data) {
+        out.push('<ul class="coex-campaign-list" data-campaigns="ready">');
+        for (const c of view.campaigns) {
+            const status = c.statusKey ? t(c.statusKey) : c.status;
+            out.push(`<li class="coex-campaign" data-campaign="${e(c.id)}"><div class="coex-campaign-head"><strong class="coex-campaign-name">${e(c.name)}</strong><span class="coex-campaign-status coex-campaign-${e(c.status)}">${e(status)}</span></div>`);
+            out.push(`<div class="coex-muted">${e(c.template)}${c.startedAt ? ` · ${e(formatDate(c.startedAt, { timeZone, locale }))}` : ""}</div>`);
+            if (c.outcome) {
+                const o = c.outcome;
+                const error = o.errorCode || o.error ? ` <span class="coex-outcome-error">${o.errorCode ? `#${e(o.errorCode)}` : ""}${o.error ? ` ${e(o.error)}` : ""}</span>` : "";
+                out.push(`<div class="coex-outcome" data-outcome="${e(o.key)}"${o.replied ? ' data-replied="1"' : ""}><span class="coex-pill coex-outcome-${e(o.key)}">${e(t(o.labelKey))}</span>${o.replied ? ` <span class="coex-pill coex-outcome-replied">${e(t("replied"))}</span>` : ""}${error}</div>`);
+            }
+            const n = c.totals;
+            out.push(`<div class="coex-totals coex-muted" data-totals="${n.sent}/${n.delivered}/${n.read}/${n.failed}/${n.replied}/${n.total}">${n.total} ${e(t("totals_recipients"))}: ${n.sent} ${e(t("totals_sent"))} · ${n.delivered} ${e(t("totals_delivered"))} · ${n.read} ${e(t("totals_read"))} · ${n.failed} ${e(t("totals_failed"))} · ${n.replied} ${e(t("totals_replied"))}</div></li>`);
+        }
+        out.push("</ul>");
+    }
+    out.push("</section>");
     return out.join("");
 }
