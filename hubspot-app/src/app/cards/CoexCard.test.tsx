@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Alert, Button, LoadingSpinner, ProgressBar, Select, TableRow, Tag, Text, TextArea } from '@hubspot/ui-extensions';
-import type { CrmContext, TextAreaProps } from '@hubspot/ui-extensions';
+import { Accordion, Alert, Button, Input, LoadingSpinner, ProgressBar, Select, TableRow, Tag, Text, TextArea } from '@hubspot/ui-extensions';
+import type { CrmContext, InputProps, TextAreaProps } from '@hubspot/ui-extensions';
 import { createRenderer, RenderedNodeType, type RenderedElementNode } from '@hubspot/ui-extensions/testing';
 import { CoexCard } from './CoexCard.js';
-import { emulateHubSpotFetch, startCoexExtApiStub, type CoexExtApiStub, type StubSync, type StubThread } from '../../../test/coex-ext-api-stub.js';
-import { SAMPLE_NOW, msg, sampleThread } from '../../../test/fixtures.js';
+import { emulateHubSpotFetch, startCoexExtApiStub, STUB_PHONE_NUMBER_ID, type CoexExtApiStub, type StubCampaignsAnswer, type StubSync, type StubTemplatesAnswer, type StubThread } from '../../../test/coex-ext-api-stub.js';
+import { SAMPLE_NOW, msg, sampleCampaigns, sampleTemplates, sampleThread } from '../../../test/fixtures.js';
 
 /*
  * The React card rendered with HubSpot's own testing utilities (@hubspot/ui-extensions/testing:
@@ -14,6 +14,10 @@ import { SAMPLE_NOW, msg, sampleThread } from '../../../test/fixtures.js';
 
 const WAIT = { timeoutInMs: 5_000 };
 const SALMA = '+212612345678';
+const THREAD_PATH = '/ext/v1/hubspot/thread';
+const TEMPLATES_PATH = '/ext/v1/hubspot/templates';
+const CAMPAIGNS_PATH = '/ext/v1/hubspot/campaigns';
+const requestsTo = (stub: CoexExtApiStub, path: string) => stub.requests.filter((r) => r.path === path);
 
 /** The sample without its voice note in transcription, so the card has no reason to poll. */
 function settledThread(overrides: Partial<StubThread> = {}): StubThread {
@@ -30,6 +34,8 @@ afterEach(async () => {
 async function renderCard(opts: {
   threads?: Record<string, StubThread>;
   sync?: StubSync;
+  templates?: StubTemplatesAnswer;
+  campaigns?: Record<string, StubCampaignsAnswer>;
   objectTypeId?: string;
   properties?: Record<string, string | null>;
   associations?: { toObjectId: number; properties: Record<string, string | null> }[];
@@ -37,7 +43,12 @@ async function renderCard(opts: {
   refreshWhileBusyMs?: number;
   beforeRender?: (stub: CoexExtApiStub) => void;
 }) {
-  const stub = await startCoexExtApiStub({ threads: opts.threads ?? { [SALMA]: settledThread() }, ...(opts.sync !== undefined ? { sync: opts.sync } : {}) });
+  const stub = await startCoexExtApiStub({
+    threads: opts.threads ?? { [SALMA]: settledThread() },
+    ...(opts.sync !== undefined ? { sync: opts.sync } : {}),
+    ...(opts.templates ? { templates: opts.templates } : {}),
+    ...(opts.campaigns ? { campaigns: opts.campaigns } : {}),
+  });
   stubs.push(stub);
   opts.beforeRender?.(stub);
   const hs = emulateHubSpotFetch({ permittedUrls: [stub.url] });
@@ -90,7 +101,7 @@ function textOf(node: TextTree): string {
 const tagsOf = (row: Pick<RenderedElementNode, 'findAll'>) => row.findAll(Tag).map((t) => t.text);
 
 /** The SDK (0.17.0) types trigger()'s argument as the handler itself; handlers of inputs take the value. */
-function typeInto(node: RenderedElementNode<TextAreaProps>, value: string): void {
+function typeInto(node: RenderedElementNode<TextAreaProps> | RenderedElementNode<InputProps>, value: string): void {
   node.trigger('onInput', value as never);
 }
 
@@ -101,8 +112,10 @@ describe('CoexCard on a contact', () => {
     await renderer.waitFor(() => expect(renderer.findByTestId(TableRow, 'coex-message-m2')).toBeTruthy(), WAIT);
 
     // The WhatsApp property wins over `phone`; HubSpot's proxy adds the portal and user.
-    expect(stub.requests).toHaveLength(1);
-    expect(stub.requests[0]!.query).toMatchObject({ phone: SALMA, portalId: '123', userEmail: 'agent@example.com' });
+    expect(requestsTo(stub, THREAD_PATH)).toHaveLength(1);
+    expect(requestsTo(stub, THREAD_PATH)[0]!.query).toMatchObject({ phone: SALMA, portalId: '123', userEmail: 'agent@example.com' });
+    // The window is open: no template list is read.
+    expect(requestsTo(stub, TEMPLATES_PATH)).toHaveLength(0);
 
     expect(tagsOf(renderer.findByTestId(TableRow, 'coex-message-m1'))).toEqual(['In', 'History']);
     expect(tagsOf(renderer.findByTestId(TableRow, 'coex-message-m2'))).toEqual(['In', 'Customer']);
@@ -175,48 +188,16 @@ describe('CoexCard on a contact', () => {
     expect(renderer.findByTestId(Tag, 'coex-bot-state').text).toBe('Bot paused');
   });
 
-  it('offers the server\'s templates when the window is closed and sends the chosen one', async () => {
-    const { renderer, stub } = await renderCard({
-      threads: { [SALMA]: settledThread({ window: { open: false, closes_at: '2026-11-24T10:00:00.000Z' } }) },
-      beforeRender: (s) => {
-        s.templates = [{ name: 'order_ready', language: 'fr', label: 'Commande prête' }];
-      },
-    });
-    await renderer.waitFor(() => expect(renderer.findByTestId(Select, 'coex-template-select')).toBeTruthy(), WAIT);
-    expect(renderer.findByTestId(Tag, 'coex-window').text).toBe('Window closed: templates only');
-    expect(renderer.maybeFind(TextArea)).toBeNull();
-    expect(renderer.findByTestId(Select, 'coex-template-select').props.options).toEqual([{ label: 'Commande prête', value: 'order_ready|fr' }]);
-    expect(renderer.findByTestId(Button, 'coex-send-template').props.disabled).toBe(true);
-
-    renderer.findByTestId(Select, 'coex-template-select').trigger('onChange', 'order_ready|fr' as never);
-    renderer.findByTestId(Button, 'coex-send-template').trigger('onClick');
-    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(TableRow, 'coex-message-stub-1')).not.toBeNull(), WAIT);
-    expect(stub.requests.find((r) => r.method === 'POST')!.body).toEqual({ template: { name: 'order_ready', language: 'fr' }, client_ref: expect.any(String) });
-  });
-
-  it('switches to templates when the server says the window closed meanwhile (409)', async () => {
-    const { renderer } = await renderCard({ threads: { [SALMA]: settledThread({ refuseText: true }) } });
-    await renderer.waitFor(() => expect(renderer.findByTestId(TextArea, 'coex-reply-text')).toBeTruthy(), WAIT);
-    typeInto(renderer.findByTestId(TextArea, 'coex-reply-text'), 'Still there?');
-    renderer.findByTestId(Button, 'coex-send-text').trigger('onClick');
-
-    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(Select, 'coex-template-select')).not.toBeNull(), WAIT);
-    expect(renderer.find(Alert, { title: 'That did not work' }).text).toBe('The 24-hour window is closed: only an approved template can be sent.');
-    expect(renderer.findByTestId(Tag, 'coex-window').text).toBe('Window closed: templates only');
-    // No server templates: the configured fallback list is offered.
-    expect(renderer.findByTestId(Select, 'coex-template-select').props.options.length).toBeGreaterThan(0);
-  });
-
   it('shows a load error with a retry that recovers', async () => {
-    const { renderer, stub, hs } = await renderCard({ beforeRender: (s) => s.failNext(2, 503, { error: 'maintenance' }) });
+    const { renderer, stub, hs } = await renderCard({ beforeRender: (s) => s.failNext(2, 503, { error: 'maintenance' }, THREAD_PATH) });
     await renderer.waitFor(() => expect(renderer.find(Alert).props.title).toBe('Could not load the WhatsApp conversation'), WAIT);
     expect(renderer.find(Alert).text).toBe('The CoEx server had a problem (HTTP 503). Try again in a moment.');
     // hubspot.fetch retried the 503 once by itself.
-    expect(hs.sent).toHaveLength(2);
+    expect(hs.sent.filter((r) => new URL(r.url).pathname === THREAD_PATH)).toHaveLength(2);
 
     renderer.findByTestId(Button, 'coex-retry').trigger('onClick');
     await renderer.waitFor(() => expect(renderer.maybeFindByTestId(TableRow, 'coex-message-m2')).not.toBeNull(), WAIT);
-    expect(stub.requests).toHaveLength(3);
+    expect(requestsTo(stub, THREAD_PATH)).toHaveLength(3);
   });
 
   it('refuses to render data it cannot validate', async () => {
@@ -294,12 +275,203 @@ describe('CoexCard on a deal or ticket', () => {
     select().trigger('onChange', '+212699887766' as never);
     await renderer.waitFor(() => expect(renderer.maybeFindByTestId(TableRow, 'coex-message-y1')).not.toBeNull(), WAIT);
     expect(renderer.maybeFindByTestId(TableRow, 'coex-message-m2')).toBeNull();
-    expect(stub.requests.map((r) => r.query.phone)).toEqual([SALMA, '+212699887766']);
+    expect(requestsTo(stub, THREAD_PATH).map((r) => r.query.phone)).toEqual([SALMA, '+212699887766']);
+    // The campaign reports follow the chosen contact too.
+    expect(requestsTo(stub, CAMPAIGNS_PATH).map((r) => r.query.phone)).toEqual([SALMA, '+212699887766']);
   });
 
   it('says so when no associated contact has a phone', async () => {
     const { renderer, stub } = await renderCard({ objectTypeId: '0-5', associations: [{ toObjectId: 9, properties: { firstname: 'Nophone', phone: null } }] });
     expect(renderer.find(Alert).props.title).toBe('No contact with a phone number');
     expect(stub.requests).toHaveLength(0);
+  });
+});
+
+describe('CoexCard template picker (window closed)', () => {
+  const closed = () => settledThread({ window: { open: false, closes_at: '2026-11-24T10:00:00.000Z' } });
+  const select = (renderer: Awaited<ReturnType<typeof renderCard>>['renderer']) => renderer.findByTestId(Select, 'coex-template-select');
+  const param = (renderer: Awaited<ReturnType<typeof renderCard>>['renderer'], name: string) => renderer.findByTestId(Input, `coex-template-param-${name}`);
+
+  it('offers the sendable templates of the thread\'s number and sends one with positional parameters', async () => {
+    const { renderer, stub } = await renderCard({ threads: { [SALMA]: closed() } });
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(Select, 'coex-template-select')).not.toBeNull(), WAIT);
+    expect(requestsTo(stub, TEMPLATES_PATH)[0]!.query).toMatchObject({ phone_number_id: STUB_PHONE_NUMBER_ID, portalId: '123' });
+    expect(renderer.findByTestId(Tag, 'coex-window').text).toBe('Window closed: templates only');
+    expect(renderer.maybeFind(TextArea)).toBeNull();
+    // promo_photo needs an image header: not offered, and the card says why.
+    expect(select(renderer).props.options).toEqual([
+      { label: 'delivery_slot (fr)', value: 'delivery_slot|fr' },
+      { label: 'hello_world (en_US)', value: 'hello_world|en_US' },
+      { label: 'order_shipped (fr)', value: 'order_shipped|fr' },
+    ]);
+    expect(renderer.findByTestId(Text, 'coex-templates-unsendable').text).toBe('1 approved template cannot be sent from here: needs an image header.');
+    expect(renderer.maybeFindByTestId(Tag, 'coex-templates-stale')).toBeNull();
+    expect(renderer.findByTestId(Button, 'coex-send-template').props.disabled).toBe(true);
+
+    select(renderer).trigger('onChange', 'order_shipped|fr' as never);
+    expect(renderer.findAll(Input).map((i) => i.props.label)).toEqual(['Parameter 1', 'Parameter 2']);
+    expect(renderer.findByTestId(Text, 'coex-template-preview').text).toBe('Bonjour {{1}}, votre commande {{2}} est en route.');
+
+    // Nothing is sent until every placeholder has a value.
+    typeInto(param(renderer, '1'), 'Salma');
+    expect(renderer.findByTestId(Text, 'coex-template-preview').text).toBe('Bonjour Salma, votre commande {{2}} est en route.');
+    renderer.findByTestId(Button, 'coex-send-template').trigger('onClick');
+    expect(param(renderer, '2').props).toMatchObject({ error: true, validationMessage: 'Required' });
+    expect(param(renderer, '1').props.error).toBe(false);
+    expect(stub.requests.filter((r) => r.method === 'POST')).toHaveLength(0);
+
+    typeInto(param(renderer, '2'), 'CMD-1042');
+    expect(param(renderer, '2').props.error).toBe(false);
+    renderer.findByTestId(Button, 'coex-send-template').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(TableRow, 'coex-message-stub-1')).not.toBeNull(), WAIT);
+    expect(stub.requests.find((r) => r.method === 'POST')!.body).toEqual({ template: { name: 'order_shipped', language: 'fr', body_parameters: ['Salma', 'CMD-1042'] }, client_ref: expect.any(String) });
+    expect(textOf(renderer.findByTestId(TableRow, 'coex-message-stub-1'))).toContain('Bonjour Salma, votre commande CMD-1042 est en route.');
+    expect(renderer.mocks.actions.addAlert.calls).toEqual([[{ type: 'success', message: 'Template "order_shipped" sent on WhatsApp.' }]]);
+    // The picker starts over for the next one.
+    await renderer.waitFor(() => expect(renderer.maybeFind(Input)).toBeNull(), WAIT);
+    expect(select(renderer).props.value).toBeUndefined();
+  });
+
+  it('sends named parameters as an object, and a template without placeholders without any', async () => {
+    const { renderer, stub } = await renderCard({ threads: { [SALMA]: closed() } });
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(Select, 'coex-template-select')).not.toBeNull(), WAIT);
+    select(renderer).trigger('onChange', 'delivery_slot|fr' as never);
+    expect(renderer.findAll(Input).map((i) => i.props.label)).toEqual(['first_name', 'slot']);
+    typeInto(param(renderer, 'first_name'), 'Salma');
+    typeInto(param(renderer, 'slot'), 'demain matin');
+    expect(renderer.findByTestId(Text, 'coex-template-preview').text).toBe('Bonjour Salma, votre livraison arrive demain matin.');
+    renderer.findByTestId(Button, 'coex-send-template').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(TableRow, 'coex-message-stub-1')).not.toBeNull(), WAIT);
+
+    select(renderer).trigger('onChange', 'hello_world|en_US' as never);
+    expect(renderer.maybeFind(Input)).toBeNull();
+    expect(renderer.findByTestId(Text, 'coex-template-preview').text).toBe('Hello World');
+    renderer.findByTestId(Button, 'coex-send-template').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(TableRow, 'coex-message-stub-2')).not.toBeNull(), WAIT);
+
+    expect(stub.requests.filter((r) => r.method === 'POST').map((r) => (r.body as { template: unknown }).template)).toEqual([
+      { name: 'delivery_slot', language: 'fr', body_parameters: { first_name: 'Salma', slot: 'demain matin' } },
+      { name: 'hello_world', language: 'en_US' },
+    ]);
+  });
+
+  it('switches to templates when the server says the window closed meanwhile (409) and reads them then', async () => {
+    const { renderer, stub } = await renderCard({ threads: { [SALMA]: settledThread({ refuseText: true }) } });
+    await renderer.waitFor(() => expect(renderer.findByTestId(TextArea, 'coex-reply-text')).toBeTruthy(), WAIT);
+    expect(requestsTo(stub, TEMPLATES_PATH)).toHaveLength(0);
+    typeInto(renderer.findByTestId(TextArea, 'coex-reply-text'), 'Still there?');
+    renderer.findByTestId(Button, 'coex-send-text').trigger('onClick');
+
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(Select, 'coex-template-select')).not.toBeNull(), WAIT);
+    expect(renderer.find(Alert, { title: 'That did not work' }).text).toBe('The 24-hour window is closed: only an approved template can be sent.');
+    expect(renderer.findByTestId(Tag, 'coex-window').text).toBe('Window closed: templates only');
+    expect(select(renderer).props.options).toHaveLength(3);
+    expect(requestsTo(stub, TEMPLATES_PATH)).toHaveLength(1);
+  });
+
+  it('says when no template can be sent, and shows a stale list as such', async () => {
+    const { renderer, stub } = await renderCard({ threads: { [SALMA]: closed() }, templates: sampleTemplates({ templates: [], stale: true }) });
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(Text, 'coex-templates-empty')).not.toBeNull(), WAIT);
+    expect(renderer.findByTestId(Text, 'coex-templates-empty').text).toMatch(/^This WhatsApp Business Account has no approved templates/);
+    expect(renderer.findByTestId(Tag, 'coex-templates-stale').text).toBe('Template list may be out of date (from 25 Nov, 11:58)');
+    expect(renderer.maybeFind(Select, { name: 'coex-template' })).toBeNull();
+    expect(renderer.maybeFindByTestId(Button, 'coex-send-template')).toBeNull();
+
+    // Someone approves a template in WhatsApp Manager meanwhile; "Reload templates" picks it up.
+    stub.templates = sampleTemplates();
+    renderer.findByTestId(Button, 'coex-templates-retry').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(Select, 'coex-template-select')).not.toBeNull(), WAIT);
+    expect(renderer.maybeFindByTestId(Tag, 'coex-templates-stale')).toBeNull();
+  });
+
+  it('explains a failed template list and retries it', async () => {
+    const { renderer, stub } = await renderCard({
+      threads: { [SALMA]: closed() },
+      // Meta refused and nothing is cached (a 5xx: hubspot.fetch asks twice).
+      beforeRender: (s) => s.failNext(2, 502, { error: 'WhatsApp did not return the templates; try again', code: 'templates_unavailable', meta_code: 190 }, TEMPLATES_PATH),
+    });
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(Alert, 'coex-templates-error')).not.toBeNull(), WAIT);
+    expect(renderer.findByTestId(Alert, 'coex-templates-error').text).toBe('WhatsApp did not give CoEx the list of approved templates, and CoEx has none saved yet. Try again in a moment.');
+    expect(renderer.maybeFindByTestId(Button, 'coex-send-template')).toBeNull();
+
+    renderer.findByTestId(Button, 'coex-templates-retry').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(Select, 'coex-template-select')).not.toBeNull(), WAIT);
+    expect(renderer.maybeFindByTestId(Alert, 'coex-templates-error')).toBeNull();
+    expect(requestsTo(stub, TEMPLATES_PATH)).toHaveLength(3);
+  });
+
+  it('sends once when HubSpot\'s automatic retry is refused as replayed: the card asks again with the same client_ref', async () => {
+    const { renderer, stub } = await renderCard({ threads: { [SALMA]: closed() } });
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(Select, 'coex-template-select')).not.toBeNull(), WAIT);
+    const messages = `/ext/v1/hubspot/threads/${sampleThread().id}/messages`;
+    stub.actThenAnswer(502, { error: 'bad gateway' }, messages);
+    stub.failNext(1, 401, { error: 'this signature was already used', code: 'replayed' }, messages);
+    select(renderer).trigger('onChange', 'hello_world|en_US' as never);
+    renderer.findByTestId(Button, 'coex-send-template').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(TableRow, 'coex-message-stub-1')).not.toBeNull(), WAIT);
+
+    const posts = requestsTo(stub, messages);
+    expect(posts).toHaveLength(3);
+    expect(new Set(posts.map((p) => (p.body as { client_ref: string }).client_ref)).size).toBe(1);
+    expect(renderer.maybeFind(Alert, { title: 'That did not work' })).toBeNull();
+    expect(renderer.mocks.actions.addAlert.calls).toEqual([[{ type: 'success', message: 'Template "hello_world" sent on WhatsApp.' }]]);
+    expect(stub.threads.get('212612345678')!.messages.filter((m) => m.type === 'template')).toHaveLength(1);
+  });
+});
+
+describe('CoexCard campaign reports', () => {
+  it('shows each campaign with this customer\'s outcome, the totals, the top failures, and the opt-out', async () => {
+    const { renderer, stub } = await renderCard({ campaigns: { [SALMA]: sampleCampaigns() } });
+    await renderer.waitFor(() => expect(renderer.findAll(Accordion)).toHaveLength(2), WAIT);
+    expect(requestsTo(stub, CAMPAIGNS_PATH)[0]!.query).toMatchObject({ phone: SALMA, limit: '5', portalId: '123' });
+
+    const friday = 'ca000000-0000-4000-8000-000000000002';
+    const ramadan = 'ca000000-0000-4000-8000-000000000001';
+    expect(renderer.findAll(Accordion).map((a) => [a.props.title, a.props.defaultOpen])).toEqual([
+      ['Black Friday: failed', true],
+      ['Soldes Ramadan: read, replied', false],
+    ]);
+    expect(renderer.findByTestId(Tag, `coex-campaign-outcome-${friday}`).props.variant).toBe('error');
+    expect(renderer.findByTestId(Text, `coex-campaign-error-${friday}`).text).toBe('Error 131049: This message was not delivered to maintain healthy ecosystem engagement.');
+    expect(renderer.findByTestId(Tag, `coex-campaign-status-${friday}`).text).toBe('Running');
+    expect(renderer.findByTestId(Text, `coex-campaign-failures-${friday}`).text).toBe('Top failures: 131049 ×4, 131026 ×1');
+
+    const ramadanItem = renderer.findByTestId(Accordion, `coex-campaign-${ramadan}`);
+    expect(tagsOf(ramadanItem)).toEqual(['Read', 'Replied', 'Completed']);
+    expect(textOf(ramadanItem)).toContain('Template promo_ramadan (ar) · Sent 20 Nov, 09:12');
+    expect(renderer.findByTestId(Text, `coex-campaign-totals-${ramadan}`).text).toBe('1,180 sent · 1,100 delivered · 870 read · 6 failed · 95 replied of 1,200');
+
+    const optOut = renderer.findByTestId(Alert, 'coex-opt-out');
+    expect(optOut.props.title).toBe('Opted out of marketing messages');
+    expect(optOut.text).toMatch(/^Wrote "baraka" on 24 Nov, 10:15\./);
+  });
+
+  it('says when the customer was in no campaign, without an opt-out', async () => {
+    const { renderer } = await renderCard({});
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(Text, 'coex-campaigns-none')).not.toBeNull(), WAIT);
+    expect(renderer.findByTestId(Text, 'coex-campaigns-none').text).toBe(`${SALMA} was not in any template campaign.`);
+    expect(renderer.maybeFindByTestId(Alert, 'coex-opt-out')).toBeNull();
+    expect(renderer.maybeFind(Accordion)).toBeNull();
+  });
+
+  it('keeps the conversation when the campaign reports fail, and retries them', async () => {
+    const { renderer, stub } = await renderCard({ campaigns: { [SALMA]: sampleCampaigns() }, beforeRender: (s) => s.failNext(1, 404, { error: 'not found' }, CAMPAIGNS_PATH) });
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(Alert, 'coex-campaigns-error')).not.toBeNull(), WAIT);
+    expect(renderer.findByTestId(Alert, 'coex-campaigns-error').text).toBe('This CoEx server does not report campaigns yet: update it.');
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(TableRow, 'coex-message-m2')).not.toBeNull(), WAIT);
+
+    renderer.findByTestId(Button, 'coex-campaigns-retry').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.findAll(Accordion)).toHaveLength(2), WAIT);
+    expect(renderer.maybeFindByTestId(Alert, 'coex-campaigns-error')).toBeNull();
+    expect(requestsTo(stub, CAMPAIGNS_PATH)).toHaveLength(2);
+  });
+
+  it('reloads the campaign reports with the Refresh button', async () => {
+    const { renderer, stub } = await renderCard({});
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(Text, 'coex-campaigns-none')).not.toBeNull(), WAIT);
+    stub.campaigns.set('212612345678', sampleCampaigns());
+    renderer.findByTestId(Button, 'coex-refresh').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(Alert, 'coex-opt-out')).not.toBeNull(), WAIT);
+    expect(renderer.findAll(Accordion)).toHaveLength(2);
   });
 });

@@ -1,11 +1,13 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import {
+  Accordion,
   Alert,
   Box,
   Button,
   Divider,
   Flex,
   Heading,
+  Input,
   LoadingSpinner,
   ProgressBar,
   Select,
@@ -21,22 +23,33 @@ import {
 } from '@hubspot/ui-extensions';
 import type { AddAlertAction, CrmContext } from '@hubspot/ui-extensions';
 import { useAssociations, useCrmProperties } from '@hubspot/ui-extensions/crm';
-import { COEX_SERVER_URL, FALLBACK_TEMPLATES, INITIAL_MESSAGE_LIMIT, REFRESH_WHILE_BUSY_MS } from './lib/config.js';
-import type { TemplateChoice, ThreadResponse } from './lib/contract.js';
-import { CoexApiError, createCoexClient, describeError, MAX_TEXT_LENGTH, resolveServerUrl, type CoexClient, type CoexFetch, type Reply } from './lib/requests.js';
+import { campaignView, optOutView } from './lib/campaign-logic.js';
+import { COEX_SERVER_URL, INITIAL_MESSAGE_LIMIT, REFRESH_WHILE_BUSY_MS } from './lib/config.js';
+import type { ApprovedTemplate, CampaignsResponse, TemplatesResponse, ThreadResponse } from './lib/contract.js';
+import {
+  CoexApiError,
+  createCoexClient,
+  describeCampaignsError,
+  describeError,
+  describeTemplatesError,
+  MAX_TEXT_LENGTH,
+  resolveServerUrl,
+  type CoexClient,
+  type CoexFetch,
+  type Reply,
+} from './lib/requests.js';
+import { checkParameters, findTemplate, parameterFields, previewBody, templateListView } from './lib/template-logic.js';
 import {
   botHistoryRows,
   botStateBadge,
   botToggle,
   buildTimeline,
   composerMode,
-  parseTemplateValue,
   PHONE_PROPERTIES,
   phoneCandidates,
   pickPhone,
   refreshDelayMs,
   syncView,
-  templateOptions,
   windowBadge,
   type Badge,
   type BotAction,
@@ -52,8 +65,6 @@ export interface CoexCardProps {
   addAlert?: AddAlertAction;
   /** Overrides the profile variable / compiled URL (tests). */
   serverUrl?: string;
-  /** Overrides FALLBACK_TEMPLATES from lib/config.ts. */
-  templates?: readonly TemplateChoice[];
   refreshWhileBusyMs?: number;
   now?: () => Date;
 }
@@ -61,7 +72,6 @@ export interface CoexCardProps {
 interface PanelSettings {
   client: CoexClient;
   timeZone: string | undefined;
-  templates: readonly TemplateChoice[];
   refreshWhileBusyMs: number;
   now: () => Date;
   addAlert: AddAlertAction | undefined;
@@ -69,7 +79,7 @@ interface PanelSettings {
 
 const systemNow = (): Date => new Date();
 
-/** The WhatsApp conversation of the record's phone: thread, bot, reply box, sync progress. */
+/** The WhatsApp conversation of the record's phone: thread, bot, reply box, sync progress, campaign reports. */
 export function CoexCard(props: CoexCardProps) {
   const { context, fetcher, serverUrl } = props;
   const setup = useMemo(() => {
@@ -90,7 +100,6 @@ export function CoexCard(props: CoexCardProps) {
   const settings: PanelSettings = {
     client: setup.client,
     timeZone: context.portal.timezone,
-    templates: props.templates ?? FALLBACK_TEMPLATES,
     refreshWhileBusyMs: props.refreshWhileBusyMs ?? REFRESH_WHILE_BUSY_MS,
     now: props.now ?? systemNow,
     addAlert: props.addAlert,
@@ -166,7 +175,37 @@ function BadgeTag({ badge, testId }: { badge: Badge; testId?: string }) {
 
 type Pending = null | 'bot' | 'reply';
 
-function ThreadPanel({ phone, client, timeZone, templates, refreshWhileBusyMs, now, addAlert }: PanelSettings & { phone: string }) {
+type Loadable<T> = { state: 'loading' } | { state: 'loaded'; data: T } | { state: 'failed'; error: string };
+
+/**
+ * One GET owned by a section of the card: loads on mount and whenever `load` changes, ignores
+ * answers that arrive after a newer request or after unmount.
+ */
+function useLoadable<T>(load: () => Promise<T>, describe: (error: unknown) => string): { value: Loadable<T>; reload: () => Promise<void> } {
+  const [value, setValue] = useState<Loadable<T>>({ state: 'loading' });
+  const seq = useRef(0);
+  const mounted = useRef(true);
+  const reload = useCallback(async () => {
+    const mine = ++seq.current;
+    setValue((v) => (v.state === 'loaded' ? v : { state: 'loading' }));
+    try {
+      const data = await load();
+      if (mounted.current && mine === seq.current) setValue({ state: 'loaded', data });
+    } catch (error) {
+      if (mounted.current && mine === seq.current) setValue({ state: 'failed', error: describe(error) });
+    }
+  }, [load, describe]);
+  useEffect(() => {
+    mounted.current = true;
+    void reload();
+    return () => {
+      mounted.current = false;
+    };
+  }, [reload]);
+  return { value, reload };
+}
+
+function ThreadPanel({ phone, client, timeZone, refreshWhileBusyMs, now, addAlert }: PanelSettings & { phone: string }) {
   const [data, setData] = useState<ThreadResponse | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [refreshing, setRefreshing] = useState(false);
@@ -175,10 +214,12 @@ function ThreadPanel({ phone, client, timeZone, templates, refreshWhileBusyMs, n
   const [pending, setPending] = useState<Pending>(null);
   const [actionError, setActionError] = useState<string | null>(null);
   const [draft, setDraft] = useState('');
-  const [templateValue, setTemplateValue] = useState<string | null>(null);
   // Only the latest load may write state: a slow poll must not overwrite a newer manual refresh.
   const loadSeq = useRef(0);
   const mounted = useRef(true);
+
+  const loadCampaigns = useCallback(() => client.loadCampaigns(phone), [client, phone]);
+  const campaigns = useLoadable(loadCampaigns, describeCampaignsError);
 
   const reload = useCallback(async () => {
     const seq = ++loadSeq.current;
@@ -230,19 +271,21 @@ function ThreadPanel({ phone, client, timeZone, templates, refreshWhileBusyMs, n
     }
   };
 
-  const onSend = async (reply: Reply) => {
-    if (!thread) return;
+  /** Resolves true once the server accepted the message, so the composer can clear itself. */
+  const onSend = async (reply: Reply): Promise<boolean> => {
+    if (!thread) return false;
     setPending('reply');
     setActionError(null);
     try {
       await client.sendReply(thread.id, reply);
       if (reply.kind === 'text') setDraft('');
-      else setTemplateValue(null);
       addAlert?.({ type: 'success', message: reply.kind === 'text' ? 'Reply sent on WhatsApp.' : `Template "${reply.name}" sent on WhatsApp.` });
       await reload();
+      return true;
     } catch (error) {
       if (error instanceof CoexApiError && error.code === 'window_closed') setServerRefusedText(true);
       setActionError(describeError(error));
+      return false;
     } finally {
       setPending(null);
     }
@@ -266,6 +309,7 @@ function ThreadPanel({ phone, client, timeZone, templates, refreshWhileBusyMs, n
 
   const currentTime = now();
   const sync = syncView(data.sync);
+  const optOut = campaigns.value.state === 'loaded' ? optOutView(campaigns.value.data.opt_out, timeZone) : null;
 
   return (
     <Flex direction="column" gap="md">
@@ -275,10 +319,25 @@ function ThreadPanel({ phone, client, timeZone, templates, refreshWhileBusyMs, n
           {thread && <BadgeTag badge={windowBadge(thread, currentTime, serverRefusedText)} testId="coex-window" />}
           {thread && <BadgeTag badge={botStateBadge(thread.bot, timeZone)} testId="coex-bot-state" />}
         </Flex>
-        <Button size="sm" variant="secondary" onClick={() => void reload()} disabled={refreshing} testId="coex-refresh">
+        <Button
+          size="sm"
+          variant="secondary"
+          onClick={() => {
+            void reload();
+            void campaigns.reload();
+          }}
+          disabled={refreshing}
+          testId="coex-refresh"
+        >
           {refreshing ? 'Refreshing…' : 'Refresh'}
         </Button>
       </Flex>
+
+      {optOut && (
+        <Alert title={optOut.title} variant="warning" testId="coex-opt-out">
+          {optOut.body}
+        </Alert>
+      )}
 
       {loadError && (
         <Alert title="Refresh failed" variant="warning">
@@ -317,18 +376,15 @@ function ThreadPanel({ phone, client, timeZone, templates, refreshWhileBusyMs, n
           <Divider />
           <TimelineSection data={data} timeZone={timeZone} now={currentTime} limit={limit} onShowMore={() => setLimit((l) => l + INITIAL_MESSAGE_LIMIT)} />
           <Divider />
-          <ComposerSection
-            mode={composerMode(thread, currentTime, serverRefusedText).mode}
-            pending={pending}
-            draft={draft}
-            setDraft={setDraft}
-            templateOptions={templateOptions(data.templates, templates)}
-            templateValue={templateValue}
-            setTemplateValue={setTemplateValue}
-            onSend={onSend}
-          />
+          {composerMode(thread, currentTime, serverRefusedText).mode === 'template' ? (
+            <TemplateComposer client={client} phoneNumberId={thread.phone_number_id} timeZone={timeZone} pending={pending} onSend={onSend} />
+          ) : (
+            <TextComposer pending={pending} draft={draft} setDraft={setDraft} onSend={onSend} />
+          )}
         </>
       )}
+      <Divider />
+      <CampaignsSection campaigns={campaigns.value} reload={campaigns.reload} phone={phone} timeZone={timeZone} />
     </Flex>
   );
 }
@@ -432,70 +488,219 @@ function TimelineSection({ data, timeZone, now, limit, onShowMore }: { data: Thr
   );
 }
 
-interface ComposerProps {
-  mode: 'none' | 'text' | 'template';
-  pending: Pending;
-  draft: string;
-  setDraft: (v: string) => void;
-  templateOptions: { label: string; value: string }[];
-  templateValue: string | null;
-  setTemplateValue: (v: string | null) => void;
-  onSend: (r: Reply) => Promise<void>;
+function TextComposer({ pending, draft, setDraft, onSend }: { pending: Pending; draft: string; setDraft: (v: string) => void; onSend: (r: Reply) => Promise<boolean> }) {
+  return (
+    <Flex direction="column" gap="sm">
+      <TextArea
+        label="Reply on WhatsApp"
+        name="coex-reply"
+        value={draft}
+        onChange={setDraft}
+        onInput={setDraft}
+        maxLength={MAX_TEXT_LENGTH}
+        rows={3}
+        placeholder="Type a reply"
+        description="Sending a reply pauses the AI agent for this conversation."
+        testId="coex-reply-text"
+      />
+      <Box>
+        <Button variant="primary" disabled={pending !== null || draft.trim() === ''} onClick={() => void onSend({ kind: 'text', text: draft })} testId="coex-send-text">
+          {pending === 'reply' ? 'Sending…' : 'Send'}
+        </Button>
+      </Box>
+    </Flex>
+  );
 }
 
-function ComposerSection({ mode, pending, draft, setDraft, templateOptions: options, templateValue, setTemplateValue, onSend }: ComposerProps) {
-  if (mode === 'none') return null;
-  if (mode === 'text') {
+interface TemplateComposerProps {
+  client: CoexClient;
+  /** The thread's business number; null lists the templates of every number of the workspace. */
+  phoneNumberId: string | null;
+  timeZone: string | undefined;
+  pending: Pending;
+  onSend: (r: Reply) => Promise<boolean>;
+}
+
+/** The approved templates of the thread's WhatsApp Business Account, read from the server when the window is closed. */
+function TemplateComposer({ client, phoneNumberId, timeZone, pending, onSend }: TemplateComposerProps) {
+  const loadTemplates = useCallback(() => client.loadTemplates(phoneNumberId), [client, phoneNumberId]);
+  const templates = useLoadable<TemplatesResponse>(loadTemplates, describeTemplatesError);
+  const [chosenValue, setChosenValue] = useState<string | null>(null);
+  const [values, setValues] = useState<Record<string, string>>({});
+  const [problems, setProblems] = useState<Record<string, string>>({});
+
+  const header = (
+    <Alert title="24-hour window closed" variant="warning">
+      WhatsApp accepts only approved templates until the customer writes again.
+    </Alert>
+  );
+  const reloadButton = (label: string) => (
+    <Box>
+      <Button size="sm" variant="secondary" onClick={() => void templates.reload()} testId="coex-templates-retry">
+        {label}
+      </Button>
+    </Box>
+  );
+
+  if (templates.value.state === 'loading') {
     return (
       <Flex direction="column" gap="sm">
-        <TextArea
-          label="Reply on WhatsApp"
-          name="coex-reply"
-          value={draft}
-          onChange={setDraft}
-          onInput={setDraft}
-          maxLength={MAX_TEXT_LENGTH}
-          rows={3}
-          placeholder="Type a reply"
-          description="Sending a reply pauses the AI agent for this conversation."
-          testId="coex-reply-text"
-        />
-        <Box>
-          <Button variant="primary" disabled={pending !== null || draft.trim() === ''} onClick={() => void onSend({ kind: 'text', text: draft })} testId="coex-send-text">
-            {pending === 'reply' ? 'Sending…' : 'Send'}
-          </Button>
-        </Box>
+        {header}
+        <LoadingSpinner label="Loading the approved templates" />
       </Flex>
     );
   }
-  const chosen = parseTemplateValue(templateValue);
+  if (templates.value.state === 'failed') {
+    return (
+      <Flex direction="column" gap="sm">
+        {header}
+        <Alert title="Could not load the approved templates" variant="error" testId="coex-templates-error">
+          {templates.value.error}
+        </Alert>
+        {reloadButton('Try again')}
+      </Flex>
+    );
+  }
+
+  const list = templates.value.data;
+  const view = templateListView(list, timeZone);
+  const chosen: ApprovedTemplate | null = findTemplate(list.templates, chosenValue);
+  const fields = chosen ? parameterFields(chosen) : [];
+  const preview = chosen ? previewBody(chosen, values) : null;
+
+  const choose = (value: string) => {
+    setChosenValue(value);
+    setValues({});
+    setProblems({});
+  };
+  const setValue = (name: string, value: string) => {
+    setValues((v) => ({ ...v, [name]: value }));
+    setProblems((p) => {
+      if (!(name in p)) return p;
+      const { [name]: _fixed, ...rest } = p;
+      return rest;
+    });
+  };
+  const send = async () => {
+    if (!chosen) return;
+    const check = checkParameters(chosen, values);
+    if (!check.ok) {
+      setProblems(check.problems);
+      return;
+    }
+    const sent = await onSend({ kind: 'template', name: chosen.name, language: chosen.language, ...(check.bodyParameters ? { bodyParameters: check.bodyParameters } : {}) });
+    if (sent) {
+      setChosenValue(null);
+      setValues({});
+    }
+  };
+
   return (
     <Flex direction="column" gap="sm">
-      <Alert title="24-hour window closed" variant="warning">
-        WhatsApp accepts only approved templates until the customer writes again.
-      </Alert>
-      {options.length === 0 ? (
-        <Text>No templates are configured for this card.</Text>
+      {header}
+      {view.stale && <BadgeTag badge={view.stale} testId="coex-templates-stale" />}
+      {view.empty !== null ? (
+        <>
+          <Text testId="coex-templates-empty">{view.empty}</Text>
+          {view.unsendable && <Text variant="microcopy">{view.unsendable}</Text>}
+          {reloadButton('Reload templates')}
+        </>
       ) : (
         <>
           <Select
             label="Template"
             name="coex-template"
             placeholder="Choose an approved template"
-            options={options}
-            {...(templateValue !== null ? { value: templateValue } : {})}
-            onChange={(value) => setTemplateValue(String(value))}
+            options={view.options}
+            {...(chosenValue !== null ? { value: chosenValue } : {})}
+            onChange={(value) => choose(String(value))}
             testId="coex-template-select"
           />
+          {view.unsendable && (
+            <Text variant="microcopy" testId="coex-templates-unsendable">
+              {view.unsendable}
+            </Text>
+          )}
+          {preview !== null && (
+            <Flex direction="column" gap="xs">
+              <Text variant="microcopy">Preview</Text>
+              <Text format={{ italic: true }} testId="coex-template-preview">
+                {preview}
+              </Text>
+            </Flex>
+          )}
+          {fields.map((field) => (
+            <Input
+              key={`${chosenValue ?? ''}/${field.name}`}
+              label={field.label}
+              name={`coex-template-param-${field.name}`}
+              value={values[field.name] ?? ''}
+              onChange={(v) => setValue(field.name, v)}
+              onInput={(v) => setValue(field.name, v)}
+              required
+              error={problems[field.name] !== undefined}
+              {...(problems[field.name] !== undefined ? { validationMessage: problems[field.name] } : {})}
+              testId={`coex-template-param-${field.name}`}
+            />
+          ))}
           <Box>
-            <Button variant="primary" disabled={pending !== null || chosen === null} onClick={() => {
-                if (chosen) void onSend({ kind: 'template', ...chosen });
-              }} testId="coex-send-template">
+            <Button variant="primary" disabled={pending !== null || chosen === null} onClick={() => void send()} testId="coex-send-template">
               {pending === 'reply' ? 'Sending…' : 'Send template'}
             </Button>
           </Box>
         </>
       )}
+    </Flex>
+  );
+}
+
+/** The template campaigns that included this customer, newest first, each collapsible. */
+function CampaignsSection({ campaigns, reload, phone, timeZone }: { campaigns: Loadable<CampaignsResponse>; reload: () => Promise<void>; phone: string; timeZone: string | undefined }) {
+  let body;
+  if (campaigns.state === 'loading') body = <LoadingSpinner label="Loading campaign reports" />;
+  else if (campaigns.state === 'failed') {
+    body = (
+      <Flex direction="column" gap="xs">
+        <Alert title="Could not load the campaign reports" variant="warning" testId="coex-campaigns-error">
+          {campaigns.error}
+        </Alert>
+        <Box>
+          <Button size="sm" variant="secondary" onClick={() => void reload()} testId="coex-campaigns-retry">
+            Try again
+          </Button>
+        </Box>
+      </Flex>
+    );
+  } else if (campaigns.data.campaigns.length === 0) {
+    body = <Text testId="coex-campaigns-none">{`${phone} was not in any template campaign.`}</Text>;
+  } else {
+    body = campaigns.data.campaigns.map((c, i) => {
+      const v = campaignView(c, timeZone);
+      return (
+        <Accordion key={v.id} title={v.title} size="sm" defaultOpen={i === 0} testId={`coex-campaign-${v.id}`}>
+          <Flex direction="column" gap="xs">
+            <Flex gap="xs" wrap>
+              {v.outcome && <BadgeTag badge={v.outcome.badge} testId={`coex-campaign-outcome-${v.id}`} />}
+              {v.replied && <BadgeTag badge={{ label: 'Replied', variant: 'success' }} testId={`coex-campaign-replied-${v.id}`} />}
+              <BadgeTag badge={v.status} testId={`coex-campaign-status-${v.id}`} />
+            </Flex>
+            {v.outcome?.detail && (
+              <Text variant="microcopy" testId={`coex-campaign-error-${v.id}`}>
+                {v.outcome.detail}
+              </Text>
+            )}
+            <Text variant="microcopy">{`Template ${v.template} · ${v.when}`}</Text>
+            <Text testId={`coex-campaign-totals-${v.id}`}>{v.totals}</Text>
+            {v.failures && <Text variant="microcopy" testId={`coex-campaign-failures-${v.id}`}>{`Top failures: ${v.failures}`}</Text>}
+          </Flex>
+        </Accordion>
+      );
+    });
+  }
+  return (
+    <Flex direction="column" gap="sm" testId="coex-campaigns">
+      <Heading>Campaigns</Heading>
+      {body}
     </Flex>
   );
 }

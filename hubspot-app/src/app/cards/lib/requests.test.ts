@@ -1,10 +1,26 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COEX_SERVER_URL } from './config.js';
-import { botRequest, CoexApiError, createCoexClient, describeError, normalizeServerUrl, replyRequest, resolveServerUrl, threadRequest } from './requests.js';
-import { emulateHubSpotFetch, startCoexExtApiStub, type CoexExtApiStub } from '../../../../test/coex-ext-api-stub.js';
-import { sampleThread } from '../../../../test/fixtures.js';
+import {
+  botRequest,
+  campaignsRequest,
+  CoexApiError,
+  createCoexClient,
+  describeCampaignsError,
+  describeError,
+  describeTemplatesError,
+  normalizeServerUrl,
+  replyRequest,
+  resolveServerUrl,
+  templatesRequest,
+  threadRequest,
+  type CoexFetch,
+} from './requests.js';
+import { emulateHubSpotFetch, startCoexExtApiStub, STUB_PHONE_NUMBER_ID, type CoexExtApiStub } from '../../../../test/coex-ext-api-stub.js';
+import { sampleCampaigns, sampleTemplates, sampleThread } from '../../../../test/fixtures.js';
 
 // Request building, and the client over an emulation of hubspot.fetch against the extension API stub.
+
+const SAMPLE_PHONE = '+212612345678';
 
 describe('requests', () => {
   it('accepts only HTTPS servers (plain HTTP on loopback for development)', () => {
@@ -21,6 +37,35 @@ describe('requests', () => {
     expect(resolveServerUrl({ COEX_SERVER_URL: '  ' }, COEX_SERVER_URL)).toBe(COEX_SERVER_URL);
     expect(resolveServerUrl({ COEX_SERVER_URL: 42 }, COEX_SERVER_URL)).toBe(COEX_SERVER_URL);
     expect(resolveServerUrl(undefined, COEX_SERVER_URL)).toBe(COEX_SERVER_URL);
+  });
+
+  it('builds the template and campaign reads', () => {
+    expect(templatesRequest('https://coex.example.com/', '106540352242922')).toEqual({
+      url: 'https://coex.example.com/ext/v1/hubspot/templates?phone_number_id=106540352242922',
+      options: { method: 'GET', timeout: 10_000 },
+    });
+    expect(templatesRequest('https://coex.example.com', null).url).toBe('https://coex.example.com/ext/v1/hubspot/templates');
+    expect(() => templatesRequest('https://coex.example.com', '1065&x=1')).toThrow(/not a WhatsApp phone number id/);
+    expect(campaignsRequest('https://coex.example.com', '+212 612')).toEqual({
+      url: 'https://coex.example.com/ext/v1/hubspot/campaigns?phone=%2B212%20612&limit=5',
+      options: { method: 'GET', timeout: 10_000 },
+    });
+    expect(() => campaignsRequest('https://coex.example.com', '')).toThrow(/phone number is required/);
+  });
+
+  it('sends template body parameters as the contract says: array (positional) or object (named)', () => {
+    const body = (reply: Parameters<typeof replyRequest>[2]) => replyRequest('https://c.example', 't1', reply, 'ref').options.body;
+    expect(body({ kind: 'template', name: 'order_shipped', language: 'fr', bodyParameters: ['Salma', 'CMD-1042'] })).toEqual({
+      template: { name: 'order_shipped', language: 'fr', body_parameters: ['Salma', 'CMD-1042'] },
+      client_ref: 'ref',
+    });
+    expect(body({ kind: 'template', name: 'delivery_slot', language: 'fr', bodyParameters: { first_name: 'Salma', slot: 'demain' } })).toEqual({
+      template: { name: 'delivery_slot', language: 'fr', body_parameters: { first_name: 'Salma', slot: 'demain' } },
+      client_ref: 'ref',
+    });
+    // No placeholders: no body_parameters at all (the server's schema refuses empty values, not absent ones).
+    expect(body({ kind: 'template', name: 'hello_world', language: 'en_US', bodyParameters: [] })).toEqual({ template: { name: 'hello_world', language: 'en_US' }, client_ref: 'ref' });
+    expect(body({ kind: 'template', name: 'hello_world', language: 'en_US', bodyParameters: {} })).toEqual({ template: { name: 'hello_world', language: 'en_US' }, client_ref: 'ref' });
   });
 
   it('builds the three calls of the contract', () => {
@@ -79,6 +124,92 @@ describe('client over hubspot.fetch (emulated) against the extension API stub', 
     expect(stub.threads.get('212612345678')!.messages.filter((m) => m.text === 'Salam')).toHaveLength(1);
   });
 
+  it('retries a reply once with the same client_ref when HubSpot\'s own retry was refused as replayed', async () => {
+    const hs = emulateHubSpotFetch({ permittedUrls: [stub.url] });
+    const client = createCoexClient({ serverUrl: stub.url, fetch: hs.fetch, clientRef: () => 'ref-replayed' });
+    // CoEx sent the message but its answer was lost (502); hubspot.fetch retried with the first
+    // attempt's signature, which CoEx refuses as replayed. The card asks once more, signed afresh.
+    stub.actThenAnswer(502, { error: 'bad gateway' });
+    stub.failNext(1, 401, { error: 'this signature was already used', code: 'replayed' });
+    await client.sendReply(sampleThread().id, { kind: 'template', name: 'order_shipped', language: 'fr', bodyParameters: ['Salma', 'CMD-1042'] });
+
+    const posts = stub.requests.filter((r) => r.method === 'POST');
+    expect(posts).toHaveLength(3);
+    expect(new Set(posts.map((p) => (p.body as { client_ref: string }).client_ref))).toEqual(new Set(['ref-replayed']));
+    // Sent once: the third request was answered with the first message (duplicate: true).
+    expect(stub.threads.get('212612345678')!.messages.filter((m) => m.text === 'Bonjour Salma, votre commande CMD-1042 est en route.')).toHaveLength(1);
+  });
+
+  it('retries a reply once with the same client_ref after a network failure, but not after a refusal', async () => {
+    const hs = emulateHubSpotFetch({ permittedUrls: [stub.url] });
+    let calls = 0;
+    // The server acts, then the connection drops before the answer reaches HubSpot (twice, so hubspot.fetch gives up).
+    const flaky: CoexFetch = async (url, options) => {
+      calls += 1;
+      if (calls === 1) {
+        await hs.fetch(url, options);
+        throw new TypeError('fetch failed: socket hang up');
+      }
+      return hs.fetch(url, options);
+    };
+    const client = createCoexClient({ serverUrl: stub.url, fetch: flaky, clientRef: () => 'ref-network' });
+    await client.sendReply(sampleThread().id, { kind: 'text', text: 'Wach wslat?' });
+    expect(calls).toBe(2);
+    expect(stub.requests.filter((r) => r.method === 'POST').map((r) => r.body)).toEqual([
+      { text: 'Wach wslat?', client_ref: 'ref-network' },
+      { text: 'Wach wslat?', client_ref: 'ref-network' },
+    ]);
+    expect(stub.threads.get('212612345678')!.messages.filter((m) => m.text === 'Wach wslat?')).toHaveLength(1);
+
+    // Two network failures in a row: reported, not retried forever.
+    const down: CoexFetch = async () => {
+      throw new TypeError('fetch failed');
+    };
+    let downCalls = 0;
+    const counting: CoexFetch = (url, o) => {
+      downCalls += 1;
+      return down(url, o);
+    };
+    await expect(createCoexClient({ serverUrl: stub.url, fetch: counting }).sendReply(sampleThread().id, { kind: 'text', text: 'x' })).rejects.toMatchObject({ kind: 'network' });
+    expect(downCalls).toBe(2);
+
+    // An HTTP refusal would be refused again: one request only.
+    const before = stub.requests.length;
+    stub.failNext(1, 422, { error: 'template refused', code: 'invalid_message' });
+    await expect(client.sendReply(sampleThread().id, { kind: 'text', text: 'again' })).rejects.toMatchObject({ status: 422, code: 'invalid_message' });
+    expect(stub.requests.length - before).toBe(1);
+  });
+
+  it('loads the approved templates of the thread\'s number and the campaign reports of the phone', async () => {
+    stub.campaigns.set('212612345678', sampleCampaigns());
+    const hs = emulateHubSpotFetch({ permittedUrls: [stub.url] });
+    const client = createCoexClient({ serverUrl: stub.url, fetch: hs.fetch });
+    const templates = await client.loadTemplates(STUB_PHONE_NUMBER_ID);
+    expect(templates.templates.map((t) => `${t.name}/${t.language}/${t.sendable}`)).toEqual(['delivery_slot/fr/true', 'hello_world/en_US/true', 'order_shipped/fr/true', 'promo_photo/ar/false']);
+    expect(stub.requests.at(-1)).toMatchObject({ path: '/ext/v1/hubspot/templates', query: { phone_number_id: STUB_PHONE_NUMBER_ID, portalId: '123' } });
+
+    const campaigns = await client.loadCampaigns('+212 612 345 678');
+    expect(campaigns.campaigns.map((c) => c.recipient?.status)).toEqual(['failed', 'sent']);
+    expect(campaigns.opt_out?.detail).toBe('baraka');
+    expect(stub.requests.at(-1)).toMatchObject({ path: '/ext/v1/hubspot/campaigns', query: { phone: '+212 612 345 678', limit: '5' } });
+    expect(await client.loadCampaigns('+212699999999')).toEqual({ campaigns: [], opt_out: null });
+
+    // Errors specific to these reads.
+    expect(describeTemplatesError(await client.loadTemplates('999').catch((e: unknown) => e))).toMatch(/no longer part of your CoEx workspace/);
+    stub.failNext(1, 502, { error: 'WhatsApp did not return the templates; try again', code: 'templates_unavailable' });
+    stub.failNext(1, 502, { error: 'WhatsApp did not return the templates; try again', code: 'templates_unavailable' });
+    expect(describeTemplatesError(await client.loadTemplates(null).catch((e: unknown) => e))).toMatch(/did not give CoEx the list of approved templates/);
+    stub.failNext(1, 409, { error: 'this account has no WhatsApp number yet', code: 'no_number' });
+    expect(describeTemplatesError(await client.loadTemplates(null).catch((e: unknown) => e))).toBe('This CoEx workspace has no WhatsApp number connected yet.');
+    stub.failNext(2, 501, { error: 'template listing is not configured on this server', code: 'not_configured' }); // a 5xx: hubspot.fetch tries twice
+    expect(describeTemplatesError(await client.loadTemplates(null).catch((e: unknown) => e))).toBe('The CoEx server does not offer this: template listing is not configured on this server');
+    stub.failNext(1, 404, { error: 'not found' });
+    expect(describeCampaignsError(await client.loadCampaigns(SAMPLE_PHONE).catch((e: unknown) => e))).toBe('This CoEx server does not report campaigns yet: update it.');
+
+    stub.templates = { ...sampleTemplates(), templates: [{ ...sampleTemplates().templates[0]!, parameters: { format: 'mixed' as 'named', names: [] } }] };
+    expect(await client.loadTemplates(null).catch((e: unknown) => (e as Error).message)).toMatch(/^unexpected templates response at templates\.0\.parameters\.format/);
+  });
+
   it('turns server refusals into errors a person can act on', async () => {
     const hs = emulateHubSpotFetch({ permittedUrls: [stub.url] });
     const client = createCoexClient({ serverUrl: stub.url, fetch: hs.fetch });
@@ -92,7 +223,8 @@ describe('client over hubspot.fetch (emulated) against the extension API stub', 
     expect(describeError(await client.loadThread('+212612345678').catch((e: unknown) => e))).toBe('This HubSpot account is not connected to a CoEx workspace.');
     stub.failNext(1, 401, { error: 'wrong signature', code: 'bad_signature' });
     expect(describeError(await client.loadThread('+212612345678').catch((e: unknown) => e))).toMatch(/app secret on the server does not match/);
-    stub.failNext(1, 401, { error: 'this signature was already used', code: 'replayed' });
+    // A replayed read is asked once more (a new hubspot.fetch call is signed afresh); twice in a row is reported.
+    stub.failNext(2, 401, { error: 'this signature was already used', code: 'replayed' });
     expect(describeError(await client.loadThread('+212612345678').catch((e: unknown) => e))).toMatch(/already received this request/);
     // An error without a code still reads by its status.
     stub.failNext(1, 401, { error: 'nope' });

@@ -1,4 +1,5 @@
-import { errorBodySchema, threadResponseSchema, type ThreadResponse } from './contract.js';
+import type { z } from 'zod';
+import { campaignsResponseSchema, errorBodySchema, templatesResponseSchema, threadResponseSchema, type CampaignsResponse, type TemplatesResponse, type ThreadResponse } from './contract.js';
 import type { BotAction } from './thread-logic.js';
 
 /*
@@ -71,6 +72,25 @@ export function threadRequest(serverUrl: string, phone: string): CoexRequest {
   };
 }
 
+/** Approved templates of the thread's business number (of every number of the tenant without one). */
+export function templatesRequest(serverUrl: string, phoneNumberId: string | null): CoexRequest {
+  if (phoneNumberId !== null && !/^\d+$/.test(phoneNumberId)) throw new Error(`not a WhatsApp phone number id: "${phoneNumberId}"`);
+  const query = phoneNumberId === null ? '' : `?phone_number_id=${phoneNumberId}`;
+  return { url: `${normalizeServerUrl(serverUrl)}/ext/v1/hubspot/templates${query}`, options: { method: 'GET', timeout: READ_TIMEOUT_MS } };
+}
+
+/** How many campaigns the card shows: it is narrow, and the newest say the most. */
+export const CAMPAIGNS_SHOWN = 5;
+
+/** The campaigns that included this phone, newest first, and the customer's marketing opt-out. */
+export function campaignsRequest(serverUrl: string, phone: string, limit = CAMPAIGNS_SHOWN): CoexRequest {
+  if (phone.trim() === '') throw new Error('a phone number is required to look up campaigns');
+  return {
+    url: `${normalizeServerUrl(serverUrl)}/ext/v1/hubspot/campaigns?phone=${encodeURIComponent(phone)}&limit=${limit}`,
+    options: { method: 'GET', timeout: READ_TIMEOUT_MS },
+  };
+}
+
 function threadPath(serverUrl: string, threadId: string): string {
   if (threadId === '') throw new Error('a thread id is required');
   return `${normalizeServerUrl(serverUrl)}/ext/v1/hubspot/threads/${encodeURIComponent(threadId)}`;
@@ -80,11 +100,16 @@ export function botRequest(serverUrl: string, threadId: string, action: BotActio
   return { url: `${threadPath(serverUrl, threadId)}/bot`, options: { method: 'POST', body: { action }, timeout: WRITE_TIMEOUT_MS } };
 }
 
-export type Reply = { kind: 'text'; text: string } | { kind: 'template'; name: string; language: string };
+/** Positional values in order (`["v1", "v2"]`), or named ones (`{ "first_name": "Youssef" }`). */
+export type BodyParameters = readonly string[] | Readonly<Record<string, string>>;
+
+export type Reply = { kind: 'text'; text: string } | { kind: 'template'; name: string; language: string; bodyParameters?: BodyParameters };
+
+const hasParameters = (p: BodyParameters | undefined): p is BodyParameters => p !== undefined && (Array.isArray(p) ? p.length > 0 : Object.keys(p).length > 0);
 
 /**
- * `clientRef` makes the send idempotent on the server: hubspot.fetch retries a request once by
- * itself after a 5xx or a connection failure, and that retry must not send the message twice.
+ * `clientRef` makes the send idempotent on the server: the same reference again answers with the
+ * first message instead of sending a second one (see `sendReply` for when the card repeats it).
  */
 export function replyRequest(serverUrl: string, threadId: string, reply: Reply, clientRef: string): CoexRequest {
   let body: Record<string, unknown>;
@@ -95,7 +120,8 @@ export function replyRequest(serverUrl: string, threadId: string, reply: Reply, 
     body = { text };
   } else {
     if (reply.name.trim() === '' || reply.language.trim() === '') throw new Error('choose a template');
-    body = { template: { name: reply.name, language: reply.language } };
+    const parameters = hasParameters(reply.bodyParameters) ? { body_parameters: Array.isArray(reply.bodyParameters) ? [...reply.bodyParameters] : { ...reply.bodyParameters } } : {};
+    body = { template: { name: reply.name, language: reply.language, ...parameters } };
   }
   return { url: `${threadPath(serverUrl, threadId)}/messages`, options: { method: 'POST', body: { ...body, client_ref: clientRef }, timeout: WRITE_TIMEOUT_MS } };
 }
@@ -131,6 +157,8 @@ const CODE_MESSAGES: Record<string, string> = {
   // HubSpot's own automatic retry of a request CoEx had already accepted.
   replayed: 'CoEx had already received this request. Refresh the card to see its result.',
   not_found: NOT_FOUND_MESSAGE,
+  no_number: 'This CoEx workspace has no WhatsApp number connected yet.',
+  templates_unavailable: 'WhatsApp did not give CoEx the list of approved templates, and CoEx has none saved yet. Try again in a moment.',
 };
 
 /** A sentence for the person looking at the card. */
@@ -138,6 +166,8 @@ export function describeError(error: unknown): string {
   if (!(error instanceof CoexApiError)) return error instanceof Error ? error.message : String(error);
   if (error.kind === 'network') return 'Could not reach the CoEx server. Check that it is online and that its URL is in the app\'s permitted URLs.';
   if (error.kind === 'bad_response') return 'The CoEx server answered with data this card does not understand. The server and the HubSpot app may be different versions.';
+  // 501 before the codes: `not_configured` also names a missing HubSpot secret (401).
+  if (error.status === 501) return `The CoEx server does not offer this: ${error.message}`;
   const known = error.code ? CODE_MESSAGES[error.code] : undefined;
   if (known) return known;
   switch (error.status) {
@@ -153,6 +183,20 @@ export function describeError(error: unknown): string {
         ? `The CoEx server had a problem (HTTP ${error.status}). Try again in a moment.`
         : `CoEx refused the request (HTTP ${error.status ?? '?'}): ${error.message}`;
   }
+}
+
+/** For GET …/templates, where a 404 is about the business number, not the conversation. */
+export function describeTemplatesError(error: unknown): string {
+  if (error instanceof CoexApiError && error.kind === 'http' && error.status === 404) {
+    return 'The WhatsApp number of this conversation is no longer part of your CoEx workspace, or this CoEx server is too old to list templates.';
+  }
+  return describeError(error);
+}
+
+/** For GET …/campaigns, which has no 404 of its own: one means a server without the route. */
+export function describeCampaignsError(error: unknown): string {
+  if (error instanceof CoexApiError && error.kind === 'http' && error.status === 404) return 'This CoEx server does not report campaigns yet: update it.';
+  return describeError(error);
 }
 
 async function send(fetcher: CoexFetch, req: CoexRequest): Promise<CoexFetchResponse> {
@@ -173,6 +217,38 @@ async function send(fetcher: CoexFetch, req: CoexRequest): Promise<CoexFetchResp
   throw new CoexApiError(parsed.success ? parsed.data.error : `HTTP ${res.status}`, 'http', res.status, parsed.success ? (parsed.data.code ?? null) : null);
 }
 
+async function parse<T>(res: CoexFetchResponse, schema: z.ZodType<T>, what: string): Promise<T> {
+  let json: unknown;
+  try {
+    json = await res.json();
+  } catch {
+    throw new CoexApiError('response is not JSON', 'bad_response', res.status, null);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new CoexApiError(`unexpected ${what} response${first ? ` at ${first.path.join('.') || '(root)'}: ${first.message}` : ''}`, 'bad_response', res.status, null);
+  }
+  return parsed.data;
+}
+
+/**
+ * A 401 `replayed` means CoEx had already accepted this exact signature: hubspot.fetch retried by
+ * itself (after a 5xx or a lost connection) with the signature of the first attempt. A new call
+ * of hubspot.fetch is signed afresh, so asking again once is safe for reads, and for sends too
+ * because they repeat the same client_ref.
+ */
+const isReplayed = (error: unknown): boolean => error instanceof CoexApiError && error.status === 401 && error.code === 'replayed';
+
+async function sendRetryingOnce(fetcher: CoexFetch, req: CoexRequest, retryWhen: (error: unknown) => boolean): Promise<CoexFetchResponse> {
+  try {
+    return await send(fetcher, req);
+  } catch (error) {
+    if (!retryWhen(error)) throw error;
+    return send(fetcher, req);
+  }
+}
+
 function newClientRef(): string {
   const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
   return c?.randomUUID ? c.randomUUID() : `coex-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
@@ -180,6 +256,8 @@ function newClientRef(): string {
 
 export interface CoexClient {
   loadThread(phone: string): Promise<ThreadResponse>;
+  loadTemplates(phoneNumberId: string | null): Promise<TemplatesResponse>;
+  loadCampaigns(phone: string): Promise<CampaignsResponse>;
   setBot(threadId: string, action: BotAction): Promise<void>;
   sendReply(threadId: string, reply: Reply): Promise<void>;
 }
@@ -187,27 +265,21 @@ export interface CoexClient {
 export function createCoexClient(opts: { serverUrl: string; fetch: CoexFetch; clientRef?: () => string }): CoexClient {
   const serverUrl = normalizeServerUrl(opts.serverUrl);
   const clientRef = opts.clientRef ?? newClientRef;
+  const read = async <T>(req: CoexRequest, schema: z.ZodType<T>, what: string): Promise<T> => parse(await sendRetryingOnce(opts.fetch, req, isReplayed), schema, what);
   return {
-    async loadThread(phone) {
-      const res = await send(opts.fetch, threadRequest(serverUrl, phone));
-      let json: unknown;
-      try {
-        json = await res.json();
-      } catch {
-        throw new CoexApiError('response is not JSON', 'bad_response', res.status, null);
-      }
-      const parsed = threadResponseSchema.safeParse(json);
-      if (!parsed.success) {
-        const first = parsed.error.issues[0];
-        throw new CoexApiError(`unexpected thread response${first ? ` at ${first.path.join('.') || '(root)'}: ${first.message}` : ''}`, 'bad_response', res.status, null);
-      }
-      return parsed.data;
-    },
+    loadThread: (phone) => read(threadRequest(serverUrl, phone), threadResponseSchema, 'thread'),
+    loadTemplates: (phoneNumberId) => read(templatesRequest(serverUrl, phoneNumberId), templatesResponseSchema, 'templates'),
+    loadCampaigns: (phone) => read(campaignsRequest(serverUrl, phone), campaignsResponseSchema, 'campaigns'),
     async setBot(threadId, action) {
       await send(opts.fetch, botRequest(serverUrl, threadId, action));
     },
     async sendReply(threadId, reply) {
-      await send(opts.fetch, replyRequest(serverUrl, threadId, reply, clientRef()));
+      // One client_ref for both attempts: if the first reached WhatsApp, the server answers the
+      // second with that message (duplicate: true) instead of sending it again. A network failure
+      // is retried too (hubspot.fetch already tried twice, but the card cannot tell whether the
+      // server acted); an HTTP refusal is not, it would be refused again.
+      const req = replyRequest(serverUrl, threadId, reply, clientRef());
+      await sendRetryingOnce(opts.fetch, req, (error) => isReplayed(error) || (error instanceof CoexApiError && error.kind === 'network'));
     },
   };
 }

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { FALLBACK_TEMPLATES } from './config.js';
 import { messageSchema, threadResponseSchema, type Message } from './contract.js';
 import {
   botHistoryRows,
@@ -11,12 +10,10 @@ import {
   composerMode,
   messageBadges,
   messageBody,
-  parseTemplateValue,
   phoneCandidates,
   pickPhone,
   refreshDelayMs,
   syncView,
-  templateOptions,
   windowBadge,
 } from './thread-logic.js';
 import { SAMPLE_NOW, msg, sampleThread } from '../../../../test/fixtures.js';
@@ -144,18 +141,6 @@ describe('window and reply box', () => {
     expect(windowBadge(thread(), SAMPLE_NOW)).toEqual({ label: 'Window open: closes in 8 h 0 min', variant: 'success' });
     expect(windowBadge(thread({ window: { open: true, closes_at: '2026-11-25T12:42:30.000Z' } }), SAMPLE_NOW).label).toBe('Window open: closes in 42 min');
     expect(windowBadge(thread({ window: { open: false, closes_at: null } }), SAMPLE_NOW)).toEqual({ label: 'Window closed: templates only', variant: 'warning' });
-  });
-
-  it('lists server templates first, configured ones otherwise, and round-trips the choice', () => {
-    const fromServer = [{ name: 'order_update', language: 'fr' }];
-    const options = templateOptions(fromServer, FALLBACK_TEMPLATES);
-    expect(options).toEqual([{ label: 'order_update (fr)', value: 'order_update|fr' }]);
-    expect(templateOptions(undefined, FALLBACK_TEMPLATES)).toHaveLength(FALLBACK_TEMPLATES.length);
-    expect(templateOptions([], [{ name: 'x', language: 'en', label: 'X' }])).toEqual([{ label: 'X', value: 'x|en' }]);
-    expect(parseTemplateValue(options[0]!.value)).toEqual({ name: 'order_update', language: 'fr' });
-    expect(parseTemplateValue('no-separator')).toBeNull();
-    expect(parseTemplateValue('name|')).toBeNull();
-    expect(parseTemplateValue(null)).toBeNull();
   });
 });
 

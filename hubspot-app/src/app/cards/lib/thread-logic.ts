@@ -1,4 +1,4 @@
-import type { Bot, BotEvent, BotState, Message, Origin, Sync, TemplateChoice, Thread, ThreadResponse } from './contract.js';
+import type { Bot, BotEvent, BotState, Message, Origin, Sync, Thread, ThreadResponse } from './contract.js';
 
 /*
  * Everything the card decides, without React: which phone to ask for, how a message is badged and
@@ -230,26 +230,6 @@ export function windowBadge(thread: Thread, now: Date, serverRefusedText = false
   if (c.mode !== 'text') return { label: 'Window closed: templates only', variant: 'warning' };
   if (c.closesAt === null) return { label: 'Window open', variant: 'success' };
   return { label: `Window open: closes in ${formatRemaining(Date.parse(c.closesAt) - now.getTime())}`, variant: 'success' };
-}
-
-export interface TemplateOption {
-  label: string;
-  value: string;
-}
-
-const TEMPLATE_VALUE_SEPARATOR = '|';
-
-/** Server-offered templates when present, otherwise the card's configured list. */
-export function templateOptions(fromServer: readonly TemplateChoice[] | undefined, fallback: readonly TemplateChoice[]): TemplateOption[] {
-  const source = fromServer && fromServer.length > 0 ? fromServer : fallback;
-  return source.map((t) => ({ label: t.label ?? `${t.name} (${t.language})`, value: `${t.name}${TEMPLATE_VALUE_SEPARATOR}${t.language}` }));
-}
-
-export function parseTemplateValue(value: string | number | boolean | null | undefined): { name: string; language: string } | null {
-  if (typeof value !== 'string') return null;
-  const at = value.lastIndexOf(TEMPLATE_VALUE_SEPARATOR);
-  if (at <= 0 || at === value.length - 1) return null;
-  return { name: value.slice(0, at), language: value.slice(at + 1) };
 }
 
 // ---------------------------------------------------------------------------------------------

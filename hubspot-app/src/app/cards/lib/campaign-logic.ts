@@ -1,0 +1,150 @@
+import type { Campaign, CampaignCounts, CampaignRecipient, OptOut } from './contract.js';
+import { formatDateTime, type Badge } from './thread-logic.js';
+
+/*
+ * The "Campaigns" section without React (docs/extension-api.md, GET …/campaigns?phone=): for each
+ * template campaign that included this customer, what happened to the customer's own message, how
+ * the campaign went overall, and whether the customer has opted out of marketing.
+ */
+
+const CAMPAIGN_STATUSES: Record<string, Badge> = {
+  draft: { label: 'Draft', variant: 'default' },
+  scheduled: { label: 'Scheduled', variant: 'info' },
+  running: { label: 'Running', variant: 'info' },
+  paused: { label: 'Paused', variant: 'warning' },
+  completed: { label: 'Completed', variant: 'success' },
+};
+
+export function campaignStatusBadge(status: string): Badge {
+  return CAMPAIGN_STATUSES[status] ?? { label: status.replace(/_/g, ' '), variant: 'default' };
+}
+
+export interface RecipientOutcome {
+  badge: Badge;
+  /** The error for a failed or skipped message, e.g. "Error 131049: …". */
+  detail: string | null;
+}
+
+/** Why the campaign runner skipped a customer (core/src/campaigns: the recipient's `error`). */
+const SKIP_REASONS: Record<string, string> = {
+  opted_out: 'The customer had opted out of marketing messages',
+  marketing_limit_24h: 'The customer already got a marketing message in the last 24 hours',
+};
+
+function errorDetail(r: CampaignRecipient): string | null {
+  if (r.error_code === null && r.error === null) return null;
+  if (r.error_code === null && r.status === 'skipped' && r.error !== null) return SKIP_REASONS[r.error] ?? r.error.replace(/_/g, ' ');
+  if (r.error_code === null) return r.error;
+  return `Error ${r.error_code}${r.error ? `: ${r.error}` : ''}`;
+}
+
+/**
+ * This customer's message: the furthest state WhatsApp reported once it was sent (read ⊃
+ * delivered ⊃ sent), a failure with its error (also when it failed after Meta accepted it), or
+ * where it stands in the campaign before sending.
+ */
+export function recipientOutcome(r: CampaignRecipient): RecipientOutcome {
+  if (r.status === 'failed' || r.message_status === 'failed') return { badge: { label: 'Failed', variant: 'error' }, detail: errorDetail(r) ?? 'No reason given' };
+  switch (r.status) {
+    case 'skipped':
+      return { badge: { label: 'Skipped', variant: 'default' }, detail: errorDetail(r) };
+    case 'queued':
+      return { badge: { label: 'Not sent yet', variant: 'info' }, detail: null };
+    case 'sending':
+      return { badge: { label: 'Sending', variant: 'info' }, detail: null };
+    case 'sent':
+      switch (r.message_status) {
+        case 'read':
+        case 'played':
+          return { badge: { label: 'Read', variant: 'success' }, detail: null };
+        case 'delivered':
+          return { badge: { label: 'Delivered', variant: 'success' }, detail: null };
+        default:
+          return { badge: { label: 'Sent', variant: 'info' }, detail: null };
+      }
+    default:
+      return { badge: { label: r.status.replace(/_/g, ' '), variant: 'default' }, detail: errorDetail(r) };
+  }
+}
+
+const number = new Intl.NumberFormat('en-US');
+
+/** One compact line; a table of nine counts does not fit a record tab. */
+export function campaignTotals(c: CampaignCounts): string {
+  const parts = [`${number.format(c.sent)} sent`, `${number.format(c.delivered)} delivered`, `${number.format(c.read)} read`, `${number.format(c.failed)} failed`, `${number.format(c.replied)} replied`];
+  return `${parts.join(' · ')} of ${number.format(c.total)}`;
+}
+
+/** The largest failure codes first (the server sorts and keeps ≤ 5), e.g. "131049 ×5, 131026 ×1". */
+export function topFailures(failures: Campaign['failures'], limit = 3): string | null {
+  if (failures.length === 0) return null;
+  const shown = failures.slice(0, limit).map((f) => `${f.code} ×${number.format(f.count)}`);
+  const more = failures.length - shown.length;
+  return `${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+}
+
+export interface CampaignView {
+  id: string;
+  /** The collapsed line: campaign name and this customer's outcome. */
+  title: string;
+  template: string;
+  status: Badge;
+  outcome: RecipientOutcome | null;
+  replied: boolean;
+  /** When the customer's message was sent, else when the campaign started or was created. */
+  when: string;
+  totals: string;
+  failures: string | null;
+}
+
+export function campaignView(c: Campaign, timeZone?: string): CampaignView {
+  const outcome = c.recipient ? recipientOutcome(c.recipient) : null;
+  const replied = c.recipient?.replied === true;
+  const title = outcome ? `${c.name}: ${outcome.badge.label.toLowerCase()}${replied ? ', replied' : ''}` : c.name;
+  const when = c.recipient?.sent_at
+    ? `Sent ${formatDateTime(c.recipient.sent_at, timeZone)}`
+    : c.started_at
+      ? `Started ${formatDateTime(c.started_at, timeZone)}`
+      : `Created ${formatDateTime(c.created_at, timeZone)}`;
+  return {
+    id: c.id,
+    title,
+    template: `${c.template.name} (${c.template.language})`,
+    status: campaignStatusBadge(c.status),
+    outcome,
+    replied,
+    when,
+    totals: campaignTotals(c.counts),
+    failures: topFailures(c.failures),
+  };
+}
+
+export interface OptOutView {
+  title: string;
+  body: string;
+}
+
+/** The customer asked not to receive marketing: campaigns of the number leave them out. */
+export function optOutView(o: OptOut | null, timeZone?: string): OptOutView | null {
+  if (!o) return null;
+  const at = formatDateTime(o.at, timeZone);
+  const detail = o.detail?.trim() ? o.detail.trim() : null;
+  let how: string;
+  switch (o.source) {
+    case 'keyword':
+      how = detail ? `Wrote "${detail}"` : 'Wrote an opt-out keyword';
+      break;
+    case '131050':
+      how = 'Stopped marketing messages from this business in WhatsApp';
+      break;
+    case 'crm':
+      how = detail ? `Opted out in a CRM (${detail})` : 'Opted out in a CRM';
+      break;
+    case 'api':
+      how = detail ? `Opted out through the CoEx API (${detail})` : 'Opted out through the CoEx API';
+      break;
+    default:
+      how = detail ? `Opted out (${o.source.replace(/_/g, ' ')}: ${detail})` : `Opted out (${o.source.replace(/_/g, ' ')})`;
+  }
+  return { title: 'Opted out of marketing messages', body: `${how} on ${at}. Marketing campaigns leave this customer out; service replies and utility templates still reach them.` };
+}
