@@ -53,6 +53,16 @@ describe('Odoo addon: static checks', () => {
     expect(report.models).toEqual(['coex.bridge.config']);
   });
 
+  it('has no configured template list any more: the panel reads the approved templates from CoEx', async () => {
+    const { readFileSync } = await import('node:fs');
+    for (const f of ['models/coex_bridge_config.py', 'views/coex_bridge_config_views.xml', 'controllers/main.py', 'static/src/thread_panel/thread_panel.js']) {
+      expect(readFileSync(`${ADDON}/${f}`, 'utf8'), f).not.toContain('template_choices');
+    }
+    const controller = readFileSync(`${ADDON}/controllers/main.py`, 'utf8');
+    expect(controller).toContain('"/coex/thread/<string:model>/<int:res_id>/templates"');
+    expect(controller).toContain('"/coex/thread/<string:model>/<int:res_id>/campaigns"');
+  });
+
   it('keeps crm optional: the bridge depends on mail only, the glue module auto-installs with crm', () => {
     const bridge = report.addons.coex_whatsapp_bridge?.manifest;
     const glue = report.addons.coex_whatsapp_bridge_crm?.manifest;
@@ -148,6 +158,16 @@ describe('Odoo addon: the stdlib client talks the extension contract', () => {
           return send(200, { thread: { id: 'th_1', contact_name: 'Salma', wa_id: '212612345678', bot: { state: 'active', paused_until: null, history: [] }, window: { open: false, closes_at: null } }, messages: [{ id: 'm1', direction: 'inbound', origin: 'customer', type: 'text', text: 'Salam', timestamp: '1767225600', status: 'read', transcript: null, transcript_state: null, media: null }], sync: { history: { status: 'completed', progress: 1 }, contacts: { status: 'completed' } } });
         }
         if (url.pathname === '/prefix/ext/v1/odoo/threads/th_1/bot') return send(200, { bot: { state: 'paused' } });
+        if (url.pathname === '/prefix/ext/v1/odoo/templates') {
+          const pnid = url.searchParams.get('phone_number_id');
+          if (pnid === '999') return send(404, { error: 'unknown number', code: 'not_found' });
+          if (pnid === '502') return send(502, { error: 'Meta refused', code: 'templates_unavailable', meta_code: 190 });
+          return send(200, { templates: [{ name: 'order_shipped', language: 'fr', category: 'UTILITY', body: 'Bonjour {{1}}', parameters: { format: 'positional', names: ['1'] }, sendable: true, unsendable_reason: null }], stale: true, fetched_at: '2026-12-04T10:00:00.000Z' });
+        }
+        if (url.pathname === '/prefix/ext/v1/odoo/campaigns') {
+          if (url.searchParams.get('phone') === 'abc') return send(400, { error: 'not a phone number', code: 'invalid_phone' });
+          return send(200, { campaigns: [{ id: 'c1', name: 'Soldes', status: 'completed', counts: { total: 2, sent: 2 }, recipient: { status: 'sent', message_status: 'read', replied: true } }], opt_out: { source: 'keyword', detail: 'stop', at: '2026-01-01T00:00:00Z' } });
+        }
         if (url.pathname === '/prefix/ext/v1/odoo/threads/th_1/messages') {
           const parsed: unknown = JSON.parse(body);
           if (typeof parsed === 'object' && parsed !== null && 'text' in parsed) return send(409, { code: 'window_closed' });
@@ -197,6 +217,61 @@ ${body}`);
     const posts = requests.filter((r) => r.method === 'POST').slice(-3);
     expect(posts.map((r) => r.body)).toEqual(['{"action":"pause"}', '{"text":"hello"}', '{"template":{"name":"order_update","language":"fr"}}']);
     expect(posts.every((r) => r.signatureOk && r.headers['content-type'] === 'application/json')).toBe(true);
+  });
+
+  it('GET templates and campaigns: signed query strings, payload shape checks, contract errors mapped to stable codes', async () => {
+    const out = JSON.parse(await run(`print(json.dumps([
+    attempt(lambda: client.get_templates("106540352242922")),
+    attempt(lambda: client.get_templates(None)),
+    attempt(lambda: client.get_templates("999")),
+    attempt(lambda: client.get_templates("502")),
+    attempt(lambda: client.get_templates("12; DROP")),
+    attempt(lambda: client.get_campaigns("+212 6 12 34 56 78")),
+    attempt(lambda: client.get_campaigns("abc")),
+    attempt(lambda: client.get_campaigns("+212612345678", limit=51)),
+]))`)) as Array<{ ok?: Record<string, unknown>; error?: { code: string; message: string; status: number | null } }>;
+    expect(out[0]?.ok).toMatchObject({ stale: true, fetched_at: '2026-12-04T10:00:00.000Z', templates: [{ name: 'order_shipped', parameters: { names: ['1'] } }] });
+    expect(out[1]?.ok?.templates).toHaveLength(1);
+    expect(out[2]?.error).toMatchObject({ code: 'not_found', status: 404 });
+    expect(out[2]?.error?.message).toContain('not one of');
+    expect(out[3]?.error).toMatchObject({ code: 'templates_unavailable', status: 502 });
+    expect(out[4]?.error?.code).toBe('bad_request'); // refused before any request
+    expect(out[5]?.ok).toMatchObject({ campaigns: [{ name: 'Soldes', recipient: { replied: true } }], opt_out: { source: 'keyword', detail: 'stop' } });
+    expect(out[6]?.error).toMatchObject({ code: 'invalid_phone', message: 'not a phone number', status: 400 });
+    expect(out[7]?.error?.code).toBe('bad_request');
+    const gets = requests.filter((r) => r.method === 'GET' && !r.url.includes('/thread?')).slice(-6);
+    expect(gets.map((r) => r.url)).toEqual([
+      '/prefix/ext/v1/odoo/templates?phone_number_id=106540352242922',
+      '/prefix/ext/v1/odoo/templates',
+      '/prefix/ext/v1/odoo/templates?phone_number_id=999',
+      '/prefix/ext/v1/odoo/templates?phone_number_id=502',
+      '/prefix/ext/v1/odoo/campaigns?phone=%2B212+6+12+34+56+78&limit=5',
+      '/prefix/ext/v1/odoo/campaigns?phone=abc&limit=5',
+    ]);
+    expect(gets.every((r) => r.signatureOk)).toBe(true);
+    const shapes = JSON.parse(await run(`print(json.dumps([
+    attempt(lambda: c.check_templates_payload({"templates": [{"language": "fr"}]})),
+    attempt(lambda: c.check_templates_payload({"templates": "nope"})),
+    attempt(lambda: c.check_campaigns_payload({"campaigns": [1]})),
+    attempt(lambda: c.check_campaigns_payload({"campaigns": [], "opt_out": "yes"})),
+]))`)) as Array<{ ok?: unknown; error?: { code: string } }>;
+    expect(shapes.map((o) => o.error?.code ?? o.ok)).toEqual(['bad_response', 'bad_response', 'bad_response', { campaigns: [], opt_out: null }]);
+  });
+
+  it('sends template parameters positional (list) or named (object) and refuses empty values', async () => {
+    const out = JSON.parse(await run(`print(json.dumps([
+    attempt(lambda: client.send_template("th_1", "order_shipped", "fr", ["Salma", "#1042"])),
+    attempt(lambda: client.send_template("th_1", "welcome", "ar", {"first_name": "Youssef"})),
+    attempt(lambda: client.send_template("th_1", "order_shipped", "fr", ["Salma", " "])),
+    attempt(lambda: client.send_template("th_1", "order_shipped", "fr", "Salma")),
+]))`)) as Array<{ ok?: unknown; error?: { code: string } }>;
+    expect(out.map((o) => o.error?.code ?? 'ok')).toEqual(['ok', 'ok', 'bad_request', 'bad_request']);
+    const posts = requests.filter((r) => r.method === 'POST').slice(-2);
+    expect(posts.map((r) => r.body)).toEqual([
+      '{"template":{"name":"order_shipped","language":"fr","body_parameters":["Salma","#1042"]}}',
+      '{"template":{"name":"welcome","language":"ar","body_parameters":{"first_name":"Youssef"}}}',
+    ]);
+    expect(posts.every((r) => r.signatureOk)).toBe(true);
   });
 
   it('maps a wrong key to unauthorized, a dead server to unreachable and a slow one to timeout', async () => {
@@ -318,14 +393,6 @@ describe('Odoo panel logic (thread_logic.js)', () => {
     expect(logic.syncView({ history: { status: 'declined' } }).history).toMatchObject({ visible: true, declined: true });
     expect(logic.syncView({ history: { status: 'completed', progress: 100 } }).history.visible).toBe(false);
     expect(logic.syncView(undefined).history.status).toBe('unknown');
-  });
-
-  it('parses configured template choices and drops invalid names', () => {
-    expect(logic.parseTemplateChoices('order_update|fr\n\nfollow_up | ar\nBad Name|en\nhello_world')).toEqual([
-      { name: 'order_update', language: 'fr', id: 'order_update|fr' },
-      { name: 'follow_up', language: 'ar', id: 'follow_up|ar' },
-      { name: 'hello_world', language: 'en', id: 'hello_world|en' },
-    ]);
   });
 
   it('wraps and unwraps Odoo JSON-RPC envelopes', () => {

@@ -25,6 +25,7 @@ CRM = "odoo"
 DEFAULT_TIMEOUT = 10.0
 BOT_ACTIONS = ("pause", "resume", "off")
 MAX_TEXT_LENGTH = 4096  # WhatsApp's limit for a text body
+CAMPAIGN_LIMIT = 5  # campaigns shown on a card (the server allows 1..50)
 
 
 class CoexError(Exception):
@@ -60,19 +61,26 @@ def signed_headers(account, key, method, path_with_query, body=b"", timestamp=No
     }
 
 
-def _status_error(status, payload):
+def _status_error(status, payload, not_found=None):
     code = payload.get("code") if isinstance(payload, dict) else None
-    server_message = payload.get("message") if isinstance(payload, dict) else None
+    # The extension API puts its sentence for people in "error" (older builds: "message").
+    server_message = None
+    if isinstance(payload, dict):
+        server_message = next((v for v in (payload.get("error"), payload.get("message")) if isinstance(v, str) and v), None)
     if status == 409 and code == "window_closed":
         return CoexError("window_closed", "The 24-hour window is closed: send a template.", status)
     if status in (401, 403):
         return CoexError("unauthorized", "CoEx refused the signature: check the account and install key.", status)
     if status == 404:
-        return CoexError("not_found", "CoEx does not know this thread.", status)
+        return CoexError("not_found", not_found or "CoEx does not know this thread.", status)
     if status == 429:
         return CoexError("rate_limited", "CoEx is rate limiting this account; try again shortly.", status)
+    if status == 502 and code == "templates_unavailable":
+        return CoexError(code, "WhatsApp did not give the template list and CoEx has none cached; try again shortly.", status)
     if 400 <= status < 500:
         return CoexError(code or "bad_request", server_message or "CoEx rejected the request (HTTP %s)." % status, status)
+    if code == "send_failed":
+        return CoexError(code, server_message or "WhatsApp refused the message.", status)
     return CoexError("server_error", "CoEx failed (HTTP %s)." % status, status)
 
 
@@ -88,6 +96,42 @@ def check_thread_payload(payload):
         raise CoexError("bad_response", "CoEx answered with malformed messages.")
     sync = payload.get("sync")
     return {"thread": thread, "messages": messages, "sync": sync if isinstance(sync, dict) else {}}
+
+
+def check_templates_payload(payload):
+    """Shape check of GET /templates: a list of objects with a name and a language."""
+    templates = payload.get("templates") if isinstance(payload, dict) else None
+    if not isinstance(templates, list) or not all(
+        isinstance(t, dict) and isinstance(t.get("name"), str) and isinstance(t.get("language"), str) for t in templates
+    ):
+        raise CoexError("bad_response", "CoEx answered with an unexpected template list.")
+    return {"templates": templates, "stale": payload.get("stale") is True, "fetched_at": payload.get("fetched_at")}
+
+
+def check_campaigns_payload(payload):
+    """Shape check of GET /campaigns: a list of campaign objects and an optional opt-out object."""
+    campaigns = payload.get("campaigns") if isinstance(payload, dict) else None
+    if not isinstance(campaigns, list) or not all(isinstance(c, dict) for c in campaigns):
+        raise CoexError("bad_response", "CoEx answered with an unexpected campaign list.")
+    opt_out = payload.get("opt_out")
+    return {"campaigns": campaigns, "opt_out": opt_out if isinstance(opt_out, dict) else None}
+
+
+def check_body_parameters(body_parameters):
+    """None, a list of strings (positional) or a dict name → string (named), as the contract says."""
+    if body_parameters is None:
+        return None
+    if isinstance(body_parameters, list):
+        values = body_parameters
+    elif isinstance(body_parameters, dict):
+        if not all(isinstance(k, str) and k for k in body_parameters):
+            raise CoexError("bad_request", "Template parameter names must be text.")
+        values = list(body_parameters.values())
+    else:
+        raise CoexError("bad_request", "Template parameters must be a list or an object.")
+    if not all(isinstance(v, str) and v.strip() for v in values):
+        raise CoexError("bad_request", "Every template parameter needs a value.")
+    return body_parameters
 
 
 class CoexClient:
@@ -129,11 +173,33 @@ class CoexClient:
             raise CoexError("bad_request", "The message is longer than %d characters." % MAX_TEXT_LENGTH)
         return self._call("POST", self._thread_path(thread_id, "messages"), {"text": text})
 
-    def send_template(self, thread_id, name, language):
+    def send_template(self, thread_id, name, language, body_parameters=None):
         if not name or not language:
             raise CoexError("bad_request", "Choose a template.")
-        body = {"template": {"name": name, "language": language}}
-        return self._call("POST", self._thread_path(thread_id, "messages"), body)
+        template = {"name": name, "language": language}
+        if check_body_parameters(body_parameters) is not None:
+            template["body_parameters"] = body_parameters
+        return self._call("POST", self._thread_path(thread_id, "messages"), {"template": template})
+
+    def get_templates(self, phone_number_id=None):
+        """Approved templates of the WhatsApp account of ``phone_number_id`` (the thread's number)."""
+        path = "/ext/v1/%s/templates" % CRM
+        if phone_number_id not in (None, ""):
+            phone_number_id = str(phone_number_id)
+            if not phone_number_id.isdigit():
+                raise CoexError("bad_request", "The WhatsApp number id must be digits.")
+            path += "?" + urllib.parse.urlencode({"phone_number_id": phone_number_id})
+        return check_templates_payload(
+            self._call("GET", path, not_found="This WhatsApp number is not one of this CoEx account's numbers."))
+
+    def get_campaigns(self, phone, limit=CAMPAIGN_LIMIT):
+        """Campaigns that included this customer (newest first) and their marketing opt-out."""
+        if not phone:
+            raise CoexError("no_phone", "This record has no phone number.")
+        if not isinstance(limit, int) or not 1 <= limit <= 50:
+            raise CoexError("bad_request", "The campaign limit must be between 1 and 50.")
+        query = urllib.parse.urlencode({"phone": phone, "limit": limit})
+        return check_campaigns_payload(self._call("GET", "/ext/v1/%s/campaigns?%s" % (CRM, query)))
 
     # -- transport -------------------------------------------------------------------------
 
@@ -143,7 +209,7 @@ class CoexClient:
             raise CoexError("not_found", "No WhatsApp thread for this record yet.")
         return "/ext/v1/%s/threads/%s/%s" % (CRM, urllib.parse.quote(str(thread_id), safe=""), tail)
 
-    def _call(self, method, path, payload=None):
+    def _call(self, method, path, payload=None, not_found=None):
         body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode("utf-8")
         headers = signed_headers(self.account, self._key, method, self.base_path + path, body)
         headers["Accept"] = "application/json"
@@ -161,7 +227,7 @@ class CoexClient:
                 payload_out = json.loads(raw.decode("utf-8")) if raw else None
             except ValueError:
                 payload_out = None
-            raise _status_error(err.code, payload_out) from None
+            raise _status_error(err.code, payload_out, not_found) from None
         except (socket.timeout, TimeoutError):
             raise CoexError("timeout", "CoEx did not answer within %ss." % self.timeout) from None
         except urllib.error.URLError as err:

@@ -53,7 +53,7 @@ class CoexBridgeController(http.Controller):
         try:
             return _ok(fn())
         except CoexError as err:
-            if err.code not in ("no_phone", "window_closed", "not_found"):
+            if err.code not in ("no_phone", "window_closed", "not_found", "no_number"):
                 _logger.warning("CoEx bridge call failed: %s (HTTP %s)", err.code, err.status)
             return _fail(err)
 
@@ -63,7 +63,6 @@ class CoexBridgeController(http.Controller):
             config = self._config()
             phone, payload = self._thread(config, model, res_id)
             payload["phone"] = phone
-            payload["templates"] = config.sudo().template_choices or ""
             return payload
 
         return self._run(run)
@@ -86,7 +85,33 @@ class CoexBridgeController(http.Controller):
             thread_id = (payload.get("thread") or {}).get("id")
             client = config._coex_client()
             if isinstance(template, dict):
-                return client.send_template(thread_id, template.get("name"), template.get("language"))
+                return client.send_template(thread_id, template.get("name"), template.get("language"),
+                                            template.get("body_parameters"))
             return client.send_text(thread_id, text)
+
+        return self._run(run)
+
+    @http.route("/coex/thread/<string:model>/<int:res_id>/templates", type="json", auth="user", methods=["POST"])
+    def templates(self, model, res_id, phone_number_id=None, **kw):
+        """Approved templates of the thread's WhatsApp number, read from CoEx (which reads Meta).
+        The record check keeps the route to users who can see the panel; the number id comes
+        from the thread payload the panel already has, so no second thread lookup is needed."""
+
+        def run():
+            config = self._config()
+            self._record_phone(model, res_id)
+            return config._coex_client().get_templates(phone_number_id)
+
+        return self._run(run)
+
+    @http.route("/coex/thread/<string:model>/<int:res_id>/campaigns", type="json", auth="user", methods=["POST"])
+    def campaigns(self, model, res_id, **kw):
+        """Campaigns that included this record's customer. The phone is read here from the record
+        (as for the thread), never taken from the browser."""
+
+        def run():
+            config = self._config()
+            phone = self._record_phone(model, res_id)
+            return config._coex_client().get_campaigns(phone)
 
         return self._run(run)

@@ -36,11 +36,7 @@ class CoexBridgeConfig(models.Model):
         help="Key issued by CoEx for this database. Used only to sign requests, never sent.",
     )
     timeout = fields.Float(string="Timeout (s)", default=DEFAULT_TIMEOUT)
-    template_choices = fields.Text(
-        string="Templates",
-        help="Approved WhatsApp templates offered when the 24-hour window is closed, "
-        "one per line as name|language, e.g. order_update|fr",
-    )
+    # No template list here: the panel asks CoEx for the approved templates of the thread's number.
 
     @api.constrains("server_url")
     def _check_server_url(self):

@@ -19,7 +19,18 @@ export interface SyncView {
   history: { status: string; percent: number | null; running: boolean; declined: boolean; failed: boolean; visible: boolean };
   contacts: { status: string };
 }
-export interface TemplateChoice { name: string; language: string; id: string }
+export interface TemplateChoice { id: string; name: string; language: string; category: string; body: string; format: 'positional' | 'named'; names: string[] }
+export interface TemplateChoices { choices: TemplateChoice[]; unsendable: number; stale: boolean; fetchedAt: number | null }
+export interface PreviewSegment { text: string; name: string | null; filled: boolean }
+export interface TemplateMessage { name: string; language: string; body_parameters?: string[] | Record<string, string> }
+export interface RecipientOutcome { key: 'failed' | 'skipped' | 'pending' | 'read' | 'delivered' | 'sent'; labelKey: string; errorCode: string; error: string; sentAt: number | null; replied: boolean }
+export interface CampaignView {
+  id: string; name: string; status: string; statusKey: string | null; template: string; startedAt: number | null;
+  outcome: RecipientOutcome | null; totals: { total: number; sent: number; delivered: number; read: number; failed: number; replied: number };
+}
+export interface OptOutView { source: string; sourceKey: string | null; detail: string; at: number | null }
+export interface CampaignsView { campaigns: CampaignView[]; optOut: OptOutView | null }
+export interface ScrollMetrics { scrollTop: number; scrollHeight: number; clientHeight: number }
 export const PANEL_MODELS: string[];
 export const ORIGIN_BADGES: Record<string, Badge>;
 export const CAUSE_KEYS: Record<string, string>;
@@ -37,6 +48,14 @@ export function isWindowClosedError(error: unknown): boolean;
 export function botView(bot: unknown, nowMs: number): BotView | null;
 export function progressPercent(progress: unknown): number | null;
 export function syncView(sync: unknown): SyncView;
-export function parseTemplateChoices(lines: unknown): TemplateChoice[];
+export function templateChoices(response: unknown): TemplateChoices;
+export function templateParameterProblem(value: unknown): 'param_required' | 'param_whitespace' | null;
+export function templatePreview(choice: TemplateChoice | null | undefined, values: Record<string, string> | null | undefined): { segments: PreviewSegment[]; text: string };
+export function templateMessage(choice: TemplateChoice | null | undefined, values: Record<string, string> | null | undefined): TemplateMessage | null;
+export function recipientOutcome(recipient: unknown): RecipientOutcome | null;
+export function campaignsView(response: unknown): CampaignsView;
+export const STICKY_BOTTOM_PX: number;
+export function isNearBottom(metrics: ScrollMetrics | null | undefined, slack?: number): boolean;
+export function nextScrollTop(reason: 'load' | 'sent' | 'refresh', before: ScrollMetrics | null | undefined, after: ScrollMetrics): number;
 export function jsonRpcBody(params: unknown, id?: number): { jsonrpc: '2.0'; method: 'call'; params: unknown; id: number };
 export function unwrapJsonRpc(envelope: unknown): unknown;

@@ -260,23 +260,228 @@ export function syncView(sync) {
     };
 }
 
-/** "name|language" lines (bridge settings) → template choices. */
-export function parseTemplateChoices(lines) {
-    const list = Array.isArray(lines) ? lines : String(lines || "").split(/\r?\n|,/);
+// ── templates (GET /ext/v1/:crm/templates) ──
+
+/** {{1}} or {{first_name}} in a template body; the names match the server's `parameters.names`. */
+const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
+
+/**
+ * GET /templates → what the picker offers: the sendable templates only (the others need a media
+ * header, button values or a one-time code the reply box cannot give), how many were left out, and
+ * whether the server served its last list because Meta could not be reached (`stale`).
+ */
+export function templateChoices(response) {
+    const all = response && Array.isArray(response.templates) ? response.templates : [];
     const choices = [];
-    for (const raw of list) {
-        const line = String(raw).trim();
-        if (!line) {
+    let unsendable = 0;
+    for (const tpl of all) {
+        if (!tpl || typeof tpl.name !== "string" || !tpl.name || typeof tpl.language !== "string" || !tpl.language) {
             continue;
         }
-        const [name, language] = line.split("|").map((s) => s.trim());
-        if (name && /^[a-z0-9_]+$/.test(name)) {
-            choices.push({ name, language: language || "en", id: `${name}|${language || "en"}` });
+        if (tpl.sendable !== true) {
+            unsendable += 1;
+            continue;
         }
+        const parameters = tpl.parameters || {};
+        const names = Array.isArray(parameters.names) ? parameters.names.map(String) : [];
+        choices.push({
+            id: `${tpl.name}|${tpl.language}`,
+            name: tpl.name,
+            language: tpl.language,
+            category: typeof tpl.category === "string" ? tpl.category : "",
+            body: typeof tpl.body === "string" ? tpl.body : "",
+            format: parameters.format === "named" ? "named" : "positional",
+            names,
+        });
     }
-    return choices;
-// </shared-thread-logic>
+    return {
+        choices,
+        unsendable,
+        stale: Boolean(response && response.stale),
+        fetchedAt: parseTimestamp(response && response.fetched_at),
+    };
 }
+
+/**
+ * Why a parameter value cannot be sent, or null. Meta refuses body parameters with new lines, tabs
+ * or more than four spaces in a row (error 132018), so the picker says it before sending.
+ */
+export function templateParameterProblem(value) {
+    const text = typeof value === "string" ? value.trim() : "";
+    if (!text) {
+        return "param_required";
+    }
+    if (/[\n\r\t]| {5,}/.test(text)) {
+        return "param_whitespace";
+    }
+    return null;
+}
+
+/**
+ * The body with the values typed so far: `segments` alternate plain text and placeholders
+ * ({ text, name, filled }) so a UI can mark the missing ones; `text` is the flat preview.
+ */
+export function templatePreview(choice, values) {
+    const body = (choice && choice.body) || "";
+    const given = values || {};
+    const segments = [];
+    let last = 0;
+    for (const match of body.matchAll(PLACEHOLDER)) {
+        if (match.index > last) {
+            segments.push({ text: body.slice(last, match.index), name: null, filled: true });
+        }
+        const name = match[1];
+        const value = typeof given[name] === "string" ? given[name].trim() : "";
+        segments.push({ text: value || `{{${name}}}`, name, filled: Boolean(value) });
+        last = match.index + match[0].length;
+    }
+    if (last < body.length) {
+        segments.push({ text: body.slice(last), name: null, filled: true });
+    }
+    return { segments, text: segments.map((s) => s.text).join("") };
+}
+
+/**
+ * The `template` object of POST /threads/:id/messages, or null while a parameter is missing or
+ * invalid: body_parameters is an array in `names` order (positional) or an object keyed by name
+ * (named), and is left out for a template without parameters.
+ */
+export function templateMessage(choice, values) {
+    if (!choice) {
+        return null;
+    }
+    const given = values || {};
+    if (choice.names.some((name) => templateParameterProblem(given[name]) !== null)) {
+        return null;
+    }
+    const message = { name: choice.name, language: choice.language };
+    if (choice.names.length) {
+        const trimmed = choice.names.map((name) => given[name].trim());
+        message.body_parameters =
+            choice.format === "named" ? Object.fromEntries(choice.names.map((name, i) => [name, trimmed[i]])) : trimmed;
+    }
+    return message;
+}
+
+// ── campaign reports (GET /ext/v1/:crm/campaigns) ──
+
+const CAMPAIGN_STATUS_KEYS = {
+    draft: "campaign_draft",
+    scheduled: "campaign_scheduled",
+    running: "campaign_running",
+    paused: "campaign_paused",
+    completed: "campaign_completed",
+};
+
+const OPT_OUT_SOURCE_KEYS = {
+    keyword: "opt_out_keyword",
+    api: "opt_out_api",
+    crm: "opt_out_crm",
+    131050: "opt_out_meta",
+};
+
+/** This customer's outcome in one campaign: the furthest state their message reached. */
+export function recipientOutcome(recipient) {
+    if (!recipient) {
+        return null;
+    }
+    const status = recipient.status;
+    const messageStatus = recipient.message_status;
+    let key;
+    if (status === "failed" || messageStatus === "failed") {
+        key = "failed";
+    } else if (status === "skipped") {
+        key = "skipped";
+    } else if (status === "queued" || status === "sending") {
+        key = "pending";
+    } else if (messageStatus === "read" || messageStatus === "played") {
+        key = "read";
+    } else if (messageStatus === "delivered") {
+        key = "delivered";
+    } else {
+        key = "sent";
+    }
+    const errorCode = recipient.error_code === null || recipient.error_code === undefined ? "" : String(recipient.error_code);
+    return {
+        key,
+        labelKey: `outcome_${key}`,
+        errorCode: key === "failed" ? errorCode : "",
+        error: key === "failed" && typeof recipient.error === "string" ? recipient.error : "",
+        sentAt: parseTimestamp(recipient.sent_at),
+        replied: recipient.replied === true,
+    };
+}
+
+function countOf(value) {
+    return typeof value === "number" && Number.isFinite(value) && value >= 0 ? Math.round(value) : 0;
+}
+
+/** GET /campaigns → the card's Campaigns block, newest first as the server sent them. */
+export function campaignsView(response) {
+    const list = response && Array.isArray(response.campaigns) ? response.campaigns : [];
+    const campaigns = list
+        .filter((c) => c && typeof c === "object")
+        .map((c, index) => {
+            const template = c.template || {};
+            const counts = c.counts || {};
+            return {
+                id: c.id === undefined || c.id === null ? `campaign-${index}` : String(c.id),
+                name: typeof c.name === "string" && c.name ? c.name : "—",
+                status: typeof c.status === "string" ? c.status : "",
+                statusKey: CAMPAIGN_STATUS_KEYS[c.status] || null,
+                template: template.name ? `${template.name}${template.language ? ` (${template.language})` : ""}` : "",
+                startedAt: parseTimestamp(c.started_at) ?? parseTimestamp(c.created_at),
+                outcome: recipientOutcome(c.recipient),
+                totals: {
+                    total: countOf(counts.total),
+                    sent: countOf(counts.sent),
+                    delivered: countOf(counts.delivered),
+                    read: countOf(counts.read),
+                    failed: countOf(counts.failed),
+                    replied: countOf(counts.replied),
+                },
+            };
+        });
+    const optOut = response && response.opt_out && typeof response.opt_out === "object" ? response.opt_out : null;
+    return {
+        campaigns,
+        optOut: optOut
+            ? {
+                  source: String(optOut.source ?? ""),
+                  sourceKey: OPT_OUT_SOURCE_KEYS[optOut.source] || null,
+                  detail: typeof optOut.detail === "string" ? optOut.detail : "",
+                  at: parseTimestamp(optOut.at),
+              }
+            : null,
+    };
+}
+
+// ── scrolling the timeline ──
+
+/** Within this many pixels of the end counts as "at the newest message". */
+export const STICKY_BOTTOM_PX = 48;
+
+export function isNearBottom(metrics, slack = STICKY_BOTTOM_PX) {
+    if (!metrics) {
+        return true;
+    }
+    return metrics.scrollHeight - metrics.clientHeight - metrics.scrollTop <= slack;
+}
+
+/**
+ * Where the timeline should be scrolled after it re-rendered. `reason`: "load" (first render of a
+ * record) and "sent" (the user's own message) go to the newest message; "refresh" follows new
+ * messages only when the user was already at the bottom, and otherwise keeps their position.
+ * `before`/`after`: { scrollTop, scrollHeight, clientHeight } of the scroll box.
+ */
+export function nextScrollTop(reason, before, after) {
+    const bottom = Math.max(0, after.scrollHeight - after.clientHeight);
+    if (reason !== "refresh" || isNearBottom(before)) {
+        return bottom;
+    }
+    return Math.min(before.scrollTop, bottom);
+}
+// </shared-thread-logic>
 
 /** Body of a JSON-RPC call to an Odoo type="json" route; plain fetch works the same on 17 and 18. */
 export function jsonRpcBody(params, id = 1) {
