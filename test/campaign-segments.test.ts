@@ -1,7 +1,14 @@
+import { randomBytes } from 'node:crypto';
+import { Command } from 'commander';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CrmError, OdooJson2Transport, OdooXmlRpcTransport, ZohoOAuth } from '@coex/connectors';
 import { OdooSegmentSource, WooCommerceSegmentSource, ZohoSegmentSource } from '../core/src/campaigns/index.js';
 import { recipientsFromList } from '../core/src/campaigns/recipients.js';
+import { registerCampaignCommands } from '../core/src/campaigns/cli.js';
+import { ConfigError } from '../core/src/config.js';
+import { TokenCipher } from '../core/src/crypto.js';
+import { migrateToLatest, openDatabase } from '../core/src/db/index.js';
+import { connectCrm } from '../core/src/crm/connections.js';
 import { FakeWooCommerce } from './fakes/woocommerce.js';
 import { startOdooFake, type OdooFake } from './fakes/odoo.js';
 import { startZohoFake, type ZohoFake } from './fakes/zoho.js';
@@ -184,5 +191,47 @@ describe('ZohoSegmentSource', () => {
     expect(() => source({ criteria: 'Lead_Source = Salon' })).toThrow(/criteria/);
     const eleven = `(${Array.from({ length: 11 }, (_, i) => `(Last_Name:equals:n${i})`).join('or')})`;
     expect(() => source({ criteria: eleven })).toThrow(/10 conditions/);
+  });
+});
+
+describe('coex campaign create --segment (CLI)', () => {
+  it('reads the recipients from a stored WooCommerce connection and refuses a segment of the wrong CRM', async () => {
+    const woo = await FakeWooCommerce.start();
+    const handle = await openDatabase({ dataDir: 'memory://' });
+    try {
+      await migrateToLatest(handle.db);
+      const cipher = TokenCipher.fromKey(randomBytes(32).toString('base64'));
+      await handle.db.insertInto('tenants').values({ id: 'atlas', name: 'Atlas' }).execute();
+      await handle.db.insertInto('whatsapp_numbers').values({ phone_number_id: '1100', tenant_id: 'atlas' }).execute();
+      const conn = await connectCrm(handle.db, cipher, 'atlas', { crm: 'woocommerce', url: woo.url, consumerKey: woo.consumerKey, consumerSecret: woo.consumerSecret, siteKey: 'k' });
+      woo.addOrder({ billing: { first_name: 'Hind', phone: '0612300001', city: 'Fes' }, line_items: [{ product_id: 42 }] });
+      woo.addOrder({ billing: { first_name: 'Karim', phone: '+212612300002', city: 'Oujda' }, line_items: [{ product_id: 42 }] });
+      woo.addOrder({ billing: { first_name: 'NoPhone', phone: '' }, line_items: [{ product_id: 42 }] });
+      const files: Record<string, string> = {
+        'argan.json': JSON.stringify({ product_id: 42, variable_fields: ['billing.city'] }),
+        'hubspot.json': JSON.stringify({ filter_groups: [{ filters: [{ propertyName: 'a', operator: 'EQ', value: 'b' }] }] }),
+      };
+      const out: string[] = [];
+      const err: string[] = [];
+      const run = async (...args: string[]) => {
+        const program = new Command().exitOverride();
+        registerCampaignCommands(program, (fn) => fn(handle.db), { out: (l) => out.push(l), err: (l) => err.push(l), readFile: async (p) => files[p] ?? Promise.reject(new Error('ENOENT')) }, () => cipher);
+        await program.parseAsync(['campaign', 'create', '--tenant', 'atlas', '--number', '1100', '--name', 'Argan buyers', '--template', 'spring_sale', '--language', 'fr', ...args], { from: 'user' });
+      };
+      await run('--segment', 'argan.json', '--connection', conn.id);
+      expect(err).toContain('segment: woocommerce customers who ordered product 42');
+      expect(out[0]).toMatch(/^campaign [0-9a-f-]{36} draft: 2 recipients \(1 invalid, 0 duplicates skipped\)$/);
+      const rows = await handle.db.selectFrom('campaign_recipients').select(['wa_id', 'variables']).orderBy('wa_id').execute();
+      expect(rows).toEqual([{ wa_id: '212612300001', variables: ['Fes'] }, { wa_id: '212612300002', variables: ['Oujda'] }]);
+      expect((await handle.db.selectFrom('campaigns').select('source').executeTakeFirstOrThrow()).source).toBe('segment');
+
+      await expect(run('--segment', 'hubspot.json', '--connection', conn.id)).rejects.toThrow(/invalid woocommerce segment/);
+      await expect(run('--segment', 'argan.json')).rejects.toThrow(/--segment needs --connection/);
+      await expect(run('--csv', 'x.csv', '--segment', 'argan.json', '--connection', conn.id)).rejects.toThrow(/either --csv or --segment/);
+      await expect(run('--segment', 'argan.json', '--connection', '00000000-0000-4000-8000-000000000000')).rejects.toThrow(ConfigError);
+    } finally {
+      await handle.close();
+      await woo.close();
+    }
   });
 });

@@ -10,7 +10,11 @@ import * as P from '../core/src/whatsapp/payloads.js';
 import { createLogger } from '../core/src/logger.js';
 import { DbPacer } from '../core/src/outbound/pacer.js';
 import { campaignRouter } from '../core/src/api/campaign-routes.js';
-import { CampaignLanePacer, CampaignRunner, HubSpotSegmentSource, createCampaignSender, optOutHook, type CampaignSender, type LaneReservation } from '../core/src/campaigns/index.js';
+import { CampaignLanePacer, CampaignRunner, createCampaignSender, optOutHook, type CampaignSender, type LaneReservation } from '../core/src/campaigns/index.js';
+import { connectionSegmentSource } from '../core/src/campaigns/segment-factory.js';
+import { FakeWooCommerce } from './fakes/woocommerce.js';
+import { startOdooFake } from './fakes/odoo.js';
+import { startZohoFake } from './fakes/zoho.js';
 
 const N: P.NumberRef = { wabaId: DEFAULT_FAKE_PHONE_NUMBER.wabaId, phoneNumberId: DEFAULT_FAKE_PHONE_NUMBER.id, displayPhoneNumber: DEFAULT_FAKE_PHONE_NUMBER.displayPhoneNumber };
 const PNID = N.phoneNumberId;
@@ -45,7 +49,8 @@ describe.each(backends())('template campaigns [%s]', (backend) => {
       campaignRouter({
         db: s.runtime.db,
         adminToken: TEST_ADMIN_TOKEN,
-        segmentSource: async (req) => new HubSpotSegmentSource({ accessToken: 'test-token', basePath: hubspot.url, filterGroups: req.filterGroups, variableProperties: req.variableProperties }),
+        // The runtime's own path: the connection's stored (encrypted) credentials → that CRM's segment source.
+        segmentSource: connectionSegmentSource(s.runtime.db, s.runtime.cipher),
       }),
     );
     api = await new Promise<Server>((resolve) => {
@@ -91,6 +96,15 @@ describe.each(backends())('template campaigns [%s]', (backend) => {
     });
     expect(res.status).toBe(201);
     return (res.json.campaign as { id: string }).id;
+  }
+  /** A CRM connection of the number's tenant with these (encrypted) credentials. */
+  async function connect(tenantId: string, credentials: Record<string, unknown> & { crm: string }, accountOverride?: string): Promise<{ id: string }> {
+    const account = accountOverride ?? String(credentials.portalId ?? credentials.orgId ?? (credentials.db ? `${String(credentials.url)}#${String(credentials.db)}` : credentials.url));
+    return s.runtime.db
+      .insertInto('crm_connections')
+      .values({ tenant_id: tenantId, crm: credentials.crm, account, credentials_enc: s.runtime.cipher.encrypt(JSON.stringify(credentials)), extension_key_hash: null })
+      .returning('id')
+      .executeTakeFirstOrThrow();
   }
   async function inbound(waId: string, text: string, at = Date.now()): Promise<void> {
     seq += 1;
@@ -232,7 +246,7 @@ describe.each(backends())('template campaigns [%s]', (backend) => {
     hubspot.seed('contacts', { firstname: 'NoPhone', lifecyclestage: 'customer', city: 'Agadir' });
     hubspot.seed('contacts', { firstname: 'Lead', lifecyclestage: 'lead', phone: '+212611111111', city: 'Tanger' });
     const tenant = await s.runtime.db.selectFrom('whatsapp_numbers').select('tenant_id').where('phone_number_id', '=', PNID).executeTakeFirstOrThrow();
-    const conn = await s.runtime.db.insertInto('crm_connections').values({ tenant_id: tenant.tenant_id, crm: 'hubspot', account: String(hubspot.portalId), credentials_enc: 'unused-in-test', extension_key_hash: null }).returning('id').executeTakeFirstOrThrow();
+    const conn = await connect(tenant.tenant_id, { crm: 'hubspot', portalId: String(hubspot.portalId), clientSecret: 'hs-secret', accessToken: 'test-token', basePath: hubspot.url });
     const res = await call('/api/v1/campaigns', {
       phone_number_id: PNID,
       name: 'hubspot customers',
@@ -247,6 +261,60 @@ describe.each(backends())('template campaigns [%s]', (backend) => {
     await runner.runUntilIdle();
     const sent = campaignSends().filter((m) => [a, b].includes(m.to));
     expect(sent.map((m) => (m.body.template as { components: Array<{ parameters: Array<{ text: string }> }> }).components[0]!.parameters[0]!.text).sort()).toEqual(['Fes', 'Rabat']);
+  });
+
+  it('builds recipients from WooCommerce, Odoo and Zoho segments through the API, each validated for its CRM', async () => {
+    const tenant = (await s.runtime.db.selectFrom('whatsapp_numbers').select('tenant_id').where('phone_number_id', '=', PNID).executeTakeFirstOrThrow()).tenant_id;
+    const woo = await FakeWooCommerce.start();
+    const odoo = await startOdooFake();
+    const zoho = await startZohoFake();
+    try {
+      const [w1, w2, o1, o2, z1, z2] = nextWaIds(6);
+      woo.addOrder({ billing: { first_name: 'Hind', last_name: 'A', phone: `0${w1!.slice(3)}`, city: 'Fes' }, line_items: [{ product_id: 42 }] });
+      woo.addOrder({ billing: { first_name: 'Karim', phone: `+${w2}`, city: 'Oujda' }, line_items: [{ product_id: 42 }] });
+      woo.addOrder({ billing: { first_name: 'Other', phone: '+212611112222' }, line_items: [{ product_id: 7 }] });
+      const vip = odoo.addCategory('VIP');
+      odoo.addPartner({ name: 'Nadia', phone: `+${o1}`, email: 'nadia@x.ma', category_id: [vip] });
+      odoo.addPartner({ name: 'Reda', phone: `00${o2}`, email: 'reda@x.ma', category_id: [vip] });
+      odoo.addPartner({ name: 'Not VIP', phone: '+212633334444' });
+      zoho.addRecord('Contacts', { First_Name: 'Salma', Last_Name: 'B', Mobile: `+${z1}`, Lead_Source: 'Salon 2026', Mailing_City: 'Tanger' });
+      zoho.addRecord('Contacts', { First_Name: 'Yassine', Last_Name: 'C', Phone: `0${z2!.slice(3)}`, Lead_Source: 'Salon 2026', Mailing_City: 'Agadir' });
+      zoho.addRecord('Contacts', { Last_Name: 'Web', Mobile: '+212655556666', Lead_Source: 'Web' });
+
+      const wooConn = await connect(tenant, { crm: 'woocommerce', url: woo.url, consumerKey: woo.consumerKey, consumerSecret: woo.consumerSecret, siteKey: 'site-key' });
+      const odooConn = await connect(tenant, { crm: 'odoo', url: odoo.url, db: odoo.db, login: odoo.login, apiKey: odoo.apiKey, protocol: 'json2' });
+      const zohoConn = await connect(tenant, {
+        crm: 'zoho', apiDomain: zoho.apiUrl, accountsServer: zoho.accountsUrl, clientId: zoho.clientId, clientSecret: zoho.clientSecret,
+        refreshToken: zoho.issueRefreshToken(), module: 'Contacts', orgId: 'org-1', allowedAccountsServers: [zoho.accountsUrl], allowedApiDomains: [zoho.apiUrl],
+      });
+      const cases = [
+        { conn: wooConn, segment: { product_id: 42, variable_fields: ['billing.city'] }, waIds: [w1!, w2!], vars: ['Fes', 'Oujda'], describes: /woocommerce customers who ordered product 42/ },
+        { conn: odooConn, segment: { domain: [['category_id', 'in', [vip]]], variable_fields: ['email'] }, waIds: [o1!, o2!], vars: ['nadia@x.ma', 'reda@x.ma'], describes: /odoo partners matching/ },
+        { conn: zohoConn, segment: { criteria: '(Lead_Source:equals:Salon 2026)', variable_fields: ['Mailing_City'] }, waIds: [z1!, z2!], vars: ['Tanger', 'Agadir'], describes: /zoho Contacts matching/ },
+      ];
+      for (const c of cases) {
+        const res = await call('/api/v1/campaigns', { phone_number_id: PNID, name: `segment ${c.conn.id}`, template: { name: 'spring_sale', language: 'fr' }, segment: { connection_id: c.conn.id, ...c.segment }, start: true });
+        expect(res.status, JSON.stringify(res.json)).toBe(201);
+        expect(res.json.import).toMatchObject({ source: 'segment', accepted: 2, segment: expect.stringMatching(c.describes) });
+        await runner.runUntilIdle();
+        const sent = campaignSends().filter((m) => c.waIds.includes(m.to));
+        expect(sent.map((m) => (m.body.template as { components: Array<{ parameters: Array<{ text: string }> }> }).components[0]!.parameters[0]!.text).sort()).toEqual([...c.vars].sort());
+      }
+
+      // A segment is validated against its connection's CRM: HubSpot filters on a Zoho connection are refused.
+      const wrong = await call('/api/v1/campaigns', { phone_number_id: PNID, name: 'wrong', template: { name: 'spring_sale', language: 'fr' }, segment: { connection_id: zohoConn.id, filter_groups: [{ filters: [{ propertyName: 'a', operator: 'EQ', value: 'b' }] }] } });
+      expect(wrong.status).toBe(422);
+      expect(String(wrong.json.error)).toMatch(/invalid zoho segment/);
+      // A CRM that refuses (Odoo with a revoked key) is a 502 naming the CRM, not a server error.
+      const revoked = await connect(tenant, { crm: 'odoo', url: odoo.url, db: odoo.db, login: odoo.login, apiKey: 'revoked-key', protocol: 'json2' }, `${odoo.url}#revoked`);
+      const refused = await call('/api/v1/campaigns', { phone_number_id: PNID, name: 'revoked', template: { name: 'spring_sale', language: 'fr' }, segment: { connection_id: revoked.id, domain: [['id', '>', 0]] } });
+      expect(refused.status).toBe(502);
+      expect(refused.json).toMatchObject({ code: 'crm_error', retryable: false });
+    } finally {
+      await woo.close();
+      await odoo.close();
+      await zoho.close();
+    }
   });
 
   it('never sends twice across a crash: claims settle from the message recorded under the clientRef', async () => {

@@ -103,6 +103,26 @@ export class CrmError extends Error {
   }
 }
 
+/**
+ * A customer's marketing consent changed on a WhatsApp business number: they opted out (keyword
+ * such as STOP / baraka / توقف, Meta's 131050, an API call) or back in. Connectors mark the CRM's
+ * own record so marketing run from the CRM excludes them too, and leave an audit note.
+ */
+export interface MarketingConsentChange {
+  /** Unique per change (CoEx's opt_out_events id): connectors use it to stay idempotent. */
+  eventId: string;
+  customerPhone: string;
+  customerName: string | null;
+  /** The business number the consent is about (E.164), if known. */
+  businessPhone: string | null;
+  action: 'opt_out' | 'opt_in';
+  /** keyword | api | crm | 131050 */
+  source: string;
+  /** e.g. the customer's word ("baraka"), or who opted them back in. */
+  detail: string | null;
+  at: string;
+}
+
 export interface CrmConnector {
   readonly name: CrmName;
   findOrCreateContact(phoneE164: string, name: string | null): Promise<CrmContactRef>;
@@ -110,6 +130,8 @@ export interface CrmConnector {
   archive(messages: ArchivedMessage[]): Promise<ArchiveResult>;
   attachTranscript(note: TranscriptNote): Promise<void>;
   showBotState(change: BotStateChange): Promise<void>;
+  /** Marks the customer's CRM record as opted out of (or back into) WhatsApp marketing. Idempotent per eventId. */
+  recordMarketingConsent(change: MarketingConsentChange): Promise<void>;
   /** Verifies a request from this CRM's UI extension; returns the CRM account (portal, site, db, org). */
   verifyExtensionRequest(req: ExtensionRequest): Promise<VerifyResult>;
 }

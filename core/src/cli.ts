@@ -9,7 +9,7 @@ import { migrateToLatest, openDatabase } from './db/index.js';
 import { createLogger } from './logger.js';
 import { Runtime } from './runtime.js';
 import { signBody } from './webhooks/signature.js';
-import { sha256Hex } from './crypto.js';
+import { sha256Hex, TokenCipher } from './crypto.js';
 import { demoDeliveries, DEMO_NUMBER } from './demo/scenario.js';
 import { renderThreads } from './demo/print.js';
 import { listMessages, listThreads } from './store/queries.js';
@@ -196,11 +196,10 @@ crmCmd
   .action(async (tenantId: string, file: string) => {
     const { crmCredentialsSchema } = await import('./crm/registry.js');
     const { connectCrm } = await import('./crm/connections.js');
-    const { TokenCipher } = await import('./crypto.js');
     const parsed = crmCredentialsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
     if (!parsed.success) throw new ConfigError(`invalid credentials file: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const cfg = config();
-    const cipher = cfg.COEX_ENCRYPTION_KEY ? TokenCipher.fromKey(cfg.COEX_ENCRYPTION_KEY) : TokenCipher.fromKeyFile(join(cfg.DATA_DIR, 'encryption.key'));
+    const cipher = cipherFromConfig(cfg);
     await withDatabase(async (db) => {
       const c = await connectCrm(db, cipher, tenantId, parsed.data);
       console.log(`connected ${c.crm} ${c.account} (${c.id}) to tenant ${tenantId}`);
@@ -224,9 +223,8 @@ extKey
   .argument('<account>', 'site URL (WooCommerce), <base URL>#<database> (Odoo), org id (Zoho)')
   .action(async (tenantId: string, crm: string, account: string) => {
     const { issueExtensionKey } = await import('./api/extension-auth.js');
-    const { TokenCipher } = await import('./crypto.js');
     const cfg = config();
-    const cipher = cfg.COEX_ENCRYPTION_KEY ? TokenCipher.fromKey(cfg.COEX_ENCRYPTION_KEY) : TokenCipher.fromKeyFile(join(cfg.DATA_DIR, 'encryption.key'));
+    const cipher = cipherFromConfig(cfg);
     await withDatabase(async (db) => {
       const issued = await issueExtensionKey(db, { tenantId, crm, account, cipher });
       console.log(issued.key);
@@ -244,6 +242,11 @@ extKey
       console.log(`revoked the extension key of ${crm} ${account}`);
     });
   });
+
+/** The key that encrypts tokens and CRM credentials at rest: COEX_ENCRYPTION_KEY, else DATA_DIR/encryption.key. */
+function cipherFromConfig(cfg: ReturnType<typeof config>): TokenCipher {
+  return cfg.COEX_ENCRYPTION_KEY ? TokenCipher.fromKey(cfg.COEX_ENCRYPTION_KEY) : TokenCipher.fromKeyFile(join(cfg.DATA_DIR, 'encryption.key'));
+}
 
 async function withDatabase<T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>['db']) => Promise<T>): Promise<T> {
   const cfg = config();
@@ -278,7 +281,7 @@ function shutdownOnSignal(runtime: Runtime): void {
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
-registerCampaignCommands(program, withDatabase);
+registerCampaignCommands(program, withDatabase, undefined, () => cipherFromConfig(config()));
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) console.error(error.message);

@@ -42,7 +42,7 @@ import { onboardNumber, requestSync } from './outbound/onboarding.js';
 import { extensionRouter } from './api/extension-routes.js';
 import { CampaignRunner, createCampaignSender, optOutHook, type OptOutListener } from './campaigns/index.js';
 import { campaignRouter } from './api/campaign-routes.js';
-import { HubSpotSegmentSource } from './campaigns/segments.js';
+import { connectionSegmentSource } from './campaigns/segment-factory.js';
 import { crmCredentialsSchema, hubSpotTokenManager } from './crm/registry.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -190,8 +190,12 @@ export class Runtime {
         return Boolean(row?.access_token_enc);
       };
       // Opt-out keywords are recorded in the delivery's transaction, before the agent looks at it.
-      const onOptOut: OptOutListener = async (_trx, e) => {
-        logger.info({ optOut: e }, 'opt-out recorded');
+      // …and written to the tenant's CRMs: the outbox's catch-up finds the opt_out_events row; the
+      // job is enqueued in the same transaction, so the CRM write cannot be lost to a crash.
+      const onOptOut: OptOutListener = async (trx, e) => {
+        logger.info({ action: e.action, tenantId: e.tenantId, phoneNumberId: e.phoneNumberId, source: e.source }, 'marketing consent changed');
+        const connections = await trx.selectFrom('crm_connections').select('id').where('tenant_id', '=', e.tenantId).where('status', '=', 'active').execute();
+        for (const c of connections) await jobs.enqueue(QUEUES.crm, { connectionId: c.id }, { trx, singletonKey: c.id });
       };
       processor.onApplied(optOutHook({ onOptOut }));
       const campaigns = new CampaignRunner({ db: handle.db, sender: createCampaignSender(handle.db, graph, logger), logger, concurrency: 4, onOptOut });
@@ -273,16 +277,8 @@ export class Runtime {
           campaignRouter({
             db: handle.db,
             adminToken,
-            // HubSpot segments through the tenant's HubSpot connection (static or OAuth token).
-            segmentSource: async (req) => {
-              const row = await handle.db.selectFrom('crm_connections').select('credentials_enc').where('id', '=', req.connectionId).where('tenant_id', '=', req.tenantId).executeTakeFirstOrThrow();
-              const creds = crmCredentialsSchema.parse(JSON.parse(cipher.decrypt(row.credentials_enc)));
-              if (creds.crm !== 'hubspot') throw new Error(`segments through the API are available for HubSpot connections; ${creds.crm} segments are available to the CLI and library`);
-              const auth = creds.accessToken
-                ? { accessToken: creds.accessToken }
-                : { tokenProvider: () => hubSpotTokenManager(creds.clientSecret, creds.oauth!, creds.portalId, creds.basePath).getAccessToken() };
-              return new HubSpotSegmentSource({ ...auth, ...(creds.basePath ? { basePath: creds.basePath } : {}), filterGroups: req.filterGroups, variableProperties: req.variableProperties });
-            },
+            // Segments through the tenant's CRM connection: HubSpot, WooCommerce, Odoo or Zoho.
+            segmentSource: connectionSegmentSource(handle.db, cipher),
           }),
         );
         routers.push(apiRouter({ db: handle.db, adminToken, sendReply, cipher, ...(onboarding ? { onboarding } : {}) }));

@@ -1,18 +1,19 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
+import { CrmError } from '@coex/connectors';
 import type { Database } from '../db/schema.js';
 import { bearerAuth } from './auth.js';
 import { CsvFormatError, recipientsFromCsv, recipientsFromList, type CountryCode, type PreparedList } from '../campaigns/recipients.js';
 import { CampaignError, campaignReport, createCampaign, listCampaigns, pauseCampaign, startCampaign } from '../campaigns/store.js';
-import { hubspotFilterGroupsSchema, type SegmentSource } from '../campaigns/segments.js';
+import type { SegmentSource } from '../campaigns/segments.js';
+import { parseSegmentSpec, SegmentSpecError, type SegmentSpec } from '../campaigns/segment-factory.js';
 
-/** Describes the CRM segment asked for in POST /api/v1/campaigns. */
+/** The CRM segment asked for in POST /api/v1/campaigns, validated for the connection's CRM. */
 export interface SegmentRequest {
   tenantId: string;
   connectionId: string;
-  filterGroups: z.infer<typeof hubspotFilterGroupsSchema>;
-  variableProperties: string[];
+  segment: SegmentSpec;
 }
 
 export interface CampaignApiOptions {
@@ -46,7 +47,8 @@ const createFields = z.object({
   created_by: z.string().max(200).optional(),
   recipients: z.array(recipientSchema).min(1).max(100_000).optional(),
   csv: z.string().min(1).optional(),
-  segment: z.object({ connection_id: z.uuid(), filter_groups: hubspotFilterGroupsSchema, variable_properties: z.array(z.string().min(1).max(100)).max(20).default([]) }).optional(),
+  /** { connection_id, …the fields of that connection's CRM (see campaigns/segment-factory.ts) }. */
+  segment: z.looseObject({ connection_id: z.uuid() }).optional(),
 });
 const createBody = createFields.refine((b) => [b.recipients, b.csv, b.segment].filter((x) => x !== undefined).length === 1, { message: 'give exactly one of "recipients", "csv" or "segment"' });
 
@@ -104,15 +106,19 @@ export function campaignRouter(opts: CampaignApiOptions): Router {
       } else {
         if (!opts.segmentSource) return void res.status(501).json({ error: 'CRM segments are not configured on this server' });
         const seg = body.segment!;
-        const connection = await opts.db.selectFrom('crm_connections').select(['id', 'tenant_id', 'status']).where('id', '=', seg.connection_id).executeTakeFirst();
+        const connection = await opts.db.selectFrom('crm_connections').select(['id', 'tenant_id', 'status', 'crm']).where('id', '=', seg.connection_id).executeTakeFirst();
         if (!connection || connection.tenant_id !== number.tenant_id) return void res.status(404).json({ error: 'CRM connection not found for this tenant' });
-        const sourceImpl = await opts.segmentSource({ tenantId: number.tenant_id, connectionId: seg.connection_id, filterGroups: seg.filter_groups, variableProperties: seg.variable_properties });
+        if (connection.status !== 'active') return void res.status(409).json({ error: `the ${connection.crm} connection is ${connection.status}: connect its API first` });
+        const { connection_id: _id, ...fields } = seg;
+        const sourceImpl = await opts.segmentSource({ tenantId: number.tenant_id, connectionId: seg.connection_id, segment: parseSegmentSpec(connection.crm, fields) });
         list = recipientsFromList(await sourceImpl.members(), country);
         source = 'segment';
         segmentDescription = sourceImpl.description;
       }
     } catch (error) {
-      if (error instanceof CsvFormatError) return void res.status(422).json({ error: error.message });
+      if (error instanceof CsvFormatError || error instanceof SegmentSpecError) return void res.status(422).json({ error: error.message });
+      // The CRM refused or failed (bad credentials, outage): the caller's segment, not our server.
+      if (error instanceof CrmError) return void res.status(502).json({ error: `${error.crm}: ${error.message}`, code: 'crm_error', retryable: error.retryable });
       throw error;
     }
     if (list.recipients.length === 0) return void res.status(422).json({ error: 'no valid recipients', invalid: list.invalid, duplicates: list.duplicates });

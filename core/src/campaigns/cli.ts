@@ -4,7 +4,9 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { ConfigError } from '../config.js';
 import type { Database } from '../db/schema.js';
-import { CsvFormatError, recipientsFromCsv, type CountryCode } from './recipients.js';
+import { CsvFormatError, recipientsFromCsv, recipientsFromList, type CountryCode, type PreparedList } from './recipients.js';
+import type { TokenCipher } from '../crypto.js';
+import { connectionSegmentSource, parseSegmentSpec, SegmentSpecError } from './segment-factory.js';
 import { CampaignError, campaignReport, createCampaign, listCampaigns, pauseCampaign, startCampaign } from './store.js';
 
 /**
@@ -34,16 +36,19 @@ const createOptions = z.object({
   template: z.string().min(1).max(512),
   language: z.string().min(2).max(15),
   category: z.enum(['marketing', 'utility']),
-  csv: z.string().min(1),
+  csv: z.string().min(1).optional(),
+  segment: z.string().min(1).optional(),
+  connection: z.uuid('must be the CRM connection id (coex crm list)').optional(),
   bodyParam: z.array(z.string().min(1).max(1024)).max(20).optional(),
   sendAt: z.iso.datetime({ offset: true }).optional(),
   country: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO country code like MA'),
   by: z.string().max(200).optional(),
   start: z.boolean().optional(),
-});
+}).refine((o) => (o.csv === undefined) !== (o.segment === undefined), { message: 'give either --csv or --segment', path: ['csv'] })
+  .refine((o) => (o.segment === undefined) === (o.connection === undefined), { message: '--segment needs --connection (and --connection needs --segment)', path: ['connection'] });
 
 function userError(error: unknown): never {
-  if (error instanceof CampaignError || error instanceof CsvFormatError) throw new ConfigError(error.message);
+  if (error instanceof CampaignError || error instanceof CsvFormatError || error instanceof SegmentSpecError) throw new ConfigError(error.message);
   throw error;
 }
 
@@ -51,19 +56,24 @@ function scopeOf(opts: { tenant?: string }): string | null {
   return opts.tenant ?? null;
 }
 
-export function registerCampaignCommands(program: Command, withDatabase: WithDatabase, io: CampaignCliIo = defaultIo): Command {
+/**
+ * `cipher` opens the stored CRM credentials for --segment (lazy: only that option needs the key).
+ */
+export function registerCampaignCommands(program: Command, withDatabase: WithDatabase, io: CampaignCliIo = defaultIo, cipher?: () => TokenCipher): Command {
   const campaign = program.command('campaign').description('template campaigns (broadcasts): create from a CSV, start, pause, report');
 
   campaign
     .command('create')
-    .description('create a campaign from a CSV (columns phone, name, var1..varN); it stays a draft until `campaign start`')
+    .description('create a campaign from a CSV (columns phone, name, var1..varN) or a CRM segment; it stays a draft until `campaign start`')
     .requiredOption('--tenant <id>', 'tenant that owns the number')
     .requiredOption('--number <phone_number_id>', 'the sending number')
     .requiredOption('--name <name>', 'campaign name')
     .requiredOption('--template <name>', 'approved template name')
     .requiredOption('--language <code>', 'template language, e.g. fr or ar')
     .addOption(new Option('--category <category>', 'template category').choices(['marketing', 'utility']).default('marketing'))
-    .requiredOption('--csv <file>', 'recipients CSV')
+    .option('--csv <file>', 'recipients CSV')
+    .option('--segment <file>', 'JSON file describing a CRM segment (HubSpot filter_groups, WooCommerce product_id, Odoo domain, Zoho criteria; see README)')
+    .option('--connection <id>', 'the CRM connection the segment is read from (coex crm list)')
     .option('--body-param <entry...>', 'template body parameters, may use {{name}} and {{varN}} (default: the row variables in order)')
     .option('--send-at <iso>', 'schedule, e.g. 2026-12-01T09:00:00+01:00')
     .option('--country <code>', 'country for national numbers (06…)', 'MA')
@@ -73,22 +83,44 @@ export function registerCampaignCommands(program: Command, withDatabase: WithDat
       const parsed = createOptions.safeParse(raw);
       if (!parsed.success) throw new ConfigError(`invalid options: ${parsed.error.issues.map((i) => `--${String(i.path[0] ?? '')}: ${i.message}`).join('; ')}`);
       const o = parsed.data;
+      const file = (o.csv ?? o.segment)!;
       let text: string;
       try {
-        text = await io.readFile(o.csv);
+        text = await io.readFile(file);
       } catch (error) {
-        throw new ConfigError(`cannot read ${o.csv}: ${error instanceof Error ? error.message : String(error)}`);
+        throw new ConfigError(`cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
       }
-      let list: ReturnType<typeof recipientsFromCsv>;
-      try {
-        list = recipientsFromCsv(text, o.country as CountryCode);
-      } catch (error) {
-        userError(error);
+      let list: PreparedList;
+      if (o.csv !== undefined) {
+        try {
+          list = recipientsFromCsv(text, o.country as CountryCode);
+        } catch (error) {
+          userError(error);
+        }
+      } else {
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          throw new ConfigError(`${file} is not JSON`);
+        }
+        if (!cipher) throw new ConfigError('CRM segments need the encryption key of the stored connections');
+        list = await withDatabase(async (db) => {
+          const connection = await db.selectFrom('crm_connections').select(['crm', 'tenant_id']).where('id', '=', o.connection!).executeTakeFirst();
+          if (!connection || connection.tenant_id !== o.tenant) throw new ConfigError(`no CRM connection ${o.connection} in tenant ${o.tenant}`);
+          try {
+            const source = await connectionSegmentSource(db, cipher())({ tenantId: o.tenant, connectionId: o.connection!, segment: parseSegmentSpec(connection.crm, json) });
+            io.err(`segment: ${source.description}`);
+            return recipientsFromList(await source.members(), o.country as CountryCode);
+          } catch (error) {
+            userError(error);
+          }
+        });
       }
       for (const row of list.invalid) io.err(`line ${row.line}: ${row.reason} (${row.phone || 'empty'})`);
       for (const d of list.duplicates) io.err(`line ${d.line}: duplicate of line ${d.firstLine} (${d.phone})`);
       if (list.ignoredColumns.length > 0) io.err(`ignored columns: ${list.ignoredColumns.join(', ')}`);
-      if (list.recipients.length === 0) throw new ConfigError('no valid recipients in the CSV');
+      if (list.recipients.length === 0) throw new ConfigError(`no valid recipients in the ${o.csv !== undefined ? 'CSV' : 'segment'}`);
       if (!o.bodyParam && new Set(list.recipients.map((r) => r.variables.length)).size > 1) {
         throw new ConfigError('rows have different numbers of variables; give --body-param or fix the CSV');
       }
@@ -100,7 +132,7 @@ export function registerCampaignCommands(program: Command, withDatabase: WithDat
             name: o.name,
             template: { name: o.template, language: o.language, category: o.category },
             bodyParameters: o.bodyParam ?? null,
-            source: 'csv',
+            source: o.csv !== undefined ? 'csv' : 'segment',
             sendAt: o.sendAt ? new Date(o.sendAt) : null,
             createdBy: o.by ?? 'cli',
             recipients: list.recipients,

@@ -36,7 +36,8 @@ export interface DrainResult {
 const VOICE_LABEL = '🎙 voice note';
 
 /**
- * The CRM outbox of one connection. Every message, transcript and bot-state change of the tenant gets
+ * The CRM outbox of one connection. Every message, transcript, bot-state change and marketing
+ * opt-out / opt-in of the tenant gets
  * one row (unique per connection, kind and reference), found by a catch-up query so nothing depends on
  * a caller remembering to enqueue. Rows are written in batches through the connector, retried with
  * backoff on 429/5xx (honouring Retry-After), and dead-lettered with the reason after MAX attempts.
@@ -83,6 +84,15 @@ export class CrmOutbox {
       where c.id = ${connectionId}
         and not exists (select 1 from crm_outbox o where o.connection_id = c.id and o.kind = 'bot_state' and o.ref_id = e.id::text)
       on conflict do nothing`.execute(db);
+    // Marketing opt-outs and opt-ins, in the order they happened (an opt-in after an opt-out must land last).
+    await sql`
+      insert into crm_outbox (tenant_id, connection_id, kind, ref_id, payload)
+      select e.tenant_id, c.id, 'consent', e.id::text, '{}'::jsonb
+      from crm_connections c join opt_out_events e on e.tenant_id = c.tenant_id
+      where c.id = ${connectionId}
+        and not exists (select 1 from crm_outbox o where o.connection_id = c.id and o.kind = 'consent' and o.ref_id = e.id::text)
+      order by e.id
+      on conflict do nothing`.execute(db);
   }
 
   async drain(connectionId: string, maxBatches = 50): Promise<DrainResult> {
@@ -118,6 +128,7 @@ export class CrmOutbox {
         } else {
           for (const item of items) {
             if (kind === 'transcript') await this.sendTranscript(connector, item.ref_id);
+            else if (kind === 'consent') await this.sendConsent(connector, item.ref_id);
             else await this.sendBotState(connector, item.ref_id);
             await this.markDone(item.id, null, null);
             result.written += 1;
@@ -211,6 +222,36 @@ export class CrmOutbox {
       language: r.transcript_language,
       provider: r.transcript_provider ?? 'unknown',
       at: r.updated_at.toISOString(),
+    });
+  }
+
+  private async sendConsent(connector: CrmConnector, eventId: string): Promise<void> {
+    const e = await this.deps.db
+      .selectFrom('opt_out_events as e')
+      .leftJoin('whatsapp_numbers as n', 'n.phone_number_id', 'e.phone_number_id')
+      .select(['e.id', 'e.tenant_id', 'e.wa_id', 'e.action', 'e.source', 'e.detail', 'e.at', 'n.display_phone_number'])
+      .where('e.id', '=', eventId)
+      .executeTakeFirstOrThrow();
+    // The name the business knows the customer by, if this number has talked to them.
+    const contact = await this.deps.db
+      .selectFrom('contacts')
+      .select(['phone_book_name', 'profile_name'])
+      .where('tenant_id', '=', e.tenant_id)
+      .where('wa_id', '=', e.wa_id)
+      .orderBy('updated_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    const customerPhone = waIdToE164(e.wa_id);
+    if (!customerPhone) return; // not a phone number: nothing a CRM could match
+    await connector.recordMarketingConsent({
+      eventId: String(e.id),
+      customerPhone,
+      customerName: contact?.phone_book_name ?? contact?.profile_name ?? null,
+      businessPhone: e.display_phone_number ? normalizePhone(`+${e.display_phone_number}`) : null,
+      action: e.action as 'opt_out' | 'opt_in',
+      source: e.source,
+      detail: e.detail,
+      at: new Date(e.at).toISOString(),
     });
   }
 

@@ -10,6 +10,7 @@ import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_outbound_agent_crm.js';
 import * as m0003 from './migrations/0003_campaigns.js';
 import * as m0004 from './migrations/0004_extension_nonces.js';
+import * as m0005 from './migrations/0005_crm_consent.js';
 
 export type { Database } from './schema.js';
 
@@ -19,6 +20,7 @@ const migrations: Record<string, Migration> = {
   '0002_outbound_agent_crm': m0002,
   '0003_campaigns': m0003,
   '0004_extension_nonces': m0004,
+  '0005_crm_consent': m0005,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -268,7 +268,7 @@ export interface CrmOutboxTable {
   id: GeneratedInt8;
   tenant_id: string;
   connection_id: string;
-  kind: 'archive' | 'transcript' | 'bot_state';
+  kind: 'archive' | 'transcript' | 'bot_state' | 'consent';
   ref_id: string;
   payload: Json;
   status: Generated<string>;
