@@ -94,6 +94,17 @@ class Converter {
         const description = this.slot(p, 'description');
         return `<label class="hs-field"${data}><span class="hs-label">${this.slot(p, 'label')}</span>${description ? `<span class="hs-description">${description}</span>` : ''}<textarea class="hs-input" rows="${num(p, 'rows') ?? 3}" placeholder="${escapeHtml(str(p, 'placeholder') ?? '')}">${escapeHtml(str(p, 'value') ?? '')}</textarea></label>`;
       }
+      case 'Input': {
+        const description = this.slot(p, 'description');
+        const invalid = p.error === true;
+        const message = str(p, 'validationMessage');
+        return `<label class="hs-field${invalid ? ' invalid' : ''}"${data}><span class="hs-label">${this.slot(p, 'label')}${p.required === true ? '<span class="hs-required">*</span>' : ''}</span>${description ? `<span class="hs-description">${description}</span>` : ''}<input class="hs-input" type="text" value="${escapeHtml(str(p, 'value') ?? '')}" placeholder="${escapeHtml(str(p, 'placeholder') ?? '')}">${message ? `<span class="hs-validation">${escapeHtml(message)}</span>` : ''}</label>`;
+      }
+      case 'Accordion': {
+        // The open state a person sees first; HubSpot toggles it on click.
+        const open = p.open === true || (p.open === undefined && p.defaultOpen === true);
+        return `<details class="hs-accordion size-${token(str(p, 'size'), 'sm')}"${open ? ' open' : ''}${data}><summary>${this.slot(p, 'title')}</summary><div class="hs-accordion-body">${inner()}</div></details>`;
+      }
       case 'Select': {
         const options = Array.isArray(p.options) ? (p.options as { label?: unknown; value?: unknown }[]) : [];
         const value = p.value === undefined ? undefined : String(p.value);
@@ -171,6 +182,12 @@ body { margin: 0; background: #f5f8fa; color: #33475b; font: 14px/1.45 "Lexend D
 .hs-field { display: flex; flex-direction: column; gap: 4px; }
 .hs-label { font-weight: 600; color: #213343; } .hs-description { font-size: 12px; color: #516f90; }
 .hs-input { font: inherit; color: #33475b; background: #f5f8fa; border: 1px solid #cbd6e2; border-radius: 3px; padding: 8px 10px; width: 100%; resize: none; }
+.hs-required { color: #d9363e; margin-left: 2px; }
+.hs-field.invalid .hs-input { border-color: #f2545b; }
+.hs-validation { font-size: 12px; color: #a4272e; }
+.hs-accordion { border-bottom: 1px solid #dfe3eb; padding: 6px 0; }
+.hs-accordion summary { cursor: pointer; font-weight: 600; color: #0068b1; list-style-position: inside; }
+.hs-accordion-body { padding: 8px 0 4px 18px; }
 .hs-table { border-collapse: collapse; width: 100%; }
 .hs-table.bordered { border: 1px solid #cbd6e2; }
 .hs-table th { text-align: left; font-size: 11px; text-transform: uppercase; letter-spacing: .03em; color: #516f90; background: #f5f8fa; border-bottom: 1px solid #cbd6e2; padding: 6px 8px; }
@@ -197,6 +214,7 @@ export function renderPreviewPage(root: RenderedRootNode, opts: { cardTitle: str
 <body>
 <div class="preview-banner" data-testid="preview-label"><strong>${escapeHtml(PREVIEW_LABEL)}</strong>${escapeHtml(opts.note)}</div>
 <div class="record-tab"><div class="record-tab-head">${escapeHtml(opts.cardTitle)}</div><div class="record-tab-body">${body}</div></div>
+<script>document.documentElement.dataset.height = String(Math.ceil(document.documentElement.scrollHeight));</script>
 </body>
 </html>
 `;
