@@ -1,6 +1,7 @@
 import {
   HUBSPOT_ASSOCIATION_TYPES,
   HUBSPOT_COEX_ID_PROPERTY,
+  HUBSPOT_CONSENT_PROPERTIES,
   CrmError,
   HubSpotConnector,
   HubSpotTokenManager,
@@ -11,6 +12,7 @@ import {
   type ArchivedMessage,
   type HubSpotConnectorOptions,
   type HubSpotOAuthConfig,
+  type MarketingConsentChange,
 } from '@coex/connectors';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeHubSpot } from './fakes/hubspot.js';
@@ -657,5 +659,106 @@ describe('fake HubSpot search semantics', () => {
       results: [{ from: { id: a }, to: [{ toObjectId: Number(deal), associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: 4 }] }] }],
       errors: [{ category: 'OBJECT_NOT_FOUND', subCategory: 'crm.associations.NO_ASSOCIATIONS_FOUND', context: { fromObjectId: [b] } }],
     });
+  });
+});
+
+describe('recordMarketingConsent', () => {
+  let c: HubSpotConnector;
+  const optOut: MarketingConsentChange = {
+    eventId: 'evt-1',
+    customerPhone: PHONE,
+    customerName: 'Amina El Idrissi',
+    businessPhone: '+212522000000',
+    action: 'opt_out',
+    source: 'keyword',
+    detail: 'baraka',
+    at: '2026-03-01T09:45:00.000Z',
+  };
+  const optIn: MarketingConsentChange = { ...optOut, eventId: 'evt-2', action: 'opt_in', source: 'crm', detail: 'owner@shop.ma', at: '2026-03-02T08:00:00.000Z' };
+
+  beforeEach(async () => {
+    c = connector();
+    await c.ensureProperties();
+  });
+
+  it('creates the consent properties in the CoEx group, ticks the opt-out and writes one note on the contact', async () => {
+    const contactId = hs.seed('contacts', { phone: PHONE, firstname: 'Amina' });
+    await c.recordMarketingConsent(optOut);
+
+    const flag = hs.property('contacts', HUBSPOT_CONSENT_PROPERTIES.optOut);
+    expect(flag).toMatchObject({ type: 'bool', fieldType: 'booleancheckbox', groupName: 'coex' });
+    expect(hs.property('contacts', HUBSPOT_CONSENT_PROPERTIES.changedAt)).toMatchObject({ type: 'datetime', groupName: 'coex' });
+    const contact = hs.get('contacts', contactId)!;
+    expect(contact.properties[HUBSPOT_CONSENT_PROPERTIES.optOut]).toBe('true');
+    expect(contact.properties[HUBSPOT_CONSENT_PROPERTIES.changedAt]).toBe('2026-03-01T09:45:00.000Z');
+    expect(contact.properties[HUBSPOT_CONSENT_PROPERTIES.detail]).toContain('the customer wrote "baraka"');
+    const notes = hs.list('notes');
+    expect(notes).toHaveLength(1);
+    expect(notes[0]!.properties[HUBSPOT_COEX_ID_PROPERTY]).toBe('consent:evt-1');
+    expect(notes[0]!.properties.hs_note_body).toContain('Opted out of WhatsApp marketing');
+    expect(hs.associationsOf('notes', notes[0]!.id, 'contacts')).toEqual([{ toId: contactId, typeIds: [HUBSPOT_ASSOCIATION_TYPES.noteToContact] }]);
+  });
+
+  it('is idempotent per eventId: a retry finds the note and changes nothing on the contact, even after a newer opt-in', async () => {
+    const contactId = hs.seed('contacts', { phone: PHONE });
+    await c.recordMarketingConsent(optOut);
+    await c.recordMarketingConsent(optIn);
+    const before = hs.requests.length;
+    await c.recordMarketingConsent(optOut);
+    const retried = hs.requests.slice(before);
+    expect(retried.some((r) => r.method === 'PATCH' || r.path.endsWith('/batch/upsert'))).toBe(false);
+    expect(hs.get('contacts', contactId)!.properties[HUBSPOT_CONSENT_PROPERTIES.optOut]).toBe('false');
+    expect(hs.list('notes')).toHaveLength(2);
+  });
+
+  it('opt-in clears the flag and notes who did it', async () => {
+    const contactId = hs.seed('contacts', { phone: PHONE });
+    await c.recordMarketingConsent(optOut);
+    await c.recordMarketingConsent(optIn);
+    const contact = hs.get('contacts', contactId)!;
+    expect(contact.properties[HUBSPOT_CONSENT_PROPERTIES.optOut]).toBe('false');
+    expect(contact.properties[HUBSPOT_CONSENT_PROPERTIES.changedAt]).toBe('2026-03-02T08:00:00.000Z');
+    const note = hs.list('notes').find((n) => n.properties[HUBSPOT_COEX_ID_PROPERTY] === 'consent:evt-2');
+    expect(note?.properties.hs_note_body).toContain('Opted back in to WhatsApp marketing');
+    expect(note?.properties.hs_note_body).toContain('set from the CRM by owner@shop.ma');
+  });
+
+  it('creates the contact for an unknown customer, as archive() would, and marks it', async () => {
+    await c.recordMarketingConsent({ ...optOut, customerPhone: '+212698765432', customerName: 'Youssef B' });
+    const [contact] = hs.list('contacts');
+    expect(contact?.properties).toMatchObject({ phone: '+212698765432', firstname: 'Youssef', [HUBSPOT_CONSENT_PROPERTIES.optOut]: 'true' });
+    expect(hs.associationsOf('notes', hs.list('notes')[0]!.id, 'contacts')).toEqual([{ toId: contact!.id, typeIds: [202] }]);
+  });
+
+  it('keeps existing consent properties (409-free second connector) and creates them only once', async () => {
+    hs.seed('contacts', { phone: PHONE });
+    await c.recordMarketingConsent(optOut);
+    const again = connector();
+    await again.recordMarketingConsent(optIn);
+    const creates = hs.requests.filter((r) => r.method === 'POST' && r.path === '/crm/v3/properties/contacts');
+    expect(creates).toHaveLength(3);
+  });
+
+  it('reports a 429 as retryable with Retry-After, and the retry completes the change', async () => {
+    const contactId = hs.seed('contacts', { phone: PHONE });
+    hs.failNext({ status: 429, retryAfter: 2, match: (r) => r.method === 'PATCH' });
+    const err = await catchCrm(c.recordMarketingConsent(optOut));
+    expect(err).toMatchObject({ retryable: true, status: 429, retryAfterSeconds: 2 });
+    expect(hs.list('notes')).toHaveLength(0);
+    await c.recordMarketingConsent(optOut);
+    expect(hs.get('contacts', contactId)!.properties[HUBSPOT_CONSENT_PROPERTIES.optOut]).toBe('true');
+    expect(hs.list('notes')).toHaveLength(1);
+  });
+
+  it('reports 5xx as retryable', async () => {
+    hs.seed('contacts', { phone: PHONE });
+    hs.failNext({ status: 503 });
+    expect(await catchCrm(c.recordMarketingConsent(optOut))).toMatchObject({ retryable: true, status: 503 });
+  });
+
+  it('refuses a change without a valid phone (non-retryable, no call)', async () => {
+    const err = await catchCrm(c.recordMarketingConsent({ ...optOut, customerPhone: 'not a phone' }));
+    expect(err.retryable).toBe(false);
+    expect(hs.apiRequests().filter((r) => r.path.includes('/objects/'))).toHaveLength(0);
   });
 });

@@ -15,7 +15,9 @@
  *   `after` paging; requested properties come back (null when unset) plus the default set.
  *   Eventual consistency: a record created through the API becomes searchable `searchLagMs` later
  *   (reads by id see it at once, as in HubSpot).
- * - `POST /crm/v3/objects/{type}` (201), `GET /crm/v3/objects/{type}/{id}`, and
+ * - `POST /crm/v3/objects/{type}` (201), `GET` and `PATCH /crm/v3/objects/{type}/{id}` (also by a
+ *   unique property with `?idProperty=`; 404 OBJECT_NOT_FOUND; PATCH overwrites the given values,
+ *   "" clears one, returns 200 with the record), and
  *   `/batch/create` (201, echoing each input's `objectWriteTraceId`), `/batch/read` (200, 207 with
  *   OBJECT_NOT_FOUND errors), `/batch/upsert` (200) with `idProperty` + `objectWriteTraceId`; more
  *   than 100 inputs → 400.
@@ -38,10 +40,14 @@
  *   `policyName`) and optional Retry-After, and 5xx `INTERNAL_ERROR`.
  * - Every request is recorded (method, path, query, headers, parsed body) before it is handled.
  *
- * NOT modelled: real rate limiting (429 only when scripted), property types/validation for
- * contacts and deals (any property name is accepted there), pipelines and stage metadata,
+ * - Property values: `bool` properties take only "true"/"false", `datetime` an ISO date or epoch ms;
+ *   on contacts, CoEx's own `coex_*` properties must have been created first (400
+ *   PROPERTY_DOESNT_EXIST), as HubSpot rejects any unknown property.
+ *
+ * NOT modelled: real rate limiting (429 only when scripted), other property types and validation
+ * (any other property name is accepted on contacts and deals), property `options`, pipelines and stage metadata,
  * association labels, sorts and `query` in search, the 10 000-result search cap, archiving/GDPR
- * deletes, webhooks, Conversations/custom channels, token introspection, exact HubSpot error
+ * deletes, webhooks, Conversations/custom channels, communication preferences (subscriptions), token introspection, exact HubSpot error
  * message wording (categories and shapes match; message texts are approximations).
  */
 import { randomUUID } from 'node:crypto';
@@ -439,10 +445,10 @@ export class FakeHubSpot {
       const input = parseBody(createBodySchema, req.body);
       return { status: 201, payload: this.view(type, this.createOne(type, input.properties, input.associations ?? [])) };
     }
-    if ((m = path.match(/^\/crm\/v3\/objects\/([a-z_0-9-]+)\/(\d+)$/)) && method === 'GET') {
+    if ((m = path.match(/^\/crm\/v3\/objects\/([a-z_0-9-]+)\/([^/]+)$/)) && (method === 'GET' || method === 'PATCH')) {
       const type = this.type(m[1]!);
-      const obj = this.objects.get(type)!.get(m[2]!);
-      if (!obj) throw hubspotError(404, 'OBJECT_NOT_FOUND', 'Object not found.  objectId are usually numeric.', { context: { id: [m[2]] } });
+      const obj = this.findByIdOrUnique(type, decodeURIComponent(m[2]!), req.query.idProperty);
+      if (method === 'PATCH') return { status: 200, payload: this.updateOne(type, obj, req.body) };
       return { status: 200, payload: this.view(type, obj, (req.query.properties ?? '').split(',').filter(Boolean)) };
     }
     if ((m = path.match(/^\/crm\/v4\/objects\/([a-z_0-9-]+)\/(\d+)\/associations\/([a-z_0-9-]+)$/)) && method === 'GET') {
@@ -526,6 +532,23 @@ export class FakeHubSpot {
   }
 
   private validateProperties(type: string, props: Record<string, string>): void {
+    const defined = this.properties.get(type)!;
+    // Contacts accept any built-in name here, but CoEx's own (coex_*) custom properties must exist.
+    const undefinedCustom = Object.keys(props).filter((k) => k.startsWith('coex_') && !defined.has(k));
+    if (!ENGAGEMENT_BUILTINS[type] && undefinedCustom.length > 0) {
+      throw hubspotError(400, 'VALIDATION_ERROR', `Property values were not valid: ${JSON.stringify(
+        undefinedCustom.map((name) => ({ isValid: false, message: `Property "${name}" does not exist`, error: 'PROPERTY_DOESNT_EXIST', name })),
+      )}`);
+    }
+    for (const [name, value] of Object.entries(props)) {
+      const def = defined.get(name);
+      if (def?.type === 'bool' && value !== '' && value !== 'true' && value !== 'false') {
+        throw hubspotError(400, 'VALIDATION_ERROR', `Property values were not valid: ${value} was not a valid boolean option for ${name}`);
+      }
+      if (def?.type === 'datetime' && value !== '' && Number.isNaN(Date.parse(value)) && !/^\d+$/.test(value)) {
+        throw hubspotError(400, 'VALIDATION_ERROR', `Property values were not valid: ${value} is not a valid datetime for ${name}`);
+      }
+    }
     const builtins = ENGAGEMENT_BUILTINS[type];
     if (builtins) {
       const defined = this.properties.get(type)!;
@@ -576,6 +599,34 @@ export class FakeHubSpot {
       for (const t of a.types) this.addLink(type, obj.id, toType, String(a.to.id), t.associationTypeId);
     }
     return obj;
+  }
+
+  /** `{objectId}` is the record id, or with `idProperty` a value of that unique property (exact match). */
+  private findByIdOrUnique(type: string, key: string, idProperty: string | undefined): StoredObject {
+    let obj: StoredObject | undefined;
+    if (idProperty === undefined || idProperty === 'hs_object_id') obj = this.objects.get(type)!.get(key);
+    else {
+      const def = this.properties.get(type)!.get(idProperty);
+      if (!def || !def.hasUniqueValue) throw hubspotError(400, 'VALIDATION_ERROR', `${idProperty} is not a unique identifier property for ${type}`);
+      obj = [...this.objects.get(type)!.values()].find((o) => o.properties[idProperty] === key);
+    }
+    if (!obj) throw hubspotError(404, 'OBJECT_NOT_FOUND', 'Object not found.  objectId are usually numeric.', { context: { id: [key] } });
+    return obj;
+  }
+
+  /** PATCH: provided values overwrite, "" clears; unknown custom properties → 400 (as HubSpot). */
+  private updateOne(type: string, obj: StoredObject, body: unknown): unknown {
+    const input = parseBody(z.object({ properties: propertiesSchema }), body);
+    const props = this.stringify(input.properties);
+    this.validateProperties(type, props);
+    this.checkUnique(type, props, obj.id);
+    for (const [k, v] of Object.entries(props)) {
+      if (v === '') delete obj.properties[k];
+      else obj.properties[k] = v;
+    }
+    obj.updatedAt = this.now();
+    this.refreshComputed(type, obj);
+    return this.view(type, obj, Object.keys(props));
   }
 
   private view(type: string, obj: StoredObject, requested: string[] = [], extra: Record<string, unknown> = {}): Record<string, unknown> {

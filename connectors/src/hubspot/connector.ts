@@ -14,10 +14,11 @@ import {
   type CrmConnector,
   type CrmContactRef,
   type ExtensionRequest,
+  type MarketingConsentChange,
   type TranscriptNote,
   type VerifyResult,
 } from '../types.js';
-import { botStateNoteBody, communicationBody, splitName, transcriptNoteBody } from './format.js';
+import { botStateNoteBody, communicationBody, consentNoteBody, consentSummary, splitName, transcriptNoteBody } from './format.js';
 import { verifyHubSpotRequest } from './signature.js';
 
 export interface HubSpotConnectorOptions {
@@ -63,6 +64,19 @@ export const HUBSPOT_OPEN_DEAL_TTL_MS = 10 * 60_000;
 /** The custom unique property holding CoEx's id on communications and notes (see docs/decisions/hubspot-idempotency.md). */
 export const HUBSPOT_COEX_ID_PROPERTY = 'coex_message_id';
 export const HUBSPOT_PHONE_PROPERTIES = ['phone', 'mobilephone', 'hs_whatsapp_phone_number'] as const;
+
+/**
+ * Contact properties holding a customer's WhatsApp marketing consent (see
+ * docs/decisions/crm-marketing-opt-out.md), created by `ensureConsentProperties()` in the "CoEx" group.
+ */
+export const HUBSPOT_CONSENT_PROPERTIES = {
+  /** Checkbox: true = do not send WhatsApp marketing. Lists and workflows filter on it. */
+  optOut: 'coex_whatsapp_marketing_opt_out',
+  /** When the consent last changed. */
+  changedAt: 'coex_whatsapp_marketing_consent_changed_at',
+  /** How it changed, one line ("Opted out · the customer wrote "baraka" · …"). */
+  detail: 'coex_whatsapp_marketing_consent_detail',
+} as const;
 
 /** HubSpot-defined association type ids (v4). */
 export const HUBSPOT_ASSOCIATION_TYPES = {
@@ -143,6 +157,7 @@ const upsertResults = z.looseObject({
   errors: z.array(z.looseObject({ message: z.string().optional(), category: z.string().optional() })).optional(),
 });
 const propertyInfo = z.looseObject({ name: z.string(), hasUniqueValue: z.boolean().optional() });
+const singleObject = z.looseObject({ id: z.coerce.string() });
 
 type Ops = { calls: number };
 
@@ -165,6 +180,8 @@ export class HubSpotConnector implements CrmConnector {
   /** Contact id → its open deal (or null) and until when that answer is reused. */
   private readonly openDealCache = new Map<string, { dealId: string | null; expiresAt: number }>();
   private readonly openDealTtlMs: number;
+  /** Set once the consent properties are known to exist on contacts (per instance). */
+  private consentProperties: Promise<void> | null = null;
   /** Total HTTP calls this instance made (diagnostics; results report their own counts). */
   requestCount = 0;
 
@@ -233,6 +250,56 @@ export class HubSpotConnector implements CrmConnector {
         }),
       );
       created.push(`${objectType}.${HUBSPOT_COEX_ID_PROPERTY}`);
+    }
+    return { created };
+  }
+
+  /**
+   * Creates the contact properties holding WhatsApp marketing consent (`HUBSPOT_CONSENT_PROPERTIES`)
+   * in the "CoEx" contact property group, when missing. Safe to run again (409 "already exists" is
+   * fine); `recordMarketingConsent` runs it once per connector instance.
+   */
+  async ensureConsentProperties(): Promise<{ created: string[] }> {
+    const ops: Ops = { calls: 0 };
+    const created: string[] = [];
+    const definitions = [
+      {
+        name: HUBSPOT_CONSENT_PROPERTIES.optOut,
+        label: 'WhatsApp marketing opt-out',
+        description: 'Set by CoEx when the customer opts out of WhatsApp marketing (STOP keyword, WhatsApp error 131050, API). Exclude these contacts from WhatsApp marketing.',
+        type: PropertyCreateTypeEnum.Bool,
+        fieldType: PropertyCreateFieldTypeEnum.Booleancheckbox,
+        options: [
+          { label: 'Yes', value: 'true', displayOrder: 0, hidden: false },
+          { label: 'No', value: 'false', displayOrder: 1, hidden: false },
+        ],
+      },
+      {
+        name: HUBSPOT_CONSENT_PROPERTIES.changedAt,
+        label: 'WhatsApp marketing consent changed at',
+        description: 'Set by CoEx: when the WhatsApp marketing opt-out was last set or cleared.',
+        type: PropertyCreateTypeEnum.Datetime,
+        fieldType: PropertyCreateFieldTypeEnum.Date,
+      },
+      {
+        name: HUBSPOT_CONSENT_PROPERTIES.detail,
+        label: 'WhatsApp marketing consent detail',
+        description: 'Set by CoEx: how the WhatsApp marketing consent last changed.',
+        type: PropertyCreateTypeEnum.String,
+        fieldType: PropertyCreateFieldTypeEnum.Text,
+      },
+    ];
+    let groupReady = false;
+    for (const def of definitions) {
+      if (await this.findProperty('contacts', ops, def.name)) continue;
+      if (!groupReady) {
+        await this.ignoreConflict(() => this.call(ops, () => this.client.crm.properties.groupsApi.create('contacts', { name: 'coex', label: 'CoEx' })));
+        groupReady = true;
+      }
+      await this.ignoreConflict(() =>
+        this.call(ops, () => this.client.crm.properties.coreApi.create('contacts', { ...def, groupName: 'coex', formField: false })),
+      );
+      created.push(`contacts.${def.name}`);
     }
     return { created };
   }
@@ -692,6 +759,69 @@ export class HubSpotConnector implements CrmConnector {
     await this.associateToContacts('notes', [{ fromId: noteId, e164, contactId: contact.id }], HUBSPOT_ASSOCIATION_TYPES.noteToContact, ops);
   }
 
+  // ── marketing consent ────────────────────────────────────────────────────────────────────
+
+  /**
+   * Sets the contact's `coex_whatsapp_marketing_opt_out` checkbox (true on opt-out, false on opt-in)
+   * with when and how, then leaves a note (association 202). The note is keyed `consent:<eventId>`
+   * on the unique `coex_message_id`, and is written last: when it already exists, an earlier attempt
+   * finished, so a retry only re-asserts the note's association and changes nothing on the contact
+   * (a late replay cannot undo a newer change). The contact is found by phone or created, as archive() does.
+   */
+  async recordMarketingConsent(change: MarketingConsentChange): Promise<void> {
+    const e164 = normalizePhone(change.customerPhone, this.defaultCountry);
+    if (e164 === null) throw new CrmError('hubspot: cannot record a marketing consent change without a valid customer phone number', 'hubspot', false);
+    const ops: Ops = { calls: 0 };
+    const key = `consent:${change.eventId}`;
+    const existingNote = await this.findNoteByCoexId(key, ops);
+    const contact = await this.resolveContact(e164, change.customerName, ops);
+    if (existingNote !== null) {
+      await this.associateToContacts('notes', [{ fromId: existingNote, e164, contactId: contact.id }], HUBSPOT_ASSOCIATION_TYPES.noteToContact, ops);
+      return;
+    }
+    this.consentProperties ??= this.ensureConsentProperties().then(
+      () => undefined,
+      (err: unknown) => {
+        this.consentProperties = null;
+        throw err;
+      },
+    );
+    await this.consentProperties;
+    const t = Date.parse(change.at);
+    const at = new Date(Number.isNaN(t) ? Date.now() : t).toISOString();
+    try {
+      await this.call(ops, () =>
+        this.client.crm.contacts.basicApi.update(contact.id, {
+          properties: {
+            [HUBSPOT_CONSENT_PROPERTIES.optOut]: change.action === 'opt_out' ? 'true' : 'false',
+            [HUBSPOT_CONSENT_PROPERTIES.changedAt]: at,
+            [HUBSPOT_CONSENT_PROPERTIES.detail]: consentSummary(change).slice(0, 1000),
+          },
+        }),
+      );
+    } catch (err) {
+      // The cached contact was deleted or merged away: look the phone up again on the retry.
+      if (err instanceof CrmError && err.status === 404 && this.forgetContacts([{ e164, contactId: contact.id }]).length > 0) {
+        throw new CrmError(`${err.message} (contact ${contact.id} forgotten; will look it up again)`, 'hubspot', true, err.status);
+      }
+      throw err;
+    }
+    await this.writeNote(e164, change.customerName, key, consentNoteBody(change), change.at, 'marketing consent');
+  }
+
+  /** The note carrying `key` in `coex_message_id`, read by unique property (no search lag), or null. */
+  private async findNoteByCoexId(key: string, ops: Ops): Promise<string | null> {
+    try {
+      const note = singleObject.parse(
+        await this.call(ops, () => this.client.crm.objects.notes.basicApi.getById(key, [HUBSPOT_COEX_ID_PROPERTY], undefined, undefined, false, HUBSPOT_COEX_ID_PROPERTY)),
+      );
+      return note.id;
+    } catch (err) {
+      if (err instanceof CrmError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
   // ── extension requests ───────────────────────────────────────────────────────────────────
 
   async verifyExtensionRequest(req: ExtensionRequest): Promise<VerifyResult> {
@@ -708,9 +838,9 @@ export class HubSpotConnector implements CrmConnector {
 
   // ── plumbing ─────────────────────────────────────────────────────────────────────────────
 
-  private async findProperty(objectType: string, ops: Ops): Promise<z.infer<typeof propertyInfo> | null> {
+  private async findProperty(objectType: string, ops: Ops, name: string = HUBSPOT_COEX_ID_PROPERTY): Promise<z.infer<typeof propertyInfo> | null> {
     try {
-      return propertyInfo.parse(await this.call(ops, () => this.client.crm.properties.coreApi.getByName(objectType, HUBSPOT_COEX_ID_PROPERTY)));
+      return propertyInfo.parse(await this.call(ops, () => this.client.crm.properties.coreApi.getByName(objectType, name)));
     } catch (err) {
       if (err instanceof CrmError && err.status === 404) return null;
       throw err;

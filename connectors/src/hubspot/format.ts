@@ -1,4 +1,4 @@
-import type { ArchivedMessage, BotStateChange, MessageOrigin, TranscriptNote } from '../types.js';
+import type { ArchivedMessage, BotStateChange, MarketingConsentChange, MessageOrigin, TranscriptNote } from '../types.js';
 
 /** HubSpot renders communication and note bodies as HTML: everything we did not write is escaped. */
 export function escapeHtml(text: string): string {
@@ -90,4 +90,44 @@ export function splitName(name: string | null): { firstname?: string; lastname?:
   const space = clean.indexOf(' ');
   if (space === -1) return { firstname: clean };
   return { firstname: clean.slice(0, space), lastname: clean.slice(space + 1) };
+}
+
+/** "🚫 Opted out of WhatsApp marketing" / "✅ Opted back in to WhatsApp marketing" (plain text). */
+export function consentHeadline(change: Pick<MarketingConsentChange, 'action'>): string {
+  return change.action === 'opt_out' ? '🚫 Opted out of WhatsApp marketing' : '✅ Opted back in to WhatsApp marketing';
+}
+
+/** How the change came about, in words a CRM user understands (plain text). */
+export function consentSource(change: Pick<MarketingConsentChange, 'source' | 'detail'>): string {
+  const detail = change.detail?.trim();
+  switch (change.source) {
+    case 'keyword':
+      return detail ? `the customer wrote "${detail}"` : 'the customer sent an opt-out keyword';
+    case '131050':
+      return 'WhatsApp reported that the customer stopped marketing messages from this business (error 131050)';
+    case 'api':
+      return detail ? `set through the CoEx API (${detail})` : 'set through the CoEx API';
+    case 'crm':
+      return detail ? `set from the CRM by ${detail}` : 'set from the CRM';
+    default:
+      return detail ? `${change.source} (${detail})` : change.source;
+  }
+}
+
+/** One-line summary, e.g. for a contact property: "Opted out · the customer wrote "baraka" · 2026-03-01 12:00 UTC". */
+export function consentSummary(change: MarketingConsentChange): string {
+  const business = change.businessPhone ? ` · business number ${change.businessPhone}` : '';
+  return `${change.action === 'opt_out' ? 'Opted out' : 'Opted in'} · ${consentSource(change)}${business} · ${formatUtc(change.at)}`;
+}
+
+export function consentNoteBody(change: MarketingConsentChange): string {
+  const business = change.businessPhone ? `<br>Business number: ${escapeHtml(change.businessPhone)}` : '';
+  const effect =
+    change.action === 'opt_out'
+      ? 'Do not send WhatsApp marketing (campaigns, promotional templates) to this contact.'
+      : 'WhatsApp marketing may be sent to this contact again.';
+  return (
+    `<p><strong>${escapeHtml(consentHeadline(change))}</strong> · ${escapeHtml(formatUtc(change.at))}</p>` +
+    `<p>How: ${escapeHtml(consentSource(change))}${business}<br>${escapeHtml(effect)}</p>`
+  );
 }
