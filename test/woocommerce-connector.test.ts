@@ -4,6 +4,7 @@ import {
   wooMarkedKeys as markedKeys,
   resolveWooClientCtor,
   type ArchivedMessage,
+  type MarketingConsentChange,
   type WooCommerceConnectorOptions,
 } from '@coex/connectors';
 import wooModule from '@woocommerce/woocommerce-rest-api';
@@ -353,5 +354,106 @@ describe('the WooCommerce client library against the fake', () => {
     const res = await fetch(replay);
     expect(res.status).toBe(401);
     expect(((await res.json()) as { message: string }).message).toContain('nonce');
+  });
+});
+
+describe('recordMarketingConsent', () => {
+  const optOut: MarketingConsentChange = {
+    eventId: 'evt-1',
+    customerPhone: PHONE,
+    customerName: 'Amina',
+    businessPhone: '+212522000000',
+    action: 'opt_out',
+    source: 'keyword',
+    detail: 'baraka',
+    at: '2026-03-01T09:45:00.000Z',
+  };
+  const optIn: MarketingConsentChange = { ...optOut, eventId: 'evt-2', action: 'opt_in', source: 'api', detail: null, at: '2026-03-02T08:00:00.000Z' };
+
+  for (const setup of ['plugin', 'order search'] as const) {
+    describe(`found through the ${setup}`, () => {
+      beforeEach(async () => {
+        woo = await FakeWooCommerce.start(setup === 'plugin' ? { plugin: { siteKey: SITE_KEY } } : {});
+      });
+
+      it('marks the registered customer (meta yes + date) and writes one private note on the latest order', async () => {
+        const customer = woo.addCustomer({ email: 'amina@example.ma', billing: { phone: '0612345678' } });
+        woo.addOrder({ billing: { phone: '0612345678' }, customer_id: customer.id, created: '2026-01-10T10:00:00Z' });
+        const latest = woo.addOrder({ billing: { phone: '0612345678' }, customer_id: customer.id, created: '2026-02-20T10:00:00Z' });
+        await connector().recordMarketingConsent(optOut);
+
+        expect(woo.customerMeta(customer.id, 'coex_whatsapp_marketing_opt_out')).toBe('yes');
+        expect(woo.customerMeta(customer.id, 'coex_whatsapp_marketing_opt_out_date')).toBe('2026-03-01T09:45:00.000Z');
+        expect(woo.customerMeta(customer.id, 'coex_whatsapp_marketing_consent_event')).toBe('evt-1');
+        const notes = woo.allNotes();
+        expect(notes).toHaveLength(1);
+        expect(notes[0]).toMatchObject({ orderId: latest.id, customer_note: false });
+        expect(notes[0]!.note).toContain('Opted out of WhatsApp marketing');
+        expect(notes[0]!.note).toContain('the customer wrote &quot;baraka&quot;'); // escaped: notes render through wp_kses_post
+        expect(markedKeys(notes[0]!.note)).toEqual(['consent:evt-1']);
+      });
+
+      it('writes nothing new when the same event comes again', async () => {
+        const customer = woo.addCustomer({ email: 'amina@example.ma', billing: { phone: '0612345678' } });
+        woo.addOrder({ billing: { phone: '0612345678' }, customer_id: customer.id });
+        const c = connector();
+        await c.recordMarketingConsent(optOut);
+        const before = woo.requests.length;
+        await c.recordMarketingConsent(optOut);
+        const writes = woo.requests.slice(before).filter((r) => r.method !== 'GET');
+        expect(writes).toEqual([]);
+        expect(woo.allNotes()).toHaveLength(1);
+        expect(woo.customer(customer.id)!.meta_data.filter((m) => m.key === 'coex_whatsapp_marketing_opt_out')).toHaveLength(1);
+      });
+
+      it('opt-in sets the meta back to no (same meta rows, updated in place) with a second note', async () => {
+        const customer = woo.addCustomer({ email: 'amina@example.ma', billing: { phone: '0612345678' } });
+        woo.addOrder({ billing: { phone: '0612345678' }, customer_id: customer.id });
+        const c = connector();
+        await c.recordMarketingConsent(optOut);
+        await c.recordMarketingConsent(optIn);
+        expect(woo.customerMeta(customer.id, 'coex_whatsapp_marketing_opt_out')).toBe('no');
+        expect(woo.customer(customer.id)!.meta_data).toHaveLength(4);
+        const notes = woo.allNotes();
+        expect(notes).toHaveLength(2);
+        expect(notes.map((n) => markedKeys(n.note)[0]).sort()).toEqual(['consent:evt-1', 'consent:evt-2']);
+        expect(notes.find((n) => n.note.includes('consent:evt-2'))!.note).toContain('Opted back in to WhatsApp marketing');
+      });
+
+      it('notes a guest order without touching any customer', async () => {
+        const order = woo.addOrder({ billing: { phone: '0612345678' } });
+        await connector().recordMarketingConsent(optOut);
+        expect(woo.notesOf(order.id)).toHaveLength(1);
+        expect(woo.notesOf(order.id)[0]!.note).not.toContain('Saved on the customer account');
+        expect(woo.requests.some((r) => r.path.includes('/customers/'))).toBe(false);
+      });
+
+      it('is a no-op (no error, no write) for a phone with no account and no order', async () => {
+        await connector().recordMarketingConsent(optOut);
+        expect(woo.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+      });
+
+      it('reports 429 and 5xx as retryable; the retry completes the change once', async () => {
+        const customer = woo.addCustomer({ email: 'amina@example.ma', billing: { phone: '0612345678' } });
+        woo.addOrder({ billing: { phone: '0612345678' }, customer_id: customer.id });
+        const c = connector();
+        woo.failNext({ status: 429, retryAfter: 5, match: (r) => r.method === 'POST' });
+        expect(await catchCrm(c.recordMarketingConsent(optOut))).toMatchObject({ retryable: true, status: 429, retryAfterSeconds: 5 });
+        expect(woo.customerMeta(customer.id, 'coex_whatsapp_marketing_opt_out')).toBe('yes');
+        woo.failNext({ status: 503 });
+        expect(await catchCrm(c.recordMarketingConsent(optOut))).toMatchObject({ retryable: true, status: 503 });
+        await c.recordMarketingConsent(optOut);
+        expect(woo.allNotes()).toHaveLength(1);
+      });
+    });
+  }
+
+  it('still notes the order when the customer account was deleted', async () => {
+    woo = await FakeWooCommerce.start();
+    const customer = woo.addCustomer({ email: 'gone@example.ma', billing: { phone: '0612345678' } });
+    const order = woo.addOrder({ billing: { phone: '0612345678' }, customer_id: customer.id });
+    woo.deleteCustomer(customer.id);
+    await connector().recordMarketingConsent(optOut);
+    expect(woo.notesOf(order.id)).toHaveLength(1);
   });
 });

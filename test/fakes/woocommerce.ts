@@ -24,7 +24,9 @@
  *   `POST` `{ note, customer_note }` → 201; unknown order → 404 woocommerce_rest_order_invalid_id;
  *   empty note → 400 rest_missing_callback_param.
  * - Customers: `GET /wc/v3/customers` (`search` over email/names/username — never phones, as in
- *   WooCommerce), `GET /wc/v3/customers/{id}`.
+ *   WooCommerce), `GET /wc/v3/customers/{id}` with `meta_data` [{ id, key, value }], and
+ *   `POST|PUT|PATCH /wc/v3/customers/{id}` applying `meta_data` the way WooCommerce does (by meta
+ *   id, else update-by-key in place, else add); other customer fields are not editable here.
  * - The companion plugin (when `plugin` is configured): `GET /coex/v1/lookup?phone=<E.164>` with
  *   `X-Coex-Site-Key` → `{ phone, customer, orders }`, orders matched on the normalized billing
  *   phone, newest first. Without the plugin the route answers WordPress's 404 rest_no_route.
@@ -102,6 +104,13 @@ export interface FakeCustomer {
   last_name: string;
   username: string;
   billing: Required<WooAddressFields>;
+  meta_data: FakeMeta[];
+}
+
+export interface FakeMeta {
+  id: number;
+  key: string;
+  value: unknown;
 }
 
 export interface ScriptedFailure {
@@ -168,6 +177,7 @@ export class FakeWooCommerce {
   private nextNoteId = 501;
   private nextCustomerId = 11;
   private nextLineItemId = 1;
+  private nextMetaId = 9001;
   private readonly orders = new Map<number, FakeOrder>();
   private readonly notes: FakeNote[] = [];
   private readonly customers = new Map<number, FakeCustomer>();
@@ -213,6 +223,7 @@ export class FakeWooCommerce {
       last_name: c.last_name ?? '',
       username: c.email.split('@')[0] ?? c.email,
       billing: { ...EMPTY_ADDRESS, ...c.billing },
+      meta_data: [],
     };
     this.customers.set(customer.id, customer);
     return customer;
@@ -249,6 +260,20 @@ export class FakeWooCommerce {
     };
     this.orders.set(order.id, order);
     return order;
+  }
+
+  customer(id: number): FakeCustomer | undefined {
+    return this.customers.get(id);
+  }
+
+  /** Deletes a customer account (its orders keep their customer_id, as in WooCommerce). */
+  deleteCustomer(id: number): void {
+    this.customers.delete(id);
+  }
+
+  /** The value of a customer's meta key, as `get_meta($key)` reads it (first entry), or undefined. */
+  customerMeta(id: number, key: string): unknown {
+    return this.customers.get(id)?.meta_data.find((m) => m.key === key)?.value;
   }
 
   notesOf(orderId: number): FakeNote[] {
@@ -332,9 +357,10 @@ export class FakeWooCommerce {
       if (method === 'POST') return { status: 201, payload: this.createNote(order, req.body) };
     }
     if (path === '/wp-json/wc/v3/customers' && method === 'GET') return this.listCustomers(req.query);
-    if ((m = path.match(/^\/wp-json\/wc\/v3\/customers\/(\d+)$/)) && method === 'GET') {
+    if ((m = path.match(/^\/wp-json\/wc\/v3\/customers\/(\d+)$/)) && ['GET', 'POST', 'PUT', 'PATCH'].includes(method)) {
       const c = this.customers.get(Number(m[1]));
       if (!c) throw new HttpError(404, 'woocommerce_rest_invalid_id', 'Invalid resource ID.');
+      if (method !== 'GET') this.updateCustomer(c, req.body);
       return { status: 200, payload: this.customerView(c) };
     }
     throw new HttpError(404, 'rest_no_route', 'No route was found matching the URL and request method.');
@@ -492,7 +518,46 @@ export class FakeWooCommerce {
   // ── customers ──────────────────────────────────────────────────────────────────────────
 
   private customerView(c: FakeCustomer): Record<string, unknown> {
-    return { id: c.id, email: c.email, first_name: c.first_name, last_name: c.last_name, username: c.username, role: 'customer', billing: c.billing };
+    return {
+      id: c.id,
+      email: c.email,
+      first_name: c.first_name,
+      last_name: c.last_name,
+      username: c.username,
+      role: 'customer',
+      billing: c.billing,
+      meta_data: c.meta_data.map((m) => ({ ...m })),
+    };
+  }
+
+  /**
+   * Edit (POST/PUT/PATCH are one WP_REST_Server::EDITABLE route). Only `meta_data` is applied, as
+   * WC_REST_Customers_Controller does it: with an `id` that meta row is updated; without, the key is
+   * updated in place (update_meta_data: first row kept, duplicates of the key dropped) or added.
+   */
+  private updateCustomer(c: FakeCustomer, body: unknown): void {
+    const b = (typeof body === 'object' && body !== null ? body : {}) as { meta_data?: unknown };
+    if (b.meta_data === undefined) return;
+    if (!Array.isArray(b.meta_data)) throw new HttpError(400, 'rest_invalid_param', 'Invalid parameter(s): meta_data', { params: { meta_data: 'meta_data is not of type array.' } });
+    for (const raw of b.meta_data) {
+      const meta = (typeof raw === 'object' && raw !== null ? raw : {}) as { id?: unknown; key?: unknown; value?: unknown };
+      if (typeof meta.key !== 'string' || meta.key === '') {
+        throw new HttpError(400, 'rest_invalid_param', 'Invalid parameter(s): meta_data', { params: { meta_data: 'meta_data[key] is a required property.' } });
+      }
+      const byId = typeof meta.id === 'number' ? c.meta_data.find((m) => m.id === meta.id) : undefined;
+      if (byId) {
+        byId.key = meta.key;
+        byId.value = meta.value;
+        continue;
+      }
+      const same = c.meta_data.filter((m) => m.key === meta.key);
+      if (same[0]) {
+        same[0].value = meta.value;
+        c.meta_data = c.meta_data.filter((m) => m.key !== meta.key || m === same[0]);
+      } else {
+        c.meta_data.push({ id: this.nextMetaId++, key: meta.key, value: meta.value });
+      }
+    }
   }
 
   private listCustomers(q: Record<string, string>): { status: number; payload: unknown; headers: Record<string, string> } {

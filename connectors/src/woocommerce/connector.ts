@@ -11,11 +11,13 @@ import {
   type CrmConnector,
   type CrmContactRef,
   type ExtensionRequest,
+  type MarketingConsentChange,
   type TranscriptNote,
   type VerifyResult,
 } from '../types.js';
-import { botStateKey, botStateNote, markedKeys, timelineNote, transcriptKey, transcriptNote } from './format.js';
-import { coexLookup, wooOrder, wooOrderList, wooOrderNote, wooOrderNoteList, wpError, type OrderRef } from './schemas.js';
+import { botStateKey, botStateNote, consentKey, consentNote, markedKeys, timelineNote, transcriptKey, transcriptNote, WOO_CONSENT_META } from './format.js';
+import { consentSummary } from '../hubspot/format.js';
+import { coexLookup, wooCustomer, wooOrder, wooOrderList, wooOrderNote, wooOrderNoteList, wpError, type OrderRef } from './schemas.js';
 import { hashWooSiteKey, wooSiteKeyMatches } from './webhook.js';
 
 export interface WooCommerceConnectorOptions {
@@ -51,6 +53,7 @@ const ORDER_SEARCH_PAGE = 20;
 interface WooClient {
   get(endpoint: string, params?: Record<string, string | number>): Promise<WooAxiosResponse>;
   post(endpoint: string, data: unknown, params?: Record<string, string | number>): Promise<WooAxiosResponse>;
+  put(endpoint: string, data: unknown, params?: Record<string, string | number>): Promise<WooAxiosResponse>;
 }
 interface WooAxiosResponse {
   status: number;
@@ -312,6 +315,51 @@ export class WooCommerceConnector implements CrmConnector {
     if (!order) return;
     if ((await this.existingMarkers(order.id, ops)).has(key)) return;
     await this.addNote(order.id, text, ops);
+  }
+
+  // ── marketing consent ──────────────────────────────────────────────────────────────────
+
+  /**
+   * WooCommerce has no consent field of its own: a registered customer (found through the plugin or
+   * their orders' billing phone) gets customer meta `coex_whatsapp_marketing_opt_out` = yes/no with
+   * the date, how, and the event id; and the most recent order gets a private note with a
+   * `[coex:consent:<eventId>]` marker, so shop staff see it on the order screen. The note is written
+   * last and the meta carries the event id, so a retry writes nothing twice. A phone with neither an
+   * account nor an order has nothing to mark: nothing is written (no error).
+   */
+  async recordMarketingConsent(change: MarketingConsentChange): Promise<void> {
+    const ops: Ops = { calls: 0 };
+    const e164 = this.requirePhone(change.customerPhone);
+    const { customerId, orders } = await this.lookup(e164, ops);
+    const order = orders[0];
+    const key = consentKey(change);
+    if (order && (await this.existingMarkers(order.id, ops)).has(key)) return;
+    let customerMarked = false;
+    if (customerId > 0) customerMarked = await this.markCustomer(customerId, change, ops);
+    if (order) await this.addNote(order.id, consentNote(change, customerMarked), ops);
+  }
+
+  /** Writes the consent meta on the customer unless this event is already there. False if the account is gone. */
+  private async markCustomer(customerId: number, change: MarketingConsentChange, ops: Ops): Promise<boolean> {
+    let customer: z.infer<typeof wooCustomer>;
+    try {
+      customer = wooCustomer.parse(await this.call(ops, 'GET customer', () => this.api.get(`customers/${customerId}`)));
+    } catch (err) {
+      // Deleted account (orders keep their customer_id): the order note still records the change.
+      if (err instanceof CrmError && err.status === 404) return false;
+      throw err;
+    }
+    if (customer.meta_data.some((m) => m.key === WOO_CONSENT_META.eventId && m.value === change.eventId)) return true;
+    const t = Date.parse(change.at);
+    const meta_data = [
+      { key: WOO_CONSENT_META.optOut, value: change.action === 'opt_out' ? 'yes' : 'no' },
+      { key: WOO_CONSENT_META.changedAt, value: new Date(Number.isNaN(t) ? this.now() : t).toISOString() },
+      { key: WOO_CONSENT_META.detail, value: consentSummary(change) },
+      { key: WOO_CONSENT_META.eventId, value: change.eventId },
+    ];
+    // Without meta ids WooCommerce updates each key in place (update_meta_data), so keys never pile up.
+    await this.call(ops, 'PUT customer', () => this.api.put(`customers/${customerId}`, { meta_data }));
+    return true;
   }
 
   /** Marker key → id of the note carrying it, over all private notes of the order. */

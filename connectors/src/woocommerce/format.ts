@@ -1,5 +1,5 @@
-import type { ArchivedMessage, BotStateChange, TranscriptNote } from '../types.js';
-import { botStateLine, escapeHtml, formatUtc, originLabel } from '../hubspot/format.js';
+import type { ArchivedMessage, BotStateChange, MarketingConsentChange, TranscriptNote } from '../types.js';
+import { botStateLine, consentHeadline, consentSource, escapeHtml, formatUtc, originLabel } from '../hubspot/format.js';
 
 /**
  * Order notes are shown through wp_kses_post(), so customer text is HTML-escaped (a "<b>" typed on
@@ -10,6 +10,7 @@ import { botStateLine, escapeHtml, formatUtc, originLabel } from '../hubspot/for
  *   [coex:msg-1 msg-2 msg-3]          messages
  *   [coex:transcript:msg-9]           a voice-note transcript
  *   [coex:bot:thread-1:paused:2026-…] a bot-state change
+ *   [coex:consent:evt-42]             a marketing opt-out / opt-in
  */
 const MARKER = /\[coex:([^\]\n]+)\]/g;
 
@@ -75,3 +76,35 @@ export function botStateKey(change: BotStateChange): string {
 export function botStateNote(change: BotStateChange): string {
   return [escapeHtml(botStateLine(change)), marker([botStateKey(change)])].join('\n');
 }
+
+export function consentKey(change: Pick<MarketingConsentChange, 'eventId'>): string {
+  return `consent:${change.eventId}`;
+}
+
+/** The private order note shop staff see when a customer opts out of (or back into) WhatsApp marketing. */
+export function consentNote(change: MarketingConsentChange, customerMarked: boolean): string {
+  const effect =
+    change.action === 'opt_out'
+      ? 'Do not send WhatsApp marketing (campaigns, promotional templates) to this customer.'
+      : 'WhatsApp marketing may be sent to this customer again.';
+  const lines = [
+    `${consentHeadline(change)} · ${formatUtc(change.at)}`,
+    `How: ${escapeHtml(consentSource(change))}${change.businessPhone ? ` · business number ${escapeHtml(change.businessPhone)}` : ''}`,
+    effect,
+  ];
+  if (customerMarked) lines.push(`Saved on the customer account (meta ${WOO_CONSENT_META.optOut} = ${change.action === 'opt_out' ? 'yes' : 'no'}).`);
+  lines.push(marker([consentKey(change)]));
+  return lines.join('\n');
+}
+
+/** Customer meta_data keys holding WhatsApp marketing consent (see docs/decisions/crm-marketing-opt-out.md). */
+export const WOO_CONSENT_META = {
+  /** "yes" = do not send WhatsApp marketing; "no" = opted back in. */
+  optOut: 'coex_whatsapp_marketing_opt_out',
+  /** ISO 8601 time of the last change. */
+  changedAt: 'coex_whatsapp_marketing_opt_out_date',
+  /** How it changed (one line). */
+  detail: 'coex_whatsapp_marketing_consent_detail',
+  /** CoEx event id of the last change applied: makes a retried update a no-op. */
+  eventId: 'coex_whatsapp_marketing_consent_event',
+} as const;

@@ -79,3 +79,12 @@ export interface OrderRef {
   customerId: number;
   createdAt: number;
 }
+
+/** A wc/v3 customer, as far as CoEx reads it: its meta_data (consent flags live there). */
+export const wooCustomer = z.looseObject({
+  id: z.number().int().positive(),
+  meta_data: z
+    .array(z.looseObject({ id: z.number().int().optional(), key: z.string(), value: z.unknown() }))
+    .optional()
+    .default([]),
+});
