@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OdooConnector, hashOdooAddonKey, type OdooConnectorConfig } from '../connectors/src/odoo/index.js';
-import { CrmError, type ArchivedMessage, type BotStateChange, type TranscriptNote } from '../connectors/src/types.js';
+import { CrmError, type ArchivedMessage, type BotStateChange, type MarketingConsentChange, type TranscriptNote } from '../connectors/src/types.js';
 import { startOdooFake, type OdooFake, type OdooFakeOptions } from './fakes/odoo.js';
 
 const ADDON_KEY = 'addon-key-3f1c9b7e2a';
@@ -362,6 +362,91 @@ describe.each(['xmlrpc', 'json2'] as const)('OdooConnector over %s', (protocol) 
       const offline = makeConnector({ url });
       expect(await rejection(offline.findOrCreateContact('+212612345678', null))).toMatchObject({ retryable: true });
       fake = await startOdooFake();
+    });
+  });
+
+  describe('recordMarketingConsent', () => {
+    const optOut: MarketingConsentChange = {
+      eventId: 'evt-1',
+      customerPhone: '+212612345678',
+      customerName: 'Amina',
+      businessPhone: '+212522000000',
+      action: 'opt_out',
+      source: 'keyword',
+      detail: 'baraka',
+      at: '2026-03-01T09:45:00.000Z',
+    };
+    const optIn: MarketingConsentChange = { ...optOut, eventId: 'evt-2', action: 'opt_in', source: 'crm', detail: 'owner@shop.ma', at: '2026-03-02T08:00:00.000Z' };
+    const blacklist = () => fake.records('phone.blacklist');
+    const consentNotes = (partnerId: number) => fake.messagesOf('res.partner', partnerId).filter((m) => String(m['body']).includes('coex-consent-'));
+
+    it("adds the number to Odoo's phone blacklist (add on an empty recordset) and posts one internal note on the partner", async () => {
+      const partnerId = fake.addPartner({ name: 'Amina', phone: '06 12 34 56 78' });
+      await connector.recordMarketingConsent(optOut);
+      expect(blacklist()).toEqual([expect.objectContaining({ number: '+212612345678', active: true })]);
+      const call = fake.calls().find((c) => c.model === 'phone.blacklist');
+      expect(call?.method).toBe('add');
+      // The fake shifts the ids off XML-RPC args (and refuses a call without them); JSON-2 keeps `ids`.
+      if (protocol === 'json2') expect(call?.args).toEqual([[]]);
+      expect(call?.kwargs['number']).toBe('+212612345678');
+      expect(String(call?.kwargs['message'])).toContain('the customer wrote "baraka"');
+      const notes = consentNotes(partnerId);
+      expect(notes).toHaveLength(1);
+      expect(notes[0]).toMatchObject({ message_type: 'comment', subtype_xmlid: 'mail.mt_note' });
+      expect(String(notes[0]?.['body'])).toContain('added to the phone blacklist');
+    });
+
+    it('writes nothing new when the same event comes again', async () => {
+      const partnerId = fake.addPartner({ name: 'Amina', phone: '+212612345678' });
+      await connector.recordMarketingConsent(optOut);
+      const before = fake.calls().length;
+      await connector.recordMarketingConsent(optOut);
+      const again = fake.calls().slice(before);
+      expect(again.every((c) => c.method === 'search_read')).toBe(true);
+      expect(consentNotes(partnerId)).toHaveLength(1);
+      expect(blacklist()).toHaveLength(1);
+    });
+
+    it('opt-in archives the blacklist entry (remove) and notes it', async () => {
+      const partnerId = fake.addPartner({ name: 'Amina', phone: '+212612345678' });
+      await connector.recordMarketingConsent(optOut);
+      await connector.recordMarketingConsent(optIn);
+      expect(blacklist()).toEqual([expect.objectContaining({ number: '+212612345678', active: false })]);
+      const notes = consentNotes(partnerId);
+      expect(notes).toHaveLength(2);
+      expect(String(notes[1]?.['body'])).toContain('removed from the phone blacklist');
+      expect(String(notes[1]?.['body'])).toContain('set from the CRM by owner@shop.ma');
+    });
+
+    it('creates the partner for an unknown customer, as archive() does', async () => {
+      await connector.recordMarketingConsent(optOut);
+      const [partner] = fake.records('res.partner');
+      expect(partner).toMatchObject({ name: 'Amina', phone: '+212612345678' });
+      expect(consentNotes(partner!.id)).toHaveLength(1);
+    });
+
+    it('falls back to the note alone, and says so, when phone_validation is not installed', async () => {
+      await restart({ version: protocol === 'json2' ? 19 : 18, phoneValidationInstalled: false });
+      const partnerId = fake.addPartner({ name: 'Amina', phone: '+212612345678' });
+      await connector.recordMarketingConsent(optOut);
+      await connector.recordMarketingConsent(optIn);
+      const notes = consentNotes(partnerId);
+      expect(notes).toHaveLength(2);
+      expect(String(notes[0]?.['body'])).toContain('phone blacklist is not available');
+      // Asked once: the connector remembers the model is missing.
+      expect(fake.calls().filter((c) => c.model === 'phone.blacklist')).toHaveLength(1);
+    });
+
+    it('reports 429 and 5xx as retryable; the retry completes the change once', async () => {
+      const partnerId = fake.addPartner({ name: 'Amina', phone: '+212612345678' });
+      await connector.findOrCreateContact('+212612345678', null);
+      fake.failNext({ status: 429, retryAfter: '4' });
+      expect(await rejection(connector.recordMarketingConsent(optOut))).toMatchObject({ retryable: true, status: 429, retryAfterSeconds: 4 });
+      fake.failNext({ status: 502 });
+      expect(await rejection(connector.recordMarketingConsent(optOut))).toMatchObject({ retryable: true, status: 502 });
+      await connector.recordMarketingConsent(optOut);
+      expect(consentNotes(partnerId)).toHaveLength(1);
+      expect(blacklist()).toHaveLength(1);
     });
   });
 

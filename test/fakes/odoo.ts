@@ -23,6 +23,12 @@
  *   probability, active, type), mail.message (model, res_id, body, message_type, subtype_xmlid,
  *   author_id, date), res.partner.category (name, active). `version: 19` drops res.partner.mobile (as Odoo 18.2+/19 did), so using it
  *   fails with "Invalid field". `crmInstalled: false` removes crm.lead (KeyError / 404).
+ * - phone.blacklist (phone_validation: number, active), unless `phoneValidationInstalled: false`
+ *   (KeyError / 404): its public `add(number, message=None)` / `remove(number, message=None)`, plain
+ *   methods called on an empty recordset (XML-RPC args `[[]]`, JSON-2 `ids: []`), sanitize the
+ *   number to E.164 for the company's country and create or re-activate (add) / archive (remove)
+ *   the one entry per number; `message` is logged on the entry as a note. Both answer the entry's
+ *   ids (the real methods return the recordset; how XML-RPC marshals it is not modelled).
  * - Methods: search_read, search, search_count, read, create, write, fields_get, and message_post
  *   (keyword-only; ensure_one; appends a mail.message; escapes a non-HTML body; strips `data-*`
  *   attributes Odoo's sanitizer does not whitelist, and script tags).
@@ -35,7 +41,8 @@
  * - failNext(): a reverse proxy's 429/5xx (HTML body, optional Retry-After) for the next request(s).
  * - Every request is recorded (protocol, path, rpc method, model, method, args, kwargs, headers).
  *
- * NOT modelled: access rights and record rules (one user sees everything), multi-company, other
+ * NOT modelled: the blacklist's effect on mailings (nothing here sends SMS/WhatsApp), the older
+ * (≤ 15) `add(number)` signature without `message`, access rights and record rules (one user sees everything), multi-company, other
  * models or fields, field defaults beyond the ones above, onchanges, translations, context keys,
  * dotted paths in domains ("category_id.name"), one2many fields, child_of/parent_of operators,
  * `order` beyond "field [asc|desc], …", read_group, the real lxml HTML
@@ -74,6 +81,8 @@ export interface OdooFakeOptions {
   /** 18 keeps res.partner.mobile; 19 drops it. Default 18. */
   version?: 18 | 19;
   crmInstalled?: boolean;
+  /** phone_validation (phone.blacklist). Default true; false removes the model (KeyError / 404). */
+  phoneValidationInstalled?: boolean;
   /** The company's country, used to sanitize national numbers like "06…". Default MA. */
   companyCountry?: CountryCode;
 }
@@ -178,7 +187,14 @@ const MESSAGE_FIELDS: Record<string, FieldDef> = {
   date: { type: 'datetime' },
 };
 
-const MAIL_THREAD_MODELS = new Set(['res.partner', 'crm.lead']);
+const BLACKLIST_FIELDS: Record<string, FieldDef> = {
+  id: { type: 'integer' },
+  number: { type: 'char' },
+  display_name: { type: 'char' },
+  active: { type: 'boolean' },
+};
+
+const MAIL_THREAD_MODELS = new Set(['res.partner', 'crm.lead', 'phone.blacklist']);
 const MESSAGE_POST_KWARGS = new Set(['body', 'subject', 'message_type', 'author_id', 'subtype_xmlid', 'subtype_id', 'partner_ids', 'attachment_ids', 'body_is_html', 'parent_id', 'email_from']);
 /** data-* attributes Odoo's sanitizer keeps (tools/mail.py safe_attrs, abridged). */
 const SAFE_DATA_ATTRS = /^data-(o-mail-quote|oe-[\w-]+|publish|id|res_id|interval|member_id|scroll-background-ratio|view-id|class|mimetype|original-src|original-id|gl-filter|quality|resize-width|shape|shape-colors|file-name|original-mimetype)$/;
@@ -193,6 +209,9 @@ const SIGNATURES: Record<string, { recordMethod: boolean; params: string[]; keyw
   read: { recordMethod: true, params: ['fields', 'load'] },
   write: { recordMethod: true, params: ['vals'] },
   message_post: { recordMethod: true, params: [], keywordOnly: [...MESSAGE_POST_KWARGS] },
+  // phone.blacklist (phone_validation): plain methods, so called on a recordset (ids, usually []).
+  add: { recordMethod: true, params: ['number', 'message'] },
+  remove: { recordMethod: true, params: ['number', 'message'] },
 };
 
 // ---------- XML-RPC marshalling (Python xmlrpc.client style) ----------
@@ -264,6 +283,7 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
   models.set('mail.message', { fields: MESSAGE_FIELDS, rows: [], nextId: 1001 });
   models.set('res.partner.category', { fields: CATEGORY_FIELDS, rows: [], nextId: 1 });
   if (options.crmInstalled !== false) models.set('crm.lead', { fields: LEAD_FIELDS, rows: [], nextId: 301 });
+  if (options.phoneValidationInstalled !== false) models.set('phone.blacklist', { fields: BLACKLIST_FIELDS, rows: [], nextId: 51 });
 
   const requests: OdooRecordedRequest[] = [];
   const failures: OdooFailure[] = [];
@@ -570,6 +590,31 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
         });
         // XML-RPC: @api.returns downgrades the message to its id; JSON-2 serializes the recordset's ids.
         return protocol === 'xmlrpc' ? messageId : [messageId];
+      }
+      case 'add':
+      case 'remove': {
+        if (modelName !== 'phone.blacklist') throw new PyError('AttributeError', `The method '${modelName}.${method}' does not exist`);
+        // self.env.user._phone_format(number=…): E.164 for the company's country, False when invalid.
+        const parsed = typeof kw['number'] === 'string' ? parsePhoneNumberFromString(kw['number'], companyCountry) : undefined;
+        if (!parsed?.isValid()) throw new PyError('ValueError', 'null value in column "number" of relation "phone_blacklist" violates not-null constraint');
+        const number = parsed.number;
+        const existing = m.rows.find((r) => r['number'] === number);
+        const active = method === 'add';
+        const id = existing ? existing.id : insert('phone.blacklist', { number, active });
+        if (existing) existing['active'] = active;
+        if (typeof kw['message'] === 'string' && kw['message'] !== '') {
+          insert('mail.message', {
+            model: 'phone.blacklist',
+            res_id: id,
+            body: escapeText(kw['message']),
+            message_type: 'notification',
+            subtype_xmlid: 'mail.mt_note',
+            author_id: false,
+            subject: false,
+            date: new Date().toISOString().slice(0, 19).replace('T', ' '),
+          });
+        }
+        return [id];
       }
       default:
         throw new PyError('AttributeError', `The method '${modelName}.${method}' does not exist`);

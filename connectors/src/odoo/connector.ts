@@ -10,15 +10,20 @@ import {
   type CrmConnector,
   type CrmContactRef,
   type ExtensionRequest,
+  type MarketingConsentChange,
   type TranscriptNote,
   type VerifyResult,
 } from '../types.js';
 import {
+  blacklistMessage,
   botStateMarker,
+  consentMarker,
   findMarkers,
   messageMarker,
   renderBotStateHtml,
+  renderConsentHtml,
   renderTimelineHtml,
+  type BlacklistOutcome,
   renderTranscriptHtml,
   transcriptMarker,
 } from './format.js';
@@ -102,6 +107,8 @@ export class OdooConnector implements CrmConnector {
   private readonly defaultCountry: CountryCode;
   private partnerPhoneFields: Promise<string[]> | null = null;
   private crmLeadAvailable = true;
+  /** False once Odoo said phone.blacklist does not exist (phone_validation not installed). */
+  private blacklistAvailable = true;
   private readonly contactsInFlight = new Map<string, Promise<CrmContactRef>>();
 
   constructor(config: OdooConnectorConfig, options: OdooConnectorOptions = {}) {
@@ -177,6 +184,44 @@ export class OdooConnector implements CrmConnector {
   async showBotState(change: BotStateChange): Promise<void> {
     const partner = await this.partnerFor(change.customerPhone, change.customerName, 'bot state');
     await this.postOnce(partner, botStateMarker(change), renderBotStateHtml(change));
+  }
+
+  /**
+   * Odoo's own "do not message this number": the phone blacklist (`phone.blacklist`, module
+   * phone_validation), which SMS, WhatsApp and marketing mailings all respect. Opt-out calls its
+   * public `add(number, message)`, opt-in `remove(number, message)` (archives the entry); then an
+   * internal note with a `coex-consent-…` marker goes to the partner's chatter (partner found or
+   * created by phone, as archive() does). The note is written last: when its marker is there the
+   * change is complete and a retry does nothing. Without phone_validation only the note is written,
+   * and it says so.
+   */
+  async recordMarketingConsent(change: MarketingConsentChange): Promise<void> {
+    const e164 = normalizePhone(change.customerPhone, this.defaultCountry);
+    if (e164 === null) throw new CrmError('odoo: cannot record a marketing consent change without a valid customer phone number', 'odoo', false);
+    const partner = await this.partnerFor(e164, change.customerName, 'marketing consent');
+    const marker = consentMarker(change.eventId);
+    if ((await this.existingMarkers(partner, [marker])).has(marker)) return;
+    const outcome = await this.applyBlacklist(change, e164);
+    await this.postNote(partner, renderConsentHtml(change, e164, outcome));
+  }
+
+  /** add/remove are idempotent in Odoo (an existing entry is re-activated or archived, never duplicated). */
+  private async applyBlacklist(change: MarketingConsentChange, e164: string): Promise<BlacklistOutcome> {
+    if (!this.blacklistAvailable) return 'unavailable';
+    try {
+      // Neither method is @api.model: they run on an empty recordset (ids = []).
+      await this.transport.callOnRecords('phone.blacklist', change.action === 'opt_out' ? 'add' : 'remove', [], {
+        number: e164,
+        message: blacklistMessage(change),
+      });
+      return change.action === 'opt_out' ? 'added' : 'removed';
+    } catch (err) {
+      if (isMissingModelError(err, 'phone.blacklist')) {
+        this.blacklistAvailable = false;
+        return 'unavailable';
+      }
+      throw err;
+    }
   }
 
   async verifyExtensionRequest(req: ExtensionRequest): Promise<VerifyResult> {

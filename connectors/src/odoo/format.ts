@@ -1,4 +1,4 @@
-import type { ArchivedMessage, BotStateChange, MessageOrigin, TranscriptNote } from '../types.js';
+import type { ArchivedMessage, BotStateChange, MarketingConsentChange, MessageOrigin, TranscriptNote } from '../types.js';
 
 /**
  * Chatter HTML for WhatsApp timelines, transcripts and bot-state changes, plus the idempotency
@@ -10,9 +10,9 @@ import type { ArchivedMessage, BotStateChange, MessageOrigin, TranscriptNote } f
  * `<small>` footer survives sanitizing and can be searched with `body ilike`.
  */
 
-import { botStateMarker, messageMarker, transcriptMarker } from '../markers.js';
+import { botStateMarker, consentMarker, messageMarker, transcriptMarker } from '../markers.js';
 
-export { botStateMarker, findMarkers, messageMarker, transcriptMarker } from '../markers.js';
+export { botStateMarker, consentMarker, findMarkers, messageMarker, transcriptMarker } from '../markers.js';
 
 export function escapeHtml(text: string): string {
   return text
@@ -91,5 +91,49 @@ export function renderBotStateHtml(change: BotStateChange): string {
     `<p><b>🤖 WhatsApp bot:</b> ${escapeHtml(change.from)} → ${escapeHtml(change.to)}${until}</p>` +
     `<p>Cause: ${escapeHtml(change.cause)} · ${escapeHtml(formatTimestamp(change.at))}</p>` +
     footer([botStateMarker(change)])
+  );
+}
+
+/** How a consent change came about, in words an Odoo user understands. */
+export function consentSourceText(change: Pick<MarketingConsentChange, 'source' | 'detail'>): string {
+  const detail = change.detail?.trim();
+  switch (change.source) {
+    case 'keyword':
+      return detail ? `the customer wrote "${detail}"` : 'the customer sent an opt-out keyword';
+    case '131050':
+      return 'WhatsApp reported that the customer stopped marketing messages from this business (error 131050)';
+    case 'api':
+      return detail ? `set through the CoEx API (${detail})` : 'set through the CoEx API';
+    case 'crm':
+      return detail ? `set from the CRM by ${detail}` : 'set from the CRM';
+    default:
+      return detail ? `${change.source} (${detail})` : change.source;
+  }
+}
+
+/** What happened to Odoo's phone blacklist for this change. */
+export type BlacklistOutcome = 'added' | 'removed' | 'unavailable';
+
+/** The short text Odoo logs on the phone.blacklist entry (its `message` argument). */
+export function blacklistMessage(change: MarketingConsentChange): string {
+  const verb = change.action === 'opt_out' ? 'Opted out of' : 'Opted back in to';
+  return `${verb} WhatsApp marketing via CoEx: ${consentSourceText(change)} (${formatTimestamp(change.at)})`;
+}
+
+export function renderConsentHtml(change: MarketingConsentChange, phone: string, blacklist: BlacklistOutcome): string {
+  const head = change.action === 'opt_out' ? '🚫 Opted out of WhatsApp marketing' : '✅ Opted back in to WhatsApp marketing';
+  const business = change.businessPhone ? ` · business number ${escapeHtml(change.businessPhone)}` : '';
+  const effect =
+    blacklist === 'added'
+      ? `${escapeHtml(phone)} was added to the phone blacklist: SMS and WhatsApp marketing from Odoo skip it.`
+      : blacklist === 'removed'
+        ? `${escapeHtml(phone)} was removed from the phone blacklist: marketing may reach it again.`
+        : `The phone blacklist is not available on this database (phone_validation not installed): nothing was blacklisted — ${
+            change.action === 'opt_out' ? 'exclude this contact from WhatsApp marketing by hand.' : 'this note is the only record.'
+          }`;
+  return (
+    `<p><b>${head}</b> · ${escapeHtml(formatTimestamp(change.at))}</p>` +
+    `<p>How: ${escapeHtml(consentSourceText(change))}${business}<br>${effect}</p>` +
+    footer([consentMarker(change.eventId)])
   );
 }
