@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ZohoConnector, ZohoOAuth, hashZohoInstallToken, type ZohoConnectorConfig } from '../connectors/src/zoho/index.js';
-import { CrmError, type ArchivedMessage, type BotStateChange, type TranscriptNote } from '../connectors/src/types.js';
+import { CrmError, type ArchivedMessage, type BotStateChange, type MarketingConsentChange, type TranscriptNote } from '../connectors/src/types.js';
 import { startZohoFake, type ZohoFake } from './fakes/zoho.js';
 
 const INSTALL_TOKEN = 'widget-install-token-9d2f61';
@@ -391,6 +391,77 @@ describe('ZohoConnector', () => {
       expect(err.retryable).toBe(false);
       expect(err.message).toContain('invalid_code');
       expect(err.message).not.toContain(fake.clientSecret);
+    });
+  });
+
+  describe('recordMarketingConsent', () => {
+    // Notes are read back with If-Modified-Since derived from `at`: keep `at` near the fake's clock.
+    const at = new Date(Date.now() - 60_000).toISOString();
+    const optOut: MarketingConsentChange = {
+      eventId: 'evt-1',
+      customerPhone: '+212612345678',
+      customerName: 'Amina El Idrissi',
+      businessPhone: '+212522000000',
+      action: 'opt_out',
+      source: '131050',
+      detail: null,
+      at,
+    };
+    const optIn: MarketingConsentChange = { ...optOut, eventId: 'evt-2', action: 'opt_in', source: 'crm', detail: 'owner@shop.ma' };
+    const tagsOf = (id: string) => fake.records('Contacts').find((r) => r.id === id)?.Tag.map((t) => t.name);
+    const consentNotes = (id: string) => fake.notesOf(id).filter((n) => n.Note_Content.includes('coex-consent-'));
+
+    it('tags the contact "WhatsApp opt-out" (v8 add_tags) and writes one note', async () => {
+      const id = fake.addRecord('Contacts', { Last_Name: 'El Idrissi', Phone: '+212612345678' });
+      await connector.recordMarketingConsent(optOut);
+      expect(tagsOf(id)).toEqual(['WhatsApp opt-out']);
+      const call = api().find((r) => r.path.endsWith('/actions/add_tags'));
+      expect(call).toMatchObject({ method: 'POST', path: `/crm/v8/Contacts/${id}/actions/add_tags`, body: { tags: [{ name: 'WhatsApp opt-out' }] } });
+      const notes = consentNotes(id);
+      expect(notes).toHaveLength(1);
+      expect(notes[0]?.Note_Title).toBe('WhatsApp marketing: opted out');
+      expect(notes[0]?.Note_Content).toContain('error 131050');
+    });
+
+    it('writes nothing new when the same event comes again', async () => {
+      const id = fake.addRecord('Contacts', { Last_Name: 'El Idrissi', Phone: '+212612345678' });
+      await connector.recordMarketingConsent(optOut);
+      const before = api().length;
+      await connector.recordMarketingConsent(optOut);
+      expect(api().slice(before).filter((r) => r.method === 'POST')).toEqual([]);
+      expect(consentNotes(id)).toHaveLength(1);
+    });
+
+    it('opt-in removes the tag (remove_tags) and notes who did it', async () => {
+      const id = fake.addRecord('Contacts', { Last_Name: 'El Idrissi', Phone: '+212612345678' });
+      await connector.recordMarketingConsent(optOut);
+      await connector.recordMarketingConsent(optIn);
+      expect(tagsOf(id)).toEqual([]);
+      expect(api().some((r) => r.path === `/crm/v8/Contacts/${id}/actions/remove_tags`)).toBe(true);
+      const notes = consentNotes(id);
+      expect(notes).toHaveLength(2);
+      expect(notes[1]?.Note_Content).toContain('set from the CRM by owner@shop.ma');
+    });
+
+    it('creates the record for an unknown customer (a Lead, with the configured tag), as archive() does', async () => {
+      const leads = makeConnector({ module: 'Leads', optOutTag: 'No WA marketing' });
+      await leads.recordMarketingConsent(optOut);
+      const [lead] = fake.records('Leads');
+      expect(lead).toMatchObject({ Phone: '+212612345678', Last_Name: 'El Idrissi' });
+      expect(lead?.Tag.map((t) => t.name)).toEqual(['No WA marketing']);
+      expect(consentNotes(lead!.id)).toHaveLength(1);
+    });
+
+    it('reports 429 and 5xx as retryable; the retry completes the change once', async () => {
+      const id = fake.addRecord('Contacts', { Last_Name: 'El Idrissi', Phone: '+212612345678' });
+      await connector.findOrCreateContact('+212612345678', null);
+      fake.failNext({ status: 429, retryAfter: '30' });
+      expect(await rejection(connector.recordMarketingConsent(optOut))).toMatchObject({ retryable: true, status: 429, retryAfterSeconds: 30 });
+      fake.failNext({ status: 502 });
+      expect(await rejection(connector.recordMarketingConsent(optOut))).toMatchObject({ retryable: true, status: 502 });
+      await connector.recordMarketingConsent(optOut);
+      expect(tagsOf(id)).toEqual(['WhatsApp opt-out']);
+      expect(consentNotes(id)).toHaveLength(1);
     });
   });
 

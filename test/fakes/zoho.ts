@@ -27,13 +27,19 @@
  * - `GET /crm/v8/{module}/{id}/Notes` (related notes): `fields` mandatory (400 REQUIRED_PARAM_MISSING),
  *   `page`/`per_page` (≤ 200), oldest first, `If-Modified-Since` (304 when notes exist but none is
  *   newer), 204 when the record has no notes.
+ * - `POST /crm/v8/{module}/{id}/actions/add_tags|remove_tags` `{ tags: [{ name } | { id }], over_write? }`:
+ *   per-record result `{ code: "SUCCESS", details: { id, tags: [{ name, id }] }, message: "tags
+ *   updated successfully", status: "success" }`; add_tags creates an unknown tag name in the module
+ *   (case-insensitive match), an unknown tag id → INVALID_DATA, an unknown record → 400 INVALID_DATA.
+ *   Records carry `Tag: [{ name, id }]`. Assumption: removing a tag the record does not carry (or
+ *   the org does not have) is a SUCCESS no-op — Zoho's documentation does not show that case.
  * - failNext(): 429 `TOO_MANY_REQUESTS` (with `Retry-After` when given — an assumption: Zoho documents
  *   the 429 and the error code, the header is what a well-behaved client would honour) and 5xx
  *   `INTERNAL_ERROR`, for the next API request(s).
  * - Every request to either server is recorded (server, method, path, query, headers, parsed body).
  *
  * NOT modelled: scopes (any valid token may do anything), users/owners beyond a fixed one, layouts,
- * field metadata, duplicate checks and unique fields, workflow triggers, the COQL/query API, `word`
+ * field metadata, tag colours, the tag limits per module/record, the multi-record tag endpoints, duplicate checks and unique fields, workflow triggers, the COQL/query API, `word`
  * search, the fuzzy "equals behaves like contains with several conditions" search quirk, page_token
  * beyond 2000 records, API credit accounting, concurrency limits, refresh-token limits, token
  * revocation endpoint, other modules, Notes on other parents, attachments, DC-specific behaviour.
@@ -56,6 +62,13 @@ export interface ZohoRecord {
   Lead_Source: string | null;
   Mailing_City: string | null;
   Created_Time: string;
+  /** Tags on the record, as Zoho returns them in the `Tag` field. */
+  Tag: ZohoTag[];
+}
+
+export interface ZohoTag {
+  name: string;
+  id: string;
 }
 
 export interface ZohoNote {
@@ -115,6 +128,8 @@ export interface ZohoFake {
   /** Runs after each request is answered (to change the org between two calls of one operation). */
   afterRequest(hook: (request: ZohoRecordedRequest) => void): void;
   records(module: ZohoModule): ZohoRecord[];
+  /** The org's tags of a module (created on first use by name, as add_tags does). */
+  tags(module: ZohoModule): ZohoTag[];
   notesOf(recordId: string): ZohoNote[];
   close(): Promise<void>;
 }
@@ -220,6 +235,7 @@ export async function startZohoFake(options: ZohoFakeOptions = {}): Promise<Zoho
 
   const records: Record<ZohoModule, ZohoRecord[]> = { Contacts: [], Leads: [] };
   const notes: ZohoNote[] = [];
+  const moduleTags: Record<ZohoModule, ZohoTag[]> = { Contacts: [], Leads: [] };
   const codes = new Map<string, { used: boolean; redirectUri: string }>();
   const refreshTokens = new Set<string>();
   const accessTokens = new Map<string, number>(); // token → expiresAt
@@ -252,6 +268,7 @@ export async function startZohoFake(options: ZohoFakeOptions = {}): Promise<Zoho
       Lead_Source: str('Lead_Source'),
       Mailing_City: str('Mailing_City'),
       Created_Time: zohoTime(now()),
+      Tag: [],
     };
     records[module].push(record);
     return record.id;
@@ -376,6 +393,44 @@ export async function startZohoFake(options: ZohoFakeOptions = {}): Promise<Zoho
           return { Modified_Time: t, Modified_By: OWNER, Created_Time: t, id: note.id, Created_By: OWNER };
         },
       );
+    }
+
+    if (req.method === 'POST' && module && second !== undefined && third === 'actions' && (parts[5] === 'add_tags' || parts[5] === 'remove_tags') && parts.length === 6) {
+      const found = findRecord(second);
+      if (!found || found.module !== module) throw new ZohoHttpError(400, 'INVALID_DATA', 'the id given seems to be invalid', { id: second });
+      const tags = (body as { tags?: unknown } | null)?.tags;
+      if (!Array.isArray(tags) || tags.length === 0) throw new ZohoHttpError(400, 'MANDATORY_NOT_FOUND', 'required field not found', { api_name: 'tags' });
+      const wanted: ZohoTag[] = [];
+      for (const raw of tags) {
+        const t = (raw !== null && typeof raw === 'object' ? raw : {}) as { name?: unknown; id?: unknown };
+        // The id takes precedence over the name.
+        let tag = typeof t.id === 'string' ? moduleTags[module].find((x) => x.id === t.id) : undefined;
+        if (!tag && typeof t.id === 'string') throw new ZohoHttpError(400, 'INVALID_DATA', 'invalid tag id', { api_name: 'id', id: t.id });
+        if (!tag && typeof t.name === 'string' && t.name.trim() !== '') {
+          const name = t.name.trim();
+          tag = moduleTags[module].find((x) => x.name.toLowerCase() === name.toLowerCase());
+          if (!tag && parts[5] === 'add_tags') {
+            tag = { name, id: newId() };
+            moduleTags[module].push(tag);
+          }
+          if (!tag) tag = { name, id: '' }; // removing a tag the org never had: nothing to remove
+        }
+        if (!tag) throw new ZohoHttpError(400, 'MANDATORY_NOT_FOUND', 'required field not found', { api_name: 'name' });
+        wanted.push(tag);
+      }
+      const record = found.record;
+      if (parts[5] === 'add_tags') {
+        const overWrite = (body as { over_write?: unknown }).over_write === true;
+        const next = overWrite ? [] : [...record.Tag];
+        for (const tag of wanted) if (!next.some((x) => x.id === tag.id)) next.push({ ...tag });
+        record.Tag = next;
+      } else {
+        record.Tag = record.Tag.filter((x) => !wanted.some((w) => w.id === x.id || w.name.toLowerCase() === x.name.toLowerCase()));
+      }
+      return {
+        status: 200,
+        body: { data: [{ code: 'SUCCESS', details: { id: record.id, tags: record.Tag.map((t) => ({ ...t })) }, message: 'tags updated successfully', status: 'success' }] },
+      };
     }
 
     if (req.method === 'GET' && module && second !== undefined && third === 'Notes') {
@@ -524,6 +579,7 @@ export async function startZohoFake(options: ZohoFakeOptions = {}): Promise<Zoho
     },
     afterRequest: (hook) => hooks.push(hook),
     records: (module) => [...records[module]],
+    tags: (module) => [...moduleTags[module]],
     notesOf: (recordId) => notes.filter((n) => n.Parent_Id.id === recordId),
     close: async () => {
       await Promise.all([closeServer(accounts), closeServer(api)]);

@@ -10,10 +10,11 @@ import {
   type CrmConnector,
   type CrmContactRef,
   type ExtensionRequest,
+  type MarketingConsentChange,
   type TranscriptNote,
   type VerifyResult,
 } from '../types.js';
-import { botStateMarker, botStateNote, findMarkers, messageMarker, timelineNote, transcriptMarker, transcriptNote, type NoteDraft } from './format.js';
+import { botStateMarker, botStateNote, consentMarker, consentNote, findMarkers, messageMarker, timelineNote, transcriptMarker, transcriptNote, type NoteDraft } from './format.js';
 import { checkZohoOrigin, ZohoOAuth } from './oauth.js';
 import { hashExtensionSecret, isExtensionSecretHash, verifyInstallSecret } from '../extension-secret.js';
 
@@ -34,6 +35,8 @@ const RECENTLY_CREATED_TTL_MS = 15 * 60 * 1000;
 /** Refresh a little before Zoho's 1-hour expiry. */
 const TOKEN_SKEW_MS = 60_000;
 const API_VERSION = 'v8';
+/** Default tag marking a record opted out of WhatsApp marketing (Zoho creates a tag on first use). */
+export const ZOHO_OPT_OUT_TAG = 'WhatsApp opt-out';
 
 const configSchema = z.object({
   /** From the token response's api_domain, e.g. https://www.zohoapis.eu */
@@ -53,6 +56,8 @@ const configSchema = z.object({
   /** Country used to read national numbers typed in Zoho. Default MA. */
   defaultCountry: z.string().length(2).optional(),
   timeoutMs: z.number().int().positive().optional(),
+  /** Tag for "no WhatsApp marketing" (≤ 50 characters, no commas). Default "WhatsApp opt-out". */
+  optOutTag: z.string().min(1).max(50).regex(/^[^,]+$/).optional(),
   /** A still-valid access token from storage, to skip the first refresh. */
   accessToken: z.string().min(1).optional(),
   accessTokenExpiresAt: z.number().optional(),
@@ -205,6 +210,27 @@ export class ZohoConnector implements CrmConnector {
     if (!existing.has(botStateMarker(change))) {
       await this.createNotes([{ parentId: record, draft: botStateNote(change), messageIds: [] }]);
     }
+  }
+
+  /**
+   * Zoho CRM's own way to single records out for campaigns and views is a tag: opt-out adds the
+   * "WhatsApp opt-out" tag to the Contact/Lead (found by phone or created, as archive() does), opt-in
+   * removes it (v8 `actions/add_tags` / `actions/remove_tags`, both idempotent); then a note with a
+   * `coex-consent-…` marker. The note is written last: when its marker is there the change is
+   * complete and a retry does nothing.
+   */
+  async recordMarketingConsent(change: MarketingConsentChange): Promise<void> {
+    const record = await this.recordFor(change.customerPhone, change.customerName, 'marketing consent');
+    const existing = await this.existingMarkers(record, change.at);
+    if (existing.has(consentMarker(change.eventId))) return;
+    const tag = this.config.optOutTag ?? ZOHO_OPT_OUT_TAG;
+    const action = change.action === 'opt_out' ? 'add_tags' : 'remove_tags';
+    const res = await this.api('POST', `/${this.config.module}/${encodeURIComponent(record)}/actions/${action}`, undefined, { tags: [{ name: tag }] }, actionResponse);
+    const result = res.data?.data[0];
+    if (!result || result.code !== 'SUCCESS') {
+      throw new CrmError(`zoho: ${action} on ${this.config.module} ${record} failed: ${result?.code ?? 'no result'}${result?.message ? ` (${result.message})` : ''}`, 'zoho', false, res.status);
+    }
+    await this.createNotes([{ parentId: record, draft: consentNote(change, tag), messageIds: [] }]);
   }
 
   async verifyExtensionRequest(req: ExtensionRequest): Promise<VerifyResult> {

@@ -1,4 +1,4 @@
-import type { ArchivedMessage, BotStateChange, MessageOrigin, TranscriptNote } from '../types.js';
+import type { ArchivedMessage, BotStateChange, MarketingConsentChange, MessageOrigin, TranscriptNote } from '../types.js';
 
 /**
  * Plain-text Zoho notes for WhatsApp timelines, transcripts and bot-state changes. Each note ends
@@ -9,9 +9,9 @@ import type { ArchivedMessage, BotStateChange, MessageOrigin, TranscriptNote } f
 /** Longest message text copied into a note; Zoho notes are meant to be read, not to be a dump. */
 const MAX_TEXT_CHARS = 2000;
 
-import { botStateMarker, messageMarker, transcriptMarker } from '../markers.js';
+import { botStateMarker, consentMarker, messageMarker, transcriptMarker } from '../markers.js';
 
-export { botStateMarker, findMarkers, messageMarker, transcriptMarker } from '../markers.js';
+export { botStateMarker, consentMarker, findMarkers, messageMarker, transcriptMarker } from '../markers.js';
 
 const ORIGIN_LABEL: Record<MessageOrigin, string> = {
   customer: 'Customer',
@@ -77,5 +77,34 @@ export function botStateNote(change: BotStateChange): NoteDraft {
   return {
     title: `WhatsApp bot: ${change.from} → ${change.to}`,
     content: `Bot ${change.from} → ${change.to}${until}\nCause: ${change.cause}\n${formatTimestamp(change.at)}\n${refs([botStateMarker(change)])}`,
+  };
+}
+
+function consentSourceText(change: Pick<MarketingConsentChange, 'source' | 'detail'>): string {
+  const detail = change.detail?.trim();
+  switch (change.source) {
+    case 'keyword':
+      return detail ? `the customer wrote "${detail}"` : 'the customer sent an opt-out keyword';
+    case '131050':
+      return 'WhatsApp reported that the customer stopped marketing messages from this business (error 131050)';
+    case 'api':
+      return detail ? `set through the CoEx API (${detail})` : 'set through the CoEx API';
+    case 'crm':
+      return detail ? `set from the CRM by ${detail}` : 'set from the CRM';
+    default:
+      return detail ? `${change.source} (${detail})` : change.source;
+  }
+}
+
+/** The audit note for a consent change; `tag` is the tag added (opt-out) or removed (opt-in). */
+export function consentNote(change: MarketingConsentChange, tag: string): NoteDraft {
+  const optOut = change.action === 'opt_out';
+  const business = change.businessPhone ? `\nBusiness number: ${change.businessPhone}` : '';
+  const effect = optOut
+    ? `Tagged "${tag}": do not send WhatsApp marketing to this record.`
+    : `Tag "${tag}" removed: WhatsApp marketing may be sent again.`;
+  return {
+    title: optOut ? 'WhatsApp marketing: opted out' : 'WhatsApp marketing: opted back in',
+    content: `${optOut ? 'Opted out of' : 'Opted back in to'} WhatsApp marketing · ${formatTimestamp(change.at)}\nHow: ${consentSourceText(change)}${business}\n${effect}\n${refs([consentMarker(change.eventId)])}`,
   };
 }
