@@ -98,7 +98,7 @@ describe.each(backends())('template campaigns [%s]', (backend) => {
     return (res.json.campaign as { id: string }).id;
   }
   /** A CRM connection of the number's tenant with these (encrypted) credentials. */
-  async function connect(tenantId: string, credentials: Record<string, unknown> & { crm: string }, accountOverride?: string): Promise<{ id: string }> {
+  async function connect(tenantId: string, credentials: Record<string, unknown> & { crm: 'hubspot' | 'woocommerce' | 'odoo' | 'zoho' }, accountOverride?: string): Promise<{ id: string }> {
     const account = accountOverride ?? String(credentials.portalId ?? credentials.orgId ?? (credentials.db ? `${String(credentials.url)}#${String(credentials.db)}` : credentials.url));
     return s.runtime.db
       .insertInto('crm_connections')

@@ -88,6 +88,36 @@ describe.each(backends())('CRM outbox into HubSpot [%s]', (backend) => {
     expect(hs.list('communications').length).toBe(before + 10);
   });
 
+  it('writes an opt-out to the contact and takes it back on opt-in, in order even when the opt-out needs a retry', async () => {
+    const waId = '212612340099';
+    const contactOf = () => hs.list('contacts').find((c) => String(c.properties.phone ?? '').replace(/\D/g, '').endsWith('612340099'));
+    const consentNotes = () => hs.list('notes').filter((n) => /opt/i.test(String(n.properties.hs_note_body)) && /marketing/i.test(String(n.properties.hs_note_body)));
+    // HubSpot is down for the first consent write: the opt-out waits for its retry…
+    hs.failNext({ status: 503, times: 1, match: (r) => r.path.startsWith('/crm/v3/properties/') || r.path.startsWith('/crm/properties/') });
+    await s.postWebhook(P.inboundMessage(N, { waId, name: 'Sara' }, 'wamid.OPT-OUT-1', Date.now() + 60_000, P.text('baraka')));
+    await s.runtime.waitForInboxDrained();
+    await s.runtime.crm.drain(connectionId);
+    const optOutRow = await s.runtime.db.selectFrom('opt_out_events').select('id').where('wa_id', '=', waId).executeTakeFirstOrThrow();
+    // …and the customer comes back at once: the opt-in must not overtake it.
+    await s.postWebhook(P.inboundMessage(N, { waId }, 'wamid.OPT-IN-1', Date.now() + 61_000, P.text('START')));
+    await s.runtime.waitForInboxDrained();
+    await s.runtime.crm.drain(connectionId);
+    const items = await s.runtime.db.selectFrom('crm_outbox').select(['ref_id', 'status', 'attempts']).where('connection_id', '=', connectionId).where('kind', '=', 'consent').orderBy('id').execute();
+    expect(items).toHaveLength(2);
+    expect(items[0]).toMatchObject({ ref_id: String(optOutRow.id), status: 'pending', attempts: 1 });
+    expect(items[1]).toMatchObject({ status: 'pending', attempts: 0 });
+    await sql`update crm_outbox set next_attempt_at = now() where connection_id = ${connectionId} and status = 'pending'`.execute(s.runtime.db);
+    await s.runtime.crm.drain(connectionId);
+    expect(await s.runtime.db.selectFrom('crm_outbox').select('status').where('connection_id', '=', connectionId).where('kind', '=', 'consent').execute()).toEqual([{ status: 'done' }, { status: 'done' }]);
+    expect(contactOf()?.properties.coex_whatsapp_marketing_opt_out).toBe('false');
+    expect(consentNotes()).toHaveLength(2);
+    // Campaigns exclude the customer no longer; the record says so too. A second opt-out marks it again.
+    await s.postWebhook(P.inboundMessage(N, { waId }, 'wamid.OPT-OUT-2', Date.now() + 62_000, P.text('stop')));
+    await s.runtime.waitForInboxDrained();
+    await waitFor(async () => contactOf()?.properties.coex_whatsapp_marketing_opt_out === 'true', 'opt-out written by the worker');
+    expect(consentNotes()).toHaveLength(3);
+  });
+
   it('dead-letters with a visible reason after repeated permanent failures', async () => {
     hs.failNext({ status: 400, times: 10, match: (r) => r.path.includes('/communications/') });
     await s.postWebhook(P.inboundMessage(N, { waId: '212612345678', name: 'Youssef' }, 'wamid.DEAD-1', Date.now() + 50_000, P.text('ghadi ymout')));

@@ -110,6 +110,14 @@ export class CrmOutbox {
         .where('connection_id', '=', connectionId)
         .where('status', '=', 'pending')
         .where('next_attempt_at', '<=', sql<Date>`now()`)
+        // One customer's consent changes land in order: an opt-in never overtakes an opt-out that
+        // is waiting for its retry (the connectors do not compare dates with what the CRM holds).
+        .where(sql<boolean>`not (crm_outbox.kind = 'consent' and exists (
+          select 1 from crm_outbox older
+            join opt_out_events oe on oe.id::text = older.ref_id
+            join opt_out_events me on me.id::text = crm_outbox.ref_id
+          where older.connection_id = crm_outbox.connection_id and older.kind = 'consent' and older.status = 'pending'
+            and older.id < crm_outbox.id and oe.wa_id = me.wa_id and oe.phone_number_id = me.phone_number_id))`)
         .orderBy('id')
         .limit(BATCH)
         .execute();

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { ContactIdentity, DomainEvent } from '../whatsapp/normalize.js';
+import { contactKeyOf, resolveContactKeys } from './contact-identity.js';
 
 /**
  * Applies normalized webhook events to the conversation store inside one transaction. Every write
@@ -80,11 +81,7 @@ export interface ApplyOptions {
 
 const json = (v: unknown): string => JSON.stringify(v ?? null);
 
-export function contactKeyOf(c: ContactIdentity): string {
-  if (c.waId) return c.waId;
-  if (c.userId) return `bsuid:${c.userId}`;
-  return 'unknown';
-}
+export { contactKeyOf };
 
 /** Records the WABA of a number that does not know it yet (an onboarded number keeps its own). */
 export async function recordWabaId(trx: Trx, phoneNumberId: string, wabaId: string): Promise<void> {
@@ -117,11 +114,15 @@ export async function ensureNumber(trx: Trx, phoneNumberId: string, displayPhone
   return row.tenant_id;
 }
 
-/** Upserts contacts (deduplicated by key) and returns key → contact id. */
+/**
+ * Upserts contacts (deduplicated by key) and returns contactKeyOf(identity) → contact id. A phone and
+ * a BSUID of one person end up on one row (contact-identity.ts).
+ */
 export async function upsertContacts(trx: Trx, tenantId: string, phoneNumberId: string, identities: ContactIdentity[]): Promise<Map<string, string>> {
+  const keyOf = await resolveContactKeys(trx, phoneNumberId, identities);
   const byKey = new Map<string, ContactIdentity>();
   for (const c of identities) {
-    const key = contactKeyOf(c);
+    const key = keyOf.get(contactKeyOf(c)) ?? contactKeyOf(c);
     const prev = byKey.get(key);
     byKey.set(key, {
       waId: c.waId ?? prev?.waId ?? null,
@@ -159,7 +160,11 @@ export async function upsertContacts(trx: Trx, tenantId: string, phoneNumberId: 
     )
     .returning(['id', 'contact_key'])
     .execute();
-  for (const r of rows) ids.set(r.contact_key, r.id);
+  const idOfKey = new Map(rows.map((r) => [r.contact_key, r.id] as const));
+  for (const [own, key] of keyOf) {
+    const id = idOfKey.get(key);
+    if (id) ids.set(own, id);
+  }
   return ids;
 }
 
@@ -456,6 +461,7 @@ async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts:
     case 'contact_sync': {
       const tenantId = await ensureNumber(trx, e.phoneNumberId, null, opts.defaultTenantId);
       const identity: ContactIdentity = { waId: e.waId, userId: e.userId, username: e.username, countryCode: null, profileName: null };
+      const contactKey = (await resolveContactKeys(trx, e.phoneNumberId, [identity])).get(contactKeyOf(identity)) ?? contactKeyOf(identity);
       const at = e.timestamp ?? new Date();
       const isAdd = e.action === 'add';
       await trx
@@ -463,7 +469,7 @@ async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts:
         .values({
           tenant_id: tenantId,
           phone_number_id: e.phoneNumberId,
-          contact_key: contactKeyOf(identity),
+          contact_key: contactKey,
           wa_id: e.waId,
           user_id: e.userId,
           username: e.username,
