@@ -15,7 +15,7 @@ const envSchema = z.object({
   META_APP_ID: z.string().optional(),
   /** HubSpot marketplace app (OAuth install at /oauth/hubspot/install; needs PUBLIC_BASE_URL). */
   HUBSPOT_CLIENT_ID: z.string().min(1).optional(),
-  HUBSPOT_OAUTH_SCOPES: z.string().default('crm.objects.contacts.read crm.objects.contacts.write crm.objects.deals.read crm.schemas.communications.write'),
+  HUBSPOT_OAUTH_SCOPES: z.string().default('crm.objects.contacts.read crm.objects.contacts.write crm.schemas.contacts.write crm.objects.deals.read crm.schemas.communications.write'),
   /** Zoho CRM client (OAuth install at /oauth/zoho/install, multi data centre). */
   ZOHO_CLIENT_ID: z.string().min(1).optional(),
   ZOHO_CLIENT_SECRET: z.string().min(1).optional(),
