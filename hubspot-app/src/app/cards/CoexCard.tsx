@@ -181,7 +181,7 @@ type Loadable<T> = { state: 'loading' } | { state: 'loaded'; data: T } | { state
  * One GET owned by a section of the card: loads on mount and whenever `load` changes, ignores
  * answers that arrive after a newer request or after unmount.
  */
-function useLoadable<T>(load: () => Promise<T>, describe: (error: unknown) => string): { value: Loadable<T>; reload: () => Promise<void> } {
+function useLoadable<T>(load: () => Promise<T>, explain: (error: unknown) => string): { value: Loadable<T>; reload: () => Promise<void> } {
   const [value, setValue] = useState<Loadable<T>>({ state: 'loading' });
   const seq = useRef(0);
   const mounted = useRef(true);
@@ -192,9 +192,9 @@ function useLoadable<T>(load: () => Promise<T>, describe: (error: unknown) => st
       const data = await load();
       if (mounted.current && mine === seq.current) setValue({ state: 'loaded', data });
     } catch (error) {
-      if (mounted.current && mine === seq.current) setValue({ state: 'failed', error: describe(error) });
+      if (mounted.current && mine === seq.current) setValue({ state: 'failed', error: explain(error) });
     }
-  }, [load, describe]);
+  }, [load, explain]);
   useEffect(() => {
     mounted.current = true;
     void reload();
