@@ -5,3 +5,4 @@ export * from './hubspot/index.js';
 export * from './odoo/index.js';
 export * from './zoho/index.js';
 export * from './woocommerce/index.js';
+export * from './consent-text.js';

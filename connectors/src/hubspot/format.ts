@@ -1,4 +1,5 @@
 import type { ArchivedMessage, BotStateChange, MarketingConsentChange, MessageOrigin, TranscriptNote } from '../types.js';
+import { consentHeadline, consentSource } from '../consent-text.js';
 
 /** HubSpot renders communication and note bodies as HTML: everything we did not write is escaped. */
 export function escapeHtml(text: string): string {
@@ -92,27 +93,7 @@ export function splitName(name: string | null): { firstname?: string; lastname?:
   return { firstname: clean.slice(0, space), lastname: clean.slice(space + 1) };
 }
 
-/** "🚫 Opted out of WhatsApp marketing" / "✅ Opted back in to WhatsApp marketing" (plain text). */
-export function consentHeadline(change: Pick<MarketingConsentChange, 'action'>): string {
-  return change.action === 'opt_out' ? '🚫 Opted out of WhatsApp marketing' : '✅ Opted back in to WhatsApp marketing';
-}
 
-/** How the change came about, in words a CRM user understands (plain text). */
-export function consentSource(change: Pick<MarketingConsentChange, 'source' | 'detail'>): string {
-  const detail = change.detail?.trim();
-  switch (change.source) {
-    case 'keyword':
-      return detail ? `the customer wrote "${detail}"` : 'the customer sent an opt-out keyword';
-    case '131050':
-      return 'WhatsApp reported that the customer stopped marketing messages from this business (error 131050)';
-    case 'api':
-      return detail ? `set through the CoEx API (${detail})` : 'set through the CoEx API';
-    case 'crm':
-      return detail ? `set from the CRM by ${detail}` : 'set from the CRM';
-    default:
-      return detail ? `${change.source} (${detail})` : change.source;
-  }
-}
 
 /** One-line summary, e.g. for a contact property: "Opted out · the customer wrote "baraka" · 2026-03-01 12:00 UTC". */
 export function consentSummary(change: MarketingConsentChange): string {

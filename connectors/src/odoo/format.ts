@@ -1,4 +1,5 @@
 import type { ArchivedMessage, BotStateChange, MarketingConsentChange, MessageOrigin, TranscriptNote } from '../types.js';
+import { consentHeadline, consentSource } from '../consent-text.js';
 
 /**
  * Chatter HTML for WhatsApp timelines, transcripts and bot-state changes, plus the idempotency
@@ -94,22 +95,6 @@ export function renderBotStateHtml(change: BotStateChange): string {
   );
 }
 
-/** How a consent change came about, in words an Odoo user understands. */
-export function consentSourceText(change: Pick<MarketingConsentChange, 'source' | 'detail'>): string {
-  const detail = change.detail?.trim();
-  switch (change.source) {
-    case 'keyword':
-      return detail ? `the customer wrote "${detail}"` : 'the customer sent an opt-out keyword';
-    case '131050':
-      return 'WhatsApp reported that the customer stopped marketing messages from this business (error 131050)';
-    case 'api':
-      return detail ? `set through the CoEx API (${detail})` : 'set through the CoEx API';
-    case 'crm':
-      return detail ? `set from the CRM by ${detail}` : 'set from the CRM';
-    default:
-      return detail ? `${change.source} (${detail})` : change.source;
-  }
-}
 
 /** What happened to Odoo's phone blacklist for this change. */
 export type BlacklistOutcome = 'added' | 'removed' | 'unavailable';
@@ -117,7 +102,7 @@ export type BlacklistOutcome = 'added' | 'removed' | 'unavailable';
 /** The short text Odoo logs on the phone.blacklist entry (its `message` argument). */
 export function blacklistMessage(change: MarketingConsentChange): string {
   const verb = change.action === 'opt_out' ? 'Opted out of' : 'Opted back in to';
-  return `${verb} WhatsApp marketing via CoEx: ${consentSourceText(change)} (${formatTimestamp(change.at)})`;
+  return `${verb} WhatsApp marketing via CoEx: ${consentSource(change)} (${formatTimestamp(change.at)})`;
 }
 
 export function renderConsentHtml(change: MarketingConsentChange, phone: string, blacklist: BlacklistOutcome): string {
@@ -133,7 +118,7 @@ export function renderConsentHtml(change: MarketingConsentChange, phone: string,
           }`;
   return (
     `<p><b>${head}</b> · ${escapeHtml(formatTimestamp(change.at))}</p>` +
-    `<p>How: ${escapeHtml(consentSourceText(change))}${business}<br>${effect}</p>` +
+    `<p>How: ${escapeHtml(consentSource(change))}${business}<br>${effect}</p>` +
     footer([consentMarker(change.eventId)])
   );
 }

@@ -1,5 +1,6 @@
 import type { ArchivedMessage, BotStateChange, MarketingConsentChange, TranscriptNote } from '../types.js';
-import { botStateLine, consentHeadline, consentSource, escapeHtml, formatUtc, originLabel } from '../hubspot/format.js';
+import { botStateLine, escapeHtml, formatUtc, originLabel } from '../hubspot/format.js';
+import { consentHeadline, consentSource } from '../consent-text.js';
 
 /**
  * Order notes are shown through wp_kses_post(), so customer text is HTML-escaped (a "<b>" typed on

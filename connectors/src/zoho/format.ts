@@ -1,4 +1,5 @@
 import type { ArchivedMessage, BotStateChange, MarketingConsentChange, MessageOrigin, TranscriptNote } from '../types.js';
+import { consentHeadline, consentSource } from '../consent-text.js';
 
 /**
  * Plain-text Zoho notes for WhatsApp timelines, transcripts and bot-state changes. Each note ends
@@ -80,21 +81,6 @@ export function botStateNote(change: BotStateChange): NoteDraft {
   };
 }
 
-function consentSourceText(change: Pick<MarketingConsentChange, 'source' | 'detail'>): string {
-  const detail = change.detail?.trim();
-  switch (change.source) {
-    case 'keyword':
-      return detail ? `the customer wrote "${detail}"` : 'the customer sent an opt-out keyword';
-    case '131050':
-      return 'WhatsApp reported that the customer stopped marketing messages from this business (error 131050)';
-    case 'api':
-      return detail ? `set through the CoEx API (${detail})` : 'set through the CoEx API';
-    case 'crm':
-      return detail ? `set from the CRM by ${detail}` : 'set from the CRM';
-    default:
-      return detail ? `${change.source} (${detail})` : change.source;
-  }
-}
 
 /** The audit note for a consent change; `tag` is the tag added (opt-out) or removed (opt-in). */
 export function consentNote(change: MarketingConsentChange, tag: string): NoteDraft {
@@ -105,6 +91,6 @@ export function consentNote(change: MarketingConsentChange, tag: string): NoteDr
     : `Tag "${tag}" removed: WhatsApp marketing may be sent again.`;
   return {
     title: optOut ? 'WhatsApp marketing: opted out' : 'WhatsApp marketing: opted back in',
-    content: `${optOut ? 'Opted out of' : 'Opted back in to'} WhatsApp marketing · ${formatTimestamp(change.at)}\nHow: ${consentSourceText(change)}${business}\n${effect}\n${refs([consentMarker(change.eventId)])}`,
+    content: `${optOut ? 'Opted out of' : 'Opted back in to'} WhatsApp marketing · ${formatTimestamp(change.at)}\nHow: ${consentSource(change)}${business}\n${effect}\n${refs([consentMarker(change.eventId)])}`,
   };
 }

@@ -236,7 +236,7 @@ export function extensionRouter(opts: ExtensionRouterOptions): Router {
     const caller = req.extensionCaller!;
     const q = templatesQuery.safeParse(req.query);
     if (!q.success) return badRequest(res, q.error);
-    if (!opts.templates) return void res.status(501).json({ error: 'template listing is not configured on this server', code: 'not_configured' });
+    if (!opts.templates) return void res.status(501).json({ error: 'template listing is not configured on this server', code: 'templates_not_configured' });
     let numbers = opts.db.selectFrom('whatsapp_numbers').select(['phone_number_id', 'waba_id']).where('tenant_id', '=', caller.tenantId);
     if (q.data.phone_number_id) numbers = numbers.where('phone_number_id', '=', q.data.phone_number_id);
     const rows = await numbers.orderBy('phone_number_id').execute();

@@ -201,7 +201,7 @@ describe('client over hubspot.fetch (emulated) against the extension API stub', 
     expect(describeTemplatesError(await client.loadTemplates(null).catch((e: unknown) => e))).toMatch(/did not give CoEx the list of approved templates/);
     stub.failNext(1, 409, { error: 'this account has no WhatsApp number yet', code: 'no_number' });
     expect(describeTemplatesError(await client.loadTemplates(null).catch((e: unknown) => e))).toBe('This CoEx workspace has no WhatsApp number connected yet.');
-    stub.failNext(2, 501, { error: 'template listing is not configured on this server', code: 'not_configured' }); // a 5xx: hubspot.fetch tries twice
+    stub.failNext(2, 501, { error: 'template listing is not configured on this server', code: 'templates_not_configured' }); // a 5xx: hubspot.fetch tries twice
     expect(describeTemplatesError(await client.loadTemplates(null).catch((e: unknown) => e))).toBe('The CoEx server does not offer this: template listing is not configured on this server');
     stub.failNext(1, 404, { error: 'not found' });
     expect(describeCampaignsError(await client.loadCampaigns(SAMPLE_PHONE).catch((e: unknown) => e))).toBe('This CoEx server does not report campaigns yet: update it.');

@@ -166,7 +166,7 @@ export function describeError(error: unknown): string {
   if (!(error instanceof CoexApiError)) return error instanceof Error ? error.message : String(error);
   if (error.kind === 'network') return 'Could not reach the CoEx server. Check that it is online and that its URL is in the app\'s permitted URLs.';
   if (error.kind === 'bad_response') return 'The CoEx server answered with data this card does not understand. The server and the HubSpot app may be different versions.';
-  // 501 before the codes: `not_configured` also names a missing HubSpot secret (401).
+  // A feature this server was started without (e.g. templates_not_configured).
   if (error.status === 501) return `The CoEx server does not offer this: ${error.message}`;
   const known = error.code ? CODE_MESSAGES[error.code] : undefined;
   if (known) return known;
