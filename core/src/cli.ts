@@ -215,6 +215,42 @@ crmCmd
     });
   });
 
+const hubspotCmd = program.command('hubspot').description('HubSpot inbox (Conversations custom channel): see hubspot-app/README.md');
+hubspotCmd
+  .command('channel')
+  .command('register')
+  .description('one-time: register the CoEx WhatsApp channel for your HubSpot app (developer API key in $HUBSPOT_DEVELOPER_API_KEY)')
+  .requiredOption('--app-id <id>', 'the HubSpot app id')
+  .requiredOption('--webhook-url <url>', 'public URL of this server\'s /webhooks/hubspot/inbox')
+  .option('--name <name>', 'channel name shown in HubSpot', 'WhatsApp (CoEx)')
+  .action(async (opts: { appId: string; webhookUrl: string; name: string }) => {
+    const developerApiKey = process.env.HUBSPOT_DEVELOPER_API_KEY;
+    if (!developerApiKey) throw new ConfigError('set HUBSPOT_DEVELOPER_API_KEY (the developer account\'s API key; it is not stored)');
+    const { registerHubSpotCustomChannel } = await import('@coex/connectors');
+    const channel = await registerHubSpotCustomChannel({ developerApiKey, appId: opts.appId, name: opts.name, webhookUrl: opts.webhookUrl, channelDescription: 'WhatsApp conversations of your Coexistence number, through CoEx' });
+    console.log(`registered channel ${channel.id} (${channel.name}); next: coex hubspot inbox connect <tenant> --channel ${channel.id} --inbox <inboxId> --number <phone_number_id>`);
+  });
+hubspotCmd
+  .command('inbox')
+  .command('connect')
+  .description('create the channel account of a number in a HubSpot inbox and start publishing its WhatsApp threads there')
+  .argument('<tenant>', 'tenant id (its HubSpot connection is used)')
+  .requiredOption('--channel <id>', 'channel id from `coex hubspot channel register`')
+  .requiredOption('--inbox <id>', 'HubSpot inbox id (GET /conversations/v3/conversations/inboxes)')
+  .requiredOption('--number <phone_number_id>', 'the WhatsApp number whose threads go to this inbox')
+  .option('--name <name>', 'channel account name shown in HubSpot')
+  .action(async (tenantId: string, opts: { channel: string; inbox: string; number: string; name?: string }) => {
+    const { connectHubSpotInbox } = await import('./crm/hubspot-inbox.js');
+    const { persistentConnectorFactory } = await import('./crm/token-store.js');
+    const cfg = config();
+    const cipher = cipherFromConfig(cfg);
+    await withDatabase(async (db) => {
+      const connectorFor = persistentConnectorFactory({ db, cipher, logger: createLogger('warn') });
+      const c = await connectHubSpotInbox({ db, cipher, connectorFor }, { tenantId, channelId: opts.channel, inboxId: opts.inbox, phoneNumberId: opts.number, ...(opts.name ? { name: opts.name } : {}) });
+      console.log(`channel account ${c.channelAccountId} connected: number ${c.phoneNumberId} → inbox ${c.inboxId} (messages from ${c.connectedAt} on)`);
+    });
+  });
+
 const extKey = program.command('extension-key').description('per-install keys of the WooCommerce plugin, Odoo addon and Zoho widget');
 extKey
   .command('issue')

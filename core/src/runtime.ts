@@ -37,6 +37,7 @@ import { downloadMessageMedia } from './pipeline/media.js';
 import { transcribeVoiceNote } from './pipeline/transcribe.js';
 import { CrmOutbox } from './crm/outbox.js';
 import { oauthRouter } from './crm/oauth-routes.js';
+import { hubSpotInboxRouter } from './crm/hubspot-inbox-routes.js';
 import { persistentConnectorFactory } from './crm/token-store.js';
 import { onboardNumber, requestSync } from './outbound/onboarding.js';
 import { extensionRouter } from './api/extension-routes.js';
@@ -272,6 +273,17 @@ export class Runtime {
             templates: new TemplateCatalog({ graph }),
           }),
         );
+        // HubSpot inbox replies (custom channel webhook, signature v3 over the raw body): before any JSON parser too.
+        routers.unshift(
+          hubSpotInboxRouter({
+            db: handle.db,
+            cipher,
+            logger,
+            ...(config.HUBSPOT_CLIENT_SECRET ? { clientSecret: config.HUBSPOT_CLIENT_SECRET } : {}),
+            ...(config.PUBLIC_BASE_URL ? { publicBaseUrl: config.PUBLIC_BASE_URL } : {}),
+            wake: (connectionId, trx) => jobs.enqueue(QUEUES.crm, { connectionId }, { trx, singletonKey: connectionId }),
+          }),
+        );
         // Campaign routes take CSV bodies up to 8 MB: before the API's 256 KB JSON parser.
         routers.push(
           campaignRouter({
@@ -297,7 +309,7 @@ export class Runtime {
         }
         app = createHttpApp({ logger, metrics, ready: () => ping(handle.db), routers });
       }
-      const crm = new CrmOutbox({ db: handle.db, cipher, logger, connectorFor: persistentConnectorFactory({ db: handle.db, cipher, logger }) });
+      const crm = new CrmOutbox({ db: handle.db, cipher, logger, connectorFor: persistentConnectorFactory({ db: handle.db, cipher, logger }), inboxSender: sender });
       const runtime = new Runtime(config, logger, handle, boss, queue, processor, metrics, cipher, app, graph, sender, jobs, blobs, agent, transcriberFor, pendingWakes, crm, campaigns);
       if (opts.worker ?? config.COEX_WORKER === 'inline') await runtime.startWorker(opts);
       return runtime;

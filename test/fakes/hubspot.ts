@@ -44,13 +44,29 @@
  *   on contacts, CoEx's own `coex_*` properties must have been created first (400
  *   PROPERTY_DOESNT_EXIST), as HubSpot rejects any unknown property.
  *
+ * - Conversations custom channels (v3; docs/decisions/hubspot-inbox-channel.md):
+ *   `POST /conversations/v3/custom-channels?hapikey=&appId=` (developer API key + app id, not a
+ *   bearer token; name and capabilities required), `POST/GET …/{channelId}/channel-accounts[/{id}]`
+ *   (inboxId, name, a deliveryIdentifier whose type the channel's capabilities list; HS_PHONE_NUMBER
+ *   must be E.164), `POST …/{channelId}/messages` (messageDirection INCOMING/OUTGOING, text, senders
+ *   and recipients with `{ type, value }` delivery identifiers, a channelAccountId of this channel,
+ *   ISO timestamp; a repeated `integrationIdempotencyId` returns the first message instead of a second
+ *   one — HubSpot's exact answer to a repeat is not documented) and `PATCH …/messages/{id}`
+ *   (`statusType` SENT/FAILED/READ, `errorMessage`). Published messages are recorded per channel
+ *   account and threaded by (channel account, customer number), as `threadingModel:
+ *   DELIVERY_IDENTIFIER` does. `agentReply()` plays an agent answering in the inbox: it stores the
+ *   OUTGOING message and POSTs `OUTGOING_CHANNEL_MESSAGE_CREATED` to the channel's webhookUrl,
+ *   signed v3 with the app's client secret; `redeliver()` sends the same event again (as HubSpot's
+ *   webhook retries do), freshly signed.
+ *
  * NOT modelled: real rate limiting (429 only when scripted), other property types and validation
  * (any other property name is accepted on contacts and deals), property `options`, pipelines and stage metadata,
  * association labels, sorts and `query` in search, the 10 000-result search cap, archiving/GDPR
- * deletes, webhooks, Conversations/custom channels, communication preferences (subscriptions), token introspection, exact HubSpot error
+ * deletes, CRM webhooks, other custom-channel webhook events (CHANNEL_ACCOUNT_*), attachments and rich text on
+ * custom channels, inboxes and actors APIs, HubSpot's own webhook retry schedule, communication preferences (subscriptions), token introspection, exact HubSpot error
  * message wording (categories and shapes match; message texts are approximations).
  */
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
@@ -102,7 +118,83 @@ export interface FakeHubSpotOptions {
   now?: () => number;
   portalId?: number;
   oauth?: { clientId: string; clientSecret: string; redirectUri: string; accessTokenTtlSeconds?: number };
+  /** Developer API key accepted for registering custom channels. Default 'dev-api-key'. */
+  developerApiKey?: string;
+  /** The app's client secret, which signs custom-channel webhooks (default: oauth.clientSecret). */
+  appClientSecret?: string;
 }
+
+export interface DeliveryIdentifier {
+  type: string;
+  value: string;
+}
+
+export interface CustomChannel {
+  id: string;
+  appId: string;
+  name: string;
+  webhookUrl: string | null;
+  capabilities: Record<string, unknown>;
+  createdAt: string;
+}
+
+export interface ChannelAccount {
+  id: string;
+  channelId: string;
+  inboxId: string;
+  name: string;
+  authorized: boolean;
+  deliveryIdentifier: DeliveryIdentifier | null;
+  createdAt: string;
+}
+
+export interface ChannelMessage {
+  id: string;
+  channelId: string;
+  channelAccountId: string;
+  conversationsThreadId: string;
+  direction: 'INCOMING' | 'OUTGOING';
+  text: string;
+  senders: { name?: string; actorId?: string; deliveryIdentifier?: DeliveryIdentifier }[];
+  recipients: { name?: string; actorId?: string; deliveryIdentifier?: DeliveryIdentifier }[];
+  integrationIdempotencyId: string | null;
+  timestamp: string;
+  /** INTEGRATION = published through the API; HUBSPOT = written by an agent in the inbox. */
+  clientType: 'INTEGRATION' | 'HUBSPOT';
+  status: { statusType: string; errorMessage?: string } | null;
+  /** Every PATCH of the status, in order. */
+  statusUpdates: { statusType: string; errorMessage?: string }[];
+}
+
+const deliveryIdentifierSchema = z.object({ type: z.string().min(1), value: z.string().min(1) });
+const partySchema = z.object({ name: z.string().optional(), deliveryIdentifier: deliveryIdentifierSchema, senderActorId: z.string().optional() });
+const channelCreateSchema = z.object({
+  name: z.string().min(1),
+  capabilities: z.record(z.string(), z.unknown()),
+  webhookUrl: z.string().url().optional(),
+  channelAccountConnectionRedirectUrl: z.string().url().optional(),
+  channelDescription: z.string().optional(),
+  channelLogoUrl: z.string().url().optional(),
+});
+const channelAccountCreateSchema = z.object({
+  inboxId: z.string().min(1),
+  name: z.string().min(1),
+  deliveryIdentifier: deliveryIdentifierSchema.optional(),
+  authorized: z.boolean(),
+});
+const publishSchema = z.object({
+  text: z.string().min(1),
+  richText: z.string().optional(),
+  messageDirection: z.enum(['INCOMING', 'OUTGOING']),
+  integrationIdempotencyId: z.string().min(1).optional(),
+  integrationThreadId: z.string().optional(),
+  channelAccountId: z.string().min(1),
+  senders: z.array(partySchema).min(1),
+  recipients: z.array(partySchema).min(1),
+  timestamp: z.string().datetime({ offset: true }),
+  inReplyToId: z.string().optional(),
+});
+const statusUpdateSchema = z.object({ statusType: z.enum(['SENT', 'FAILED', 'READ']), errorMessage: z.string().optional() });
 
 const OBJECT_TYPE_IDS: Record<string, string> = {
   contacts: '0-1',
@@ -251,6 +343,9 @@ export class FakeHubSpot {
   private failures: (ScriptedFailure & { left: number })[] = [];
 
   private readonly options: FakeHubSpotOptions;
+  private readonly channels = new Map<string, CustomChannel>();
+  private readonly channelAccounts = new Map<string, ChannelAccount>();
+  private readonly channelMessages: ChannelMessage[] = [];
 
   private constructor(options: FakeHubSpotOptions) {
     this.options = options;
@@ -427,6 +522,7 @@ export class FakeHubSpot {
   private route(req: RecordedRequest): { status: number; payload: unknown } {
     const { method, path } = req;
     if (path === '/oauth/2026-03/token' && method === 'POST') return { status: 200, payload: this.token(req) };
+    if (path.startsWith('/conversations/v3/custom-channels')) return this.customChannelRoute(req);
     if (!path.startsWith('/crm/')) throw hubspotError(404, 'OBJECT_NOT_FOUND', `no route ${method} ${path}`);
     this.authenticate(req);
 
@@ -955,6 +1051,243 @@ export class FakeHubSpot {
   }
 
   /** Revokes a refresh token (uninstall): the next refresh gets BAD_REFRESH_TOKEN. */
+  // ── Conversations custom channels ─────────────────────────────────────────────────────
+
+  /** Messages published to (or written by agents on) a channel account, oldest first. */
+  inboxMessages(channelAccountId: string): ChannelMessage[] {
+    return this.channelMessages.filter((m) => m.channelAccountId === channelAccountId);
+  }
+
+  channelAccount(id: string): ChannelAccount | undefined {
+    return this.channelAccounts.get(id);
+  }
+
+  customChannel(id: string): CustomChannel | undefined {
+    return this.channels.get(id);
+  }
+
+  /**
+   * An agent answers `customerPhone` in the inbox of `channelAccountId`: the OUTGOING message is
+   * stored and OUTGOING_CHANNEL_MESSAGE_CREATED is POSTed to the channel's webhookUrl (or `url`),
+   * signed v3. Returns the message and the webhook's HTTP status.
+   */
+  async agentReply(input: {
+    channelAccountId: string;
+    customerPhone: string;
+    text: string;
+    agent?: { userId: number; name: string };
+    url?: string;
+    /** Sign with another secret (a forged request), or leave the signature off. */
+    signWith?: string | null;
+    /** Epoch ms for X-HubSpot-Request-Timestamp (an expired delivery). Default now. */
+    timestamp?: number;
+    /** Deliver for another portal id than this fake's. */
+    portalId?: number;
+  }): Promise<{ message: ChannelMessage; status: number; body: unknown }> {
+    const account = this.channelAccounts.get(input.channelAccountId);
+    if (!account) throw new Error(`no channel account ${input.channelAccountId}`);
+    const agent = input.agent ?? { userId: 5_150_001, name: 'Nadia Agent' };
+    const message: ChannelMessage = {
+      id: randomUUID(),
+      channelId: account.channelId,
+      channelAccountId: account.id,
+      conversationsThreadId: this.threadFor(account.id, input.customerPhone),
+      direction: 'OUTGOING',
+      text: input.text,
+      senders: [{ actorId: `A-${agent.userId}`, name: agent.name, ...(account.deliveryIdentifier ? { deliveryIdentifier: account.deliveryIdentifier } : {}) }],
+      recipients: [{ actorId: `V-${this.nextId++}`, deliveryIdentifier: { type: 'HS_PHONE_NUMBER', value: input.customerPhone } }],
+      integrationIdempotencyId: null,
+      timestamp: new Date(this.now()).toISOString(),
+      clientType: 'HUBSPOT',
+      status: null,
+      statusUpdates: [],
+    };
+    this.channelMessages.push(message);
+    const delivery = await this.deliverOutgoing(message, { ...input, agentUserId: agent.userId });
+    return { message, ...delivery };
+  }
+
+  /** HubSpot retrying the webhook of an agent's message (same event, new timestamp and signature). */
+  async redeliver(messageId: string, opts: { url?: string; timestamp?: number } = {}): Promise<{ status: number; body: unknown }> {
+    const message = this.channelMessages.find((m) => m.id === messageId);
+    if (!message) throw new Error(`no channel message ${messageId}`);
+    return this.deliverOutgoing(message, { ...opts, agentUserId: Number(message.senders[0]?.actorId?.slice(2) ?? 0) });
+  }
+
+  private async deliverOutgoing(
+    message: ChannelMessage,
+    opts: { url?: string; signWith?: string | null; timestamp?: number; portalId?: number; agentUserId: number },
+  ): Promise<{ status: number; body: unknown }> {
+    const channel = this.channels.get(message.channelId)!;
+    const url = opts.url ?? channel.webhookUrl;
+    if (!url) throw new Error(`channel ${channel.id} has no webhookUrl`);
+    const event = {
+      type: 'OUTGOING_CHANNEL_MESSAGE_CREATED',
+      portalId: opts.portalId ?? this.portalId,
+      channelId: Number(channel.id),
+      eventTimestamp: new Date(this.now()).toISOString(),
+      channelIntegrationThreadIds: [],
+      message: {
+        id: message.id,
+        type: 'MESSAGE',
+        channelId: channel.id,
+        channelAccountId: message.channelAccountId,
+        conversationsThreadId: message.conversationsThreadId,
+        createdAt: message.timestamp,
+        createdBy: `A-${opts.agentUserId}`,
+        client: { clientType: 'HUBSPOT' },
+        senders: message.senders.map((p) => ({ ...p, senderField: 'FROM' })),
+        recipients: message.recipients.map((p) => ({ ...p, recipientField: 'TO' })),
+        text: message.text,
+        richText: `<p>${message.text}</p>`,
+        direction: 'OUTGOING',
+        truncationStatus: 'NOT_TRUNCATED',
+        status: { statusType: 'SENT' },
+        attachments: [],
+      },
+    };
+    const body = JSON.stringify(event);
+    const timestamp = String(opts.timestamp ?? this.now());
+    const secret = opts.signWith === undefined ? (this.options.appClientSecret ?? this.options.oauth?.clientSecret) : opts.signWith;
+    if (secret === undefined) throw new Error('FakeHubSpot: set appClientSecret to sign custom-channel webhooks');
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-hubspot-request-timestamp': timestamp };
+    if (secret !== null) {
+      // Signature v3 as HubSpot documents it: base64 HMAC-SHA256 of method + URL + body + timestamp.
+      headers['x-hubspot-signature-v3'] = createHmac('sha256', secret).update(`POST${url}${body}${timestamp}`, 'utf8').digest('base64');
+    }
+    const res = await fetch(url, { method: 'POST', headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: res.status, body: parsed };
+  }
+
+  private threadFor(channelAccountId: string, customerPhone: string): string {
+    const existing = this.channelMessages.find(
+      (m) => m.channelAccountId === channelAccountId && [...m.senders, ...m.recipients].some((p) => p.deliveryIdentifier?.value === customerPhone),
+    );
+    return existing?.conversationsThreadId ?? String(this.nextId++);
+  }
+
+  private customChannelRoute(req: RecordedRequest): { status: number; payload: unknown } {
+    const { method, path } = req;
+    if (path.replace(/\/$/, '') === '/conversations/v3/custom-channels' && method === 'POST') {
+      // Registration uses the developer API key and the app id, not an OAuth token.
+      if (req.query.hapikey !== (this.options.developerApiKey ?? 'dev-api-key')) {
+        throw hubspotError(401, 'INVALID_AUTHENTICATION', 'The developer API key provided is invalid.');
+      }
+      if (!req.query.appId || !/^\d+$/.test(req.query.appId)) throw hubspotError(400, 'VALIDATION_ERROR', 'appId is required');
+      const input = parseBody(channelCreateSchema, req.body);
+      const channel: CustomChannel = {
+        id: String(this.nextId++),
+        appId: req.query.appId,
+        name: input.name,
+        webhookUrl: input.webhookUrl ?? null,
+        capabilities: input.capabilities,
+        createdAt: new Date(this.now()).toISOString(),
+      };
+      this.channels.set(channel.id, channel);
+      return { status: 200, payload: { ...channel, channelAccountConnectionRedirectUrl: input.channelAccountConnectionRedirectUrl ?? null, channelDescription: input.channelDescription ?? null } };
+    }
+    this.authenticate(req);
+    const m = path.match(/^\/conversations\/v3\/custom-channels\/([^/]+)(?:\/(channel-accounts|messages)(?:\/([^/]+))?)?$/);
+    if (!m) throw hubspotError(404, 'OBJECT_NOT_FOUND', `no route ${method} ${path}`);
+    const channel = this.channels.get(m[1]!);
+    if (!channel) throw hubspotError(404, 'OBJECT_NOT_FOUND', `Channel ${m[1]} not found`);
+    const [, , resource, itemId] = m;
+    if (resource === 'channel-accounts' && method === 'POST' && itemId === undefined) {
+      const input = parseBody(channelAccountCreateSchema, req.body);
+      if (input.deliveryIdentifier) this.checkDeliveryIdentifier(channel, input.deliveryIdentifier);
+      const account: ChannelAccount = {
+        id: String(this.nextId++),
+        channelId: channel.id,
+        inboxId: input.inboxId,
+        name: input.name,
+        authorized: input.authorized,
+        deliveryIdentifier: input.deliveryIdentifier ?? null,
+        createdAt: new Date(this.now()).toISOString(),
+      };
+      this.channelAccounts.set(account.id, account);
+      return { status: 200, payload: { ...account, active: true, archived: false } };
+    }
+    if (resource === 'channel-accounts' && method === 'GET' && itemId !== undefined) {
+      const account = this.channelAccounts.get(itemId);
+      if (!account || account.channelId !== channel.id) throw hubspotError(404, 'OBJECT_NOT_FOUND', `Channel account ${itemId} not found`);
+      return { status: 200, payload: { ...account, active: true, archived: false } };
+    }
+    if (resource === 'messages' && method === 'POST' && itemId === undefined) {
+      const input = parseBody(publishSchema, req.body);
+      const account = this.channelAccounts.get(input.channelAccountId);
+      if (!account || account.channelId !== channel.id) throw hubspotError(400, 'VALIDATION_ERROR', `channel account ${input.channelAccountId} does not belong to channel ${channel.id}`);
+      for (const p of [...input.senders, ...input.recipients]) this.checkDeliveryIdentifier(channel, p.deliveryIdentifier);
+      const repeat = input.integrationIdempotencyId !== undefined ? this.channelMessages.find((x) => x.channelId === channel.id && x.integrationIdempotencyId === input.integrationIdempotencyId) : undefined;
+      if (repeat) return { status: 200, payload: this.channelMessageView(repeat) };
+      const customer = (input.messageDirection === 'INCOMING' ? input.senders[0] : input.recipients[0])!.deliveryIdentifier.value;
+      const message: ChannelMessage = {
+        id: randomUUID(),
+        channelId: channel.id,
+        channelAccountId: account.id,
+        conversationsThreadId: this.threadFor(account.id, customer),
+        direction: input.messageDirection,
+        text: input.text,
+        senders: input.senders.map((p) => ({ ...(p.name ? { name: p.name } : {}), deliveryIdentifier: p.deliveryIdentifier })),
+        recipients: input.recipients.map((p) => ({ ...(p.name ? { name: p.name } : {}), deliveryIdentifier: p.deliveryIdentifier })),
+        integrationIdempotencyId: input.integrationIdempotencyId ?? null,
+        timestamp: input.timestamp,
+        clientType: 'INTEGRATION',
+        status: null,
+        statusUpdates: [],
+      };
+      this.channelMessages.push(message);
+      return { status: 200, payload: this.channelMessageView(message) };
+    }
+    if (resource === 'messages' && method === 'PATCH' && itemId !== undefined) {
+      const input = parseBody(statusUpdateSchema, req.body);
+      const message = this.channelMessages.find((x) => x.id === itemId && x.channelId === channel.id);
+      if (!message) throw hubspotError(404, 'OBJECT_NOT_FOUND', `Message ${itemId} not found`);
+      const status = { statusType: input.statusType, ...(input.errorMessage !== undefined ? { errorMessage: input.errorMessage } : {}) };
+      message.status = status;
+      message.statusUpdates.push(status);
+      return { status: 200, payload: this.channelMessageView(message) };
+    }
+    throw hubspotError(404, 'OBJECT_NOT_FOUND', `no route ${method} ${path}`);
+  }
+
+  private checkDeliveryIdentifier(channel: CustomChannel, id: DeliveryIdentifier): void {
+    const allowed = channel.capabilities.deliveryIdentifierTypes;
+    if (!Array.isArray(allowed) || !allowed.includes(id.type)) {
+      throw hubspotError(400, 'VALIDATION_ERROR', `delivery identifier type ${id.type} is not supported by channel ${channel.id}`);
+    }
+    if (id.type === 'HS_PHONE_NUMBER' && !/^\+[1-9]\d{6,14}$/.test(id.value)) {
+      throw hubspotError(400, 'VALIDATION_ERROR', `${id.value} is not a valid HS_PHONE_NUMBER (E.164)`);
+    }
+  }
+
+  private channelMessageView(m: ChannelMessage): Record<string, unknown> {
+    return {
+      id: m.id,
+      type: 'MESSAGE',
+      channelId: m.channelId,
+      channelAccountId: m.channelAccountId,
+      conversationsThreadId: m.conversationsThreadId,
+      createdAt: m.timestamp,
+      createdBy: m.clientType === 'INTEGRATION' ? 'I-0' : (m.senders[0]?.actorId ?? ''),
+      client: { clientType: m.clientType },
+      direction: m.direction,
+      text: m.text,
+      senders: m.senders,
+      recipients: m.recipients,
+      truncationStatus: 'NOT_TRUNCATED',
+      archived: false,
+      attachments: [],
+      ...(m.status ? { status: { statusType: m.status.statusType, ...(m.status.errorMessage ? { failureDetails: { errorMessage: m.status.errorMessage } } : {}) } } : {}),
+    };
+  }
+
   revokeRefreshToken(token: string): void {
     this.refreshTokens.delete(token);
   }

@@ -20,6 +20,7 @@ import {
 } from '../types.js';
 import { botStateNoteBody, communicationBody, consentNoteBody, consentSummary, splitName, transcriptNoteBody } from './format.js';
 import { verifyHubSpotRequest } from './signature.js';
+import { HubSpotCustomChannelClient, type HubSpotInboxChannelRef } from './custom-channel.js';
 
 export interface HubSpotConnectorOptions {
   /** A fixed token (private app / tests). Give this or tokenProvider. */
@@ -40,6 +41,8 @@ export interface HubSpotConnectorOptions {
   searchLimits?: Partial<HubSpotSearchLimits>;
   /** How long a contact's open deal (or its absence) is reused by archive(). Default 10 minutes. */
   openDealTtlMs?: number;
+  /** The portal's Conversations custom channel account, when the inbox is connected (custom-channel.ts). */
+  inboxChannel?: HubSpotInboxChannelRef;
 }
 
 export interface HubSpotSearchLimits {
@@ -209,6 +212,26 @@ export class HubSpotConnector implements CrmConnector {
           post: (ctx: unknown) => ctx,
         },
       ],
+    });
+  }
+
+  // ── inbox (Conversations custom channel) ────────────────────────────────────────────────
+
+  /** The connected inbox channel account, or null when this portal has none. */
+  get inboxChannel(): HubSpotInboxChannelRef | null {
+    return this.options.inboxChannel ?? null;
+  }
+
+  /** Custom-channel calls with this connector's SDK client, token and timeout (counted in requestCount). */
+  customChannel(): HubSpotCustomChannelClient {
+    const provider = this.options.tokenProvider;
+    return new HubSpotCustomChannelClient({
+      client: this.client,
+      ...(provider ? { tokenProvider: provider } : {}),
+      timeoutMs: this.timeoutMs,
+      onRequest: () => {
+        this.requestCount++;
+      },
     });
   }
 

@@ -4,6 +4,7 @@ import { CrmError, waIdToE164, normalizePhone, type ArchivedMessage, type BotSta
 import type { Database } from '../db/schema.js';
 import type { TokenCipher } from '../crypto.js';
 import { createConnector, crmCredentialsSchema } from './registry.js';
+import { catchUpInbox, deliverInboxReply, inboxChannelOf, publishToInbox, type InboxReplyDeps } from './hubspot-inbox.js';
 
 /** Attempts before an outbox item is dead-lettered: with the backoff below, about 3 hours of outage. */
 export const MAX_CRM_ATTEMPTS = 20;
@@ -23,6 +24,8 @@ export interface OutboxDeps {
   logger: Logger;
   /** Overrides the connector factory (tests count calls with it). */
   connectorFor?: (connection: { id: string; crm: string; credentials_enc: string }) => CrmConnector;
+  /** Sends HubSpot inbox replies on WhatsApp (kind 'inbox_reply'); without it those rows fail. */
+  inboxSender?: InboxReplyDeps['sender'];
 }
 
 export interface DrainResult {
@@ -42,6 +45,8 @@ const VOICE_LABEL = '🎙 voice note';
  * a caller remembering to enqueue. Rows are written in batches through the connector, retried with
  * backoff on 429/5xx (honouring Retry-After), and dead-lettered with the reason after MAX attempts.
  * Connectors are idempotent per message id, so a retry after a timeout never writes twice.
+ * HubSpot connections with an inbox channel also publish the number's messages there ('inbox') and
+ * send the agents' inbox replies on WhatsApp ('inbox_reply', written by the webhook): hubspot-inbox.ts.
  */
 export class CrmOutbox {
   private readonly connectors = new Map<string, CrmConnector>();
@@ -101,12 +106,15 @@ export class CrmOutbox {
     const connection = await db.selectFrom('crm_connections').select(['id', 'crm', 'credentials_enc', 'status', 'tenant_id']).where('id', '=', connectionId).executeTakeFirst();
     if (!connection || connection.status !== 'active') return result;
     await this.catchUp(connectionId);
+    // HubSpot inbox channel (hubspot-inbox.ts): the number's messages are published there too.
+    const inbox = inboxChannelOf(this.deps.cipher, connection);
+    if (inbox) await catchUpInbox(db, connectionId, inbox);
     const connector = this.connector(connection);
 
     for (let i = 0; i < maxBatches; i++) {
       const due = await db
         .selectFrom('crm_outbox')
-        .select(['id', 'kind', 'ref_id', 'attempts'])
+        .select(['id', 'kind', 'ref_id', 'attempts', 'payload'])
         .where('connection_id', '=', connectionId)
         .where('status', '=', 'pending')
         .where('next_attempt_at', '<=', sql<Date>`now()`)
@@ -118,6 +126,8 @@ export class CrmOutbox {
             join opt_out_events me on me.id::text = crm_outbox.ref_id
           where older.connection_id = crm_outbox.connection_id and older.kind = 'consent' and older.status = 'pending'
             and older.id < crm_outbox.id and oe.wa_id = me.wa_id and oe.phone_number_id = me.phone_number_id))`)
+        // An agent waiting for their inbox reply to go out does not wait behind an archive backlog.
+        .orderBy(sql`case when crm_outbox.kind = 'inbox_reply' then 0 else 1 end`)
         .orderBy('id')
         .limit(BATCH)
         .execute();
@@ -125,6 +135,8 @@ export class CrmOutbox {
       // One kind per round: archives go as one batch, the others one call each.
       const kind = due[0]!.kind;
       const items = due.filter((d) => d.kind === kind);
+      // Items written one by one and already marked done are not failed with the rest.
+      const finished = new Set<string>();
       try {
         if (kind === 'archive') {
           const messages = await this.archivedMessages(items.map((d) => d.ref_id));
@@ -133,12 +145,28 @@ export class CrmOutbox {
             await this.markDone(item.id, res.written[item.ref_id] ?? null, res.written[item.ref_id] ? null : 'nothing to write in this CRM (no matching record)');
           }
           result.written += Object.keys(res.written).length;
+        } else if (kind === 'inbox' || kind === 'inbox_reply') {
+          for (const item of items) {
+            let recordId: string | null;
+            if (kind === 'inbox') {
+              const [message] = await this.archivedMessages([item.ref_id]);
+              recordId = message ? await publishToInbox(connector, message) : null;
+            } else {
+              if (!inbox) throw new CrmError('hubspot inbox: the inbox channel was disconnected; reply not sent', 'hubspot', false);
+              if (!this.deps.inboxSender) throw new CrmError('hubspot inbox: no WhatsApp sender configured in this process', 'hubspot', false);
+              recordId = await deliverInboxReply({ db, sender: this.deps.inboxSender, logger }, connector, connection, inbox, item.payload);
+            }
+            await this.markDone(item.id, recordId, null);
+            finished.add(item.id);
+            result.written += 1;
+          }
         } else {
           for (const item of items) {
             if (kind === 'transcript') await this.sendTranscript(connector, item.ref_id);
             else if (kind === 'consent') await this.sendConsent(connector, item.ref_id);
             else await this.sendBotState(connector, item.ref_id);
             await this.markDone(item.id, null, null);
+            finished.add(item.id);
             result.written += 1;
           }
         }
@@ -147,6 +175,7 @@ export class CrmOutbox {
         const retryable = crm ? crm.retryable : true;
         const message = error instanceof Error ? error.message : String(error);
         for (const item of items) {
+          if (finished.has(item.id)) continue;
           const attempts = item.attempts + 1;
           const dead = attempts >= (retryable ? MAX_CRM_ATTEMPTS : MAX_PERMANENT_ATTEMPTS);
           const delay = crmBackoffMs(attempts, crm?.retryAfterSeconds);

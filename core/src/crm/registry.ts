@@ -14,6 +14,20 @@ export const hubSpotOAuthSchema = z.object({
 export type HubSpotOAuthCredentials = z.infer<typeof hubSpotOAuthSchema>;
 
 /**
+ * The portal's custom-channel account: WhatsApp threads of one business number in one HubSpot inbox.
+ * Messages from `connectedAt` on are published (history stays in the Communications archive).
+ */
+export const hubSpotInboxChannelSchema = z.object({
+  channelId: z.string().min(1),
+  channelAccountId: z.string().min(1),
+  inboxId: z.string().min(1),
+  /** The CoEx business number (phone_number_id) whose threads go to this inbox. */
+  phoneNumberId: z.string().regex(/^\d{1,32}$/),
+  connectedAt: z.string().datetime(),
+});
+export type HubSpotInboxChannel = z.infer<typeof hubSpotInboxChannelSchema>;
+
+/**
  * Connection credentials as stored (encrypted) in crm_connections.credentials_enc, one schema per CRM,
  * and the factory that turns them into a connector. Vendor specifics stay in connectors/.
  */
@@ -28,6 +42,8 @@ export const crmCredentialsSchema = z.discriminatedUnion('crm', [
     appId: z.string().optional(),
     /** API base (also the token endpoint's host); tests point it at the fake. */
     basePath: z.string().url().optional(),
+    /** HubSpot inbox (Conversations custom channel), set by `coex hubspot inbox connect`; see crm/hubspot-inbox.ts. */
+    inboxChannel: hubSpotInboxChannelSchema.optional(),
   }).refine((c) => (c.accessToken === undefined) !== (c.oauth === undefined), { message: 'hubspot credentials need exactly one of accessToken or oauth' }),
   z.object({
     crm: z.literal('woocommerce'),
@@ -90,7 +106,13 @@ export interface CreateConnectorOptions {
 export function createConnector(c: CrmCredentials, options: CreateConnectorOptions = {}): CrmConnector {
   switch (c.crm) {
     case 'hubspot': {
-      const common = { portalId: c.portalId, clientSecret: c.clientSecret, ...(c.appId ? { appId: c.appId } : {}), ...(c.basePath ? { basePath: c.basePath } : {}) };
+      const common = {
+        portalId: c.portalId,
+        clientSecret: c.clientSecret,
+        ...(c.appId ? { appId: c.appId } : {}),
+        ...(c.basePath ? { basePath: c.basePath } : {}),
+        ...(c.inboxChannel ? { inboxChannel: { channelId: c.inboxChannel.channelId, channelAccountId: c.inboxChannel.channelAccountId, inboxId: c.inboxChannel.inboxId } } : {}),
+      };
       if (c.oauth) {
         const manager = hubSpotTokenManager(c.clientSecret, c.oauth, c.portalId, c.basePath, options);
         return new HubSpotConnector({ ...common, tokenProvider: () => manager.getAccessToken() });

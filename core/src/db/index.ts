@@ -11,6 +11,7 @@ import * as m0002 from './migrations/0002_outbound_agent_crm.js';
 import * as m0003 from './migrations/0003_campaigns.js';
 import * as m0004 from './migrations/0004_extension_nonces.js';
 import * as m0005 from './migrations/0005_crm_consent.js';
+import * as m0006 from './migrations/0006_hubspot_inbox.js';
 
 export type { Database } from './schema.js';
 
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   '0003_campaigns': m0003,
   '0004_extension_nonces': m0004,
   '0005_crm_consent': m0005,
+  '0006_hubspot_inbox': m0006,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

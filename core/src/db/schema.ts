@@ -268,7 +268,7 @@ export interface CrmOutboxTable {
   id: GeneratedInt8;
   tenant_id: string;
   connection_id: string;
-  kind: 'archive' | 'transcript' | 'bot_state' | 'consent';
+  kind: 'archive' | 'transcript' | 'bot_state' | 'consent' | 'inbox' | 'inbox_reply';
   ref_id: string;
   payload: Json;
   status: Generated<string>;
