@@ -8,7 +8,11 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { existsSync } from 'node:fs';
 import * as logic from '../odoo-addon-bridge/coex_whatsapp_bridge/static/src/thread_panel/thread_logic.js';
+import { findOwlIife, startOdooPanelHost } from './helpers/odoo-panel-host.js';
+import { playerResult, stepsQuery, uiPlayerScript, type UiStep } from './helpers/ui-player.js';
+import { CHROMIUM, runChromium } from './helpers/zoho-widget-host.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ADDONS = `${ROOT}odoo-addon-bridge`;
@@ -412,5 +416,144 @@ describe('Odoo addon: the OWL template renders against its component', () => {
     const getters = new Set([...js.matchAll(/^\s*get\s+([A-Za-z_$][\w$]*)\s*\(/gm)].map((m) => m[1]));
     expect(getters.size).toBeGreaterThan(0);
     expect(assigned.filter((name) => getters.has(name!))).toEqual([]);
+  });
+});
+
+// ── the real OWL panel in headless Chromium (stub addon routes) ───────────────────────────────
+
+const OWL_IIFE = findOwlIife();
+const canRunOwl = OWL_IIFE !== null && existsSync(CHROMIUM);
+if (!canRunOwl) {
+  console.warn('SKIP Odoo panel OWL tests: set OWL_IIFE to owl.iife.js (npm pack @odoo/owl@2.5.1) and install /usr/bin/chromium.');
+}
+
+describe.skipIf(!canRunOwl)('Odoo panel: the real OWL component in headless Chromium', () => {
+  const PNID = '106540352242922';
+  const state = { windowOpen: false, templatesFailOnce: false, templateCalls: 0, long: false, replies: [] as string[], threadCalls: 0 };
+  const calls: Array<{ tail: string; params: Record<string, unknown> }> = [];
+  let host: Awaited<ReturnType<typeof startOdooPanelHost>>;
+  const templates = [
+    { name: 'hello_world', language: 'en_US', category: 'UTILITY', body: 'Hello World', parameters: { format: 'positional', names: [] }, sendable: true, unsendable_reason: null },
+    { name: 'order_shipped', language: 'fr', category: 'UTILITY', body: 'Bonjour {{1}}, votre commande {{2}} est en route.', parameters: { format: 'positional', names: ['1', '2'] }, sendable: true, unsendable_reason: null },
+    { name: 'promo_photo', language: 'fr', category: 'MARKETING', body: 'x', parameters: { format: 'positional', names: [] }, sendable: false, unsendable_reason: 'needs an image header' },
+    { name: 'welcome_back', language: 'ar', category: 'MARKETING', body: 'Salam {{first_name}}', parameters: { format: 'named', names: ['first_name'] }, sendable: true, unsendable_reason: null },
+  ];
+  const thread = () => ({
+    thread: { id: 'th_1', contact_name: 'Salma', wa_id: '212612345678', phone_number_id: PNID, bot: { state: 'active', paused_until: null, history: [] }, window: { open: state.windowOpen, closes_at: state.windowOpen ? '2099-01-01T00:00:00Z' : '2026-01-01T00:00:00Z' } },
+    messages: [
+      ...Array.from({ length: state.long ? 40 : 3 }, (_, i) => ({ id: `m${i}`, direction: i % 2 ? 'outbound' : 'inbound', origin: i % 2 ? 'app' : 'customer', type: 'text', text: `Message ${i + 1}`, timestamp: String(1767225600 + i * 60), status: 'read' })),
+      // A new customer message arrives with the refresh (the second load of the long thread).
+      ...(state.long && state.threadCalls >= 2 ? [{ id: 'late', direction: 'inbound', origin: 'customer', type: 'text', text: 'New message after refresh', timestamp: '1767299000', status: 'read' }] : []),
+      ...state.replies.map((text, i) => ({ id: `r${i}`, direction: 'outbound', origin: 'agent', type: 'text', text, timestamp: String(1767300000 + i * 60), status: 'accepted' })),
+    ],
+    sync: {},
+  });
+
+  beforeAll(async () => {
+    host = await startOdooPanelHost({
+      owlIife: OWL_IIFE!,
+      extraScript: uiPlayerScript(),
+      rpc: (tail, params) => {
+        calls.push({ tail, params });
+        if (tail === '/templates') {
+          state.templateCalls += 1;
+          if (state.templatesFailOnce && state.templateCalls === 1) return { ok: false, error: { code: 'templates_unavailable', message: 'WhatsApp did not give the template list', status: 502 } };
+          return { ok: true, data: { templates, stale: state.templatesFailOnce, fetched_at: '2026-12-04T10:00:00.000Z' } };
+        }
+        if (tail === '/campaigns') {
+          return { ok: true, data: { campaigns: [{ id: 'c1', name: 'Soldes Ramadan', status: 'completed', template: { name: 'promo_ramadan', language: 'ar' }, created_at: '2026-03-01T09:00:00Z', started_at: '2026-03-01T10:00:00Z', counts: { total: 1200, sent: 1180, delivered: 1100, read: 870, failed: 6, replied: 95 }, recipient: { status: 'failed', message_status: 'failed', error_code: 131049, error: 'not delivered', sent_at: null, replied: false } }], opt_out: { source: 'keyword', detail: 'baraka', at: '2026-03-02T08:00:00Z' } } };
+        }
+        if (tail === '/reply' && typeof params.text === 'string') state.replies.push(params.text);
+        if (tail === '') state.threadCalls += 1;
+        return { ok: true, data: tail ? {} : thread() };
+      },
+    });
+  });
+  afterAll(() => host?.close());
+
+  const play = async (steps: UiStep[]) => {
+    const dom = await runChromium(['--dump-dom', `${host.url}?${stepsQuery(steps)}`]);
+    expect(dom).toContain('data-mounted="1"');
+    const result = playerResult(dom);
+    expect(result.error).toBe('');
+    expect(result.state).toBe('done');
+    return { dom, records: result.records };
+  };
+
+  it('window closed: picker of the sendable templates of the thread number, one input per parameter, filled preview, body_parameters sent', async () => {
+    state.windowOpen = false;
+    calls.length = 0;
+    const { dom, records } = await play([
+      { waitFor: '.o-coex-template-select' },
+      { record: '.o-coex-template-select', as: 'options' },
+      { select: '.o-coex-template-select', value: 'order_shipped|fr' },
+      { type: '[data-param="1"]', value: 'Salma' },
+      { waitFor: '.o-coex-preview .o-coex-filled' }, // OWL renders on the next frame
+      { record: '.o-coex-preview', as: 'half' },
+      { record: '.o-coex-template-picker', as: 'picker' },
+      { type: '[data-param="2"]', value: '#1042' },
+      { waitFor: '.o-coex-send-template:not([disabled])' },
+      { record: '.o-coex-preview', as: 'full' },
+      { click: '.o-coex-send-template' },
+      { sleep: 300 },
+    ]);
+    const text = (as: string) => records.find((r) => r.as === as)?.text;
+    // textContent runs adjacent elements together: compare without spaces.
+    expect(text('options')?.replace(/\s/g, '')).toBe('Chooseatemplatehello_world(en_US)order_shipped(fr)welcome_back(ar)');
+    expect(text('half')).toBe('Preview: Bonjour Salma, votre commande {{2}} est en route.');
+    expect(text('picker')).toContain('Required');
+    expect(text('picker')).toContain('Templates hidden because they need media, button values or a code: 1');
+    expect(text('full')).toBe('Preview: Bonjour Salma, votre commande #1042 est en route.');
+    expect(calls.filter((c) => c.tail === '/templates').map((c) => c.params)).toEqual([{ phone_number_id: PNID }]);
+    expect(calls.filter((c) => c.tail === '/reply').map((c) => c.params)).toEqual([{ template: { name: 'order_shipped', language: 'fr', body_parameters: ['Salma', '#1042'] } }]);
+    expect(dom).toContain('o-coex-opt-out');
+  });
+
+  it('a failed template list says why and Retry loads it (then flagged stale); the Campaigns block shows outcome, totals and opt-out', async () => {
+    state.windowOpen = false;
+    state.templatesFailOnce = true;
+    state.templateCalls = 0;
+    const { dom, records } = await play([
+      { waitFor: '.o-coex-templates-error' },
+      { record: '.o-coex-templates-error', as: 'failed' },
+      { click: '.o-coex-templates-retry' },
+      { waitFor: '.o-coex-template-select' },
+      { record: '.o-coex-campaigns', as: 'campaigns' },
+    ]);
+    state.templatesFailOnce = false;
+    expect(records[0]?.text).toMatch(/^The approved templates could not be loaded: WhatsApp did not give the template list ?Retry$/);
+    expect(dom).toContain('o-coex-templates-stale');
+    const campaigns = (records.find((r) => r.as === 'campaigns')?.text ?? '').replace(/\s/g, '');
+    for (const part of ['Optedoutofmarketingmessages·repliedastopkeyword(“baraka”)', 'SoldesRamadanCompleted', 'promo_ramadan(ar)', 'Failed#131049notdelivered', '1200recipients:1180sent·1100delivered·870read·6failed·95replied']) {
+      expect(campaigns).toContain(part);
+    }
+  });
+
+  it('opens on the newest message, keeps the position of a reader who scrolled up on refresh, goes back down after sending', async () => {
+    state.windowOpen = true;
+    state.long = true;
+    state.threadCalls = 0;
+    const { records } = await play([
+      { waitFor: '.o-coex-msg' },
+      { sleep: 100 },
+      { record: '.o-coex-timeline', as: 'loaded' },
+      { scrollTo: '.o-coex-timeline', top: 0 },
+      { click: '.btn-link[title="Refresh"]' },
+      { waitForText: '.o-coex-timeline', text: 'New message after refresh' },
+      { sleep: 100 },
+      { record: '.o-coex-timeline', as: 'refreshed' },
+      { type: '.o-coex-composer textarea', value: 'Salam, wakha' },
+      { click: '.o-coex-composer .btn-primary' },
+      { waitForText: '.o-coex-timeline', text: 'Salam, wakha' },
+      { sleep: 100 },
+      { record: '.o-coex-timeline', as: 'sent' },
+    ]);
+    state.long = false;
+    state.replies = [];
+    const at = (as: string) => records.find((r) => r.as === as)!;
+    expect(at('loaded').scrollHeight).toBeGreaterThan(at('loaded').clientHeight + 200);
+    expect(at('loaded').scrollTop).toBe(at('loaded').scrollHeight - at('loaded').clientHeight);
+    expect(at('refreshed').scrollTop).toBe(0); // a new message arrived, the reader stays where they were
+    expect(at('sent').scrollTop).toBe(at('sent').scrollHeight - at('sent').clientHeight);
   });
 });

@@ -1,11 +1,12 @@
 /**
  * Plays a user in a page under headless Chromium (`--dump-dom` gives no other way to interact):
  * the page includes `uiPlayerScript()`, the test passes the steps as `?steps=<json>`, and reads
- * what was recorded from the dumped DOM with `playerResult()`. Every step waits (up to 5 s of
- * virtual time) for its element, and for buttons until they are enabled.
+ * what was recorded from the dumped DOM with `playerResult()`. Every step waits (up to 400 polls)
+ * for its element, and for buttons until they are enabled.
  */
 export type UiStep =
   | { waitFor: string }
+  | { waitForText: string; text: string }
   | { click: string }
   | { select: string; value: string }
   | { type: string; value: string }
@@ -27,11 +28,15 @@ export function uiPlayerScript(): string {
   if (!raw) return;
   const steps = JSON.parse(raw);
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  // Under --virtual-time-budget, timers fast-forward while the page's own fetches take real time;
+  // a real round trip to the host per poll lets those fetches finish before the player gives up.
+  const tick = () => fetch('/__ui-player-tick', { cache: 'no-store' }).then(() => undefined, () => undefined);
   async function find(selector, enabled) {
-    for (let i = 0; i < 250; i += 1) {
+    for (let i = 0; i < 400; i += 1) {
       const el = document.querySelector(selector);
       if (el && (!enabled || !el.disabled)) return el;
       await sleep(20);
+      await tick();
     }
     throw new Error('not found' + (enabled ? ' or disabled' : '') + ': ' + selector);
   }
@@ -41,6 +46,14 @@ export function uiPlayerScript(): string {
   const run = async () => {
     for (const step of steps) {
       if (step.waitFor) await find(step.waitFor, false);
+      else if (step.waitForText) {
+        let i = 0;
+        while (!(document.querySelector(step.waitForText)?.textContent || '').includes(step.text)) {
+          if ((i += 1) > 400) throw new Error('text not found: ' + step.text + ' in ' + step.waitForText);
+          await sleep(20);
+          await tick();
+        }
+      }
       else if (step.click) (await find(step.click, true)).click();
       else if (step.select) { const el = await find(step.select, false); el.value = step.value; el.dispatchEvent(new Event('change', { bubbles: true })); }
       else if (step.type) { const el = await find(step.type, false); el.focus(); el.value = step.value; el.dispatchEvent(new Event('input', { bubbles: true })); }
