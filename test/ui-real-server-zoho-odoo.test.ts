@@ -1,5 +1,7 @@
-// Issue 7: the Odoo addon and the Zoho widget render a thread that the REAL CoEx server built from
-// signed Meta webhooks (no stub API). Odoo: the addon's stdlib Python client calls the real server,
+// Issues 7 and 8: the Odoo addon and the Zoho widget render a thread that the REAL CoEx server built
+// from signed Meta webhooks (no stub API), list the approved templates the server reads from the
+// Graph API fake (GET /{waba}/message_templates), send one with its parameter to a customer whose
+// 24-hour window is closed, and show a campaign report of a campaign the real runner sent. Odoo: the addon's stdlib Python client calls the real server,
 // and its payload goes through the OWL panel's pure logic. Zoho: the real widget runs in headless
 // Chromium against the real extension router and database, mounted on a local app only because the
 // server's CORS allows Zoho's own origins, not 127.0.0.1.
@@ -15,6 +17,11 @@ import { z } from 'zod';
 import * as P from '../core/src/whatsapp/payloads.js';
 import { issueExtensionKey } from '../core/src/api/extension-auth.js';
 import { extensionRouter } from '../core/src/api/extension-routes.js';
+import { createCampaign, startCampaign } from '../core/src/campaigns/store.js';
+import { TemplateCatalog } from '../core/src/outbound/templates.js';
+import * as zohoCore from '../connectors/src/zoho/widget/app/widget-core.js';
+import { DEFAULT_FAKE_PHONE_NUMBER, DEFAULT_FAKE_TOKEN, startGraphApiFake, type GraphApiFake } from './fakes/graph-api.js';
+import { playerResult, stepsQuery, uiPlayerScript } from './helpers/ui-player.js';
 import * as odooLogic from '../odoo-addon-bridge/coex_whatsapp_bridge/static/src/thread_panel/thread_logic.js';
 import { startTestServer, type TestServer } from './helpers/runtime.js';
 import { CHROMIUM, runChromium, startZohoWidgetHost } from './helpers/zoho-widget-host.js';
@@ -22,9 +29,13 @@ import { CHROMIUM, runChromium, startZohoWidgetHost } from './helpers/zoho-widge
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ODOO_ADDON = join(ROOT, 'odoo-addon-bridge/coex_whatsapp_bridge');
 
-const NUMBER: P.NumberRef = { wabaId: '710000000000001', phoneNumberId: '710000000000002', displayPhoneNumber: '212522700700' };
+// The Graph API fake's own number, so its message_templates (by WABA) and sends (by number) answer.
+const NUMBER: P.NumberRef = { wabaId: DEFAULT_FAKE_PHONE_NUMBER.wabaId, phoneNumberId: DEFAULT_FAKE_PHONE_NUMBER.id, displayPhoneNumber: DEFAULT_FAKE_PHONE_NUMBER.displayPhoneNumber };
 const CUSTOMER = { waId: '212612700701', name: 'Salma Real-Server' };
 const PHONE = `+${CUSTOMER.waId}`;
+/** Last wrote 26 hours ago: only a template can reach her. */
+const CLOSED = { waId: '212612700702', name: 'Youssef Window-Closed' };
+const CLOSED_PHONE = `+${CLOSED.waId}`;
 const ODOO_ACCOUNT = 'https://erp.atlas.example.ma#atlas';
 const ZOHO_ORG = '20077000001';
 const TEXTS = {
@@ -56,12 +67,21 @@ function python(code: string): Promise<string> {
 }
 
 let s: TestServer;
+let graph: GraphApiFake;
 const keys = { odoo: '', zoho: '' };
 
+/** The Graph API fake's record of template sends to `waId` (what Meta received). */
+function templateSendsTo(waId: string): Array<{ name?: string; components?: unknown }> {
+  return graph.state.sent.filter((m) => m.type === 'template' && m.to === waId).map((m) => m.body.template as { name?: string; components?: unknown });
+}
+
 beforeAll(async () => {
-  s = await startTestServer('pglite', { COEX_AGENT: 'off' });
+  // Default fake templates: hello_world (en_US, no parameter) and order_shipped (fr, one body parameter).
+  graph = await startGraphApiFake();
+  s = await startTestServer('pglite', { COEX_AGENT: 'off', GRAPH_API_BASE_URL: graph.url, WHATSAPP_ACCESS_TOKEN: DEFAULT_FAKE_TOKEN });
   const now = Date.now();
   const posted = [
+    await s.postWebhook(P.inboundMessage(NUMBER, CLOSED, 'wamid.UIREAL-CLOSED-1', now - 26 * 3600_000, P.text('Salam, fin wslat commande?'))),
     await s.postWebhook(P.inboundMessage(NUMBER, CUSTOMER, 'wamid.UIREAL-IN-1', now - 3 * 60_000, P.text(TEXTS.customer))),
     await s.postWebhook(P.echo(NUMBER, CUSTOMER.waId, 'wamid.UIREAL-ECHO-1', now - 2 * 60_000, P.text(TEXTS.app))),
     await s.postWebhook(
@@ -70,7 +90,7 @@ beforeAll(async () => {
       ]),
     ),
   ];
-  expect(posted.map((r) => r.status)).toEqual([200, 200, 200]);
+  expect(posted.map((r) => r.status)).toEqual([200, 200, 200, 200]);
   await s.runtime.waitForInboxDrained();
   // Numbers first seen in a webhook land in the runtime's default tenant; make sure it exists.
   await s.runtime.db.insertInto('tenants').values({ id: 'default', name: 'Atlas Boutique' }).onConflict((oc) => oc.doNothing()).execute();
@@ -80,6 +100,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await s?.close();
+  await graph?.close();
 });
 
 describe('Odoo addon against the real CoEx server', () => {
@@ -122,15 +143,55 @@ except c.CoexError as e:
     print(json.dumps(e.to_dict()))`);
     expect(JSON.parse(out)).toMatchObject({ code: 'unauthorized', status: 401 });
   });
+
+  it("window closed: the client lists the real approved templates of the thread's number, the panel logic builds the picker, the template goes out with its parameter", async () => {
+    const out = await python(`
+import json, coex_client as c
+client = c.CoexClient(${JSON.stringify(s.url)}, ${JSON.stringify(ODOO_ACCOUNT)}, ${JSON.stringify(keys.odoo)}, timeout=10)
+payload = client.get_thread(${JSON.stringify(CLOSED_PHONE)})
+print(json.dumps({"thread": payload, "templates": client.get_templates(payload["thread"]["phone_number_id"])}))`);
+    const { thread, templates } = JSON.parse(out) as { thread: unknown; templates: unknown };
+    const payload = threadPayloadSchema.extend({ thread: threadPayloadSchema.shape.thread.extend({ phone_number_id: z.string() }) }).parse(thread);
+    expect(payload.thread.phone_number_id).toBe(NUMBER.phoneNumberId);
+    expect(odooLogic.composerMode(payload, Date.now()).mode).toBe('template');
+    const view = odooLogic.templateChoices(templates);
+    expect(view.choices.map((c) => [c.id, c.names])).toEqual([
+      ['hello_world|en_US', []],
+      ['order_shipped|fr', ['1']],
+    ]);
+    const shipped = view.choices[1]!;
+    expect(odooLogic.templatePreview(shipped, { '1': '#1042' }).text).toBe('Bonjour, votre commande #1042 est en route.');
+    const message = odooLogic.templateMessage(shipped, { '1': '#1042' });
+    expect(message).toEqual({ name: 'order_shipped', language: 'fr', body_parameters: ['#1042'] });
+
+    const sent = await python(`
+import json, coex_client as c
+client = c.CoexClient(${JSON.stringify(s.url)}, ${JSON.stringify(ODOO_ACCOUNT)}, ${JSON.stringify(keys.odoo)}, timeout=10)
+def attempt(fn):
+    try:
+        return {"ok": fn()}
+    except c.CoexError as e:
+        return {"error": e.to_dict()}
+m = json.loads(${JSON.stringify(JSON.stringify(message))})
+print(json.dumps([
+    attempt(lambda: client.send_text(${JSON.stringify(payload.thread.id)}, "hello?")),
+    attempt(lambda: client.send_template(${JSON.stringify(payload.thread.id)}, m["name"], m["language"], m["body_parameters"])),
+]))`);
+    const [text, template] = JSON.parse(sent) as Array<{ ok?: { message: { status: string } }; error?: { code: string } }>;
+    expect(text?.error?.code).toBe('window_closed');
+    expect(template?.ok?.message.status).toBeTruthy();
+    expect(templateSendsTo(CLOSED.waId).at(-1)).toMatchObject({ name: 'order_shipped', components: [{ type: 'body', parameters: [{ type: 'text', text: '#1042' }] }] });
+  });
 });
 
 // ── the Zoho widget in headless Chromium ─────────────────────────────────────────────────────
 
 
-/** Stands in for Zoho's SDK (as in test/zoho-widget.test.ts): a Contact record with the phone, the org variables and org id. */
+/** Stands in for Zoho's SDK (as in test/zoho-widget.test.ts): a Contact record with the phone (?phone=, default PHONE), the org variables and org id. */
 function zohoSdkStub(coexUrl: string, installKey: string): string {
   return `
 (() => {
+  const recordPhone = new URLSearchParams(location.search).get('phone') || ${JSON.stringify(PHONE)};
   const handlers = {};
   window.ZOHO = {
     embeddedApp: {
@@ -139,17 +200,17 @@ function zohoSdkStub(coexUrl: string, installKey: string): string {
     },
     CRM: {
       API: {
-        getRecord: async ({ Entity, RecordID }) => ({ data: [{ id: RecordID, Full_Name: 'Salma', Phone: ${JSON.stringify(PHONE)}, Mobile: null, $module: Entity }] }),
+        getRecord: async ({ Entity, RecordID }) => ({ data: [{ id: RecordID, Full_Name: 'Salma', Phone: recordPhone, Mobile: null, $module: Entity }] }),
         getOrgVariable: async () => ({ Success: { Content: {
           coexwa__coex_server_url: { value: ${JSON.stringify(coexUrl)} },
           coexwa__coex_install_key: { value: ${JSON.stringify(installKey)} },
-          coexwa__coex_templates: { value: 'order_update|fr' },
         } } }),
       },
       CONFIG: { getOrgInfo: async () => ({ org: [{ zgid: ${JSON.stringify(ZOHO_ORG)}, company_name: 'Atlas Boutique' }] }) },
     },
   };
-})();`;
+})();
+${uiPlayerScript()}`;
 }
 
 const startWidgetHost = startZohoWidgetHost;
@@ -175,7 +236,9 @@ describe.skipIf(!hasChromium)('Zoho widget (headless Chromium) against the real 
       next();
     });
     // The real router and database; only the CORS allowance differs (a test origin on 127.0.0.1).
-    app.use(extensionRouter({ db: s.runtime.db, sender: s.runtime.sender, logger: s.runtime.logger, cipher: s.runtime.cipher, zohoAllowedOrigins: [/^http:\/\/127\.0\.0\.1:\d+$/] }));
+    app.use(
+      extensionRouter({ db: s.runtime.db, sender: s.runtime.sender, logger: s.runtime.logger, cipher: s.runtime.cipher, templates: new TemplateCatalog({ graph: s.runtime.graph }), zohoAllowedOrigins: [/^http:\/\/127\.0\.0\.1:\d+$/] }),
+    );
     api = await new Promise<Server>((resolve) => {
       const server = app.listen(0, '127.0.0.1', () => resolve(server));
     });
@@ -201,8 +264,100 @@ describe.skipIf(!hasChromium)('Zoho widget (headless Chromium) against the real 
     for (const badge of ['coex-badge-customer', 'coex-badge-app', 'coex-badge-history']) expect(dom).toContain(badge);
     expect(dom).toContain('data-mode="text"');
     expect(dom).not.toContain('data-error=');
-    // The CORS preflight (custom signature headers) and the signed GET reached the real router.
+    // The CORS preflight (custom signature headers) and the signed GETs reached the real router.
     const path = `/ext/v1/zoho/thread?phone=${encodeURIComponent(PHONE)}`;
-    expect(apiRequests).toEqual([`OPTIONS ${path}`, `GET ${path}`]);
+    const campaigns = `/ext/v1/zoho/campaigns?phone=${encodeURIComponent(PHONE)}&limit=5`;
+    expect([...apiRequests].sort()).toEqual([`GET ${campaigns}`, `GET ${path}`, `OPTIONS ${campaigns}`, `OPTIONS ${path}`]);
+    expect(dom).toContain('data-campaigns="empty"');
+  });
+
+  it('window closed: the widget lists the real approved templates and sends order_shipped with its parameter', async () => {
+    const before = templateSendsTo(CLOSED.waId).length;
+    const steps = stepsQuery([
+      { waitFor: '[data-templates="ready"]' },
+      { record: '#coex-template', as: 'options' },
+      { select: '#coex-template', value: 'order_shipped|fr' },
+      { type: '[data-param="1"]', value: '#2024' },
+      { record: '[data-preview]', as: 'preview' },
+      { click: '[data-action="send-template"]' },
+      { waitFor: '#coex-template option[value="order_shipped|fr"]:not([selected])' },
+    ]);
+    const dom = await chromiumDumpDom(`${host!.url}/app/widget.html?phone=${encodeURIComponent(CLOSED_PHONE)}&${steps}`);
+    const result = playerResult(dom);
+    expect(result.error).toBe('');
+    expect(result.state).toBe('done');
+    // Sendable templates of the number, as the fake lists them (option texts run together in textContent).
+    expect(result.records[0]?.text).toBe('Choose a templatehello_world (en_US)order_shipped (fr)');
+    expect(result.records[1]?.text).toBe('Preview: Bonjour, votre commande #2024 est en route.');
+    expect(apiRequests).toContain(`GET /ext/v1/zoho/templates?phone_number_id=${NUMBER.phoneNumberId}`);
+    const sends = templateSendsTo(CLOSED.waId);
+    expect(sends.length).toBe(before + 1);
+    expect(sends.at(-1)).toMatchObject({ name: 'order_shipped', language: { code: 'fr' }, components: [{ type: 'body', parameters: [{ type: 'text', text: '#2024' }] }] });
+    expect(dom).not.toContain('data-error=');
+  });
+
+  it('shows the report of a campaign the real runner sent: this customer read and replied, the totals, the opt-out', async () => {
+    await runCampaignWithOptOut();
+    const dom = await chromiumDumpDom(`${host!.url}/app/widget.html?phone=${encodeURIComponent(CLOSED_PHONE)}`);
+    expect(dom).toContain('data-campaigns="ready"');
+    expect(dom).toContain('Rentrée real-server');
+    expect(dom).toContain('order_shipped (fr)');
+    expect(dom).toContain('data-outcome="read" data-replied="1"');
+    expect(dom).toContain('data-totals="2/1/1/0/1/2"');
+    expect(dom).toContain('data-opt-out="keyword"');
+    expect(dom).toContain('(“baraka”)');
+  });
+});
+
+// ── a campaign report from the real runner, read by the Odoo client ──────────────────────────
+
+let campaignDone = false;
+/**
+ * Once: a marketing campaign (order_shipped) to CLOSED and a second customer, sent by the real
+ * runner through the Graph API fake; Meta reports CLOSED's message delivered then read, and CLOSED
+ * answers "baraka" (a reply, and a marketing opt-out).
+ */
+async function runCampaignWithOptOut(): Promise<void> {
+  if (campaignDone) return;
+  campaignDone = true;
+  const db = s.runtime.db;
+  const other = '212612700703';
+  const created = await createCampaign(db, {
+    tenantId: 'default',
+    phoneNumberId: NUMBER.phoneNumberId,
+    name: 'Rentrée real-server',
+    template: { name: 'order_shipped', language: 'fr', category: 'marketing' },
+    bodyParameters: ['{{var1}}'],
+    source: 'api',
+    sendAt: null,
+    createdBy: null,
+    recipients: [CLOSED.waId, other].map((waId, i) => ({ waId, phone: `+${waId}`, name: `Client ${i}`, variables: [`#R-${i}`] })),
+  });
+  await startCampaign(db, 'default', created.id);
+  await s.runtime.campaigns.runUntilIdle();
+  const row = await db.selectFrom('campaign_recipients').select(['wamid', 'status']).where('campaign_id', '=', created.id).where('wa_id', '=', CLOSED.waId).executeTakeFirstOrThrow();
+  expect(row.status).toBe('sent');
+  await s.postWebhook(P.statusUpdate(NUMBER, row.wamid!, 'delivered', Date.now(), CLOSED.waId));
+  await s.postWebhook(P.statusUpdate(NUMBER, row.wamid!, 'read', Date.now(), CLOSED.waId));
+  await s.postWebhook(P.inboundMessage(NUMBER, CLOSED, 'wamid.UIREAL-BARAKA', Date.now() + 1000, P.text('baraka')));
+  await s.runtime.waitForInboxDrained();
+}
+
+describe('Odoo addon: a real campaign report', () => {
+  it('the Python client reads the campaigns of the record phone, the panel logic shows outcome, totals and opt-out', async () => {
+    await runCampaignWithOptOut();
+    const out = await python(`
+import json, coex_client as c
+client = c.CoexClient(${JSON.stringify(s.url)}, ${JSON.stringify(ODOO_ACCOUNT)}, ${JSON.stringify(keys.odoo)}, timeout=10)
+print(json.dumps([client.get_campaigns(${JSON.stringify('0' + CLOSED.waId.slice(3))}), client.get_campaigns(${JSON.stringify(PHONE)})]))`);
+    const [mine, none] = JSON.parse(out) as [unknown, unknown];
+    const view = odooLogic.campaignsView(mine);
+    expect(view.campaigns).toHaveLength(1);
+    expect(view.campaigns[0]).toMatchObject({ name: 'Rentrée real-server', statusKey: 'campaign_completed', template: 'order_shipped (fr)', outcome: { key: 'read', replied: true } });
+    expect(view.campaigns[0]?.totals).toEqual({ total: 2, sent: 2, delivered: 1, read: 1, failed: 0, replied: 1 });
+    expect(view.optOut).toMatchObject({ source: 'keyword', sourceKey: 'opt_out_keyword', detail: 'baraka' });
+    // The same report rendered by the Zoho widget's code (shared logic, different markup).
+    expect(zohoCore.renderCampaigns({ data: mine })).toContain('data-outcome="read" data-replied="1"');
+    expect(odooLogic.campaignsView(none)).toEqual({ campaigns: [], optOut: null });
   });
 });
