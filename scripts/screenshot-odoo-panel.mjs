@@ -10,23 +10,23 @@
 // hand-written subset). The host is test/helpers/odoo-panel-host.ts, shared with the OWL tests;
 // the user choosing a template and typing its first parameter is played by test/helpers/ui-player.ts.
 //
-// OWL is not a dependency of this repo: pass the path of owl.iife.js (npm pack @odoo/owl@2.5.1,
-// then tar xzf; it is package/dist/owl.iife.js) as the first argument or as OWL_IIFE. Without it,
-// or without /usr/bin/chromium, the script prints why and exits 0 so CI never depends on it.
+// OWL is the test workspace's devDependency @odoo/owl@2.5.1 (after `npm ci`); another owl.iife.js
+// can be given as the first argument or OWL_IIFE. Without OWL or /usr/bin/chromium the script
+// prints why and exits 0.
 //
-//   node scripts/screenshot-odoo-panel.mjs /tmp/owl-lab/package/dist/owl.iife.js [out.png]
+//   node scripts/screenshot-odoo-panel.mjs [owl.iife.js] [out.png]
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // Node 24 runs these TypeScript helpers directly (type stripping; they import Node built-ins only).
-import { startOdooPanelHost } from '../test/helpers/odoo-panel-host.ts';
+import { findOwlIife, startOdooPanelHost } from '../test/helpers/odoo-panel-host.ts';
 import { stepsQuery, uiPlayerScript } from '../test/helpers/ui-player.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const owlPath = process.argv[2] || process.env.OWL_IIFE || '';
+const owlPath = process.argv[2] || findOwlIife() || '';
 const outPath = resolve(process.argv[3] || join(ROOT, 'docs/screenshots/odoo-chatter.png'));
 
 function skip(reason) {
@@ -34,7 +34,7 @@ function skip(reason) {
   process.exit(0);
 }
 if (!owlPath || !existsSync(owlPath)) {
-  skip('owl.iife.js not given or missing (arg 1 or OWL_IIFE; get it with `npm pack @odoo/owl@2.5.1`).');
+  skip('owl.iife.js not found (run npm ci: the test workspace depends on @odoo/owl; or give its path as arg 1 or OWL_IIFE).');
 }
 if (!existsSync(CHROMIUM)) skip(`${CHROMIUM} is missing.`);
 

@@ -9,8 +9,8 @@
  * scripts/screenshot-odoo-panel.mjs (which imports this file directly: Node 24 strips the types,
  * so this module imports Node built-ins only).
  *
- * OWL is not a dependency of the repo: `npm pack @odoo/owl@2.5.1` and `tar xzf` it, then point
- * OWL_IIFE at package/dist/owl.iife.js (findOwlIife() also looks in /tmp/owl-lab).
+ * OWL comes from the test workspace's devDependency @odoo/owl@2.5.1 (OWL_IIFE overrides it, e.g. to
+ * try another OWL version).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -37,7 +37,9 @@ export interface OdooPanelHostOptions {
 }
 
 export function findOwlIife(): string | null {
-  for (const candidate of [process.env.OWL_IIFE, '/tmp/owl-lab/package/dist/owl.iife.js']) {
+  // @odoo/owl is a devDependency of the test workspace (the OWL version Odoo 17/18 ship), hoisted to the root.
+  const installed = fileURLToPath(new URL('../../node_modules/@odoo/owl/dist/owl.iife.js', import.meta.url));
+  for (const candidate of [process.env.OWL_IIFE, installed, '/tmp/owl-lab/package/dist/owl.iife.js']) {
     if (candidate && existsSync(candidate)) return candidate;
   }
   return null;
