@@ -155,6 +155,20 @@ describe.each(backends())('HubSpot inbox channel [%s]', (backend) => {
     expect(sentTo(stale.waId)).toHaveLength(0);
   });
 
+  it('keeps the inbox when HubSpot is connected again (a reinstall brings new tokens, not the inbox ids)', async () => {
+    const res = await s.api('/api/v1/crm/connections', {
+      method: 'POST',
+      body: JSON.stringify({ tenant_id: 'atlas', credentials: { crm: 'hubspot', portalId: String(hs.portalId), clientSecret: SECRET, accessToken: 'test-token', appId: 'reinstalled-app', basePath: hs.url } }),
+    });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const row = await s.runtime.db.selectFrom('crm_connections').select('credentials_enc').where('id', '=', connectionId).executeTakeFirstOrThrow();
+    const stored = JSON.parse(s.runtime.cipher.decrypt(row.credentials_enc)) as { appId: string; inboxChannel?: { channelAccountId: string } };
+    expect(stored.appId).toBe('reinstalled-app');
+    expect(stored.inboxChannel?.channelAccountId).toBe(channelAccountId);
+    // The consent properties were created at connect time.
+    expect(hs.requests.some((r) => r.method === 'POST' && r.path === '/crm/v3/properties/contacts' && JSON.stringify(r.body).includes('coex_whatsapp_marketing_opt_out'))).toBe(true);
+  });
+
   it("does not let another portal's webhook reach this tenant's threads", async () => {
     const c = await customer('salam 3afak');
     const before = graph.state.sent.length;

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { HubSpotConnector } from '@coex/connectors';
 import type { Database } from '../db/schema.js';
 import type { TokenCipher } from '../crypto.js';
-import { accountOf, createConnector, type CreateConnectorOptions, type CrmCredentials } from './registry.js';
+import { accountOf, createConnector, crmCredentialsSchema, type CreateConnectorOptions, type CrmCredentials } from './registry.js';
 
 /**
  * Connects a tenant to a CRM account: credentials are stored encrypted; one CRM account belongs to one
@@ -18,10 +18,20 @@ export async function connectCrm(
   connectorOptions: CreateConnectorOptions = {},
 ): Promise<{ id: string; crm: string; account: string }> {
   const account = accountOf(credentials);
-  const owner = await db.selectFrom('crm_connections').select('tenant_id').where('crm', '=', credentials.crm).where('account', '=', account).executeTakeFirst();
+  const owner = await db.selectFrom('crm_connections').select(['tenant_id', 'credentials_enc']).where('crm', '=', credentials.crm).where('account', '=', account).executeTakeFirst();
   if (owner && owner.tenant_id !== tenantId) throw new Error(`${credentials.crm} account ${account} is already connected to another tenant`);
+  // A reinstall (new OAuth tokens) must not disconnect the HubSpot inbox set up on the connection.
+  if (credentials.crm === 'hubspot' && !credentials.inboxChannel && owner?.credentials_enc) {
+    const previous = crmCredentialsSchema.safeParse(JSON.parse(cipher.decrypt(owner.credentials_enc)));
+    if (previous.success && previous.data.crm === 'hubspot' && previous.data.inboxChannel) credentials = { ...credentials, inboxChannel: previous.data.inboxChannel };
+  }
   const connector = createConnector(credentials, connectorOptions);
-  if (connector instanceof HubSpotConnector) await connector.ensureProperties();
+  if (connector instanceof HubSpotConnector) {
+    await connector.ensureProperties();
+    // Opt-outs are written to contact properties of our own: create them now, while the installer's
+    // token certainly has the schema scope, rather than on the first opt-out.
+    await connector.ensureConsentProperties();
+  }
   const row = await db
     .insertInto('crm_connections')
     .values({ tenant_id: tenantId, crm: credentials.crm, account, credentials_enc: cipher.encrypt(JSON.stringify(credentials)) })
