@@ -44,7 +44,6 @@ import { extensionRouter } from './api/extension-routes.js';
 import { CampaignRunner, createCampaignSender, optOutHook, type OptOutListener } from './campaigns/index.js';
 import { campaignRouter } from './api/campaign-routes.js';
 import { connectionSegmentSource } from './campaigns/segment-factory.js';
-import { crmCredentialsSchema, hubSpotTokenManager } from './crm/registry.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
@@ -145,6 +144,8 @@ export class Runtime {
 
       const jobs = new Jobs(boss, logger);
       await jobs.init();
+      /** Queues a run of one connection's CRM outbox inside `trx` (one pending run per connection). */
+      const wakeCrm = (connectionId: string, trx: Kysely<Database>) => jobs.enqueue(QUEUES.crm, { connectionId }, { trx, singletonKey: connectionId });
       sender.setRetryScheduler((messageId, delayMs) => jobs.enqueue(QUEUES.sendRetry, { messageId }, { startAfterSeconds: Math.max(1, Math.ceil(delayMs / 1000)) }));
       const blobs: BlobStore =
         config.MEDIA_STORE === 's3'
@@ -196,7 +197,7 @@ export class Runtime {
       const onOptOut: OptOutListener = async (trx, e) => {
         logger.info({ action: e.action, tenantId: e.tenantId, phoneNumberId: e.phoneNumberId, source: e.source }, 'marketing consent changed');
         const connections = await trx.selectFrom('crm_connections').select('id').where('tenant_id', '=', e.tenantId).where('status', '=', 'active').execute();
-        for (const c of connections) await jobs.enqueue(QUEUES.crm, { connectionId: c.id }, { trx, singletonKey: c.id });
+        for (const c of connections) await wakeCrm(c.id, trx);
       };
       processor.onApplied(optOutHook({ onOptOut }));
       const campaigns = new CampaignRunner({ db: handle.db, sender: createCampaignSender(handle.db, graph, logger), logger, concurrency: 4, onOptOut });
@@ -211,7 +212,7 @@ export class Runtime {
         const tenants = new Set([...outcome.live, ...outcome.historyMedia].map((m) => m.tenantId));
         if (outcome.messagesInserted > 0 || outcome.pausedThreads.length > 0 || outcome.statusesRecorded > 0) {
           const rows = await trx.selectFrom('crm_connections').select(['id', 'tenant_id']).where('status', '=', 'active').execute();
-          for (const c of rows) if (tenants.size === 0 || tenants.has(c.tenant_id)) await jobs.enqueue(QUEUES.crm, { connectionId: c.id }, { trx, singletonKey: c.id });
+          for (const c of rows) if (tenants.size === 0 || tenants.has(c.tenant_id)) await wakeCrm(c.id, trx);
         }
         if (config.COEX_AGENT === 'on') {
           const sendable = [];
@@ -281,7 +282,7 @@ export class Runtime {
             logger,
             ...(config.HUBSPOT_CLIENT_SECRET ? { clientSecret: config.HUBSPOT_CLIENT_SECRET } : {}),
             ...(config.PUBLIC_BASE_URL ? { publicBaseUrl: config.PUBLIC_BASE_URL } : {}),
-            wake: (connectionId, trx) => jobs.enqueue(QUEUES.crm, { connectionId }, { trx, singletonKey: connectionId }),
+            wake: wakeCrm,
           }),
         );
         // Campaign routes take CSV bodies up to 8 MB: before the API's 256 KB JSON parser.

@@ -2,7 +2,7 @@ import { Client } from '@hubspot/api-client';
 import { z } from 'zod';
 import { DEFAULT_TIMEOUT_MS } from '../http.js';
 import { CrmError, type ArchivedMessage } from '../types.js';
-import { constantTimeEqual, HUBSPOT_SIGNATURE_MAX_AGE_MS, signHubSpotV3 } from './signature.js';
+import { checkHubSpotV3Signature } from './signature.js';
 
 /**
  * HubSpot Conversations **custom channels** (docs/decisions/hubspot-inbox-channel.md): CoEx's WhatsApp
@@ -288,17 +288,11 @@ export function verifyHubSpotWebhookV3(
   req: { method: string; url: string; headers: Record<string, string | string[] | undefined>; rawBody: Buffer | string; now?: number },
   clientSecret: string,
 ): WebhookVerifyResult {
+  // A repeated signature header is refused: which copy was signed would be ambiguous.
   const get = (name: string): string | undefined => {
     const v = req.headers[name];
     if (Array.isArray(v)) return v.length === 1 ? v[0] : undefined;
     return v;
   };
-  const signature = get('x-hubspot-signature-v3');
-  const timestamp = get('x-hubspot-request-timestamp');
-  if (!signature || !timestamp) return { ok: false, reason: 'missing HubSpot v3 signature headers' };
-  if (!/^\d{1,16}$/.test(timestamp)) return { ok: false, reason: 'malformed X-HubSpot-Request-Timestamp' };
-  if (Math.abs((req.now ?? Date.now()) - Number(timestamp)) > HUBSPOT_SIGNATURE_MAX_AGE_MS) return { ok: false, reason: 'HubSpot request timestamp outside the 5-minute window' };
-  const expected = signHubSpotV3(clientSecret, req.method, req.url, req.rawBody, timestamp);
-  if (!constantTimeEqual(expected, signature)) return { ok: false, reason: 'bad HubSpot v3 signature' };
-  return { ok: true };
+  return checkHubSpotV3Signature({ method: req.method, url: req.url, rawBody: req.rawBody, signature: get('x-hubspot-signature-v3'), timestamp: get('x-hubspot-request-timestamp'), now: req.now }, clientSecret);
 }

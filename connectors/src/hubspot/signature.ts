@@ -56,23 +56,33 @@ export function constantTimeEqual(a: string, b: string): boolean {
 }
 
 /**
+ * The v3 check itself, on header values the caller extracted: both present, a numeric timestamp
+ * within 5 minutes either way (older is a replay; far in the future is forged or badly skewed), and
+ * the signature over METHOD + URL + raw body + timestamp, compared in constant time.
+ */
+export function checkHubSpotV3Signature(
+  req: { method: string; url: string; rawBody: Buffer | string; signature: string | undefined; timestamp: string | undefined; now?: number | undefined },
+  clientSecret: string,
+): { ok: true } | { ok: false; reason: string } {
+  const { signature, timestamp } = req;
+  if (!signature || !timestamp) return { ok: false, reason: 'missing HubSpot v3 signature headers' };
+  if (!/^\d{1,16}$/.test(timestamp)) return { ok: false, reason: 'malformed X-HubSpot-Request-Timestamp' };
+  if (Math.abs((req.now ?? Date.now()) - Number(timestamp)) > HUBSPOT_SIGNATURE_MAX_AGE_MS) return { ok: false, reason: 'HubSpot request timestamp outside the 5-minute window' };
+  const expected = signHubSpotV3(clientSecret, req.method, req.url, req.rawBody, timestamp);
+  if (!constantTimeEqual(expected, signature)) return { ok: false, reason: 'bad HubSpot v3 signature' };
+  return { ok: true };
+}
+
+/**
  * Verifies a v3-signed request. account = the `portalId` query parameter, trusted only because it is
  * covered by the signature. Does not check which portal it is: callers map the portal to a tenant.
  */
 export function verifyHubSpotRequest(req: ExtensionRequest, clientSecret: string): VerifyResult {
-  const signature = header(req.headers, 'x-hubspot-signature-v3');
-  const timestamp = header(req.headers, 'x-hubspot-request-timestamp');
-  if (!signature || !timestamp) return { ok: false, status: 401, reason: 'missing HubSpot v3 signature headers' };
-  if (!/^\d{1,16}$/.test(timestamp)) return { ok: false, status: 401, reason: 'malformed X-HubSpot-Request-Timestamp' };
-
-  const now = req.now ?? Date.now();
-  // Older than 5 minutes is a replay; far in the future is a forged or badly skewed timestamp.
-  if (Math.abs(now - Number(timestamp)) > HUBSPOT_SIGNATURE_MAX_AGE_MS) {
-    return { ok: false, status: 401, reason: 'HubSpot request timestamp outside the 5-minute window' };
-  }
-
-  const expected = signHubSpotV3(clientSecret, req.method, req.url, req.rawBody, timestamp);
-  if (!constantTimeEqual(expected, signature)) return { ok: false, status: 401, reason: 'bad HubSpot v3 signature' };
+  const checked = checkHubSpotV3Signature(
+    { method: req.method, url: req.url, rawBody: req.rawBody, signature: header(req.headers, 'x-hubspot-signature-v3'), timestamp: header(req.headers, 'x-hubspot-request-timestamp'), now: req.now },
+    clientSecret,
+  );
+  if (!checked.ok) return { ok: false, status: 401, reason: checked.reason };
 
   let portalId: string | null;
   try {

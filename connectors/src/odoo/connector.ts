@@ -27,10 +27,9 @@ import {
   renderTranscriptHtml,
   transcriptMarker,
 } from './format.js';
-import { OdooJson2Transport } from './json2-transport.js';
+import { createOdooTransport } from './create-transport.js';
 import { hashExtensionSecret, isExtensionSecretHash, verifyInstallSecret } from '../extension-secret.js';
 import { isMissingModelError, type OdooDomain, type OdooTransport } from './transport.js';
-import { OdooXmlRpcTransport } from './xmlrpc-transport.js';
 
 /** Header the CoEx Odoo addon sends with every call to our server. */
 export const ODOO_EXTENSION_HEADER = 'X-Coex-Odoo-Key';
@@ -123,21 +122,7 @@ export class OdooConnector implements CrmConnector {
     this.extensionKeyHash = key === undefined ? null : isExtensionSecretHash(key) ? key : hashExtensionSecret(key);
     this.transport =
       options.transport ??
-      (this.config.protocol === 'xmlrpc'
-        ? new OdooXmlRpcTransport({
-            url: this.config.url,
-            db: this.config.db,
-            login: this.config.login ?? '',
-            apiKey: this.config.apiKey,
-            ...(this.config.timeoutMs !== undefined ? { timeoutMs: this.config.timeoutMs } : {}),
-          })
-        : new OdooJson2Transport({
-            url: this.config.url,
-            db: this.config.db,
-            apiKey: this.config.apiKey,
-            ...(this.config.timeoutMs !== undefined ? { timeoutMs: this.config.timeoutMs } : {}),
-            ...(options.fetch ? { fetch: options.fetch } : {}),
-          }));
+      createOdooTransport({ url: this.config.url, db: this.config.db, login: this.config.login, apiKey: this.config.apiKey, protocol: this.config.protocol, timeoutMs: this.config.timeoutMs, fetch: options.fetch });
   }
 
   get protocol(): 'xmlrpc' | 'json2' {

@@ -4,3 +4,5 @@ export type { OdooDomain, OdooTransport, SearchReadOptions } from './transport.j
 export { OdooXmlRpcTransport } from './xmlrpc-transport.js';
 export { OdooJson2Transport } from './json2-transport.js';
 export { hashExtensionSecret as hashOdooAddonKey } from '../extension-secret.js';
+export { createOdooTransport } from './create-transport.js';
+export type { OdooTransportConfig } from './create-transport.js';

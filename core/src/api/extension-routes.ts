@@ -4,6 +4,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { normalizePhone } from '@coex/connectors';
+import { publicUrlOf } from '../http/public-url.js';
 import type { Database } from '../db/schema.js';
 import type { TokenCipher } from '../crypto.js';
 import { getThread, listMessages, listThreads, type ThreadView } from '../store/queries.js';
@@ -183,11 +184,10 @@ export function extensionRouter(opts: ExtensionRouterOptions): Router {
     const crm = crmParam.safeParse(req.params.crm);
     if (!crm.success) return void res.status(404).json({ error: 'not found' });
     const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const base = opts.publicBaseUrl?.replace(/\/+$/, '') ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
     const at = now();
     const result = await authenticateExtensionRequest(
       { db: opts.db, cipher: opts.cipher, logger: opts.logger, hubspotClientSecret: opts.hubspotClientSecret },
-      { crm: crm.data, method: req.method, pathWithQuery: req.originalUrl, fullUrl: `${base}${req.originalUrl}`, headers: req.headers, rawBody, now: at },
+      { crm: crm.data, method: req.method, pathWithQuery: req.originalUrl, fullUrl: publicUrlOf(req, opts.publicBaseUrl), headers: req.headers, rawBody, now: at },
     );
     if (!result.ok) {
       // The reason and code only: never the headers, which carry the signature.

@@ -1,4 +1,4 @@
-import { OdooJson2Transport, OdooXmlRpcTransport, ZohoOAuth, type OdooDomain } from '@coex/connectors';
+import { createOdooTransport, ZohoOAuth, type OdooDomain } from '@coex/connectors';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/schema.js';
@@ -68,7 +68,9 @@ export function segmentSourceFor(creds: CrmCredentials, segment: SegmentSpec): S
   switch (segment.crm) {
     case 'hubspot': {
       const c = creds as Extract<CrmCredentials, { crm: 'hubspot' }>;
-      const auth = c.accessToken ? { accessToken: c.accessToken } : { tokenProvider: () => hubSpotTokenManager(c.clientSecret, c.oauth!, c.portalId, c.basePath).getAccessToken() };
+      // One token manager for the whole listing: it refreshes once, not on every page.
+      const manager = c.accessToken ? null : hubSpotTokenManager(c.clientSecret, c.oauth!, c.portalId, c.basePath);
+      const auth = manager ? { tokenProvider: () => manager.getAccessToken() } : { accessToken: c.accessToken! };
       return new HubSpotSegmentSource({ ...auth, ...(c.basePath ? { basePath: c.basePath } : {}), filterGroups: segment.spec.filter_groups, variableProperties: segment.spec.variable_properties });
     }
     case 'woocommerce': {
@@ -86,8 +88,7 @@ export function segmentSourceFor(creds: CrmCredentials, segment: SegmentSpec): S
     }
     case 'odoo': {
       const c = creds as Extract<CrmCredentials, { crm: 'odoo' }>;
-      const transport = c.protocol === 'xmlrpc' ? new OdooXmlRpcTransport({ url: c.url, db: c.db, login: c.login ?? '', apiKey: c.apiKey }) : new OdooJson2Transport({ url: c.url, db: c.db, apiKey: c.apiKey });
-      return new OdooSegmentSource({ transport, domain: segment.spec.domain as OdooDomain, variableFields: segment.spec.variable_fields });
+      return new OdooSegmentSource({ transport: createOdooTransport(c), domain: segment.spec.domain as OdooDomain, variableFields: segment.spec.variable_fields });
     }
     case 'zoho': {
       const c = creds as Extract<CrmCredentials, { crm: 'zoho' }>;

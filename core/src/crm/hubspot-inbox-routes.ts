@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { hubSpotChannelEventTypeSchema, hubSpotOutgoingMessageEventSchema, verifyHubSpotWebhookV3 } from '@coex/connectors';
 import type { Database } from '../db/schema.js';
 import type { TokenCipher } from '../crypto.js';
+import { publicUrlOf } from '../http/public-url.js';
 import { inboxChannelOf, inboxReplyOf } from './hubspot-inbox.js';
 
 /**
@@ -40,8 +41,7 @@ export function hubSpotInboxRouter(opts: HubSpotInboxRouterOptions): Router {
   router.post(HUBSPOT_INBOX_WEBHOOK_PATH, express.raw({ type: () => true, limit: 256 * 1024 }), async (req: Request, res: Response) => {
     if (!opts.clientSecret) return void res.status(503).json({ error: 'HUBSPOT_CLIENT_SECRET is not configured' });
     const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const base = opts.publicBaseUrl?.replace(/\/+$/, '') ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
-    const verified = verifyHubSpotWebhookV3({ method: req.method, url: `${base}${req.originalUrl}`, headers: req.headers, rawBody, now: now() }, opts.clientSecret);
+    const verified = verifyHubSpotWebhookV3({ method: req.method, url: publicUrlOf(req, opts.publicBaseUrl), headers: req.headers, rawBody, now: now() }, opts.clientSecret);
     if (!verified.ok) {
       opts.logger.info({ reason: verified.reason }, 'HubSpot inbox webhook refused');
       return void res.status(401).json({ error: verified.reason });

@@ -8,6 +8,7 @@ import { NumberNotConnectedError, RecipientUnknownError, SendFailedError, type S
 import { WindowClosedError } from '../outbound/window.js';
 import { InvalidMessageError } from '../outbound/graph-client.js';
 import { crmCredentialsSchema, type HubSpotInboxChannel } from './registry.js';
+import { updateCredentials } from './token-store.js';
 
 /**
  * The HubSpot inbox (docs/decisions/hubspot-inbox-channel.md): WhatsApp threads of one business
@@ -202,18 +203,12 @@ export async function connectHubSpotInbox(
     phoneNumberId: input.phoneNumberId,
     connectedAt: (deps.now?.() ?? new Date()).toISOString(),
   };
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const row = await db.selectFrom('crm_connections').select('credentials_enc').where('id', '=', connection.id).executeTakeFirstOrThrow();
-    const stored = crmCredentialsSchema.parse(JSON.parse(cipher.decrypt(row.credentials_enc)));
-    if (stored.crm !== 'hubspot') throw new InboxSetupError('not a HubSpot connection');
-    const updated = await db
-      .updateTable('crm_connections')
-      .set({ credentials_enc: cipher.encrypt(JSON.stringify({ ...stored, inboxChannel: channel })), updated_at: new Date() })
-      .where('id', '=', connection.id)
-      .where('credentials_enc', '=', row.credentials_enc)
-      .returning('id')
-      .executeTakeFirst();
-    if (updated) return { ...channel, connectionId: connection.id };
+  let saved: Awaited<ReturnType<typeof updateCredentials>>;
+  try {
+    saved = await updateCredentials(db, cipher, connection.id, (stored) => (stored.crm === 'hubspot' ? { ...stored, inboxChannel: channel } : 'gone'));
+  } catch (error) {
+    throw new InboxSetupError(`crm connection ${connection.id}: ${error instanceof Error ? error.message : String(error)}; run the command again (channel account ${account.id} was created)`);
   }
-  throw new InboxSetupError(`crm connection ${connection.id}: credentials kept changing; run the command again (channel account ${account.id} was created)`);
+  if (saved.outcome !== 'written') throw new InboxSetupError(`crm connection ${connection.id} is no longer an active HubSpot connection (channel account ${account.id} was created)`);
+  return { ...channel, connectionId: connection.id };
 }

@@ -146,10 +146,12 @@ export class CrmOutbox {
           }
           result.written += Object.keys(res.written).length;
         } else if (kind === 'inbox' || kind === 'inbox_reply') {
+          // Published one call each (HubSpot has no batch publish), but read in one query.
+          const messages = kind === 'inbox' ? new Map((await this.archivedMessages(items.map((d) => d.ref_id))).map((m) => [m.id, m] as const)) : null;
           for (const item of items) {
             let recordId: string | null;
-            if (kind === 'inbox') {
-              const [message] = await this.archivedMessages([item.ref_id]);
+            if (messages) {
+              const message = messages.get(item.ref_id);
               recordId = message ? await publishToInbox(connector, message) : null;
             } else {
               if (!inbox) throw new CrmError('hubspot inbox: the inbox channel was disconnected; reply not sent', 'hubspot', false);

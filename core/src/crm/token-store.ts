@@ -28,7 +28,7 @@ const MAX_CAS_ATTEMPTS = 5;
  * Read-decide-compare-and-swap on a connection's credentials. `decide` gets the stored credentials and
  * returns the ones to store, or why not. Retried when another writer got in between.
  */
-async function updateCredentials(
+export async function updateCredentials(
   db: Kysely<Database>,
   cipher: TokenCipher,
   connectionId: string,
