@@ -39,7 +39,7 @@ export async function run() {
   const results = [];
   for (const backend of await benchBackends()) {
     const target = await backend.create();
-    const handle = await openDatabase({ databaseUrl: target.databaseUrl, dataDir: target.pgliteDir });
+    const handle = await openDatabase({ databaseUrl: target.databaseUrl });
     await migrateToLatest(handle.db);
     const db = handle.db;
     const bodies = chunks().map((b) => JSON.stringify(b));

@@ -1,42 +1,66 @@
 // Shared helpers for the benchmarks: databases to run on, a keep-alive HTTP load generator, formatting.
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import http from 'node:http';
 import pg from 'pg';
 
-/** PGlite always; PostgreSQL when BENCH_DATABASE_URL / TEST_DATABASE_URL is set or the local server answers. */
+/**
+ * Where benchmarks run: the embedded PostgreSQL (the `npm start` default, started here in a temp folder
+ * with the same settings as `npm start`: fsync on) and an external PostgreSQL when BENCH_DATABASE_URL /
+ * TEST_DATABASE_URL is set or the local server answers. Each `create()` makes a fresh database.
+ */
 export async function benchBackends() {
   const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const out = [{ name: 'pglite', create: async () => ({ databaseUrl: undefined, pgliteDir: 'memory://', drop: async () => {} }) }];
+  const out = [{ name: 'embedded', create: async () => databaseOn(await embeddedCluster()) }];
   try {
     const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1500 });
     await c.connect();
     await c.end();
-    out.push({
-      name: 'postgres',
-      create: async () => {
-        const name = `coex_bench_${randomBytes(4).toString('hex')}`;
-        const admin = new pg.Client({ connectionString: url });
-        await admin.connect();
-        await admin.query(`create database ${name}`);
-        await admin.end();
-        const u = new URL(url);
-        u.pathname = `/${name}`;
-        return {
-          databaseUrl: u.toString(),
-          pgliteDir: 'memory://',
-          drop: async () => {
-            const a = new pg.Client({ connectionString: url });
-            await a.connect();
-            await a.query(`drop database if exists ${name} with (force)`);
-            await a.end();
-          },
-        };
-      },
-    });
+    out.push({ name: 'postgres', create: () => databaseOn(url) });
   } catch {
-    console.log(`(PostgreSQL at ${new URL(url).host} not reachable: PGlite only)`);
+    console.log(`(PostgreSQL at ${new URL(url).host} not reachable: embedded only)`);
   }
   return out;
+}
+
+let embedded;
+/** One embedded cluster for the whole bench run; `closeBenchBackends()` stops it. */
+export async function embeddedCluster() {
+  if (!embedded) {
+    const { openEmbeddedPostgres } = await import('../core/dist/db/embedded-postgres.js');
+    const dir = mkdtempSync(join(tmpdir(), 'coex-bench-pg-'));
+    const cluster = await openEmbeddedPostgres({ dataDir: join(dir, 'postgres'), database: 'postgres', settings: ['max_connections=300'] });
+    embedded = { cluster, dir };
+  }
+  return embedded.cluster.url;
+}
+
+export async function closeBenchBackends() {
+  if (!embedded) return;
+  await embedded.cluster.release();
+  rmSync(embedded.dir, { recursive: true, force: true });
+  embedded = undefined;
+}
+
+async function databaseOn(adminUrl) {
+  const name = `coex_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return {
+    databaseUrl: u.toString(),
+    drop: async () => {
+      const a = new pg.Client({ connectionString: adminUrl });
+      await a.connect();
+      await a.query(`drop database if exists ${name} with (force)`);
+      await a.end();
+    },
+  };
 }
 
 /** Sends `total` POSTs with `concurrency` keep-alive connections; returns requests per second. */

@@ -30,7 +30,7 @@ export async function run() {
     for (const processes of modes) {
       const graph = await startGraphApiFake({ mps: RATE });
       const target = await backend.create();
-      const handle = await openDatabase({ databaseUrl: target.databaseUrl, dataDir: target.pgliteDir });
+      const handle = await openDatabase({ databaseUrl: target.databaseUrl });
       await migrateToLatest(handle.db);
       const started = Date.now();
       if (processes === 1) {

@@ -3,6 +3,7 @@
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { closeBenchBackends } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
@@ -14,4 +15,5 @@ for (const file of files) {
   const mod = await import(join(here, file));
   await mod.run();
 }
+await closeBenchBackends();
 process.exit(0);

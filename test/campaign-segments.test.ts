@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase } from './helpers/backends.js';
 import { CrmError, OdooJson2Transport, OdooXmlRpcTransport, ZohoOAuth } from '@coex/connectors';
 import { OdooSegmentSource, WooCommerceSegmentSource, ZohoSegmentSource } from '../core/src/campaigns/index.js';
 import { recipientsFromList } from '../core/src/campaigns/recipients.js';
@@ -197,7 +198,8 @@ describe('ZohoSegmentSource', () => {
 describe('coex campaign create --segment (CLI)', () => {
   it('reads the recipients from a stored WooCommerce connection and refuses a segment of the wrong CRM', async () => {
     const woo = await FakeWooCommerce.start();
-    const handle = await openDatabase({ dataDir: 'memory://' });
+    const database = await createTestDatabase();
+    const handle = await openDatabase({ databaseUrl: database.databaseUrl });
     try {
       await migrateToLatest(handle.db);
       const cipher = TokenCipher.fromKey(randomBytes(32).toString('base64'));
@@ -231,6 +233,7 @@ describe('coex campaign create --segment (CLI)', () => {
       await expect(run('--segment', 'argan.json', '--connection', '00000000-0000-4000-8000-000000000000')).rejects.toThrow(ConfigError);
     } finally {
       await handle.close();
+      await database.drop();
       await woo.close();
     }
   });

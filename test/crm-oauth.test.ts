@@ -57,7 +57,7 @@ describe.each(backends())('CRM OAuth installs (%s)', (backend) => {
     clock = Date.parse('2026-03-01T10:00:00Z');
     logLines = [];
     database = await createTestDatabase(backend);
-    handle = await openDatabase({ databaseUrl: database.databaseUrl, dataDir: 'memory://' });
+    handle = await openDatabase({ databaseUrl: database.databaseUrl });
     await migrateToLatest(handle.db);
     await handle.db.insertInto('tenants').values([{ id: 'tenant-a', name: 'A' }, { id: 'tenant-b', name: 'B' }]).execute();
     await handle.db

@@ -16,11 +16,11 @@ describe.each(backends())('per-number pacing shared by senders [%s]', (backend) 
   beforeAll(async () => {
     graph = await startGraphApiFake({ mps: 50 });
     db = await createTestDatabase(backend);
-    const first = await openDatabase({ databaseUrl: db.databaseUrl, dataDir: db.pgliteDir });
+    const first = await openDatabase({ databaseUrl: db.databaseUrl });
     await migrateToLatest(first.db);
     handles.push(first);
-    // PGlite is single-process: its second sender shares the instance; Postgres gets a second pool.
-    handles.push(backend === 'postgres' ? await openDatabase({ databaseUrl: db.databaseUrl }) : first);
+    // The second sender gets a pool of its own, as a second process would.
+    handles.push(await openDatabase({ databaseUrl: db.databaseUrl }));
   });
   afterAll(async () => {
     for (const h of new Set(handles)) await h.close();

@@ -57,7 +57,7 @@ describe.skipIf(!hasPhp && !process.env.CI)('WooCommerce plugin against the real
 
   beforeAll(async () => {
     graph = await startGraphApiFake();
-    s = await startTestServer('pglite', { COEX_AGENT: 'off', GRAPH_API_BASE_URL: graph.url, WHATSAPP_ACCESS_TOKEN: DEFAULT_FAKE_TOKEN });
+    s = await startTestServer('postgres', { COEX_AGENT: 'off', GRAPH_API_BASE_URL: graph.url, WHATSAPP_ACCESS_TOKEN: DEFAULT_FAKE_TOKEN });
     const now = Date.now();
     const day = 86_400_000;
     const posted = [

@@ -78,7 +78,7 @@ function templateSendsTo(waId: string): Array<{ name?: string; components?: unkn
 beforeAll(async () => {
   // Default fake templates: hello_world (en_US, no parameter) and order_shipped (fr, one body parameter).
   graph = await startGraphApiFake();
-  s = await startTestServer('pglite', { COEX_AGENT: 'off', GRAPH_API_BASE_URL: graph.url, WHATSAPP_ACCESS_TOKEN: DEFAULT_FAKE_TOKEN });
+  s = await startTestServer('postgres', { COEX_AGENT: 'off', GRAPH_API_BASE_URL: graph.url, WHATSAPP_ACCESS_TOKEN: DEFAULT_FAKE_TOKEN });
   const now = Date.now();
   const posted = [
     await s.postWebhook(P.inboundMessage(NUMBER, CLOSED, 'wamid.UIREAL-CLOSED-1', now - 26 * 3600_000, P.text('Salam, fin wslat commande?'))),

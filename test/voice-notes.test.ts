@@ -109,7 +109,7 @@ describe.each(backends())('voice notes end to end [%s]', (backend) => {
 describe('voice notes without any transcription provider', () => {
   it('are stored as "not transcribed" with the reason, and the agent hands off', async () => {
     const graph = await startGraphApiFake();
-    const s = await startTestServer('pglite', { GRAPH_API_BASE_URL: graph.url, WHATSAPP_ACCESS_TOKEN: DEFAULT_FAKE_TOKEN });
+    const s = await startTestServer('postgres', { GRAPH_API_BASE_URL: graph.url, WHATSAPP_ACCESS_TOKEN: DEFAULT_FAKE_TOKEN });
     try {
       const mediaId = graph.addMedia({ bytes: VOICE, mimeType: 'audio/ogg; codecs=opus' });
       await s.postWebhook(P.inboundMessage(N, { waId: '212650000001' }, 'wamid.NOPROV', Date.now(), P.voiceNote(mediaId, createHash('sha256').update(VOICE).digest('hex'))));

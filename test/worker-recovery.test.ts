@@ -1,13 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { backends, createTestDatabase, type TestDatabase } from './helpers/backends.js';
 import { startTestServer } from './helpers/runtime.js';
 import * as P from '../core/src/whatsapp/payloads.js';
-import { InboxProcessor } from '../core/src/worker/inbox-processor.js';
-import { createLogger } from '../core/src/logger.js';
 
 const numbers: P.NumberRef[] = [1, 2, 3, 4, 5].map((i) => ({ wabaId: '102290129340398', phoneNumberId: `10654035224${i}000`, displayPhoneNumber: `21252212${i}000` }));
 const t0 = Date.UTC(2026, 10, 24, 9, 0, 0);
@@ -21,10 +16,8 @@ function traffic(count: number) {
   return out;
 }
 
-async function persistentDatabase(backend: 'pglite' | 'postgres'): Promise<TestDatabase> {
-  if (backend === 'postgres') return createTestDatabase('postgres');
-  const dir = mkdtempSync(join(tmpdir(), 'coex-pglite-'));
-  return { databaseUrl: undefined, pgliteDir: dir, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+async function persistentDatabase(backend: 'postgres'): Promise<TestDatabase> {
+  return createTestDatabase(backend);
 }
 
 describe.each(backends())('inbox durability and workers [%s]', (backend) => {
@@ -60,19 +53,10 @@ describe.each(backends())('inbox durability and workers [%s]', (backend) => {
     const ingest = await startTestServer(backend, {}, { worker: false }, db);
     const workers: Array<{ close(): Promise<void> }> = [];
     try {
-      if (backend === 'postgres') {
-        // Two separate runtimes (separate pools, separate pg-boss instances): the multi-process path.
-        for (let i = 0; i < 2; i++) workers.push(await startTestServer(backend, {}, { worker: true, http: false }, db));
-      }
+      // Two separate runtimes (separate pools, separate LISTEN connections): the multi-process path.
+      for (let i = 0; i < 2; i++) workers.push(await startTestServer(backend, {}, { worker: true, http: false }, db));
       const deliveries = traffic(300);
       await Promise.all(deliveries.map(async (d) => expect((await ingest.postWebhook(d)).status).toBe(200)));
-      if (backend === 'pglite') {
-        // PGlite is one process by nature: race two processors over the same partitions directly.
-        const logger = createLogger('silent');
-        const a = new InboxProcessor(ingest.runtime.db, logger, 'default');
-        const b = new InboxProcessor(ingest.runtime.db, logger, 'default');
-        await Promise.all(numbers.flatMap((n) => [a.drain(n.phoneNumberId), b.drain(n.phoneNumberId)]));
-      }
       await ingest.runtime.waitForInboxDrained(90_000);
       const attempts = await sql<{ attempts: number; n: string }>`select attempts, count(*) as n from webhook_inbox group by attempts`.execute(ingest.runtime.db);
       expect(attempts.rows.map((r) => ({ attempts: r.attempts, n: Number(r.n) }))).toEqual([{ attempts: 1, n: 300 }]);

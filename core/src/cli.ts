@@ -28,7 +28,7 @@ program
   .option('-p, --port <port>', 'port (default: $PORT or 3000)')
   .action(async (opts: { port?: string }) => {
     const cfg = config();
-    const runtime = await Runtime.create({ config: cfg });
+    const runtime = await Runtime.create({ config: cfg, exclusive: true });
     const url = await runtime.listen(opts.port ? Number(opts.port) : cfg.PORT);
     runtime.logger.info({ url, database: runtime.handle.kind, location: runtime.handle.location, worker: cfg.COEX_WORKER }, 'CoEx is serving');
     shutdownOnSignal(runtime);
@@ -36,10 +36,9 @@ program
 
 program
   .command('worker')
-  .description('inbox worker only (run several against one PostgreSQL to scale out)')
+  .description('inbox worker and jobs only, no HTTP (run any number against one PostgreSQL to scale out; serve with COEX_WORKER=off)')
   .action(async () => {
     const cfg = config();
-    if (!cfg.DATABASE_URL) runtimeWarn('coex worker without DATABASE_URL uses the embedded PGlite, which only one process can open: use `coex serve` instead');
     const runtime = await Runtime.create({ config: cfg, http: false, worker: true });
     runtime.logger.info({ database: runtime.handle.kind }, 'CoEx worker started');
     shutdownOnSignal(runtime);
@@ -50,7 +49,7 @@ program
   .description('apply database migrations and exit')
   .action(async () => {
     const cfg = config();
-    const handle = await openDatabase({ databaseUrl: cfg.DATABASE_URL, dataDir: join(cfg.DATA_DIR, 'pglite') });
+    const handle = await openDatabase({ databaseUrl: cfg.DATABASE_URL, embeddedDir: join(cfg.DATA_DIR, 'postgres') });
     try {
       const applied = await migrateToLatest(handle.db);
       console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
@@ -90,7 +89,7 @@ program
 
 program
   .command('demo')
-  .description('start on a throwaway PGlite, play a Coexistence day of a Moroccan shop through the real webhook endpoint, print the threads')
+  .description('start on a throwaway embedded PostgreSQL, play a Coexistence day of a Moroccan shop through the real webhook endpoint, print the threads')
   .option('--data-dir <dir>', 'keep the demo database in this directory instead of a temporary one')
   .action(async (opts: { dataDir?: string }) => {
     const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'coex-demo-'));
@@ -99,7 +98,7 @@ program
     const runtime = await Runtime.create({ config: cfg, logger: createLogger('warn'), pollingIntervalSeconds: 0.5, sweepIntervalMs: 1000 });
     try {
       const url = await runtime.listen(0, '127.0.0.1');
-      console.log(`CoEx demo on PGlite (${dataDir}), webhook endpoint ${url}/webhooks/whatsapp\n`);
+      console.log(`CoEx demo on an embedded PostgreSQL (${dataDir}), webhook endpoint ${url}/webhooks/whatsapp\n`);
       for (const d of demoDeliveries()) {
         const raw = JSON.stringify(d.body);
         const res = await fetch(`${url}/webhooks/whatsapp`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(raw, secret) }, body: raw });
@@ -286,17 +285,15 @@ function cipherFromConfig(cfg: ReturnType<typeof config>): TokenCipher {
 
 async function withDatabase<T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>['db']) => Promise<T>): Promise<T> {
   const cfg = config();
-  const handle = await openDatabase({ databaseUrl: cfg.DATABASE_URL, dataDir: join(cfg.DATA_DIR, 'pglite') });
+  // The embedded database is shared with a running `coex serve` (found through its postmaster.pid):
+  // what a command writes is written where the server reads.
+  const handle = await openDatabase({ databaseUrl: cfg.DATABASE_URL, embeddedDir: join(cfg.DATA_DIR, 'postgres') });
   try {
     await migrateToLatest(handle.db);
     return await fn(handle.db);
   } finally {
     await handle.close();
   }
-}
-
-function runtimeWarn(message: string): void {
-  console.error(`warning: ${message}`);
 }
 
 function shutdownOnSignal(runtime: Runtime): void {

@@ -4,8 +4,13 @@ import { z } from 'zod';
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('0.0.0.0'),
+  /** PostgreSQL server (postgres://…); unset: the embedded PostgreSQL in DATA_DIR/postgres. */
   DATABASE_URL: z.string().url().optional(),
   DATA_DIR: z.string().default('./data'),
+  /** Connections per process (the inbox worker holds one per number it applies at once). */
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(12),
+  /** Numbers the inbox worker of one process applies at once. */
+  INBOX_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   WHATSAPP_APP_SECRET: z.string().min(1).optional(),
   WHATSAPP_VERIFY_TOKEN: z.string().min(1).optional(),
   GRAPH_API_BASE_URL: z.string().url().default('https://graph.facebook.com'),

@@ -16,6 +16,12 @@ export function createMetrics() {
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
+  const inboxSetAside = new Counter({
+    name: 'coex_inbox_set_aside_total',
+    help: 'Webhook items that could not be stored and were set aside (GET /api/v1/inbox/set-aside), by event kind',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
   const unknownEvents = new Counter({ name: 'coex_unknown_events_total', help: 'Webhook items kept but not understood', registers: [registry] });
   let pendingSource: (() => Promise<number>) | null = null;
   const inboxPending = new Gauge({
@@ -36,7 +42,7 @@ export function createMetrics() {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  return { registry, webhookRequests, inboxProcessed, unknownEvents, inboxPending, httpDuration, setPendingSource };
+  return { registry, webhookRequests, inboxProcessed, inboxSetAside, unknownEvents, inboxPending, httpDuration, setPendingSource };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { PgBoss } from 'pg-boss';
 import express from 'express';
 import type { Config } from './config.js';
-import { migrateToLatest, openDatabase, ping, type DatabaseHandle } from './db/index.js';
+import { acquireServerLock, migrateToLatest, openDatabase, ping, type DatabaseHandle } from './db/index.js';
 import type { Database } from './db/schema.js';
 import { TokenCipher } from './crypto.js';
 import { createLogger } from './logger.js';
@@ -15,7 +15,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { InboxWriter } from './webhooks/inbox-writer.js';
 import { webhookRouter } from './webhooks/routes.js';
 import { InboxProcessor } from './worker/inbox-processor.js';
-import { InboxQueue, createBoss } from './worker/queue.js';
+import { InboxWorker, createBoss } from './worker/queue.js';
 import { apiRouter, type ApiOptions } from './api/routes.js';
 import { createHttpApp } from './http/app.js';
 import { resumeExpiredPauses } from './store/bot.js';
@@ -54,14 +54,25 @@ export interface RuntimeOptions {
   worker?: boolean;
   /** Serve HTTP (false for `coex worker`). */
   http?: boolean;
-  /** PGlite location override, e.g. 'memory://' in tests. */
-  pgliteDir?: string;
+  /**
+   * A throwaway runtime (tests): a random encryption key, media in a temp folder, no admin-token file.
+   * Its database is the one config.DATABASE_URL names.
+   */
+  ephemeral?: boolean;
+  /**
+   * Hold the embedded database as its one server (`coex serve` / `coex worker`): a second server on
+   * the same DATA_DIR is refused. CLI commands leave it false and share the running server's database.
+   */
+  exclusive?: boolean;
   sendReply?: ApiOptions['sendReply'];
   /** Run the campaign runner with the worker (default true). */
   campaigns?: boolean;
   /** Worker tuning for tests. */
   pollingIntervalSeconds?: number;
+  /** How often the inbox worker looks for due deliveries without being woken. */
   sweepIntervalMs?: number;
+  /** Numbers the inbox worker applies at once. */
+  inboxConcurrency?: number;
 }
 
 /** One CoEx process: database, job queue, inbox worker and HTTP server, wired together. */
@@ -77,7 +88,7 @@ export class Runtime {
     readonly logger: Logger,
     readonly handle: DatabaseHandle,
     readonly boss: PgBoss,
-    readonly queue: InboxQueue,
+    readonly inboxWorker: InboxWorker,
     readonly processor: InboxProcessor,
     readonly metrics: Metrics,
     readonly cipher: TokenCipher,
@@ -88,9 +99,9 @@ export class Runtime {
     readonly blobs: BlobStore,
     readonly agent: AgentOrchestrator,
     private readonly transcriberFor: (tenantId: string) => { transcriber: Transcriber } | { transcriber: null; reason: string },
-    private readonly pendingWakes: Set<Promise<void>>,
     readonly crm: CrmOutbox,
     readonly campaigns: CampaignRunner,
+    private readonly serverLock: { release(): Promise<void> } | undefined,
   ) {}
 
   get db(): Kysely<Database> {
@@ -100,22 +111,32 @@ export class Runtime {
   static async create(opts: RuntimeOptions): Promise<Runtime> {
     const { config } = opts;
     const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
-    const pgliteDir = opts.pgliteDir ?? join(config.DATA_DIR, 'pglite');
-    const handle = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: pgliteDir });
+    const ephemeral = opts.ephemeral === true;
+    const handle = await openDatabase({
+      databaseUrl: config.DATABASE_URL,
+      embeddedDir: join(config.DATA_DIR, 'postgres'),
+      poolSize: config.DATABASE_POOL_SIZE,
+      log: (message) => logger.info(message),
+    });
+    let serverLock: { release(): Promise<void> } | undefined;
     try {
+      if (handle.kind === 'embedded' && opts.exclusive) serverLock = await acquireServerLock(handle);
       await migrateToLatest(handle.db);
       const metrics = createMetrics();
       const boss = createBoss(handle, logger);
       await boss.start();
-      const queue = new InboxQueue(boss, logger, handle.kind === 'pglite' ? 'local' : 'boss');
-      await queue.init();
       const processor = new InboxProcessor(handle.db, logger, config.COEX_DEFAULT_TENANT, {
-        processed: (outcome) => metrics.inboxProcessed.inc({ outcome }),
+        processed: (outcome, count = 1) => metrics.inboxProcessed.inc({ outcome }, count),
         unknown: (n) => metrics.unknownEvents.inc(n),
+        setAside: (kind) => metrics.inboxSetAside.inc({ kind }),
+      });
+      const inboxWorker = new InboxWorker(processor, handle.connectionString, logger, {
+        concurrency: opts.inboxConcurrency ?? config.INBOX_CONCURRENCY,
+        ...(opts.sweepIntervalMs !== undefined ? { pollIntervalMs: opts.sweepIntervalMs } : {}),
       });
       const cipher = config.COEX_ENCRYPTION_KEY
         ? TokenCipher.fromKey(config.COEX_ENCRYPTION_KEY)
-        : pgliteDir.startsWith('memory://')
+        : ephemeral
           ? TokenCipher.fromKey(randomBytes(32).toString('base64'))
           : TokenCipher.fromKeyFile(join(config.DATA_DIR, 'encryption.key'));
       metrics.setPendingSource(() => processor.pendingCount());
@@ -150,7 +171,7 @@ export class Runtime {
       const blobs: BlobStore =
         config.MEDIA_STORE === 's3'
           ? blobStoreFromEnv(config, config.DATA_DIR)
-          : new DirectoryBlobStore(pgliteDir.startsWith('memory://') && !config.DATABASE_URL ? mkdtempSync(join(tmpdir(), 'coex-media-')) : join(config.DATA_DIR, 'media'));
+          : new DirectoryBlobStore(ephemeral ? mkdtempSync(join(tmpdir(), 'coex-media-')) : join(config.DATA_DIR, 'media'));
       const providers = new Map<string, AgentProvider>();
       const offline = new OfflineFaqResponder();
       const providerFor = (tenantId: string): AgentProvider => {
@@ -184,8 +205,7 @@ export class Runtime {
         const t = localTranscriber ?? geminiTranscriber;
         return t ? { transcriber: t } : { transcriber: null, reason: 'no transcription provider configured: set GEMINI_API_KEY, or WHISPER_MODEL_PATH to a ggml Whisper model on disk' };
       };
-      // Runs inside the delivery's transaction: must query through `trx` (on PGlite the outer handle
-      // would wait for the transaction's own mutex forever).
+      // Runs inside the delivery's transaction: reads through `trx` (what the batch wrote is visible there).
       const canSend = async (trx: Kysely<Database>, phoneNumberId: string): Promise<boolean> => {
         if (config.WHATSAPP_ACCESS_TOKEN) return true;
         const row = await trx.selectFrom('whatsapp_numbers').select('access_token_enc').where('phone_number_id', '=', phoneNumberId).executeTakeFirst();
@@ -216,15 +236,18 @@ export class Runtime {
         }
         if (config.COEX_AGENT === 'on') {
           const sendable = [];
-          for (const m of outcome.live) if (await canSend(trx, m.phoneNumberId)) sendable.push(m);
+          const numberCanSend = new Map<string, boolean>();
+          for (const m of outcome.live) {
+            if (!numberCanSend.has(m.phoneNumberId)) numberCanSend.set(m.phoneNumberId, await canSend(trx, m.phoneNumberId));
+            if (numberCanSend.get(m.phoneNumberId)) sendable.push(m);
+          }
           await agent.onLiveMessages(sendable, trx);
         }
       });
 
       let app: express.Express | undefined;
-      const pendingWakes = new Set<Promise<void>>();
       if (opts.http !== false) {
-        const adminToken = config.COEX_API_TOKEN ?? (pgliteDir.startsWith('memory://') ? undefined : adminTokenFromFile(config.DATA_DIR, logger));
+        const adminToken = config.COEX_API_TOKEN ?? (ephemeral ? undefined : adminTokenFromFile(config.DATA_DIR, logger));
         const inbox = new InboxWriter(handle.db);
         const routers: express.Router[] = [];
         if (config.WHATSAPP_APP_SECRET) {
@@ -234,15 +257,8 @@ export class Runtime {
               verifyToken: config.WHATSAPP_VERIFY_TOKEN,
               maxBodyBytes: config.WEBHOOK_MAX_BODY_BYTES,
               inbox,
-              onAccepted: (keys) => {
-                const wake = (async () => {
-                  for (const key of keys) await queue.wake(key);
-                })();
-                // close() waits for these: closing the database under an in-flight send corrupts PGlite's state.
-                pendingWakes.add(wake);
-                void wake.finally(() => pendingWakes.delete(wake)).catch(() => undefined);
-                return wake;
-              },
+              // Workers in other processes hear the NOTIFY sent at commit; this one is told directly.
+              onAccepted: async () => inboxWorker.kick(),
               logger,
               metrics,
             }),
@@ -311,20 +327,18 @@ export class Runtime {
         app = createHttpApp({ logger, metrics, ready: () => ping(handle.db), routers });
       }
       const crm = new CrmOutbox({ db: handle.db, cipher, logger, connectorFor: persistentConnectorFactory({ db: handle.db, cipher, logger }), inboxSender: sender });
-      const runtime = new Runtime(config, logger, handle, boss, queue, processor, metrics, cipher, app, graph, sender, jobs, blobs, agent, transcriberFor, pendingWakes, crm, campaigns);
+      const runtime = new Runtime(config, logger, handle, boss, inboxWorker, processor, metrics, cipher, app, graph, sender, jobs, blobs, agent, transcriberFor, crm, campaigns, serverLock);
       if (opts.worker ?? config.COEX_WORKER === 'inline') await runtime.startWorker(opts);
       return runtime;
     } catch (error) {
+      await serverLock?.release().catch(() => undefined);
       await handle.close();
       throw error;
     }
   }
 
   async startWorker(opts: Pick<RuntimeOptions, 'pollingIntervalSeconds' | 'sweepIntervalMs' | 'campaigns'> = {}): Promise<void> {
-    await this.queue.work(this.processor, {
-      ...(opts.pollingIntervalSeconds !== undefined ? { pollingIntervalSeconds: opts.pollingIntervalSeconds } : {}),
-      ...(opts.sweepIntervalMs !== undefined ? { sweepIntervalMs: opts.sweepIntervalMs } : {}),
-    });
+    await this.inboxWorker.start();
     await this.jobs.work<{ messageId: string }>(QUEUES.media, async (data, ctx) => {
       await downloadMessageMedia(
         {
@@ -417,10 +431,10 @@ export class Runtime {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections?.();
     }
-    await Promise.allSettled([...this.pendingWakes]);
     if (this.campaignsStarted) await this.campaigns.stop();
-    await this.queue.stop();
+    await this.inboxWorker.stop();
     await this.boss.stop({ graceful: true, timeout: 5000 }).catch(() => undefined);
+    await this.serverLock?.release().catch(() => undefined);
     await this.handle.close();
   }
 }

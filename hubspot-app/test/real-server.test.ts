@@ -9,7 +9,7 @@ import { CoexCard } from '../src/app/cards/CoexCard.js';
 import type { CoexFetch, CoexFetchOptions } from '../src/app/cards/lib/requests.js';
 
 /*
- * The card against the REAL CoEx server (issues 7 and 8), not the stub: the runtime on PGlite,
+ * The card against the REAL CoEx server (issues 7 and 8), not the stub: the runtime on PostgreSQL,
  * threads made by signed Meta webhooks (history import, customer message, phone-app echo), the real
  * extension router verifying HubSpot signature v3 and mapping the portal to its tenant through
  * crm_connections, the Graph API fake (test/fakes/graph-api.ts) behind the runtime for approved
@@ -69,7 +69,7 @@ interface GraphApiFake {
   close(): Promise<void>;
 }
 interface ServerModules {
-  startTestServer(backend: 'pglite', overrides: Record<string, string>): Promise<TestServer>;
+  startTestServer(backend: 'postgres', overrides: Record<string, string>): Promise<TestServer>;
   TEST_APP_SECRET: string;
   signHubSpotV3(clientSecret: string, method: string, uri: string, rawBody: string, timestamp: string): string;
   P: Payloads;
@@ -188,7 +188,7 @@ describe('CoexCard against the real CoEx server', () => {
     // No PUBLIC_BASE_URL: the runtime's extension router rebuilds the signed URL from the request
     // (http://127.0.0.1:<random port>), exactly the URL the fetcher signed.
     graph = await startGraphApiFake({ templates: [...DEFAULT_FAKE_TEMPLATES, CAMPAIGN_TEMPLATE] });
-    s = await startTestServer('pglite', { COEX_AGENT: 'off', HUBSPOT_CLIENT_SECRET: HUBSPOT_SECRET, GRAPH_API_BASE_URL: graph.url, WHATSAPP_ACCESS_TOKEN: DEFAULT_FAKE_TOKEN });
+    s = await startTestServer('postgres', { COEX_AGENT: 'off', HUBSPOT_CLIENT_SECRET: HUBSPOT_SECRET, GRAPH_API_BASE_URL: graph.url, WHATSAPP_ACCESS_TOKEN: DEFAULT_FAKE_TOKEN });
     const db = s.runtime.db;
     await db.insertInto('tenants').values({ id: 'default', name: 'Atlas Boutique' }).onConflict((oc) => oc.doNothing()).execute();
 

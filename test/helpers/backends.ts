@@ -1,27 +1,33 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { inject } from 'vitest';
 
 /**
- * The database backends every store test runs on: PGlite always; PostgreSQL when TEST_DATABASE_URL
- * is set (CI sets and requires it). Each Postgres test database is created fresh and dropped after.
+ * The database every store test runs on: one real PostgreSQL. In CI (and wherever TEST_DATABASE_URL is
+ * set) that server; elsewhere the embedded PostgreSQL that test/global-setup.ts starts for the run —
+ * the same binaries `npm start` uses with no DATABASE_URL. Each test database is created fresh and
+ * dropped after, so files and parallel runs never see each other's rows.
  */
-export type BackendName = 'pglite' | 'postgres';
+export type BackendName = 'postgres';
 
 export function backends(): BackendName[] {
-  return process.env.TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
+  return ['postgres'];
 }
 
 export interface TestDatabase {
-  /** undefined → PGlite in memory. */
-  databaseUrl: string | undefined;
-  pgliteDir: string;
+  databaseUrl: string;
   drop(): Promise<void>;
 }
 
-export async function createTestDatabase(backend: BackendName): Promise<TestDatabase> {
-  if (backend === 'pglite') return { databaseUrl: undefined, pgliteDir: 'memory://', drop: async () => undefined };
-  const admin = process.env.TEST_DATABASE_URL;
-  if (!admin) throw new Error('TEST_DATABASE_URL is required for the postgres backend');
+/** The server tests create their databases on (an admin connection string). */
+export function testServerUrl(): string {
+  const url = process.env.TEST_DATABASE_URL || inject('embeddedDatabaseUrl');
+  if (!url) throw new Error('no test database: set TEST_DATABASE_URL, or let test/global-setup.ts start the embedded PostgreSQL');
+  return url;
+}
+
+export async function createTestDatabase(_backend: BackendName = 'postgres'): Promise<TestDatabase> {
+  const admin = testServerUrl();
   const name = `coex_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
   const client = new pg.Client({ connectionString: admin });
   await client.connect();
@@ -31,7 +37,6 @@ export async function createTestDatabase(backend: BackendName): Promise<TestData
   url.pathname = `/${name}`;
   return {
     databaseUrl: url.toString(),
-    pgliteDir: 'memory://',
     // No `with (force)`: terminating a pool that a test left open raises an unhandled error in that
     // pool. A database still in use is left behind and dropped by the next run's global setup.
     drop: async () => {
@@ -54,9 +59,7 @@ export async function createTestDatabase(backend: BackendName): Promise<TestData
 }
 
 /** Drops test databases left behind by earlier runs (called once from vitest's global setup). */
-export async function dropStaleTestDatabases(): Promise<void> {
-  const admin = process.env.TEST_DATABASE_URL;
-  if (!admin) return;
+export async function dropStaleTestDatabases(admin: string): Promise<void> {
   const c = new pg.Client({ connectionString: admin });
   await c.connect();
   try {
@@ -65,5 +68,12 @@ export async function dropStaleTestDatabases(): Promise<void> {
     for (const r of rows.rows) await c.query(`drop database if exists ${r.datname}`).catch(() => undefined);
   } finally {
     await c.end();
+  }
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Admin URL of the embedded PostgreSQL started for this run ('' when TEST_DATABASE_URL is set). */
+    embeddedDatabaseUrl: string;
   }
 }

@@ -41,7 +41,7 @@ export async function startTestServer(
   const runtime = await Runtime.create({
     config,
     logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
-    pgliteDir: database.pgliteDir,
+    ephemeral: true,
     pollingIntervalSeconds: 0.5,
     sweepIntervalMs: 1000,
     // Campaign tests drive their own runners; a second one in the runtime would race them.

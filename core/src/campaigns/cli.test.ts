@@ -3,11 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../config.js';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from '../db/index.js';
 import { registerCampaignCommands, type CampaignCliIo, type WithDatabase } from './cli.js';
+import { createTestDatabase, type TestDatabase } from '../../../test/helpers/backends.js';
 
 const CSV = ['phone,name,var1', '0612345678,Amina,A10', '+212 6 12 34 56 79,Youssef,Y20', '06 12 34 56 78,Amina again,A11', '12,Broken,B1'].join('\n');
 
 describe('coex campaign (CLI wiring over the store)', () => {
   let handle: DatabaseHandle;
+  let database: TestDatabase;
   const out: string[] = [];
   const err: string[] = [];
   const io: CampaignCliIo = {
@@ -29,13 +31,15 @@ describe('coex campaign (CLI wiring over the store)', () => {
   }
 
   beforeAll(async () => {
-    handle = await openDatabase({ dataDir: 'memory://' });
+    database = await createTestDatabase();
+    handle = await openDatabase({ databaseUrl: database.databaseUrl });
     await migrateToLatest(handle.db);
     await handle.db.insertInto('tenants').values({ id: 'atlas', name: 'Atlas' }).execute();
     await handle.db.insertInto('whatsapp_numbers').values({ phone_number_id: '1100', tenant_id: 'atlas' }).execute();
   });
   afterAll(async () => {
     await handle.close();
+    await database.drop();
   });
 
   it('creates from a CSV (reporting invalid and duplicate rows), then starts, pauses, lists and reports', async () => {

@@ -1,10 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
 import pg from 'pg';
-import type { PGlite } from '@electric-sql/pglite';
-import { fromPglite, type Db as IDatabase } from 'pg-boss';
-import { SafePGliteDialect } from './pglite-dialect.js';
+import { openEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import type { Database } from './schema.js';
 import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_outbound_agent_crm.js';
@@ -12,10 +9,11 @@ import * as m0003 from './migrations/0003_campaigns.js';
 import * as m0004 from './migrations/0004_extension_nonces.js';
 import * as m0005 from './migrations/0005_crm_consent.js';
 import * as m0006 from './migrations/0006_hubspot_inbox.js';
+import * as m0007 from './migrations/0007_inbox_bodies.js';
 
 export type { Database } from './schema.js';
 
-/** Every migration, in order. Both dialects run the same list. */
+/** Every migration, in order. */
 const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_outbound_agent_crm': m0002,
@@ -23,6 +21,7 @@ const migrations: Record<string, Migration> = {
   '0004_extension_nonces': m0004,
   '0005_crm_consent': m0005,
   '0006_hubspot_inbox': m0006,
+  '0007_inbox_bodies': m0007,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
@@ -33,23 +32,25 @@ class StaticMigrationProvider implements MigrationProvider {
 
 export interface DatabaseHandle {
   db: Kysely<Database>;
-  kind: 'postgres' | 'pglite';
-  /** How pg-boss reaches the same database (PGlite: through the same instance and its mutex). */
-  boss: { connectionString: string } | { db: IDatabase; backend: 'pglite' };
-  /** Where PGlite keeps its files ('memory://' in tests), or the Postgres URL without password. */
+  /** 'embedded': the PostgreSQL this project runs in DATA_DIR; 'postgres': the server of DATABASE_URL. */
+  kind: 'postgres' | 'embedded';
+  /** How pg-boss, LISTEN and other dedicated connections reach the same database. */
+  connectionString: string;
+  /** The Postgres URL without password (or the embedded cluster's folder), for messages. */
   location: string;
   close(): Promise<void>;
 }
 
 export interface OpenDatabaseOptions {
-  /** postgres://… → node-postgres pool; undefined → embedded PGlite in dataDir. */
+  /** postgres://… → that server; undefined → the embedded PostgreSQL in `embeddedDir`. */
   databaseUrl?: string | undefined;
-  /** PGlite data directory, or 'memory://' for a throwaway database. */
-  dataDir?: string | undefined;
+  /** Folder of the embedded cluster (DATA_DIR/postgres). */
+  embeddedDir?: string | undefined;
   poolSize?: number;
+  /** Start-up and shutdown messages of the embedded cluster. */
+  log?: (message: string) => void;
 }
 
-// Postgres returns bigint (int8) as a string; timestamps as Date objects on both drivers.
 function redact(url: string): string {
   try {
     const u = new URL(url);
@@ -60,35 +61,59 @@ function redact(url: string): string {
   }
 }
 
-export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
-  if (options.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 });
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return {
-      db,
-      kind: 'postgres',
-      boss: { connectionString: options.databaseUrl },
-      location: redact(options.databaseUrl),
-      close: async () => {
-        await db.destroy();
-      },
-    };
+/** Refuses URLs that are not PostgreSQL (a mysql:// URL would otherwise fail later and obscurely). */
+export function assertPostgresUrl(url: string): void {
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new Error('DATABASE_URL is not a valid URL (expected postgres://user:password@host:5432/database)');
   }
-  const dataDir = options.dataDir ?? './data/pglite';
-  const { PGlite } = await import('@electric-sql/pglite');
-  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
-  const pglite: PGlite = await PGlite.create(dataDir);
-  const db = new Kysely<Database>({ dialect: new SafePGliteDialect(pglite) });
+  if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
+    throw new Error(`DATABASE_URL uses ${protocol.replace(/:$/, '')}://, but CoEx needs PostgreSQL (postgres://…); leave it unset for the embedded PostgreSQL`);
+  }
+}
+
+// int8 (bigint) comes back as a string, timestamps as Date objects.
+export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  let url = options.databaseUrl;
+  let embedded: EmbeddedPostgres | undefined;
+  if (url) assertPostgresUrl(url);
+  else {
+    embedded = await openEmbeddedPostgres({ dataDir: options.embeddedDir ?? './data/postgres', ...(options.log ? { log: options.log } : {}) });
+    url = embedded.url;
+  }
+  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+  // A connection the server drops (restart, idle kill) must not crash the process: the pool replaces it.
+  pool.on('error', () => undefined);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
-    kind: 'pglite',
-    boss: { db: fromPglite(pglite), backend: 'pglite' },
-    location: dataDir,
+    kind: embedded ? 'embedded' : 'postgres',
+    connectionString: url,
+    location: embedded ? embedded.dataDir : redact(url),
     close: async () => {
       await db.destroy();
-      if (!pglite.closed) await pglite.close();
+      await embedded?.release();
     },
   };
+}
+
+/**
+ * Holds the embedded database for one server process: a second `coex serve` (or `coex worker`) on the
+ * same DATA_DIR is refused, while CLI commands share the database with the running server. A
+ * session-level advisory lock on its own connection: it disappears with the process, even on kill -9.
+ */
+export async function acquireServerLock(handle: DatabaseHandle): Promise<{ release(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: handle.connectionString });
+  client.on('error', () => undefined);
+  await client.connect();
+  const r = await client.query<{ ok: boolean }>("select pg_try_advisory_lock(hashtextextended('coex.embedded-server', 0)) as ok");
+  if (!r.rows[0]?.ok) {
+    await client.end();
+    throw new Error(`another CoEx server is already running on this DATA_DIR (${handle.location}); stop it first, or give this one its own DATA_DIR or a DATABASE_URL`);
+  }
+  return { release: () => client.end() };
 }
 
 export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {

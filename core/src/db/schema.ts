@@ -187,12 +187,34 @@ export interface WebhookInboxTable {
   id: GeneratedInt8;
   partition_key: string;
   body_sha256: string;
-  raw_body: string;
+  /** The delivery's bytes (webhook_bodies); rows written before migration 0007 carry raw_body instead. */
+  body_id: Int8 | null;
+  raw_body: Nullable<string>;
   received_at: GeneratedTimestamp;
   processed_at: NullableTimestamp;
   attempts: Generated<number>;
   last_error: Nullable<string>;
   outcome: NullableJson;
+  /** A transient failure delays the number's next attempt until then. */
+  next_attempt_at: GeneratedTimestamp;
+}
+
+export interface WebhookBodiesTable {
+  id: GeneratedInt8;
+  body_sha256: string;
+  raw_body: string;
+  received_at: GeneratedTimestamp;
+}
+
+export interface WebhookSetAsideTable {
+  id: GeneratedInt8;
+  inbox_id: Int8;
+  partition_key: string;
+  /** The event kind that could not be stored ('message', 'status', … or 'delivery'). */
+  kind: string;
+  reason: string;
+  payload: NullableJson;
+  created_at: GeneratedTimestamp;
 }
 
 export interface UnknownEventsTable {
@@ -301,6 +323,8 @@ export interface Database {
   sync_state: SyncStateTable;
   account_events: AccountEventsTable;
   webhook_inbox: WebhookInboxTable;
+  webhook_bodies: WebhookBodiesTable;
+  webhook_set_aside: WebhookSetAsideTable;
   unknown_events: UnknownEventsTable;
   bot_events: BotEventsTable;
   send_pacers: SendPacersTable;

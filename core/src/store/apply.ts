@@ -77,6 +77,24 @@ export interface ApplyOptions {
   /** Tenant that numbers seen for the first time are attached to. */
   defaultTenantId: string;
   inboxId?: string | null;
+  /** The delivery an event came from, when one call applies several (batched inbox). */
+  inboxIdOf?: (event: DomainEvent) => string | null;
+}
+
+/** Adds `b` into `a` (outcomes of several apply calls in one transaction). */
+export function mergeOutcome(a: ApplyOutcome, b: ApplyOutcome): ApplyOutcome {
+  a.messagesInserted += b.messagesInserted;
+  a.messagesMerged += b.messagesMerged;
+  a.statusesRecorded += b.statusesRecorded;
+  a.mutations += b.mutations;
+  a.historyChunks += b.historyChunks;
+  a.contactsSynced += b.contactsSynced;
+  a.accountEvents += b.accountEvents;
+  a.unknown += b.unknown;
+  a.live.push(...b.live);
+  a.historyMedia.push(...b.historyMedia);
+  a.pausedThreads.push(...b.pausedThreads);
+  return a;
 }
 
 const json = (v: unknown): string => JSON.stringify(v ?? null);
@@ -337,17 +355,15 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
     if (e.live && e.origin === 'customer' && (!c.customer || e.message.timestamp > c.customer)) c.customer = e.message.timestamp;
     clocks.set(id, c);
   }
-  for (const [threadId, c] of clocks) {
-    await trx
-      .updateTable('threads')
-      .set({
-        last_message_at: sql`greatest(last_message_at, ${c.last})`,
-        ...(c.customer ? { last_customer_message_at: sql`greatest(last_customer_message_at, ${c.customer})` } : {}),
-        updated_at: sql`now()`,
-      })
-      .where('id', '=', threadId)
-      .execute();
-  }
+  // One statement for every thread of the batch (greatest() ignores the NULL of "no customer message").
+  const clockRows = [...clocks].map(([threadId, c]) => sql`(${threadId}::uuid, ${c.last}::timestamptz, ${c.customer}::timestamptz)`);
+  await sql`
+    update threads t set
+      last_message_at = greatest(t.last_message_at, v.last_at),
+      last_customer_message_at = greatest(t.last_customer_message_at, v.customer_at),
+      updated_at = now()
+    from (values ${sql.join(clockRows)}) as v(id, last_at, customer_at)
+    where t.id = v.id`.execute(trx);
 
   const inserted = new Set(rows.filter((r) => r.inserted).map((r) => r.wamid));
   outcome.messagesInserted += inserted.size;
@@ -383,27 +399,38 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
   }
 }
 
+type StatusEvent = Extract<DomainEvent, { kind: 'status' }>;
+
+/** Records statuses (one multi-row insert) and folds them into their messages (one update per number). */
+async function applyStatuses(trx: Trx, events: StatusEvent[], outcome: ApplyOutcome): Promise<void> {
+  if (events.length === 0) return;
+  await trx
+    .insertInto('message_statuses')
+    .values(
+      events.map((e) => ({
+        phone_number_id: e.phoneNumberId,
+        wamid: e.wamid,
+        status: e.status,
+        status_rank: STATUS_RANK[e.status] ?? 0,
+        provider_timestamp: e.timestamp,
+        recipient_id: e.recipientWaId,
+        errors: e.errors ? json(e.errors) : null,
+        pricing: e.pricing ? json(e.pricing) : null,
+        payload: json(e.raw),
+      })),
+    )
+    .onConflict((oc) => oc.doNothing())
+    .execute();
+  const byNumber = new Map<string, string[]>();
+  for (const e of events) byNumber.set(e.phoneNumberId, [...(byNumber.get(e.phoneNumberId) ?? []), e.wamid]);
+  for (const [phoneNumberId, wamids] of byNumber) await reconcileStatuses(trx, phoneNumberId, [...new Set(wamids)]);
+  outcome.statusesRecorded += events.length;
+}
+
 async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts: ApplyOptions, outcome: ApplyOutcome): Promise<void> {
   switch (e.kind) {
     case 'status': {
-      const rank = STATUS_RANK[e.status] ?? 0;
-      await trx
-        .insertInto('message_statuses')
-        .values({
-          phone_number_id: e.phoneNumberId,
-          wamid: e.wamid,
-          status: e.status,
-          status_rank: rank,
-          provider_timestamp: e.timestamp,
-          recipient_id: e.recipientWaId,
-          errors: e.errors ? json(e.errors) : null,
-          pricing: e.pricing ? json(e.pricing) : null,
-          payload: json(e.raw),
-        })
-        .onConflict((oc) => oc.doNothing())
-        .execute();
-      await reconcileStatuses(trx, e.phoneNumberId, [e.wamid]);
-      outcome.statusesRecorded += 1;
+      await applyStatuses(trx, [e], outcome);
       return;
     }
     case 'mutation': {
@@ -542,7 +569,7 @@ async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts:
     case 'unknown': {
       await trx
         .insertInto('unknown_events')
-        .values({ inbox_id: opts.inboxId ?? null, phone_number_id: e.phoneNumberId, field: e.field, detail: e.detail, payload: json(e.raw) })
+        .values({ inbox_id: opts.inboxIdOf?.(e) ?? opts.inboxId ?? null, phone_number_id: e.phoneNumberId, field: e.field, detail: e.detail, payload: json(e.raw) })
         .execute();
       outcome.unknown += 1;
       return;
@@ -578,15 +605,25 @@ export function connectionStatusFor(event: string): string | null {
 export async function applyEvents(trx: Trx, events: DomainEvent[], opts: ApplyOptions): Promise<ApplyOutcome> {
   const outcome = emptyOutcome();
   let batch: MessageEvent[] = [];
+  let statuses: StatusEvent[] = [];
   const flush = async (): Promise<void> => {
     // Bounded statements: PostgreSQL takes at most 65,535 parameters per statement.
     for (let i = 0; i < batch.length; i += MESSAGE_BATCH) await applyMessages(trx, batch.slice(i, i + MESSAGE_BATCH), opts, outcome);
     batch = [];
+    for (let i = 0; i < statuses.length; i += MESSAGE_BATCH) await applyStatuses(trx, statuses.slice(i, i + MESSAGE_BATCH), outcome);
+    statuses = [];
   };
   for (const e of events) {
+    // Messages and statuses merge in any order by design (a status waits for its message and is
+    // folded in when it comes), so consecutive runs of them are written as multi-row statements.
     if (e.kind === 'message') {
-      if (batch.length && batch[0]!.phoneNumberId !== e.phoneNumberId) await flush();
+      if ((batch.length && batch[0]!.phoneNumberId !== e.phoneNumberId) || statuses.length) await flush();
       batch.push(e);
+      continue;
+    }
+    if (e.kind === 'status') {
+      if (batch.length) await flush();
+      statuses.push(e);
       continue;
     }
     await flush();

@@ -1,23 +1,30 @@
 import { createHash } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 
-export interface InboxRow {
-  partitionKey: string;
+/** One acknowledged delivery: its bytes, and the partitions (numbers) it names. */
+export interface InboxDelivery {
   rawBody: string;
+  partitionKeys: string[];
 }
 
 interface Waiter {
-  rows: InboxRow[];
+  delivery: InboxDelivery;
+  sha256: string;
   resolve: (newKeys: string[]) => void;
   reject: (error: unknown) => void;
 }
 
+/** Channel a worker LISTENs on; notified in the transaction that makes deliveries durable. */
+export const INBOX_CHANNEL = 'coex_inbox';
+
 /**
  * Durable webhook inbox with group commit: while one INSERT is in flight, the deliveries that arrive
  * meanwhile wait and are written together by the next one. Each caller is answered only after its
- * rows are committed, so a 200 always means "on disk". Duplicate deliveries (same partition, same
- * bytes: Meta's retries) are absorbed by the unique key.
+ * rows are committed, so a 200 always means "on disk". A delivery's bytes are stored once
+ * (`webhook_bodies`), with one inbox row per number it names; duplicates (Meta's retries: same
+ * bytes) are absorbed by the unique keys. If a group's statement fails, its deliveries are written
+ * one by one, so one bad delivery is refused alone and never fails the others committed with it.
  */
 export class InboxWriter {
   private queue: Waiter[] = [];
@@ -26,9 +33,9 @@ export class InboxWriter {
   constructor(private readonly db: Kysely<Database>, private readonly maxRowsPerInsert = 500) {}
 
   /** Resolves with the partition keys that received a new row (for waking workers). */
-  write(rows: InboxRow[]): Promise<string[]> {
+  write(delivery: InboxDelivery): Promise<string[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ rows, resolve, reject });
+      this.queue.push({ delivery, sha256: createHash('sha256').update(delivery.rawBody).digest('hex'), resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }
@@ -37,38 +44,60 @@ export class InboxWriter {
     this.flushing = true;
     try {
       while (this.queue.length > 0) {
-        const waiters: Waiter[] = [];
-        let count = 0;
-        while (this.queue.length > 0 && (count === 0 || count + this.queue[0]!.rows.length <= this.maxRowsPerInsert)) {
+        const group: Waiter[] = [];
+        let rows = 0;
+        while (this.queue.length > 0 && (rows === 0 || rows + this.queue[0]!.delivery.partitionKeys.length <= this.maxRowsPerInsert)) {
           const w = this.queue.shift()!;
-          waiters.push(w);
-          count += w.rows.length;
+          group.push(w);
+          rows += w.delivery.partitionKeys.length;
         }
         try {
-          const values = waiters.flatMap((w) =>
-            w.rows.map((r) => ({
-              partition_key: r.partitionKey,
-              body_sha256: createHash('sha256').update(r.rawBody).digest('hex'),
-              raw_body: r.rawBody,
-              processed_at: null,
-              last_error: null,
-              outcome: null,
-            })),
-          );
-          const inserted = await this.db
-            .insertInto('webhook_inbox')
-            .values(values)
-            .onConflict((oc) => oc.columns(['partition_key', 'body_sha256']).doNothing())
-            .returning('partition_key')
-            .execute();
-          const fresh = new Set(inserted.map((r) => r.partition_key));
-          for (const w of waiters) w.resolve(w.rows.map((r) => r.partitionKey).filter((k) => fresh.has(k)));
+          const fresh = await this.insert(group);
+          for (const w of group) w.resolve(w.delivery.partitionKeys.filter((k) => fresh.has(`${k}\u0001${w.sha256}`)));
         } catch (error) {
-          for (const w of waiters) w.reject(error);
+          if (group.length === 1) {
+            group[0]!.reject(error);
+            continue;
+          }
+          // Find the culprit: each delivery alone. Only the one that cannot be stored is refused (503).
+          for (const w of group) {
+            try {
+              const fresh = await this.insert([w]);
+              w.resolve(w.delivery.partitionKeys.filter((k) => fresh.has(`${k}\u0001${w.sha256}`)));
+            } catch (single) {
+              w.reject(single);
+            }
+          }
         }
       }
     } finally {
       this.flushing = false;
     }
+  }
+
+  /** One statement: bodies (once each), inbox rows, and a notification delivered at commit. */
+  private async insert(group: Waiter[]): Promise<Set<string>> {
+    const bodies = new Map<string, string>();
+    const items = new Map<string, { key: string; sha: string }>();
+    for (const w of group) {
+      bodies.set(w.sha256, w.delivery.rawBody);
+      for (const key of w.delivery.partitionKeys) items.set(`${key}\u0001${w.sha256}`, { key, sha: w.sha256 });
+    }
+    const bodyValues = sql.join([...bodies].map(([sha, raw]) => sql`(${sha}, ${raw})`));
+    const itemValues = sql.join([...items.values()].map((i) => sql`(${i.key}, ${i.sha})`));
+    // `do update` on an existing body (a retry) only so that `returning` yields its id.
+    const result = await sql<{ partition_key: string; body_sha256: string }>`
+      with b as (
+        insert into webhook_bodies (body_sha256, raw_body) values ${bodyValues}
+        on conflict (body_sha256) do update set body_sha256 = excluded.body_sha256
+        returning id, body_sha256
+      ), i as (
+        insert into webhook_inbox (partition_key, body_sha256, body_id)
+        select v.partition_key, v.body_sha256, b.id from (values ${itemValues}) as v(partition_key, body_sha256) join b using (body_sha256)
+        on conflict (partition_key, body_sha256) do nothing
+        returning partition_key, body_sha256
+      )
+      select partition_key, body_sha256, pg_notify(${INBOX_CHANNEL}, '') is null as n from i`.execute(this.db);
+    return new Set(result.rows.map((r) => `${r.partition_key}\u0001${r.body_sha256}`));
   }
 }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { secretEquals } from '../crypto.js';
 import { envelopeSchema } from '../whatsapp/schemas.js';
-import { partitionKeysOf } from '../whatsapp/normalize.js';
+import { UNPARSED_PARTITION, partitionKeysOf } from '../whatsapp/normalize.js';
 import { verifySignature } from './signature.js';
 import type { InboxWriter } from './inbox-writer.js';
 
@@ -62,9 +62,9 @@ export function webhookRouter(opts: WebhookRouteOptions): Router {
       // Signed by Meta but not an envelope we know: keep it anyway (the worker reports it).
       const envelope = envelopeSchema.safeParse(body);
       const keys = envelope.success ? partitionKeysOf(envelope.data) : [];
-      const partitions = keys.length > 0 ? keys : ['unparsed'];
+      const partitions = keys.length > 0 ? keys : [UNPARSED_PARTITION];
       try {
-        const fresh = await opts.inbox.write(partitions.map((partitionKey) => ({ partitionKey, rawBody: text })));
+        const fresh = await opts.inbox.write({ rawBody: text, partitionKeys: partitions });
         opts.metrics.webhookRequests.inc({ outcome: fresh.length > 0 ? 'accepted' : 'duplicate' });
         res.status(200).json({ ok: true });
         if (fresh.length > 0) {

@@ -11,6 +11,7 @@ import {
   type WebhookEnvelope,
   type GraphErrorPayload,
   profileContactSchema,
+  GRAPH_ID,
 } from './schemas.js';
 
 /**
@@ -125,15 +126,20 @@ export type DomainEvent =
   | { kind: 'unknown'; phoneNumberId: string | null; field: string; detail: string; raw: unknown };
 
 /** The partition a change belongs to: its phone number id, or the WABA for account-level fields. */
+/** Partition of deliveries that name no usable number or WABA (still stored, reported by the worker). */
+export const UNPARSED_PARTITION = 'unparsed';
+
 export function partitionKeyOf(entryId: string, value: unknown): string {
   if (value && typeof value === 'object' && 'metadata' in value) {
     const metadata = (value as { metadata?: unknown }).metadata;
     if (metadata && typeof metadata === 'object' && 'phone_number_id' in metadata) {
       const id = (metadata as { phone_number_id?: unknown }).phone_number_id;
-      if (typeof id === 'string' && id !== '') return id;
+      // Only a well-formed id keys a partition: anything else (NUL, kilobytes of text) would fail the
+      // inbox insert for every delivery committed with it.
+      if (typeof id === 'string' && GRAPH_ID.test(id)) return id;
     }
   }
-  return `waba:${entryId}`;
+  return GRAPH_ID.test(entryId) ? `waba:${entryId}` : UNPARSED_PARTITION;
 }
 
 /** Distinct partition keys of a delivery, in order of appearance. */
@@ -443,13 +449,37 @@ export function normalizeChange(entryId: string, field: string, value: unknown):
   }
 }
 
+/** Item lists of a change value, each of which can stand alone in a value of its own. */
+const ITEM_LISTS = ['messages', 'statuses', 'message_echoes', 'history', 'state_sync', 'contacts_sync'] as const;
+
+/**
+ * Normalizes one change; when the change as a whole does not parse, each item is tried on its own,
+ * so one bad message (an impossible timestamp, a wrong type) becomes an `unknown` event with its
+ * reason and the valid items beside it are still stored.
+ */
+export function normalizeChangeIsolated(entryId: string, field: string, value: unknown): DomainEvent[] {
+  const whole = normalizeChange(entryId, field, value);
+  const failed = whole.length === 1 && whole[0]!.kind === 'unknown' && whole[0]!.raw === value && /^invalid /.test(whole[0]!.detail);
+  if (!failed || value === null || typeof value !== 'object' || Array.isArray(value)) return whole;
+  const record = value as Record<string, unknown>;
+  const lists = ITEM_LISTS.filter((k) => Array.isArray(record[k]) && (record[k] as unknown[]).length > 0);
+  const itemCount = lists.reduce((n, k) => n + (record[k] as unknown[]).length, 0);
+  if (itemCount <= 1) return whole;
+  const rest = Object.fromEntries(Object.entries(record).filter(([k]) => !(ITEM_LISTS as readonly string[]).includes(k)));
+  const events: DomainEvent[] = [];
+  for (const list of lists) {
+    for (const item of record[list] as unknown[]) events.push(...normalizeChange(entryId, field, { ...rest, [list]: [item] }));
+  }
+  return events;
+}
+
 /** Normalizes the changes of a delivery that belong to one partition (phone number or WABA). */
 export function normalizeDelivery(envelope: WebhookEnvelope, partitionKey: string): DomainEvent[] {
   const events: DomainEvent[] = [];
   for (const entry of envelope.entry) {
     for (const change of entry.changes) {
       if (partitionKeyOf(entry.id, change.value) !== partitionKey) continue;
-      events.push(...normalizeChange(entry.id, change.field, change.value));
+      events.push(...normalizeChangeIsolated(entry.id, change.field, change.value));
     }
   }
   return events;

@@ -6,8 +6,18 @@ import { z } from 'zod';
  * the raw payload, so unknown keys pass through instead of failing the parse.
  */
 
-/** Unix seconds as Meta sends them (a string), tolerating numbers. */
-export const unixSeconds = z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform((v) => new Date(Number(v) * 1000));
+/** Latest instant a webhook timestamp may name (2100-01-01): later ones are not dates PostgreSQL or we can use. */
+export const MAX_UNIX_SECONDS = 4_102_444_800;
+
+/** Unix seconds as Meta sends them (a string), tolerating numbers; out-of-range values fail the item. */
+export const unixSeconds = z
+  .union([z.string().regex(/^\d{1,12}$/), z.number().int().nonnegative()])
+  .transform((v) => Number(v))
+  .refine((n) => Number.isSafeInteger(n) && n <= MAX_UNIX_SECONDS, { message: 'timestamp out of range' })
+  .transform((n) => new Date(n * 1000));
+
+/** Graph ids (phone_number_id, WABA id): digits only, bounded, so they can key partitions and rows. */
+export const GRAPH_ID = /^\d{1,32}$/;
 
 export const graphErrorSchema = z.looseObject({
   code: z.number(),
@@ -20,7 +30,7 @@ export type GraphErrorPayload = z.infer<typeof graphErrorSchema>;
 
 export const metadataSchema = z.looseObject({
   display_phone_number: z.string(),
-  phone_number_id: z.string(),
+  phone_number_id: z.string().regex(GRAPH_ID, 'phone_number_id must be 1–32 digits'),
 });
 
 export const profileContactSchema = z.looseObject({

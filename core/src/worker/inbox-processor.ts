@@ -1,35 +1,84 @@
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
-import { applyEvents, emptyOutcome, recordWabaId, type ApplyOutcome } from '../store/apply.js';
-import { envelopeSchema } from '../whatsapp/schemas.js';
-import { normalizeDelivery, partitionKeyOf } from '../whatsapp/normalize.js';
+import { applyEvents, emptyOutcome, mergeOutcome, recordWabaId, type ApplyOutcome } from '../store/apply.js';
+import { envelopeSchema, type WebhookEnvelope } from '../whatsapp/schemas.js';
+import { normalizeDelivery, partitionKeyOf, type DomainEvent } from '../whatsapp/normalize.js';
+import { sanitizePayload } from '../whatsapp/sanitize.js';
 
-/** After this many failed attempts a delivery is set aside (dead) so it cannot block its number. */
+/**
+ * A delivery that keeps failing even applied on its own, event by event, is set aside (visibly) after
+ * this many attempts so it cannot hold its number back.
+ */
 export const MAX_INBOX_ATTEMPTS = 5;
 
-/** Runs inside the delivery's transaction, after it was applied. */
+/** Transient failures (the database went away, a deadlock) retry the batch after at most this. */
+export const MAX_RETRY_DELAY_MS = 5_000;
+
+/** Parsed bodies kept for the other numbers a delivery names (bytes of JSON text). */
+const PARSE_CACHE_BYTES = 32 * 1024 * 1024;
+
+/** Deliveries of one number applied in one transaction. */
+export const DEFAULT_BATCH_SIZE = 200;
+
+/** Runs inside the batch's transaction, after it was applied. */
 export type AfterApplyHook = (outcome: ApplyOutcome, trx: Kysely<Database>) => Promise<void> | void;
 
 export interface ProcessorMetrics {
-  processed(outcome: 'ok' | 'error' | 'dead'): void;
+  processed(outcome: 'ok' | 'error' | 'dead', count?: number): void;
   unknown(count: number): void;
+  setAside?(kind: string): void;
 }
 
+interface PendingRow {
+  id: string;
+  attempts: number;
+  body_id: string | null;
+  raw_body: string | null;
+  due: boolean;
+}
+
+type Step = { kind: 'done'; rows: number } | { kind: 'empty' } | { kind: 'locked' } | { kind: 'waiting' };
+
+/** SQLSTATE classes that say "try again later", not "this data cannot be stored". */
+function isTransient(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    if (/^(08|53|57|58)/.test(code)) return true; // connection, resources, operator intervention, system
+    if (code === '40001' || code === '40P01' || code === '55P03') return true; // serialization, deadlock, lock timeout
+    if (/^E[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT…
+    return false;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return /Connection terminated|connection (?:error|closed)|timeout exceeded|Client has encountered a connection error|ECONN/i.test(message);
+}
+
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error)).slice(0, 2000);
+
 /**
- * Drains the webhook inbox of one partition (a phone number) in arrival order. Each delivery is
- * parsed, normalized and applied in one transaction together with marking it processed, under a
- * transaction-scoped advisory lock on the partition: two workers never process the same number at
- * once, so no delivery is applied twice and order holds even if the job queue misbehaves.
+ * Drains the webhook inbox of one partition (a phone number) in arrival order. Up to `batchSize`
+ * pending deliveries are applied in one transaction, their events in one pass (consecutive messages
+ * become multi-row statements), together with marking them processed and enqueuing the follow-ups,
+ * under a transaction-scoped advisory lock on the partition: two workers never apply the same number
+ * at once, and a lock dies with its connection, so a crashed worker blocks nobody.
+ *
+ * Failure is kept local. A transient error retries the batch within MAX_RETRY_DELAY_MS (the number
+ * waits, others do not). Any other error splits the batch: each delivery alone, then each event of a
+ * failing delivery alone in a savepoint; only the event that cannot be stored is set aside, with its
+ * reason (table `webhook_set_aside`, metric, log), and everything else is applied.
  */
 export class InboxProcessor {
   private readonly hooks: AfterApplyHook[] = [];
+  /** Parsed bodies by id: a delivery naming many numbers is parsed once, not once per number. */
+  private readonly parsed = new Map<string, { envelope: WebhookEnvelope | null; size: number }>();
+  private parsedBytes = 0;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly logger: Logger,
     private readonly defaultTenantId: string,
     private readonly metrics?: ProcessorMetrics,
+    private readonly batchSize = DEFAULT_BATCH_SIZE,
   ) {}
 
   onApplied(hook: AfterApplyHook): void {
@@ -40,17 +89,20 @@ export class InboxProcessor {
   async drain(partitionKey: string, maxRows = 10_000): Promise<number> {
     let handled = 0;
     while (handled < maxRows) {
-      const step = await this.processNext(partitionKey);
-      if (step === 'empty' || step === 'locked') break;
-      handled += 1;
+      const step = await this.step(partitionKey, this.batchSize);
+      if (step.kind !== 'done') break;
+      handled += step.rows;
     }
     return handled;
   }
 
-  /** Partitions with pending rows (for the startup and periodic sweep). */
-  async pendingPartitions(): Promise<string[]> {
-    const rows = await this.db.selectFrom('webhook_inbox').select('partition_key').distinct().where('processed_at', 'is', null).execute();
-    return rows.map((r) => r.partition_key);
+  /** Partitions whose oldest pending delivery is due, oldest first (for the worker loop). */
+  async pendingPartitions(limit = 1000): Promise<string[]> {
+    const rows = await sql<{ partition_key: string }>`
+      select partition_key from webhook_inbox
+      where processed_at is null and next_attempt_at <= now()
+      group by partition_key order by min(id) limit ${limit}`.execute(this.db);
+    return rows.rows.map((r) => r.partition_key);
   }
 
   async pendingCount(): Promise<number> {
@@ -58,81 +110,214 @@ export class InboxProcessor {
     return Number(row.n);
   }
 
-  private async processNext(partitionKey: string): Promise<'done' | 'failed' | 'empty' | 'locked'> {
-    let claimed: { id: string; attempts: number } | null = null;
+  /** One batch of a partition. Errors end up recorded on the rows; only a lost database throws. */
+  private async step(partitionKey: string, limit: number): Promise<Step> {
+    let claimed: PendingRow[] = [];
     try {
-      const result = await this.db.transaction().execute(async (trx) => {
+      return await this.db.transaction().execute(async (trx) => {
         const lock = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(hashtextextended(${`coex.inbox:${partitionKey}`}, 0)) as ok`.execute(trx);
-        if (!lock.rows[0]?.ok) return 'locked' as const;
-        const row = await trx
-          .selectFrom('webhook_inbox')
-          .select(['id', 'raw_body', 'attempts'])
-          .where('partition_key', '=', partitionKey)
-          .where('processed_at', 'is', null)
-          .orderBy('id')
-          .limit(1)
-          .executeTakeFirst();
-        if (!row) return 'empty' as const;
-        claimed = { id: row.id, attempts: row.attempts };
-        const outcome = await this.applyRow(trx, row.id, row.raw_body, partitionKey);
-        // Follow-up work (agent turn, media download, CRM archive) is enqueued inside the same
-        // transaction: it exists if and only if the delivery was applied.
+        if (!lock.rows[0]?.ok) return { kind: 'locked' } as const;
+        const rows = await sql<PendingRow>`
+          select i.id, i.attempts, i.body_id, coalesce(i.raw_body, b.raw_body) as raw_body, i.next_attempt_at <= now() as due
+          from webhook_inbox i left join webhook_bodies b on b.id = i.body_id
+          where i.partition_key = ${partitionKey} and i.processed_at is null
+          order by i.id limit ${limit}`.execute(trx);
+        if (rows.rows.length === 0) return { kind: 'empty' } as const;
+        // Per-number order: a delivery waiting for its retry holds back the ones after it.
+        const due = rows.rows.findIndex((r) => !r.due);
+        claimed = due === -1 ? rows.rows : rows.rows.slice(0, due);
+        if (claimed.length === 0) return { kind: 'waiting' } as const;
+        const outcome = await this.applyRows(trx, partitionKey, claimed);
+        await this.markProcessed(trx, claimed, outcome);
         for (const hook of this.hooks) await hook(outcome, trx);
-        return outcome;
+        return { kind: 'done', rows: claimed.length } as const;
+      }).then((step) => {
+        if (step.kind === 'done') {
+          this.metrics?.processed('ok', step.rows);
+        }
+        return step;
       });
-      if (typeof result === 'string') return result;
-      this.metrics?.processed('ok');
-      if (result.unknown > 0) this.metrics?.unknown(result.unknown);
-      return 'done';
     } catch (error) {
-      const row = claimed as { id: string; attempts: number } | null;
-      if (!row) throw error;
-      const attempts = row.attempts + 1;
-      const dead = attempts >= MAX_INBOX_ATTEMPTS;
-      const message = error instanceof Error ? error.message : String(error);
-      await this.db
-        .updateTable('webhook_inbox')
-        .set({
-          attempts,
-          last_error: message.slice(0, 2000),
-          ...(dead ? { processed_at: sql`now()`, outcome: JSON.stringify({ dead: true }) } : {}),
-        })
-        .where('id', '=', row.id)
-        .execute();
-      this.logger.error({ inboxId: row.id, partitionKey, attempts, dead, err: message }, dead ? 'webhook delivery set aside after repeated failures' : 'webhook delivery failed; will retry');
-      this.metrics?.processed(dead ? 'dead' : 'error');
-      if (!dead) throw error;
-      return 'failed';
+      if (claimed.length === 0) throw error;
+      return this.recover(partitionKey, claimed, error);
     }
   }
 
-  /** Parses, normalizes and applies one delivery; marks it processed. */
-  private async applyRow(trx: Kysely<Database>, id: string, rawBody: string, partitionKey: string): Promise<ApplyOutcome> {
-    let outcome = emptyOutcome();
+  private async recover(partitionKey: string, rows: PendingRow[], error: unknown): Promise<Step> {
+    const attempts = Math.max(...rows.map((r) => r.attempts)) + 1;
+    if (isTransient(error) && attempts < MAX_INBOX_ATTEMPTS) {
+      const delayMs = Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** attempts);
+      await this.db
+        .updateTable('webhook_inbox')
+        .set({ attempts: sql`attempts + 1`, last_error: errorText(error), next_attempt_at: sql`now() + ${`${delayMs} milliseconds`}::interval` })
+        .where('id', 'in', rows.map((r) => r.id))
+        .execute();
+      this.logger.warn({ partitionKey, deliveries: rows.length, attempts, retryInMs: delayMs, err: errorText(error) }, 'inbox batch failed (transient); retrying soon');
+      this.metrics?.processed('error', rows.length);
+      return { kind: 'waiting' };
+    }
+    if (rows.length > 1) {
+      // Which delivery is it? Each one alone, in order.
+      this.logger.warn({ partitionKey, deliveries: rows.length, err: errorText(error) }, 'inbox batch failed; applying its deliveries one by one');
+      let handled = 0;
+      for (let i = 0; i < rows.length; i++) {
+        const step = await this.step(partitionKey, 1);
+        if (step.kind !== 'done') return handled > 0 ? { kind: 'done', rows: handled } : step;
+        handled += step.rows;
+      }
+      return { kind: 'done', rows: handled };
+    }
+    return this.applyIsolated(partitionKey, rows[0]!, error);
+  }
+
+  /** One delivery that fails as a whole: each event in its own savepoint; the failing ones set aside. */
+  private async applyIsolated(partitionKey: string, row: PendingRow, firstError: unknown): Promise<Step> {
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        const lock = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(hashtextextended(${`coex.inbox:${partitionKey}`}, 0)) as ok`.execute(trx);
+        if (!lock.rows[0]?.ok) throw Object.assign(new Error('partition locked by another worker'), { code: '55P03' });
+        const { events, envelope } = this.eventsOf(row, partitionKey);
+        const outcome = emptyOutcome();
+        for (const event of events) {
+          await sql`savepoint coex_event`.execute(trx);
+          try {
+            mergeOutcome(outcome, await applyEvents(trx, [event], this.applyOptions(row)));
+            await sql`release savepoint coex_event`.execute(trx);
+          } catch (error) {
+            if (isTransient(error)) throw error;
+            await sql`rollback to savepoint coex_event`.execute(trx);
+            await this.setAside(trx, row, partitionKey, event.kind, errorText(error), describe(event));
+          }
+        }
+        if (envelope) await this.learnWaba(trx, envelope, partitionKey);
+        await this.markProcessed(trx, [row], outcome);
+        for (const hook of this.hooks) await hook(outcome, trx);
+      });
+      this.metrics?.processed('ok');
+      return { kind: 'done', rows: 1 };
+    } catch (error) {
+      // Even event by event it does not go through (a follow-up hook fails, the database is gone).
+      const attempts = row.attempts + 1;
+      const transient = isTransient(error);
+      const dead = !transient && attempts >= MAX_INBOX_ATTEMPTS;
+      const delayMs = Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** attempts);
+      try {
+        await this.db.transaction().execute(async (trx) => {
+          await trx
+            .updateTable('webhook_inbox')
+            .set({
+              attempts,
+              last_error: errorText(error),
+              next_attempt_at: sql`now() + ${`${delayMs} milliseconds`}::interval`,
+              ...(dead ? { processed_at: sql`now()`, outcome: JSON.stringify({ dead: true }) } : {}),
+            })
+            .where('id', '=', row.id)
+            .execute();
+          if (dead) await this.setAside(trx, row, partitionKey, 'delivery', `${errorText(firstError)} | ${errorText(error)}`, null);
+        });
+      } catch (recordError) {
+        this.logger.error({ inboxId: row.id, partitionKey, err: errorText(recordError) }, 'could not record an inbox failure');
+        throw recordError;
+      }
+      this.logger.error({ inboxId: row.id, partitionKey, attempts, dead, err: errorText(error) }, dead ? 'webhook delivery set aside after repeated failures' : 'webhook delivery failed; will retry');
+      this.metrics?.processed(dead ? 'dead' : 'error');
+      return dead ? { kind: 'done', rows: 1 } : { kind: 'waiting' };
+    }
+  }
+
+  private async setAside(trx: Kysely<Database>, row: PendingRow, partitionKey: string, kind: string, reason: string, payload: unknown): Promise<void> {
+    await trx
+      .insertInto('webhook_set_aside')
+      .values({ inbox_id: row.id, partition_key: partitionKey, kind, reason, payload: payload === null ? null : JSON.stringify(payload) })
+      .execute();
+    this.metrics?.setAside?.(kind);
+    this.logger.error({ inboxId: row.id, partitionKey, kind, reason }, 'webhook item set aside: it cannot be stored (the rest of its delivery was)');
+  }
+
+  private applyOptions(row: PendingRow, inboxIdOf?: (e: DomainEvent) => string | null) {
+    return { defaultTenantId: this.defaultTenantId, inboxId: row.id, ...(inboxIdOf ? { inboxIdOf } : {}) };
+  }
+
+  /** Parses and applies a batch of deliveries as one stream of events. */
+  private async applyRows(trx: Kysely<Database>, partitionKey: string, rows: PendingRow[]): Promise<ApplyOutcome> {
+    const all: DomainEvent[] = [];
+    const inboxOf = new WeakMap<DomainEvent, string>();
+    const envelopes: WebhookEnvelope[] = [];
+    for (const row of rows) {
+      const { events, envelope } = this.eventsOf(row, partitionKey);
+      for (const e of events) inboxOf.set(e, row.id);
+      all.push(...events);
+      if (envelope) envelopes.push(envelope);
+    }
+    const outcome = await applyEvents(trx, all, { defaultTenantId: this.defaultTenantId, inboxId: rows[0]!.id, inboxIdOf: (e) => inboxOf.get(e) ?? null });
+    for (const envelope of envelopes.slice(-1)) await this.learnWaba(trx, envelope, partitionKey);
+    return outcome;
+  }
+
+  /** The events of one delivery for this partition; an unreadable body becomes one `unknown` event. */
+  private eventsOf(row: PendingRow, partitionKey: string): { events: DomainEvent[]; envelope: WebhookEnvelope | null } {
+    const envelope = this.envelopeOf(row);
+    if (!envelope) {
+      const raw = row.raw_body ?? '';
+      let payload: unknown = raw.slice(0, 10_000);
+      try {
+        payload = sanitizePayload(JSON.parse(raw)).value;
+      } catch {
+        // not JSON: keep the text
+      }
+      return { events: [{ kind: 'unknown', phoneNumberId: null, field: '(envelope)', detail: 'delivery is not a WhatsApp webhook envelope', raw: payload }], envelope: null };
+    }
+    return { events: normalizeDelivery(envelope, partitionKey), envelope };
+  }
+
+  private envelopeOf(row: PendingRow): WebhookEnvelope | null {
+    const cacheKey = row.body_id ?? `row:${row.id}`;
+    const cached = this.parsed.get(cacheKey);
+    if (cached !== undefined) return cached.envelope;
     let parsed: unknown;
     try {
-      parsed = JSON.parse(rawBody);
+      parsed = JSON.parse(row.raw_body ?? '');
     } catch {
       parsed = undefined;
     }
-    const envelope = envelopeSchema.safeParse(parsed);
-    if (!envelope.success) {
-      await trx.insertInto('unknown_events').values({ inbox_id: id, field: '(envelope)', detail: 'delivery is not a WhatsApp webhook envelope', payload: JSON.stringify(parsed ?? rawBody.slice(0, 10_000)) }).execute();
-      outcome.unknown = 1;
-    } else {
-      outcome = await applyEvents(trx, normalizeDelivery(envelope.data, partitionKey), { defaultTenantId: this.defaultTenantId, inboxId: id });
-      // The entry id of a number's change is its WABA: numbers first seen in a webhook learn it here
-      // (template listing needs it), without a Graph call.
-      const entry = envelope.data.entry.find((e) => e.changes.some((c) => partitionKeyOf(e.id, c.value) === partitionKey));
-      if (entry && !partitionKey.startsWith('waba:')) await recordWabaId(trx, partitionKey, entry.id);
+    const result = envelopeSchema.safeParse(sanitizePayload(parsed).value);
+    const envelope = result.success ? result.data : null;
+    // Bounded by bytes: oldest bodies leave first.
+    const size = row.raw_body?.length ?? 0;
+    while (this.parsed.size > 0 && this.parsedBytes + size > PARSE_CACHE_BYTES) {
+      const [oldest] = this.parsed.keys();
+      this.parsedBytes -= this.parsed.get(oldest!)!.size;
+      this.parsed.delete(oldest!);
     }
+    this.parsed.set(cacheKey, { envelope, size });
+    this.parsedBytes += size;
+    return envelope;
+  }
+
+  /**
+   * The entry id of a number's change is its WABA: numbers first seen in a webhook learn it here
+   * (template listing needs it), without a Graph call.
+   */
+  private async learnWaba(trx: Kysely<Database>, envelope: WebhookEnvelope, partitionKey: string): Promise<void> {
+    if (partitionKey.startsWith('waba:') || partitionKey === 'unparsed') return;
+    const entry = envelope.entry.find((e) => e.changes.some((c) => partitionKeyOf(e.id, c.value) === partitionKey));
+    if (entry) await recordWabaId(trx, partitionKey, entry.id);
+  }
+
+  private async markProcessed(trx: Kysely<Database>, rows: PendingRow[], outcome: ApplyOutcome): Promise<void> {
     await trx
       .updateTable('webhook_inbox')
-      .set({ processed_at: sql`now()`, attempts: sql`attempts + 1`, last_error: null, outcome: JSON.stringify(summarize(outcome)) })
-      .where('id', '=', id)
+      .set({ processed_at: sql`now()`, attempts: sql`attempts + 1`, last_error: null, outcome: JSON.stringify({ batch: rows.length, ...summarize(outcome) }) })
+      .where('id', 'in', rows.map((r) => r.id))
       .execute();
-    return outcome;
+    if (outcome.unknown > 0) this.metrics?.unknown(outcome.unknown);
   }
+}
+
+/** What a set-aside event was, without the parts that could not be stored. */
+function describe(event: DomainEvent): unknown {
+  const { raw, ...rest } = event as DomainEvent & { raw?: unknown };
+  return { ...rest, raw: sanitizePayload(raw).value };
 }
 
 function summarize(o: ApplyOutcome): Record<string, number> {

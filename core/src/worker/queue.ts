@@ -1,119 +1,133 @@
-import { PgBoss, type Job } from 'pg-boss';
+import pg from 'pg';
+import { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { DatabaseHandle } from '../db/index.js';
+import { INBOX_CHANNEL } from '../webhooks/inbox-writer.js';
 import type { InboxProcessor } from './inbox-processor.js';
 
-export const INBOX_QUEUE = 'coex-inbox';
-/** Pause before a follow-up wake of a busy number, so a burst of deliveries shares one job send. */
-const WAKE_COALESCE_MS = 50;
-
-interface InboxJob {
-  partitionKey: string;
-}
-
 export function createBoss(handle: DatabaseHandle, logger: Logger): PgBoss {
-  const boss =
-    'connectionString' in handle.boss
-      ? new PgBoss({ connectionString: handle.boss.connectionString, schema: 'pgboss', max: 4 })
-      : new PgBoss({ db: handle.boss.db, backend: handle.boss.backend, schema: 'pgboss' });
+  const boss = new PgBoss({ connectionString: handle.connectionString, schema: 'pgboss', max: 4 });
   boss.on('error', (error: unknown) => logger.error({ err: error instanceof Error ? error.message : String(error) }, 'pg-boss error'));
   return boss;
 }
 
+export interface InboxWorkerOptions {
+  /** Numbers applied at once by this process (each holds one pooled connection while it works). */
+  concurrency?: number;
+  /** Safety net poll; LISTEN/NOTIFY and in-process wakes make it rarely needed. */
+  pollIntervalMs?: number;
+}
+
 /**
- * The inbox job queue (pg-boss). One "drain" job per phone number, `stately` policy keyed by the
- * number: at most one queued and one active drain per number across every process, so a burst of
- * webhooks for one number costs one job, and a worker pool of any size never drains one number twice
- * at once. The inbox table stays the source of truth; jobs only say "look at this number".
+ * Runs the inbox processor over every number with due deliveries, `concurrency` numbers at a time.
+ * No job queue in between: the inbox table is the queue. A worker is woken by an in-process call
+ * (web and worker in one process), by a NOTIFY sent in the transaction that made a delivery durable
+ * (any other process), and by a short poll; whichever comes first. Nothing is leased: the advisory
+ * lock a batch takes dies with its connection, so after a crash (even kill -9) the next worker to
+ * look applies everything pending at once — there is no expiry to wait out.
  */
-export class InboxQueue {
-  private readonly inFlightSends = new Set<string>();
-  private readonly dirty = new Set<string>();
-  private sweepTimer: NodeJS.Timeout | undefined;
-  private workerId: string | undefined;
+export class InboxWorker {
+  private running = false;
+  private again = false;
+  /** Until start(): a process that only serves HTTP (COEX_WORKER=off) leaves the inbox to workers. */
+  private stopped = true;
+  private listener: pg.Client | undefined;
+  private poll: NodeJS.Timeout | undefined;
+  private loop: Promise<void> = Promise.resolve();
+  private readonly concurrency: number;
 
-  private localProcessor: InboxProcessor | undefined;
-
-  /**
-   * `local` is for the embedded PGlite mode, which is one process by construction: the worker drains
-   * in-process when told, instead of paying a pg-boss job round trip per webhook on the single PGlite
-   * session (measured: it more than halved the acknowledgement rate). The sweep still recovers what a
-   * crash left. `boss` (PostgreSQL) wakes workers in any process through pg-boss.
-   */
   constructor(
-    private readonly boss: PgBoss,
+    private readonly processor: InboxProcessor,
+    private readonly connectionString: string,
     private readonly logger: Logger,
-    private readonly mode: 'boss' | 'local' = 'boss',
-  ) {}
-
-  async init(): Promise<void> {
-    await this.boss.createQueue(INBOX_QUEUE, { policy: 'stately', retryLimit: 1000, retryDelay: 2, retryBackoff: true, retryDelayMax: 300, expireInSeconds: 900 }).catch((error: unknown) => {
-      // Another process may have created it first.
-      if (!(error instanceof Error && /exist/i.test(error.message))) throw error;
-    });
+    private readonly options: InboxWorkerOptions = {},
+  ) {
+    this.concurrency = Math.max(1, options.concurrency ?? 4);
   }
 
-  /**
-   * Says "number X has new deliveries". Called after every commit; coalesced per number: while a
-   * send is in flight, later calls only mark the number dirty and one more send follows, after a
-   * short pause that lets a burst share it. Every commit is thus followed by a send that starts after
-   * it (so a job always sees it), and a burst of webhooks costs a few job sends, not one each —
-   * which matters on PGlite, where job sends and inbox inserts share one session.
-   */
-  async wake(partitionKey: string): Promise<void> {
-    if (this.inFlightSends.has(partitionKey)) {
-      this.dirty.add(partitionKey);
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.listen();
+    this.poll = setInterval(() => this.kick(), this.options.pollIntervalMs ?? 1000);
+    this.poll.unref();
+    this.kick();
+  }
+
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.connectionString });
+    client.on('notification', () => this.kick());
+    client.on('error', (error) => {
+      this.logger.warn({ err: error.message }, 'inbox LISTEN connection lost; polling until it is back');
+      this.listener = undefined;
+      client.end().catch(() => undefined);
+      if (!this.stopped) setTimeout(() => void this.listen().catch(() => undefined), 1000).unref();
+    });
+    try {
+      await client.connect();
+      await client.query(`listen ${INBOX_CHANNEL}`);
+      this.listener = client;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      this.logger.warn({ err: (error as Error).message }, 'inbox LISTEN unavailable; polling');
+      if (!this.stopped) setTimeout(() => void this.listen().catch(() => undefined), 1000).unref();
+    }
+  }
+
+  /** "There may be work": coalesced, at most one pass runs and one more follows. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
       return;
     }
-    this.inFlightSends.add(partitionKey);
-    try {
-      do {
-        this.dirty.delete(partitionKey);
-        if (this.mode === 'local') {
-          // Nobody drains in this process (coex serve with COEX_WORKER=off): the next start's sweep will.
-          if (!this.localProcessor) return;
-          await this.localProcessor.drain(partitionKey).catch((error: unknown) => this.logger.warn({ partitionKey, err: String(error) }, 'inbox drain failed; the sweep retries'));
-          continue;
+    this.running = true;
+    this.loop = this.pass()
+      .catch((error: unknown) => this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'inbox worker pass failed; retrying on the next poll'))
+      .finally(() => {
+        this.running = false;
+        if (this.again && !this.stopped) {
+          this.again = false;
+          this.kick();
         }
-        await this.boss.send(INBOX_QUEUE, { partitionKey } satisfies InboxJob, { singletonKey: partitionKey });
-        if (this.workerId) this.boss.notifyWorker(this.workerId);
-        if (this.dirty.has(partitionKey)) await new Promise((r) => setTimeout(r, WAKE_COALESCE_MS));
-      } while (this.dirty.has(partitionKey));
-    } finally {
-      this.inFlightSends.delete(partitionKey);
+      });
+  }
+
+  /** Drains every due partition, `concurrency` at a time, until nothing due is left. */
+  private async pass(): Promise<void> {
+    for (;;) {
+      this.again = false;
+      const partitions = await this.processor.pendingPartitions();
+      if (partitions.length === 0) return;
+      // Start somewhere else than a sibling worker would, so two workers rarely race for one number.
+      const offset = Math.floor(Math.random() * partitions.length);
+      const order = [...partitions.slice(offset), ...partitions.slice(0, offset)];
+      let next = 0;
+      let progress = 0;
+      const lane = async (): Promise<void> => {
+        while (!this.stopped && next < order.length) {
+          const key = order[next++]!;
+          try {
+            progress += await this.processor.drain(key);
+          } catch (error) {
+            this.logger.warn({ partitionKey: key, err: error instanceof Error ? error.message : String(error) }, 'inbox drain failed; retrying');
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(this.concurrency, order.length) }, lane));
+      if (this.stopped) return;
+      // Nothing moved (numbers locked elsewhere or waiting for a retry): let the poll or a wake call back.
+      if (progress === 0) {
+        if (!this.again) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
     }
-  }
-
-  /** Starts draining in this process. */
-  async work(processor: InboxProcessor, options: { concurrency?: number; pollingIntervalSeconds?: number; sweepIntervalMs?: number } = {}): Promise<void> {
-    if (this.mode === 'local') this.localProcessor = processor;
-    this.workerId = await this.boss.work<InboxJob>(
-      INBOX_QUEUE,
-      { batchSize: 1, localConcurrency: options.concurrency ?? 2, pollingIntervalSeconds: options.pollingIntervalSeconds ?? 0.5 },
-      async (jobs: Job<InboxJob>[]) => {
-        for (const job of jobs) await processor.drain(job.data.partitionKey);
-      },
-    );
-    await this.sweep(processor);
-    const interval = options.sweepIntervalMs ?? 30_000;
-    this.sweepTimer = setInterval(() => {
-      this.sweep(processor).catch((error: unknown) => this.logger.error({ err: String(error) }, 'inbox sweep failed'));
-    }, interval);
-    this.sweepTimer.unref();
-  }
-
-  /**
-   * Re-announces every number with unprocessed deliveries. This is what makes a crash between the
-   * 200 and the job send harmless: the row is durable, the sweep finds it.
-   */
-  async sweep(processor: InboxProcessor): Promise<number> {
-    const keys = await processor.pendingPartitions();
-    for (const key of keys) await this.wake(key);
-    return keys.length;
   }
 
   async stop(): Promise<void> {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
-    if (this.workerId) await this.boss.offWork(INBOX_QUEUE, { id: this.workerId }).catch(() => undefined);
+    this.stopped = true;
+    if (this.poll) clearInterval(this.poll);
+    await this.loop.catch(() => undefined);
+    await this.listener?.end().catch(() => undefined);
+    this.listener = undefined;
   }
 }
