@@ -23,6 +23,9 @@ export interface EnqueueOptions {
   singletonKey?: string;
 }
 
+/** How soon a job of a dead worker is noticed (pg-boss's minimum is 10). */
+export const JOB_HEARTBEAT_SECONDS = 15;
+
 export class Jobs {
   constructor(private readonly boss: PgBoss, private readonly logger: Logger) {}
 
@@ -35,8 +38,12 @@ export class Jobs {
       [QUEUES.crm, { policy: 'stately', retryLimit: 1000, retryDelay: 5, retryBackoff: true, retryDelayMax: 900, expireInSeconds: 900 }],
     ];
     for (const [name, options] of defs) {
-      await this.boss.createQueue(name, options).catch((error: unknown) => {
+      // Heartbeats: a job held by a process that died (kill -9) is retried within about a
+      // heartbeat, instead of blocking its singleton key (CRM connection) until expireInSeconds.
+      const withHeartbeat = { ...options, heartbeatSeconds: JOB_HEARTBEAT_SECONDS };
+      await this.boss.createQueue(name, withHeartbeat).catch(async (error: unknown) => {
         if (!(error instanceof Error && /exist/i.test(error.message))) throw error;
+        await this.boss.updateQueue(name, { heartbeatSeconds: JOB_HEARTBEAT_SECONDS }).catch(() => undefined);
       });
     }
   }

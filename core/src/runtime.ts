@@ -17,6 +17,7 @@ import { webhookRouter } from './webhooks/routes.js';
 import { InboxProcessor } from './worker/inbox-processor.js';
 import { InboxWorker, createBoss } from './worker/queue.js';
 import { apiRouter, type ApiOptions } from './api/routes.js';
+import { inboxRouter } from './api/inbox-routes.js';
 import { createHttpApp } from './http/app.js';
 import { resumeExpiredPauses } from './store/bot.js';
 import { GraphClient } from './outbound/graph-client.js';
@@ -310,6 +311,7 @@ export class Runtime {
             segmentSource: connectionSegmentSource(handle.db, cipher),
           }),
         );
+        routers.push(inboxRouter({ db: handle.db, adminToken }));
         routers.push(apiRouter({ db: handle.db, adminToken, sendReply, cipher, ...(onboarding ? { onboarding } : {}) }));
         if (config.PUBLIC_BASE_URL && ((config.HUBSPOT_CLIENT_ID && config.HUBSPOT_CLIENT_SECRET) || (config.ZOHO_CLIENT_ID && config.ZOHO_CLIENT_SECRET))) {
           routers.push(

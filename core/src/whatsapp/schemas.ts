@@ -11,7 +11,7 @@ export const MAX_UNIX_SECONDS = 4_102_444_800;
 
 /** Unix seconds as Meta sends them (a string), tolerating numbers; out-of-range values fail the item. */
 export const unixSeconds = z
-  .union([z.string().regex(/^\d{1,12}$/), z.number().int().nonnegative()])
+  .union([z.string().regex(/^\d{1,20}$/, 'timestamp out of range'), z.number().int().nonnegative()])
   .transform((v) => Number(v))
   .refine((n) => Number.isSafeInteger(n) && n <= MAX_UNIX_SECONDS, { message: 'timestamp out of range' })
   .transform((n) => new Date(n * 1000));

@@ -6,7 +6,7 @@ import { INBOX_CHANNEL } from '../webhooks/inbox-writer.js';
 import type { InboxProcessor } from './inbox-processor.js';
 
 export function createBoss(handle: DatabaseHandle, logger: Logger): PgBoss {
-  const boss = new PgBoss({ connectionString: handle.connectionString, schema: 'pgboss', max: 4 });
+  const boss = new PgBoss({ connectionString: handle.connectionString, schema: 'pgboss', max: 4, superviseIntervalSeconds: 10 });
   boss.on('error', (error: unknown) => logger.error({ err: error instanceof Error ? error.message : String(error) }, 'pg-boss error'));
   return boss;
 }
