@@ -2,8 +2,17 @@
 // and prints the plain closing line "N passed, N failed".
 import { readFileSync } from 'node:fs';
 
-const report = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-const tests = report.testResults.flatMap((file) => file.assertionResults);
+// One or more reports (the default suite and the slow suite); a missing one counts as a failure.
+let missing = 0;
+const tests = process.argv.slice(2).flatMap((path) => {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')).testResults.flatMap((file) => file.assertionResults);
+  } catch {
+    console.error(`ci: no test report at ${path}`);
+    missing += 1;
+    return [];
+  }
+});
 const passed = tests.filter((t) => t.status === 'passed');
 const failed = tests.filter((t) => t.status === 'failed');
 const skipped = tests.length - passed.length - failed.length;
@@ -15,4 +24,4 @@ if (process.env.COEX_REQUIRE_POSTGRES && postgres.length === 0) {
   code = 1;
 }
 console.log(`${passed.length} passed, ${failed.length} failed, ${skipped} skipped`);
-process.exit(failed.length > 0 ? 1 : code);
+process.exit(failed.length > 0 || missing > 0 ? 1 : code);

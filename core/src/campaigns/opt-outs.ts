@@ -8,7 +8,7 @@ import { isOptIn, isOptOut } from './opt-out.js';
  * Marketing opt-outs per number and customer (wa_id). A row in `opt_outs` excludes the customer
  * from marketing campaigns of that number; every change is also appended to `opt_out_events`.
  * Every function takes the caller's transaction or handle: inside a delivery's transaction pass
- * `trx` (PGlite has one session; the outer handle would wait for the transaction forever).
+ * `trx` (what the delivery's transaction wrote is visible there).
  */
 
 export interface OptOutEvent {

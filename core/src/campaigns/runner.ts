@@ -247,7 +247,7 @@ export class CampaignRunner {
 
   private async deliver(r: Claimed): Promise<void> {
     const who = { tenantId: r.tenant_id, phoneNumberId: r.phone_number_id, waId: r.wa_id };
-    // Gate and thread in one short transaction (all queries through trx: PGlite has one session).
+    // Gate and thread in one short transaction (all queries through trx).
     const gate = await this.db.transaction().execute(async (trx) => {
       if (r.category === 'marketing') {
         const opted = await trx.selectFrom('opt_outs').select('wa_id').where('phone_number_id', '=', r.phone_number_id).where('wa_id', '=', r.wa_id).executeTakeFirst();

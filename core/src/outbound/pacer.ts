@@ -3,7 +3,7 @@ import type { Database } from '../db/schema.js';
 
 /**
  * Per-number send pacing shared by every process: a GCRA token bucket whose one piece of state (the
- * theoretical arrival time, `tat`) lives in PostgreSQL/PGlite and is advanced with one atomic UPDATE
+ * theoretical arrival time, `tat`) lives in PostgreSQL and is advanced with one atomic UPDATE
  * per send, using the database's clock so that processes on different machines agree. The caller
  * gets the moment its send is allowed and sleeps until then; nothing is counted per process, so two
  * senders share 20 msg/s instead of getting 20 each.

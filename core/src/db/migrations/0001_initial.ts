@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 
-/** The conversation store. One schema for PostgreSQL (pg) and PGlite. */
+/** The conversation store. */
 const statements = [
   `create table tenants (
     id text primary key,

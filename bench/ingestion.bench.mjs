@@ -1,0 +1,253 @@
+// Issue 12's figures, end to end with the worker ON: a load generator in its own process POSTs signed
+// deliveries to `coex serve` (a real process), and the clock stops when the last message is readable
+// in the database. Baseline in the same run: a hand-rolled node:http HMAC + one-INSERT-per-request
+// server on the same PostgreSQL (bench/baseline-server.mjs), for which "acknowledged" = "visible".
+//   - 10,000 inbound messages at concurrency 50, 1 number and 100 numbers, embedded and external PostgreSQL
+//   - acknowledgements/s and p99 with the worker on
+//   - embedded mode: server RSS idle (database processes reported apart)
+//   - 1 vs 2 `coex worker` processes on a pre-filled inbox of 100 numbers (external PostgreSQL)
+//   - 10,000 hostile signed deliveries: crashes, valid messages missing, /healthz p99, a message after
+// Sizes: BENCH_INGEST (default 10000).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { benchBackends, fmt } from './lib.mjs';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const CLI = join(here, '../core/dist/cli.js');
+const SECRET = 'bench-ingest-secret';
+const ADMIN = 'bench-ingest-admin-token-000000';
+const COUNT = Number(process.env.BENCH_INGEST ?? 10_000);
+const CONCURRENCY = 50;
+
+function child(args, env = {}) {
+  const base = { ...process.env };
+  delete base.DATABASE_URL;
+  const p = spawn(process.execPath, args, { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout.on('data', (c) => (out += c));
+  p.stderr.on('data', (c) => (out += c));
+  p.output = () => out;
+  p.done = new Promise((r) => p.on('exit', r));
+  return p;
+}
+
+async function waitUntil(check, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function freePort() {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** `coex serve` as a process; resolves once /readyz answers. */
+async function serve(env) {
+  const port = await freePort();
+  const p = child([CLI, 'serve'], { WHATSAPP_APP_SECRET: SECRET, COEX_API_TOKEN: ADMIN, LOG_LEVEL: 'warn', COEX_AGENT: 'off', HOST: '127.0.0.1', PORT: String(port), ...env });
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil(async () => (await fetch(`${url}/readyz`)).status === 200, 180_000, `coex serve ready\n${p.output()}`);
+  return { p, url, stop: async () => (p.kill('SIGTERM'), await p.done) };
+}
+
+function loadgen(options) {
+  const p = child([join(here, 'loadgen.mjs'), JSON.stringify({ secret: SECRET, concurrency: CONCURRENCY, kind: 'text', ...options })]);
+  return p.done.then(() => JSON.parse(p.output().trim().split('\n').pop()));
+}
+
+async function countVisible(url, tag) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query("select count(*)::int as n from messages where wamid like $1", [`wamid.${tag}.%`])).rows[0].n;
+  } finally {
+    await c.end();
+  }
+}
+
+function rssMb(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
+}
+
+/** RSS of the embedded cluster's processes (postgres processes whose command line names its folder). */
+function clusterRssMb(dataDir) {
+  const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
+  const postmaster = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (Number(entry) === postmaster || ppid === postmaster) total += rssMb(entry);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
+function embeddedUrl(dataDir, database = 'coex') {
+  const creds = JSON.parse(readFileSync(join(dataDir, 'postgres.credentials.json'), 'utf8'));
+  const port = readFileSync(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[3].trim();
+  return `postgres://${creds.user}:${encodeURIComponent(creds.password)}@127.0.0.1:${port}/${database}`;
+}
+
+async function createDatabaseOn(adminUrl, name) {
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  await c.query(`create database ${name}`);
+  await c.end();
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** The hand-rolled server on `dbUrl`: ack rate = visible rate. */
+async function baseline(dbUrl, numbers) {
+  const p = child([join(here, 'baseline-server.mjs'), dbUrl, SECRET]);
+  const { port } = await waitUntil(async () => (p.output().includes('port') ? JSON.parse(p.output().split('\n')[0]) : undefined), 30_000, 'baseline server');
+  const r = await loadgen({ url: `http://127.0.0.1:${port}`, count: COUNT, numbers, tag: 'base' });
+  p.kill('SIGTERM');
+  await p.done;
+  return r;
+}
+
+/** One scenario: CoEx on `target` (embedded DATA_DIR or external URL), `numbers` numbers. */
+async function scenario(backend, numbers) {
+  let dataDir;
+  let server;
+  let dbUrl;
+  let idle;
+  let baselineUrl;
+  let drop = async () => undefined;
+  if (backend.name === 'embedded') {
+    dataDir = mkdtempSync(join(tmpdir(), 'coex-bench-ingest-'));
+    server = await serve({ DATA_DIR: dataDir });
+    dbUrl = embeddedUrl(dataDir);
+    await new Promise((r) => setTimeout(r, 2000));
+    idle = { server: rssMb(server.p.pid), database: clusterRssMb(dataDir) };
+    baselineUrl = await createDatabaseOn(embeddedUrl(dataDir, 'postgres'), `baseline_${numbers}`);
+  } else {
+    const db = await backend.create();
+    const base = await backend.create();
+    dbUrl = db.databaseUrl;
+    baselineUrl = base.databaseUrl;
+    dataDir = mkdtempSync(join(tmpdir(), 'coex-bench-ingest-'));
+    server = await serve({ DATA_DIR: dataDir, DATABASE_URL: dbUrl });
+    drop = async () => (await db.drop(), await base.drop());
+  }
+  const base = await baseline(baselineUrl, numbers);
+  const tag = `n${numbers}`;
+  const started = Date.now();
+  const acks = await loadgen({ url: server.url, count: COUNT, numbers, tag });
+  await waitUntil(async () => (await countVisible(dbUrl, tag)) >= acks.ok, 900_000, `${COUNT} messages visible`);
+  const visibleSeconds = (Date.now() - started) / 1000;
+  const peak = backend.name === 'embedded' ? { server: rssMb(server.p.pid), database: clusterRssMb(dataDir) } : undefined;
+  await server.stop();
+  await drop();
+  rmSync(dataDir, { recursive: true, force: true });
+  return { base, acks, visibleRate: acks.ok / visibleSeconds, visibleSeconds, idle, peak };
+}
+
+async function workersScenario(backend, workers) {
+  const db = await backend.create();
+  const dataDir = mkdtempSync(join(tmpdir(), 'coex-bench-workers-'));
+  const server = await serve({ DATA_DIR: dataDir, DATABASE_URL: db.databaseUrl, COEX_WORKER: 'off' });
+  const tag = `w${workers}`;
+  const acks = await loadgen({ url: server.url, count: COUNT, numbers: 100, tag });
+  const started = Date.now();
+  const procs = Array.from({ length: workers }, () =>
+    child([CLI, 'worker'], { DATABASE_URL: db.databaseUrl, DATA_DIR: dataDir, WHATSAPP_APP_SECRET: SECRET, LOG_LEVEL: 'warn', COEX_AGENT: 'off' }),
+  );
+  await waitUntil(async () => (await countVisible(db.databaseUrl, tag)) >= acks.ok, 900_000, 'workers drained the inbox');
+  const seconds = (Date.now() - started) / 1000;
+  for (const p of procs) p.kill('SIGTERM');
+  await Promise.all(procs.map((p) => p.done));
+  await server.stop();
+  await db.drop();
+  rmSync(dataDir, { recursive: true, force: true });
+  return { rate: acks.ok / seconds, seconds };
+}
+
+async function hostile(backend) {
+  const db = backend.name === 'embedded' ? undefined : await backend.create();
+  const dataDir = mkdtempSync(join(tmpdir(), 'coex-bench-hostile-'));
+  const server = await serve({ DATA_DIR: dataDir, ...(db ? { DATABASE_URL: db.databaseUrl } : {}) });
+  const dbUrl = db ? db.databaseUrl : embeddedUrl(dataDir);
+  const health = [];
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      const t = process.hrtime.bigint();
+      const ok = await fetch(`${server.url}/healthz`).then((r) => r.status === 200, () => false);
+      health.push({ ms: Number(process.hrtime.bigint() - t) / 1e6, ok });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  const r = await loadgen({ url: server.url, count: COUNT, numbers: 20, tag: 'hostile', kind: 'hostile' });
+  // Valid messages: every even delivery, and odd ones whose flaw is only in text (cases 1, 3, 9).
+  const expected = Array.from({ length: COUNT }, (_, i) => i).filter((i) => i % 2 === 0 || [1, 3, 9].includes(i % 10)).length;
+  await waitUntil(async () => (await countVisible(dbUrl, 'hostile')) >= expected, 900_000, 'hostile run applied');
+  polling = false;
+  await poller;
+  const visible = await countVisible(dbUrl, 'hostile');
+  const after = Date.now();
+  await loadgen({ url: server.url, count: 1, numbers: 1, tag: 'after', concurrency: 1 });
+  await waitUntil(async () => (await countVisible(dbUrl, 'after')) >= 1, 60_000, 'message after the fuzz');
+  const afterSeconds = (Date.now() - after) / 1000;
+  const alive = server.p.exitCode === null;
+  health.sort((a, b) => a.ms - b.ms);
+  const p99 = health[Math.floor(0.99 * (health.length - 1))]?.ms ?? 0;
+  await server.stop();
+  await db?.drop();
+  rmSync(dataDir, { recursive: true, force: true });
+  return { acks: r, expected, visible, missing: expected - visible, healthP99: p99, healthFailures: health.filter((h) => !h.ok).length, afterSeconds, alive };
+}
+
+export async function run() {
+  console.log(`\n# Ingestion end to end, worker on (${fmt(COUNT)} deliveries, concurrency ${CONCURRENCY}, load generator in its own process)`);
+  const backends = await benchBackends();
+  for (const backend of backends) {
+    for (const numbers of [1, 100]) {
+      const s = await scenario(backend, numbers);
+      console.log(
+        `${backend.name.padEnd(8)} ${String(numbers).padStart(3)} number(s)  baseline ${fmt(s.base.perSecond)}/s (p99 ${fmt(s.base.p99, 1)} ms) | ` +
+          `CoEx acks ${fmt(s.acks.perSecond)}/s ratio ${fmt(s.acks.perSecond / s.base.perSecond, 2)} p99 ${fmt(s.acks.p99, 1)} ms (${s.acks.failures} non-200) | ` +
+          `all visible in ${fmt(s.visibleSeconds, 1)} s = ${fmt(s.visibleRate)}/s ratio ${fmt(s.visibleRate / s.base.perSecond, 2)}`,
+      );
+      if (s.idle) console.log(`         RSS: coex serve idle ${fmt(s.idle.server)} MB, after the run ${fmt(s.peak.server)} MB; embedded PostgreSQL processes ${fmt(s.idle.database)} MB idle, ${fmt(s.peak.database)} MB after`);
+    }
+  }
+  const external = backends.find((b) => b.name === 'postgres');
+  if (external) {
+    const one = await workersScenario(external, 1);
+    const two = await workersScenario(external, 2);
+    console.log(`workers  100 numbers, inbox pre-filled: 1 worker ${fmt(one.rate)}/s, 2 workers ${fmt(two.rate)}/s, ratio ${fmt(two.rate / one.rate, 2)}`);
+  }
+  for (const backend of backends) {
+    const h = await hostile(backend);
+    console.log(
+      `hostile  ${backend.name.padEnd(8)} ${fmt(COUNT)} signed deliveries (half hostile): server alive ${h.alive}, ${h.acks.failures} non-200, ` +
+        `valid messages missing ${h.missing} of ${h.expected}, /healthz p99 ${fmt(h.healthP99, 1)} ms (${h.healthFailures} failed), a message afterwards visible in ${fmt(h.afterSeconds, 2)} s`,
+    );
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();
