@@ -27,7 +27,7 @@ export async function run() {
     const graph = await startGraphApiFake({ mps: 1_000_000 });
     const target = await backend.create();
     const config = loadConfig({}, { PORT: 0, DATABASE_URL: target.databaseUrl, WHATSAPP_APP_SECRET: 'x', WHATSAPP_ACCESS_TOKEN: DEFAULT_FAKE_TOKEN, GRAPH_API_BASE_URL: graph.url, COEX_API_TOKEN: 'bench-admin-token-000000', COEX_AGENT: 'off', LOG_LEVEL: 'silent' });
-    const runtime = await Runtime.create({ config, logger: createLogger('silent'), worker: false, http: false });
+    const runtime = await Runtime.create({ config, logger: createLogger('silent'), ephemeral: true, worker: false, http: false });
     const db = runtime.db;
     const agent = new AgentOrchestrator({
       db,

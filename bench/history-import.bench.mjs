@@ -1,88 +1,105 @@
-// (b) History import: messages per second through the real path (inbox row → parse → normalize →
-// idempotent upserts of contacts, threads, messages), against a raw multi-row INSERT of the same rows
-// into a plain copy of the messages table (same columns and indexes) in the same database.
+// History import end to end (issue 12): 50,000 messages of 500 threads in realistic chunks (100
+// messages a thread, 10 threads a chunk, 5 % media placeholders followed later by their media, chunks
+// POSTed out of order) through the signed HTTP endpoint of a running CoEx (worker on), until the last
+// message is stored — against a raw multi-row INSERT of the same rows into a plain copy of the messages
+// table (same columns and indexes) in the same database, in the same run.
 import { sql } from 'kysely';
 import { randomUUID } from 'node:crypto';
-import { migrateToLatest, openDatabase } from '../core/dist/db/index.js';
-import { InboxProcessor } from '../core/dist/worker/inbox-processor.js';
+import { Runtime } from '../core/dist/runtime.js';
+import { loadConfig } from '../core/dist/config.js';
 import { createLogger } from '../core/dist/logger.js';
+import { signBody } from '../core/dist/webhooks/signature.js';
 import * as P from '../core/dist/whatsapp/payloads.js';
-import { benchBackends, fmt } from './lib.mjs';
+import { benchBackends, fmt, loadPost } from './lib.mjs';
 
-const CHUNKS = Number(process.env.BENCH_HISTORY_CHUNKS ?? 20);
-const PER_CHUNK = 1000;
-const THREADS_PER_CHUNK = 50;
-const N = { wabaId: '1', phoneNumberId: '106540352242922', displayPhoneNumber: '212522123456' };
+const THREADS = Number(process.env.BENCH_HISTORY_THREADS ?? 500);
+const PER_THREAD = 100;
+const THREADS_PER_CHUNK = 10;
+const SECRET = 'bench-history-secret';
+const N = { wabaId: '102290129340398', phoneNumberId: '106540352242922', displayPhoneNumber: '212522123456' };
 
-function chunks() {
+function deliveries() {
   const base = Date.now() - 90 * 86_400_000;
-  return Array.from({ length: CHUNKS }, (_, c) =>
-    P.historyChunk(
-      N,
-      { phase: 1, chunkOrder: c + 1, progress: Math.round(((c + 1) / CHUNKS) * 100) },
-      Array.from({ length: THREADS_PER_CHUNK }, (_, t) => ({
-        waId: `2126${String(c * THREADS_PER_CHUNK + t).padStart(8, '0')}`,
-        messages: Array.from({ length: PER_CHUNK / THREADS_PER_CHUNK }, (_, m) => ({
-          wamid: `wamid.HIST.${c}.${t}.${m}`,
-          fromCustomer: m % 2 === 0,
-          at: base + (c * PER_CHUNK + t * 20 + m) * 60_000,
-          body: P.text(m % 2 === 0 ? 'salam, wach kayn had l article f taille M?' : 'Iyeh kayn, 250 dh, livraison 24h'),
-        })),
-      })),
-    ),
-  );
+  const chunkCount = THREADS / THREADS_PER_CHUNK;
+  const chunks = [];
+  const followUps = [];
+  for (let c = 0; c < chunkCount; c++) {
+    const threads = Array.from({ length: THREADS_PER_CHUNK }, (_, t) => {
+      const thread = c * THREADS_PER_CHUNK + t;
+      const waId = `2126${String(thread).padStart(8, '0')}`;
+      return {
+        waId,
+        messages: Array.from({ length: PER_THREAD }, (_, m) => {
+          const wamid = `wamid.HIST.${thread}.${m}`;
+          const at = base + (thread * PER_THREAD + m) * 60_000;
+          const placeholder = m % 20 === 7;
+          if (placeholder) followUps.push(P.historyMediaFollowUp(N, waId, wamid, at, P.image(`media-${thread}-${m}`, 'tswira dyal l article'), true));
+          return { wamid, fromCustomer: m % 2 === 1 || placeholder, at, body: placeholder ? P.mediaPlaceholder : P.text(m % 2 === 0 ? 'Iyeh kayn, 250 dh, livraison 24h' : 'salam, wach kayn had l article f taille M?') };
+        }),
+      };
+    });
+    chunks.push(P.historyChunk(N, { phase: c < chunkCount / 2 ? 0 : 1, chunkOrder: c + 1, progress: Math.round(((c + 1) / chunkCount) * 100) }, threads));
+  }
+  // Meta sends phases and chunks in no promised order: reverse pairs, then the media follow-ups.
+  for (let i = 0; i + 1 < chunks.length; i += 2) [chunks[i], chunks[i + 1]] = [chunks[i + 1], chunks[i]];
+  return [...chunks, ...followUps].map((body) => {
+    const raw = Buffer.from(JSON.stringify(body));
+    return { raw, headers: { 'x-hub-signature-256': signBody(raw, SECRET) } };
+  });
 }
 
 export async function run() {
-  const total = CHUNKS * PER_CHUNK;
-  console.log(`\n# History import (${fmt(total)} messages in ${CHUNKS} chunks of ${PER_CHUNK})`);
+  const total = THREADS * PER_THREAD;
+  console.log(`\n# History import end to end (${fmt(total)} messages, ${fmt(THREADS)} threads, chunks of ${THREADS_PER_CHUNK * PER_THREAD}, 5 % media, out of order, worker on)`);
   const results = [];
   for (const backend of await benchBackends()) {
     const target = await backend.create();
-    const handle = await openDatabase({ databaseUrl: target.databaseUrl });
-    await migrateToLatest(handle.db);
-    const db = handle.db;
-    const bodies = chunks().map((b) => JSON.stringify(b));
+    const config = loadConfig({}, { PORT: 0, HOST: '127.0.0.1', DATABASE_URL: target.databaseUrl, WHATSAPP_APP_SECRET: SECRET, COEX_API_TOKEN: 'bench-admin-token-000000', LOG_LEVEL: 'silent', COEX_AGENT: 'off' });
+    const runtime = await Runtime.create({ config, logger: createLogger('silent'), ephemeral: true, campaigns: false });
+    const url = await runtime.listen(0, '127.0.0.1');
+    const db = runtime.db;
+    const bodies = deliveries();
 
-    // CoEx path.
-    await db.insertInto('webhook_inbox').values(bodies.map((raw, i) => ({ partition_key: N.phoneNumberId, body_sha256: `bench-${i}`, raw_body: raw, processed_at: null, last_error: null, outcome: null }))).execute();
-    const processor = new InboxProcessor(db, createLogger('silent'), 'default');
     let t = process.hrtime.bigint();
-    await processor.drain(N.phoneNumberId);
+    const posted = await loadPost(`${url}/webhooks/whatsapp`, bodies, { concurrency: 8 });
+    await runtime.waitForInboxDrained(900_000);
     const coexSeconds = Number(process.hrtime.bigint() - t) / 1e9;
     const count = await db.selectFrom('messages').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
 
     // Baseline: the same rows, plain multi-row INSERTs of 1,000 rows.
     await sql`create table bench_raw_messages (like messages including defaults including indexes)`.execute(db);
     const threadId = randomUUID();
-    const rows = bodies.flatMap((raw) =>
-      JSON.parse(raw).entry[0].changes[0].value.history[0].threads.flatMap((th) =>
-        th.messages.map((m) => ({
-          tenant_id: 'default',
-          phone_number_id: N.phoneNumberId,
-          thread_id: threadId,
-          wamid: m.id,
-          direction: m.from === th.id ? 'inbound' : 'outbound',
-          origin: 'history',
-          type: m.type,
-          text: m.text.body,
-          provider_timestamp: new Date(Number(m.timestamp) * 1000),
-          status: m.history_context.status.toLowerCase(),
-          history_status: m.history_context.status,
-          payload: JSON.stringify(m),
-        })),
-      ),
-    );
+    const rows = bodies
+      .map((b) => JSON.parse(b.raw.toString()))
+      .filter((b) => b.entry[0].changes[0].value.history?.[0]?.threads)
+      .flatMap((b) =>
+        b.entry[0].changes[0].value.history[0].threads.flatMap((th) =>
+          th.messages.map((m) => ({
+            tenant_id: 'default',
+            phone_number_id: N.phoneNumberId,
+            thread_id: threadId,
+            wamid: m.id,
+            direction: m.from === th.id ? 'inbound' : 'outbound',
+            origin: 'history',
+            type: m.type,
+            text: m.text?.body ?? null,
+            provider_timestamp: new Date(Number(m.timestamp) * 1000),
+            status: m.history_context.status.toLowerCase(),
+            history_status: m.history_context.status,
+            payload: JSON.stringify(m),
+          })),
+        ),
+      );
     t = process.hrtime.bigint();
     for (let i = 0; i < rows.length; i += 1000) await db.insertInto('bench_raw_messages').values(rows.slice(i, i + 1000)).execute();
     const rawSeconds = Number(process.hrtime.bigint() - t) / 1e9;
 
-    await handle.close();
+    await runtime.close();
     await target.drop();
     const coexRate = total / coexSeconds;
     const rawRate = total / rawSeconds;
-    console.log(`baseline  ${backend.name.padEnd(8)} raw multi-row INSERT   ${fmt(rawRate)} rows/s`);
-    console.log(`coex      ${backend.name.padEnd(8)} history import         ${fmt(coexRate)} msgs/s  ratio ${fmt(coexRate / rawRate, 2)} of raw  (${fmt(Number(count.n))} stored)`);
+    console.log(`baseline  ${backend.name.padEnd(8)} raw multi-row INSERT        ${fmt(rawRate)} rows/s`);
+    console.log(`coex      ${backend.name.padEnd(8)} POSTed → stored (HTTP)      ${fmt(coexRate)} msgs/s  ratio ${fmt(coexRate / rawRate, 2)} of raw  (${fmt(Number(count.n))} stored, ${posted.failures} non-200)`);
     results.push({ backend: backend.name, coexRate, rawRate, ratio: coexRate / rawRate });
   }
   return results;

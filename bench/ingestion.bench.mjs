@@ -8,77 +8,18 @@
 //   - 1 vs 2 `coex worker` processes on a pre-filled inbox of 100 numbers (external PostgreSQL)
 //   - 10,000 hostile signed deliveries: crashes, valid messages missing, /healthz p99, a message after
 // Sizes: BENCH_INGEST (default 10000).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { benchBackends, fmt } from './lib.mjs';
+import { CLI, SECRET, child, countVisible, createDatabaseOn, embeddedUrl, runLoadgen, serve, waitUntil } from './processes.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const CLI = join(here, '../core/dist/cli.js');
-const SECRET = 'bench-ingest-secret';
-const ADMIN = 'bench-ingest-admin-token-000000';
 const COUNT = Number(process.env.BENCH_INGEST ?? 10_000);
 const CONCURRENCY = 50;
 
-function child(args, env = {}) {
-  const base = { ...process.env };
-  delete base.DATABASE_URL;
-  const p = spawn(process.execPath, args, { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  p.stdout.on('data', (c) => (out += c));
-  p.stderr.on('data', (c) => (out += c));
-  p.output = () => out;
-  p.done = new Promise((r) => p.on('exit', r));
-  return p;
-}
-
-async function waitUntil(check, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-async function freePort() {
-  const net = await import('node:net');
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** `coex serve` as a process; resolves once /readyz answers. */
-async function serve(env) {
-  const port = await freePort();
-  const p = child([CLI, 'serve'], { WHATSAPP_APP_SECRET: SECRET, COEX_API_TOKEN: ADMIN, LOG_LEVEL: 'warn', COEX_AGENT: 'off', HOST: '127.0.0.1', PORT: String(port), ...env });
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntil(async () => (await fetch(`${url}/readyz`)).status === 200, 180_000, `coex serve ready\n${p.output()}`);
-  return { p, url, stop: async () => (p.kill('SIGTERM'), await p.done) };
-}
-
-function loadgen(options) {
-  const p = child([join(here, 'loadgen.mjs'), JSON.stringify({ secret: SECRET, concurrency: CONCURRENCY, kind: 'text', ...options })]);
-  return p.done.then(() => JSON.parse(p.output().trim().split('\n').pop()));
-}
-
-async function countVisible(url, tag) {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query("select count(*)::int as n from messages where wamid like $1", [`wamid.${tag}.%`])).rows[0].n;
-  } finally {
-    await c.end();
-  }
-}
+const loadgen = (options) => runLoadgen({ concurrency: CONCURRENCY, ...options });
 
 function rssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -101,22 +42,6 @@ function clusterRssMb(dataDir) {
     }
   }
   return total;
-}
-
-function embeddedUrl(dataDir, database = 'coex') {
-  const creds = JSON.parse(readFileSync(join(dataDir, 'postgres.credentials.json'), 'utf8'));
-  const port = readFileSync(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[3].trim();
-  return `postgres://${creds.user}:${encodeURIComponent(creds.password)}@127.0.0.1:${port}/${database}`;
-}
-
-async function createDatabaseOn(adminUrl, name) {
-  const c = new pg.Client({ connectionString: adminUrl });
-  await c.connect();
-  await c.query(`create database ${name}`);
-  await c.end();
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return u.toString();
 }
 
 /** The hand-rolled server on `dbUrl`: ack rate = visible rate. */

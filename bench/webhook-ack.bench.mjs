@@ -42,7 +42,7 @@ export async function run() {
     const db = await backend.create();
     const config = loadConfig({}, { PORT: 0, HOST: '127.0.0.1', DATABASE_URL: db.databaseUrl, WHATSAPP_APP_SECRET: SECRET, COEX_API_TOKEN: 'bench-admin-token-000000', LOG_LEVEL: 'silent' });
     // Worker off: this measures the acknowledgement path alone (verify, parse, durable insert, 200).
-    const runtime = await Runtime.create({ config, logger: createLogger('silent'), worker: false });
+    const runtime = await Runtime.create({ config, logger: createLogger('silent'), ephemeral: true, worker: false });
     const url = await runtime.listen(0, '127.0.0.1');
     await loadPost(`${url}/webhooks/whatsapp`, bodies('warm').slice(0, 200));
     const r = await loadPost(`${url}/webhooks/whatsapp`, bodies(backend.name));

@@ -8,9 +8,9 @@ const envSchema = z.object({
   DATABASE_URL: z.string().url().optional(),
   DATA_DIR: z.string().default('./data'),
   /** Connections per process (the inbox worker holds one per number it applies at once). */
-  DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(12),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(20),
   /** Numbers the inbox worker of one process applies at once. */
-  INBOX_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  INBOX_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   WHATSAPP_APP_SECRET: z.string().min(1).optional(),
   WHATSAPP_VERIFY_TOKEN: z.string().min(1).optional(),
   GRAPH_API_BASE_URL: z.string().url().default('https://graph.facebook.com'),

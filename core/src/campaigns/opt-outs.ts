@@ -118,10 +118,20 @@ export async function recordOptOutIfAny(
  */
 export function optOutHook(opts: { onOptOut?: OptOutListener | undefined } = {}) {
   return async (outcome: { live: LiveMessage[] }, trx: Kysely<Database>): Promise<void> => {
-    for (const m of outcome.live) {
-      if (m.direction !== 'inbound' || m.origin !== 'customer' || m.type !== 'text') continue;
-      const row = await trx.selectFrom('messages').select('text').where('id', '=', m.messageId).executeTakeFirst();
-      await recordOptOutIfAny(trx, m, row?.text, opts);
+    const texts = outcome.live.filter((m) => m.direction === 'inbound' && m.origin === 'customer' && m.type === 'text');
+    if (texts.length === 0) return;
+    // A batch of the inbox holds up to hundreds of messages: one read for all their texts, the
+    // tenant's keywords once, and queries only for the rare message that is a keyword.
+    const rows = await trx.selectFrom('messages').select(['id', 'text']).where('id', 'in', texts.map((m) => m.messageId)).execute();
+    const textOf = new Map(rows.map((r) => [r.id, r.text]));
+    const wordsOf = new Map<string, string[]>();
+    for (const m of texts) {
+      const text = textOf.get(m.messageId);
+      if (!text) continue;
+      let words = wordsOf.get(m.tenantId);
+      if (!words) wordsOf.set(m.tenantId, (words = await extraOptOutWords(trx, m.tenantId)));
+      if (!isOptOut(text, words).optOut && !isOptIn(text).optIn) continue;
+      await recordOptOutIfAny(trx, m, text, opts);
     }
   };
 }

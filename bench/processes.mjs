@@ -1,0 +1,87 @@
+// Processes for the end-to-end benchmarks: `coex serve` / `coex worker` from the built CLI, the load
+// generator, and the embedded cluster's connection details.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+export const CLI = join(here, '../core/dist/cli.js');
+export const SECRET = 'bench-ingest-secret';
+export const ADMIN = 'bench-ingest-admin-token-000000';
+
+export function child(args, env = {}) {
+  const base = { ...process.env };
+  delete base.DATABASE_URL;
+  const p = spawn(process.execPath, args, { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout.on('data', (c) => (out += c));
+  p.stderr.on('data', (c) => (out += c));
+  p.output = () => out;
+  p.done = new Promise((r) => p.on('exit', r));
+  return p;
+}
+
+export async function waitUntil(check, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export async function freePort() {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** `coex serve` as a process; resolves once /readyz answers. */
+export async function serve(env) {
+  const port = await freePort();
+  const p = child([CLI, 'serve'], { WHATSAPP_APP_SECRET: SECRET, COEX_API_TOKEN: ADMIN, LOG_LEVEL: 'warn', COEX_AGENT: 'off', HOST: '127.0.0.1', PORT: String(port), ...env });
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil(async () => (await fetch(`${url}/readyz`)).status === 200, 180_000, `coex serve ready\n${p.output()}`);
+  return { p, url, stop: async () => (p.kill('SIGTERM'), await p.done) };
+}
+
+/** bench/loadgen.mjs in its own process; resolves with its JSON summary. */
+export function runLoadgen(options) {
+  const p = child([join(here, 'loadgen.mjs'), JSON.stringify({ secret: SECRET, concurrency: 50, kind: 'text', ...options })]);
+  return p.done.then(() => JSON.parse(p.output().trim().split('\n').pop()));
+}
+
+export async function countVisible(url, tag) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query("select count(*)::int as n from messages where wamid like $1", [`wamid.${tag}.%`])).rows[0].n;
+  } finally {
+    await c.end();
+  }
+}
+
+export function embeddedUrl(dataDir, database = 'coex') {
+  const creds = JSON.parse(readFileSync(join(dataDir, 'postgres.credentials.json'), 'utf8'));
+  const port = readFileSync(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[3].trim();
+  return `postgres://${creds.user}:${encodeURIComponent(creds.password)}@127.0.0.1:${port}/${database}`;
+}
+
+export async function createDatabaseOn(adminUrl, name) {
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  await c.query(`create database ${name}`);
+  await c.end();
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
