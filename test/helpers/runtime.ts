@@ -35,6 +35,9 @@ export async function startTestServer(
       WHATSAPP_VERIFY_TOKEN: TEST_VERIFY_TOKEN,
       COEX_API_TOKEN: TEST_ADMIN_TOKEN,
       LOG_LEVEL: 'silent',
+      // Several runtimes per test file and two files at once share one server's max_connections.
+      DATABASE_POOL_SIZE: 6,
+      INBOX_CONCURRENCY: 4,
       ...overrides,
     },
   );
