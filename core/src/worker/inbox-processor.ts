@@ -173,9 +173,10 @@ export class InboxProcessor {
   /** One delivery that fails as a whole: each event in its own savepoint; the failing ones set aside. */
   private async applyIsolated(partitionKey: string, row: PendingRow, firstError: unknown): Promise<Step> {
     try {
-      await this.db.transaction().execute(async (trx) => {
+      const applied = await this.db.transaction().execute(async (trx) => {
         const lock = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(hashtextextended(${`coex.inbox:${partitionKey}`}, 0)) as ok`.execute(trx);
-        if (!lock.rows[0]?.ok) throw Object.assign(new Error('partition locked by another worker'), { code: '55P03' });
+        // Another worker took the number meanwhile: it owns the row now; record nothing on it.
+        if (!lock.rows[0]?.ok) return false;
         const { events, envelope } = this.eventsOf(row, partitionKey);
         const outcome = emptyOutcome();
         for (const event of events) {
@@ -192,7 +193,9 @@ export class InboxProcessor {
         if (envelope) await this.learnWaba(trx, envelope, partitionKey);
         await this.markProcessed(trx, [row], outcome);
         for (const hook of this.hooks) await hook(outcome, trx);
+        return true;
       });
+      if (!applied) return { kind: 'locked' };
       this.metrics?.processed('ok');
       return { kind: 'done', rows: 1 };
     } catch (error) {
