@@ -200,6 +200,16 @@ export class Runtime {
         for (const c of connections) await wakeCrm(c.id, trx);
       };
       processor.onApplied(optOutHook({ onOptOut }));
+      // WhatsApp's own consent signals (user_preferences) take the same path to the CRMs; account
+      // bans, reinstatements and policy notices are logged where operators look.
+      processor.onApplied(async (outcome, trx) => {
+        for (const change of outcome.consentChanges) await onOptOut(trx, change);
+        for (const n of outcome.accountNotices) {
+          const log = { phoneNumberId: n.phoneNumberId, wabaId: n.wabaId, event: n.event, effect: n.effect, detail: n.detail, warning: n.warning };
+          if (n.effect === 'resumed_sending') logger.info(log, 'WhatsApp account state changed');
+          else logger.warn(log, 'WhatsApp account state changed');
+        }
+      });
       const campaigns = new CampaignRunner({ db: handle.db, sender: createCampaignSender(handle.db, graph, logger), logger, concurrency: 4, onOptOut });
       processor.onApplied(async (outcome, trx) => {
         const recentHistory = Date.now() - 14 * 86_400_000;
