@@ -174,12 +174,12 @@ program
   .action(async (opts: { tenant: string; code: string; waba: string; number?: string }) => {
     const cfg = config();
     if (!cfg.META_APP_ID || !cfg.WHATSAPP_APP_SECRET) throw new ConfigError('onboarding needs META_APP_ID and WHATSAPP_APP_SECRET');
-    const { onboardNumber } = await import('./outbound/onboarding.js');
+    const { onboardNumber, webhookFieldsTargetOf } = await import('./outbound/onboarding.js');
     const runtime = await Runtime.create({ config: cfg, http: false, worker: false });
     try {
       const result = await onboardNumber(
         { db: runtime.db, graph: runtime.graph, cipher: runtime.cipher, logger: runtime.logger },
-        { tenantId: opts.tenant, code: opts.code, wabaId: opts.waba, appId: cfg.META_APP_ID, appSecret: cfg.WHATSAPP_APP_SECRET, ...(opts.number ? { phoneNumberId: opts.number } : {}) },
+        { tenantId: opts.tenant, code: opts.code, wabaId: opts.waba, appId: cfg.META_APP_ID, appSecret: cfg.WHATSAPP_APP_SECRET, ...webhookFieldsTargetOf(cfg), ...(opts.number ? { phoneNumberId: opts.number } : {}) },
       );
       for (const s of result.steps) console.log(`${s.status === 'ok' ? '✓' : '✗'} ${s.step}${s.requestId ? ` (request ${s.requestId})` : ''}${s.detail ? `: ${s.detail}` : ''}`);
       console.log(`number ${result.phoneNumberId} ${result.isCoexistence ? 'onboarded in Coexistence' : 'onboarded (not on the Business App)'}`);

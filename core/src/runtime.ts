@@ -39,7 +39,7 @@ import { CrmOutbox } from './crm/outbox.js';
 import { oauthRouter } from './crm/oauth-routes.js';
 import { hubSpotInboxRouter } from './crm/hubspot-inbox-routes.js';
 import { persistentConnectorFactory } from './crm/token-store.js';
-import { onboardNumber, requestSync } from './outbound/onboarding.js';
+import { onboardNumber, requestSync, webhookFieldsTargetOf } from './outbound/onboarding.js';
 import { extensionRouter } from './api/extension-routes.js';
 import { CampaignRunner, createCampaignSender, optOutHook, type OptOutListener } from './campaigns/index.js';
 import { campaignRouter } from './api/campaign-routes.js';
@@ -264,11 +264,13 @@ export class Runtime {
           routers.push(notConfigured);
         }
         const onboardingDeps = { db: handle.db, graph, cipher, logger };
+        // With a public URL, onboarding also subscribes the app's webhook fields (user_preferences included).
+        const webhookFieldsTarget = webhookFieldsTargetOf(config);
         const onboarding =
           config.META_APP_ID && config.WHATSAPP_APP_SECRET
             ? {
                 onboard: (a: { tenantId: string; code: string; wabaId: string; phoneNumberId?: string | undefined }) =>
-                  onboardNumber(onboardingDeps, { tenantId: a.tenantId, code: a.code, wabaId: a.wabaId, ...(a.phoneNumberId ? { phoneNumberId: a.phoneNumberId } : {}), appId: config.META_APP_ID!, appSecret: config.WHATSAPP_APP_SECRET! }),
+                  onboardNumber(onboardingDeps, { tenantId: a.tenantId, code: a.code, wabaId: a.wabaId, ...(a.phoneNumberId ? { phoneNumberId: a.phoneNumberId } : {}), appId: config.META_APP_ID!, appSecret: config.WHATSAPP_APP_SECRET!, ...webhookFieldsTarget }),
                 requestSync: (a: { tenantId: string; phoneNumberId: string; type: 'history' | 'contacts' }) => requestSync(onboardingDeps, a.tenantId, a.phoneNumberId, a.type === 'history' ? 'history' : 'smb_app_state_sync'),
               }
             : undefined;
