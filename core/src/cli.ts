@@ -215,6 +215,19 @@ crmCmd
     });
   });
 
+program
+  .command('account')
+  .argument('<phone_number_id>', 'the number')
+  .description("the number's account state: sending or not and why, Meta's warnings (scheduled disable, policy violations), every account update")
+  .action(async (phoneNumberId: string) => {
+    const { getAccountState, accountStateLines } = await import('./store/queries.js');
+    await withDatabase(async (db) => {
+      const state = await getAccountState(db, null, phoneNumberId);
+      if (!state) throw new ConfigError(`number ${phoneNumberId} not found`);
+      for (const line of accountStateLines(state)) console.log(line);
+    });
+  });
+
 const hubspotCmd = program.command('hubspot').description('HubSpot inbox (Conversations custom channel): see hubspot-app/README.md');
 hubspotCmd
   .command('channel')

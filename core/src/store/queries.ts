@@ -232,6 +232,18 @@ export async function getAccountState(db: Kysely<Database>, scope: TenantScope, 
   };
 }
 
+export type AccountState = NonNullable<Awaited<ReturnType<typeof getAccountState>>>;
+
+/** The account state as the CLI prints it (`coex account <phone_number_id>`): warnings first, then the history. */
+export function accountStateLines(a: AccountState): string[] {
+  const lines = [
+    `${a.display_phone_number ?? a.phone_number_id}: ${a.sending ? 'sending' : 'NOT SENDING'} (${a.connection.status}${a.connection.reason ? `: ${a.connection.reason}` : ''}${a.connection.changed_at ? `, since ${a.connection.changed_at}` : ''})`,
+  ];
+  if (a.warning) lines.push(`warning (${a.warning.at ?? 'time unknown'}): ${a.warning.text}`);
+  for (const e of a.events) lines.push(`${e.at ?? '?'}\t${e.event}\t${e.effect}${e.detail ? `\t${e.detail}` : ''}`);
+  return lines;
+}
+
 export function isUuid(s: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
 }
