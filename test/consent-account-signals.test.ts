@@ -120,6 +120,22 @@ describe.each(backends())('consent and account signals from Meta [%s]', (backend
     expect(events[1]).toMatchObject({ action: 'opt_in', detail: expect.stringContaining('signed up (signup 889123456789012)') });
   });
 
+  it('records a 131050 failed status (any sender) as the same WhatsApp stop, once', async () => {
+    const w = nextWaId();
+    const failed = P.statusUpdate(N, `wamid.MKT-${w}`, 'failed', Date.now() - 1000, w, {
+      errors: [{ code: 131050, title: 'Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business.' }],
+    });
+    await post(failed);
+    await post(failed);
+    expect(await optOut(w)).toMatchObject({ source: '131050' });
+    // Later a "stop" webhook from WhatsApp: the same signal, nothing changes.
+    await post(preference('stop', w, Date.now()));
+    expect((await history(w)).map((h) => [h.action, h.source, h.applied])).toEqual([
+      ['opt_out', '131050', true],
+      ['opt_out', 'whatsapp', false],
+    ]);
+  });
+
   it('reports a preference category it does not handle as unknown, without touching consent', async () => {
     await post(fixture('user_preferences.other_category.json'));
     const unknown = await s.runtime.db.selectFrom('unknown_events').select('detail').where('field', '=', 'user_preferences').execute();

@@ -420,6 +420,7 @@ async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts:
         .execute();
       await reconcileStatuses(trx, e.phoneNumberId, [e.wamid]);
       outcome.statusesRecorded += 1;
+      if (e.status === 'failed' && e.recipientWaId && e.errors?.some((x) => x.code === MARKETING_STOPPED_CODE)) await recordMarketingRefusal(trx, e, outcome);
       return;
     }
     case 'mutation': {
@@ -668,6 +669,24 @@ async function applyAccountUpdate(trx: Trx, e: Extract<DomainEvent, { kind: 'acc
       outcome.accountNotices.push({ phoneNumberId: n?.phone_number_id ?? null, wabaId: e.wabaId, event: e.event, effect: fx.effect, detail: fx.detail, warning: fx.warning ?? null });
     }
   }
+}
+
+/** Meta: "this recipient has chosen to stop receiving marketing messages on WhatsApp from your business". */
+const MARKETING_STOPPED_CODE = 131050;
+
+/**
+ * A failed status with 131050, whatever sent the message (campaign, API, CRM): the customer stopped
+ * marketing in WhatsApp — the same signal as a `user_preferences` stop, dated by the status.
+ */
+async function recordMarketingRefusal(trx: Trx, e: Extract<DomainEvent, { kind: 'status' }>, outcome: ApplyOutcome): Promise<void> {
+  const number = await trx.selectFrom('whatsapp_numbers').select('tenant_id').where('phone_number_id', '=', e.phoneNumberId).executeTakeFirst();
+  if (!number || !e.recipientWaId) return;
+  await recordConsentSignal(
+    trx as Kysely<Database>,
+    { tenantId: number.tenant_id, phoneNumberId: e.phoneNumberId, waId: e.recipientWaId },
+    { action: 'opt_out', source: '131050', signalAt: e.timestamp, detail: 'Meta 131050 (status webhook)', dedupeKey: `131050:${e.wamid}` },
+    { onOptOut: async (_trx, change) => void outcome.consentChanges.push(change) },
+  );
 }
 
 const PREFERENCE_ACTION = { stop: 'opt_out', resume: 'opt_in', signup: 'opt_in' } as const;
