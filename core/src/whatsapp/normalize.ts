@@ -479,7 +479,8 @@ export function normalizeChange(entryId: string, field: string, value: unknown):
   }
 }
 
-const MARKETING_PREFERENCE_VALUES = new Set(['stop', 'resume', 'signup']);
+const MARKETING_PREFERENCE_VALUES: ReadonlySet<string> = new Set<MarketingPreferenceEvent['value']>(['stop', 'resume', 'signup']);
+const isMarketingPreference = (value: string): value is MarketingPreferenceEvent['value'] => MARKETING_PREFERENCE_VALUES.has(value);
 
 /** `user_preferences` → one event per marketing preference; other categories or values are reported as unknown. */
 function userPreferenceEvents(value: unknown, unknown: (detail: string) => DomainEvent[]): DomainEvent[] {
@@ -489,18 +490,24 @@ function userPreferenceEvents(value: unknown, unknown: (detail: string) => Domai
   const id = v.metadata.phone_number_id;
   const events: DomainEvent[] = [];
   for (const p of v.user_preferences) {
-    if (p.category !== 'marketing_messages' || !MARKETING_PREFERENCE_VALUES.has(p.value)) {
+    const value = p.value;
+    if (p.category !== 'marketing_messages' || !isMarketingPreference(value)) {
       events.push({ kind: 'unknown', phoneNumberId: id, field: 'user_preferences', detail: `user preference category=${p.category} value=${p.value}`, raw: p });
       continue;
     }
     // A single-contact delivery may name the user only in `contacts`.
     const only = v.contacts?.length === 1 ? v.contacts[0] : undefined;
+    const contact = identity(p.wa_id ?? (p.user_id ? undefined : only?.wa_id), p.user_id ?? (p.wa_id ? undefined : only?.user_id), v.contacts);
+    if (!contact.waId && !contact.userId) {
+      events.push({ kind: 'unknown', phoneNumberId: id, field: 'user_preferences', detail: `marketing preference '${value}' names no user (neither wa_id nor user_id)`, raw: p });
+      continue;
+    }
     events.push({
       kind: 'marketing_preference',
       phoneNumberId: id,
       displayPhoneNumber: v.metadata.display_phone_number,
-      contact: identity(p.wa_id ?? (p.user_id ? undefined : only?.wa_id), p.user_id ?? (p.wa_id ? undefined : only?.user_id), v.contacts),
-      value: p.value as MarketingPreferenceEvent['value'],
+      contact,
+      value,
       detail: p.detail ?? null,
       signupId: p.signup_id === undefined ? null : String(p.signup_id),
       timestamp: p.timestamp,
