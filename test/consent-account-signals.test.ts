@@ -136,10 +136,28 @@ describe.each(backends())('consent and account signals from Meta [%s]', (backend
     ]);
   });
 
+  it('applies a BSUID-only preference to the phone that BSUID is known with; keeps it as unknown when no phone is known', async () => {
+    const w = nextWaId();
+    await post(P.inboundMessage(N, { waId: w, userId: `MA.${w}` }, `wamid.BSUID-${w}`, Date.now() - 60_000, P.text('salam')));
+    const bsuidOnly = (userId: string): Json => {
+      const payload = fixture('user_preferences.stop.json');
+      const value = valueOf(payload);
+      value.contacts = [{ user_id: userId }];
+      value.user_preferences = [{ user_id: userId, detail: 'User requested to stop marketing messages', category: 'marketing_messages', value: 'stop', timestamp: Math.floor(Date.now() / 1000) }];
+      return payload;
+    };
+    await post(bsuidOnly(`MA.${w}`));
+    expect(await optOut(w)).toMatchObject({ source: 'whatsapp' });
+    await post(bsuidOnly('MA.nobody-known'));
+    const unknown = await s.runtime.db.selectFrom('unknown_events').select('detail').where('field', '=', 'user_preferences').where('detail', 'like', '%MA.nobody-known%').execute();
+    expect(unknown).toHaveLength(1);
+  });
+
   it('reports a preference category it does not handle as unknown, without touching consent', async () => {
     await post(fixture('user_preferences.other_category.json'));
-    const unknown = await s.runtime.db.selectFrom('unknown_events').select('detail').where('field', '=', 'user_preferences').execute();
+    const unknown = await s.runtime.db.selectFrom('unknown_events').select('detail').where('field', '=', 'user_preferences').where('detail', 'like', 'user preference category=%').execute();
     expect(unknown).toEqual([{ detail: 'user preference category=unknown value=bla' }]);
+    expect(await optOut('212612345678')).toBeUndefined(); // still opted in after the first test's resume
   });
 
   const account = async () =>
