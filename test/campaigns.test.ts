@@ -180,7 +180,7 @@ describe.each(backends())('template campaigns [%s]', (backend) => {
     expect(campaignSends().filter((m) => [...optedOut, control, ordinary].includes(m.to)).map((m) => m.to).sort()).toEqual([control, ordinary].sort());
     const r = await report(id);
     expect(r.counts).toMatchObject({ total: 8, skipped: 6, sent: 2 });
-    expect(r.skipped_reasons).toEqual([{ reason: 'opted_out', count: 6 }]);
+    expect(r.skipped_reasons).toEqual([{ reason: 'opted_out', label: 'opted out (keyword, API or CRM)', count: 6 }]);
 
     // Utility campaigns (order updates) are not marketing: opt-outs do not apply.
     const utility = await createCampaign([optedOut[0]!], { template: { name: 'spring_sale', language: 'fr', category: 'utility' }, start: true });
@@ -215,7 +215,9 @@ describe.each(backends())('template campaigns [%s]', (backend) => {
     const callsBefore = graph.requests.filter((q) => q.path.endsWith('/messages')).length;
     await one.runUntilIdle();
     const r2 = await report(next);
-    expect(r2.skipped_reasons.map((x) => [x.reason, x.count]).sort()).toEqual([['marketing_limit_24h', 1], ['opted_out', 1]]);
+    // 131050 is WhatsApp's own "stop promotions": reported as opted out in WhatsApp.
+    expect(r2.skipped_reasons.map((x) => [x.reason, x.count]).sort()).toEqual([['marketing_limit_24h', 1], ['opted_out_whatsapp', 1]]);
+    expect(r2.counts).toMatchObject({ opted_out_whatsapp: 1 });
     expect(graph.requests.filter((q) => q.path.endsWith('/messages')).length - callsBefore).toBe(1); // only the undeliverable one is tried again
   });
 

@@ -386,13 +386,13 @@ describe.each(backends())('extension API [%s]', (backend) => {
         recipient: { status: 'sent', message_status: 'read', error_code: null, error: null, replied: true },
       });
       expect(Date.parse((body.campaigns[0]!.recipient as { sent_at: string }).sent_at)).toBeGreaterThan(0);
-      expect(body.opt_out).toMatchObject({ source: 'keyword', at: expect.any(String) });
+      expect(body.opt_out).toMatchObject({ source: 'keyword', source_label: 'keyword', in_whatsapp: false, detail: 'baraka', at: expect.any(String) });
 
       const other = (await (await call(crm, 'GET', `/campaigns?phone=${quiet.waId}`)).json()) as { campaigns: Array<{ recipient: Record<string, unknown> }>; opt_out: unknown };
       expect(other.campaigns[0]!.recipient).toMatchObject({ status: 'sent', message_status: 'accepted', replied: false });
       expect(other.opt_out).toBeNull();
       const stranger = (await (await call(crm, 'GET', '/campaigns?phone=212699000111')).json()) as { campaigns: unknown[]; opt_out: unknown };
-      expect(stranger).toEqual({ campaigns: [], opt_out: null });
+      expect(stranger).toEqual({ campaigns: [], opt_out: null, consent_history: [] });
       const latest = (await (await call(crm, 'GET', '/campaigns?limit=1')).json()) as { campaigns: Array<{ id: string; recipient: unknown }> };
       expect(latest.campaigns).toEqual([expect.objectContaining({ id: created.id, recipient: null })]);
       expect((await call(crm, 'GET', '/campaigns?phone=nope')).status).toBe(400);
@@ -400,10 +400,24 @@ describe.each(backends())('extension API [%s]', (backend) => {
       // Tenant B sees neither the campaign nor the opt-out of tenant A's customer.
       if (crm === 'hubspot' || crm === 'woocommerce') {
         const asB: CallOptions = crm === 'hubspot' ? { portalId: PORTAL_B } : { account: 'https://shop-b.example.ma', key: keyB };
-        expect(await (await call(crm, 'GET', `/campaigns?phone=${reader.waId}`, asB)).json()).toEqual({ campaigns: [], opt_out: null });
+        expect(await (await call(crm, 'GET', `/campaigns?phone=${reader.waId}`, asB)).json()).toEqual({ campaigns: [], opt_out: null, consent_history: [] });
         expect(((await (await call(crm, 'GET', '/campaigns', asB)).json()) as { campaigns: unknown[] }).campaigns).toEqual([]);
       }
     });
+  });
+
+  it('tells the CRM UIs a customer opted out in WhatsApp itself apart from a keyword, with the consent history', async () => {
+    const c = await customer();
+    const at = Math.floor(Date.now() / 1000) + 5;
+    const stop = {
+      object: 'whatsapp_business_account',
+      entry: [{ id: N_A.wabaId, changes: [{ field: 'user_preferences', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: N_A.displayPhoneNumber, phone_number_id: N_A.phoneNumberId }, contacts: [{ wa_id: c.waId }], user_preferences: [{ wa_id: c.waId, detail: 'User requested to stop marketing messages', category: 'marketing_messages', value: 'stop', timestamp: at }] } }] }],
+    };
+    expect((await s.postWebhook(stop)).status).toBe(200);
+    await s.runtime.waitForInboxDrained();
+    const body = (await (await call('woocommerce', 'GET', `/campaigns?phone=${c.waId}`)).json()) as { opt_out: Record<string, unknown> | null; consent_history: Array<Record<string, unknown>> };
+    expect(body.opt_out).toEqual({ source: 'whatsapp', source_label: 'WhatsApp: stop promotions', in_whatsapp: true, detail: 'stop: User requested to stop marketing messages', at: new Date(at * 1000).toISOString() });
+    expect(body.consent_history).toEqual([{ action: 'opt_out', source: 'whatsapp', source_label: 'WhatsApp: stop promotions', in_whatsapp: true, detail: 'stop: User requested to stop marketing messages', at: new Date(at * 1000).toISOString(), applied: true }]);
   });
 
   it('lists templates once per cache period, and says so when Meta fails and nothing is cached', async () => {

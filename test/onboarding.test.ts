@@ -3,6 +3,7 @@ import { backends } from './helpers/backends.js';
 import { startTestServer, TEST_APP_SECRET, type TestServer } from './helpers/runtime.js';
 import { startGraphApiFake, DEFAULT_FAKE_PHONE_NUMBER, type GraphApiFake } from './fakes/graph-api.js';
 import * as P from '../core/src/whatsapp/payloads.js';
+import { COEX_WEBHOOK_FIELDS, onboardNumber, webhookFieldsTargetOf } from '../core/src/outbound/onboarding.js';
 
 describe.each(backends())('onboarding a Coexistence number [%s]', (backend) => {
   let graph: GraphApiFake;
@@ -50,6 +51,20 @@ describe.each(backends())('onboarding a Coexistence number [%s]', (backend) => {
     await s.runtime.waitForInboxDrained();
     const progressed = (await (await s.api(`/api/v1/numbers/${DEFAULT_FAKE_PHONE_NUMBER.id}/sync`)).json()) as { history: { status: string; progress: number } };
     expect(progressed.history).toMatchObject({ status: 'in_progress', progress: 30 });
+  });
+
+  it('with a public URL, subscribes the app to every webhook field CoEx needs, user_preferences included', async () => {
+    const { code } = graph.createSignupCode();
+    const target = webhookFieldsTargetOf({ PUBLIC_BASE_URL: 'https://coex.atlas.ma/', WHATSAPP_VERIFY_TOKEN: 'verify-me' });
+    const result = await onboardNumber(
+      { db: s.runtime.db, graph: s.runtime.graph, cipher: s.runtime.cipher, logger: s.runtime.logger },
+      { tenantId: 'atlas', code, wabaId: DEFAULT_FAKE_PHONE_NUMBER.wabaId, appId: 'coex-app', appSecret: TEST_APP_SECRET, ...target },
+    );
+    expect(result.steps.map((st) => `${st.step}:${st.status}`).slice(0, 3)).toEqual(['exchange_code:ok', 'subscribe_app:ok', 'subscribe_fields:ok']);
+    expect(graph.state.appSubscriptions).toEqual([{ appId: 'coex-app', object: 'whatsapp_business_account', callbackUrl: 'https://coex.atlas.ma/webhooks/whatsapp', fields: [...COEX_WEBHOOK_FIELDS] }]);
+    expect(COEX_WEBHOOK_FIELDS).toContain('user_preferences');
+    // Without a public URL there is nothing to subscribe to (the README lists the fields to set by hand).
+    expect(webhookFieldsTargetOf({ WHATSAPP_VERIFY_TOKEN: 'verify-me' })).toEqual({});
   });
 
   it('reports a bad or reused code with the failed step', async () => {

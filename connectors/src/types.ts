@@ -116,7 +116,7 @@ export interface MarketingConsentChange {
   /** The business number the consent is about (E.164), if known. */
   businessPhone: string | null;
   action: 'opt_out' | 'opt_in';
-  /** keyword | api | crm | 131050 */
+  /** keyword | api | crm | 131050 | whatsapp (the customer's own choice in WhatsApp: `user_preferences`) */
   source: string;
   /** e.g. the customer's word ("baraka"), or who opted them back in. */
   detail: string | null;

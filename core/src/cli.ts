@@ -173,12 +173,12 @@ program
   .action(async (opts: { tenant: string; code: string; waba: string; number?: string }) => {
     const cfg = config();
     if (!cfg.META_APP_ID || !cfg.WHATSAPP_APP_SECRET) throw new ConfigError('onboarding needs META_APP_ID and WHATSAPP_APP_SECRET');
-    const { onboardNumber } = await import('./outbound/onboarding.js');
+    const { onboardNumber, webhookFieldsTargetOf } = await import('./outbound/onboarding.js');
     const runtime = await Runtime.create({ config: cfg, http: false, worker: false });
     try {
       const result = await onboardNumber(
         { db: runtime.db, graph: runtime.graph, cipher: runtime.cipher, logger: runtime.logger },
-        { tenantId: opts.tenant, code: opts.code, wabaId: opts.waba, appId: cfg.META_APP_ID, appSecret: cfg.WHATSAPP_APP_SECRET, ...(opts.number ? { phoneNumberId: opts.number } : {}) },
+        { tenantId: opts.tenant, code: opts.code, wabaId: opts.waba, appId: cfg.META_APP_ID, appSecret: cfg.WHATSAPP_APP_SECRET, ...webhookFieldsTargetOf(cfg), ...(opts.number ? { phoneNumberId: opts.number } : {}) },
       );
       for (const s of result.steps) console.log(`${s.status === 'ok' ? '✓' : '✗'} ${s.step}${s.requestId ? ` (request ${s.requestId})` : ''}${s.detail ? `: ${s.detail}` : ''}`);
       console.log(`number ${result.phoneNumberId} ${result.isCoexistence ? 'onboarded in Coexistence' : 'onboarded (not on the Business App)'}`);
@@ -211,6 +211,19 @@ crmCmd
     const { listCrmConnections } = await import('./crm/connections.js');
     await withDatabase(async (db) => {
       for (const c of await listCrmConnections(db, null)) console.log(`${c.tenant_id}\t${c.crm}\t${c.account}\t${c.status}\tpending ${c.pending}, done ${c.done}, dead ${c.dead}${c.last_dead_reason ? ` (last: ${c.last_dead_reason})` : ''}`);
+    });
+  });
+
+program
+  .command('account')
+  .argument('<phone_number_id>', 'the number')
+  .description("the number's account state: sending or not and why, Meta's warnings (scheduled disable, policy violations), every account update")
+  .action(async (phoneNumberId: string) => {
+    const { getAccountState, accountStateLines } = await import('./store/queries.js');
+    await withDatabase(async (db) => {
+      const state = await getAccountState(db, null, phoneNumberId);
+      if (!state) throw new ConfigError(`number ${phoneNumberId} not found`);
+      for (const line of accountStateLines(state)) console.log(line);
     });
   });
 

@@ -40,7 +40,7 @@ import { CrmOutbox } from './crm/outbox.js';
 import { oauthRouter } from './crm/oauth-routes.js';
 import { hubSpotInboxRouter } from './crm/hubspot-inbox-routes.js';
 import { persistentConnectorFactory } from './crm/token-store.js';
-import { onboardNumber, requestSync } from './outbound/onboarding.js';
+import { onboardNumber, requestSync, webhookFieldsTargetOf } from './outbound/onboarding.js';
 import { extensionRouter } from './api/extension-routes.js';
 import { CampaignRunner, createCampaignSender, optOutHook, type OptOutListener } from './campaigns/index.js';
 import { campaignRouter } from './api/campaign-routes.js';
@@ -221,6 +221,16 @@ export class Runtime {
         for (const c of connections) await wakeCrm(c.id, trx);
       };
       processor.onApplied(optOutHook({ onOptOut }));
+      // WhatsApp's own consent signals (user_preferences) take the same path to the CRMs; account
+      // bans, reinstatements and policy notices are logged where operators look.
+      processor.onApplied(async (outcome, trx) => {
+        for (const change of outcome.consentChanges) await onOptOut(trx, change);
+        for (const n of outcome.accountNotices) {
+          const log = { phoneNumberId: n.phoneNumberId, wabaId: n.wabaId, event: n.event, effect: n.effect, detail: n.detail, warning: n.warning };
+          if (n.effect === 'resumed_sending') logger.info(log, 'WhatsApp account state changed');
+          else logger.warn(log, 'WhatsApp account state changed');
+        }
+      });
       const campaigns = new CampaignRunner({ db: handle.db, sender: createCampaignSender(handle.db, graph, logger), logger, concurrency: 4, onOptOut });
       processor.onApplied(async (outcome, trx) => {
         const recentHistory = Date.now() - 14 * 86_400_000;
@@ -271,11 +281,13 @@ export class Runtime {
           routers.push(notConfigured);
         }
         const onboardingDeps = { db: handle.db, graph, cipher, logger };
+        // With a public URL, onboarding also subscribes the app's webhook fields (user_preferences included).
+        const webhookFieldsTarget = webhookFieldsTargetOf(config);
         const onboarding =
           config.META_APP_ID && config.WHATSAPP_APP_SECRET
             ? {
                 onboard: (a: { tenantId: string; code: string; wabaId: string; phoneNumberId?: string | undefined }) =>
-                  onboardNumber(onboardingDeps, { tenantId: a.tenantId, code: a.code, wabaId: a.wabaId, ...(a.phoneNumberId ? { phoneNumberId: a.phoneNumberId } : {}), appId: config.META_APP_ID!, appSecret: config.WHATSAPP_APP_SECRET! }),
+                  onboardNumber(onboardingDeps, { tenantId: a.tenantId, code: a.code, wabaId: a.wabaId, ...(a.phoneNumberId ? { phoneNumberId: a.phoneNumberId } : {}), appId: config.META_APP_ID!, appSecret: config.WHATSAPP_APP_SECRET!, ...webhookFieldsTarget }),
                 requestSync: (a: { tenantId: string; phoneNumberId: string; type: 'history' | 'contacts' }) => requestSync(onboardingDeps, a.tenantId, a.phoneNumberId, a.type === 'history' ? 'history' : 'smb_app_state_sync'),
               }
             : undefined;

@@ -18,6 +18,7 @@
  * - GET /{ver}/{media-id} → url on this server's /lookaside/…, expiring after `mediaTtlMs` (or on
  *   expireMediaUrls()); GET /lookaside/… requires the Bearer token and answers 404 once expired.
  * - GET /{ver}/oauth/access_token (client_id, client_secret, code; rejects redirect_uri, reused codes).
+ * - POST /{ver}/{app-id}/subscriptions (app access token): the app's webhook fields
  * - POST/GET /{ver}/{waba-id}/subscribed_apps (override_callback_uri + verify_token; optionally
  *   verifies the override callback with a hub.challenge GET like Meta does).
  * - GET /{ver}/{waba-id}/phone_numbers (paged with cursors), GET /{ver}/{phone-number-id}?fields=…
@@ -189,6 +190,8 @@ export interface GraphApiFakeState {
     scripted: number;
   };
   subscriptions: Array<{ wabaId: string; overrideCallbackUri: string | null; verifyToken: string | null }>;
+  /** POST /{app-id}/subscriptions (object whatsapp_business_account): the app's webhook fields. */
+  appSubscriptions: Array<{ appId: string; object: string; callbackUrl: string; fields: string[] }>;
   smbAppDataRequests: Array<{ phoneNumberId: string; syncType: string; requestId: string }>;
   /** Business tokens issued by oauth/access_token. */
   issuedTokens: string[];
@@ -421,6 +424,7 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     readReceipts: [],
     rejections: { throughput: {}, pairRate: {}, window: 0, scripted: 0 },
     subscriptions: [],
+    appSubscriptions: [],
     smbAppDataRequests: [],
     issuedTokens: [],
     mediaLookups: 0,
@@ -715,6 +719,20 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     return { status: 200, body: { access_token: code.businessToken, token_type: 'bearer' } };
   }
 
+  function handleAppSubscriptions(req: IncomingMessage, query: Record<string, string>, json: unknown): { status: number; body: unknown } {
+    const header = req.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : (query.access_token ?? '');
+    if (token !== `${oauth.appId}|${oauth.appSecret}`) throw new FakeError(400, 15, '(#15) This method must be called with an app access_token.');
+    const body = z.looseObject({ object: z.string(), callback_url: z.string(), verify_token: z.string(), fields: z.union([z.string(), z.array(z.string())]) }).safeParse({ ...query, ...(json as object | undefined) });
+    if (!body.success) throw param100('The parameters object, callback_url, verify_token and fields are required.');
+    const fields = Array.isArray(body.data.fields) ? body.data.fields : body.data.fields.split(',').map((f) => f.trim());
+    const existing = state.appSubscriptions.findIndex((x) => x.appId === oauth.appId && x.object === body.data.object);
+    const record = { appId: oauth.appId, object: body.data.object, callbackUrl: body.data.callback_url, fields };
+    if (existing === -1) state.appSubscriptions.push(record);
+    else state.appSubscriptions[existing] = record;
+    return { status: 200, body: { success: true } };
+  }
+
   function knownWaba(wabaId: string): boolean {
     return [...phoneNumbers.values()].some((p) => p.wabaId === wabaId);
   }
@@ -858,9 +876,12 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
 
     if (segments[0] === 'oauth' && segments[1] === 'access_token' && method === 'GET') return handleOauth(query);
 
+    const [id = '', edge] = segments;
+    // App-level webhook fields take the app access token ("{app-id}|{app-secret}"), not a user token.
+    if (id === oauth.appId && edge === 'subscriptions' && method === 'POST') return handleAppSubscriptions(req, query, recorded.json);
+
     const authError = checkBearer(req, query);
     if (authError) throw authError;
-    const [id = '', edge] = segments;
 
     if (edge === 'messages' && method === 'POST') {
       if (!phoneNumbers.has(id)) throw noSuchObject(id, 'POST');

@@ -289,7 +289,7 @@ export class HubSpotConnector implements CrmConnector {
       {
         name: HUBSPOT_CONSENT_PROPERTIES.optOut,
         label: 'WhatsApp marketing opt-out',
-        description: 'Set by CoEx when the customer opts out of WhatsApp marketing (STOP keyword, WhatsApp error 131050, API). Exclude these contacts from WhatsApp marketing.',
+        description: 'Set by CoEx when the customer opts out of WhatsApp marketing (STOP keyword, "Stop promotions" in WhatsApp, WhatsApp error 131050, API). Exclude these contacts from WhatsApp marketing.',
         type: PropertyCreateTypeEnum.Bool,
         fieldType: PropertyCreateFieldTypeEnum.Booleancheckbox,
         options: [

@@ -3,7 +3,7 @@ import { replyBodySchema, toThreadMessage, type ReplyBody } from './reply.js';
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { normalizePhone } from '@coex/connectors';
+import { consentSourceLabel, normalizePhone } from '@coex/connectors';
 import { publicUrlOf } from '../http/public-url.js';
 import type { Database } from '../db/schema.js';
 import type { TokenCipher } from '../crypto.js';
@@ -16,6 +16,7 @@ import { InvalidMessageError } from '../outbound/graph-client.js';
 import { GraphApiError } from '../outbound/graph-errors.js';
 import type { TemplateCatalog } from '../outbound/templates.js';
 import { campaignsForContact, campaignReport, listCampaigns } from '../campaigns/store.js';
+import { WHATSAPP_CONSENT_SOURCES } from '../campaigns/opt-outs.js';
 import {
   authenticateExtensionRequest,
   COEX_HEADERS,
@@ -26,6 +27,9 @@ import {
   type ExtensionCaller,
   type ExtensionCrm,
 } from './extension-auth.js';
+
+/** Consent signals shown with a customer's campaigns, newest first. */
+const CONSENT_HISTORY_LIMIT = 10;
 
 /**
  * The extension API (docs/extension-api.md): what the HubSpot card, the WooCommerce meta box, the
@@ -275,6 +279,7 @@ export function extensionRouter(opts: ExtensionRouterOptions): Router {
       completed_at: iso(r.completed_at),
       counts: r.counts,
       failures: r.failures.slice(0, 5),
+      skipped_reasons: r.skipped_reasons,
     });
     if (q.data.phone === undefined) {
       const latest = await listCampaigns(opts.db, caller.tenantId, { limit: q.data.limit });
@@ -283,18 +288,42 @@ export function extensionRouter(opts: ExtensionRouterOptions): Router {
         const r = await campaignReport(opts.db, caller.tenantId, c.id);
         if (r) reports.push({ ...reportJson(r), recipient: null });
       }
-      return void res.json({ campaigns: reports, opt_out: null });
+      return void res.json({ campaigns: reports, opt_out: null, consent_history: [] });
     }
     const e164 = normalizePhone(q.data.phone);
     if (!e164) return void res.status(400).json({ error: `"${q.data.phone}" is not a valid phone number`, code: 'invalid_phone' });
     const waId = e164.slice(1);
-    const [mine, optOut] = [
+    const [mine, optOut, history] = [
       await campaignsForContact(opts.db, caller.tenantId, waId, q.data.limit),
-      await opts.db.selectFrom('opt_outs').select(['source', 'detail', 'created_at']).where('tenant_id', '=', caller.tenantId).where('wa_id', '=', waId).orderBy('created_at', 'desc').limit(1).executeTakeFirst(),
+      await opts.db
+        .selectFrom('opt_outs')
+        .select(['source', 'detail', 'created_at', 'signal_at'])
+        .where('tenant_id', '=', caller.tenantId)
+        .where('wa_id', '=', waId)
+        .orderBy(sql`coalesce(signal_at, created_at)`, 'desc')
+        .limit(1)
+        .executeTakeFirst(),
+      await opts.db
+        .selectFrom('opt_out_events')
+        .select(['action', 'source', 'detail', 'signal_at', 'applied'])
+        .where('tenant_id', '=', caller.tenantId)
+        .where('wa_id', '=', waId)
+        .orderBy('signal_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(CONSENT_HISTORY_LIMIT)
+        .execute(),
     ];
+    // `source_label` / `in_whatsapp` let the CRM UIs say "opted out in WhatsApp" apart from a keyword.
+    const consentJson = (c: { source: string; detail: string | null; action: 'opt_out' | 'opt_in' }) => ({
+      source: c.source,
+      source_label: consentSourceLabel(c),
+      in_whatsapp: (WHATSAPP_CONSENT_SOURCES as readonly string[]).includes(c.source),
+      detail: c.detail,
+    });
     res.json({
       campaigns: mine.map((c) => ({ ...reportJson(c.report), recipient: { ...c.recipient, sent_at: iso(c.recipient.sent_at) } })),
-      opt_out: optOut ? { source: optOut.source, detail: optOut.detail, at: iso(optOut.created_at) } : null,
+      opt_out: optOut ? { ...consentJson({ ...optOut, action: 'opt_out' }), at: iso(optOut.signal_at ?? optOut.created_at) } : null,
+      consent_history: history.map((h) => ({ action: h.action, ...consentJson(h), at: iso(h.signal_at), applied: h.applied })),
     });
   });
 

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/schema.js';
 import { bearerAuth } from './auth.js';
-import { getSyncState, getThread, listMessages, listThreads } from '../store/queries.js';
+import { getAccountState, getSyncState, getThread, listMessages, listThreads } from '../store/queries.js';
 import { botHistory, setBotState } from '../store/bot.js';
 import type { ThreadMessage } from '../outbound/send-service.js';
 import { NumberNotConnectedError, RecipientUnknownError, SendFailedError } from '../outbound/send-service.js';
@@ -105,6 +105,12 @@ export function apiRouter(opts: ApiOptions): Router {
 
   router.get('/api/v1/numbers/:phoneNumberId/sync', async (req: Request, res: Response) => {
     const state = await getSyncState(opts.db, req.tenantScope ?? null, String(req.params.phoneNumberId));
+    if (!state) return void res.status(404).json({ error: 'number not found' });
+    res.json(state);
+  });
+
+  router.get('/api/v1/numbers/:phoneNumberId/account', async (req: Request, res: Response) => {
+    const state = await getAccountState(opts.db, req.tenantScope ?? null, String(req.params.phoneNumberId));
     if (!state) return void res.status(404).json({ error: 'number not found' });
     res.json(state);
   });

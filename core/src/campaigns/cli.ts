@@ -187,7 +187,7 @@ export function registerCampaignCommands(program: Command, withDatabase: WithDat
         io.out(`template ${r.template.name} [${r.template.language}, ${r.template.category}], number ${r.phone_number_id}`);
         io.out(`total ${c.total}  queued ${c.queued}  sending ${c.sending}  skipped ${c.skipped}  sent ${c.sent}  delivered ${c.delivered}  read ${c.read}  failed ${c.failed}  replied ${c.replied}`);
         for (const f of r.failures) io.out(`failed ${f.count} × ${f.code}${f.example ? `: ${f.example}` : ''}`);
-        for (const s of r.skipped_reasons) io.out(`skipped ${s.count} × ${s.reason}`);
+        for (const s of r.skipped_reasons) io.out(`skipped ${s.count} × ${s.label}`);
       });
     });
 

@@ -8,7 +8,7 @@ import { sleep } from '../outbound/pacer.js';
 import { NumberNotConnectedError, RecipientUnknownError, SendFailedError, SendService, type SendOutcome, type SendRequest, type ThreadMessage } from '../outbound/send-service.js';
 import { upsertContacts, upsertThreads } from '../store/apply.js';
 import { CampaignLanePacer, type CampaignLanePacerOptions } from './lane-pacer.js';
-import { recordOptOut, type OptOutListener } from './opt-outs.js';
+import { optOutSkipReason, recordOptOut, type OptOutListener } from './opt-outs.js';
 import { resolveBodyParameters } from './recipients.js';
 
 /**
@@ -250,8 +250,8 @@ export class CampaignRunner {
     // Gate and thread in one short transaction (all queries through trx).
     const gate = await this.db.transaction().execute(async (trx) => {
       if (r.category === 'marketing') {
-        const opted = await trx.selectFrom('opt_outs').select('wa_id').where('phone_number_id', '=', r.phone_number_id).where('wa_id', '=', r.wa_id).executeTakeFirst();
-        if (opted) return { skip: 'opted_out' } as const;
+        const opted = await trx.selectFrom('opt_outs').select('source').where('phone_number_id', '=', r.phone_number_id).where('wa_id', '=', r.wa_id).executeTakeFirst();
+        if (opted) return { skip: optOutSkipReason(opted.source) } as const;
         const limited = await sql<{ one: number }>`
           select 1 as one from campaign_recipients x join campaigns c on c.id = x.campaign_id
            where x.wa_id = ${r.wa_id} and c.phone_number_id = ${r.phone_number_id} and x.error_code = 131049
@@ -348,8 +348,8 @@ export class CampaignRunner {
    * those into the recipient (so the 24-hour rule sees them) and records 131050 opt-outs.
    */
   async foldAsyncFailures(): Promise<number> {
-    const rows = await sql<{ id: string; code: string | null; tenant_id: string; phone_number_id: string; wa_id: string; message_id: string; title: string | null }>`
-      select r.id::text as id, r.wa_id, r.message_id, c.tenant_id, c.phone_number_id,
+    const rows = await sql<{ id: string; code: string | null; tenant_id: string; phone_number_id: string; wa_id: string; message_id: string; title: string | null; failed_at: Date | null }>`
+      select r.id::text as id, r.wa_id, r.message_id, c.tenant_id, c.phone_number_id, m.status_at as failed_at,
              case jsonb_typeof(m.error) when 'array' then m.error->0->>'code' when 'object' then m.error->>'code' end as code,
              case jsonb_typeof(m.error) when 'array' then m.error->0->>'title' when 'object' then m.error->>'message' end as title
         from campaign_recipients r
@@ -362,7 +362,13 @@ export class CampaignRunner {
       await this.db.transaction().execute(async (trx) => {
         await trx.updateTable('campaign_recipients').set({ error_code: code ?? 0, error: row.title ?? 'failed after acceptance', updated_at: sql`now()` }).where('id', '=', row.id).execute();
         if (code === 131050) {
-          await recordOptOut(trx, { tenantId: row.tenant_id, phoneNumberId: row.phone_number_id, waId: row.wa_id }, '131050', { messageId: row.message_id, detail: 'Meta 131050 (status webhook)', onOptOut: this.opts.onOptOut });
+          await recordOptOut(trx, { tenantId: row.tenant_id, phoneNumberId: row.phone_number_id, waId: row.wa_id }, '131050', {
+            messageId: row.message_id,
+            detail: 'Meta 131050 (status webhook)',
+            // Ordered by when Meta refused it, not when housekeeping noticed (a later "resume" must win).
+            signalAt: row.failed_at ? new Date(row.failed_at) : null,
+            onOptOut: this.opts.onOptOut,
+          });
         }
       });
     }

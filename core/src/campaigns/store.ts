@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { CampaignStatus, Database } from '../db/schema.js';
 import type { TenantScope } from '../store/queries.js';
 import type { PreparedRecipient } from './recipients.js';
+import { SKIP_REASON_LABELS, WHATSAPP_CONSENT_SOURCES } from './opt-outs.js';
 
 /** Campaign records: creation with recipients, start/pause, reports read from stored statuses. */
 
@@ -68,7 +69,8 @@ export async function createCampaign(db: Kysely<Database>, c: NewCampaign): Prom
     if (c.template.category === 'marketing') {
       const skipped = await sql<{ n: number }>`
         with s as (
-          update campaign_recipients r set status = 'skipped', error = 'opted_out', updated_at = now()
+          update campaign_recipients r set status = 'skipped', updated_at = now(),
+                 error = case when o.source in (${sql.join([...WHATSAPP_CONSENT_SOURCES])}) then 'opted_out_whatsapp' else 'opted_out' end
             from opt_outs o
            where r.campaign_id = ${campaign.id} and o.phone_number_id = ${c.phoneNumberId} and o.wa_id = r.wa_id
           returning 1
@@ -129,6 +131,8 @@ export interface CampaignCounts {
   failed: number;
   /** The recipient wrote to the number after the campaign message was sent. */
   replied: number;
+  /** Skipped because the customer stopped marketing messages in WhatsApp itself (or Meta answered 131050). */
+  opted_out_whatsapp: number;
 }
 
 export interface CampaignReport {
@@ -147,7 +151,7 @@ export interface CampaignReport {
   counts: CampaignCounts;
   /** Failures grouped by Meta error code (or our reason when there is no code), largest first. */
   failures: Array<{ code: string; count: number; example: string | null }>;
-  skipped_reasons: Array<{ reason: string; count: number }>;
+  skipped_reasons: Array<{ reason: string; label: string; count: number }>;
 }
 
 // The Meta error code of a failed message: sync failures store { code, kind, message }, failed
@@ -164,6 +168,7 @@ export async function campaignReport(db: Kysely<Database>, scope: TenantScope, i
       count(*) filter (where r.status = 'queued') as queued,
       count(*) filter (where r.status = 'sending') as sending,
       count(*) filter (where r.status = 'skipped') as skipped,
+      count(*) filter (where r.status = 'skipped' and r.error = 'opted_out_whatsapp') as opted_out_whatsapp,
       count(*) filter (where r.status = 'sent') as sent,
       count(*) filter (where r.status = 'sent' and m.status in ('delivered', 'read', 'played')) as delivered,
       count(*) filter (where r.status = 'sent' and m.status in ('read', 'played')) as read,
@@ -215,9 +220,10 @@ export async function campaignReport(db: Kysely<Database>, scope: TenantScope, i
       read: n('read'),
       failed: n('failed'),
       replied: n('replied'),
+      opted_out_whatsapp: n('opted_out_whatsapp'),
     },
     failures: failures.rows.map((f) => ({ code: f.code, count: Number(f.count), example: f.example })),
-    skipped_reasons: skipped.map((s) => ({ reason: s.reason, count: Number(s.count) })),
+    skipped_reasons: skipped.map((s) => ({ reason: s.reason, label: SKIP_REASON_LABELS[s.reason] ?? s.reason, count: Number(s.count) })),
   };
 }
 

@@ -90,11 +90,12 @@ export class CrmOutbox {
         and not exists (select 1 from crm_outbox o where o.connection_id = c.id and o.kind = 'bot_state' and o.ref_id = e.id::text)
       on conflict do nothing`.execute(db);
     // Marketing opt-outs and opt-ins, in the order they happened (an opt-in after an opt-out must land last).
+    // Signals kept in the history only (older than the state, or repeats) change nothing in a CRM.
     await sql`
       insert into crm_outbox (tenant_id, connection_id, kind, ref_id, payload)
       select e.tenant_id, c.id, 'consent', e.id::text, '{}'::jsonb
       from crm_connections c join opt_out_events e on e.tenant_id = c.tenant_id
-      where c.id = ${connectionId}
+      where c.id = ${connectionId} and e.applied
         and not exists (select 1 from crm_outbox o where o.connection_id = c.id and o.kind = 'consent' and o.ref_id = e.id::text)
       order by e.id
       on conflict do nothing`.execute(db);
@@ -268,7 +269,7 @@ export class CrmOutbox {
     const e = await this.deps.db
       .selectFrom('opt_out_events as e')
       .leftJoin('whatsapp_numbers as n', 'n.phone_number_id', 'e.phone_number_id')
-      .select(['e.id', 'e.tenant_id', 'e.wa_id', 'e.action', 'e.source', 'e.detail', 'e.at', 'n.display_phone_number'])
+      .select(['e.id', 'e.tenant_id', 'e.wa_id', 'e.action', 'e.source', 'e.detail', 'e.signal_at', 'n.display_phone_number'])
       .where('e.id', '=', eventId)
       .executeTakeFirstOrThrow();
     // The name the business knows the customer by, if this number has talked to them.
@@ -290,7 +291,8 @@ export class CrmOutbox {
       action: e.action as 'opt_out' | 'opt_in',
       source: e.source,
       detail: e.detail,
-      at: new Date(e.at).toISOString(),
+      // When the customer gave the signal (their message, their choice in WhatsApp), not when CoEx stored it.
+      at: new Date(e.signal_at).toISOString(),
     });
   }
 

@@ -10,6 +10,7 @@ import * as m0004 from './migrations/0004_extension_nonces.js';
 import * as m0005 from './migrations/0005_crm_consent.js';
 import * as m0006 from './migrations/0006_hubspot_inbox.js';
 import * as m0007 from './migrations/0007_inbox_bodies.js';
+import * as m0008 from './migrations/0008_consent_signals_account_state.js';
 
 export type { Database } from './schema.js';
 
@@ -22,6 +23,7 @@ const migrations: Record<string, Migration> = {
   '0005_crm_consent': m0005,
   '0006_hubspot_inbox': m0006,
   '0007_inbox_bodies': m0007,
+  '0008_consent_signals_account_state': m0008,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -41,6 +41,9 @@ export interface WhatsappNumbersTable {
   connection_status: Generated<string>;
   connection_reason: Nullable<string>;
   connection_changed_at: NullableTimestamp;
+  /** A warning Meta gave about the account that does not stop sending (scheduled disable, policy violation). */
+  account_warning: Nullable<string>;
+  account_warning_at: NullableTimestamp;
   last_echo_at: NullableTimestamp;
   created_at: GeneratedTimestamp;
   updated_at: GeneratedTimestamp;
@@ -180,6 +183,10 @@ export interface AccountEventsTable {
   reason: Nullable<string>;
   initiated_by: Nullable<string>;
   payload: Json;
+  /** What CoEx did: stopped_sending | resumed_sending | warning | none (0008). */
+  effect: Nullable<string>;
+  /** Ban state, violation type or restriction in words (0008). */
+  detail: Nullable<string>;
   received_at: GeneratedTimestamp;
 }
 
@@ -351,7 +358,8 @@ type OptionalTimestamp = ColumnType<Date | null, Date | string | null | undefine
 
 export type CampaignStatus = 'draft' | 'scheduled' | 'running' | 'paused' | 'completed';
 export type CampaignRecipientStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'skipped';
-export type OptOutSource = 'keyword' | 'api' | 'crm' | '131050';
+/** 'whatsapp': the customer's own marketing preference in WhatsApp (`user_preferences` webhook). */
+export type OptOutSource = 'keyword' | 'api' | 'crm' | '131050' | 'whatsapp';
 
 export interface CampaignsTable {
   id: Generated<string>;
@@ -401,6 +409,8 @@ export interface OptOutsTable {
   detail: Optional<string>;
   message_id: Optional<string>;
   created_at: GeneratedTimestamp;
+  /** When the customer gave the signal that opted them out (0008). */
+  signal_at: OptionalTimestamp;
 }
 
 export interface OptOutEventsTable {
@@ -413,4 +423,10 @@ export interface OptOutEventsTable {
   detail: Optional<string>;
   message_id: Optional<string>;
   at: GeneratedTimestamp;
+  /** When the customer gave the signal (message time, webhook timestamp); the latest applied one wins (0008). */
+  signal_at: GeneratedTimestamp;
+  /** False for a signal kept in the history only: older than the current state, or a repeat. */
+  applied: Generated<boolean>;
+  /** Webhook signals: the same delivery repeated records nothing twice. */
+  dedupe_key: Optional<string>;
 }

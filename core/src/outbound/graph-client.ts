@@ -702,6 +702,26 @@ export class GraphClient {
     if (!res.success) throw new GraphProtocolError('subscribed_apps answered success: false', 200);
   }
 
+  /**
+   * POST /{app-id}/subscriptions: sets the app's webhook callback and the fields it receives for
+   * object `whatsapp_business_account` (what the App Dashboard's "Webhooks" page does). Called with
+   * the app access token ("{app-id}|{app-secret}"); Meta verifies the callback with verifyToken.
+   */
+  async subscribeWebhookFields(input: { appId: string; appSecret: string; callbackUrl: string; verifyToken: string; fields: readonly string[] }, options: Pick<CallOptions, 'signal'> = {}): Promise<void> {
+    requireId(input.appId, 'appId');
+    const uri = new URL(input.callbackUrl);
+    if (uri.protocol !== 'https:' && uri.protocol !== 'http:') throw new TypeError('callbackUrl must be an http(s) URL');
+    if (input.fields.length === 0) throw new TypeError('fields must name at least one webhook field');
+    const res = await this.request(successResponseSchema, {
+      method: 'POST',
+      path: [input.appId, 'subscriptions'],
+      body: { object: 'whatsapp_business_account', callback_url: uri.toString(), verify_token: input.verifyToken, fields: input.fields.join(','), include_values: true },
+      token: `${input.appId}|${input.appSecret}`,
+      signal: options.signal,
+    });
+    if (!res.success) throw new GraphProtocolError('subscriptions answered success: false', 200);
+  }
+
   /** GET /{waba-id}/phone_numbers, following the `after` cursor through every page. */
   async listPhoneNumbers(wabaId: string, options: CallOptions & { fields?: PhoneNumberField[] } = {}): Promise<PhoneNumberInfo[]> {
     requireId(wabaId, 'wabaId');

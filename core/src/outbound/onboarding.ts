@@ -8,6 +8,14 @@ import type { GraphClient, SmbSyncType } from './graph-client.js';
 const TIER_MPS: Record<string, number> = { STANDARD: 80, HIGH: 1000, NOT_APPLICABLE: 80 };
 export const COEXISTENCE_MPS = 20;
 
+/**
+ * The webhook fields a Coexistence number needs: live traffic, the phone's echoes, history and
+ * contact sync, account state, and the customer's own marketing preference (`user_preferences`:
+ * "stop promotions" in WhatsApp). Listed in the README; subscribed at onboarding when CoEx knows
+ * its public callback URL.
+ */
+export const COEX_WEBHOOK_FIELDS = ['messages', 'smb_message_echoes', 'history', 'smb_app_state_sync', 'account_update', 'user_preferences'] as const;
+
 export interface OnboardInput {
   tenantId: string;
   /** The short-lived code from Embedded Signup (FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING). */
@@ -19,6 +27,18 @@ export interface OnboardInput {
   appSecret: string;
   overrideCallbackUri?: string;
   verifyToken?: string;
+  /**
+   * CoEx's public webhook URL (PUBLIC_BASE_URL + /webhooks/whatsapp) and WHATSAPP_VERIFY_TOKEN: when
+   * both are known, the app's webhook fields (COEX_WEBHOOK_FIELDS) are subscribed too.
+   */
+  webhookCallbackUrl?: string;
+  webhookVerifyToken?: string;
+}
+
+/** Where Meta should post webhooks (PUBLIC_BASE_URL + /webhooks/whatsapp, keeping a path prefix), when configured. */
+export function webhookFieldsTargetOf(config: { PUBLIC_BASE_URL?: string | undefined; WHATSAPP_VERIFY_TOKEN?: string | undefined }): { webhookCallbackUrl: string; webhookVerifyToken: string } | Record<string, never> {
+  if (!config.PUBLIC_BASE_URL || !config.WHATSAPP_VERIFY_TOKEN) return {};
+  return { webhookCallbackUrl: `${config.PUBLIC_BASE_URL.replace(/\/+$/, '')}/webhooks/whatsapp`, webhookVerifyToken: config.WHATSAPP_VERIFY_TOKEN };
 }
 
 export interface OnboardStep {
@@ -76,6 +96,17 @@ export async function onboardNumber(deps: OnboardingDeps, input: OnboardInput): 
     await record({ step: 'subscribe_app', status: 'ok' }, null);
   } catch (error) {
     return fail('subscribe_app', error, null);
+  }
+  const callbackUrl = input.overrideCallbackUri ?? input.webhookCallbackUrl;
+  const callbackToken = input.overrideCallbackUri ? input.verifyToken : input.webhookVerifyToken;
+  if (callbackUrl && callbackToken) {
+    // Not fatal: the fields may also be set by hand in the App Dashboard (README). Recorded either way.
+    try {
+      await deps.graph.subscribeWebhookFields({ appId: input.appId, appSecret: input.appSecret, callbackUrl, verifyToken: callbackToken, fields: COEX_WEBHOOK_FIELDS });
+      await record({ step: 'subscribe_fields', status: 'ok', detail: COEX_WEBHOOK_FIELDS.join(',') }, null);
+    } catch (error) {
+      await record({ step: 'subscribe_fields', status: 'failed', detail: `${error instanceof Error ? error.message : String(error)}; subscribe ${COEX_WEBHOOK_FIELDS.join(', ')} in the App Dashboard` }, null);
+    }
   }
   let phoneNumberId: string;
   try {

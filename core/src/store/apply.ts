@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../db/schema.js';
-import type { ContactIdentity, DomainEvent } from '../whatsapp/normalize.js';
+import type { AccountNotice, ContactIdentity, DomainEvent, MarketingPreferenceEvent } from '../whatsapp/normalize.js';
+import { recordConsentSignal, type OptOutEvent } from '../campaigns/opt-outs.js';
 import { contactKeyOf, resolveContactKeys } from './contact-identity.js';
 
 /**
@@ -55,6 +56,19 @@ export interface ApplyOutcome {
   historyMedia: LiveMessage[];
   /** Threads whose agent was paused by human activity in this delivery. */
   pausedThreads: string[];
+  /** Marketing consent changes applied from WhatsApp's own signals (`user_preferences`), for the CRM consent path. */
+  consentChanges: OptOutEvent[];
+  /** Account states and warnings Meta announced (ban, violation, restriction), for the logs. */
+  accountNotices: AccountStateChange[];
+}
+
+export interface AccountStateChange {
+  phoneNumberId: string | null;
+  wabaId: string;
+  event: string;
+  effect: AccountEffect['effect'];
+  detail: string | null;
+  warning: string | null;
 }
 
 export function emptyOutcome(): ApplyOutcome {
@@ -70,6 +84,8 @@ export function emptyOutcome(): ApplyOutcome {
     live: [],
     historyMedia: [],
     pausedThreads: [],
+    consentChanges: [],
+    accountNotices: [],
   };
 }
 
@@ -425,6 +441,10 @@ async function applyStatuses(trx: Trx, events: StatusEvent[], outcome: ApplyOutc
   for (const e of events) byNumber.set(e.phoneNumberId, [...(byNumber.get(e.phoneNumberId) ?? []), e.wamid]);
   for (const [phoneNumberId, wamids] of byNumber) await reconcileStatuses(trx, phoneNumberId, [...new Set(wamids)]);
   outcome.statusesRecorded += events.length;
+  // 131050: Meta refused a marketing message because the customer stopped them in WhatsApp.
+  for (const e of events) {
+    if (e.status === 'failed' && e.recipientWaId && e.errors?.some((x) => x.code === MARKETING_STOPPED_CODE)) await recordMarketingRefusal(trx, e, outcome);
+  }
 }
 
 async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts: ApplyOptions, outcome: ApplyOutcome): Promise<void> {
@@ -537,35 +557,10 @@ async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts:
       outcome.contactsSynced += 1;
       return;
     }
-    case 'account_update': {
-      const numbers = await trx
-        .selectFrom('whatsapp_numbers')
-        .select(['phone_number_id', 'display_phone_number', 'waba_id'])
-        .where((eb) =>
-          eb.or([
-            eb('waba_id', '=', e.wabaId),
-            ...(e.displayPhoneNumber ? [eb('display_phone_number', '=', e.displayPhoneNumber)] : []),
-          ]),
-        )
-        .execute();
-      const targets = e.displayPhoneNumber ? numbers.filter((n) => n.display_phone_number === e.displayPhoneNumber) : numbers;
-      const status = connectionStatusFor(e.event);
-      for (const n of targets) {
-        if (status) {
-          await trx
-            .updateTable('whatsapp_numbers')
-            .set({ connection_status: status, connection_reason: e.reason ?? e.event, connection_changed_at: sql`now()`, updated_at: sql`now()` })
-            .where('phone_number_id', '=', n.phone_number_id)
-            .execute();
-        }
-      }
-      await trx
-        .insertInto('account_events')
-        .values({ waba_id: e.wabaId, phone_number_id: targets[0]?.phone_number_id ?? null, event: e.event, reason: e.reason, initiated_by: e.initiatedBy, payload: json(e.raw) })
-        .execute();
-      outcome.accountEvents += 1;
-      return;
-    }
+    case 'account_update':
+      return applyAccountUpdate(trx, e, outcome);
+    case 'marketing_preference':
+      return applyMarketingPreference(trx, e, opts, outcome);
     case 'unknown': {
       await trx
         .insertInto('unknown_events')
@@ -590,12 +585,175 @@ export function connectionStatusFor(event: string): string | null {
     case 'PARTNER_APP_UNINSTALLED':
       return 'deleted';
     case 'ACCOUNT_RESTRICTION':
-    case 'DISABLED_UPDATE':
-    case 'ACCOUNT_VIOLATION':
       return 'restricted';
     default:
       return null;
   }
+}
+
+/**
+ * What an account_update does to sending (see docs/decisions/account-ban-states.md):
+ * - DISABLED_UPDATE follows `ban_info.waba_ban_state`: SCHEDULE_FOR_DISABLE warns (with Meta's date)
+ *   and keeps sending; DISABLE stops sending ('disabled'); REINSTATE sends again — but only a number
+ *   that was stopped by a ban, never one disconnected for another reason.
+ * - ACCOUNT_VIOLATION is a policy notice: recorded and warned about, sending goes on, unless the
+ *   payload also carries a restriction (`restriction_info`), which restricts the number.
+ * - Everything else: connectionStatusFor(event).
+ */
+export interface AccountEffect {
+  /** New connection status, or null to leave it. */
+  status: string | null;
+  /** Only numbers in one of these statuses change (REINSTATE must not reconnect a disconnected number). */
+  onlyFrom: string[] | null;
+  reason: string | null;
+  /** A warning to show (string), to clear (null), or to leave as it is (undefined). */
+  warning: string | null | undefined;
+  effect: 'stopped_sending' | 'resumed_sending' | 'warning' | 'none';
+  detail: string | null;
+}
+
+/** Statuses a ban (or the old reading of DISABLED_UPDATE / ACCOUNT_VIOLATION) left a number in. */
+const BANNED_STATUSES = ['disabled'];
+const LEGACY_BAN_REASONS = ['DISABLED_UPDATE', 'ACCOUNT_VIOLATION'];
+
+function restrictionsInWords(n: AccountNotice): string | null {
+  if (n.restrictions.length === 0) return null;
+  return n.restrictions.map((r) => `${r.type ?? 'restriction'}${r.expiration ? ` until ${r.expiration}` : ''}`).join(', ');
+}
+
+export function accountEffectOf(event: string, reason: string | null, notice: AccountNotice): AccountEffect {
+  if (event === 'DISABLED_UPDATE') {
+    const state = notice.banState?.toUpperCase() ?? null;
+    const date = notice.banDate;
+    switch (state) {
+      case 'SCHEDULE_FOR_DISABLE':
+        return { status: null, onlyFrom: null, reason: null, warning: `Meta scheduled this WhatsApp Business Account to be disabled${date ? ` on ${date}` : ''}: sending continues until then; review the account's policy status in WhatsApp Manager.`, effect: 'warning', detail: `SCHEDULE_FOR_DISABLE${date ? ` (${date})` : ''}` };
+      case 'DISABLE':
+        return { status: 'disabled', onlyFrom: null, reason: `DISABLED_UPDATE: account disabled by Meta${date ? ` (${date})` : ''}`, warning: null, effect: 'stopped_sending', detail: `DISABLE${date ? ` (${date})` : ''}` };
+      case 'REINSTATE':
+        return { status: 'connected', onlyFrom: BANNED_STATUSES, reason: `DISABLED_UPDATE: account reinstated by Meta${date ? ` (${date})` : ''}`, warning: null, effect: 'resumed_sending', detail: `REINSTATE${date ? ` (${date})` : ''}` };
+      default:
+        return { status: null, onlyFrom: null, reason: null, warning: `Meta sent an account update (DISABLED_UPDATE) with ban state ${state ?? 'missing'}: check the account in WhatsApp Manager.`, effect: 'warning', detail: state };
+    }
+  }
+  if (event === 'ACCOUNT_VIOLATION') {
+    const type = notice.violationType ?? 'unspecified';
+    const restricted = restrictionsInWords(notice);
+    if (restricted) {
+      return { status: 'restricted', onlyFrom: null, reason: `ACCOUNT_VIOLATION ${type}: ${restricted}`, warning: `Policy violation reported by Meta (${type}); the account is restricted: ${restricted}.`, effect: 'stopped_sending', detail: `${type}; ${restricted}` };
+    }
+    return { status: null, onlyFrom: null, reason: null, warning: `Policy violation reported by Meta (${type}): sending continues, but repeated violations can restrict or disable the account. Review it in WhatsApp Manager.`, effect: 'warning', detail: type };
+  }
+  const status = connectionStatusFor(event);
+  const restricted = event === 'ACCOUNT_RESTRICTION' ? restrictionsInWords(notice) : null;
+  return {
+    status,
+    onlyFrom: null,
+    reason: restricted ? `ACCOUNT_RESTRICTION: ${restricted}` : (reason ?? event),
+    // Reconnection clears what the number was warned about before; other events leave it.
+    warning: event === 'ACCOUNT_RECONNECTED' ? null : undefined,
+    effect: status === null ? 'none' : status === 'connected' ? 'resumed_sending' : 'stopped_sending',
+    detail: restricted ?? reason,
+  };
+}
+
+async function applyAccountUpdate(trx: Trx, e: Extract<DomainEvent, { kind: 'account_update' }>, outcome: ApplyOutcome): Promise<void> {
+  const numbers = await trx
+    .selectFrom('whatsapp_numbers')
+    .select(['phone_number_id', 'display_phone_number', 'waba_id', 'connection_status', 'connection_reason'])
+    .where((eb) => eb.or([eb('waba_id', '=', e.wabaId), ...(e.displayPhoneNumber ? [eb('display_phone_number', '=', e.displayPhoneNumber)] : [])]))
+    .execute();
+  const targets = e.displayPhoneNumber ? numbers.filter((n) => n.display_phone_number === e.displayPhoneNumber) : numbers;
+  const fx = accountEffectOf(e.event, e.reason, e.notice);
+  for (const n of targets) {
+    // A number restricted by the former reading of DISABLED_UPDATE / ACCOUNT_VIOLATION counts as banned.
+    const banned = BANNED_STATUSES.includes(n.connection_status) || (n.connection_status === 'restricted' && LEGACY_BAN_REASONS.includes(n.connection_reason ?? ''));
+    const statusApplies = fx.status !== null && (fx.onlyFrom === null || banned);
+    if (!statusApplies && fx.warning === undefined) continue;
+    await trx
+      .updateTable('whatsapp_numbers')
+      .set({
+        ...(statusApplies ? { connection_status: fx.status!, connection_reason: fx.reason, connection_changed_at: sql`now()` } : {}),
+        ...(fx.warning !== undefined ? { account_warning: fx.warning, account_warning_at: fx.warning === null ? null : sql`now()` } : {}),
+        updated_at: sql`now()`,
+      })
+      .where('phone_number_id', '=', n.phone_number_id)
+      .execute();
+  }
+  await trx
+    .insertInto('account_events')
+    .values({
+      waba_id: e.wabaId,
+      phone_number_id: targets[0]?.phone_number_id ?? null,
+      event: e.event,
+      reason: e.reason,
+      initiated_by: e.initiatedBy,
+      payload: json(e.raw),
+      effect: fx.effect,
+      detail: fx.detail,
+    })
+    .execute();
+  outcome.accountEvents += 1;
+  if (fx.effect !== 'none') {
+    for (const n of targets.length > 0 ? targets : [null]) {
+      outcome.accountNotices.push({ phoneNumberId: n?.phone_number_id ?? null, wabaId: e.wabaId, event: e.event, effect: fx.effect, detail: fx.detail, warning: fx.warning ?? null });
+    }
+  }
+}
+
+/** Meta: "this recipient has chosen to stop receiving marketing messages on WhatsApp from your business". */
+const MARKETING_STOPPED_CODE = 131050;
+
+/**
+ * A failed status with 131050, whatever sent the message (campaign, API, CRM): the customer stopped
+ * marketing in WhatsApp — the same signal as a `user_preferences` stop, dated by the status.
+ */
+async function recordMarketingRefusal(trx: Trx, e: Extract<DomainEvent, { kind: 'status' }>, outcome: ApplyOutcome): Promise<void> {
+  const number = await trx.selectFrom('whatsapp_numbers').select('tenant_id').where('phone_number_id', '=', e.phoneNumberId).executeTakeFirst();
+  if (!number || !e.recipientWaId) return;
+  await recordConsentSignal(
+    trx as Kysely<Database>,
+    { tenantId: number.tenant_id, phoneNumberId: e.phoneNumberId, waId: e.recipientWaId },
+    { action: 'opt_out', source: '131050', signalAt: e.timestamp, detail: 'Meta 131050 (status webhook)', dedupeKey: `131050:${e.wamid}` },
+    { onOptOut: async (_trx, change) => void outcome.consentChanges.push(change) },
+  );
+}
+
+const PREFERENCE_ACTION = { stop: 'opt_out', resume: 'opt_in', signup: 'opt_in' } as const;
+
+/**
+ * `user_preferences`: the customer stopped or resumed marketing messages in WhatsApp (or signed up
+ * through a link). Recorded in the contact's consent history with source 'whatsapp', in timestamp
+ * order with the keyword opt-outs (campaigns/opt-outs.ts recordConsentSignal), idempotent per signal.
+ */
+async function applyMarketingPreference(trx: Trx, e: MarketingPreferenceEvent, opts: ApplyOptions, outcome: ApplyOutcome): Promise<void> {
+  const tenantId = await ensureNumber(trx, e.phoneNumberId, e.displayPhoneNumber, opts.defaultTenantId);
+  const contactIds = await upsertContacts(trx, tenantId, e.phoneNumberId, [e.contact]);
+  const contactId = contactIds.get(contactKeyOf(e.contact));
+  const contact = contactId ? await trx.selectFrom('contacts').select('wa_id').where('id', '=', contactId).executeTakeFirst() : undefined;
+  if (!contact?.wa_id) {
+    // Opt-outs are kept per phone (wa_id), which campaigns send to; a BSUID-only user cannot be matched yet.
+    await trx
+      .insertInto('unknown_events')
+      .values({ inbox_id: opts.inboxId ?? null, phone_number_id: e.phoneNumberId, field: 'user_preferences', detail: `marketing preference '${e.value}' for a user known only by user id ${e.contact.userId ?? '?'}: no phone number to apply it to`, payload: json(e.raw) })
+      .execute();
+    outcome.unknown += 1;
+    return;
+  }
+  const who = { tenantId, phoneNumberId: e.phoneNumberId, waId: contact.wa_id };
+  const detail = e.value === 'signup' ? `signed up${e.signupId ? ` (signup ${e.signupId})` : ''}${e.detail ? `: ${e.detail}` : ''}` : (e.detail ?? null);
+  await recordConsentSignal(
+    trx as Kysely<Database>,
+    who,
+    {
+      action: PREFERENCE_ACTION[e.value],
+      source: 'whatsapp',
+      signalAt: e.timestamp,
+      detail: e.value === 'signup' ? detail : `${e.value}${detail ? `: ${detail}` : ''}`,
+      dedupeKey: `user_preferences:${contact.wa_id}:${e.value}:${e.timestamp.getTime() / 1000}${e.signupId ? `:${e.signupId}` : ''}`,
+    },
+    { onOptOut: async (_trx, change) => void outcome.consentChanges.push(change) },
+  );
 }
 
 /**

@@ -153,6 +153,9 @@ export async function getSyncState(db: Kysely<Database>, scope: TenantScope, pho
       'whatsapp_numbers.display_phone_number',
       'whatsapp_numbers.connection_status',
       'whatsapp_numbers.connection_reason',
+      'whatsapp_numbers.connection_changed_at',
+      'whatsapp_numbers.account_warning',
+      'whatsapp_numbers.account_warning_at',
       'whatsapp_numbers.last_echo_at',
     ])
     .where('whatsapp_numbers.phone_number_id', '=', phoneNumberId);
@@ -169,7 +172,14 @@ export async function getSyncState(db: Kysely<Database>, scope: TenantScope, pho
   return {
     phone_number_id: r.number_id,
     display_phone_number: r.display_phone_number,
-    connection: { status: r.connection_status, reason: r.connection_reason, last_app_activity_at: iso(r.last_echo_at) },
+    connection: {
+      status: r.connection_status,
+      reason: r.connection_reason,
+      changed_at: iso(r.connection_changed_at),
+      warning: r.account_warning,
+      warning_at: iso(r.account_warning_at),
+      last_app_activity_at: iso(r.last_echo_at),
+    },
     history: {
       status: r.history_status ?? 'not_requested',
       progress: r.history_progress ?? 0,
@@ -189,6 +199,49 @@ export async function getSyncState(db: Kysely<Database>, scope: TenantScope, pho
       last_at: iso(r.contacts_last_at ?? null),
     },
   };
+}
+
+/**
+ * A number's account state and every account_update Meta sent about it (ban states, violations,
+ * restrictions, disconnections), newest first, each with what CoEx did and when.
+ */
+export async function getAccountState(db: Kysely<Database>, scope: TenantScope, phoneNumberId: string, limit = 50) {
+  let q = db
+    .selectFrom('whatsapp_numbers')
+    .select(['phone_number_id', 'waba_id', 'display_phone_number', 'connection_status', 'connection_reason', 'connection_changed_at', 'account_warning', 'account_warning_at'])
+    .where('phone_number_id', '=', phoneNumberId);
+  if (scope !== null) q = q.where('tenant_id', '=', scope);
+  const n = await q.executeTakeFirst();
+  if (!n) return null;
+  const events = await db
+    .selectFrom('account_events')
+    .select(['id', 'event', 'reason', 'initiated_by', 'effect', 'detail', 'received_at'])
+    .where((eb) => eb.or([eb('phone_number_id', '=', phoneNumberId), ...(n.waba_id ? [eb.and([eb('waba_id', '=', n.waba_id), eb('phone_number_id', 'is', null)])] : [])]))
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+  return {
+    phone_number_id: n.phone_number_id,
+    waba_id: n.waba_id,
+    display_phone_number: n.display_phone_number,
+    /** Sending works only while `connected`. */
+    sending: n.connection_status === 'connected',
+    connection: { status: n.connection_status, reason: n.connection_reason, changed_at: iso(n.connection_changed_at) },
+    warning: n.account_warning ? { text: n.account_warning, at: iso(n.account_warning_at) } : null,
+    events: events.map((e) => ({ event: e.event, effect: e.effect ?? 'none', detail: e.detail, reason: e.reason, initiated_by: e.initiated_by, at: iso(e.received_at) })),
+  };
+}
+
+export type AccountState = NonNullable<Awaited<ReturnType<typeof getAccountState>>>;
+
+/** The account state as the CLI prints it (`coex account <phone_number_id>`): warnings first, then the history. */
+export function accountStateLines(a: AccountState): string[] {
+  const lines = [
+    `${a.display_phone_number ?? a.phone_number_id}: ${a.sending ? 'sending' : 'NOT SENDING'} (${a.connection.status}${a.connection.reason ? `: ${a.connection.reason}` : ''}${a.connection.changed_at ? `, since ${a.connection.changed_at}` : ''})`,
+  ];
+  if (a.warning) lines.push(`warning (${a.warning.at ?? 'time unknown'}): ${a.warning.text}`);
+  for (const e of a.events) lines.push(`${e.at ?? '?'}\t${e.event}\t${e.effect}${e.detail ? `\t${e.detail}` : ''}`);
+  return lines;
 }
 
 export function isUuid(s: string): boolean {

@@ -6,6 +6,7 @@ import {
   historyValueSchema,
   messagesValueSchema,
   stateSyncValueSchema,
+  userPreferencesValueSchema,
   type WaMessage,
   type WaStatus,
   type WebhookEnvelope,
@@ -121,14 +122,38 @@ export type DomainEvent =
       event: string;
       reason: string | null;
       initiatedBy: string | null;
+      /** What Meta said about a ban, a policy violation or a restriction (DISABLED_UPDATE, ACCOUNT_VIOLATION, ACCOUNT_RESTRICTION). */
+      notice: AccountNotice;
       raw: unknown;
     }
+  | MarketingPreferenceEvent
   | { kind: 'unknown'; phoneNumberId: string | null; field: string; detail: string; raw: unknown };
 
-/** The partition a change belongs to: its phone number id, or the WABA for account-level fields. */
+export interface AccountNotice {
+  banState: string | null;
+  banDate: string | null;
+  violationType: string | null;
+  restrictions: Array<{ type: string | null; expiration: string | null }>;
+}
+
+/** `user_preferences`: the customer's marketing-message preference, as they set it in WhatsApp. */
+export interface MarketingPreferenceEvent {
+  kind: 'marketing_preference';
+  phoneNumberId: string;
+  displayPhoneNumber: string;
+  contact: ContactIdentity;
+  /** `stop` | `resume` | `signup` (others are reported as unknown). */
+  value: 'stop' | 'resume' | 'signup';
+  detail: string | null;
+  signupId: string | null;
+  timestamp: Date;
+  raw: unknown;
+}
+
 /** Partition of deliveries that name no usable number or WABA (still stored, reported by the worker). */
 export const UNPARSED_PARTITION = 'unparsed';
 
+/** The partition a change belongs to: its phone number id, or the WABA for account-level fields. */
 export function partitionKeyOf(entryId: string, value: unknown): string {
   if (value && typeof value === 'object' && 'metadata' in value) {
     const metadata = (value as { metadata?: unknown }).metadata;
@@ -440,17 +465,28 @@ export function normalizeChange(entryId: string, field: string, value: unknown):
           event: v.event,
           reason: v.disconnection_info?.reason ?? null,
           initiatedBy: v.disconnection_info?.initiated_by ?? null,
+          notice: {
+            banState: v.ban_info?.waba_ban_state ?? null,
+            banDate: v.ban_info?.waba_ban_date ?? null,
+            violationType: v.violation_info?.violation_type ?? null,
+            restrictions: (v.restriction_info ?? []).map((r) => ({
+              type: r.restriction_type ?? null,
+              expiration: r.expiration === undefined ? null : typeof r.expiration === 'number' ? new Date(r.expiration * 1000).toISOString() : r.expiration,
+            })),
+          },
           raw: v,
         },
       ];
     }
+    case 'user_preferences':
+      return userPreferenceEvents(value, unknown);
     default:
       return unknown(`unhandled webhook field '${field}'`);
   }
 }
 
 /** Item lists of a change value, each of which can stand alone in a value of its own. */
-const ITEM_LISTS = ['messages', 'statuses', 'message_echoes', 'history', 'state_sync', 'contacts_sync'] as const;
+const ITEM_LISTS = ['messages', 'statuses', 'message_echoes', 'history', 'state_sync', 'user_preferences'] as const;
 
 /**
  * Normalizes one change; when the change as a whole does not parse, each item is tried on its own,
@@ -469,6 +505,44 @@ export function normalizeChangeIsolated(entryId: string, field: string, value: u
   const events: DomainEvent[] = [];
   for (const list of lists) {
     for (const item of record[list] as unknown[]) events.push(...normalizeChange(entryId, field, { ...rest, [list]: [item] }));
+  }
+  return events;
+}
+
+const MARKETING_PREFERENCE_VALUES: ReadonlySet<string> = new Set<MarketingPreferenceEvent['value']>(['stop', 'resume', 'signup']);
+const isMarketingPreference = (value: string): value is MarketingPreferenceEvent['value'] => MARKETING_PREFERENCE_VALUES.has(value);
+
+/** `user_preferences` → one event per marketing preference; other categories or values are reported as unknown. */
+function userPreferenceEvents(value: unknown, unknown: (detail: string) => DomainEvent[]): DomainEvent[] {
+  const parsed = userPreferencesValueSchema.safeParse(value);
+  if (!parsed.success) return unknown(`invalid user_preferences payload: ${describeError(parsed.error.issues)}`);
+  const v = parsed.data;
+  const id = v.metadata.phone_number_id;
+  const events: DomainEvent[] = [];
+  for (const p of v.user_preferences) {
+    const value = p.value;
+    if (p.category !== 'marketing_messages' || !isMarketingPreference(value)) {
+      events.push({ kind: 'unknown', phoneNumberId: id, field: 'user_preferences', detail: `user preference category=${p.category} value=${p.value}`, raw: p });
+      continue;
+    }
+    // A single-contact delivery may name the user only in `contacts`.
+    const only = v.contacts?.length === 1 ? v.contacts[0] : undefined;
+    const contact = identity(p.wa_id ?? (p.user_id ? undefined : only?.wa_id), p.user_id ?? (p.wa_id ? undefined : only?.user_id), v.contacts);
+    if (!contact.waId && !contact.userId) {
+      events.push({ kind: 'unknown', phoneNumberId: id, field: 'user_preferences', detail: `marketing preference '${value}' names no user (neither wa_id nor user_id)`, raw: p });
+      continue;
+    }
+    events.push({
+      kind: 'marketing_preference',
+      phoneNumberId: id,
+      displayPhoneNumber: v.metadata.display_phone_number,
+      contact,
+      value,
+      detail: p.detail ?? null,
+      signupId: p.signup_id === undefined ? null : String(p.signup_id),
+      timestamp: p.timestamp,
+      raw: p,
+    });
   }
   return events;
 }

@@ -216,10 +216,41 @@ export const stateSyncValueSchema = z.looseObject({
   state_sync: z.array(stateSyncItemSchema),
 });
 
+/** `DISABLED_UPDATE`: the WABA's ban state (`SCHEDULE_FOR_DISABLE`, `DISABLE`, `REINSTATE`) and a date in words ("April 17, 2025"). */
+export const banInfoSchema = z.looseObject({ waba_ban_state: z.string().optional(), waba_ban_date: z.string().optional() });
+/** `ACCOUNT_VIOLATION`: a policy notice, e.g. `{ "violation_type": "ADULT" }`. */
+export const violationInfoSchema = z.looseObject({ violation_type: z.string().optional() });
+/** `ACCOUNT_RESTRICTION` (and a violation that comes with one): what is restricted and until when (unix seconds or ISO). */
+export const restrictionInfoSchema = z.looseObject({ restriction_type: z.string().optional(), expiration: z.union([z.number(), z.string()]).optional() });
+
 export const accountUpdateValueSchema = z.looseObject({
   phone_number: z.string().optional(),
   event: z.string(),
   disconnection_info: z.looseObject({ reason: z.string().optional(), initiated_by: z.string().optional() }).optional(),
+  ban_info: banInfoSchema.optional(),
+  violation_info: violationInfoSchema.optional(),
+  restriction_info: z.array(restrictionInfoSchema).optional(),
+});
+
+/**
+ * `user_preferences` field: the customer told WhatsApp itself to stop (or resume) marketing messages
+ * from this business, or signed up through a link. `wa_id` may be absent for users known only by
+ * their business-scoped user id.
+ */
+export const userPreferenceSchema = z.looseObject({
+  wa_id: z.string().optional(),
+  user_id: z.string().optional(),
+  detail: z.string().optional(),
+  category: z.string(),
+  value: z.string(),
+  signup_id: z.union([z.string(), z.number()]).optional(),
+  timestamp: unixSeconds,
+});
+export const userPreferencesValueSchema = z.looseObject({
+  messaging_product: z.literal('whatsapp').optional(),
+  metadata: metadataSchema,
+  contacts: z.array(profileContactSchema).optional(),
+  user_preferences: z.array(userPreferenceSchema),
 });
 
 export const changeSchema = z.looseObject({ field: z.string(), value: z.unknown() });

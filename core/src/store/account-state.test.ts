@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { accountEffectOf } from './apply.js';
+import { accountStateLines } from './queries.js';
+
+const notice = (n: Partial<{ banState: string; banDate: string; violationType: string; restrictions: Array<{ type: string | null; expiration: string | null }> }> = {}) => ({
+  banState: n.banState ?? null,
+  banDate: n.banDate ?? null,
+  violationType: n.violationType ?? null,
+  restrictions: n.restrictions ?? [],
+});
+
+describe('accountEffectOf', () => {
+  it('follows ban_info for DISABLED_UPDATE', () => {
+    expect(accountEffectOf('DISABLED_UPDATE', null, notice({ banState: 'SCHEDULE_FOR_DISABLE', banDate: 'December 12, 2026' }))).toMatchObject({ status: null, effect: 'warning', warning: expect.stringContaining('December 12, 2026') });
+    expect(accountEffectOf('DISABLED_UPDATE', null, notice({ banState: 'DISABLE' }))).toMatchObject({ status: 'disabled', effect: 'stopped_sending' });
+    expect(accountEffectOf('DISABLED_UPDATE', null, notice({ banState: 'REINSTATE' }))).toMatchObject({ status: 'connected', onlyFrom: ['disabled'], effect: 'resumed_sending', warning: null });
+    expect(accountEffectOf('DISABLED_UPDATE', null, notice())).toMatchObject({ status: null, effect: 'warning' });
+  });
+
+  it('treats ACCOUNT_VIOLATION as a notice unless it carries a restriction', () => {
+    expect(accountEffectOf('ACCOUNT_VIOLATION', null, notice({ violationType: 'ADULT' }))).toMatchObject({ status: null, effect: 'warning', detail: 'ADULT' });
+    expect(accountEffectOf('ACCOUNT_VIOLATION', null, notice({ violationType: 'SCAM', restrictions: [{ type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiration: '2026-12-15T10:00:00.000Z' }] }))).toMatchObject({
+      status: 'restricted',
+      effect: 'stopped_sending',
+      reason: 'ACCOUNT_VIOLATION SCAM: RESTRICTED_BIZ_INITIATED_MESSAGING until 2026-12-15T10:00:00.000Z',
+    });
+  });
+
+  it('keeps the other events as before', () => {
+    expect(accountEffectOf('PARTNER_REMOVED', 'PRIMARY_INACTIVITY', notice())).toMatchObject({ status: 'disconnected', reason: 'PRIMARY_INACTIVITY', warning: undefined });
+    expect(accountEffectOf('ACCOUNT_RECONNECTED', null, notice())).toMatchObject({ status: 'connected', warning: null, effect: 'resumed_sending' });
+    expect(accountEffectOf('MM_LITE_TERMS_SIGNED', null, notice())).toMatchObject({ status: null, effect: 'none' });
+  });
+});
+
+describe('accountStateLines', () => {
+  it('prints whether the number sends, the warning, then the history', () => {
+    expect(
+      accountStateLines({
+        phone_number_id: '1',
+        waba_id: '2',
+        display_phone_number: '212522123456',
+        sending: false,
+        connection: { status: 'disabled', reason: 'DISABLED_UPDATE: account disabled by Meta', changed_at: '2026-12-12T00:00:00.000Z' },
+        warning: null,
+        events: [{ event: 'DISABLED_UPDATE', effect: 'stopped_sending', detail: 'DISABLE', reason: null, initiated_by: null, at: '2026-12-12T00:00:00.000Z' }],
+      }),
+    ).toEqual(['212522123456: NOT SENDING (disabled: DISABLED_UPDATE: account disabled by Meta, since 2026-12-12T00:00:00.000Z)', '2026-12-12T00:00:00.000Z\tDISABLED_UPDATE\tstopped_sending\tDISABLE']);
+  });
+});
