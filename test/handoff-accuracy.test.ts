@@ -72,6 +72,10 @@ function evaluate(name: string, examples: Example[], showMisses: boolean): Score
   return { precision, recall, recallByKind: ratio(['direct', 'role', 'callback', 'polite']), specificityByKind: ratio(['about_person', 'ordinary']) };
 }
 
+/** Measured after tuning for paraphrases: 100% (64/64) and 92.8% (64/69); before it: 84.8% and 40.6%. */
+const HELDOUT_PRECISION = 0.95;
+const HELDOUT_RECALL = 0.88;
+
 describe('hand-off request detection accuracy', () => {
   const labelled = loadExamples('labelled.jsonl');
   const heldout = loadExamples('heldout.jsonl');
@@ -100,12 +104,9 @@ describe('hand-off request detection accuracy', () => {
     for (const [kind, r] of [...score.recallByKind, ...score.specificityByKind]) expect(r, kind).toBeGreaterThanOrEqual(0.9);
   });
 
-  it('heldout.jsonl (never used for tuning): precision ≥ HELDOUT_PRECISION, recall ≥ HELDOUT_RECALL', () => {
+  it(`heldout.jsonl (never used for tuning): precision ≥ ${HELDOUT_PRECISION}, recall ≥ ${HELDOUT_RECALL}`, () => {
     const score = evaluate('heldout.jsonl', heldout, false);
     expect(score.precision).toBeGreaterThanOrEqual(HELDOUT_PRECISION);
     expect(score.recall).toBeGreaterThanOrEqual(HELDOUT_RECALL);
   });
 });
-
-const HELDOUT_PRECISION = 0;
-const HELDOUT_RECALL = 0;
