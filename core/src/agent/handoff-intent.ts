@@ -100,7 +100,7 @@ const DA_PERSON = [
 function withArabicClitics(words: readonly string[]): string[] {
   const out = new Set<string>(words);
   for (const w of words) {
-    const [first, ...rest] = w.split(' ');
+    const [first = '', ...rest] = w.split(' ');
     const tail = rest.length ? ` ${rest.join(' ')}` : '';
     if (first.startsWith('ال')) {
       out.add(`بال${first.slice(2)}${tail}`);
