@@ -84,8 +84,8 @@ const DL_CALL_GLUED = [
   '3ayetli', '3aytli', '3aytoli', '3iytoli', '3iyetli', '3ytoli', '3ayetlia', '3aytolia', '3iytolia', '3ayetliya', '3aytoliya',
   't3ayet', 't3ayto', 't3ayti', 't3iyet', 't3iyto', 't3ytoli', 't3aytoli', 't3ayetli', 't3iytoli', 'y3ayet', 'y3iyet', 'y3ayto', 'y3ayetli',
 ];
-const DL_ME = ['liya', 'lia', 'lya', 'li', 'lina', 'bia', 'biya', 'bya', 'ylia', 'bina'];
-const DL_CONTACT = ['tasl', 'tsl', 'tasel', 'taslo', 'tasalo', 'tasolo', 'ttasel', 'ttasl', 'ttaslo', 'ytasel', 'ytasl', 'ytaslo', 'ttsl', 'tsalo'];
+const DL_ME = ['liya', 'lia', 'lya', 'li', 'lina', 'bia', 'biya', 'bya', 'ylia', 'bina', '3liya', '3lia', '3lya', '3lina'];
+const DL_CONTACT = ['tasl', 'tsl', 'tslo', 'tsslo', 'tasel', 'taslo', 'tasalo', 'tasolo', 'ttasel', 'ttasl', 'ttaslo', 'ytasel', 'ytasl', 'ytaslo', 'ttsl', 'tsalo'];
 
 // --- Darija, Arabic letters ------------------------------------------------------------------
 const DA_SPEAK = ['نهضر', 'نهدر', 'نتكلم', 'نتواصل', 'نهضرو', 'نهدرو', 'نتكلمو', 'نتهضر'];
@@ -165,7 +165,7 @@ const EN_DET = opt('a', 'an', 'the', 'some', 'your', 'one of your', 'someone fro
 
 /** Words after which "3ayet lia" / "عيط ليا" / "اتصل بي" reports a call instead of asking for one. */
 const REPORT_BEFORE = new Set(
-  ['li', 'lli', 'chkoun', 'chkon', 'ma', 'mli', 'melli', 'kan', 'kano', 'ila', 'hta', 'لي', 'اللي', 'شكون', 'ما', 'ملي', 'كان', 'حتى', 'لقد', 'قد', 'الذي', 'التي', 'من', 'who', 'he', 'she', 'they']
+  ['li', 'lli', 'chkoun', 'chkon', 'ma', 'mli', 'melli', 'kan', 'kano', 'ila', 'hta', 'لي', 'لم', 'لن', 'اللي', 'شكون', 'ما', 'ملي', 'كان', 'حتى', 'لقد', 'قد', 'الذي', 'التي', 'من', 'who', 'he', 'she', 'they']
     .map(canonicalPhrase),
 );
 const PAST_TIME = new Set(['lbare7', 'lbar7', 'lbareh', 'lbarh', 'gbila', '9bila', 'البارح', 'البارحة', 'امس', 'قبيلة', 'قبل', 'yesterday'].map(canonicalPhrase));
@@ -203,6 +203,12 @@ function asksWhoCalled(before: readonly string[], after: readonly string[]): boo
   return after.slice(0, 4).some((t) => PAST_TIME.has(t));
 }
 
+const EN_PAST_QUESTION = new Set(['did', "didn't", 'didnt', 'nobody', 'never', 'why'].map(canonicalPhrase));
+/** "did someone from your team call me?", "nobody called me back": about a call, not asking for one. */
+function asksWhetherSomeoneCalled(before: readonly string[]): boolean {
+  return before.some((t) => EN_PAST_QUESTION.has(t));
+}
+
 const FR_REMIND_OBJECT = new Set(
   ['le', 'la', "l'", 'les', 'votre', 'vos', 'mon', 'ma', 'mes', 'ton', 'ta', 'tes', 'son', 'sa', 'ses', 'ce', 'cet', 'cette', 'ces', 'combien', 'quand', 'comment', 'ou', 'si', 'que', "qu'", 'du', 'des', 'de', "d'", 'quel', 'quelle', 'quels', 'quelles', 'pourquoi']
     .map(canonicalPhrase),
@@ -236,7 +242,10 @@ const REQUEST_PATTERNS: readonly RequestPattern[] = [
   { regex: sequence(['bghit', 'bghina', 'bgheet', 'bghyt'], DL_SOME, ['bnadem', 'insan', 'bnadm', 'wa7ed mnkom', 'wahed mnkom', 'lmodir', 'lmas2oul', 'lmoul', 'responsable', 'lresponsable', 'service client', 'sav', 'lpatron', 'lgerant']) },
   { regex: sequence(['machi', 'mashi', 'ma bghitch', 'mabghitch', 'ma bghitch nhder m3a'], opt('m3a', 'l'), ['robot', 'bot', 'machine', 'lrobot', 'lbot', 'lmachine']) },
   // "tkelmni" / "ykelmni": (you / someone) talk to me, call me.
-  { regex: sequence(['tkelmni', 'tkalmni', 'tkalemni', 'tkelemni', 'ykelmni', 'ykalmni', 'ykalemni', 'tkelmoni', 'tkalmoni', 'thder m3aya', 'yhder m3aya', 'thdro m3aya', 'yhder m3ana']) },
+  { regex: sequence(['tkelmni', 'tkalmni', 'tkalemni', 'tkelemni', 'ykelmni', 'ykalmni', 'ykalemni', 'tkelmoni', 'tkalmoni', 'thder m3aya', 'yhder m3aya', 'thdro m3aya', 'yhder m3ana', 'kalmouni', 'kalmoni', 'kelmouni', 'kelmoni', 'kalmni', 'kelmni']) },
+  // "sonini" (French "sonner"), "dir lia appel": call me.
+  { regex: sequence(['sonini', 'sonili', 'soniw lia', 'sonniw liya', 'sonouni', 'sonnouni']), unless: reportsACall },
+  { regex: sequence(['dir', 'diri', 'diro', 'dirou', 'dirli', 'diroli'], opt(...DL_ME), opt('chi', 'wa7ed'), ['appel', 'apel', 'telephone', 'tilifoun', 'tilifon']) },
   { regex: sequence(DL_CALL, DL_ME), unless: reportsACall },
   { regex: sequence(DL_CALL_GLUED, opt(...DL_ME)), unless: asksWhoCalled },
   { regex: sequence(DL_CONTACT, ['bia', 'biya', 'bya', 'bina', 'bi']), unless: reportsACall },
@@ -253,6 +262,7 @@ const REQUEST_PATTERNS: readonly RequestPattern[] = [
   { regex: sequence(DA_CALL, ['ليا', 'لي', 'عليا', 'لينا']), unless: reportsACall },
   { regex: sequence(DA_CALL_GLUED, opt('ليا', 'لي', 'عليا', 'لينا')), unless: asksWhoCalled },
   { regex: sequence(DA_CONTACT, ['بيا', 'بي', 'بينا', 'معايا']), unless: reportsACall },
+  { regex: sequence(['دير', 'ديري', 'ديرو', 'ديرلي', 'ديرولي'], opt('ليا', 'لي', 'لينا'), opt('شي'), ['ابيل', 'تيليفون', 'اتصال']) },
   // MSA
   { regex: sequence(MSA_SPEAK, ['مع', 'الى', 'ب', 'اليه', 'معه'], opt('احد', 'اي'), MSA_PERSON) },
   { regex: sequence(MSA_SPEAK, withArabicClitics(MSA_PERSON)) },
@@ -289,7 +299,7 @@ const REQUEST_PATTERNS: readonly RequestPattern[] = [
   { regex: sequence(['i want', 'i need', "i'd like", 'i would like', 'give me', 'get me', 'can i get', 'can i have', 'put me on with'], EN_DET, EN_ROLE) },
   { regex: sequence(['real', 'live', 'actual'], ['person', 'human', 'agent', 'people', 'human being']) },
   { regex: sequence(['not a', 'no', 'not talking to a', 'stop the'], ['bot', 'robot', 'chatbot']) },
-  { regex: sequence(['call', 'ring', 'phone'], ['me', 'me back', 'us']) },
+  { regex: sequence(['call', 'ring', 'phone'], ['me', 'me back', 'us']), unless: asksWhetherSomeoneCalled },
   { regex: sequence(['give me', 'give us'], ['a call', 'a ring', 'a buzz', 'a phone call']) },
   { regex: sequence(['a', 'request a', 'request', 'get a', 'have a'], ['callback', 'call back', 'call-back', 'phone call back']) },
   { regex: sequence(['someone', 'somebody', 'anyone', 'anybody', 'a person', 'an agent', 'a human', 'a manager'], ['on the phone', 'on the line']) },
