@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, createTestDatabase, type TestDatabase } from '../../../test/helpers/backends.js';
 import type { MessageView, ThreadView } from '../store/queries.js';
@@ -79,6 +82,26 @@ describe.each(backends())('coex demo, end to end [%s]', (backend) => {
     expect(result.output).toContain(labels.who.owner);
     expect(result.output).toMatch(language === 'fr' ? /Synchronisation de l'historique : complete|Synchronisation de l'historique/ : /History sync:/);
   });
+});
+
+describe('coex demo with a Whisper model path', () => {
+  it('hands the voice note to the local engine (here a file that is not a ggml model: the engine says so)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'coex-demo-model-'));
+    const model = join(dir, 'not-a-model.bin');
+    writeFileSync(model, Buffer.alloc(4096, 7));
+    try {
+      const result = await runDemo({ language: 'en', pgliteDir: 'memory://', whisperModelPath: model, print: () => undefined });
+      const voice = result.threads.find((t) => t.thread.wa_id === HAMZA)!.messages.find((m) => m.type === 'audio')!;
+      expect(voice.transcript_state).toBe('failed');
+      const line = result.output.split('\n').find((l) => l.includes('🎙'))!;
+      expect(line).toContain('not transcribed');
+      expect(line).not.toContain('no transcription provider configured');
+      expect(line).toContain('model_invalid');
+      expect(result.output).toContain(DEMO_LABELS.en.transcriptionNote(`whisper.cpp (${model})`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
 
 describe('demo labels', () => {

@@ -36,6 +36,7 @@ export interface DemoLabels {
   agentNote: string;
   transcriptionNote: (engine: string) => string;
   noTranscriptionNote: string;
+  modelMissing: (path: string) => string;
 }
 
 const EN: DemoLabels = {
@@ -69,6 +70,7 @@ const EN: DemoLabels = {
   agentNote: "The agent is the offline FAQ responder answering from examples/knowledge/atlas-shop.json; Meta's API is a local stand-in.",
   transcriptionNote: (engine) => `Voice notes are transcribed on this machine by ${engine}.`,
   noTranscriptionNote: 'Voice notes are not transcribed: set WHISPER_MODEL_PATH to a ggml Whisper model on disk (or GEMINI_API_KEY) to see the transcript.',
+  modelMissing: (path) => `No Whisper model at ${path}: the voice note is not transcribed.`,
 };
 
 const FR: DemoLabels = {
@@ -103,6 +105,7 @@ const FR: DemoLabels = {
   transcriptionNote: (engine) => `Les messages vocaux sont transcrits sur cette machine par ${engine}.`,
   noTranscriptionNote:
     'Les messages vocaux ne sont pas transcrits : indiquez dans WHISPER_MODEL_PATH un modèle Whisper ggml présent sur le disque (ou GEMINI_API_KEY) pour voir la transcription.',
+  modelMissing: (path) => `Aucun modèle Whisper à ${path} : le message vocal n'est pas transcrit.`,
 };
 
 export const DEMO_LABELS: Record<DemoLanguage, DemoLabels> = { en: EN, fr: FR };

@@ -111,7 +111,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const state = (await sync.json()) as { history: { status: string; progress: number; chunks: number; messages: number } };
     print(`\n${labels.historySync(state.history.status, state.history.progress, state.history.chunks, state.history.messages)}`);
     print(labels.agentNote);
-    print(modelPath ? labels.transcriptionNote(`whisper.cpp (${modelPath})`) : labels.noTranscriptionNote);
+    if (modelPath) print(labels.transcriptionNote(`whisper.cpp (${modelPath})`));
+    else print(opts.whisperModelPath ? labels.modelMissing(opts.whisperModelPath) : labels.noTranscriptionNote);
     const tenant = await db.selectFrom('tenants').select('quiet_period_seconds').where('id', '=', cfg.COEX_DEFAULT_TENANT).executeTakeFirstOrThrow();
     return { output: out.join('\n'), sent: graph.sent, threads: rendered, quietPeriodSeconds: tenant.quiet_period_seconds };
   } finally {
