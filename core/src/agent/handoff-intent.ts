@@ -134,7 +134,7 @@ const MSA_PERSON = [
 const FR_SPEAK = [
   'parler', 'discuter', 'echanger', 'causer', 'etre mis en relation', 'etre mise en relation', 'mettre en relation',
   'mettez moi en relation', 'me mettre en relation', 'contacter', 'joindre', 'avoir', 'mettez moi en contact', 'mettre en contact',
-  'me mettre en contact', 'etre mis en contact', 'etre mise en contact', 'en relation', 'en contact', 'entrer en contact', 'parle',
+  'me mettre en contact', 'etre mis en contact', 'etre mise en contact', 'entrer en contact',
 ];
 const FR_PERSON = [
   'humain', 'humaine', 'personne', 'vraie personne', 'personne reelle', 'conseiller', 'conseillere', 'agent', 'responsable',

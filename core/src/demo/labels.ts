@@ -69,7 +69,7 @@ const EN: DemoLabels = {
   historySync: (status, progress, chunks, messages) => `History sync: ${status}, ${progress}% (${chunks} chunks, ${messages} messages)`,
   agentNote: "The agent is the offline FAQ responder answering from examples/knowledge/atlas-shop.json; Meta's API is a local stand-in.",
   transcriptionNote: (engine) => `Voice notes are transcribed on this machine by ${engine}.`,
-  noTranscriptionNote: 'Voice notes are not transcribed: set WHISPER_MODEL_PATH to a ggml Whisper model on disk (or GEMINI_API_KEY) to see the transcript.',
+  noTranscriptionNote: 'Voice notes are not transcribed: set WHISPER_MODEL_PATH (or --whisper-model) to a ggml Whisper model on disk to see the transcript.',
   modelMissing: (path) => `No Whisper model at ${path}: the voice note is not transcribed.`,
 };
 
@@ -104,7 +104,7 @@ const FR: DemoLabels = {
   agentNote: "L'agent est le répondeur FAQ hors ligne, qui répond depuis examples/knowledge/atlas-shop.json ; l'API de Meta est simulée en local.",
   transcriptionNote: (engine) => `Les messages vocaux sont transcrits sur cette machine par ${engine}.`,
   noTranscriptionNote:
-    'Les messages vocaux ne sont pas transcrits : indiquez dans WHISPER_MODEL_PATH un modèle Whisper ggml présent sur le disque (ou GEMINI_API_KEY) pour voir la transcription.',
+    'Les messages vocaux ne sont pas transcrits : indiquez dans WHISPER_MODEL_PATH (ou --whisper-model) un modèle Whisper ggml présent sur le disque pour voir la transcription.',
   modelMissing: (path) => `Aucun modèle Whisper à ${path} : le message vocal n'est pas transcrit.`,
 };
 
