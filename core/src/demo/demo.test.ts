@@ -80,7 +80,7 @@ describe.each(backends())('coex demo, end to end [%s]', (backend) => {
   it(`prints in the owner's language (${language})`, () => {
     expect(result.output).toContain(labels.deliveries.khadijaAndOwnerEcho);
     expect(result.output).toContain(labels.who.owner);
-    expect(result.output).toMatch(language === 'fr' ? /Synchronisation de l'historique : complete|Synchronisation de l'historique/ : /History sync:/);
+    expect(result.output).toMatch(language === 'fr' ? /Synchronisation de l'historique : terminée, 100 %/ : /History sync: complete, 100%/);
   });
 });
 

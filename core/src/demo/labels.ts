@@ -100,7 +100,8 @@ const FR: DemoLabels = {
   deleted: '(supprimé)',
   mediaPlaceholder: '📎 média (arrive plus tard, ou jamais pour un média de plus de 14 jours)',
   reacted: (emoji) => `a réagi ${emoji}`,
-  historySync: (status, progress, chunks, messages) => `Synchronisation de l'historique : ${status}, ${progress} % (${chunks} lots, ${messages} messages)`,
+  historySync: (status, progress, chunks, messages) =>
+    `Synchronisation de l'historique : ${({ complete: 'terminée', in_progress: 'en cours', not_requested: 'non demandée', declined: 'refusée' } as Record<string, string>)[status] ?? status}, ${progress} % (${chunks} lots, ${messages} messages)`,
   agentNote: "L'agent est le répondeur FAQ hors ligne, qui répond depuis examples/knowledge/atlas-shop.json ; l'API de Meta est simulée en local.",
   transcriptionNote: (engine) => `Les messages vocaux sont transcrits sur cette machine par ${engine}.`,
   noTranscriptionNote:

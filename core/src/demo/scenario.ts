@@ -17,7 +17,7 @@ const HAMZA = { waId: '212700112233', name: 'Hamza' };
 /** Media id of Hamza's voice note, served by the local Graph API stand-in. */
 export const DEMO_VOICE_MEDIA_ID = '1203948571234567';
 /** When the owner answers Khadija from the phone, relative to the demo's start (minutes). */
-export const OWNER_ECHO_MINUTE = -10;
+export const OWNER_ECHO_MINUTE = -2;
 
 /** Two webhook bodies as Meta sends them when it batches: one entry, both changes, in order. */
 function inOneDelivery(...bodies: Array<{ object: string; entry: Array<{ id: string; changes: unknown[] }> }>) {
@@ -72,9 +72,9 @@ export function demoDeliveries(now = Date.now(), voiceSha256?: string): Array<{ 
       ]),
     },
     { label: 'historyRepeated', body: P.historyChunk(n, { phase: 1, chunkOrder: 1, progress: 40 }, [{ waId: YOUSSEF.waId, messages: [{ wamid: 'wamid.DEMO-H-Y1', fromCustomer: true, at: day(75), body: P.text('slm, chhal livraison l Casa?') }, { wamid: 'wamid.DEMO-H-Y2', fromCustomer: false, at: day(75, 11), body: P.text('35 dh, 48h. Merci!') }] }]) },
-    { label: 'youssefDarijaLatin', body: P.inboundMessage(n, YOUSSEF, 'wamid.DEMO-L-Y1', min(-30), P.text('salam, wach kayn livraison l Marrakech lyoum?')) },
-    { label: 'camilleFrench', body: P.inboundMessage(n, CAMILLE, 'wamid.DEMO-L-C1', min(-20), P.text('Bonjour, vous êtes ouverts le dimanche ?')) },
-    { label: 'hamzaVoiceNote', body: P.inboundMessage(n, HAMZA, 'wamid.DEMO-L-H1', min(-15), P.voiceNote(DEMO_VOICE_MEDIA_ID, voiceSha256)) },
+    { label: 'youssefDarijaLatin', body: P.inboundMessage(n, YOUSSEF, 'wamid.DEMO-L-Y1', min(-6), P.text('salam, wach kayn livraison l Marrakech lyoum?')) },
+    { label: 'camilleFrench', body: P.inboundMessage(n, CAMILLE, 'wamid.DEMO-L-C1', min(-5), P.text('Bonjour, vous êtes ouverts le dimanche ?')) },
+    { label: 'hamzaVoiceNote', body: P.inboundMessage(n, HAMZA, 'wamid.DEMO-L-H1', min(-4), P.voiceNote(DEMO_VOICE_MEDIA_ID, voiceSha256)) },
     {
       // The owner was quicker than the agent: Meta batches her question and the owner's echo in one
       // delivery, so the agent never answers her (the thread is paused in the same transaction).
@@ -84,8 +84,8 @@ export function demoDeliveries(now = Date.now(), voiceSha256?: string): Array<{ 
         P.echo(n, KHADIJA.waId, 'wamid.DEMO-E-K1', min(OWNER_ECHO_MINUTE), P.text('وعليكم السلام، 950 درهم، كاين المقاسات كاملين')),
       ),
     },
-    { label: 'historyMessageRead', body: P.statusUpdate(n, 'wamid.DEMO-H-Y3', 'read', min(-5), YOUSSEF.waId) },
-    { label: 'historyMessageDelivered', body: P.statusUpdate(n, 'wamid.DEMO-H-Y3', 'delivered', min(-6), YOUSSEF.waId) },
-    { label: 'khadijaReacts', body: P.inboundMessage(n, KHADIJA, 'wamid.DEMO-L-K2', min(-8), { type: 'reaction', reaction: { message_id: 'wamid.DEMO-E-K1', emoji: '👍' } }) },
+    { label: 'historyMessageRead', body: P.statusUpdate(n, 'wamid.DEMO-H-Y3', 'read', min(-1.5), YOUSSEF.waId) },
+    { label: 'historyMessageDelivered', body: P.statusUpdate(n, 'wamid.DEMO-H-Y3', 'delivered', min(-1.6), YOUSSEF.waId) },
+    { label: 'khadijaReacts', body: P.inboundMessage(n, KHADIJA, 'wamid.DEMO-L-K2', min(-1), { type: 'reaction', reaction: { message_id: 'wamid.DEMO-E-K1', emoji: '👍' } }) },
   ];
 }
