@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from './config.js';
@@ -10,9 +9,8 @@ import { createLogger } from './logger.js';
 import { Runtime } from './runtime.js';
 import { signBody } from './webhooks/signature.js';
 import { sha256Hex, TokenCipher } from './crypto.js';
-import { demoDeliveries, DEMO_NUMBER } from './demo/scenario.js';
-import { renderThreads } from './demo/print.js';
-import { listMessages, listThreads } from './store/queries.js';
+import { runDemo } from './demo/run.js';
+import { DEMO_LANGUAGES, demoLanguageFromEnv, type DemoLanguage } from './demo/labels.js';
 import { registerCampaignCommands } from './campaigns/cli.js';
 
 const program = new Command();
@@ -89,33 +87,16 @@ program
 
 program
   .command('demo')
-  .description('start on a throwaway embedded PostgreSQL, play a Coexistence day of a Moroccan shop through the real webhook endpoint, print the threads')
+  .description('start a throwaway CoEx, play a Coexistence day of a Moroccan shop through the real webhook endpoint (offline agent answering, Meta stood in locally), print the threads')
   .option('--data-dir <dir>', 'keep the demo database in this directory instead of a temporary one')
-  .action(async (opts: { dataDir?: string }) => {
-    const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'coex-demo-'));
-    const secret = randomBytes(16).toString('hex');
-    const cfg = loadConfig({}, { DATA_DIR: dataDir, DATABASE_URL: undefined, WHATSAPP_APP_SECRET: secret, COEX_API_TOKEN: randomBytes(16).toString('hex'), LOG_LEVEL: 'warn' });
-    const runtime = await Runtime.create({ config: cfg, logger: createLogger('warn'), pollingIntervalSeconds: 0.5, sweepIntervalMs: 1000 });
-    try {
-      const url = await runtime.listen(0, '127.0.0.1');
-      console.log(`CoEx demo on an embedded PostgreSQL (${dataDir}), webhook endpoint ${url}/webhooks/whatsapp\n`);
-      for (const d of demoDeliveries()) {
-        const raw = JSON.stringify(d.body);
-        const res = await fetch(`${url}/webhooks/whatsapp`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(raw, secret) }, body: raw });
-        console.log(`  → ${res.status}  ${d.label}`);
-      }
-      await runtime.waitForInboxDrained(60_000);
-      const threads = await listThreads(runtime.db, null, { phoneNumberId: DEMO_NUMBER.phoneNumberId });
-      const withMessages = [];
-      for (const thread of threads) withMessages.push({ thread, messages: (await listMessages(runtime.db, null, thread.id)) ?? [] });
-      console.log(renderThreads(withMessages));
-      const sync = await fetch(`${url}/api/v1/numbers/${DEMO_NUMBER.phoneNumberId}/sync`, { headers: { authorization: `Bearer ${cfg.COEX_API_TOKEN}` } });
-      const state = (await sync.json()) as { history: { status: string; progress: number; chunks: number; messages: number } };
-      console.log(`\nHistory sync: ${state.history.status}, ${state.history.progress}% (${state.history.chunks} chunks, ${state.history.messages} messages)`);
-    } finally {
-      await runtime.close();
-      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
-    }
+  .addOption(new Option('--lang <lang>', "the owner's language for the demo's labels (default: from LANG)").choices([...DEMO_LANGUAGES]))
+  .addOption(new Option('--whisper-model <path>', 'a ggml Whisper model on disk: transcribe the voice note locally (default: $WHISPER_MODEL_PATH)').env('WHISPER_MODEL_PATH'))
+  .action(async (opts: { dataDir?: string; lang?: DemoLanguage; whisperModel?: string }) => {
+    await runDemo({
+      language: opts.lang ?? demoLanguageFromEnv(),
+      ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+      ...(opts.whisperModel ? { whisperModelPath: opts.whisperModel } : {}),
+    });
   });
 
 const tenant = program.command('tenant').description('tenants (businesses) on this server');

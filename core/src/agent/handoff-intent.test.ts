@@ -91,8 +91,55 @@ describe('wantsHuman', () => {
     }
   });
 
+  describe('paraphrases: a role or team, a call back, a polite question (issue 16)', () => {
+    for (const text of [
+      'bghit nhder m3a chi responsable',
+      'passez-moi le service client',
+      'I need your sales team',
+      'أريد التحدث مع قسم المبيعات',
+      '3iyto lia',
+      'عيطو ليا عافاك',
+      'rappelez-moi',
+      'je souhaite être rappelé',
+      'اتصلوا بي من فضلك',
+      'call me back',
+      "I'd like a callback",
+      'wach momkin tkelmni chi wa7ed?',
+      'واش ممكن تدوزني لشي حد؟',
+      'est-ce que je pourrais parler à un conseiller ?',
+      'هل يمكنني التحدث مع موظف؟',
+      'is there someone I can speak with?',
+      'chi wa7ed y3ayet lia 3afak', // a subject before the prefixed verb still asks for the call
+      'rappelez-moi la semaine prochaine', // a time after "rappelez-moi": a call back, not "remind me"
+    ]) {
+      it(JSON.stringify(text), () => expect(wantsHuman(text).wants).toBe(true));
+    }
+  });
+
+  describe('questions or reports about people and roles are not requests', () => {
+    for (const text of [
+      'chkoun l mudir dyalkom?',
+      'who is your manager?',
+      "est-ce que le livreur passe aujourd'hui ?",
+      'est-ce que le service client est ouvert le dimanche ?',
+      // "3ayet lia" / "عيط ليا" / "اتصل بي" is both "call me!" and "(he) called me": the subject or a past-time word decides
+      '3ayet lia l livreur lbare7',
+      'chkoun li 3ayet lia mn had nmra?',
+      'lvendeur 3ayet lia',
+      'عيط ليا الليفرور وما لقانيش',
+      'اتصل بي موظف التوصيل أمس',
+      // "me rappeler" + a noun phrase is "remind me"
+      'pouvez-vous me rappeler le prix ?',
+      "rappelez-moi l'adresse svp",
+      "I'll call you back later",
+    ]) {
+      it(JSON.stringify(text), () => expect(wantsHuman(text)).toEqual({ wants: false, matched: null }));
+    }
+  });
+
   it('reports the canonical phrase that matched', () => {
     expect(wantsHuman('Salam, bghit nhder m3a chi wa7ed').matched).toBe('nhder ma chi wahed');
     expect(wantsHuman('un humain svp').matched).toBe('humain');
+    expect(wantsHuman('passez-moi le service client').matched).toBe('pasez moi le service client');
   });
 });

@@ -279,7 +279,10 @@ export async function pauseForHuman(trx: Trx, threadId: string, cause: string, a
     .forUpdate('threads')
     .executeTakeFirst();
   if (!thread || thread.bot_state === 'off') return false;
-  const until = new Date(Math.max(at.getTime(), Date.now()) + thread.quiet_period_seconds * 1000);
+  // The quiet period runs from the human act itself (the echo's own time), not from when the webhook
+  // happened to be processed: a late delivery must not stretch the pause. The version bump below still
+  // cancels any reply generated meanwhile.
+  const until = new Date(at.getTime() + thread.quiet_period_seconds * 1000);
   const keepLater = thread.bot_state === 'paused' && (thread.bot_paused_until === null || thread.bot_paused_until > until);
   await trx
     .updateTable('threads')
