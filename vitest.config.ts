@@ -12,7 +12,7 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['core/src/**/*.test.ts', 'connectors/src/**/*.test.ts', 'test/**/*.test.ts', 'hubspot-app/src/**/*.test.{ts,tsx}', 'hubspot-app/test/**/*.test.ts'],
+    include: ['core/src/**/*.test.ts', 'ui-shared/**/*.test.ts', 'connectors/src/**/*.test.ts', 'test/**/*.test.ts', 'hubspot-app/src/**/*.test.{ts,tsx}', 'hubspot-app/test/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,

@@ -1,4 +1,4 @@
-// The Zoho CRM widget (connectors/src/zoho/widget): widget-core.js unit tests in Node, then the
+// The Zoho CRM widget (zoho-widget/): widget-core.js unit tests in Node, then the
 // real widget in headless Chromium (when /usr/bin/chromium exists) against a stubbed ZOHO SDK and
 // a stub CoEx extension API on another origin (so CORS preflight is exercised too).
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as core from '../connectors/src/zoho/widget/app/widget-core.js';
+import * as core from '../zoho-widget/app/widget-core.js';
 import { playerResult, stepsQuery, uiPlayerScript, type UiStep } from './helpers/ui-player.js';
 import { CHROMIUM, runChromium, startZohoWidgetHost } from './helpers/zoho-widget-host.js';
 

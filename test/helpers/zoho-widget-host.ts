@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url';
 /** Serving the real Zoho widget to headless Chromium, with Zoho's SDK replaced by a test stub. */
 
 export const CHROMIUM = '/usr/bin/chromium';
-export const ZOHO_WIDGET_APP = fileURLToPath(new URL('../../connectors/src/zoho/widget/app', import.meta.url));
+export const ZOHO_WIDGET_APP = fileURLToPath(new URL('../../zoho-widget/app', import.meta.url));
 const MIME: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 
-/** Serves connectors/src/zoho/widget/app under /app/, and `sdkStub()` in place of Zoho's SDK. */
+/** Serves zoho-widget/app under /app/, and `sdkStub()` in place of Zoho's SDK. */
 export async function startZohoWidgetHost(sdkStub: () => string): Promise<{ server: Server; url: string }> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;

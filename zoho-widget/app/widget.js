@@ -14,6 +14,7 @@ import {
     renderWidget,
     templateMessage,
     templateParameterProblem,
+    textDirection,
     translator,
     widgetComposerMode,
 } from "./widget-core.js";
@@ -36,6 +37,9 @@ const state = {
 let client = null;
 let phone = "";
 const t = translator(navigator.language);
+// Arabic reads right to left: the whole widget follows the user's language.
+document.documentElement.lang = navigator.language || "en";
+document.documentElement.dir = textDirection(navigator.language);
 
 function scrollMetrics(el) {
     return el ? { scrollTop: el.scrollTop, scrollHeight: el.scrollHeight, clientHeight: el.clientHeight } : null;

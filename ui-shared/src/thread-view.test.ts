@@ -1,26 +1,89 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import * as zohoCore from '../connectors/src/zoho/widget/app/widget-core.js';
-import * as odooLogic from '../odoo-addon-bridge/coex_whatsapp_bridge/static/src/thread_panel/thread_logic.js';
+import * as logic from './thread-view.js';
 
-/** The thread-view logic the Zoho widget and the Odoo panel each ship must stay identical. */
-function sharedBlock(path: string): string {
-  const text = readFileSync(new URL(path, import.meta.url), 'utf8');
-  const start = text.indexOf('// <shared-thread-logic>');
-  const end = text.indexOf('// </shared-thread-logic>');
-  expect(start, `${path} has the start marker`).toBeGreaterThanOrEqual(0);
-  expect(end, `${path} has the end marker`).toBeGreaterThan(start);
-  return text.slice(text.indexOf('\n', text.indexOf('Edit both.', start)) + 1, end);
-}
+// Fixtures shaped like docs/extension-api.md (GET /thread, GET /templates, GET /campaigns).
+const NOW = Date.parse('2026-03-02T12:00:00Z');
 
-describe('shared thread-view logic of the in-CRM UIs', () => {
-  it('is the same code in the Zoho widget and the Odoo panel', () => {
-    const zoho = sharedBlock('../connectors/src/zoho/widget/app/widget-core.js');
-    const odoo = sharedBlock('../odoo-addon-bridge/coex_whatsapp_bridge/static/src/thread_panel/thread_logic.js');
-    expect(zoho.length).toBeGreaterThan(2000);
-    expect(zoho).toBe(odoo);
+describe('timeline', () => {
+  it('reads ISO strings, epoch seconds (also as strings) and epoch milliseconds', () => {
+    expect(logic.parseTimestamp('1772452800')).toBe(1772452800000);
+    expect(logic.parseTimestamp(1772452800)).toBe(1772452800000);
+    expect(logic.parseTimestamp(1772452800000)).toBe(1772452800000);
+    expect(logic.parseTimestamp('2026-03-02T12:00:00Z')).toBe(NOW);
+    expect([null, undefined, '', 'soon'].map((v) => logic.parseTimestamp(v))).toEqual([null, null, null, null]);
+  });
+
+  it('groups by day in the time zone, oldest first, once per id, unreadable times last', () => {
+    const groups = logic.buildTimeline(
+      [
+        { id: 'b', direction: 'outbound', origin: 'app', text: 'Salam', timestamp: '2026-03-01T23:30:00Z', status: 'read' },
+        { id: 'a', direction: 'inbound', origin: 'customer', text: 'Bonjour', timestamp: '2026-03-01T22:30:00Z' },
+        { id: 'a', direction: 'inbound', origin: 'history', text: 'Bonjour (copy)', timestamp: '2026-03-01T22:30:00Z' },
+        { id: 'c', direction: 'inbound', origin: 'customer', type: 'audio', timestamp: 'later' },
+        { id: 'd', direction: 'inbound', origin: 'robot', type: 'image', timestamp: 1772452800 },
+      ],
+      { timeZone: 'Europe/Paris', locale: 'fr' },
+    );
+    expect(groups.map((g) => [g.day, g.items.map((i) => i.id)])).toEqual([
+      ['2026-03-01', ['a']],
+      ['2026-03-02', ['b', 'd']],
+      ['unknown', ['c']],
+    ]);
+    expect(groups[0]?.items[0]).toMatchObject({ direction: 'inbound', badge: { key: 'customer' }, body: { kind: 'text', text: 'Bonjour' } });
+    expect(groups[1]?.items[0]).toMatchObject({ direction: 'outbound', badge: { key: 'phone_app', css: 'app' }, status: 'read' });
+    expect(groups[1]?.items[1]).toMatchObject({ badge: { key: 'unknown' }, body: { kind: 'media', mediaType: 'image' } });
+    expect(groups[2]?.items[0]?.transcript.kind).toBe('pending');
+    expect(groups[1]?.label).toMatch(/2 mars 2026/);
+  });
+
+  it('says whether a voice note is being transcribed, transcribed or will not be', () => {
+    expect(logic.transcriptView({ type: 'audio', transcript: ' bghit nchri ' })).toEqual({ kind: 'text', text: 'bghit nchri' });
+    expect(logic.transcriptView({ type: 'audio', transcript_state: 'transcribing' }).kind).toBe('pending');
+    expect(logic.transcriptView({ type: 'audio', transcript_state: 'failed' }).kind).toBe('failed');
+    expect(logic.transcriptView({ type: 'text', text: 'hi' }).kind).toBe('none');
   });
 });
+
+describe('window, bot and sync', () => {
+  const thread = (window: unknown, bot?: unknown) => ({ thread: { id: 't1', window, bot } });
+
+  it('offers free text only while the window is open and its closing time ahead', () => {
+    expect(logic.composerMode(thread({ open: true, closes_at: '2026-03-02T13:30:00Z' }), NOW)).toEqual({ mode: 'text', closesAt: NOW + 90 * 60000, minutesLeft: 90 });
+    expect(logic.composerMode(thread({ open: true, closes_at: '2026-03-02T11:00:00Z' }), NOW).mode).toBe('template');
+    expect(logic.composerMode(thread({ open: false }), NOW).mode).toBe('template');
+    expect(logic.composerMode({ thread: null }, NOW).mode).toBe('none');
+    expect(logic.isWindowClosedError({ code: 'window_closed' })).toBe(true);
+    expect(logic.isWindowClosedError(Object.assign(new Error('x'), { status: 409 }))).toBe(true);
+    expect(logic.isWindowClosedError(new Error('x'))).toBe(false);
+  });
+
+  it('gives the bot state, its toggle and the causes of its changes, newest first', () => {
+    const view = logic.botView(
+      {
+        state: 'paused',
+        paused_until: '2026-03-02T14:00:00Z',
+        history: [
+          { from: 'active', to: 'paused', cause: 'app_echo', actor: 'owner', at: '2026-03-02T11:00:00Z' },
+          { from: 'paused', to: 'active', cause: 'something_new', at: '2026-03-02T11:30:00Z' },
+        ],
+      },
+      NOW,
+    );
+    expect(view).toMatchObject({ key: 'bot_paused', toggleAction: 'resume', canTurnOff: true, pausedUntil: Date.parse('2026-03-02T14:00:00Z') });
+    expect(view?.history.map((h) => [h.cause, h.causeKey])).toEqual([['something_new', null], ['app_echo', 'cause_app_echo']]);
+    expect(logic.botView({ state: 'off' }, NOW)).toMatchObject({ key: 'bot_off', canTurnOff: false });
+    expect(logic.botView({ state: 'paused', paused_until: '2026-03-01T00:00:00Z' }, NOW)?.pausedUntil).toBeNull();
+    expect(logic.botView(null, NOW)).toBeNull();
+  });
+
+  it('shows history import progress only while it runs or when it did not happen', () => {
+    expect(logic.syncView({ history: { status: 'in_progress', progress: 0.64 } }).history).toMatchObject({ running: true, percent: 64, visible: true });
+    expect(logic.syncView({ history: { status: 'in_progress', progress: { percent: 57.6 } } }).history.percent).toBe(58);
+    expect(logic.syncView({ history: { status: 'complete' } }).history.visible).toBe(false);
+    expect(logic.syncView(undefined).contacts.status).toBe('unknown');
+  });
+});
+
 
 // Fixtures shaped like docs/extension-api.md (GET /templates, GET /campaigns).
 const TEMPLATES = {
@@ -55,10 +118,7 @@ const CAMPAIGNS = {
   opt_out: { source: 'keyword', detail: 'baraka', at: '2026-03-02T08:00:00Z' },
 };
 
-describe.each([
-  ['Zoho widget-core.js', zohoCore],
-  ['Odoo thread_logic.js', odooLogic],
-] as const)('shared logic in %s', (_name, logic) => {
+describe('templates, campaigns and scrolling', () => {
   it('lists only sendable templates, counts the others, keeps the parameter names and format', () => {
     const view = logic.templateChoices(TEMPLATES);
     expect(view.choices.map((c) => c.id)).toEqual(['hello_world|en_US', 'order_shipped|fr', 'welcome_named|ar']);
@@ -89,7 +149,7 @@ describe.each([
     expect(logic.templateMessage(named, { first_name: 'Youssef', code: 'R-20' })).toEqual({ name: 'welcome_named', language: 'ar', body_parameters: { first_name: 'Youssef', code: 'R-20' } });
     expect(logic.templateMessage(named, { first_name: 'Youssef', code: 'a\tb' })).toBeNull();
     expect(logic.templateMessage(null, {})).toBeNull();
-    expect(['', '   ', 'ok', 'two\nlines', 'five     spaces', 'four    ok'].map((v) => logic.templateParameterProblem(v))).toEqual(['param_required', 'param_required', null, 'param_whitespace', 'param_whitespace', null]);
+    expect(['', '   ', 'ok', 'two\nlines', 'five     spaces', 'four    ok', 'x'.repeat(1025)].map((v) => logic.templateParameterProblem(v))).toEqual(['param_required', 'param_required', null, 'param_whitespace', 'param_whitespace', null, 'param_too_long']);
   });
 
   it("summarises each campaign with this customer's outcome and the campaign totals, and the opt-out", () => {
@@ -98,7 +158,7 @@ describe.each([
       ['Soldes Ramadan', 'campaign_running', 'promo_ramadan (ar)'],
       ['Rentrée', 'campaign_completed', 'rentree (fr)'],
     ]);
-    expect(view.campaigns[0]?.outcome).toMatchObject({ key: 'read', labelKey: 'outcome_read', replied: true, errorCode: '', error: '' });
+    expect(view.campaigns[0]?.outcome).toMatchObject({ key: 'read', labelKey: 'outcome_read', replied: true, errorCode: '', error: '', sending: false, skipReason: '' });
     expect(view.campaigns[0]?.totals).toEqual({ total: 1200, sent: 1180, delivered: 1100, read: 870, failed: 6, replied: 95 });
     expect(view.campaigns[1]?.outcome).toMatchObject({ key: 'failed', errorCode: '131049', error: 'Meta chose not to deliver (ecosystem)', replied: false });
     expect(view.campaigns[1]?.startedAt).toBe(Date.parse('2026-01-01T09:00:00Z')); // not started: creation date
@@ -113,6 +173,8 @@ describe.each([
       outcome('queued', null), outcome('sending', null), outcome('skipped', null), outcome('sent', 'accepted'), outcome('sent', 'sent'),
       outcome('sent', 'delivered'), outcome('sent', 'read'), outcome('sent', 'played'), outcome('sent', 'failed'), outcome('failed', null),
     ]).toEqual(['pending', 'pending', 'skipped', 'sent', 'sent', 'delivered', 'read', 'read', 'failed', 'failed']);
+    expect(logic.recipientOutcome({ status: 'sending' })?.sending).toBe(true);
+    expect(logic.recipientOutcome({ status: 'skipped', error: 'opted_out' })).toMatchObject({ key: 'skipped', skipReason: 'opted_out', error: '' });
     expect(logic.recipientOutcome(null)).toBeNull();
   });
 
