@@ -8,6 +8,8 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+// Node 24 runs the catalogue's TypeScript directly (its types are erasable).
+import { MESSAGES } from './src/strings.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -42,11 +44,47 @@ async function bundle(banner) {
   return result.outputFiles[0].text;
 }
 
+/** Odoo translates the panel's _t("English") literals from the addon's i18n/<lang>.po files. */
+export const ODOO_I18N_DIR = 'odoo-addon-bridge/coex_whatsapp_bridge/i18n';
+const ODOO_PANEL_JS = 'addons/coex_whatsapp_bridge/static/src/thread_panel/thread_panel.js';
+
+const poString = (value) => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+
+/** One gettext catalogue for Odoo from the shared one: msgid = the English text (what _t() is given). */
+export function odooPo(lang) {
+  const entries = new Map();
+  for (const [key, english] of Object.entries(MESSAGES.en)) {
+    const translated = MESSAGES[lang][key];
+    const known = entries.get(english);
+    if (known !== undefined && known !== translated) {
+      throw new Error(`"${english}" has two ${lang} translations in ui-shared/src/strings.ts: "${known}" and "${translated}"`);
+    }
+    entries.set(english, translated);
+  }
+  const out = [
+    `# ${notice('ui-shared/src/strings.ts')}`,
+    '# Odoo loads it for the web client because the entries point at a static/src file.',
+    'msgid ""',
+    'msgstr ""',
+    '"Content-Type: text/plain; charset=UTF-8\\n"',
+    '"Content-Transfer-Encoding: 8bit\\n"',
+    `"Language: ${lang}\\n"`,
+    '',
+  ];
+  for (const [english, translated] of entries) {
+    out.push('#. module: coex_whatsapp_bridge', `#: code:${ODOO_PANEL_JS}:0`, `msgid ${poString(english)}`, `msgstr ${poString(translated)}`, '');
+  }
+  return out.join('\n');
+}
+
 /** path (from the repository root) → content, for every output. */
 export async function outputs() {
   const files = new Map();
   for (const { out, banner } of BUNDLES) {
     files.set(out, await bundle(banner));
+  }
+  for (const lang of ['fr', 'ar']) {
+    files.set(`${ODOO_I18N_DIR}/${lang}.po`, odooPo(lang));
   }
   for (const name of SOURCES) {
     const source = readFileSync(join(HERE, 'src', name), 'utf8');
