@@ -10,6 +10,8 @@ describe('timeline', () => {
     expect(logic.parseTimestamp(1772452800)).toBe(1772452800000);
     expect(logic.parseTimestamp(1772452800000)).toBe(1772452800000);
     expect(logic.parseTimestamp('2026-03-02T12:00:00Z')).toBe(NOW);
+    expect(logic.parseTimestamp('2026-03-02T12:00:00')).toBe(NOW); // WooCommerce GMT, no zone
+    expect(logic.parseTimestamp('2026-03-02T13:00:00+01:00')).toBe(NOW);
     expect([null, undefined, '', 'soon'].map((v) => logic.parseTimestamp(v))).toEqual([null, null, null, null]);
   });
 
@@ -139,6 +141,7 @@ describe('templates, campaigns and scrolling', () => {
     // Named placeholders may repeat and carry spaces inside the braces.
     expect(logic.templatePreview(named, { first_name: 'Youssef', code: 'R-20' }).text).toBe('Salam Youssef, code R-20. Merci Youssef !');
     expect(logic.templatePreview(null, {}).text).toBe('');
+    expect(logic.templatePreview(named, { first_name: 'Youssef' }).text).toBe('Salam Youssef, code {{ code }}. Merci Youssef !');
   });
 
   it('builds body_parameters as an array (positional) or an object (named), only when every value is valid', () => {

@@ -71,7 +71,9 @@ export function parseTimestamp(value: unknown): number | null {
     // Below 1e11 it cannot be milliseconds of any date after 1973: treat as seconds.
     return n < 1e11 ? Math.round(n * 1000) : Math.round(n);
   }
-  const ms = Date.parse(String(value));
+  const iso = String(value).trim();
+  // A date-time without a zone (WooCommerce's GMT columns) is UTC: never let a browser read it as local time.
+  const ms = Date.parse(/T\d\d:\d\d/.test(iso) && !/([zZ]|[+-]\d\d:?\d\d)$/.test(iso) ? `${iso}Z` : iso);
   return Number.isNaN(ms) ? null : ms;
 }
 
@@ -381,7 +383,8 @@ export function templateChoice(input: unknown): TemplateChoice | null {
     category: text(tpl.category),
     body: text(tpl.body),
     format: parameters.format === 'named' ? 'named' : 'positional',
-    names: Array.isArray(parameters.names) ? parameters.names.map(String) : [],
+    // One input per placeholder name: a repeated or malformed name is left out.
+    names: Array.isArray(parameters.names) ? [...new Set(parameters.names.filter((n): n is string => typeof n === 'string' && n !== ''))] : [],
   };
 }
 
@@ -459,7 +462,8 @@ export function templatePreview(choice: Pick<TemplateChoice, 'body'> | null | un
     }
     const name = match[1]!;
     const value = valueOf(values, name);
-    segments.push({ text: value || `{{${name}}}`, name, filled: Boolean(value) });
+    // An empty placeholder stays as the template writes it, so the person sees what is missing.
+    segments.push({ text: value || match[0], name, filled: Boolean(value) });
     last = match.index + match[0].length;
   }
   if (last < body.length) {
@@ -475,9 +479,20 @@ export interface TemplateMessage {
 }
 
 /**
+ * The trimmed values as `body_parameters`: an array in `names` order (positional) or an object keyed
+ * by name (named); undefined for a template without parameters. Does not check the values.
+ */
+export function templateBodyParameters(choice: Pick<TemplateChoice, 'format' | 'names'>, values: Values): string[] | Record<string, string> | undefined {
+  if (!choice.names.length) {
+    return undefined;
+  }
+  const trimmed = choice.names.map((name) => valueOf(values, name));
+  return choice.format === 'named' ? Object.fromEntries(choice.names.map((name, i) => [name, trimmed[i]!])) : trimmed;
+}
+
+/**
  * The `template` object of POST /threads/:id/messages, or null while a parameter is missing or
- * invalid: body_parameters is an array in `names` order (positional) or an object keyed by name
- * (named), and is left out for a template without parameters.
+ * invalid; `body_parameters` as templateBodyParameters builds it, left out without parameters.
  */
 export function templateMessage(choice: Pick<TemplateChoice, 'name' | 'language' | 'format' | 'names'> | null | undefined, values: Values): TemplateMessage | null {
   if (!choice) {
@@ -487,9 +502,9 @@ export function templateMessage(choice: Pick<TemplateChoice, 'name' | 'language'
     return null;
   }
   const message: TemplateMessage = { name: choice.name, language: choice.language };
-  if (choice.names.length) {
-    const trimmed = choice.names.map((name) => valueOf(values, name));
-    message.body_parameters = choice.format === 'named' ? Object.fromEntries(choice.names.map((name, i) => [name, trimmed[i]!])) : trimmed;
+  const bodyParameters = templateBodyParameters(choice, values);
+  if (bodyParameters !== undefined) {
+    message.body_parameters = bodyParameters;
   }
   return message;
 }

@@ -29,7 +29,8 @@ function parseTimestamp(value) {
     }
     return n < 1e11 ? Math.round(n * 1e3) : Math.round(n);
   }
-  const ms = Date.parse(String(value));
+  const iso = String(value).trim();
+  const ms = Date.parse(/T\d\d:\d\d/.test(iso) && !/([zZ]|[+-]\d\d:?\d\d)$/.test(iso) ? `${iso}Z` : iso);
   return Number.isNaN(ms) ? null : ms;
 }
 function dayKey(ms, timeZone) {
@@ -215,7 +216,8 @@ function templateChoice(input) {
     category: text(tpl.category),
     body: text(tpl.body),
     format: parameters.format === "named" ? "named" : "positional",
-    names: Array.isArray(parameters.names) ? parameters.names.map(String) : []
+    // One input per placeholder name: a repeated or malformed name is left out.
+    names: Array.isArray(parameters.names) ? [...new Set(parameters.names.filter((n) => typeof n === "string" && n !== ""))] : []
   };
 }
 function templateChoices(response) {
@@ -264,13 +266,20 @@ function templatePreview(choice, values) {
     }
     const name = match[1];
     const value = valueOf(values, name);
-    segments.push({ text: value || `{{${name}}}`, name, filled: Boolean(value) });
+    segments.push({ text: value || match[0], name, filled: Boolean(value) });
     last = match.index + match[0].length;
   }
   if (last < body.length) {
     segments.push({ text: body.slice(last), name: null, filled: true });
   }
   return { segments, text: segments.map((s) => s.text).join("") };
+}
+function templateBodyParameters(choice, values) {
+  if (!choice.names.length) {
+    return void 0;
+  }
+  const trimmed = choice.names.map((name) => valueOf(values, name));
+  return choice.format === "named" ? Object.fromEntries(choice.names.map((name, i) => [name, trimmed[i]])) : trimmed;
 }
 function templateMessage(choice, values) {
   if (!choice) {
@@ -280,9 +289,9 @@ function templateMessage(choice, values) {
     return null;
   }
   const message = { name: choice.name, language: choice.language };
-  if (choice.names.length) {
-    const trimmed = choice.names.map((name) => valueOf(values, name));
-    message.body_parameters = choice.format === "named" ? Object.fromEntries(choice.names.map((name, i) => [name, trimmed[i]])) : trimmed;
+  const bodyParameters = templateBodyParameters(choice, values);
+  if (bodyParameters !== void 0) {
+    message.body_parameters = bodyParameters;
   }
   return message;
 }
@@ -653,6 +662,7 @@ export {
   progressPercent,
   recipientOutcome,
   syncView,
+  templateBodyParameters,
   templateChoice,
   templateChoices,
   templateMessage,
