@@ -1,4 +1,5 @@
 import type { Campaign, CampaignCounts, CampaignRecipient, OptOut } from './contract.js';
+import { recipientOutcome as sharedOutcome } from './shared/index.js';
 import { formatDateTime, type Badge } from './thread-logic.js';
 
 /*
@@ -44,28 +45,26 @@ function errorDetail(r: CampaignRecipient): string | null {
  * where it stands in the campaign before sending.
  */
 export function recipientOutcome(r: CampaignRecipient): RecipientOutcome {
-  if (r.status === 'failed' || r.message_status === 'failed') return { badge: { label: 'Failed', variant: 'error' }, detail: errorDetail(r) ?? 'No reason given' };
-  switch (r.status) {
+  // Which state was reached is the shared rule (ui-shared); the card adds its labels and details.
+  const outcome = sharedOutcome(r)!;
+  if (outcome.key === 'failed') return { badge: { label: 'Failed', variant: 'error' }, detail: errorDetail(r) ?? 'No reason given' };
+  if (!RECIPIENT_STATUSES.has(r.status)) return { badge: { label: r.status.replace(/_/g, ' '), variant: 'default' }, detail: errorDetail(r) };
+  switch (outcome.key) {
     case 'skipped':
       return { badge: { label: 'Skipped', variant: 'default' }, detail: errorDetail(r) };
-    case 'queued':
-      return { badge: { label: 'Not sent yet', variant: 'info' }, detail: null };
-    case 'sending':
-      return { badge: { label: 'Sending', variant: 'info' }, detail: null };
-    case 'sent':
-      switch (r.message_status) {
-        case 'read':
-        case 'played':
-          return { badge: { label: 'Read', variant: 'success' }, detail: null };
-        case 'delivered':
-          return { badge: { label: 'Delivered', variant: 'success' }, detail: null };
-        default:
-          return { badge: { label: 'Sent', variant: 'info' }, detail: null };
-      }
+    case 'pending':
+      return { badge: { label: outcome.sending ? 'Sending' : 'Not sent yet', variant: 'info' }, detail: null };
+    case 'read':
+      return { badge: { label: 'Read', variant: 'success' }, detail: null };
+    case 'delivered':
+      return { badge: { label: 'Delivered', variant: 'success' }, detail: null };
     default:
-      return { badge: { label: r.status.replace(/_/g, ' '), variant: 'default' }, detail: errorDetail(r) };
+      return { badge: { label: 'Sent', variant: 'info' }, detail: null };
   }
 }
+
+/** Recipient statuses of docs/extension-api.md; another one is shown as the server wrote it. */
+const RECIPIENT_STATUSES = new Set(['queued', 'sending', 'sent', 'failed', 'skipped']);
 
 const number = new Intl.NumberFormat('en-US');
 

@@ -1,5 +1,6 @@
 import type { ApprovedTemplate, TemplatesResponse } from './contract.js';
 import type { BodyParameters } from './requests.js';
+import { templateBodyParameters, templatePreview } from './shared/index.js';
 import { formatDateTime, type Badge } from './thread-logic.js';
 
 /*
@@ -104,13 +105,7 @@ export function checkParameters(t: ApprovedTemplate, values: Readonly<Record<str
     if (problem) problems[name] = problem;
   }
   if (Object.keys(problems).length > 0) return { ok: false, problems };
-  const names = t.parameters.names;
-  if (names.length === 0) return { ok: true, bodyParameters: undefined };
-  const filled = (name: string): string => (values[name] ?? '').trim();
-  return {
-    ok: true,
-    bodyParameters: t.parameters.format === 'positional' ? names.map(filled) : Object.fromEntries(names.map((name) => [name, filled(name)])),
-  };
+  return { ok: true, bodyParameters: templateBodyParameters({ format: t.parameters.format, names: t.parameters.names }, values) };
 }
 
 /**
@@ -119,8 +114,5 @@ export function checkParameters(t: ApprovedTemplate, values: Readonly<Record<str
  */
 export function previewBody(t: ApprovedTemplate, values: Readonly<Record<string, string>>): string | null {
   if (!t.body) return null;
-  return t.body.replace(/\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g, (placeholder, name: string) => {
-    const value = values[name]?.trim();
-    return value ? value : placeholder;
-  });
+  return templatePreview({ body: t.body }, values).text;
 }

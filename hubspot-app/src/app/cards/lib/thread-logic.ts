@@ -1,4 +1,5 @@
 import type { Bot, BotEvent, BotState, Message, Origin, Sync, Thread, ThreadResponse } from './contract.js';
+import { composerMode as sharedComposerMode, dayKey as sharedDayKey } from './shared/index.js';
 
 /*
  * Everything the card decides, without React: which phone to ask for, how a message is badged and
@@ -152,8 +153,7 @@ function safeTimeZone(timeZone: string | undefined): string {
 }
 
 function dayKey(date: Date, timeZone: string): string {
-  // en-CA formats as YYYY-MM-DD, which also sorts.
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(date);
+  return sharedDayKey(date.getTime(), timeZone);
 }
 
 export function formatTime(iso: string, timeZone?: string): string {
@@ -213,8 +213,8 @@ export type Composer =
 export function composerMode(thread: Thread | null, now: Date, serverRefusedText = false): Composer {
   if (!thread) return { mode: 'none' };
   if (serverRefusedText) return { mode: 'template', reason: 'server_refused' };
-  const { open, closes_at } = thread.window;
-  if (open && (closes_at === null || Date.parse(closes_at) > now.getTime())) return { mode: 'text', closesAt: closes_at };
+  // Open or not is the shared rule (ui-shared): the client clock closes a stale `open: true`.
+  if (sharedComposerMode({ thread }, now.getTime()).mode === 'text') return { mode: 'text', closesAt: thread.window.closes_at };
   return { mode: 'template', reason: 'window_closed' };
 }
 
