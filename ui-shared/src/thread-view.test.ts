@@ -60,20 +60,17 @@ describe('window, bot and sync', () => {
   });
 
   it('gives the bot state, its toggle and the causes of its changes, newest first', () => {
-    const view = logic.botView(
-      {
-        state: 'paused',
-        paused_until: '2026-03-02T14:00:00Z',
-        history: [
-          { from: 'active', to: 'paused', cause: 'app_echo', actor: 'owner', at: '2026-03-02T11:00:00Z' },
-          { from: 'paused', to: 'active', cause: 'something_new', at: '2026-03-02T11:30:00Z' },
-        ],
-      },
-      NOW,
-    );
+    const change = (cause: string, at: string) => ({ from: 'active', to: 'paused', cause, at });
+    const view = logic.botView({ state: 'paused', paused_until: '2026-03-02T14:00:00Z', history: [change('app_echo', '2026-03-02T11:00:00Z'), change('something_new', '2026-03-02T11:30:00Z')] }, NOW);
     expect(view).toMatchObject({ key: 'bot_paused', toggleAction: 'resume', canTurnOff: true, pausedUntil: Date.parse('2026-03-02T14:00:00Z') });
     expect(view?.history.map((h) => [h.cause, h.causeKey])).toEqual([['something_new', null], ['app_echo', 'cause_app_echo']]);
-    expect(logic.botView({ state: 'off' }, NOW)).toMatchObject({ key: 'bot_off', canTurnOff: false });
+    const states = ['active', 'handoff_requested', 'off', 'sleeping'].map((state) => logic.botView({ state }, NOW));
+    expect(states.map((v) => [v?.key, v?.toggleAction, v?.canTurnOff])).toEqual([
+      ['bot_active', 'pause', true],
+      ['bot_handoff', 'resume', true],
+      ['bot_off', 'resume', false],
+      ['bot_unknown', 'resume', true],
+    ]);
     expect(logic.botView({ state: 'paused', paused_until: '2026-03-01T00:00:00Z' }, NOW)?.pausedUntil).toBeNull();
     expect(logic.botView(null, NOW)).toBeNull();
   });
@@ -100,22 +97,23 @@ const TEMPLATES = {
   fetched_at: '2026-12-04T10:00:00.000Z',
 };
 
+/** One campaign report of GET /campaigns; `counts` lists sent, delivered, read, failed, replied, total. */
+function report(id: string, name: string, status: string, template: [string, string], started: [string, string | null], counts: number[], recipient: Record<string, unknown>) {
+  const [sent, delivered, read, failed, replied, total] = counts;
+  return {
+    id, name, status,
+    template: { name: template[0], language: template[1], category: 'marketing' },
+    created_at: started[0], started_at: started[1], completed_at: null,
+    counts: { total, queued: 0, sending: 0, skipped: 0, sent, delivered, read, failed, replied },
+    failures: [],
+    recipient,
+  };
+}
+
 const CAMPAIGNS = {
   campaigns: [
-    {
-      id: 'c-2', name: 'Soldes Ramadan', status: 'running', template: { name: 'promo_ramadan', language: 'ar', category: 'marketing' },
-      created_at: '2026-03-01T09:00:00Z', started_at: '2026-03-01T10:00:00Z', completed_at: null,
-      counts: { total: 1200, queued: 0, sending: 0, skipped: 14, sent: 1180, delivered: 1100, read: 870, failed: 6, replied: 95 },
-      failures: [{ code: '131049', count: 5, example: 'ecosystem' }],
-      recipient: { status: 'sent', message_status: 'read', error_code: null, error: null, sent_at: '2026-03-01T10:00:05Z', replied: true },
-    },
-    {
-      id: 'c-1', name: 'Rentrée', status: 'completed', template: { name: 'rentree', language: 'fr', category: 'marketing' },
-      created_at: '2026-01-01T09:00:00Z', started_at: null, completed_at: '2026-01-02T09:00:00Z',
-      counts: { total: 3, sent: 2, delivered: 1, read: 0, failed: 1, replied: 0 },
-      failures: [],
-      recipient: { status: 'failed', message_status: 'failed', error_code: 131049, error: 'Meta chose not to deliver (ecosystem)', sent_at: null, replied: false },
-    },
+    report('c-2', 'Soldes Ramadan', 'running', ['promo_ramadan', 'ar'], ['2026-03-01T09:00:00Z', '2026-03-01T10:00:00Z'], [1180, 1100, 870, 6, 95, 1200], { status: 'sent', message_status: 'read', error_code: null, error: null, sent_at: '2026-03-01T10:00:05Z', replied: true }),
+    report('c-1', 'Rentrée', 'completed', ['rentree', 'fr'], ['2026-01-01T09:00:00Z', null], [2, 1, 0, 1, 0, 3], { status: 'failed', message_status: 'failed', error_code: 131049, error: 'Meta chose not to deliver (ecosystem)', sent_at: null, replied: false }),
   ],
   opt_out: { source: 'keyword', detail: 'baraka', at: '2026-03-02T08:00:00Z' },
 };

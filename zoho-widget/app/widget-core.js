@@ -1,6 +1,6 @@
 // Zoho CRM widget core: everything the widget does except touching the DOM and the ZOHO global:
 // Web Crypto signing, the CoEx client, org-variable parsing and HTML rendering. The thread view
-// model and the strings come from coex-thread-view.js, generated from ui-shared/ (the one source
+// model and the strings come from vendor/coex-thread-view.js, generated from ui-shared/ (the one source
 // of every in-CRM UI) by `npm run build -w ui-shared`. Plain ES modules, so vitest runs them in
 // Node (test/zoho-widget.test.ts) and widget.js loads them in the browser.
 import {
@@ -14,9 +14,9 @@ import {
     templateParameterProblem,
     templatePreview,
     translator,
-} from "./coex-thread-view.js";
+} from "./vendor/coex-thread-view.js";
 
-export * from "./coex-thread-view.js";
+export * from "./vendor/coex-thread-view.js";
 
 // ── signing ────────────────────────────────────────────────────────────────────────────────
 

@@ -14,7 +14,7 @@
  * nodes, never as HTML.
  *
  * The thread view rules (timestamps, window, templates, campaign outcomes) come from
- * coex-thread-view.js, generated from ui-shared/ (the one source of every in-CRM UI) by
+ * vendor/coex-thread-view.js, generated from ui-shared/ (the one source of every in-CRM UI) by
  * `npm run build -w ui-shared`; the functions below adapt them to this timeline's shapes.
  */
 import {
@@ -25,7 +25,7 @@ import {
   templateBodyParameters,
   templateParameterProblem,
   templatePreview,
-} from './coex-thread-view.js';
+} from './vendor/coex-thread-view.js';
 
 /** English defaults; the meta box passes translated strings in data-i18n (same keys). */
 export const DEFAULT_STRINGS = Object.freeze({

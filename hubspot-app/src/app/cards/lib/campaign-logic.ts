@@ -1,5 +1,5 @@
 import type { Campaign, CampaignCounts, CampaignRecipient, OptOut } from './contract.js';
-import { recipientOutcome as sharedOutcome } from './shared/index.js';
+import { recipientOutcome as sharedOutcome } from './vendor/ui-shared/index.js';
 import { formatDateTime, type Badge } from './thread-logic.js';
 
 /*

@@ -1,6 +1,6 @@
 import type { ApprovedTemplate, TemplatesResponse } from './contract.js';
 import type { BodyParameters } from './requests.js';
-import { templateBodyParameters, templatePreview } from './shared/index.js';
+import { templateBodyParameters, templatePreview } from './vendor/ui-shared/index.js';
 import { formatDateTime, type Badge } from './thread-logic.js';
 
 /*

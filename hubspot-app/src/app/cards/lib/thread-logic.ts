@@ -1,5 +1,5 @@
 import type { Bot, BotEvent, BotState, Message, Origin, Sync, Thread, ThreadResponse } from './contract.js';
-import { composerMode as sharedComposerMode, dayKey as sharedDayKey } from './shared/index.js';
+import { composerMode as sharedComposerMode, dayKey as sharedDayKey } from './vendor/ui-shared/index.js';
 
 /*
  * Everything the card decides, without React: which phone to ask for, how a message is badged and

@@ -1,10 +1,10 @@
 /** @odoo-module **/
 // Pure view logic of the CoEx thread panel. No Odoo or OWL imports on purpose: vitest imports this
 // file directly (test/odoo-addon.test.ts), and the OWL component only maps its output to markup.
-// The thread view model and the strings come from coex_thread_view.js, generated from ui-shared/
+// The thread view model and the strings come from ../vendor/coex_thread_view.js, generated from ui-shared/
 // (the one source of every in-CRM UI) by `npm run build -w ui-shared`; this file adds what only
 // Odoo needs (which models get the panel, JSON-RPC).
-export * from "./coex_thread_view";
+export * from "../vendor/coex_thread_view";
 
 /** Models whose chatter gets the panel. crm.lead only exists when crm is installed. */
 export const PANEL_MODELS = ["res.partner", "crm.lead"];
