@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as core from '../zoho-widget/app/widget-core.js';
+import * as core from '@coex/zoho-widget/core';
 import { playerResult, stepsQuery, uiPlayerScript, type UiStep } from './helpers/ui-player.js';
 import { CHROMIUM, runChromium, startZohoWidgetHost } from './helpers/zoho-widget-host.js';
 
