@@ -77,7 +77,7 @@ describe('Odoo addon: static checks', () => {
 
   it('bundles the OWL panel, its template and the chatter patch into web.assets_backend', () => {
     const files = report.addons.coex_whatsapp_bridge?.files ?? [];
-    for (const f of ['static/src/thread_panel/thread_logic.js', 'static/src/thread_panel/thread_panel.xml', 'static/src/thread_panel/thread_panel.scss', 'static/src/chatter/chatter_patch.js', 'static/src/chatter/chatter_patch.xml']) {
+    for (const f of ['static/src/vendor/coex_thread_view.js', 'static/src/thread_panel/thread_logic.js', 'static/src/thread_panel/thread_panel.xml', 'static/src/thread_panel/thread_panel.scss', 'static/src/chatter/chatter_patch.js', 'static/src/chatter/chatter_patch.xml']) {
       expect(files).toContain(f);
     }
     expect(report.owl_templates).toContain('coex_whatsapp_bridge.ThreadPanel');
