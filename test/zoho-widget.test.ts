@@ -419,6 +419,19 @@ describe.skipIf(!hasChromium)('Zoho widget in headless Chromium (stub ZOHO SDK, 
     expect(dom).toContain('data-totals="1180/1100/870/6/95/1200"');
   });
 
+  it("speaks the user's language: Arabic right to left, French, English otherwise", async () => {
+    stub.state.windowOpen = true;
+    stub.state.botState = 'active';
+    const arabic = await chromium(['--lang=ar-MA', '--accept-lang=ar-MA', '--dump-dom', page('phone=%2B212612345678')]);
+    expect(arabic).toMatch(/<html[^>]* dir="rtl"/);
+    expect(arabic).toContain('>الزبون<');
+    expect(arabic).toContain('>إرسال<');
+    const french = await chromium(['--lang=fr-MA', '--accept-lang=fr-MA', '--dump-dom', page('phone=%2B212612345678')]);
+    expect(french).toMatch(/<html[^>]* dir="ltr"/);
+    expect(french).toContain('>Client<');
+    expect(french).toContain('>Envoyer<');
+  });
+
   it('pauses the bot from the toggle and re-renders the new state', async () => {
     stub.state.botState = 'active';
     const before = stub.requests.length;
