@@ -1,9 +1,8 @@
 // The Zoho CRM widget (zoho-widget/): widget-core.js unit tests in Node, then the
 // real widget in headless Chromium (when /usr/bin/chromium exists) against a stubbed ZOHO SDK and
 // a stub CoEx extension API on another origin (so CORS preflight is exercised too).
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,19 +10,16 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as core from '@coex/zoho-widget/core';
 import { playerResult, stepsQuery, uiPlayerScript, type UiStep } from './helpers/ui-player.js';
+import { readSignedRequest, referenceSignature, type SignedRequest } from './helpers/signed-request.js';
 import { CHROMIUM, runChromium, startZohoWidgetHost } from './helpers/zoho-widget-host.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const KEY = 'zoho-install-key-🔑';
 const ORG = '20071234567';
 
-function referenceSignature(key: string, method: string, pathWithQuery: string, timestamp: string, nonce: string, body: string): string {
-  return createHmac('sha256', Buffer.from(key, 'utf8')).update(`${method}\n${pathWithQuery}\n${timestamp}\n${nonce}\n${body}`, 'utf8').digest('hex');
-}
-
 // ── stub CoEx extension API (real HTTP, CORS like the real server must do for a Zoho widget) ──
 
-interface Recorded { method: string; url: string; headers: IncomingMessage['headers']; body: string; signatureOk: boolean }
+type Recorded = SignedRequest;
 
 interface StubState {
   windowOpen: boolean;
@@ -110,15 +106,9 @@ async function startCoexStub() {
       res.end();
       return;
     }
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const h = (n: string) => String(req.headers[n] ?? '');
-      const expected = Buffer.from(referenceSignature(KEY, req.method ?? '', req.url ?? '', h('x-coex-timestamp'), h('x-coex-nonce'), body));
-      const got = Buffer.from(h('x-coex-signature'));
-      const signatureOk = got.length === expected.length && timingSafeEqual(got, expected) && h('x-coex-account') === ORG;
-      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, signatureOk });
+    void readSignedRequest(req, KEY, ORG).then((recorded) => {
+      const { body, signatureOk } = recorded;
+      requests.push(recorded);
       const send = (status: number, json: unknown) => {
         res.writeHead(status, { ...cors, 'content-type': 'application/json' });
         res.end(JSON.stringify(json));
