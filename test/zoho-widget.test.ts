@@ -29,6 +29,8 @@ interface StubState {
   /** 'fail-once': the first GET /templates answers 502 templates_unavailable, later ones succeed. */
   templates: 'ok' | 'stale' | 'empty' | 'fail-once';
   optedOut: boolean;
+  /** Data for the screenshot: a real-looking name and a pause that ends in two hours, not test strings. */
+  showcase?: boolean;
 }
 
 const PNID = '106540352242922';
@@ -45,7 +47,7 @@ function campaigns(state: StubState) {
   return {
     campaigns: [
       {
-        id: 'c-2', name: 'Soldes <Ramadan>', status: 'running', template: { name: 'promo_ramadan', language: 'ar', category: 'marketing' },
+        id: 'c-2', name: state.showcase ? 'Soldes Ramadan' : 'Soldes <Ramadan>', status: 'running', template: { name: 'promo_ramadan', language: 'ar', category: 'marketing' },
         created_at: '2026-03-01T09:00:00Z', started_at: '2026-03-01T10:00:00Z', completed_at: null,
         counts: { total: 1200, queued: 0, sending: 0, skipped: 14, sent: 1180, delivered: 1100, read: 870, failed: 6, replied: 95 },
         failures: [{ code: '131049', count: 5, example: 'ecosystem' }],
@@ -67,12 +69,12 @@ function thread(state: StubState) {
   return {
     thread: {
       id: 'th_42',
-      contact_name: 'Salma <b>B.</b>',
+      contact_name: state.showcase ? 'Salma Bennani' : 'Salma <b>B.</b>',
       wa_id: '212612345678',
       phone_number_id: PNID,
       bot: {
         state: state.botState,
-        paused_until: state.botState === 'paused' ? '2099-01-01T00:00:00Z' : null,
+        paused_until: state.botState !== 'paused' ? null : state.showcase ? new Date(Date.now() + 2 * 3600_000).toISOString() : '2099-01-01T00:00:00Z',
         history: [{ from: 'active', to: 'paused', cause: 'app_echo', actor: 'phone', at: '2026-01-01T09:05:00Z' }],
       },
       window: { open: state.windowOpen, closes_at: state.windowOpen ? '2099-01-01T00:00:00Z' : '2026-01-01T10:00:00Z' },
@@ -528,8 +530,16 @@ describe.skipIf(!hasChromium)('Zoho widget in headless Chromium (stub ZOHO SDK, 
     // Window closed so the picker shows, with a template chosen and its parameter half filled.
     stub.state.botState = 'paused';
     stub.state.windowOpen = false;
+    stub.state.showcase = true;
     const steps = stepsQuery([{ waitFor: '[data-templates="ready"]' }, { select: '#coex-template', value: 'order_shipped|fr' }, { type: '[data-param="1"]', value: 'Salma' }]);
-    await chromium([`--screenshot=${out}`, '--window-size=520,960', '--hide-scrollbars', page(`phone=%2B212612345678&${steps}`)]);
+    // preview=1: the host labels the picture as a preview (stub SDK and stub CoEx, not Zoho's page).
+    await chromium([`--screenshot=${out}`, '--window-size=520,960', '--hide-scrollbars', page(`phone=%2B212612345678&preview=1&${steps}`)]);
+    const dom = await chromium(['--dump-dom', page(`phone=%2B212612345678&preview=1&${steps}`)]);
+    stub.state.showcase = false;
+    expect(dom).toContain('data-preview-banner');
+    expect(dom).toContain('Salma Bennani');
+    expect(dom).not.toContain('2099');
+    expect(dom).not.toContain('&lt;');
     stub.state.botState = 'active';
     stub.state.windowOpen = true;
     const png = readFileSync(out);
