@@ -63,7 +63,7 @@ export function odooPo(lang) {
   }
   const out = [
     `# ${notice('ui-shared/src/strings.ts')}`,
-    '# Odoo loads it for the web client because the entries point at a static/src file.',
+    '# Odoo serves these entries to the web client (the panel\'s _t()) because they are marked odoo-javascript.',
     'msgid ""',
     'msgstr ""',
     '"Content-Type: text/plain; charset=UTF-8\\n"',
@@ -72,7 +72,8 @@ export function odooPo(lang) {
     '',
   ];
   for (const [english, translated] of entries) {
-    out.push('#. module: coex_whatsapp_bridge', `#: code:${ODOO_PANEL_JS}:0`, `msgid ${poString(english)}`, `msgstr ${poString(translated)}`, '');
+    // "odoo-javascript" is the comment Odoo's loader looks for to serve an entry to the web client.
+    out.push('#. module: coex_whatsapp_bridge', '#. odoo-javascript', `#: code:${ODOO_PANEL_JS}:0`, `msgid ${poString(english)}`, `msgstr ${poString(translated)}`, '');
   }
   return out.join('\n');
 }
