@@ -1,5 +1,6 @@
 /**
- * CoEx WhatsApp order timeline (plain ES module, no build step).
+ * CoEx WhatsApp order timeline (plain ES module: no build step for this file; the shared view it
+ * imports from vendor/ is generated from ui-shared/).
  *
  * Pure logic, exported for tests: parseTime, buildTimeline (messages and order events interleaved
  * by time), originBadge (one badge per message origin), replyMode (free text inside WhatsApp's
