@@ -167,6 +167,9 @@ describe('Zoho widget core: signing and config', () => {
     expect(core.configFromOrgVariables(undefined)).toEqual({ serverUrl: '', installKey: '' });
     expect(Object.values(core.CONFIG_KEYS)).toEqual(['coex_server_url', 'coex_install_key']); // no template setting: the server is the source
     expect(core.orgIdFromOrgInfo({ org: [{ zgid: 20071234567, id: '999' }] })).toBe('20071234567');
+    expect(core.localeFromCurrentUser({ users: [{ language: 'fr_FR', locale: 'en_US' }] })).toBe('fr-FR');
+    expect(core.localeFromCurrentUser({ users: [{ language: null, locale: 'ar_EG' }] })).toBe('ar-EG');
+    expect([core.localeFromCurrentUser({ users: [{ language: '<b>' }] }), core.localeFromCurrentUser(null)]).toEqual(['', '']);
     expect(core.configProblem({ ...config, account: '1' })).toBeNull();
     expect(core.configProblem({ ...config, account: '' })).toBe('not_configured');
     expect(core.configProblem({ serverUrl: 'javascript:alert(1)', installKey: 'k', account: '1' })).toBe('not_configured');
@@ -355,7 +358,11 @@ function zohoStub(coexUrl: string): string {
           coexwa__coex_install_key: { value: params.get('key') || ${JSON.stringify(KEY)} },
         } } }),
       },
-      CONFIG: { getOrgInfo: async () => ({ org: [{ zgid: ${JSON.stringify(ORG)}, company_name: 'Atlas Boutique' }] }) },
+      CONFIG: {
+        getOrgInfo: async () => ({ org: [{ zgid: ${JSON.stringify(ORG)}, company_name: 'Atlas Boutique' }] }),
+        // ?zlang=ar_EG: the language the user chose in Zoho CRM.
+        getCurrentUser: async () => ({ users: [{ id: '4876876000000321001', language: params.get('zlang') || null, locale: params.get('zlang') || null }] }),
+      },
     },
   };
   // Plays the user for scripted scenarios once the widget has rendered.
@@ -422,6 +429,10 @@ describe.skipIf(!hasChromium)('Zoho widget in headless Chromium (stub ZOHO SDK, 
     expect(french).toMatch(/<html[^>]* dir="ltr"/);
     expect(french).toContain('>Client<');
     expect(french).toContain('>Envoyer<');
+    // Zoho CRM's own language setting wins over the browser's.
+    const zohoArabic = await chromium(['--dump-dom', page('phone=%2B212612345678&zlang=ar_EG')]);
+    expect(zohoArabic).toMatch(/<html[^>]* lang="ar-EG" dir="rtl"/);
+    expect(zohoArabic).toContain('>الزبون<');
   });
 
   it('pauses the bot from the toggle and re-renders the new state', async () => {

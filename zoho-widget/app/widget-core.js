@@ -73,6 +73,16 @@ export function configFromOrgVariables(response) {
     };
 }
 
+/**
+ * ZOHO.CRM.CONFIG.getCurrentUser() answers { users: [{ language: "fr_FR", locale: "fr_FR", ... }] }:
+ * the language the user chose in Zoho CRM, as a BCP 47 tag ("fr-FR"), or "" when it says none.
+ */
+export function localeFromCurrentUser(info) {
+    const user = info && Array.isArray(info.users) ? info.users[0] : undefined;
+    const value = user && [user.language, user.locale].find((v) => typeof v === "string" && /^[A-Za-z]{2,3}([_-][A-Za-z0-9]+)*$/.test(v));
+    return value ? value.replace(/_/g, "-") : "";
+}
+
 /** ZOHO.CRM.CONFIG.getOrgInfo() answers { org: [{ zgid, ... }] }: zgid is the org id CoEx knows. */
 export function orgIdFromOrgInfo(info) {
     const org = info && Array.isArray(info.org) ? info.org[0] : undefined;

@@ -11,6 +11,7 @@ export function sign(key: string, parts: SignParts, subtle?: SubtleCrypto): Prom
 export function randomNonce(cryptoImpl?: Crypto): string;
 export function configFromOrgVariables(response: unknown): WidgetConfig;
 export function orgIdFromOrgInfo(info: unknown): string;
+export function localeFromCurrentUser(info: unknown): string;
 export function configProblem(config: Partial<WidgetConfig> & { account?: string }): string | null;
 export function phoneFromRecord(response: unknown): string;
 export class CoexApiError extends Error {
