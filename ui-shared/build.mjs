@@ -30,6 +30,8 @@ export const HUBSPOT_DIR = 'hubspot-app/src/app/cards/lib/vendor/ui-shared';
 
 async function bundle(banner) {
   const result = await build({
+    // Paths in the bundle's comments are relative to this: the same output from any working directory.
+    absWorkingDir: ROOT,
     entryPoints: [join(HERE, 'src/index.ts')],
     bundle: true,
     format: 'esm',
