@@ -1,7 +1,7 @@
 import type { ApprovedTemplate, TemplatesResponse } from './contract.js';
 import type { BodyParameters } from './requests.js';
 import { templateBodyParameters, templatePreview } from './vendor/ui-shared/index.js';
-import { formatDateTime, type Badge } from './thread-logic.js';
+import { formatDateTime, sharedLabel, type Badge } from './thread-logic.js';
 
 /*
  * The template picker without React (docs/extension-api.md, GET …/templates): which approved
@@ -83,7 +83,7 @@ export const MAX_PARAMETER_LENGTH = 1024;
  * (Graph API error 132018), so the card says so before sending instead of after.
  */
 export function parameterProblem(value: string): string | null {
-  if (value.trim() === '') return 'Required';
+  if (value.trim() === '') return sharedLabel('param_required');
   if (value.trim().length > MAX_PARAMETER_LENGTH) return `At most ${MAX_PARAMETER_LENGTH} characters`;
   if (/[\n\r\t]/.test(value)) return 'No line breaks or tabs';
   if (/ {5,}/.test(value)) return 'No more than 4 spaces in a row';
