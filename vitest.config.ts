@@ -12,7 +12,7 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['core/src/**/*.test.ts', 'connectors/src/**/*.test.ts', 'test/**/*.test.ts', 'hubspot-app/src/**/*.test.{ts,tsx}', 'hubspot-app/test/**/*.test.ts'],
+    include: ['core/src/**/*.test.ts', 'ui-shared/**/*.test.ts', 'connectors/src/**/*.test.ts', 'test/**/*.test.ts', 'hubspot-app/src/**/*.test.{ts,tsx}', 'hubspot-app/test/**/*.test.ts'],
     // test/slow/: `npm run test:slow` (vitest.slow.config.ts), which CI runs too.
     exclude: ['**/node_modules/**', '**/dist/**', 'test/slow/**'],
     globalSetup: ['test/global-setup.ts'],

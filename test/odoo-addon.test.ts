@@ -2,8 +2,7 @@
 // compiled and statically checked (scripts/check-odoo-addon.py), the stdlib CoEx client runs for
 // real against a local stub of the extension API, and the OWL panel's pure logic is unit-tested.
 import { execFile, execFileSync } from 'node:child_process';
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,18 +11,12 @@ import { existsSync } from 'node:fs';
 import * as logic from '../odoo-addon-bridge/coex_whatsapp_bridge/static/src/thread_panel/thread_logic.js';
 import { findOwlIife, startOdooPanelHost } from './helpers/odoo-panel-host.js';
 import { playerResult, stepsQuery, uiPlayerScript, type UiStep } from './helpers/ui-player.js';
+import { readSignedRequest, referenceSignature, type SignedRequest } from './helpers/signed-request.js';
 import { CHROMIUM, runChromium } from './helpers/zoho-widget-host.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ADDONS = `${ROOT}odoo-addon-bridge`;
 const ADDON = `${ADDONS}/coex_whatsapp_bridge`;
-
-/** JS reference of the signature every CoEx extension sends. */
-function referenceSignature(key: string, method: string, pathWithQuery: string, timestamp: string, nonce: string, body: string): string {
-  return createHmac('sha256', Buffer.from(key, 'utf8'))
-    .update(`${method}\n${pathWithQuery}\n${timestamp}\n${nonce}\n${body}`, 'utf8')
-    .digest('hex');
-}
 
 function python(code: string, timeoutMs = 30_000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -77,7 +70,7 @@ describe('Odoo addon: static checks', () => {
 
   it('bundles the OWL panel, its template and the chatter patch into web.assets_backend', () => {
     const files = report.addons.coex_whatsapp_bridge?.files ?? [];
-    for (const f of ['static/src/thread_panel/thread_logic.js', 'static/src/thread_panel/thread_panel.xml', 'static/src/thread_panel/thread_panel.scss', 'static/src/chatter/chatter_patch.js', 'static/src/chatter/chatter_patch.xml']) {
+    for (const f of ['static/src/vendor/coex_thread_view.js', 'static/src/thread_panel/thread_logic.js', 'static/src/thread_panel/thread_panel.xml', 'static/src/thread_panel/thread_panel.scss', 'static/src/chatter/chatter_patch.js', 'static/src/chatter/chatter_patch.xml']) {
       expect(files).toContain(f);
     }
     expect(report.owl_templates).toContain('coex_whatsapp_bridge.ThreadPanel');
@@ -126,7 +119,7 @@ describe('Odoo addon: signing in Python matches the JS reference', () => {
 
 // ── the Python client against a stub of the CoEx extension API ────────────────────────────────
 
-interface Recorded { method: string; url: string; headers: IncomingMessage['headers']; body: string; signatureOk: boolean }
+type Recorded = SignedRequest;
 
 const KEY = 'install-key-odoo-test';
 const ACCOUNT = 'odoo_prod_db';
@@ -138,15 +131,9 @@ describe('Odoo addon: the stdlib client talks the extension contract', () => {
 
   beforeAll(async () => {
     server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        const h = (n: string) => String(req.headers[n] ?? '');
-        const expected = Buffer.from(referenceSignature(KEY, req.method ?? '', req.url ?? '', h('x-coex-timestamp'), h('x-coex-nonce'), body));
-        const got = Buffer.from(h('x-coex-signature'));
-        const signatureOk = got.length === expected.length && timingSafeEqual(got, expected) && h('x-coex-account') === ACCOUNT;
-        requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, signatureOk });
+      void readSignedRequest(req, KEY, ACCOUNT).then((recorded) => {
+        const { body, signatureOk } = recorded;
+        requests.push(recorded);
         const send = (status: number, json: unknown) => {
           res.writeHead(status, { 'content-type': 'application/json' });
           res.end(JSON.stringify(json));

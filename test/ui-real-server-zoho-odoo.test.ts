@@ -19,7 +19,7 @@ import { issueExtensionKey } from '../core/src/api/extension-auth.js';
 import { extensionRouter } from '../core/src/api/extension-routes.js';
 import { createCampaign, startCampaign } from '../core/src/campaigns/store.js';
 import { TemplateCatalog } from '../core/src/outbound/templates.js';
-import * as zohoCore from '../connectors/src/zoho/widget/app/widget-core.js';
+import * as zohoCore from '@coex/zoho-widget/core';
 import { DEFAULT_FAKE_PHONE_NUMBER, DEFAULT_FAKE_TOKEN, startGraphApiFake, type GraphApiFake } from './fakes/graph-api.js';
 import { playerResult, stepsQuery, uiPlayerScript } from './helpers/ui-player.js';
 import * as odooLogic from '../odoo-addon-bridge/coex_whatsapp_bridge/static/src/thread_panel/thread_logic.js';

@@ -512,6 +512,8 @@ async function startDemoHost(): Promise<{ server: Server; url: string; requests:
       if (url.pathname.endsWith('/messages')) return send(201, 'application/json', JSON.stringify({ message: { id: 'm9', wamid: 'wamid.9', status: 'accepted', duplicate: false } }));
     }
     if (url.pathname === '/coex-timeline.js') return send(200, 'text/javascript', readFileSync(join(PLUGIN, 'assets/js/coex-timeline.js')));
+    // coex-timeline.js imports the shared thread view beside it, as the plugin ships it.
+    if (url.pathname === '/vendor/coex-thread-view.js') return send(200, 'text/javascript', readFileSync(join(PLUGIN, 'assets/js/vendor/coex-thread-view.js')));
     if (url.pathname === '/coex-timeline.css') return send(200, 'text/css', readFileSync(join(PLUGIN, 'assets/css/coex-timeline.css')));
     const pages: Record<string, string> = {
       '/open.html': page('open'),

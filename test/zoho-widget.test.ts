@@ -1,29 +1,25 @@
-// The Zoho CRM widget (connectors/src/zoho/widget): widget-core.js unit tests in Node, then the
+// The Zoho CRM widget (zoho-widget/): widget-core.js unit tests in Node, then the
 // real widget in headless Chromium (when /usr/bin/chromium exists) against a stubbed ZOHO SDK and
 // a stub CoEx extension API on another origin (so CORS preflight is exercised too).
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as core from '../connectors/src/zoho/widget/app/widget-core.js';
+import * as core from '@coex/zoho-widget/core';
 import { playerResult, stepsQuery, uiPlayerScript, type UiStep } from './helpers/ui-player.js';
+import { readSignedRequest, referenceSignature, type SignedRequest } from './helpers/signed-request.js';
 import { CHROMIUM, runChromium, startZohoWidgetHost } from './helpers/zoho-widget-host.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const KEY = 'zoho-install-key-🔑';
 const ORG = '20071234567';
 
-function referenceSignature(key: string, method: string, pathWithQuery: string, timestamp: string, nonce: string, body: string): string {
-  return createHmac('sha256', Buffer.from(key, 'utf8')).update(`${method}\n${pathWithQuery}\n${timestamp}\n${nonce}\n${body}`, 'utf8').digest('hex');
-}
-
 // ── stub CoEx extension API (real HTTP, CORS like the real server must do for a Zoho widget) ──
 
-interface Recorded { method: string; url: string; headers: IncomingMessage['headers']; body: string; signatureOk: boolean }
+type Recorded = SignedRequest;
 
 interface StubState {
   windowOpen: boolean;
@@ -33,6 +29,8 @@ interface StubState {
   /** 'fail-once': the first GET /templates answers 502 templates_unavailable, later ones succeed. */
   templates: 'ok' | 'stale' | 'empty' | 'fail-once';
   optedOut: boolean;
+  /** Data for the screenshot: a real-looking name and a pause that ends in two hours, not test strings. */
+  showcase?: boolean;
 }
 
 const PNID = '106540352242922';
@@ -49,7 +47,7 @@ function campaigns(state: StubState) {
   return {
     campaigns: [
       {
-        id: 'c-2', name: 'Soldes <Ramadan>', status: 'running', template: { name: 'promo_ramadan', language: 'ar', category: 'marketing' },
+        id: 'c-2', name: state.showcase ? 'Soldes Ramadan' : 'Soldes <Ramadan>', status: 'running', template: { name: 'promo_ramadan', language: 'ar', category: 'marketing' },
         created_at: '2026-03-01T09:00:00Z', started_at: '2026-03-01T10:00:00Z', completed_at: null,
         counts: { total: 1200, queued: 0, sending: 0, skipped: 14, sent: 1180, delivered: 1100, read: 870, failed: 6, replied: 95 },
         failures: [{ code: '131049', count: 5, example: 'ecosystem' }],
@@ -71,12 +69,12 @@ function thread(state: StubState) {
   return {
     thread: {
       id: 'th_42',
-      contact_name: 'Salma <b>B.</b>',
+      contact_name: state.showcase ? 'Salma Bennani' : 'Salma <b>B.</b>',
       wa_id: '212612345678',
       phone_number_id: PNID,
       bot: {
         state: state.botState,
-        paused_until: state.botState === 'paused' ? '2099-01-01T00:00:00Z' : null,
+        paused_until: state.botState !== 'paused' ? null : state.showcase ? new Date(Date.now() + 2 * 3600_000).toISOString() : '2099-01-01T00:00:00Z',
         history: [{ from: 'active', to: 'paused', cause: 'app_echo', actor: 'phone', at: '2026-01-01T09:05:00Z' }],
       },
       window: { open: state.windowOpen, closes_at: state.windowOpen ? '2099-01-01T00:00:00Z' : '2026-01-01T10:00:00Z' },
@@ -110,15 +108,9 @@ async function startCoexStub() {
       res.end();
       return;
     }
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const h = (n: string) => String(req.headers[n] ?? '');
-      const expected = Buffer.from(referenceSignature(KEY, req.method ?? '', req.url ?? '', h('x-coex-timestamp'), h('x-coex-nonce'), body));
-      const got = Buffer.from(h('x-coex-signature'));
-      const signatureOk = got.length === expected.length && timingSafeEqual(got, expected) && h('x-coex-account') === ORG;
-      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, signatureOk });
+    void readSignedRequest(req, KEY, ORG).then((recorded) => {
+      const { body, signatureOk } = recorded;
+      requests.push(recorded);
       const send = (status: number, json: unknown) => {
         res.writeHead(status, { ...cors, 'content-type': 'application/json' });
         res.end(JSON.stringify(json));
@@ -175,6 +167,9 @@ describe('Zoho widget core: signing and config', () => {
     expect(core.configFromOrgVariables(undefined)).toEqual({ serverUrl: '', installKey: '' });
     expect(Object.values(core.CONFIG_KEYS)).toEqual(['coex_server_url', 'coex_install_key']); // no template setting: the server is the source
     expect(core.orgIdFromOrgInfo({ org: [{ zgid: 20071234567, id: '999' }] })).toBe('20071234567');
+    expect(core.localeFromCurrentUser({ users: [{ language: 'fr_FR', locale: 'en_US' }] })).toBe('fr-FR');
+    expect(core.localeFromCurrentUser({ users: [{ language: null, locale: 'ar_EG' }] })).toBe('ar-EG');
+    expect([core.localeFromCurrentUser({ users: [{ language: '<b>' }] }), core.localeFromCurrentUser(null)]).toEqual(['', '']);
     expect(core.configProblem({ ...config, account: '1' })).toBeNull();
     expect(core.configProblem({ ...config, account: '' })).toBe('not_configured');
     expect(core.configProblem({ serverUrl: 'javascript:alert(1)', installKey: 'k', account: '1' })).toBe('not_configured');
@@ -363,7 +358,11 @@ function zohoStub(coexUrl: string): string {
           coexwa__coex_install_key: { value: params.get('key') || ${JSON.stringify(KEY)} },
         } } }),
       },
-      CONFIG: { getOrgInfo: async () => ({ org: [{ zgid: ${JSON.stringify(ORG)}, company_name: 'Atlas Boutique' }] }) },
+      CONFIG: {
+        getOrgInfo: async () => ({ org: [{ zgid: ${JSON.stringify(ORG)}, company_name: 'Atlas Boutique' }] }),
+        // ?zlang=ar_EG: the language the user chose in Zoho CRM.
+        getCurrentUser: async () => ({ users: [{ id: '4876876000000321001', language: params.get('zlang') || null, locale: params.get('zlang') || null }] }),
+      },
     },
   };
   // Plays the user for scripted scenarios once the widget has rendered.
@@ -417,6 +416,23 @@ describe.skipIf(!hasChromium)('Zoho widget in headless Chromium (stub ZOHO SDK, 
     expect(calls.every((r) => r.signatureOk && r.headers['x-coex-account'] === ORG)).toBe(true);
     expect(dom).toContain('data-opt-out="keyword"');
     expect(dom).toContain('data-totals="1180/1100/870/6/95/1200"');
+  });
+
+  it("speaks the user's language: Arabic right to left, French, English otherwise", async () => {
+    stub.state.windowOpen = true;
+    stub.state.botState = 'active';
+    const arabic = await chromium(['--lang=ar-MA', '--accept-lang=ar-MA', '--dump-dom', page('phone=%2B212612345678')]);
+    expect(arabic).toMatch(/<html[^>]* dir="rtl"/);
+    expect(arabic).toContain('>الزبون<');
+    expect(arabic).toContain('>إرسال<');
+    const french = await chromium(['--lang=fr-MA', '--accept-lang=fr-MA', '--dump-dom', page('phone=%2B212612345678')]);
+    expect(french).toMatch(/<html[^>]* dir="ltr"/);
+    expect(french).toContain('>Client<');
+    expect(french).toContain('>Envoyer<');
+    // Zoho CRM's own language setting wins over the browser's.
+    const zohoArabic = await chromium(['--dump-dom', page('phone=%2B212612345678&zlang=ar_EG')]);
+    expect(zohoArabic).toMatch(/<html[^>]* lang="ar-EG" dir="rtl"/);
+    expect(zohoArabic).toContain('>الزبون<');
   });
 
   it('pauses the bot from the toggle and re-renders the new state', async () => {
@@ -525,8 +541,16 @@ describe.skipIf(!hasChromium)('Zoho widget in headless Chromium (stub ZOHO SDK, 
     // Window closed so the picker shows, with a template chosen and its parameter half filled.
     stub.state.botState = 'paused';
     stub.state.windowOpen = false;
+    stub.state.showcase = true;
     const steps = stepsQuery([{ waitFor: '[data-templates="ready"]' }, { select: '#coex-template', value: 'order_shipped|fr' }, { type: '[data-param="1"]', value: 'Salma' }]);
-    await chromium([`--screenshot=${out}`, '--window-size=520,960', '--hide-scrollbars', page(`phone=%2B212612345678&${steps}`)]);
+    // preview=1: the host labels the picture as a preview (stub SDK and stub CoEx, not Zoho's page).
+    await chromium([`--screenshot=${out}`, '--window-size=520,960', '--hide-scrollbars', page(`phone=%2B212612345678&preview=1&${steps}`)]);
+    const dom = await chromium(['--dump-dom', page(`phone=%2B212612345678&preview=1&${steps}`)]);
+    stub.state.showcase = false;
+    expect(dom).toContain('data-preview-banner');
+    expect(dom).toContain('Salma Bennani');
+    expect(dom).not.toContain('2099');
+    expect(dom).not.toContain('&lt;');
     stub.state.botState = 'active';
     stub.state.windowOpen = true;
     const png = readFileSync(out);

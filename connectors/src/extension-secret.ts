@@ -16,6 +16,11 @@ export function isExtensionSecretHash(value: string): boolean {
   return HASH_RE.test(value);
 }
 
+/** A configured secret as it is kept: a stored `sha256:` hash as is, a plain value (env, older rows) hashed, none → null. */
+export function storedSecretHash(secret: string | undefined): string | null {
+  return secret === undefined ? null : isExtensionSecretHash(secret) ? secret : hashExtensionSecret(secret);
+}
+
 /** Constant-time check of `presented` against a stored `sha256:<hex>` hash (digests have equal length). */
 export function extensionSecretMatches(presented: string, storedHash: string): boolean {
   if (!isExtensionSecretHash(storedHash)) return false;

@@ -14,6 +14,7 @@
     ],
     "assets": {
         "web.assets_backend": [
+            "coex_whatsapp_bridge/static/src/vendor/coex_thread_view.js",
             "coex_whatsapp_bridge/static/src/thread_panel/thread_logic.js",
             "coex_whatsapp_bridge/static/src/thread_panel/thread_panel.js",
             "coex_whatsapp_bridge/static/src/thread_panel/thread_panel.xml",

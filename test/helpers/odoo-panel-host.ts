@@ -145,6 +145,8 @@ export async function startOdooPanelHost(opts: OdooPanelHostOptions): Promise<{ 
     ['/addon/thread_panel.js', ['text/javascript', panelJs]],
     // thread_panel.js imports "./thread_logic" without an extension, as Odoo's bundler allows.
     ['/addon/thread_logic', ['text/javascript', readFileSync(join(ODOO_PANEL_DIR, 'thread_logic.js'), 'utf8')]],
+    // thread_logic.js re-exports the shared thread view generated from ui-shared/ ("../vendor/coex_thread_view").
+    ['/vendor/coex_thread_view', ['text/javascript', readFileSync(join(ODOO_PANEL_DIR, '../vendor/coex_thread_view.js'), 'utf8')]],
     ['/addon/thread_panel.xml', ['text/xml', xml]],
     ['/addon/thread_panel.patched.xml', ['text/xml', withoutSelfTSet(xml)]],
     ['/addon/thread_panel.css', ['text/css', scssToCss(readFileSync(join(ODOO_PANEL_DIR, 'thread_panel.scss'), 'utf8'))]],

@@ -9,10 +9,12 @@ import { fileURLToPath } from 'node:url';
 /** Serving the real Zoho widget to headless Chromium, with Zoho's SDK replaced by a test stub. */
 
 export const CHROMIUM = '/usr/bin/chromium';
-export const ZOHO_WIDGET_APP = fileURLToPath(new URL('../../connectors/src/zoho/widget/app', import.meta.url));
+export const ZOHO_WIDGET_APP = fileURLToPath(new URL('../../zoho-widget/app', import.meta.url));
 const MIME: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 
-/** Serves connectors/src/zoho/widget/app under /app/, and `sdkStub()` in place of Zoho's SDK. */
+const PREVIEW_BANNER_STYLE = 'background:#1f2933;color:#fff;font:600 12px/1.6 sans-serif;text-align:center;letter-spacing:.04em;padding:2px 0';
+
+/** Serves zoho-widget/app under /app/, and `sdkStub()` in place of Zoho's SDK. */
 export async function startZohoWidgetHost(sdkStub: () => string): Promise<{ server: Server; url: string }> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
@@ -30,7 +32,12 @@ export async function startZohoWidgetHost(sdkStub: () => string): Promise<{ serv
     let content = readFileSync(file);
     if (file.endsWith('widget.html')) {
       // The real page loads Zoho's SDK from live.zwidgets.com; here the stub replaces it.
-      content = Buffer.from(content.toString('utf8').replace(/https:\/\/live\.zwidgets\.com\/[^"]+/, '/zoho-sdk-stub.js'));
+      let html = content.toString('utf8').replace(/https:\/\/live\.zwidgets\.com\/[^"]+/, '/zoho-sdk-stub.js');
+      // ?preview=1 (screenshots): say on the picture that this is the widget outside Zoho, on demo data.
+      if (new URL(req.url ?? '/', 'http://x').searchParams.has('preview')) {
+        html = html.replace('<body>', `<body><div data-preview-banner style="${PREVIEW_BANNER_STYLE}">PREVIEW — the widget outside Zoho CRM, demo data</div>`);
+      }
+      content = Buffer.from(html);
     }
     res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream' });
     res.end(content);

@@ -97,7 +97,7 @@ if ( 0 === strpos( $path, '/wp-json/' ) ) {
 	return true;
 }
 
-if ( preg_match( '#^/assets/(css/coex-timeline\.css|js/coex-timeline\.js)$#', $path, $m ) ) {
+if ( preg_match( '#^/assets/(css/coex-timeline\.css|js/coex-timeline\.js|js/vendor/coex-thread-view\.js)$#', $path, $m ) ) {
 	header( 'Content-Type: ' . ( '.js' === substr( $m[1], -3 ) ? 'text/javascript' : 'text/css' ) );
 	readfile( dirname( __DIR__ ) . '/assets/' . $m[1] );
 	return true;

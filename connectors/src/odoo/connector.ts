@@ -28,7 +28,8 @@ import {
   transcriptMarker,
 } from './format.js';
 import { createOdooTransport } from './create-transport.js';
-import { hashExtensionSecret, isExtensionSecretHash, verifyInstallSecret } from '../extension-secret.js';
+import { storedSecretHash, verifyInstallSecret } from '../extension-secret.js';
+import { configuredCountry, parseConnectorConfig } from '../connector-config.js';
 import { isMissingModelError, type OdooDomain, type OdooTransport } from './transport.js';
 
 /** Header the CoEx Odoo addon sends with every call to our server. */
@@ -111,15 +112,9 @@ export class OdooConnector implements CrmConnector {
   private readonly contactsInFlight = new Map<string, Promise<CrmContactRef>>();
 
   constructor(config: OdooConnectorConfig, options: OdooConnectorOptions = {}) {
-    const parsed = configSchema.safeParse(config);
-    if (!parsed.success) {
-      // Zod messages name the field and the rule, never the value (the API key stays out of logs).
-      throw new Error(`OdooConnector: invalid config: ${z.prettifyError(parsed.error)}`);
-    }
-    this.config = parsed.data;
-    this.defaultCountry = (this.config.defaultCountry?.toUpperCase() ?? 'MA') as CountryCode;
-    const key = this.config.extensionKey;
-    this.extensionKeyHash = key === undefined ? null : isExtensionSecretHash(key) ? key : hashExtensionSecret(key);
+    this.config = parseConnectorConfig(configSchema, config, 'OdooConnector');
+    this.defaultCountry = configuredCountry(this.config.defaultCountry);
+    this.extensionKeyHash = storedSecretHash(this.config.extensionKey);
     this.transport =
       options.transport ??
       createOdooTransport({ url: this.config.url, db: this.config.db, login: this.config.login, apiKey: this.config.apiKey, protocol: this.config.protocol, timeoutMs: this.config.timeoutMs, fetch: options.fetch });

@@ -16,7 +16,8 @@ import {
 } from '../types.js';
 import { botStateMarker, botStateNote, consentMarker, consentNote, findMarkers, messageMarker, timelineNote, transcriptMarker, transcriptNote, type NoteDraft } from './format.js';
 import { checkZohoOrigin, ZohoOAuth } from './oauth.js';
-import { hashExtensionSecret, isExtensionSecretHash, verifyInstallSecret } from '../extension-secret.js';
+import { storedSecretHash, verifyInstallSecret } from '../extension-secret.js';
+import { configuredCountry, parseConnectorConfig } from '../connector-config.js';
 
 /** Header the CoEx Zoho widget sends with every call to our server. */
 export const ZOHO_EXTENSION_HEADER = 'X-Coex-Zoho-Token';
@@ -119,9 +120,7 @@ export class ZohoConnector implements CrmConnector {
     config: ZohoConnectorConfig,
     private readonly options: ZohoConnectorOptions = {},
   ) {
-    const parsed = configSchema.safeParse(config);
-    if (!parsed.success) throw new Error(`ZohoConnector: invalid config: ${z.prettifyError(parsed.error)}`);
-    this.config = parsed.data;
+    this.config = parseConnectorConfig(configSchema, config, 'ZohoConnector');
     this.now = options.now ?? Date.now;
     this.oauth = new ZohoOAuth({
       clientId: this.config.clientId,
@@ -138,9 +137,8 @@ export class ZohoConnector implements CrmConnector {
     // Stored values are re-checked: a tampered row must not redirect our secret or tokens.
     this.accountsServer = checkZohoOrigin(this.config.accountsServer, this.oauth.allowedAccountsServers, 'accounts server');
     this.apiDomain = checkZohoOrigin(this.config.apiDomain, this.oauth.allowedApiDomains, 'API domain');
-    this.defaultCountry = (this.config.defaultCountry?.toUpperCase() ?? 'MA') as CountryCode;
-    const install = this.config.installToken;
-    this.installTokenHash = install === undefined ? null : isExtensionSecretHash(install) ? install : hashExtensionSecret(install);
+    this.defaultCountry = configuredCountry(this.config.defaultCountry);
+    this.installTokenHash = storedSecretHash(this.config.installToken);
     this.token =
       this.config.accessToken !== undefined && this.config.accessTokenExpiresAt !== undefined
         ? { value: this.config.accessToken, expiresAt: this.config.accessTokenExpiresAt }

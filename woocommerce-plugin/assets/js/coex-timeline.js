@@ -1,5 +1,6 @@
 /**
- * CoEx WhatsApp order timeline (plain ES module, no build step).
+ * CoEx WhatsApp order timeline (plain ES module: no build step for this file; the shared view it
+ * imports from vendor/ is generated from ui-shared/).
  *
  * Pure logic, exported for tests: parseTime, buildTimeline (messages and order events interleaved
  * by time), originBadge (one badge per message origin), replyMode (free text inside WhatsApp's
@@ -12,7 +13,20 @@
  * itself in a browser on every `[data-coex-timeline]` container the meta box printed, fetching the
  * plugin's REST routes with the `wp_rest` nonce (X-WP-Nonce). All text goes into the DOM as text
  * nodes, never as HTML.
+ *
+ * The thread view rules (timestamps, window, templates, campaign outcomes) come from
+ * vendor/coex-thread-view.js, generated from ui-shared/ (the one source of every in-CRM UI) by
+ * `npm run build -w ui-shared`; the functions below adapt them to this timeline's shapes.
  */
+import {
+  composerMode,
+  parseTimestamp,
+  recipientOutcome,
+  templateChoices,
+  templateBodyParameters,
+  templateParameterProblem,
+  templatePreview,
+} from './vendor/coex-thread-view.js';
 
 /** English defaults; the meta box passes translated strings in data-i18n (same keys). */
 export const DEFAULT_STRINGS = Object.freeze({
@@ -89,13 +103,7 @@ const ORIGINS = ['customer', 'app', 'api', 'agent', 'history'];
  * @returns {number}
  */
 export function parseTime(value) {
-  if (typeof value === 'number') return Number.isFinite(value) ? (value < 1e12 ? value * 1000 : value) : NaN;
-  if (typeof value !== 'string' || value.trim() === '') return NaN;
-  const s = value.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return parseTime(Number(s));
-  // WooCommerce-style "2026-02-20T10:00:00" without a zone is GMT here: never let the browser read it as local.
-  const iso = /[zZ]|[+-]\d\d:?\d\d$/.test(s) ? s : `${s}Z`;
-  return Date.parse(iso);
+  return parseTimestamp(value) ?? NaN;
 }
 
 /**
@@ -148,11 +156,7 @@ export function originBadge(origin, direction, strings = DEFAULT_STRINGS) {
  * @returns {'text' | 'template' | 'none'}
  */
 export function replyMode(window, now, hasThread = true) {
-  if (!hasThread) return 'none';
-  if (!window || window.open !== true) return 'template';
-  const closes = parseTime(window.closes_at);
-  if (Number.isNaN(closes)) return 'text';
-  return closes > now ? 'text' : 'template';
+  return composerMode({ thread: hasThread ? { window: window ?? {} } : null }, now).mode;
 }
 
 /**
@@ -249,22 +253,14 @@ export function fill(format, ...args) {
  * @returns {Array<{ name: string, language: string, category: string | null, body: string, format: 'positional' | 'named', names: string[] }>}
  */
 export function sendableTemplates(templates) {
-  const out = [];
-  for (const t of Array.isArray(templates) ? templates : []) {
-    if (!t || typeof t !== 'object' || t.sendable !== true) continue;
-    if (typeof t.name !== 'string' || t.name === '' || typeof t.language !== 'string' || t.language === '') continue;
-    const parameters = t.parameters && typeof t.parameters === 'object' ? t.parameters : {};
-    const names = Array.isArray(parameters.names) ? parameters.names.filter((n) => typeof n === 'string' && n !== '') : [];
-    out.push({
-      name: t.name,
-      language: t.language,
-      category: typeof t.category === 'string' ? t.category : null,
-      body: typeof t.body === 'string' ? t.body : '',
-      format: parameters.format === 'named' ? 'named' : 'positional',
-      names: [...new Set(names)],
-    });
-  }
-  return out;
+  return templateChoices({ templates: Array.isArray(templates) ? templates : [] }).choices.map((c) => ({
+    name: c.name,
+    language: c.language,
+    category: c.category || null,
+    body: c.body,
+    format: c.format,
+    names: c.names,
+  }));
 }
 
 /**
@@ -275,18 +271,11 @@ export function sendableTemplates(templates) {
  * @returns {Array<{ text: string, placeholder: string | null, filled: boolean }>}
  */
 export function templatePreviewParts(body, values) {
-  const parts = [];
-  const re = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
-  let last = 0;
-  for (const m of String(body ?? '').matchAll(re)) {
-    if (m.index > last) parts.push({ text: body.slice(last, m.index), placeholder: null, filled: false });
-    const name = m[1];
-    const value = typeof values[name] === 'string' ? values[name].trim() : '';
-    parts.push({ text: value !== '' ? value : m[0], placeholder: name, filled: value !== '' });
-    last = m.index + m[0].length;
-  }
-  if (last < String(body ?? '').length) parts.push({ text: body.slice(last), placeholder: null, filled: false });
-  return parts;
+  return templatePreview({ body: String(body ?? '') }, values).segments.map((seg) => ({
+    text: seg.text,
+    placeholder: seg.name,
+    filled: seg.name !== null && seg.filled,
+  }));
 }
 
 /**
@@ -298,13 +287,11 @@ export function templatePreviewParts(body, values) {
  * @returns {{ missing: string[], template: { name: string, language: string, body_parameters?: string[] | Record<string, string> } }}
  */
 export function templateMessage(template, values) {
-  const trimmed = template.names.map((name) => (typeof values[name] === 'string' ? values[name].trim() : ''));
-  const missing = template.names.filter((_, i) => trimmed[i] === '');
+  const missing = template.names.filter((name) => templateParameterProblem(values[name]) === 'param_required');
   /** @type {{ name: string, language: string, body_parameters?: string[] | Record<string, string> }} */
   const message = { name: template.name, language: template.language };
-  if (template.names.length > 0) {
-    message.body_parameters = template.format === 'named' ? Object.fromEntries(template.names.map((name, i) => [name, trimmed[i]])) : trimmed;
-  }
+  const bodyParameters = templateBodyParameters(template, values);
+  if (bodyParameters !== undefined) message.body_parameters = bodyParameters;
   return { missing, template: message };
 }
 
@@ -317,18 +304,12 @@ export function templateMessage(template, values) {
  * @returns {{ key: 'queued' | 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'skipped', error: string | null, replied: boolean } | null}
  */
 export function campaignOutcome(recipient) {
-  if (!recipient || typeof recipient !== 'object') return null;
-  const r = /** @type {Record<string, unknown>} */ (recipient);
-  const replied = r.replied === true;
-  const code = typeof r.error_code === 'number' || (typeof r.error_code === 'string' && r.error_code !== '') ? String(r.error_code) : '';
-  const text = typeof r.error === 'string' && r.error !== '' ? r.error : '';
-  const error = code && text ? `${code}: ${text}` : code || text || null;
-  if (r.status === 'failed' || r.message_status === 'failed') return { key: 'failed', error, replied };
-  if (r.status === 'skipped') return { key: 'skipped', error, replied };
-  if (r.status === 'queued' || r.status === 'sending') return { key: r.status, error: null, replied };
-  if (r.message_status === 'read' || r.message_status === 'played') return { key: 'read', error: null, replied };
-  if (r.message_status === 'delivered') return { key: 'delivered', error: null, replied };
-  return { key: 'sent', error: null, replied };
+  const outcome = recipientOutcome(recipient);
+  if (!outcome) return null;
+  const { key, sending, errorCode, error, skipReason, replied } = outcome;
+  if (key === 'failed') return { key, error: errorCode && error ? `${errorCode}: ${error}` : errorCode || error || null, replied };
+  if (key === 'skipped') return { key, error: skipReason || null, replied };
+  return { key: key === 'pending' ? (sending ? 'sending' : 'queued') : key, error: null, replied };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Campaign, CampaignCounts, CampaignRecipient, OptOut } from './contract.js';
-import { formatDateTime, type Badge } from './thread-logic.js';
+import { recipientOutcome as sharedOutcome } from './vendor/ui-shared/index.js';
+import { formatDateTime, sharedLabel, type Badge } from './thread-logic.js';
 
 /*
  * The "Campaigns" section without React (docs/extension-api.md, GET …/campaigns?phone=): for each
@@ -8,11 +9,11 @@ import { formatDateTime, type Badge } from './thread-logic.js';
  */
 
 const CAMPAIGN_STATUSES: Record<string, Badge> = {
-  draft: { label: 'Draft', variant: 'default' },
-  scheduled: { label: 'Scheduled', variant: 'info' },
-  running: { label: 'Running', variant: 'info' },
-  paused: { label: 'Paused', variant: 'warning' },
-  completed: { label: 'Completed', variant: 'success' },
+  draft: { label: sharedLabel('campaign_draft'), variant: 'default' },
+  scheduled: { label: sharedLabel('campaign_scheduled'), variant: 'info' },
+  running: { label: sharedLabel('campaign_running'), variant: 'info' },
+  paused: { label: sharedLabel('campaign_paused'), variant: 'warning' },
+  completed: { label: sharedLabel('campaign_completed'), variant: 'success' },
 };
 
 export function campaignStatusBadge(status: string): Badge {
@@ -44,28 +45,26 @@ function errorDetail(r: CampaignRecipient): string | null {
  * where it stands in the campaign before sending.
  */
 export function recipientOutcome(r: CampaignRecipient): RecipientOutcome {
-  if (r.status === 'failed' || r.message_status === 'failed') return { badge: { label: 'Failed', variant: 'error' }, detail: errorDetail(r) ?? 'No reason given' };
-  switch (r.status) {
+  // Which state was reached is the shared rule (ui-shared); the card adds its labels and details.
+  const outcome = sharedOutcome(r)!;
+  if (outcome.key === 'failed') return { badge: { label: sharedLabel('outcome_failed'), variant: 'error' }, detail: errorDetail(r) ?? 'No reason given' };
+  if (!RECIPIENT_STATUSES.has(r.status)) return { badge: { label: r.status.replace(/_/g, ' '), variant: 'default' }, detail: errorDetail(r) };
+  switch (outcome.key) {
     case 'skipped':
-      return { badge: { label: 'Skipped', variant: 'default' }, detail: errorDetail(r) };
-    case 'queued':
-      return { badge: { label: 'Not sent yet', variant: 'info' }, detail: null };
-    case 'sending':
-      return { badge: { label: 'Sending', variant: 'info' }, detail: null };
-    case 'sent':
-      switch (r.message_status) {
-        case 'read':
-        case 'played':
-          return { badge: { label: 'Read', variant: 'success' }, detail: null };
-        case 'delivered':
-          return { badge: { label: 'Delivered', variant: 'success' }, detail: null };
-        default:
-          return { badge: { label: 'Sent', variant: 'info' }, detail: null };
-      }
+      return { badge: { label: sharedLabel('outcome_skipped'), variant: 'default' }, detail: errorDetail(r) };
+    case 'pending':
+      return { badge: { label: outcome.sending ? 'Sending' : sharedLabel('outcome_pending'), variant: 'info' }, detail: null };
+    case 'read':
+      return { badge: { label: sharedLabel('outcome_read'), variant: 'success' }, detail: null };
+    case 'delivered':
+      return { badge: { label: sharedLabel('outcome_delivered'), variant: 'success' }, detail: null };
     default:
-      return { badge: { label: r.status.replace(/_/g, ' '), variant: 'default' }, detail: errorDetail(r) };
+      return { badge: { label: sharedLabel('outcome_sent'), variant: 'info' }, detail: null };
   }
 }
+
+/** Recipient statuses of docs/extension-api.md; another one is shown as the server wrote it. */
+const RECIPIENT_STATUSES = new Set(['queued', 'sending', 'sent', 'failed', 'skipped']);
 
 const number = new Intl.NumberFormat('en-US');
 
@@ -146,5 +145,5 @@ export function optOutView(o: OptOut | null, timeZone?: string): OptOutView | nu
     default:
       how = detail ? `Opted out (${o.source.replace(/_/g, ' ')}: ${detail})` : `Opted out (${o.source.replace(/_/g, ' ')})`;
   }
-  return { title: 'Opted out of marketing messages', body: `${how} on ${at}. Marketing campaigns leave this customer out; service replies and utility templates still reach them.` };
+  return { title: sharedLabel('opt_out'), body: `${how} on ${at}. Marketing campaigns leave this customer out; service replies and utility templates still reach them.` };
 }

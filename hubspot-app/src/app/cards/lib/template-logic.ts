@@ -1,6 +1,7 @@
 import type { ApprovedTemplate, TemplatesResponse } from './contract.js';
 import type { BodyParameters } from './requests.js';
-import { formatDateTime, type Badge } from './thread-logic.js';
+import { templateBodyParameters, templatePreview } from './vendor/ui-shared/index.js';
+import { formatDateTime, sharedLabel, type Badge } from './thread-logic.js';
 
 /*
  * The template picker without React (docs/extension-api.md, GET …/templates): which approved
@@ -82,7 +83,7 @@ export const MAX_PARAMETER_LENGTH = 1024;
  * (Graph API error 132018), so the card says so before sending instead of after.
  */
 export function parameterProblem(value: string): string | null {
-  if (value.trim() === '') return 'Required';
+  if (value.trim() === '') return sharedLabel('param_required');
   if (value.trim().length > MAX_PARAMETER_LENGTH) return `At most ${MAX_PARAMETER_LENGTH} characters`;
   if (/[\n\r\t]/.test(value)) return 'No line breaks or tabs';
   if (/ {5,}/.test(value)) return 'No more than 4 spaces in a row';
@@ -104,13 +105,7 @@ export function checkParameters(t: ApprovedTemplate, values: Readonly<Record<str
     if (problem) problems[name] = problem;
   }
   if (Object.keys(problems).length > 0) return { ok: false, problems };
-  const names = t.parameters.names;
-  if (names.length === 0) return { ok: true, bodyParameters: undefined };
-  const filled = (name: string): string => (values[name] ?? '').trim();
-  return {
-    ok: true,
-    bodyParameters: t.parameters.format === 'positional' ? names.map(filled) : Object.fromEntries(names.map((name) => [name, filled(name)])),
-  };
+  return { ok: true, bodyParameters: templateBodyParameters({ format: t.parameters.format, names: t.parameters.names }, values) };
 }
 
 /**
@@ -119,8 +114,5 @@ export function checkParameters(t: ApprovedTemplate, values: Readonly<Record<str
  */
 export function previewBody(t: ApprovedTemplate, values: Readonly<Record<string, string>>): string | null {
   if (!t.body) return null;
-  return t.body.replace(/\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g, (placeholder, name: string) => {
-    const value = values[name]?.trim();
-    return value ? value : placeholder;
-  });
+  return templatePreview({ body: t.body }, values).text;
 }

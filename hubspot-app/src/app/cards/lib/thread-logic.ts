@@ -1,4 +1,11 @@
 import type { Bot, BotEvent, BotState, Message, Origin, Sync, Thread, ThreadResponse } from './contract.js';
+import { composerMode as sharedComposerMode, dayKey as sharedDayKey, translator } from './vendor/ui-shared/index.js';
+
+/**
+ * Words the card shares with the other CRM UIs come from the shared catalogue (ui-shared/src/strings.ts);
+ * English until the card passes the HubSpot user's locale. The card's own wording stays here.
+ */
+export const sharedLabel = translator('en');
 
 /*
  * Everything the card decides, without React: which phone to ask for, how a message is badged and
@@ -68,14 +75,14 @@ export function phoneCandidates(
 // Message badges and bodies
 
 const ORIGIN_BADGES: Record<Origin, Badge> = {
-  customer: { label: 'Customer', variant: 'default' },
+  customer: { label: sharedLabel('customer'), variant: 'default' },
   // Sent by the owner from the WhatsApp Business App on the phone (an echo).
-  app: { label: 'Phone app', variant: 'info' },
+  app: { label: sharedLabel('phone_app'), variant: 'info' },
   // The AI agent's replies (origin `agent` in the store).
   agent: { label: 'AI agent', variant: 'success' },
   // Sent through the CoEx API, which includes replies typed in a CRM card.
-  api: { label: 'API', variant: 'warning' },
-  history: { label: 'History', variant: 'default' },
+  api: { label: sharedLabel('api'), variant: 'warning' },
+  history: { label: sharedLabel('history'), variant: 'default' },
 };
 
 export function originBadge(origin: Origin): Badge {
@@ -113,9 +120,9 @@ export function messageBody(m: Message): MessageBody {
       return { text, transcript: m.transcript ? { state: 'done', text: m.transcript } : { state: 'failed', text: 'Transcript is empty' } };
     case 'pending':
     case 'transcribing':
-      return { text, transcript: { state: 'pending', text: 'Transcribing…' } };
+      return { text, transcript: { state: 'pending', text: sharedLabel('transcribing') } };
     case 'failed':
-      return { text, transcript: { state: 'failed', text: 'Transcript unavailable' } };
+      return { text, transcript: { state: 'failed', text: sharedLabel('transcript_failed') } };
     default:
       return { text, transcript: m.transcript ? { state: 'done', text: m.transcript } : null };
   }
@@ -152,8 +159,7 @@ function safeTimeZone(timeZone: string | undefined): string {
 }
 
 function dayKey(date: Date, timeZone: string): string {
-  // en-CA formats as YYYY-MM-DD, which also sorts.
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(date);
+  return sharedDayKey(date.getTime(), timeZone);
 }
 
 export function formatTime(iso: string, timeZone?: string): string {
@@ -213,8 +219,8 @@ export type Composer =
 export function composerMode(thread: Thread | null, now: Date, serverRefusedText = false): Composer {
   if (!thread) return { mode: 'none' };
   if (serverRefusedText) return { mode: 'template', reason: 'server_refused' };
-  const { open, closes_at } = thread.window;
-  if (open && (closes_at === null || Date.parse(closes_at) > now.getTime())) return { mode: 'text', closesAt: closes_at };
+  // Open or not is the shared rule (ui-shared): the client clock closes a stale `open: true`.
+  if (sharedComposerMode({ thread }, now.getTime()).mode === 'text') return { mode: 'text', closesAt: thread.window.closes_at };
   return { mode: 'template', reason: 'window_closed' };
 }
 
@@ -240,13 +246,13 @@ export type BotAction = 'pause' | 'resume' | 'off';
 export function botStateBadge(bot: Bot, timeZone?: string): Badge {
   switch (bot.state) {
     case 'active':
-      return { label: 'Bot active', variant: 'success' };
+      return { label: sharedLabel('bot_active'), variant: 'success' };
     case 'paused':
       return { label: bot.paused_until ? `Bot paused until ${formatDateTime(bot.paused_until, timeZone)}` : 'Bot paused', variant: 'warning' };
     case 'handoff_requested':
-      return { label: 'Customer asked for a person', variant: 'error' };
+      return { label: sharedLabel('bot_handoff'), variant: 'error' };
     case 'off':
-      return { label: 'Bot off', variant: 'default' };
+      return { label: sharedLabel('bot_off'), variant: 'default' };
   }
 }
 
@@ -258,10 +264,10 @@ export interface BotToggle {
 export function botToggle(state: BotState): BotToggle {
   switch (state) {
     case 'active':
-      return { primary: { action: 'pause', label: 'Pause bot' }, secondary: { action: 'off', label: 'Turn bot off' } };
+      return { primary: { action: 'pause', label: sharedLabel('pause') }, secondary: { action: 'off', label: sharedLabel('off') } };
     case 'paused':
     case 'handoff_requested':
-      return { primary: { action: 'resume', label: 'Resume bot' }, secondary: { action: 'off', label: 'Turn bot off' } };
+      return { primary: { action: 'resume', label: sharedLabel('resume') }, secondary: { action: 'off', label: sharedLabel('off') } };
     case 'off':
       return { primary: { action: 'resume', label: 'Turn bot on' }, secondary: null };
   }

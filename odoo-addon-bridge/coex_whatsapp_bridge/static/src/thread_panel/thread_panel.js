@@ -61,6 +61,7 @@ function labels() {
         preview: _t("Preview"),
         param_required: _t("Required"),
         param_whitespace: _t("No line breaks, tabs or more than 4 spaces in a row"),
+        param_too_long: _t("At most 1024 characters"),
         paused_until: _t("Paused until"),
         closes_in: _t("Window closes in (minutes):"),
         refresh: _t("Refresh"),

@@ -7,6 +7,7 @@ import {
     configProblem,
     createCoexClient,
     isWindowClosedError,
+    localeFromCurrentUser,
     nextScrollTop,
     orgIdFromOrgInfo,
     phoneFromRecord,
@@ -14,6 +15,7 @@ import {
     renderWidget,
     templateMessage,
     templateParameterProblem,
+    textDirection,
     translator,
     widgetComposerMode,
 } from "./widget-core.js";
@@ -35,7 +37,17 @@ const state = {
 };
 let client = null;
 let phone = "";
-const t = translator(navigator.language);
+let locale = navigator.language || "en";
+let t = translator(locale);
+
+/** The widget speaks the user's language (Zoho CRM's setting once known); Arabic reads right to left. */
+function useLocale(next) {
+    locale = next || navigator.language || "en";
+    t = translator(locale);
+    document.documentElement.lang = locale;
+    document.documentElement.dir = textDirection(locale);
+}
+useLocale(locale);
 
 function scrollMetrics(el) {
     return el ? { scrollTop: el.scrollTop, scrollHeight: el.scrollHeight, clientHeight: el.clientHeight } : null;
@@ -52,7 +64,7 @@ function render(scroll = "refresh") {
     const focusKey = focused ? focused.id || (focused.dataset.param ? `[data-param="${CSS.escape(focused.dataset.param)}"]` : "") : "";
     const caret = focused && typeof focused.selectionStart === "number" ? [focused.selectionStart, focused.selectionEnd] : null;
 
-    root.innerHTML = renderWidget(state, { now: Date.now(), locale: navigator.language });
+    root.innerHTML = renderWidget(state, { now: Date.now(), locale });
     root.dataset.ready = state.loading ? "loading" : "ready";
 
     const timeline = root.querySelector(".coex-timeline");
@@ -211,11 +223,14 @@ ZOHO.embeddedApp.on("PageLoad", async (data) => {
             state.loading = false;
             return render();
         }
-        const [variables, orgInfo, record] = await Promise.all([
+        const [variables, orgInfo, record, user] = await Promise.all([
             ZOHO.CRM.API.getOrgVariable({ apiKeys: Object.values(CONFIG_KEYS) }),
             ZOHO.CRM.CONFIG.getOrgInfo(),
             ZOHO.CRM.API.getRecord({ Entity: data.Entity, RecordID: recordId }),
+            // The language is a nicety: without it the browser's language is used.
+            typeof ZOHO.CRM.CONFIG.getCurrentUser === "function" ? ZOHO.CRM.CONFIG.getCurrentUser().catch(() => null) : null,
         ]);
+        useLocale(localeFromCurrentUser(user));
         const config = { ...configFromOrgVariables(variables), account: orgIdFromOrgInfo(orgInfo) };
         state.problem = configProblem(config);
         phone = phoneFromRecord(record);
