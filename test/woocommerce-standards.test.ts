@@ -84,3 +84,19 @@ describe.skipIf(gettextSkip !== null)('WooCommerce plugin: translations', () => 
     expect(Number(/^(\d+) translated/m.exec(stats.stderr)?.[1])).toBe(total);
   });
 });
+
+describe('WooCommerce plugin: right-to-left admin (Arabic)', () => {
+  const css = readFileSync(join(PLUGIN, 'assets/css/coex-timeline.css'), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
+
+  it('the timeline stylesheet uses logical properties only, so it mirrors under dir="rtl"', () => {
+    const physical = css.match(/(?:margin|padding|border)-(?:left|right)\b[^;]*|text-align:\s*(?:left|right)|float:\s*(?:left|right)|(?<![-\w])(?:left|right)\s*:[^;]*/g) ?? [];
+    expect(physical).toEqual([]);
+  });
+
+  it('message texts take their own direction from their content', () => {
+    for (const selector of ['.coex-item__text', '.coex-item__transcript', '.coex-template-form__preview']) {
+      const rule = new RegExp(`${selector.replace(/[.]/g, '\\.')}\\s*\\{([^}]*)\\}`).exec(css)?.[1] ?? '';
+      expect(rule, selector).toMatch(/unicode-bidi:\s*plaintext/);
+    }
+  });
+});
