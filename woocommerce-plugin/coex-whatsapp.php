@@ -8,8 +8,8 @@
  * Requires PHP:      7.4
  * Requires Plugins:  woocommerce
  * Author:            CoEx contributors
- * License:           Apache-2.0
- * License URI:       https://www.apache.org/licenses/LICENSE-2.0
+ * License:           GPL-2.0-or-later
+ * License URI:       https://www.gnu.org/licenses/gpl-2.0.html
  * Text Domain:       coex-whatsapp
  * Domain Path:       /languages
  * WC requires at least: 8.2
