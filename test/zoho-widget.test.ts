@@ -33,6 +33,8 @@ interface StubState {
   /** 'fail-once': the first GET /templates answers 502 templates_unavailable, later ones succeed. */
   templates: 'ok' | 'stale' | 'empty' | 'fail-once';
   optedOut: boolean;
+  /** Realistic names and dates for the docs screenshot (the other tests keep their markup-injection and far-future values). */
+  showcase: boolean;
 }
 
 const PNID = '106540352242922';
@@ -49,7 +51,7 @@ function campaigns(state: StubState) {
   return {
     campaigns: [
       {
-        id: 'c-2', name: 'Soldes <Ramadan>', status: 'running', template: { name: 'promo_ramadan', language: 'ar', category: 'marketing' },
+        id: 'c-2', name: state.showcase ? 'Soldes Ramadan' : 'Soldes <Ramadan>', status: 'running', template: { name: 'promo_ramadan', language: 'ar', category: 'marketing' },
         created_at: '2026-03-01T09:00:00Z', started_at: '2026-03-01T10:00:00Z', completed_at: null,
         counts: { total: 1200, queued: 0, sending: 0, skipped: 14, sent: 1180, delivered: 1100, read: 870, failed: 6, replied: 95 },
         failures: [{ code: '131049', count: 5, example: 'ecosystem' }],
@@ -71,12 +73,13 @@ function thread(state: StubState) {
   return {
     thread: {
       id: 'th_42',
-      contact_name: 'Salma <b>B.</b>',
+      contact_name: state.showcase ? 'Salma Bennani' : 'Salma <b>B.</b>',
       wa_id: '212612345678',
       phone_number_id: PNID,
       bot: {
         state: state.botState,
-        paused_until: state.botState === 'paused' ? '2099-01-01T00:00:00Z' : null,
+        // Showcase: paused by the owner's reply from the phone, with no end set (the owner resumes it).
+        paused_until: state.botState === 'paused' && !state.showcase ? '2099-01-01T00:00:00Z' : null,
         history: [{ from: 'active', to: 'paused', cause: 'app_echo', actor: 'phone', at: '2026-01-01T09:05:00Z' }],
       },
       window: { open: state.windowOpen, closes_at: state.windowOpen ? '2099-01-01T00:00:00Z' : '2026-01-01T10:00:00Z' },
@@ -97,7 +100,7 @@ function thread(state: StubState) {
 
 async function startCoexStub() {
   const requests: Recorded[] = [];
-  const state: StubState = { windowOpen: true, botState: 'active', longThread: false, templates: 'ok', optedOut: true };
+  const state: StubState = { windowOpen: true, botState: 'active', longThread: false, templates: 'ok', optedOut: true, showcase: false };
   let templateCalls = 0;
   const server = createServer((req, res) => {
     const cors = {
@@ -357,7 +360,7 @@ function zohoStub(coexUrl: string): string {
     },
     CRM: {
       API: {
-        getRecord: async ({ Entity, RecordID }) => ({ data: [{ id: RecordID, Full_Name: 'Salma B.', Phone: params.get('phone') || '', Mobile: null, $module: Entity }] }),
+        getRecord: async ({ Entity, RecordID }) => ({ data: [{ id: RecordID, Full_Name: 'Salma Bennani', Phone: params.get('phone') || '', Mobile: null, $module: Entity }] }),
         getOrgVariable: async () => ({ Success: { Content: {
           coexwa__coex_server_url: { value: ${JSON.stringify(coexUrl)} },
           coexwa__coex_install_key: { value: params.get('key') || ${JSON.stringify(KEY)} },
@@ -366,6 +369,16 @@ function zohoStub(coexUrl: string): string {
       CONFIG: { getOrgInfo: async () => ({ org: [{ zgid: ${JSON.stringify(ORG)}, company_name: 'Atlas Boutique' }] }) },
     },
   };
+  // Screenshots for the docs say on the image that they are previews rendered outside Zoho CRM.
+  if (params.has('preview-label')) {
+    document.addEventListener('DOMContentLoaded', () => {
+      const banner = document.createElement('div');
+      banner.setAttribute('data-preview-label', '');
+      banner.style.cssText = 'margin:0 0 8px;padding:6px 10px;background:#fff4ce;border:1px solid #e0c060;color:#5c4400;font:600 12px/1.4 system-ui,sans-serif';
+      banner.textContent = 'Preview: the CoEx widget outside Zoho CRM (stub Zoho SDK and CoEx server, demo data)';
+      document.body.prepend(banner);
+    });
+  }
   // Plays the user for scripted scenarios once the widget has rendered.
   const click = params.get('click');
   if (click) {
@@ -525,10 +538,18 @@ describe.skipIf(!hasChromium)('Zoho widget in headless Chromium (stub ZOHO SDK, 
     // Window closed so the picker shows, with a template chosen and its parameter half filled.
     stub.state.botState = 'paused';
     stub.state.windowOpen = false;
+    stub.state.showcase = true;
     const steps = stepsQuery([{ waitFor: '[data-templates="ready"]' }, { select: '#coex-template', value: 'order_shipped|fr' }, { type: '[data-param="1"]', value: 'Salma' }]);
-    await chromium([`--screenshot=${out}`, '--window-size=520,960', '--hide-scrollbars', page(`phone=%2B212612345678&${steps}`)]);
+    const url = page(`phone=%2B212612345678&preview-label=1&${steps}`);
+    const dom = await chromium(['--dump-dom', url]);
+    await chromium([`--screenshot=${out}`, '--window-size=520,1000', '--hide-scrollbars', url]);
     stub.state.botState = 'active';
     stub.state.windowOpen = true;
+    stub.state.showcase = false;
+    // Realistic data only, and labelled as a preview.
+    expect(dom).toContain('data-preview-label');
+    expect(dom).toContain('Salma Bennani');
+    expect(dom).not.toMatch(/&lt;b&gt;|2099|&lt;Ramadan&gt;/);
     const png = readFileSync(out);
     expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
     expect(png.length).toBeGreaterThan(10_000);
