@@ -269,7 +269,7 @@ describe('Zoho widget core: client against the stub CoEx API', () => {
 
 describe('Zoho widget core: rendering', () => {
   const NOW = Date.parse('2026-01-01T12:00:00Z');
-  const state = (over: Partial<StubState> = {}): StubState => ({ windowOpen: false, botState: 'active', longThread: false, templates: 'ok', optedOut: true, ...over });
+  const state = (over: Partial<StubState> = {}): StubState => ({ windowOpen: false, botState: 'active', longThread: false, templates: 'ok', optedOut: true, showcase: false, ...over });
   it('renders badges, transcripts, bot state with causes, sync progress; escapes everything', () => {
     const html = core.renderWidget({ payload: core.checkThreadPayload(thread(state({ windowOpen: true, botState: 'paused' }))) }, { now: NOW, timeZone: 'UTC' });
     expect(html).toContain('Salma &lt;b&gt;B.&lt;/b&gt;');
