@@ -39,4 +39,17 @@ final class PluginScreenTest extends TestCase {
 		coex_whatsapp_woocommerce_missing_notice();
 		$this->assertSame( '', ob_get_clean(), 'only those who can activate plugins see it' );
 	}
+
+	public function test_without_woocommerce_it_only_shows_the_notice() {
+		$php = escapeshellarg( PHP_BINARY );
+		$out = shell_exec( $php . ' ' . escapeshellarg( __DIR__ . '/no-woocommerce.php' ) . ' 2>&1' );
+		$run = json_decode( (string) $out, true );
+		$this->assertIsArray( $run, (string) $out );
+		$this->assertStringContainsString( 'requires WooCommerce', $run['notices'] );
+		$this->assertContains( 'admin_notices', $run['hooks'] );
+		foreach ( $run['hooks'] as $hook ) {
+			$this->assertStringStartsNotWith( 'plugin_action_links_', $hook, 'no Settings link to a page that is not registered' );
+			$this->assertNotContains( $hook, array( 'admin_menu', 'rest_api_init', 'add_meta_boxes' ) );
+		}
+	}
 }
