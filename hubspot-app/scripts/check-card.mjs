@@ -3,14 +3,14 @@
 //   1. `hs project lint` (HubSpot CLI, the ESLint config of HubSpot's 2026.09 card template);
 //   2. `uie build` of the card entry (the bundler HubSpot's build uses), and reads the manifest it
 //      writes: `dataDeps` lists the CRM properties HubSpot prefetches for the card.
-// It works on a copy of the project whose src/app/cards/node_modules links to the card's own
-// dependencies (src/app/cards/package-lock.json, installed once with `npm ci` into a cache keyed by
-// the lockfile), so the repository's tree keeps a single React for vitest.
+// It works on a copy of the project (cached under the system temp dir, or COEX_HUBSPOT_CARD_DEPS_DIR,
+// keyed by the card's lockfile) whose src/app/cards/node_modules holds the card's own dependencies
+// (`npm ci` of src/app/cards/package-lock.json, once), so the repository's tree keeps one React for vitest.
 // Prints one JSON line: { lint: { ok, output }, build: { ok, output, dataDeps } }; exits 1 on failure.
 // Used by test/card-tooling.test.ts (CI) and `npm run check:card -w @coex/hubspot-app`.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,30 +30,47 @@ async function sh(cmd, args, cwd, env = {}) {
   }
 }
 
-/** The card's dependencies (lint toolchain included), installed once per lockfile content. */
-async function cardDependencies() {
+/**
+ * A copy of the project whose src/app/cards/node_modules holds the card's own dependencies,
+ * installed once per lockfile content (`npm ci`) and kept between runs. Not a symlink to a shared
+ * install: `uie build` rearranges the node_modules it finds (it replaced a link with a directory).
+ */
+async function projectCopy() {
   const lock = readFileSync(join(cardsDir, 'package-lock.json'));
   const key = createHash('sha256').update(readFileSync(join(cardsDir, 'package.json'))).update(lock).digest('hex').slice(0, 16);
-  const dir = join(process.env.COEX_HUBSPOT_CARD_DEPS_DIR ?? join(tmpdir(), 'coex-hubspot-card-deps'), key);
-  if (existsSync(join(dir, '.installed'))) return dir;
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  cpSync(join(cardsDir, 'package.json'), join(dir, 'package.json'));
-  cpSync(join(cardsDir, 'package-lock.json'), join(dir, 'package-lock.json'));
-  const install = await sh('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts'], dir);
-  if (!install.ok) throw new Error(`npm ci of the card's dependencies failed:\n${install.output}`);
-  writeFileSync(join(dir, '.installed'), new Date().toISOString());
-  return dir;
+  const project = join(process.env.COEX_HUBSPOT_CARD_DEPS_DIR ?? join(tmpdir(), 'coex-hubspot-card-deps'), key);
+  const workCards = join(project, 'src', 'app', 'cards');
+  const ready = existsSync(join(project, '.installed')) && existsSync(join(workCards, 'node_modules', '.bin', 'eslint'));
+  if (!ready) {
+    rmSync(project, { recursive: true, force: true });
+    mkdirSync(workCards, { recursive: true });
+    cpSync(join(cardsDir, 'package.json'), join(workCards, 'package.json'));
+    cpSync(join(cardsDir, 'package-lock.json'), join(workCards, 'package-lock.json'));
+    const install = await sh('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts'], workCards);
+    if (!install.ok) throw new Error(`npm ci of the card's dependencies failed:\n${install.output}`);
+    writeFileSync(join(project, '.installed'), new Date().toISOString());
+  }
+  // Fresh sources on every run; only the installed node_modules stays.
+  for (const name of readdirSync(project)) if (name !== 'src' && name !== '.installed') rmSync(join(project, name), { recursive: true, force: true });
+  const keep = join(workCards, 'node_modules');
+  const clear = (dir) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (path === keep) continue;
+      if (keep.startsWith(path + '/')) clear(path);
+      else rmSync(path, { recursive: true, force: true });
+    }
+  };
+  clear(join(project, 'src'));
+  cpSync(join(appDir, 'hsproject.json'), join(project, 'hsproject.json'));
+  cpSync(join(appDir, '.hsignore'), join(project, '.hsignore'));
+  cpSync(join(appDir, 'src'), join(project, 'src'), { recursive: true, filter: (path) => !/[/\\](node_modules|dist)$/.test(path) });
+  return project;
 }
 
-const deps = await cardDependencies();
-const work = mkdtempSync(join(tmpdir(), 'coex-hubspot-project-'));
-try {
-  cpSync(join(appDir, 'hsproject.json'), join(work, 'hsproject.json'));
-  cpSync(join(appDir, '.hsignore'), join(work, '.hsignore'));
-  cpSync(join(appDir, 'src'), join(work, 'src'), { recursive: true, filter: (path) => !/[/\\](node_modules|dist)$/.test(path) });
+const work = await projectCopy();
+{
   const workCards = join(work, 'src', 'app', 'cards');
-  symlinkSync(join(deps, 'node_modules'), join(workCards, 'node_modules'), 'dir');
   // The CLI keeps its config and logs under HOME: a throwaway one, no HubSpot account involved.
   const home = mkdtempSync(join(tmpdir(), 'coex-hs-home-'));
   const env = { HOME: home, PATH: `${repoBin}:${process.env.PATH ?? ''}` };
@@ -71,6 +88,4 @@ try {
   const result = { lint, build: { ...build, dataDeps: manifest?.dataDeps ?? null } };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exitCode = lint.ok && build.ok ? 0 : 1;
-} finally {
-  rmSync(work, { recursive: true, force: true });
 }
