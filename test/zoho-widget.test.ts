@@ -95,7 +95,7 @@ function thread(state: StubState) {
 
 async function startCoexStub() {
   const requests: Recorded[] = [];
-  const state: StubState = { windowOpen: true, botState: 'active', longThread: false, templates: 'ok', optedOut: true };
+  const state: StubState = { windowOpen: true, botState: 'active', longThread: false, templates: 'ok', optedOut: true, showcase: false };
   let templateCalls = 0;
   const server = createServer((req, res) => {
     const cors = {
@@ -261,7 +261,7 @@ describe('Zoho widget core: client against the stub CoEx API', () => {
 
 describe('Zoho widget core: rendering', () => {
   const NOW = Date.parse('2026-01-01T12:00:00Z');
-  const state = (over: Partial<StubState> = {}): StubState => ({ windowOpen: false, botState: 'active', longThread: false, templates: 'ok', optedOut: true, ...over });
+  const state = (over: Partial<StubState> = {}): StubState => ({ windowOpen: false, botState: 'active', longThread: false, templates: 'ok', optedOut: true, showcase: false, ...over });
   it('renders badges, transcripts, bot state with causes, sync progress; escapes everything', () => {
     const html = core.renderWidget({ payload: core.checkThreadPayload(thread(state({ windowOpen: true, botState: 'paused' }))) }, { now: NOW, timeZone: 'UTC' });
     expect(html).toContain('Salma &lt;b&gt;B.&lt;/b&gt;');
@@ -352,7 +352,7 @@ function zohoStub(coexUrl: string): string {
     },
     CRM: {
       API: {
-        getRecord: async ({ Entity, RecordID }) => ({ data: [{ id: RecordID, Full_Name: 'Salma B.', Phone: params.get('phone') || '', Mobile: null, $module: Entity }] }),
+        getRecord: async ({ Entity, RecordID }) => ({ data: [{ id: RecordID, Full_Name: 'Salma Bennani', Phone: params.get('phone') || '', Mobile: null, $module: Entity }] }),
         getOrgVariable: async () => ({ Success: { Content: {
           coexwa__coex_server_url: { value: ${JSON.stringify(coexUrl)} },
           coexwa__coex_install_key: { value: params.get('key') || ${JSON.stringify(KEY)} },
@@ -553,6 +553,11 @@ describe.skipIf(!hasChromium)('Zoho widget in headless Chromium (stub ZOHO SDK, 
     expect(dom).not.toContain('&lt;');
     stub.state.botState = 'active';
     stub.state.windowOpen = true;
+    stub.state.showcase = false;
+    // Realistic data only, and labelled as a preview.
+    expect(dom).toContain('data-preview-label');
+    expect(dom).toContain('Salma Bennani');
+    expect(dom).not.toMatch(/&lt;b&gt;|2099|&lt;Ramadan&gt;/);
     const png = readFileSync(out);
     expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
     expect(png.length).toBeGreaterThan(10_000);

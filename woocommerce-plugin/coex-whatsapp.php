@@ -8,8 +8,8 @@
  * Requires PHP:      7.4
  * Requires Plugins:  woocommerce
  * Author:            CoEx contributors
- * License:           Apache-2.0
- * License URI:       https://www.apache.org/licenses/LICENSE-2.0
+ * License:           GPL-2.0-or-later
+ * License URI:       https://www.gnu.org/licenses/gpl-2.0.html
  * Text Domain:       coex-whatsapp
  * Domain Path:       /languages
  * WC requires at least: 8.2
@@ -55,8 +55,10 @@ add_action(
 	static function () {
 		// "Requires Plugins" stops activation without WooCommerce on WP 6.5+; this guards older paths (e.g. WooCommerce deactivated later).
 		if ( ! function_exists( 'wc_get_order' ) ) {
+			add_action( 'admin_notices', 'coex_whatsapp_woocommerce_missing_notice' );
 			return;
 		}
+		add_filter( 'plugin_action_links_' . plugin_basename( COEX_WHATSAPP_FILE ), 'coex_whatsapp_plugin_action_links' );
 		Coex_Settings::init();
 		Coex_Rest::init();
 		Coex_Order_Metabox::init();
@@ -66,3 +68,32 @@ add_action(
 
 register_activation_hook( __FILE__, array( 'Coex_Phone_Index', 'on_activation' ) );
 register_deactivation_hook( __FILE__, array( 'Coex_Phone_Index', 'on_deactivation' ) );
+
+/**
+ * Admin notice while WooCommerce is not active: the plugin then registers nothing else (no menu,
+ * routes or meta box), so the site keeps working and the administrator learns why.
+ */
+function coex_whatsapp_woocommerce_missing_notice() {
+	if ( ! current_user_can( 'activate_plugins' ) ) {
+		return;
+	}
+	printf(
+		'<div class="notice notice-error"><p>%s</p></div>',
+		esc_html__( 'CoEx WhatsApp for WooCommerce requires WooCommerce. Install and activate WooCommerce to see WhatsApp conversations on your orders.', 'coex-whatsapp' )
+	);
+}
+
+/**
+ * "Settings" link first in the plugin's row on the Plugins screen.
+ *
+ * @param array<string,string> $links Action links WordPress shows (Deactivate, …).
+ * @return array<string,string>
+ */
+function coex_whatsapp_plugin_action_links( $links ) {
+	$settings = sprintf(
+		'<a href="%s">%s</a>',
+		esc_url( admin_url( 'admin.php?page=' . Coex_Settings::PAGE ) ),
+		esc_html__( 'Settings', 'coex-whatsapp' )
+	);
+	return array_merge( array( 'settings' => $settings ), $links );
+}

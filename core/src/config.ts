@@ -20,7 +20,13 @@ const envSchema = z.object({
   META_APP_ID: z.string().optional(),
   /** HubSpot marketplace app (OAuth install at /oauth/hubspot/install; needs PUBLIC_BASE_URL). */
   HUBSPOT_CLIENT_ID: z.string().min(1).optional(),
-  HUBSPOT_OAUTH_SCOPES: z.string().default('crm.objects.contacts.read crm.objects.contacts.write crm.schemas.contacts.write crm.objects.deals.read crm.schemas.communications.write'),
+  /**
+   * Scopes of the install URL: the same lists as `auth.requiredScopes` / `auth.optionalScopes` in
+   * hubspot-app/src/app/app-hsmeta.json (HubSpot refuses an install whose scopes differ from the
+   * app's; test/hubspot-scopes.test.ts keeps them equal). Optional: the inbox channel, deals, tickets.
+   */
+  HUBSPOT_OAUTH_SCOPES: z.string().default('oauth crm.objects.contacts.read crm.objects.contacts.write crm.schemas.contacts.write crm.schemas.communications.write crm.objects.deals.read'),
+  HUBSPOT_OAUTH_OPTIONAL_SCOPES: z.string().default('crm.objects.deals.write tickets conversations.custom_channels.read conversations.custom_channels.write'),
   /** Zoho CRM client (OAuth install at /oauth/zoho/install, multi data centre). */
   ZOHO_CLIENT_ID: z.string().min(1).optional(),
   ZOHO_CLIENT_SECRET: z.string().min(1).optional(),

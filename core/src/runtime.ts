@@ -333,7 +333,7 @@ export class Runtime {
               logger,
               publicBaseUrl: config.PUBLIC_BASE_URL,
               ...(adminToken ? { adminToken } : {}),
-              ...(config.HUBSPOT_CLIENT_ID && config.HUBSPOT_CLIENT_SECRET ? { hubspot: { clientId: config.HUBSPOT_CLIENT_ID, clientSecret: config.HUBSPOT_CLIENT_SECRET, scopes: config.HUBSPOT_OAUTH_SCOPES.split(/\s+/) } } : {}),
+              ...(config.HUBSPOT_CLIENT_ID && config.HUBSPOT_CLIENT_SECRET ? { hubspot: { clientId: config.HUBSPOT_CLIENT_ID, clientSecret: config.HUBSPOT_CLIENT_SECRET, scopes: config.HUBSPOT_OAUTH_SCOPES.split(/\s+/).filter(Boolean), optionalScopes: config.HUBSPOT_OAUTH_OPTIONAL_SCOPES.split(/\s+/).filter(Boolean) } } : {}),
               ...(config.ZOHO_CLIENT_ID && config.ZOHO_CLIENT_SECRET ? { zoho: { clientId: config.ZOHO_CLIENT_ID, clientSecret: config.ZOHO_CLIENT_SECRET } } : {}),
             }),
           );

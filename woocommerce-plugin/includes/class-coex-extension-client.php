@@ -148,7 +148,7 @@ class Coex_Extension_Client {
 	 * @return array<string,mixed>|WP_Error
 	 */
 	public function request( $method, $path, $body ) {
-		$url     = $this->server_url . self::BASE_PATH . $path;
+		$url = $this->server_url . self::BASE_PATH . $path;
 		// Compact UTF-8, byte-identical to JSON.stringify: the signature covers these exact bytes.
 		$raw     = null === $body ? '' : (string) wp_json_encode( $body, JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES );
 		$headers = Coex_Signer::headers( $this->account, $this->key, $method, $url, $raw );

@@ -80,7 +80,8 @@ final class Coex_Order_Timeline {
 	 */
 	public static function status_change( $text ) {
 		// Same msgid as WooCommerce's WC_Order::status_transition(), so the site's translation applies.
-		$format  = __( 'Order status changed from %1$s to %2$s.', 'woocommerce' ); // phpcs:ignore WordPress.WP.I18n.TextDomainMismatch
+		/* translators: 1: previous order status, 2: new order status (WooCommerce's own string). */
+		$format  = translate( 'Order status changed from %1$s to %2$s.', 'woocommerce' ); // phpcs:ignore WordPress.WP.I18n.TextDomainMismatch, WordPress.WP.I18n.LowLevelTranslationFunction -- translate(), not __(): the .pot of this plugin must not carry WooCommerce's string.
 		$pattern = '/' . str_replace( array( preg_quote( '%1$s', '/' ), preg_quote( '%2$s', '/' ) ), array( '(?P<from>.+?)', '(?P<to>.+?)' ), preg_quote( $format, '/' ) ) . '/u';
 		if ( preg_match( $pattern, $text, $m ) ) {
 			return array(

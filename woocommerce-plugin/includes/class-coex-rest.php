@@ -34,8 +34,8 @@ final class Coex_Rest {
 	const MAX_TEXT        = 4096;
 	const MAX_CAMPAIGNS   = 5;
 	/** WhatsApp caps a template body at 1024 characters, so no single value can be longer. */
-	const MAX_PARAMETER   = 1024;
-	const MAX_PARAMETERS  = 100;
+	const MAX_PARAMETER  = 1024;
+	const MAX_PARAMETERS = 100;
 
 	/**
 	 * Hooks.
@@ -104,7 +104,7 @@ final class Coex_Rest {
 				'callback'            => array( __CLASS__, 'send_message' ),
 				'permission_callback' => array( __CLASS__, 'check_order_user' ),
 				'args'                => $order_id + array(
-					'text'     => array(
+					'text'       => array(
 						'type'      => 'string',
 						'maxLength' => self::MAX_TEXT,
 					),
@@ -112,7 +112,7 @@ final class Coex_Rest {
 						'type'    => 'string',
 						'pattern' => '^[A-Za-z0-9_-]{8,64}$',
 					),
-					'template' => array(
+					'template'   => array(
 						'type'       => 'object',
 						// body_parameters is a list (positional) or an object (named): checked in message_payload().
 						'properties' => array(
@@ -265,9 +265,10 @@ final class Coex_Rest {
 		usort(
 			$orders,
 			static function ( $a, $b ) {
-				$ta = $a->get_date_created() ? $a->get_date_created()->getTimestamp() : 0;
-				$tb = $b->get_date_created() ? $b->get_date_created()->getTimestamp() : 0;
-				return $tb <=> $ta ?: $b->get_id() <=> $a->get_id();
+				$ta      = $a->get_date_created() ? $a->get_date_created()->getTimestamp() : 0;
+				$tb      = $b->get_date_created() ? $b->get_date_created()->getTimestamp() : 0;
+				$by_date = $tb <=> $ta;
+				return 0 !== $by_date ? $by_date : $b->get_id() <=> $a->get_id();
 			}
 		);
 		return array_slice( $orders, 0, self::MAX_ORDERS );
@@ -375,7 +376,15 @@ final class Coex_Rest {
 		if ( is_wp_error( $thread ) ) {
 			// Keep the order's own history visible next to the error.
 			$data = $thread->get_error_data();
-			$thread->add_data( array_merge( is_array( $data ) ? $data : array(), array( 'order' => $body['order'], 'events' => $body['events'] ) ) );
+			$thread->add_data(
+				array_merge(
+					is_array( $data ) ? $data : array(),
+					array(
+						'order'  => $body['order'],
+						'events' => $body['events'],
+					)
+				)
+			);
 			return $thread;
 		}
 		$body['thread']   = $thread['thread'];
@@ -588,7 +597,7 @@ final class Coex_Rest {
 			'coex_not_found'             => __( 'This conversation\'s business number is no longer connected to CoEx.', 'coex-whatsapp' ),
 			'coex_templates_unavailable' => __( 'WhatsApp\'s list of approved templates could not be loaded; try again in a moment.', 'coex-whatsapp' ),
 		);
-		$code = $error->get_error_code();
+		$code     = $error->get_error_code();
 		if ( ! isset( $messages[ $code ] ) ) {
 			return $error;
 		}
@@ -657,13 +666,13 @@ final class Coex_Rest {
 	}
 
 	/**
-	 * Runs $fn with the client and the thread id of the order's phone.
+	 * Runs $action with the client and the thread id of the order's phone.
 	 *
 	 * @param WP_REST_Request $request Request.
-	 * @param callable        $fn      function( Coex_Extension_Client, string ): array|WP_Error.
+	 * @param callable        $action  function( Coex_Extension_Client, string ): array|WP_Error.
 	 * @return WP_REST_Response|WP_Error
 	 */
-	private static function with_thread( $request, $fn ) {
+	private static function with_thread( $request, $action ) {
 		$order = self::order_from_request( $request );
 		if ( is_wp_error( $order ) ) {
 			return $order;
@@ -683,7 +692,7 @@ final class Coex_Rest {
 		if ( null === $thread['thread'] ) {
 			return new WP_Error( 'coex_no_thread', __( 'There is no WhatsApp conversation with this number yet.', 'coex-whatsapp' ), array( 'status' => 404 ) );
 		}
-		$result = $fn( $client, $thread['thread']['id'] );
+		$result = $action( $client, $thread['thread']['id'] );
 		return is_wp_error( $result ) ? $result : new WP_REST_Response( $result, 200 );
 	}
 

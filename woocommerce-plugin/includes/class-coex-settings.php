@@ -16,12 +16,12 @@ defined( 'ABSPATH' ) || exit;
  */
 final class Coex_Settings {
 
-	const OPTION       = 'coex_whatsapp_settings';
-	const GROUP        = 'coex_whatsapp';
-	const PAGE         = 'coex-whatsapp';
-	const TEST_ACTION  = 'coex_whatsapp_test_connection';
-	const NOTICE_KEY   = 'coex_whatsapp_test_result_';
-	const CAPABILITY   = 'manage_woocommerce';
+	const OPTION      = 'coex_whatsapp_settings';
+	const GROUP       = 'coex_whatsapp';
+	const PAGE        = 'coex-whatsapp';
+	const TEST_ACTION = 'coex_whatsapp_test_connection';
+	const NOTICE_KEY  = 'coex_whatsapp_test_result_';
+	const CAPABILITY  = 'manage_woocommerce';
 
 	/** Number used by "Test connection": any valid E.164 works, the answer only proves signing and reachability. */
 	const PROBE_PHONE = '+212600000000';
@@ -42,9 +42,9 @@ final class Coex_Settings {
 	 */
 	public static function defaults() {
 		return array(
-			'server_url'        => '',
-			'site_key_hash'     => '',
-			'extension_key'     => '',
+			'server_url'    => '',
+			'site_key_hash' => '',
+			'extension_key' => '',
 		);
 	}
 
@@ -257,7 +257,7 @@ final class Coex_Settings {
 	}
 
 	/**
-	 * admin-post handler of the "Test connection" button.
+	 * Handles admin-post for the "Test connection" button.
 	 */
 	public static function handle_test_connection() {
 		if ( ! current_user_can( self::CAPABILITY ) ) {

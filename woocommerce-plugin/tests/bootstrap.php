@@ -301,6 +301,9 @@ function load_plugin_textdomain( $domain, $deprecated = false, $path = '' ) {
 
 // ── i18n and escaping ──────────────────────────────────────────────────────────────────────
 
+function translate( $text, $domain = 'default' ) {
+	return $text;
+}
 function __( $text, $domain = 'default' ) {
 	return $text;
 }

@@ -45,7 +45,6 @@ import {
   botToggle,
   buildTimeline,
   composerMode,
-  PHONE_PROPERTIES,
   phoneCandidates,
   pickPhone,
   refreshDelayMs,
@@ -108,7 +107,9 @@ export function CoexCard(props: CoexCardProps) {
 }
 
 function ContactThread(settings: PanelSettings) {
-  const { properties, isLoading, error } = useCrmProperties([...PHONE_PROPERTIES]);
+  // Listed literally, not spread from PHONE_PROPERTIES: HubSpot's build reads these arrays to
+  // prefetch the properties, and cannot see through a spread (test/card-source.test.ts checks they agree).
+  const { properties, isLoading, error } = useCrmProperties(['hs_whatsapp_phone_number', 'mobilephone', 'phone']);
   if (isLoading) return <LoadingSpinner label="Reading the contact's phone number" layout="centered" />;
   if (error) {
     return (
@@ -129,7 +130,7 @@ function ContactThread(settings: PanelSettings) {
 }
 
 function AssociatedContactThread(settings: PanelSettings) {
-  const { results, isLoading, error } = useAssociations({ toObjectType: CONTACT_OBJECT_TYPE_ID, properties: [...PHONE_PROPERTIES, 'firstname', 'lastname'], pageLength: 25 });
+  const { results, isLoading, error } = useAssociations({ toObjectType: CONTACT_OBJECT_TYPE_ID, properties: ['hs_whatsapp_phone_number', 'mobilephone', 'phone', 'firstname', 'lastname'], pageLength: 25 });
   const candidates = useMemo(() => phoneCandidates(results), [results]);
   const [chosen, setChosen] = useState<string | null>(null);
 
@@ -185,30 +186,38 @@ function useLoadable<T>(load: () => Promise<T>, explain: (error: unknown) => str
   const [value, setValue] = useState<Loadable<T>>({ state: 'loading' });
   const seq = useRef(0);
   const mounted = useRef(true);
-  const reload = useCallback(async () => {
+  // State is written only after the await: the effect below must not set state synchronously
+  // (react-hooks/set-state-in-effect; the first render already says "loading").
+  const fetchInto = useCallback(
+    async (mine: number) => {
+      try {
+        const data = await load();
+        if (mounted.current && mine === seq.current) setValue({ state: 'loaded', data });
+      } catch (error) {
+        if (mounted.current && mine === seq.current) setValue({ state: 'failed', error: explain(error) });
+      }
+    },
+    [load, explain],
+  );
+  const reload = useCallback(() => {
     const mine = ++seq.current;
     setValue((v) => (v.state === 'loaded' ? v : { state: 'loading' }));
-    try {
-      const data = await load();
-      if (mounted.current && mine === seq.current) setValue({ state: 'loaded', data });
-    } catch (error) {
-      if (mounted.current && mine === seq.current) setValue({ state: 'failed', error: explain(error) });
-    }
-  }, [load, explain]);
+    return fetchInto(mine);
+  }, [fetchInto]);
   useEffect(() => {
     mounted.current = true;
-    void reload();
+    void fetchInto(++seq.current);
     return () => {
       mounted.current = false;
     };
-  }, [reload]);
+  }, [fetchInto]);
   return { value, reload };
 }
 
 function ThreadPanel({ phone, client, timeZone, refreshWhileBusyMs, now, addAlert }: PanelSettings & { phone: string }) {
   const [data, setData] = useState<ThreadResponse | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
-  const [refreshing, setRefreshing] = useState(false);
+  const [refreshing, setRefreshing] = useState(true);
   const [serverRefusedText, setServerRefusedText] = useState(false);
   const [limit, setLimit] = useState(INITIAL_MESSAGE_LIMIT);
   const [pending, setPending] = useState<Pending>(null);
@@ -221,30 +230,38 @@ function ThreadPanel({ phone, client, timeZone, refreshWhileBusyMs, now, addAler
   const loadCampaigns = useCallback(() => client.loadCampaigns(phone), [client, phone]);
   const campaigns = useLoadable(loadCampaigns, describeCampaignsError);
 
-  const reload = useCallback(async () => {
+  // Writes state only after the await, so the mount effect sets no state synchronously
+  // (react-hooks/set-state-in-effect); `refreshing` starts true for that first load.
+  const fetchThread = useCallback(
+    async (seq: number) => {
+      try {
+        const next = await client.loadThread(phone);
+        if (!mounted.current || seq !== loadSeq.current) return;
+        setData(next);
+        setLoadError(null);
+        setServerRefusedText(false);
+      } catch (error) {
+        if (!mounted.current || seq !== loadSeq.current) return;
+        setLoadError(describeError(error));
+      } finally {
+        if (mounted.current && seq === loadSeq.current) setRefreshing(false);
+      }
+    },
+    [client, phone],
+  );
+  const reload = useCallback(() => {
     const seq = ++loadSeq.current;
     setRefreshing(true);
-    try {
-      const next = await client.loadThread(phone);
-      if (!mounted.current || seq !== loadSeq.current) return;
-      setData(next);
-      setLoadError(null);
-      setServerRefusedText(false);
-    } catch (error) {
-      if (!mounted.current || seq !== loadSeq.current) return;
-      setLoadError(describeError(error));
-    } finally {
-      if (mounted.current && seq === loadSeq.current) setRefreshing(false);
-    }
-  }, [client, phone]);
+    return fetchThread(seq);
+  }, [fetchThread]);
 
   useEffect(() => {
     mounted.current = true;
-    void reload();
+    void fetchThread(++loadSeq.current);
     return () => {
       mounted.current = false;
     };
-  }, [reload]);
+  }, [fetchThread]);
 
   useEffect(() => {
     if (!data) return;
