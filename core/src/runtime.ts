@@ -200,6 +200,10 @@ export class Runtime {
         for (const c of connections) await wakeCrm(c.id, trx);
       };
       processor.onApplied(optOutHook({ onOptOut }));
+      // New echo creation types show up here before anyone reads a changelog (bounded label length).
+      processor.onApplied((outcome) => {
+        for (const value of outcome.unknownCreationTypes) metrics.unknownEchoCreationTypes.inc({ value: value.slice(0, 40) });
+      });
       const campaigns = new CampaignRunner({ db: handle.db, sender: createCampaignSender(handle.db, graph, logger), logger, concurrency: 4, onOptOut });
       processor.onApplied(async (outcome, trx) => {
         const recentHistory = Date.now() - 14 * 86_400_000;

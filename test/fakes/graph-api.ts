@@ -8,6 +8,10 @@
  *   Body checks answer like Meta: missing `to`/`messaging_product` → 100, text over 4096 chars → 100,
  *   media without id/link → 100, >3 buttons or >10 rows → 131009, unknown template or language →
  *   132001, wrong body parameter count → 132000, paused template → 132015, disabled → 132016.
+ * - Recipients: a phone in `to`, or a business-scoped user id (BSUID) in `recipient` (coex-spec.md
+ *   §11). A BSUID put in `to` is accepted with a wamid like Meta does, and silently never delivered
+ *   (recorded with `dropped: true`; emitStatuses sends nothing for it). An AUTHENTICATION template to
+ *   a BSUID answers 131062. Statuses of BSUID sends carry `recipient_user_id`.
  * - Mark as read (status: "read", optional typing_indicator) on the same endpoint → { success: true }.
  * - Per-number throughput: a sliding 1-second window, `mps` accepted sends (default 20); beyond it
  *   130429 with HTTP 400, counted per number. Simulated inbound messages can take a share of it.
@@ -156,7 +160,12 @@ export interface RecordedRequest {
 export interface SentMessageRecord {
   wamid: string;
   phoneNumberId: string;
+  /** The address as sent: a phone (`to`) or a BSUID (`recipient`, or wrongly in `to`). */
   to: string;
+  /** Which request field carried the address. */
+  addressField: 'to' | 'recipient';
+  /** A BSUID sent in `to`: Meta accepts the call and never delivers the message. */
+  dropped: boolean;
   type: string;
   body: Record<string, unknown>;
   messageStatus: 'accepted' | 'held_for_quality_assessment';
@@ -281,6 +290,11 @@ function digitsOf(to: string): string {
   return to.replace(/[^\d]/g, '');
 }
 
+/** A business-scoped user id: country code, a dot, letters/digits (never a phone number). */
+export function isFakeBsuid(value: string): boolean {
+  return /^[A-Za-z]{2}\.[A-Za-z0-9.]+$/.test(value.trim());
+}
+
 class FakeError {
   readonly httpStatus: number;
   readonly body: Record<string, unknown>;
@@ -320,6 +334,7 @@ const messageBodySchema = z.looseObject({
   messaging_product: z.string().optional(),
   recipient_type: z.string().optional(),
   to: z.string().optional(),
+  recipient: z.string().optional(),
   type: z.string().optional(),
   status: z.string().optional(),
   message_id: z.string().optional(),
@@ -470,7 +485,10 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
 
   function validateMessage(m: MessageBody): FakeError | null {
     if (m.messaging_product !== 'whatsapp') return param100('The parameter messaging_product is required.');
-    if (m.to === undefined || m.to.trim() === '') return param100('The parameter to is required.');
+    const hasTo = m.to !== undefined && m.to.trim() !== '';
+    const hasRecipient = m.recipient !== undefined && m.recipient.trim() !== '';
+    if (!hasTo && !hasRecipient) return param100('The parameter to is required.');
+    if (hasRecipient && !hasTo && !isFakeBsuid(m.recipient ?? '')) return param100('Invalid parameter', 'recipient must be a business-scoped user ID');
     const type = m.type ?? 'text';
     if (!(MESSAGE_TYPES as readonly string[]).includes(type)) {
       return param100(`Param type must be one of {${MESSAGE_TYPES.join(', ')}} - got "${type}".`);
@@ -583,7 +601,10 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
 
     const invalid = validateMessage(m);
     if (invalid) throw invalid;
-    const to = m.to ?? '';
+    // The phone wins when both are given (like other BSPs document); else the BSUID in `recipient`.
+    const addressField: SentMessageRecord['addressField'] = m.to !== undefined && m.to.trim() !== '' ? 'to' : 'recipient';
+    const to = (addressField === 'to' ? m.to : m.recipient) ?? '';
+    const dropped = addressField === 'to' && isFakeBsuid(to);
     const type = m.type ?? 'text';
     const pairKey = `${phoneNumberId}|${digitsOf(to)}`;
     if (behaviour.pairRate) {
@@ -601,6 +622,11 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     if (type === 'template') {
       const { error, template } = checkTemplate(m);
       if (error) throw error;
+      if (template?.category === 'AUTHENTICATION' && addressField === 'recipient') {
+        throw new FakeError(400, 131062, '(#131062) Business-scoped user ID recipient not supported for authentication templates', {
+          details: 'Authentication templates cannot be sent to a business-scoped user ID. Send to the user\'s phone number instead.',
+        });
+      }
       if (template?.held) messageStatus = 'held_for_quality_assessment';
     }
 
@@ -615,7 +641,7 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     times.push(now());
     if (behaviour.pairRate) pairTimes.get(pairKey)?.push(now());
     const wamid = newWamid();
-    state.sent.push({ wamid, phoneNumberId, to, type, body: m as Record<string, unknown>, messageStatus, at: now() });
+    state.sent.push({ wamid, phoneNumberId, to, addressField, dropped, type, body: m as Record<string, unknown>, messageStatus, at: now() });
 
     if (windowClosed) {
       // 'async': Meta accepted the call; the failure arrives as a status webhook.
@@ -642,7 +668,11 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     if (type === 'template') message.message_status = messageStatus;
     return {
       status: 200,
-      body: { messaging_product: 'whatsapp', contacts: [{ input: to, wa_id: digitsOf(to) }], messages: [message] },
+      body: {
+        messaging_product: 'whatsapp',
+        contacts: [addressField === 'recipient' ? { input: to, user_id: to } : { input: to, wa_id: dropped ? '' : digitsOf(to) }],
+        messages: [message],
+      },
     };
   }
 
@@ -953,6 +983,8 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     if (sent === undefined) throw new Error(`emitStatuses: the fake never sent ${wamid}`);
     const phone = phoneNumbers.get(sent.phoneNumberId);
     if (phone === undefined) throw new Error(`emitStatuses: unknown phone number ${sent.phoneNumberId}`);
+    // A BSUID in `to`: accepted, never delivered, so no status ever comes.
+    if (sent.dropped) return [];
     const template = sent.type === 'template' ? behaviour.templates.find((t) => t.name === (sent.body.template as { name?: string } | undefined)?.name) : undefined;
     const deliveries: WebhookDelivery[] = [];
     let second = Math.floor(now() / 1000);
@@ -962,8 +994,9 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
         id: wamid,
         status: statusName,
         timestamp: String(second++),
-        recipient_id: digitsOf(sent.to),
+        recipient_id: sent.addressField === 'recipient' ? '' : digitsOf(sent.to),
       };
+      if (sent.addressField === 'recipient') status.recipient_user_id = sent.to;
       if (statusName === 'sent') {
         status.pricing = { billable: true, pricing_model: 'PMP', category: template?.category?.toLowerCase() ?? 'service' };
       }

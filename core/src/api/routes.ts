@@ -56,8 +56,10 @@ export function apiRouter(opts: ApiOptions): Router {
         id: t.id,
         phone_number_id: t.phone_number_id,
         wa_id: t.wa_id,
+        user_id: t.user_id,
         contact_name: t.contact_name,
         bot: { state: t.bot.state, paused_until: t.bot.paused_until },
+        control: t.control,
         last_message_at: t.last_message_at,
       })),
     });

@@ -23,6 +23,18 @@ export class InvalidMessageError extends Error {
 }
 
 const recipient = z.string().trim().min(1, 'to (the recipient) is required');
+
+/**
+ * A business-scoped user id (BSUID): ISO country code, a dot, then letters/digits (a parent BSUID
+ * has `ENT.` in the middle), e.g. `US.13491208655302741918`, `MA.ENT.11815799212886844830`. A phone
+ * number (wa_id) has no letters, so the two never collide; the tail is left loose on purpose (Meta
+ * documents "up to 128 alphanumeric characters" and may add segments).
+ */
+const BSUID_PATTERN = /^[A-Za-z]{2}\.[A-Za-z0-9.]{1,140}$/;
+
+export function isBsuid(value: string): boolean {
+  return BSUID_PATTERN.test(value.trim());
+}
 const messageIdRef = z.string().trim().min(1);
 
 /** Media by a previously uploaded/received id, or by a public http(s) link Meta will fetch. */
@@ -33,6 +45,7 @@ const mediaRefSchema = z.union([
 export type MediaRef = z.infer<typeof mediaRefSchema>;
 
 const commonFields = {
+  /** The customer: a phone number (wa_id digits) or, for a customer known only by it, a BSUID. */
   to: recipient,
   /** wamid of the message being quoted (a "reply"). */
   replyTo: messageIdRef.optional(),
@@ -222,10 +235,12 @@ export type OutboundMessage = z.input<typeof outboundMessageSchema>;
 export type OutboundMessageType = OutboundMessage['type'];
 
 /** The JSON body of POST /{phone-number-id}/messages, exactly as Meta documents it. */
-export type MessageRequestBody = { messaging_product: 'whatsapp'; recipient_type: 'individual'; to: string; type: string } & Record<
-  string,
-  unknown
->;
+/**
+ * `to` carries a phone number; a customer known only by BSUID is addressed with `recipient` instead
+ * (coex-spec.md §11: Meta silently drops a BSUID put in `to`).
+ */
+export type MessageRequestBody = { messaging_product: 'whatsapp'; recipient_type: 'individual'; type: string } & ({ to: string } | { recipient: string }) &
+  Record<string, unknown>;
 
 function mediaRefJson(ref: MediaRef): Record<string, string> {
   return 'id' in ref ? { id: ref.id } : { link: ref.link };
@@ -277,7 +292,9 @@ export function buildMessageRequest(message: OutboundMessage): MessageRequestBod
     throw new InvalidMessageError(`Invalid outbound message: ${z.prettifyError(parsed.error)}`);
   }
   const m = parsed.data;
-  const body: MessageRequestBody = { messaging_product: 'whatsapp', recipient_type: 'individual', to: m.to, type: m.type };
+  // The one place an address becomes a field: a BSUID never goes in `to`.
+  const address = isBsuid(m.to) ? { recipient: m.to.trim() } : { to: m.to };
+  const body: MessageRequestBody = { messaging_product: 'whatsapp', recipient_type: 'individual', ...address, type: m.type };
 
   switch (m.type) {
     case 'text':
