@@ -262,7 +262,18 @@ export class Runtime {
           config.META_APP_ID && config.WHATSAPP_APP_SECRET
             ? {
                 onboard: (a: { tenantId: string; code: string; wabaId: string; phoneNumberId?: string | undefined }) =>
-                  onboardNumber(onboardingDeps, { tenantId: a.tenantId, code: a.code, wabaId: a.wabaId, ...(a.phoneNumberId ? { phoneNumberId: a.phoneNumberId } : {}), appId: config.META_APP_ID!, appSecret: config.WHATSAPP_APP_SECRET! }),
+                  onboardNumber(onboardingDeps, {
+                    tenantId: a.tenantId,
+                    code: a.code,
+                    wabaId: a.wabaId,
+                    ...(a.phoneNumberId ? { phoneNumberId: a.phoneNumberId } : {}),
+                    appId: config.META_APP_ID!,
+                    appSecret: config.WHATSAPP_APP_SECRET!,
+                    ...webhookSubscription(config),
+                  }),
+                appId: config.META_APP_ID,
+                configId: config.META_EMBEDDED_SIGNUP_CONFIG_ID,
+                graphVersion: config.GRAPH_API_VERSION,
                 requestSync: (a: { tenantId: string; phoneNumberId: string; type: 'history' | 'contacts' }) => requestSync(onboardingDeps, a.tenantId, a.phoneNumberId, a.type === 'history' ? 'history' : 'smb_app_state_sync'),
               }
             : undefined;
@@ -437,4 +448,12 @@ function adminTokenFromFile(dataDir: string, logger: Logger): string {
     logger.info({ path }, 'COEX_API_TOKEN not set: generated an admin API token in this file');
   }
   return readFileSync(path, 'utf8').trim();
+}
+
+/** Where onboarding may point the app's WhatsApp webhook subscription (fields added when missing). */
+export function webhookSubscription(config: Config): { webhookCallbackUrl?: string; webhookVerifyToken?: string } {
+  return {
+    ...(config.PUBLIC_BASE_URL ? { webhookCallbackUrl: new URL('/webhooks/whatsapp', config.PUBLIC_BASE_URL).toString() } : {}),
+    ...(config.WHATSAPP_VERIFY_TOKEN ? { webhookVerifyToken: config.WHATSAPP_VERIFY_TOKEN } : {}),
+  };
 }

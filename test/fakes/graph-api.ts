@@ -24,6 +24,10 @@
  * - GET /{ver}/oauth/access_token (client_id, client_secret, code; rejects redirect_uri, reused codes).
  * - POST/GET /{ver}/{waba-id}/subscribed_apps (override_callback_uri + verify_token; optionally
  *   verifies the override callback with a hub.challenge GET like Meta does).
+ * - GET/POST /{ver}/{app-id}/subscriptions with the app access token `app_id|app_secret`: the app's
+ *   webhook fields (`appWebhookFields`, default the five classic WhatsApp fields at
+ *   `appCallbackUrl`); a POST replaces the object's fields (Meta verifies the callback when
+ *   verifyOverrideCallbacks is set).
  * - GET /{ver}/{waba-id}/phone_numbers (paged with cursors), GET /{ver}/{phone-number-id}?fields=…
  * - GET /{ver}/{waba-id}/message_templates (status filter, cursors; HEADER/BODY/BUTTONS components,
  *   positional or named parameters — sends to NAMED templates must name every body parameter).
@@ -135,6 +139,10 @@ export interface GraphApiFakeOptions extends FakeBehaviour {
   accessTokens?: string[];
   phoneNumbers?: FakePhoneNumber[];
   oauth?: { appId: string; appSecret: string };
+  /** The app's `whatsapp_business_account` webhook fields (GET /{app-id}/subscriptions); [] = not subscribed. */
+  appWebhookFields?: string[];
+  /** Callback URL of that subscription. */
+  appCallbackUrl?: string;
   /** Verify override callbacks with a hub.challenge GET before accepting them (as Meta does). */
   verifyOverrideCallbacks?: boolean;
   /** Where async 131047 failures are posted, signed with appSecret. */
@@ -198,6 +206,8 @@ export interface GraphApiFakeState {
     scripted: number;
   };
   subscriptions: Array<{ wabaId: string; overrideCallbackUri: string | null; verifyToken: string | null }>;
+  /** The app's webhook subscriptions (App Dashboard → Webhooks), per object. */
+  appSubscriptions: Array<{ object: string; callbackUrl: string; fields: string[]; verifyToken: string | null }>;
   smbAppDataRequests: Array<{ phoneNumberId: string; syncType: string; requestId: string }>;
   /** Business tokens issued by oauth/access_token. */
   issuedTokens: string[];
@@ -436,6 +446,10 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     readReceipts: [],
     rejections: { throughput: {}, pairRate: {}, window: 0, scripted: 0 },
     subscriptions: [],
+    appSubscriptions: (() => {
+      const fields = options.appWebhookFields ?? ['messages', 'smb_message_echoes', 'history', 'smb_app_state_sync', 'account_update'];
+      return fields.length === 0 ? [] : [{ object: 'whatsapp_business_account', callbackUrl: options.appCallbackUrl ?? 'https://coex.example.com/webhooks/whatsapp', fields: [...fields], verifyToken: null }];
+    })(),
     smbAppDataRequests: [],
     issuedTokens: [],
     mediaLookups: 0,
@@ -796,6 +810,35 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     return { status: 200, body: { success: true } };
   }
 
+  /** /{app-id}/subscriptions: only the app access token (`app_id|app_secret`) may read or change them. */
+  async function handleAppSubscriptions(req: IncomingMessage, method: string, query: Record<string, string>, json: unknown): Promise<{ status: number; body: unknown }> {
+    const header = req.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : (query.access_token ?? '');
+    if (token !== `${oauth.appId}|${oauth.appSecret}`) throw new FakeError(400, 190, 'Invalid OAuth access token - an app access token is required');
+    if (method === 'GET') {
+      return {
+        status: 200,
+        body: { data: state.appSubscriptions.map((a) => ({ object: a.object, callback_url: a.callbackUrl, active: true, fields: a.fields.map((name) => ({ name, version: 'v25.0' })) })) },
+      };
+    }
+    const body = z.looseObject({ object: z.string().min(1), callback_url: z.string().min(1), fields: z.string().min(1), verify_token: z.string().min(1) }).safeParse(json ?? {});
+    if (!body.success) throw param100('The parameters object, callback_url, fields and verify_token are required.');
+    if (options.verifyOverrideCallbacks) {
+      const challenge = String(Math.floor(Math.random() * 1e9));
+      const check = new URL(body.data.callback_url);
+      check.searchParams.set('hub.mode', 'subscribe');
+      check.searchParams.set('hub.challenge', challenge);
+      check.searchParams.set('hub.verify_token', body.data.verify_token);
+      const answer = await fetch(check).then(async (r) => (r.status === 200 ? await r.text() : ''), () => '');
+      if (answer !== challenge) throw new FakeError(400, 2200, '(#2200) Callback verification failed with the following errors: challenge mismatch');
+    }
+    const record = { object: body.data.object, callbackUrl: body.data.callback_url, fields: body.data.fields.split(',').map((f) => f.trim()).filter(Boolean), verifyToken: body.data.verify_token };
+    const existing = state.appSubscriptions.findIndex((a) => a.object === record.object);
+    if (existing === -1) state.appSubscriptions.push(record);
+    else state.appSubscriptions[existing] = record;
+    return { status: 200, body: { success: 'true' } };
+  }
+
   function handlePhoneNumbers(version: string, wabaId: string, query: Record<string, string>): { status: number; body: unknown } {
     const scriptedError = takeScripted('phone_numbers');
     if (scriptedError) throw scriptedError;
@@ -887,6 +930,7 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     const segments = match[2].split('/').map(decodeURIComponent);
 
     if (segments[0] === 'oauth' && segments[1] === 'access_token' && method === 'GET') return handleOauth(query);
+    if (segments[0] === oauth.appId && segments[1] === 'subscriptions' && (method === 'GET' || method === 'POST')) return handleAppSubscriptions(req, method, query, recorded.json);
 
     const authError = checkBearer(req, query);
     if (authError) throw authError;

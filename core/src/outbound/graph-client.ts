@@ -381,6 +381,27 @@ const sendResponseSchema = z.looseObject({
 });
 
 const successResponseSchema = z.looseObject({ success: z.boolean() });
+/** Meta answers `"success": "true"` (a string) on some app edges. */
+const looseSuccessSchema = z.looseObject({ success: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]) });
+
+const appSubscriptionsSchema = z.looseObject({
+  data: z.array(
+    z.looseObject({
+      object: z.string(),
+      callback_url: z.string().optional(),
+      active: z.boolean().optional(),
+      fields: z.array(z.union([z.string(), z.looseObject({ name: z.string(), version: z.string().optional() })])).default([]),
+    }),
+  ),
+});
+
+/** One object's webhook subscription of the app (GET /{app-id}/subscriptions). */
+export interface AppWebhookSubscription {
+  object: string;
+  callbackUrl: string | null;
+  active: boolean;
+  fields: string[];
+}
 
 /** file_size may come as a number or a numeric string. */
 const byteCount = z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/).transform(Number)]);
@@ -717,6 +738,45 @@ export class GraphClient {
       signal: options.signal,
     });
     if (!res.success) throw new GraphProtocolError('subscribed_apps answered success: false', 200);
+  }
+
+  /**
+   * GET /{app-id}/subscriptions: the app's webhook subscriptions and their fields (which WhatsApp
+   * fields Meta delivers is decided here, at app level). Needs the app access token `app_id|secret`.
+   */
+  async listAppSubscriptions(appId: string, appAccessToken: string, options: Omit<CallOptions, 'accessToken'> = {}): Promise<AppWebhookSubscription[]> {
+    requireId(appId, 'appId');
+    const res = await this.request(appSubscriptionsSchema, { method: 'GET', path: [appId, 'subscriptions'], token: appAccessToken, signal: options.signal });
+    return res.data.map((d) => ({
+      object: d.object,
+      callbackUrl: d.callback_url ?? null,
+      active: d.active ?? true,
+      fields: d.fields.map((f) => (typeof f === 'string' ? f : f.name)),
+    }));
+  }
+
+  /**
+   * POST /{app-id}/subscriptions: subscribes the app to `fields` of `object` at `callbackUrl` (Meta
+   * checks the callback with a hub.challenge carrying `verifyToken` before accepting).
+   */
+  async subscribeAppWebhooks(
+    appId: string,
+    subscription: { object: string; callbackUrl: string; fields: string[]; verifyToken: string },
+    appAccessToken: string,
+    options: Omit<CallOptions, 'accessToken'> = {},
+  ): Promise<void> {
+    requireId(appId, 'appId');
+    const url = new URL(subscription.callbackUrl);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('callbackUrl must be an http(s) URL');
+    if (subscription.fields.length === 0) throw new TypeError('fields must not be empty');
+    const res = await this.request(looseSuccessSchema, {
+      method: 'POST',
+      path: [appId, 'subscriptions'],
+      body: { object: subscription.object, callback_url: url.toString(), fields: subscription.fields.join(','), verify_token: subscription.verifyToken },
+      token: appAccessToken,
+      signal: options.signal,
+    });
+    if (!res.success) throw new GraphProtocolError('app subscriptions answered success: false', 200);
   }
 
   /** GET /{waba-id}/phone_numbers, following the `after` cursor through every page. */

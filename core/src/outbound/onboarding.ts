@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
 import type { TokenCipher } from '../crypto.js';
 import type { GraphClient, SmbSyncType } from './graph-client.js';
+import { ensureWebhookFields } from './embedded-signup.js';
 
 /** Meta's throughput tiers (messages/second) by `throughput.level`; Coexistence numbers are fixed at 20. */
 const TIER_MPS: Record<string, number> = { STANDARD: 80, HIGH: 1000, NOT_APPLICABLE: 80 };
@@ -10,15 +11,19 @@ export const COEXISTENCE_MPS = 20;
 
 export interface OnboardInput {
   tenantId: string;
-  /** The short-lived code from Embedded Signup (FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING). */
+  /** The short-lived code from Embedded Signup v4 (FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING). */
   code: string;
   wabaId: string;
-  /** When the WABA has several numbers; otherwise the Coexistence number is picked. */
+  /** From the v4 finish event (`data.phone_number_id`); otherwise the WABA's Coexistence number is picked. */
   phoneNumberId?: string;
   appId: string;
   appSecret: string;
   overrideCallbackUri?: string;
   verifyToken?: string;
+  /** Where Meta should post webhooks if the app has no WhatsApp subscription yet (PUBLIC_BASE_URL + /webhooks/whatsapp). */
+  webhookCallbackUrl?: string;
+  /** WHATSAPP_VERIFY_TOKEN: lets onboarding add missing webhook fields (Meta verifies the callback). */
+  webhookVerifyToken?: string;
 }
 
 export interface OnboardStep {
@@ -77,6 +82,15 @@ export async function onboardNumber(deps: OnboardingDeps, input: OnboardInput): 
   } catch (error) {
     return fail('subscribe_app', error, null);
   }
+  // App-level webhook fields: standby and messaging_handovers are easy to miss (not in the usual
+  // list), and without them Meta's agent's conversations are lost silently. Recorded, not fatal.
+  const fields = await ensureWebhookFields(deps.graph, { appId: input.appId, appSecret: input.appSecret }, { callbackUrl: input.webhookCallbackUrl, verifyToken: input.webhookVerifyToken });
+  await record(
+    fields.status === 'ok'
+      ? { step: 'webhook_fields', status: 'ok', detail: fields.added.length ? `subscribed ${fields.added.join(', ')}` : 'all required fields subscribed' }
+      : { step: 'webhook_fields', status: 'failed', detail: fields.detail },
+    null,
+  );
   let phoneNumberId: string;
   try {
     const numbers = await deps.graph.listPhoneNumbers(input.wabaId, { accessToken: token });
