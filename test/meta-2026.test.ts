@@ -11,6 +11,8 @@ import { waitFor } from './helpers/wait.js';
 import { startGraphApiFake, DEFAULT_FAKE_TOKEN, DEFAULT_FAKE_PHONE_NUMBER, DEFAULT_FAKE_TEMPLATES, type GraphApiFake } from './fakes/graph-api.js';
 import * as P from '../core/src/whatsapp/payloads.js';
 import * as M from './fixtures/meta-2026.js';
+import { createLogger } from '../core/src/logger.js';
+import { CampaignRunner, createCampaignSender } from '../core/src/campaigns/index.js';
 
 const N: P.NumberRef = { wabaId: DEFAULT_FAKE_PHONE_NUMBER.wabaId, phoneNumberId: DEFAULT_FAKE_PHONE_NUMBER.id, displayPhoneNumber: DEFAULT_FAKE_PHONE_NUMBER.displayPhoneNumber };
 const profile = JSON.parse(readFileSync(new URL('../examples/knowledge/atlas-shop.json', import.meta.url), 'utf8')) as unknown;
@@ -41,7 +43,11 @@ describe.each(backends())('Meta 2026 changes [%s]', (backend) => {
 
   beforeAll(async () => {
     graph = await startGraphApiFake({
-      templates: [...DEFAULT_FAKE_TEMPLATES, { name: 'login_code', language: 'fr', category: 'AUTHENTICATION', bodyParameters: 1, body: 'Votre code : {{1}}' }],
+      templates: [
+        ...DEFAULT_FAKE_TEMPLATES,
+        { name: 'login_code', language: 'fr', category: 'AUTHENTICATION', bodyParameters: 1, body: 'Votre code : {{1}}' },
+        { name: 'spring_sale', language: 'fr', category: 'MARKETING', bodyParameters: 1 },
+      ],
     });
     s = await startTestServer(backend, { GRAPH_API_BASE_URL: graph.url, WHATSAPP_ACCESS_TOKEN: DEFAULT_FAKE_TOKEN });
     await s.runtime.db.insertInto('tenants').values({ id: 'default', name: 'Atlas Boutique', settings: JSON.stringify({ profile }) }).execute();
@@ -135,6 +141,36 @@ describe.each(backends())('Meta 2026 changes [%s]', (backend) => {
       expect(graph.requests.filter((r) => r.path.endsWith('/messages')).length - graph.requests.slice(0, before).filter((r) => r.path.endsWith('/messages')).length).toBe(1);
       const failed = (await messagesOf(thread.id)).find((m) => m.status === 'failed')!;
       expect(JSON.stringify(failed.error)).toMatch(/131062/);
+    });
+
+    it('campaigns reach BSUID-only customers through `recipient`; an opt-out written under a BSUID (and followed through an id change) is honoured', async () => {
+      const [plain, optedOut, changed] = [next(), next(), next()];
+      await deliver(M.fromBsuid(N, bsuid(plain), `wamid.C-${backend}-${plain}`, at(plain), P.text('salam')));
+      await deliver(M.fromBsuid(N, bsuid(optedOut), `wamid.C-${backend}-${optedOut}`, at(optedOut), P.text('STOP')));
+      await waitFor(async () => s.runtime.db.selectFrom('opt_outs').select('wa_id').where('wa_id', '=', bsuid(optedOut)).executeTakeFirst(), 'opt-out under the BSUID');
+      // This one opted out, then changed id: the campaign still lists the old id.
+      await deliver(M.fromBsuid(N, bsuid(changed), `wamid.C-${backend}-${changed}`, at(changed), P.text('baraka')));
+      await waitFor(async () => s.runtime.db.selectFrom('opt_outs').select('wa_id').where('wa_id', '=', bsuid(changed)).executeTakeFirst(), 'opt-out under the old BSUID');
+      await deliver(M.userChangedUserId(N, { previousUserId: bsuid(changed), newUserId: bsuid(changed + 500) }, `wamid.C-${backend}-${changed}-sys`, at(changed) + 1000));
+      expect(await s.runtime.db.selectFrom('opt_outs').select('wa_id').where('wa_id', 'in', [bsuid(changed), bsuid(changed + 500)]).execute()).toEqual([{ wa_id: bsuid(changed + 500) }]);
+
+      const created = await s.api('/api/v1/campaigns', {
+        method: 'POST',
+        body: JSON.stringify({
+          phone_number_id: N.phoneNumberId,
+          name: `bsuid-${backend}`,
+          template: { name: 'spring_sale', language: 'fr' },
+          recipients: [bsuid(plain), bsuid(optedOut), bsuid(changed)].map((phone) => ({ phone, variables: ['SPRING'] })),
+          start: true,
+        }),
+      });
+      expect(created.status).toBe(201);
+      const runner = new CampaignRunner({ db: s.runtime.db, sender: createCampaignSender(s.runtime.db, s.runtime.graph, createLogger('silent')), logger: createLogger('silent'), concurrency: 1, pollIntervalMs: 50 });
+      await runner.runUntilIdle();
+      const sales = graph.state.sent.filter((m) => m.type === 'template' && (m.body.template as { name: string }).name === 'spring_sale');
+      expect(sales.map((m) => [m.addressField, m.to])).toEqual([['recipient', bsuid(plain)]]);
+      // The campaign's message sits in the customer's one thread.
+      expect((await messagesOf((await threadOfUser(bsuid(plain)))!.id)).some((m) => m.direction === 'outbound')).toBe(true);
     });
 
     it('the fake enforces Meta’s rule: a BSUID in `to` is accepted and never delivered', async () => {

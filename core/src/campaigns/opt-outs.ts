@@ -97,11 +97,13 @@ export async function recordOptOutIfAny(
   const contact = await trx
     .selectFrom('threads')
     .innerJoin('contacts', 'contacts.id', 'threads.contact_id')
-    .select('contacts.wa_id')
+    .select(['contacts.wa_id', 'contacts.user_id'])
     .where('threads.id', '=', live.threadId)
     .executeTakeFirst();
-  if (!contact?.wa_id) return null;
-  const who = { tenantId: live.tenantId, phoneNumberId: live.phoneNumberId, waId: contact.wa_id };
+  // Keyed by phone; a customer known only by BSUID (WhatsApp username) by that id.
+  const key = contact?.wa_id ?? contact?.user_id;
+  if (!key) return null;
+  const who = { tenantId: live.tenantId, phoneNumberId: live.phoneNumberId, waId: key };
   const common = { messageId: live.messageId, threadId: live.threadId, onOptOut: opts.onOptOut };
   const out = isOptOut(text, await extraOptOutWords(trx, live.tenantId));
   if (out.optOut) return (await recordOptOut(trx, who, 'keyword', { ...common, detail: out.matched })) ? 'opted_out' : null;

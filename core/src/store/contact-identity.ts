@@ -208,5 +208,16 @@ export async function applyUserIdChange(trx: Trx, change: { phoneNumberId: strin
     })
     .where('id', '=', keep.id)
     .execute();
+  // A customer known only by BSUID has their marketing opt-out under that id: it follows too.
+  if (!keep.wa_id) {
+    for (const old of family.filter((u) => u !== latest)) {
+      await sql`
+        insert into opt_outs (phone_number_id, wa_id, tenant_id, source, detail, message_id, created_at)
+        select phone_number_id, ${latest}, tenant_id, source, detail, message_id, created_at from opt_outs
+         where phone_number_id = ${phoneNumberId} and wa_id = ${old}
+        on conflict do nothing`.execute(trx);
+      await trx.deleteFrom('opt_outs').where('phone_number_id', '=', phoneNumberId).where('wa_id', '=', old).execute();
+    }
+  }
   return keep.id;
 }
