@@ -13,6 +13,8 @@ import * as P from '../core/src/whatsapp/payloads.js';
 import * as M from './fixtures/meta-2026.js';
 import { createLogger } from '../core/src/logger.js';
 import { CampaignRunner, createCampaignSender } from '../core/src/campaigns/index.js';
+import { COEX_HEADERS, issueExtensionKey, signExtensionRequest } from '../core/src/api/extension-auth.js';
+import { handlerLabel } from '../core/src/crm/outbox.js';
 
 const N: P.NumberRef = { wabaId: DEFAULT_FAKE_PHONE_NUMBER.wabaId, phoneNumberId: DEFAULT_FAKE_PHONE_NUMBER.id, displayPhoneNumber: DEFAULT_FAKE_PHONE_NUMBER.displayPhoneNumber };
 const profile = JSON.parse(readFileSync(new URL('../examples/knowledge/atlas-shop.json', import.meta.url), 'utf8')) as unknown;
@@ -302,6 +304,41 @@ describe.each(backends())('Meta 2026 changes [%s]', (backend) => {
         reason: 'another_handler',
       });
       expect(graph.state.sent.filter((m) => m.to === c.waId)).toHaveLength(sentBefore);
+    });
+
+    it('the holder is in the extension API thread response (what the CRM cards read) and in the archived text', async () => {
+      const n = next();
+      const c = { waId: phone(n) };
+      await deliver(M.standbyMessage(N, c, `wamid.X-${backend}-${n}-1`, Date.now() - 60_000, P.text('salam')));
+      await deliver(M.standbyEcho(N, c.waId, `wamid.X-${backend}-${n}-2`, Date.now() - 50_000, P.text('Marhba!'), 'created_by_1p_bot'));
+      const account = `https://shop-${backend}.example.ma`;
+      const { key } = await issueExtensionKey(s.runtime.db, { tenantId: 'default', crm: 'woocommerce', account, cipher: s.runtime.cipher });
+      const path = `/ext/v1/woocommerce/thread?phone=%2B${c.waId}`;
+      const timestamp = Date.now();
+      const nonce = `nonce${backend}${n}${'x'.repeat(16)}`;
+      const res = await fetch(`${s.url}${path}`, {
+        headers: {
+          [COEX_HEADERS.account]: account,
+          [COEX_HEADERS.timestamp]: String(timestamp),
+          [COEX_HEADERS.nonce]: nonce,
+          [COEX_HEADERS.signature]: signExtensionRequest({ key, method: 'GET', pathWithQuery: path, body: '', timestamp, nonce }),
+        },
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { thread: { control: { holder: string } }; messages: Array<{ standby: boolean }> };
+      expect(body.thread.control).toMatchObject({ holder: 'meta_agent' });
+      expect(body.messages.map((m) => m.standby)).toEqual([true, true]);
+
+      const archived = await s.runtime.db
+        .selectFrom('messages')
+        .innerJoin('threads', 'threads.id', 'messages.thread_id')
+        .select(['messages.direction', 'messages.standby', 'messages.creation_type', 'threads.control_holder'])
+        .where('messages.wamid', 'in', [`wamid.X-${backend}-${n}-1`, `wamid.X-${backend}-${n}-2`])
+        .orderBy('messages.provider_timestamp')
+        .execute();
+      expect(archived.map(handlerLabel)).toEqual(["[while Meta's AI agent held the chat] ", "[sent by Meta's AI agent] "]);
+      expect(handlerLabel({ direction: 'inbound', standby: false, creation_type: null, control_holder: 'meta_agent' })).toBe('');
+      expect(handlerLabel({ direction: 'inbound', standby: true, creation_type: null, control_holder: 'coex' })).toBe('[while another handler held the chat] ');
     });
 
     it('a person replying through CoEx takes the thread back (a template does not)', async () => {
