@@ -519,7 +519,8 @@ async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts:
     }
     case 'contact_sync': {
       const tenantId = await ensureNumber(trx, e.phoneNumberId, null, opts.defaultTenantId);
-      const identity: ContactIdentity = { waId: e.waId, userId: e.userId, username: e.username, countryCode: null, profileName: null };
+      // An old BSUID (user_changed_user_id) resolves to the customer's current one.
+      const [identity] = (await followUserIdChanges(trx, e.phoneNumberId, [{ waId: e.waId, userId: e.userId, username: e.username, countryCode: null, profileName: null }])) as [ContactIdentity];
       const contactKey = (await resolveContactKeys(trx, e.phoneNumberId, [identity])).get(contactKeyOf(identity)) ?? contactKeyOf(identity);
       const at = e.timestamp ?? new Date();
       const isAdd = e.action === 'add';
@@ -530,7 +531,7 @@ async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts:
           phone_number_id: e.phoneNumberId,
           contact_key: contactKey,
           wa_id: e.waId,
-          user_id: e.userId,
+          user_id: identity.userId,
           username: e.username,
           phone_book_name: isAdd ? e.fullName : null,
           phone_book_first_name: isAdd ? e.firstName : null,
