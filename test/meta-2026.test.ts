@@ -98,6 +98,9 @@ describe.each(backends())('Meta 2026 changes [%s]', (backend) => {
       await deliver(M.fromBsuid(N, user, `wamid.B-${backend}-${n}`, at(n), P.text('salam, wach kayn l7ala?')));
       const thread = (await threadOfUser(user))!;
       expect(thread).toMatchObject({ wa_id: null, user_id: user });
+      // Found by BSUID in the admin API too.
+      const listed = (await (await s.api(`/api/v1/threads?user_id=${user}`)).json()) as { threads: ThreadJson[] };
+      expect(listed.threads.map((t) => [t.id, t.user_id])).toEqual([[thread.id, user]]);
 
       const res = await reply(thread.id, { text: 'Iyeh kayna, marhba!', actor: 'amina@shop.ma' });
       expect(res.status).toBe(201);

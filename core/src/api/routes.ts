@@ -39,6 +39,8 @@ export interface ApiOptions {
 const threadsQuery = z.object({
   phone_number_id: z.string().regex(/^\d+$/).optional(),
   wa_id: z.string().regex(/^\+?[\d\s-]+$/).optional(),
+  /** A business-scoped user id (BSUID), for customers known without a phone. */
+  user_id: z.string().regex(/^[A-Za-z]{2}\.[A-Za-z0-9.]{1,140}$/).optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
 });
 const botBody = z.object({ action: z.enum(['pause', 'resume', 'off']), actor: z.string().max(200).optional() });
@@ -56,7 +58,7 @@ export function apiRouter(opts: ApiOptions): Router {
   router.get('/api/v1/threads', async (req: Request, res: Response) => {
     const q = threadsQuery.safeParse(req.query);
     if (!q.success) return badRequest(res, q.error);
-    const threads = await listThreads(opts.db, req.tenantScope ?? null, { phoneNumberId: q.data.phone_number_id, waId: q.data.wa_id, limit: q.data.limit });
+    const threads = await listThreads(opts.db, req.tenantScope ?? null, { phoneNumberId: q.data.phone_number_id, waId: q.data.wa_id, userId: q.data.user_id, limit: q.data.limit });
     res.json({
       threads: threads.map((t) => ({
         id: t.id,

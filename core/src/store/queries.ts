@@ -97,12 +97,14 @@ function toThreadView(r: ThreadRowView): ThreadView {
 export async function listThreads(
   db: Kysely<Database>,
   scope: TenantScope,
-  filter: { phoneNumberId?: string | undefined; waId?: string | undefined; limit?: number | undefined },
+  filter: { phoneNumberId?: string | undefined; waId?: string | undefined; userId?: string | undefined; limit?: number | undefined },
 ): Promise<ThreadView[]> {
   let q = threadSelect(db);
   if (scope !== null) q = q.where('threads.tenant_id', '=', scope);
   if (filter.phoneNumberId) q = q.where('threads.phone_number_id', '=', filter.phoneNumberId);
   if (filter.waId) q = q.where('contacts.wa_id', '=', filter.waId.replace(/\D/g, ''));
+  // Customers known only by a business-scoped user id (WhatsApp username) have no wa_id.
+  if (filter.userId) q = q.where('contacts.user_id', '=', filter.userId);
   const rows = await q
     .orderBy(sql`threads.last_message_at desc nulls last`)
     .orderBy('threads.id')
