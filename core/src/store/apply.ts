@@ -474,8 +474,8 @@ async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts:
         .execute();
       await reconcileMutations(trx, e.phoneNumberId, [e.targetWamid]);
       outcome.mutations += 1;
-      if (e.origin === 'app') {
-        // Editing or deleting from the phone is human activity too.
+      if (e.origin === 'app' && classifyCreationType(creationTypeOf(e.raw)) !== 'bot') {
+        // Editing or deleting from the phone is human activity too (not when a bot did it).
         const contacts = await upsertContacts(trx, tenantId, e.phoneNumberId, [e.contact]);
         const threads = await upsertThreads(trx, tenantId, e.phoneNumberId, [...contacts.values()]);
         for (const threadId of threads.values()) {
