@@ -376,6 +376,14 @@ describe.each(backends())('Meta 2026 changes [%s]', (backend) => {
         expect(thread.bot.state, creationType).toBe(expected);
         expect((await messagesOf(thread.id)).find((m) => m.direction === 'outbound')).toMatchObject({ origin: 'app', creation_type: creationType });
       }
+      // A bot deleting its own message is not a person either; the same revoke by a person is.
+      for (const [creationType, expected] of [['created_by_1p_bot', 'active'], ['user', 'paused']] as const) {
+        const n = next();
+        await deliver(P.inboundMessage(N, { waId: phone(n) }, `wamid.R-${backend}-${n}-1`, Date.now() - 60_000, P.text('salam')));
+        await deliver(M.echoWithCreationType(N, phone(n), `wamid.R-${backend}-${n}-2`, Date.now() - 50_000, P.text('Marhba!'), 'created_by_1p_bot'));
+        await deliver(M.echoWithCreationType(N, phone(n), `wamid.R-${backend}-${n}-3`, Date.now() - 40_000, { type: 'revoke', revoke: { original_message_id: `wamid.R-${backend}-${n}-2` } }, creationType));
+        expect((await threadOfPhone(phone(n))).bot.state, `revoke by ${creationType}`).toBe(expected);
+      }
       const metrics = await (await fetch(`${s.url}/metrics`)).text();
       expect(metrics).toMatch(/coex_echo_creation_type_unknown_total\{value="created_by_something_new"\} 1/);
     });
