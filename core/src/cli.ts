@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from './config.js';
 import { migrateToLatest, openDatabase } from './db/index.js';
 import { createLogger } from './logger.js';
-import { Runtime } from './runtime.js';
+import { Runtime, webhookSubscription } from './runtime.js';
 import { signBody } from './webhooks/signature.js';
 import { sha256Hex, TokenCipher } from './crypto.js';
 import { runDemo } from './demo/run.js';
@@ -146,20 +146,41 @@ token
 
 program
   .command('onboard')
-  .description('finish Embedded Signup for a Coexistence number: token exchange, app subscription, number record, contact and history sync requests')
+  .description('finish Embedded Signup (v4) for a Coexistence number: token exchange, app subscription and webhook fields, number record, contact and history sync requests')
   .requiredOption('--tenant <id>', 'tenant that owns the number')
   .requiredOption('--code <code>', 'the code from the Embedded Signup session (valid a few minutes)')
-  .requiredOption('--waba <id>', 'WhatsApp Business Account id (from the FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING event)')
-  .option('--number <phone_number_id>', 'when the WABA has several numbers')
-  .action(async (opts: { tenant: string; code: string; waba: string; number?: string }) => {
+  .option('--waba <id>', 'WhatsApp Business Account id (from the FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING event)')
+  .option('--number <phone_number_id>', 'the phone number id (v4 finish events carry it); else the WABA\'s Coexistence number')
+  .option('--event <json>', 'the whole WA_EMBEDDED_SIGNUP message event as the page received it (instead of --waba/--number)')
+  .action(async (opts: { tenant: string; code: string; waba?: string; number?: string; event?: string }) => {
     const cfg = config();
     if (!cfg.META_APP_ID || !cfg.WHATSAPP_APP_SECRET) throw new ConfigError('onboarding needs META_APP_ID and WHATSAPP_APP_SECRET');
-    const { onboardNumber, webhookFieldsTargetOf } = await import('./outbound/onboarding.js');
+    const { onboardNumber } = await import('./outbound/onboarding.js');
+    const { interpretSessionEvent, sessionEventSchema } = await import('./outbound/embedded-signup.js');
+    let wabaId = opts.waba;
+    let phoneNumberId = opts.number;
+    if (opts.event) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(opts.event);
+      } catch {
+        throw new ConfigError('--event is not JSON');
+      }
+      const parsed = sessionEventSchema.safeParse(raw);
+      if (!parsed.success) throw new ConfigError(`--event is not a WA_EMBEDDED_SIGNUP message event: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+      const outcome = interpretSessionEvent(parsed.data);
+      if (outcome.kind === 'cancelled') throw new ConfigError(`the business left Embedded Signup${outcome.currentStep ? ` at ${outcome.currentStep}` : ''}: nothing to onboard`);
+      if (outcome.kind === 'error') throw new ConfigError(`Embedded Signup reported an error: ${outcome.message}`);
+      if (outcome.kind === 'invalid') throw new ConfigError(outcome.reason);
+      wabaId = outcome.wabaId;
+      phoneNumberId = phoneNumberId ?? outcome.phoneNumberId ?? undefined;
+    }
+    if (!wabaId) throw new ConfigError('give --waba or --event');
     const runtime = await Runtime.create({ config: cfg, http: false, worker: false });
     try {
       const result = await onboardNumber(
         { db: runtime.db, graph: runtime.graph, cipher: runtime.cipher, logger: runtime.logger },
-        { tenantId: opts.tenant, code: opts.code, wabaId: opts.waba, appId: cfg.META_APP_ID, appSecret: cfg.WHATSAPP_APP_SECRET, ...webhookFieldsTargetOf(cfg), ...(opts.number ? { phoneNumberId: opts.number } : {}) },
+        { tenantId: opts.tenant, code: opts.code, wabaId, appId: cfg.META_APP_ID, appSecret: cfg.WHATSAPP_APP_SECRET, ...(phoneNumberId ? { phoneNumberId } : {}), ...webhookSubscription(cfg) },
       );
       for (const s of result.steps) console.log(`${s.status === 'ok' ? '✓' : '✗'} ${s.step}${s.requestId ? ` (request ${s.requestId})` : ''}${s.detail ? `: ${s.detail}` : ''}`);
       console.log(`number ${result.phoneNumberId} ${result.isCoexistence ? 'onboarded in Coexistence' : 'onboarded (not on the Business App)'}`);

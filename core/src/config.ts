@@ -18,6 +18,8 @@ const envSchema = z.object({
   /** System-user token used for numbers that have no token of their own (single-business setups). */
   WHATSAPP_ACCESS_TOKEN: z.string().min(1).optional(),
   META_APP_ID: z.string().optional(),
+  /** Facebook Login for Business configuration used by the Embedded Signup v4 page (its products select v4). */
+  META_EMBEDDED_SIGNUP_CONFIG_ID: z.string().regex(/^\d+$/).optional(),
   /** HubSpot marketplace app (OAuth install at /oauth/hubspot/install; needs PUBLIC_BASE_URL). */
   HUBSPOT_CLIENT_ID: z.string().min(1).optional(),
   /**

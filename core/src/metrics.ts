@@ -23,6 +23,12 @@ export function createMetrics() {
     registers: [registry],
   });
   const unknownEvents = new Counter({ name: 'coex_unknown_events_total', help: 'Webhook items kept but not understood', registers: [registry] });
+  const unknownEchoCreationTypes = new Counter({
+    name: 'coex_echo_creation_type_unknown_total',
+    help: 'Echoes whose message_creation_type is not a known value (treated as a person: the agent pauses)',
+    labelNames: ['value'] as const,
+    registers: [registry],
+  });
   let pendingSource: (() => Promise<number>) | null = null;
   const inboxPending = new Gauge({
     name: 'coex_inbox_pending',
@@ -42,7 +48,7 @@ export function createMetrics() {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  return { registry, webhookRequests, inboxProcessed, inboxSetAside, unknownEvents, inboxPending, httpDuration, setPendingSource };
+  return { registry, webhookRequests, inboxProcessed, inboxSetAside, unknownEvents, unknownEchoCreationTypes, inboxPending, httpDuration, setPendingSource };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

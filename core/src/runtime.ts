@@ -40,7 +40,7 @@ import { CrmOutbox } from './crm/outbox.js';
 import { oauthRouter } from './crm/oauth-routes.js';
 import { hubSpotInboxRouter } from './crm/hubspot-inbox-routes.js';
 import { persistentConnectorFactory } from './crm/token-store.js';
-import { onboardNumber, requestSync, webhookFieldsTargetOf } from './outbound/onboarding.js';
+import { onboardNumber, requestSync } from './outbound/onboarding.js';
 import { extensionRouter } from './api/extension-routes.js';
 import { CampaignRunner, createCampaignSender, optOutHook, type OptOutListener } from './campaigns/index.js';
 import { campaignRouter } from './api/campaign-routes.js';
@@ -231,6 +231,10 @@ export class Runtime {
           else logger.warn(log, 'WhatsApp account state changed');
         }
       });
+      // New echo creation types show up here before anyone reads a changelog (bounded label length).
+      processor.onApplied((outcome) => {
+        for (const value of outcome.unknownCreationTypes) metrics.unknownEchoCreationTypes.inc({ value: value.slice(0, 40) });
+      });
       const campaigns = new CampaignRunner({ db: handle.db, sender: createCampaignSender(handle.db, graph, logger), logger, concurrency: 4, onOptOut });
       processor.onApplied(async (outcome, trx) => {
         const recentHistory = Date.now() - 14 * 86_400_000;
@@ -281,13 +285,22 @@ export class Runtime {
           routers.push(notConfigured);
         }
         const onboardingDeps = { db: handle.db, graph, cipher, logger };
-        // With a public URL, onboarding also subscribes the app's webhook fields (user_preferences included).
-        const webhookFieldsTarget = webhookFieldsTargetOf(config);
         const onboarding =
           config.META_APP_ID && config.WHATSAPP_APP_SECRET
             ? {
                 onboard: (a: { tenantId: string; code: string; wabaId: string; phoneNumberId?: string | undefined }) =>
-                  onboardNumber(onboardingDeps, { tenantId: a.tenantId, code: a.code, wabaId: a.wabaId, ...(a.phoneNumberId ? { phoneNumberId: a.phoneNumberId } : {}), appId: config.META_APP_ID!, appSecret: config.WHATSAPP_APP_SECRET!, ...webhookFieldsTarget }),
+                  onboardNumber(onboardingDeps, {
+                    tenantId: a.tenantId,
+                    code: a.code,
+                    wabaId: a.wabaId,
+                    ...(a.phoneNumberId ? { phoneNumberId: a.phoneNumberId } : {}),
+                    appId: config.META_APP_ID!,
+                    appSecret: config.WHATSAPP_APP_SECRET!,
+                    ...webhookSubscription(config),
+                  }),
+                appId: config.META_APP_ID,
+                configId: config.META_EMBEDDED_SIGNUP_CONFIG_ID,
+                graphVersion: config.GRAPH_API_VERSION,
                 requestSync: (a: { tenantId: string; phoneNumberId: string; type: 'history' | 'contacts' }) => requestSync(onboardingDeps, a.tenantId, a.phoneNumberId, a.type === 'history' ? 'history' : 'smb_app_state_sync'),
               }
             : undefined;
@@ -461,4 +474,12 @@ function adminTokenFromFile(dataDir: string, logger: Logger): string {
     logger.info({ path }, 'COEX_API_TOKEN not set: generated an admin API token in this file');
   }
   return readFileSync(path, 'utf8').trim();
+}
+
+/** Where onboarding may point the app's WhatsApp webhook subscription (fields added when missing). */
+export function webhookSubscription(config: Config): { webhookCallbackUrl?: string; webhookVerifyToken?: string } {
+  return {
+    ...(config.PUBLIC_BASE_URL ? { webhookCallbackUrl: new URL('/webhooks/whatsapp', config.PUBLIC_BASE_URL).toString() } : {}),
+    ...(config.WHATSAPP_VERIFY_TOKEN ? { webhookVerifyToken: config.WHATSAPP_VERIFY_TOKEN } : {}),
+  };
 }

@@ -8,6 +8,10 @@
  *   Body checks answer like Meta: missing `to`/`messaging_product` → 100, text over 4096 chars → 100,
  *   media without id/link → 100, >3 buttons or >10 rows → 131009, unknown template or language →
  *   132001, wrong body parameter count → 132000, paused template → 132015, disabled → 132016.
+ * - Recipients: a phone in `to`, or a business-scoped user id (BSUID) in `recipient` (coex-spec.md
+ *   §11). A BSUID put in `to` is accepted with a wamid like Meta does, and silently never delivered
+ *   (recorded with `dropped: true`; emitStatuses sends nothing for it). An AUTHENTICATION template to
+ *   a BSUID answers 131062. Statuses of BSUID sends carry `recipient_user_id`.
  * - Mark as read (status: "read", optional typing_indicator) on the same endpoint → { success: true }.
  * - Per-number throughput: a sliding 1-second window, `mps` accepted sends (default 20); beyond it
  *   130429 with HTTP 400, counted per number. Simulated inbound messages can take a share of it.
@@ -21,6 +25,10 @@
  * - POST /{ver}/{app-id}/subscriptions (app access token): the app's webhook fields
  * - POST/GET /{ver}/{waba-id}/subscribed_apps (override_callback_uri + verify_token; optionally
  *   verifies the override callback with a hub.challenge GET like Meta does).
+ * - GET/POST /{ver}/{app-id}/subscriptions with the app access token `app_id|app_secret`: the app's
+ *   webhook fields (`appWebhookFields`, default the five classic WhatsApp fields at
+ *   `appCallbackUrl`); a POST replaces the object's fields (Meta verifies the callback when
+ *   verifyOverrideCallbacks is set).
  * - GET /{ver}/{waba-id}/phone_numbers (paged with cursors), GET /{ver}/{phone-number-id}?fields=…
  * - GET /{ver}/{waba-id}/message_templates (status filter, cursors; HEADER/BODY/BUTTONS components,
  *   positional or named parameters — sends to NAMED templates must name every body parameter).
@@ -132,6 +140,10 @@ export interface GraphApiFakeOptions extends FakeBehaviour {
   accessTokens?: string[];
   phoneNumbers?: FakePhoneNumber[];
   oauth?: { appId: string; appSecret: string };
+  /** The app's `whatsapp_business_account` webhook fields (GET /{app-id}/subscriptions); [] = not subscribed. */
+  appWebhookFields?: string[];
+  /** Callback URL of that subscription. */
+  appCallbackUrl?: string;
   /** Verify override callbacks with a hub.challenge GET before accepting them (as Meta does). */
   verifyOverrideCallbacks?: boolean;
   /** Where async 131047 failures are posted, signed with appSecret. */
@@ -157,7 +169,12 @@ export interface RecordedRequest {
 export interface SentMessageRecord {
   wamid: string;
   phoneNumberId: string;
+  /** The address as sent: a phone (`to`) or a BSUID (`recipient`, or wrongly in `to`). */
   to: string;
+  /** Which request field carried the address. */
+  addressField: 'to' | 'recipient';
+  /** A BSUID sent in `to`: Meta accepts the call and never delivers the message. */
+  dropped: boolean;
   type: string;
   body: Record<string, unknown>;
   messageStatus: 'accepted' | 'held_for_quality_assessment';
@@ -190,8 +207,8 @@ export interface GraphApiFakeState {
     scripted: number;
   };
   subscriptions: Array<{ wabaId: string; overrideCallbackUri: string | null; verifyToken: string | null }>;
-  /** POST /{app-id}/subscriptions (object whatsapp_business_account): the app's webhook fields. */
-  appSubscriptions: Array<{ appId: string; object: string; callbackUrl: string; fields: string[] }>;
+  /** The app's webhook subscriptions (App Dashboard → Webhooks), per object. */
+  appSubscriptions: Array<{ object: string; callbackUrl: string; fields: string[]; verifyToken: string | null }>;
   smbAppDataRequests: Array<{ phoneNumberId: string; syncType: string; requestId: string }>;
   /** Business tokens issued by oauth/access_token. */
   issuedTokens: string[];
@@ -284,6 +301,11 @@ function digitsOf(to: string): string {
   return to.replace(/[^\d]/g, '');
 }
 
+/** A business-scoped user id: country code, a dot, letters/digits (never a phone number). */
+export function isFakeBsuid(value: string): boolean {
+  return /^[A-Za-z]{2}\.[A-Za-z0-9.]+$/.test(value.trim());
+}
+
 class FakeError {
   readonly httpStatus: number;
   readonly body: Record<string, unknown>;
@@ -323,6 +345,7 @@ const messageBodySchema = z.looseObject({
   messaging_product: z.string().optional(),
   recipient_type: z.string().optional(),
   to: z.string().optional(),
+  recipient: z.string().optional(),
   type: z.string().optional(),
   status: z.string().optional(),
   message_id: z.string().optional(),
@@ -424,7 +447,10 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     readReceipts: [],
     rejections: { throughput: {}, pairRate: {}, window: 0, scripted: 0 },
     subscriptions: [],
-    appSubscriptions: [],
+    appSubscriptions: (() => {
+      const fields = options.appWebhookFields ?? ['messages', 'smb_message_echoes', 'history', 'smb_app_state_sync', 'account_update'];
+      return fields.length === 0 ? [] : [{ object: 'whatsapp_business_account', callbackUrl: options.appCallbackUrl ?? 'https://coex.example.com/webhooks/whatsapp', fields: [...fields], verifyToken: null }];
+    })(),
     smbAppDataRequests: [],
     issuedTokens: [],
     mediaLookups: 0,
@@ -474,7 +500,10 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
 
   function validateMessage(m: MessageBody): FakeError | null {
     if (m.messaging_product !== 'whatsapp') return param100('The parameter messaging_product is required.');
-    if (m.to === undefined || m.to.trim() === '') return param100('The parameter to is required.');
+    const hasTo = m.to !== undefined && m.to.trim() !== '';
+    const hasRecipient = m.recipient !== undefined && m.recipient.trim() !== '';
+    if (!hasTo && !hasRecipient) return param100('The parameter to is required.');
+    if (hasRecipient && !hasTo && !isFakeBsuid(m.recipient ?? '')) return param100('Invalid parameter', 'recipient must be a business-scoped user ID');
     const type = m.type ?? 'text';
     if (!(MESSAGE_TYPES as readonly string[]).includes(type)) {
       return param100(`Param type must be one of {${MESSAGE_TYPES.join(', ')}} - got "${type}".`);
@@ -587,7 +616,10 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
 
     const invalid = validateMessage(m);
     if (invalid) throw invalid;
-    const to = m.to ?? '';
+    // The phone wins when both are given (like other BSPs document); else the BSUID in `recipient`.
+    const addressField: SentMessageRecord['addressField'] = m.to !== undefined && m.to.trim() !== '' ? 'to' : 'recipient';
+    const to = (addressField === 'to' ? m.to : m.recipient) ?? '';
+    const dropped = addressField === 'to' && isFakeBsuid(to);
     const type = m.type ?? 'text';
     const pairKey = `${phoneNumberId}|${digitsOf(to)}`;
     if (behaviour.pairRate) {
@@ -605,6 +637,11 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     if (type === 'template') {
       const { error, template } = checkTemplate(m);
       if (error) throw error;
+      if (template?.category === 'AUTHENTICATION' && addressField === 'recipient') {
+        throw new FakeError(400, 131062, '(#131062) Business-scoped user ID recipient not supported for authentication templates', {
+          details: 'Authentication templates cannot be sent to a business-scoped user ID. Send to the user\'s phone number instead.',
+        });
+      }
       if (template?.held) messageStatus = 'held_for_quality_assessment';
     }
 
@@ -619,7 +656,7 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     times.push(now());
     if (behaviour.pairRate) pairTimes.get(pairKey)?.push(now());
     const wamid = newWamid();
-    state.sent.push({ wamid, phoneNumberId, to, type, body: m as Record<string, unknown>, messageStatus, at: now() });
+    state.sent.push({ wamid, phoneNumberId, to, addressField, dropped, type, body: m as Record<string, unknown>, messageStatus, at: now() });
 
     if (windowClosed) {
       // 'async': Meta accepted the call; the failure arrives as a status webhook.
@@ -646,7 +683,11 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     if (type === 'template') message.message_status = messageStatus;
     return {
       status: 200,
-      body: { messaging_product: 'whatsapp', contacts: [{ input: to, wa_id: digitsOf(to) }], messages: [message] },
+      body: {
+        messaging_product: 'whatsapp',
+        contacts: [addressField === 'recipient' ? { input: to, user_id: to } : { input: to, wa_id: dropped ? '' : digitsOf(to) }],
+        messages: [message],
+      },
     };
   }
 
@@ -719,20 +760,6 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     return { status: 200, body: { access_token: code.businessToken, token_type: 'bearer' } };
   }
 
-  function handleAppSubscriptions(req: IncomingMessage, query: Record<string, string>, json: unknown): { status: number; body: unknown } {
-    const header = req.headers.authorization ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : (query.access_token ?? '');
-    if (token !== `${oauth.appId}|${oauth.appSecret}`) throw new FakeError(400, 15, '(#15) This method must be called with an app access_token.');
-    const body = z.looseObject({ object: z.string(), callback_url: z.string(), verify_token: z.string(), fields: z.union([z.string(), z.array(z.string())]) }).safeParse({ ...query, ...(json as object | undefined) });
-    if (!body.success) throw param100('The parameters object, callback_url, verify_token and fields are required.');
-    const fields = Array.isArray(body.data.fields) ? body.data.fields : body.data.fields.split(',').map((f) => f.trim());
-    const existing = state.appSubscriptions.findIndex((x) => x.appId === oauth.appId && x.object === body.data.object);
-    const record = { appId: oauth.appId, object: body.data.object, callbackUrl: body.data.callback_url, fields };
-    if (existing === -1) state.appSubscriptions.push(record);
-    else state.appSubscriptions[existing] = record;
-    return { status: 200, body: { success: true } };
-  }
-
   function knownWaba(wabaId: string): boolean {
     return [...phoneNumbers.values()].some((p) => p.wabaId === wabaId);
   }
@@ -782,6 +809,35 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     if (existing === -1) state.subscriptions.push(record);
     else state.subscriptions[existing] = record;
     return { status: 200, body: { success: true } };
+  }
+
+  /** /{app-id}/subscriptions: only the app access token (`app_id|app_secret`) may read or change them. */
+  async function handleAppSubscriptions(req: IncomingMessage, method: string, query: Record<string, string>, json: unknown): Promise<{ status: number; body: unknown }> {
+    const header = req.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : (query.access_token ?? '');
+    if (token !== `${oauth.appId}|${oauth.appSecret}`) throw new FakeError(400, 190, 'Invalid OAuth access token - an app access token is required');
+    if (method === 'GET') {
+      return {
+        status: 200,
+        body: { data: state.appSubscriptions.map((a) => ({ object: a.object, callback_url: a.callbackUrl, active: true, fields: a.fields.map((name) => ({ name, version: 'v25.0' })) })) },
+      };
+    }
+    const body = z.looseObject({ object: z.string().min(1), callback_url: z.string().min(1), fields: z.string().min(1), verify_token: z.string().min(1) }).safeParse(json ?? {});
+    if (!body.success) throw param100('The parameters object, callback_url, fields and verify_token are required.');
+    if (options.verifyOverrideCallbacks) {
+      const challenge = String(Math.floor(Math.random() * 1e9));
+      const check = new URL(body.data.callback_url);
+      check.searchParams.set('hub.mode', 'subscribe');
+      check.searchParams.set('hub.challenge', challenge);
+      check.searchParams.set('hub.verify_token', body.data.verify_token);
+      const answer = await fetch(check).then(async (r) => (r.status === 200 ? await r.text() : ''), () => '');
+      if (answer !== challenge) throw new FakeError(400, 2200, '(#2200) Callback verification failed with the following errors: challenge mismatch');
+    }
+    const record = { object: body.data.object, callbackUrl: body.data.callback_url, fields: body.data.fields.split(',').map((f) => f.trim()).filter(Boolean), verifyToken: body.data.verify_token };
+    const existing = state.appSubscriptions.findIndex((a) => a.object === record.object);
+    if (existing === -1) state.appSubscriptions.push(record);
+    else state.appSubscriptions[existing] = record;
+    return { status: 200, body: { success: 'true' } };
   }
 
   function handlePhoneNumbers(version: string, wabaId: string, query: Record<string, string>): { status: number; body: unknown } {
@@ -875,10 +931,9 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     const segments = match[2].split('/').map(decodeURIComponent);
 
     if (segments[0] === 'oauth' && segments[1] === 'access_token' && method === 'GET') return handleOauth(query);
+    if (segments[0] === oauth.appId && segments[1] === 'subscriptions' && (method === 'GET' || method === 'POST')) return handleAppSubscriptions(req, method, query, recorded.json);
 
     const [id = '', edge] = segments;
-    // App-level webhook fields take the app access token ("{app-id}|{app-secret}"), not a user token.
-    if (id === oauth.appId && edge === 'subscriptions' && method === 'POST') return handleAppSubscriptions(req, query, recorded.json);
 
     const authError = checkBearer(req, query);
     if (authError) throw authError;
@@ -974,6 +1029,8 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     if (sent === undefined) throw new Error(`emitStatuses: the fake never sent ${wamid}`);
     const phone = phoneNumbers.get(sent.phoneNumberId);
     if (phone === undefined) throw new Error(`emitStatuses: unknown phone number ${sent.phoneNumberId}`);
+    // A BSUID in `to`: accepted, never delivered, so no status ever comes.
+    if (sent.dropped) return [];
     const template = sent.type === 'template' ? behaviour.templates.find((t) => t.name === (sent.body.template as { name?: string } | undefined)?.name) : undefined;
     const deliveries: WebhookDelivery[] = [];
     let second = Math.floor(now() / 1000);
@@ -983,8 +1040,9 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
         id: wamid,
         status: statusName,
         timestamp: String(second++),
-        recipient_id: digitsOf(sent.to),
+        recipient_id: sent.addressField === 'recipient' ? '' : digitsOf(sent.to),
       };
+      if (sent.addressField === 'recipient') status.recipient_user_id = sent.to;
       if (statusName === 'sent') {
         status.pricing = { billable: true, pricing_model: 'PMP', category: template?.category?.toLowerCase() ?? 'service' };
       }

@@ -60,7 +60,8 @@ export class AgentOrchestrator {
   /** After-apply hook: one pending turn per new live customer message. */
   async onLiveMessages(live: LiveMessage[], trx: Kysely<Database>): Promise<void> {
     for (const m of live) {
-      if (m.direction !== 'inbound' || m.origin !== 'customer' || !ANSWERABLE.has(m.type)) continue;
+      // A `standby` message belongs to the handler holding the thread (Meta's agent, another app).
+      if (m.direction !== 'inbound' || m.origin !== 'customer' || m.standby || !ANSWERABLE.has(m.type)) continue;
       const row = await trx
         .insertInto('agent_turns')
         .values({ tenant_id: m.tenantId, thread_id: m.threadId, trigger_message_id: m.messageId, status: m.voice ? 'waiting_transcript' : 'pending' })
@@ -94,11 +95,13 @@ export class AgentOrchestrator {
     };
 
     // Start of generation: the bot version and a position in the activity order, read together.
-    const start = await sql<{ bot_state: string; bot_paused_until: Date | null; bot_version: string; last_customer_message_at: Date | null; seq: string }>`
-      select bot_state, bot_paused_until, bot_version, last_customer_message_at, nextval('activity_seq') as seq
+    const start = await sql<{ bot_state: string; bot_paused_until: Date | null; bot_version: string; last_customer_message_at: Date | null; control_holder: string; seq: string }>`
+      select bot_state, bot_paused_until, bot_version, last_customer_message_at, control_holder, nextval('activity_seq') as seq
       from threads where id = ${turn.thread_id}`.execute(db);
     const thread = start.rows[0];
     if (!thread) return finish({ status: 'skipped', reason: 'thread not found' });
+    // Never answer over Meta's agent or another app holding the thread (Conversation Routing).
+    if (thread.control_holder !== 'coex') return finish({ status: 'skipped', reason: `thread held by ${thread.control_holder}` });
     if (thread.bot_state !== 'active') return finish({ status: 'skipped', reason: `agent ${thread.bot_state}` });
     if (!isWindowOpen(thread.last_customer_message_at, this.now())) return finish({ status: 'skipped', reason: 'outside the 24-hour window' });
 

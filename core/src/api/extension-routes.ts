@@ -139,6 +139,8 @@ interface LatestMessage {
   transcript: string | null;
   transcript_state: string | null;
   media: { mime_type: string | null; state: string | null; voice: boolean } | null;
+  /** Received while another handler (Meta's agent, another app) held the thread. */
+  standby: boolean;
 }
 
 /** The thread's latest `limit` messages, oldest first, in the extension API's shape. */
@@ -155,6 +157,7 @@ async function latestMessages(db: Kysely<Database>, thread: ThreadView, limit: n
     transcript: m.transcript,
     transcript_state: m.transcript_state,
     media: m.media ? { mime_type: m.media.mime_type, state: m.media.state, voice: m.media.voice } : null,
+    standby: m.standby,
   }));
 }
 
@@ -229,6 +232,7 @@ export function extensionRouter(opts: ExtensionRouterOptions): Router {
         wa_id: thread.wa_id,
         phone_number_id: thread.phone_number_id,
         bot: { state: thread.bot.state, paused_until: thread.bot.paused_until, history: history.map((h) => ({ from: h.from, to: h.to, cause: h.cause, actor: h.actor, at: h.at })) },
+        control: thread.control,
         window: { open: isWindowOpen(lastCustomer, new Date(now())), closes_at: closesAt?.toISOString() ?? null },
       },
       messages,

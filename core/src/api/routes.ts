@@ -16,6 +16,7 @@ import { replyBodySchema, toThreadMessage } from './reply.js';
 import { businessProfileSchema } from '../agent/offline-responder.js';
 import { getTenantProfile, setTenantProfile } from '../store/tenants.js';
 import type { TokenCipher } from '../crypto.js';
+import { EMBEDDED_SIGNUP, embeddedSignupExtras, interpretSessionEvent, REQUIRED_WEBHOOK_FIELDS, sessionEventSchema } from '../outbound/embedded-signup.js';
 
 export interface ApiOptions {
   db: Kysely<Database>;
@@ -24,6 +25,11 @@ export interface ApiOptions {
   onboarding?: {
     onboard: (args: { tenantId: string; code: string; wabaId: string; phoneNumberId?: string | undefined }) => Promise<unknown>;
     requestSync: (args: { tenantId: string; phoneNumberId: string; type: 'history' | 'contacts' }) => Promise<unknown>;
+    /** What an Embedded Signup page needs (GET /api/v1/onboarding/embedded-signup). */
+    appId?: string;
+    /** Facebook Login for Business configuration id (its products select Embedded Signup v4). */
+    configId?: string | undefined;
+    graphVersion?: string;
   };
   adminToken: string | undefined;
   /** Sends an agent reply typed in a CRM or the API; absent until the outbound client is configured. */
@@ -33,6 +39,8 @@ export interface ApiOptions {
 const threadsQuery = z.object({
   phone_number_id: z.string().regex(/^\d+$/).optional(),
   wa_id: z.string().regex(/^\+?[\d\s-]+$/).optional(),
+  /** A business-scoped user id (BSUID), for customers known without a phone. */
+  user_id: z.string().regex(/^[A-Za-z]{2}\.[A-Za-z0-9.]{1,140}$/).optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
 });
 const botBody = z.object({ action: z.enum(['pause', 'resume', 'off']), actor: z.string().max(200).optional() });
@@ -50,14 +58,16 @@ export function apiRouter(opts: ApiOptions): Router {
   router.get('/api/v1/threads', async (req: Request, res: Response) => {
     const q = threadsQuery.safeParse(req.query);
     if (!q.success) return badRequest(res, q.error);
-    const threads = await listThreads(opts.db, req.tenantScope ?? null, { phoneNumberId: q.data.phone_number_id, waId: q.data.wa_id, limit: q.data.limit });
+    const threads = await listThreads(opts.db, req.tenantScope ?? null, { phoneNumberId: q.data.phone_number_id, waId: q.data.wa_id, userId: q.data.user_id, limit: q.data.limit });
     res.json({
       threads: threads.map((t) => ({
         id: t.id,
         phone_number_id: t.phone_number_id,
         wa_id: t.wa_id,
+        user_id: t.user_id,
         contact_name: t.contact_name,
         bot: { state: t.bot.state, paused_until: t.bot.paused_until },
+        control: t.control,
         last_message_at: t.last_message_at,
       })),
     });
@@ -115,16 +125,52 @@ export function apiRouter(opts: ApiOptions): Router {
     res.json(state);
   });
 
+  // Embedded Signup v4: what the onboarding page passes to FB.login and which events it forwards.
+  router.get('/api/v1/onboarding/embedded-signup', (_req: Request, res: Response) => {
+    if (!opts.onboarding) return void res.status(503).json({ error: 'onboarding needs META_APP_ID and WHATSAPP_APP_SECRET' });
+    res.json({
+      version: EMBEDDED_SIGNUP.version,
+      app_id: opts.onboarding.appId ?? null,
+      config_id: opts.onboarding.configId ?? null,
+      graph_version: opts.onboarding.graphVersion ?? null,
+      login_options: { ...EMBEDDED_SIGNUP.loginOptions, extras: embeddedSignupExtras() },
+      message_origin: EMBEDDED_SIGNUP.messageOrigin,
+      finish_event: 'FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING',
+      webhook_fields: REQUIRED_WEBHOOK_FIELDS,
+      submit: 'POST /api/v1/onboarding { "code", "session_event": <the WA_EMBEDDED_SIGNUP message event, JSON-parsed> }',
+    });
+  });
+
   router.post('/api/v1/onboarding', async (req: Request, res: Response) => {
     const body = z
-      .object({ code: z.string().min(1), waba_id: z.string().regex(/^\d+$/), phone_number_id: z.string().regex(/^\d+$/).optional(), tenant_id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/).optional() })
+      .object({
+        code: z.string().min(1).optional(),
+        waba_id: z.string().regex(/^\d+$/).optional(),
+        phone_number_id: z.string().regex(/^\d+$/).optional(),
+        /** Embedded Signup v4: the page's session-info message event, as received. */
+        session_event: sessionEventSchema.optional(),
+        tenant_id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/).optional(),
+      })
+      .refine((b) => b.waba_id !== undefined || b.session_event !== undefined, { message: 'give waba_id or session_event' })
       .safeParse(req.body);
     if (!body.success) return badRequest(res, body.error);
+    let wabaId = body.data.waba_id;
+    let phoneNumberId = body.data.phone_number_id;
+    if (body.data.session_event) {
+      const outcome = interpretSessionEvent(body.data.session_event);
+      if (outcome.kind === 'cancelled') return void res.status(422).json({ error: `the business left Embedded Signup${outcome.currentStep ? ` at ${outcome.currentStep}` : ''}`, code: 'signup_cancelled', current_step: outcome.currentStep });
+      if (outcome.kind === 'error') return void res.status(422).json({ error: `Embedded Signup reported an error: ${outcome.message}`, code: 'signup_error', error_id: outcome.errorId, session_id: outcome.sessionId });
+      if (outcome.kind === 'invalid') return void res.status(400).json({ error: outcome.reason, code: 'invalid_session_event' });
+      if (wabaId !== undefined && wabaId !== outcome.wabaId) return void res.status(400).json({ error: 'waba_id differs from the session event', code: 'invalid_session_event' });
+      wabaId = outcome.wabaId;
+      phoneNumberId = phoneNumberId ?? outcome.phoneNumberId ?? undefined;
+    }
+    if (!body.data.code) return void res.status(400).json({ error: 'code is required (from FB.login\'s response)' });
     const tenantId = req.tenantScope ?? body.data.tenant_id;
     if (!tenantId) return void res.status(400).json({ error: 'tenant_id is required with the admin token' });
     if (!opts.onboarding) return void res.status(503).json({ error: 'onboarding needs META_APP_ID and WHATSAPP_APP_SECRET' });
     try {
-      res.status(201).json(await opts.onboarding.onboard({ tenantId, code: body.data.code, wabaId: body.data.waba_id, phoneNumberId: body.data.phone_number_id }));
+      res.status(201).json(await opts.onboarding.onboard({ tenantId, code: body.data.code, wabaId: wabaId!, phoneNumberId }));
     } catch (error) {
       const steps = (error as { steps?: unknown }).steps;
       res.status(502).json({ error: error instanceof Error ? error.message : String(error), steps: steps ?? [] });

@@ -222,11 +222,13 @@ export async function recordOptOutIfAny(
   const contact = await trx
     .selectFrom('threads')
     .innerJoin('contacts', 'contacts.id', 'threads.contact_id')
-    .select('contacts.wa_id')
+    .select(['contacts.wa_id', 'contacts.user_id'])
     .where('threads.id', '=', live.threadId)
     .executeTakeFirst();
-  if (!contact?.wa_id) return null;
-  const who = { tenantId: live.tenantId, phoneNumberId: live.phoneNumberId, waId: contact.wa_id };
+  // Keyed by phone; a customer known only by BSUID (WhatsApp username) by that id.
+  const key = contact?.wa_id ?? contact?.user_id;
+  if (!key) return null;
+  const who = { tenantId: live.tenantId, phoneNumberId: live.phoneNumberId, waId: key };
   // The keyword counts from the moment the customer wrote it (ordered against WhatsApp's own signals).
   const sent = await trx.selectFrom('messages').select('provider_timestamp').where('id', '=', live.messageId).executeTakeFirst();
   const common = { messageId: live.messageId, threadId: live.threadId, signalAt: sent?.provider_timestamp ?? null, onOptOut: opts.onOptOut };

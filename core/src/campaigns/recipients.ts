@@ -1,4 +1,5 @@
 import { normalizePhone } from '@coex/connectors';
+import { isBsuid } from '../outbound/graph-client.js';
 
 /** ISO country used to read national-format numbers ("06…"), e.g. 'MA'. */
 export type CountryCode = NonNullable<Parameters<typeof normalizePhone>[1]>;
@@ -17,9 +18,9 @@ export interface RecipientInput {
 }
 
 export interface PreparedRecipient {
-  /** E.164, e.g. +212612345678. */
+  /** E.164, e.g. +212612345678 — or, for a customer known only by it, the BSUID as given. */
   phone: string;
-  /** Digits of the E.164 number: what the Cloud API takes as `to`. */
+  /** Digits of the E.164 number (what the Cloud API takes as `to`), or the BSUID (sent as `recipient`). */
   waId: string;
   name: string | null;
   variables: string[];
@@ -168,7 +169,8 @@ function prepare(rows: Array<{ line: number; input: RecipientInput }>, defaultCo
       invalid.push({ line, phone: raw, reason: 'phone is empty' });
       continue;
     }
-    const e164 = normalizePhone(raw, defaultCountry);
+    // A customer with a WhatsApp username may be known only by their business-scoped user id.
+    const e164 = isBsuid(raw) ? raw : normalizePhone(raw, defaultCountry);
     if (!e164) {
       invalid.push({ line, phone: raw, reason: `not a valid phone number (read with default country ${defaultCountry})` });
       continue;
@@ -191,7 +193,7 @@ function prepare(rows: Array<{ line: number; input: RecipientInput }>, defaultCo
     }
     seen.set(e164, line);
     const name = input.name?.trim() || null;
-    recipients.push({ phone: e164, waId: e164.slice(1), name, variables });
+    recipients.push({ phone: e164, waId: isBsuid(e164) ? e164 : e164.slice(1), name, variables });
   }
   return { recipients, invalid, duplicates };
 }

@@ -3,10 +3,11 @@ import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Database } from '../db/schema.js';
-import type { GraphClient } from '../outbound/graph-client.js';
+import { isBsuid, type GraphClient } from '../outbound/graph-client.js';
 import { sleep } from '../outbound/pacer.js';
 import { NumberNotConnectedError, RecipientUnknownError, SendFailedError, SendService, type SendOutcome, type SendRequest, type ThreadMessage } from '../outbound/send-service.js';
 import { upsertContacts, upsertThreads } from '../store/apply.js';
+import { contactKeyOf, currentUserIds } from '../store/contact-identity.js';
 import { CampaignLanePacer, type CampaignLanePacerOptions } from './lane-pacer.js';
 import { optOutSkipReason, recordOptOut, type OptOutListener } from './opt-outs.js';
 import { resolveBodyParameters } from './recipients.js';
@@ -247,10 +248,13 @@ export class CampaignRunner {
 
   private async deliver(r: Claimed): Promise<void> {
     const who = { tenantId: r.tenant_id, phoneNumberId: r.phone_number_id, waId: r.wa_id };
+    // A recipient given by BSUID (no phone): the contact and opt-out follow the customer's current id.
+    const identity = isBsuid(r.wa_id) ? { waId: null, userId: r.wa_id, username: null, countryCode: null, profileName: null } : { waId: r.wa_id, userId: null, username: null, countryCode: null, profileName: null };
     // Gate and thread in one short transaction (all queries through trx).
     const gate = await this.db.transaction().execute(async (trx) => {
       if (r.category === 'marketing') {
-        const opted = await trx.selectFrom('opt_outs').select('source').where('phone_number_id', '=', r.phone_number_id).where('wa_id', '=', r.wa_id).executeTakeFirst();
+        const keys = identity.userId ? [...new Set([r.wa_id, (await currentUserIds(trx, r.phone_number_id, [r.wa_id])).get(r.wa_id)!])] : [r.wa_id];
+        const opted = await trx.selectFrom('opt_outs').select('source').where('phone_number_id', '=', r.phone_number_id).where('wa_id', 'in', keys).executeTakeFirst();
         if (opted) return { skip: optOutSkipReason(opted.source) } as const;
         const limited = await sql<{ one: number }>`
           select 1 as one from campaign_recipients x join campaigns c on c.id = x.campaign_id
@@ -259,8 +263,8 @@ export class CampaignRunner {
            limit 1`.execute(trx);
         if (limited.rows.length > 0) return { skip: 'marketing_limit_24h' } as const;
       }
-      const contacts = await upsertContacts(trx, r.tenant_id, r.phone_number_id, [{ waId: r.wa_id, userId: null, username: null, countryCode: null, profileName: null }]);
-      const contactId = contacts.get(r.wa_id)!;
+      const contacts = await upsertContacts(trx, r.tenant_id, r.phone_number_id, [identity]);
+      const contactId = contacts.get(contactKeyOf(identity))!;
       const threads = await upsertThreads(trx, r.tenant_id, r.phone_number_id, [contactId]);
       const threadId = threads.get(contactId)!;
       await trx.updateTable('campaign_recipients').set({ thread_id: threadId }).where('id', '=', r.id).execute();

@@ -223,7 +223,7 @@ export class CrmOutbox {
       .innerJoin('threads as t', 't.id', 'm.thread_id')
       .innerJoin('contacts as c', 'c.id', 't.contact_id')
       .innerJoin('whatsapp_numbers as n', 'n.phone_number_id', 'm.phone_number_id')
-      .select(['m.id', 'm.wamid', 'm.thread_id', 'm.direction', 'm.origin', 'm.type', 'm.text', 'm.provider_timestamp', 'm.status', 'm.transcript', 'm.transcript_language', 'm.media_voice', 'm.revoked_at', 'c.wa_id', 'c.phone_book_name', 'c.profile_name', 'n.display_phone_number'])
+      .select(['m.id', 'm.wamid', 'm.thread_id', 'm.direction', 'm.origin', 'm.type', 'm.text', 'm.provider_timestamp', 'm.status', 'm.transcript', 'm.transcript_language', 'm.media_voice', 'm.revoked_at', 'm.standby', 'm.creation_type', 't.control_holder', 'c.wa_id', 'c.phone_book_name', 'c.profile_name', 'n.display_phone_number'])
       .where('m.id', 'in', ids)
       .orderBy('m.provider_timestamp')
       .execute();
@@ -234,7 +234,7 @@ export class CrmOutbox {
       direction: r.direction,
       origin: r.origin,
       type: r.type,
-      text: r.revoked_at ? '(deleted by the sender)' : (r.text ?? (r.media_voice ? VOICE_LABEL : `[${r.type}]`)),
+      text: handlerLabel(r) + (r.revoked_at ? '(deleted by the sender)' : (r.text ?? (r.media_voice ? VOICE_LABEL : `[${r.type}]`))),
       timestamp: r.provider_timestamp.toISOString(),
       status: r.status,
       customerPhone: waIdToE164(r.wa_id),
@@ -315,4 +315,17 @@ export class CrmOutbox {
       at: r.at.toISOString(),
     });
   }
+}
+
+/**
+ * Who handled a message another handler owned (Conversation Routing, coex-spec.md §11), as a prefix
+ * of its archived text: the CRM timeline then shows that CoEx did not answer it and who did.
+ */
+export function handlerLabel(r: { direction: string; standby: boolean; creation_type: string | null; control_holder: string }): string {
+  const botEcho = r.direction === 'outbound' && r.creation_type === 'created_by_1p_bot';
+  if (!r.standby && !botEcho) return '';
+  if (botEcho || r.control_holder === 'meta_agent') return r.direction === 'outbound' ? "[sent by Meta's AI agent] " : "[while Meta's AI agent held the chat] ";
+  if (r.control_holder === 'other_app') return r.direction === 'outbound' ? '[sent by another app] ' : '[while another app held the chat] ';
+  // Control came back since: who held it then is not known any more, only that it was not CoEx.
+  return r.direction === 'outbound' ? '[sent by another handler] ' : '[while another handler held the chat] ';
 }

@@ -77,9 +77,15 @@ export interface ThreadsTable {
   bot_state: Generated<string>;
   bot_paused_until: NullableTimestamp;
   bot_version: GeneratedInt8;
+  /** Who answers the thread under Conversation Routing (migrations/0009_meta_2026.ts). */
+  control_holder: Generated<ControlHolder>;
+  control_app_id: Nullable<string>;
+  control_event_at: NullableTimestamp;
   created_at: GeneratedTimestamp;
   updated_at: GeneratedTimestamp;
 }
+
+export type ControlHolder = 'coex' | 'meta_agent' | 'other_app';
 
 export interface MessagesTable {
   id: Generated<string>;
@@ -118,8 +124,21 @@ export interface MessagesTable {
   claim_seq: ColumnType<string | null, number | bigint | string | null | undefined, number | bigint | string | null>;
   send_attempts: Generated<number>;
   client_ref: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Received on the `standby` field: another handler (Meta's agent, another app) owned the thread. */
+  standby: Generated<boolean>;
+  /** Echoes: Meta's `message_creation_type` as received (null when absent). */
+  creation_type: Nullable<string>;
   created_at: GeneratedTimestamp;
   updated_at: GeneratedTimestamp;
+}
+
+export interface ContactUserIdChangesTable {
+  phone_number_id: string;
+  previous_user_id: string;
+  new_user_id: string;
+  provider_timestamp: Timestamp;
+  wamid: string;
+  created_at: GeneratedTimestamp;
 }
 
 export interface MessageStatusesTable {
@@ -344,6 +363,7 @@ export interface Database {
   campaign_recipients: CampaignRecipientsTable;
   opt_outs: OptOutsTable;
   opt_out_events: OptOutEventsTable;
+  contact_user_id_changes: ContactUserIdChangesTable;
 }
 
 export type MessageRow = Selectable<MessagesTable>;

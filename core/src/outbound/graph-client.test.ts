@@ -5,6 +5,21 @@ import { GraphApiError, GraphProtocolError, GraphTransportError, MediaDownloadEr
 const TO = '212612345678';
 
 describe('buildMessageRequest', () => {
+  it('addresses a business-scoped user id with `recipient`, never `to` (text, media, template)', () => {
+    const bsuid = 'MA.13491208655302741918';
+    const text = buildMessageRequest({ type: 'text', to: bsuid, body: 'Salam' });
+    expect(text).toMatchObject({ recipient: bsuid, type: 'text' });
+    expect(text).not.toHaveProperty('to');
+    expect(buildMessageRequest({ type: 'image', to: bsuid, media: { id: '1' } })).toMatchObject({ recipient: bsuid });
+    expect(buildMessageRequest({ type: 'template', to: 'US.ENT.11815799212886844830', name: 'hello', languageCode: 'fr' })).toMatchObject({
+      recipient: 'US.ENT.11815799212886844830',
+    });
+    // A phone keeps `to`, whatever its punctuation.
+    const phone = buildMessageRequest({ type: 'text', to: TO, body: 'Salam' });
+    expect(phone).toMatchObject({ to: TO });
+    expect(phone).not.toHaveProperty('recipient');
+  });
+
   it('builds a text message with preview, reply context and callback data', () => {
     expect(
       buildMessageRequest({ type: 'text', to: TO, body: 'Iyeh, kayna.', previewUrl: false, replyTo: 'wamid.Q', bizOpaqueCallbackData: 'agent:42' }),

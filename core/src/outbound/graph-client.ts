@@ -23,6 +23,18 @@ export class InvalidMessageError extends Error {
 }
 
 const recipient = z.string().trim().min(1, 'to (the recipient) is required');
+
+/**
+ * A business-scoped user id (BSUID): ISO country code, a dot, then letters/digits (a parent BSUID
+ * has `ENT.` in the middle), e.g. `US.13491208655302741918`, `MA.ENT.11815799212886844830`. A phone
+ * number (wa_id) has no letters, so the two never collide; the tail is left loose on purpose (Meta
+ * documents "up to 128 alphanumeric characters" and may add segments).
+ */
+const BSUID_PATTERN = /^[A-Za-z]{2}\.[A-Za-z0-9.]{1,140}$/;
+
+export function isBsuid(value: string): boolean {
+  return BSUID_PATTERN.test(value.trim());
+}
 const messageIdRef = z.string().trim().min(1);
 
 /** Media by a previously uploaded/received id, or by a public http(s) link Meta will fetch. */
@@ -33,6 +45,7 @@ const mediaRefSchema = z.union([
 export type MediaRef = z.infer<typeof mediaRefSchema>;
 
 const commonFields = {
+  /** The customer: a phone number (wa_id digits) or, for a customer known only by it, a BSUID. */
   to: recipient,
   /** wamid of the message being quoted (a "reply"). */
   replyTo: messageIdRef.optional(),
@@ -222,10 +235,12 @@ export type OutboundMessage = z.input<typeof outboundMessageSchema>;
 export type OutboundMessageType = OutboundMessage['type'];
 
 /** The JSON body of POST /{phone-number-id}/messages, exactly as Meta documents it. */
-export type MessageRequestBody = { messaging_product: 'whatsapp'; recipient_type: 'individual'; to: string; type: string } & Record<
-  string,
-  unknown
->;
+/**
+ * `to` carries a phone number; a customer known only by BSUID is addressed with `recipient` instead
+ * (coex-spec.md §11: Meta silently drops a BSUID put in `to`).
+ */
+export type MessageRequestBody = { messaging_product: 'whatsapp'; recipient_type: 'individual'; type: string } & ({ to: string } | { recipient: string }) &
+  Record<string, unknown>;
 
 function mediaRefJson(ref: MediaRef): Record<string, string> {
   return 'id' in ref ? { id: ref.id } : { link: ref.link };
@@ -277,7 +292,9 @@ export function buildMessageRequest(message: OutboundMessage): MessageRequestBod
     throw new InvalidMessageError(`Invalid outbound message: ${z.prettifyError(parsed.error)}`);
   }
   const m = parsed.data;
-  const body: MessageRequestBody = { messaging_product: 'whatsapp', recipient_type: 'individual', to: m.to, type: m.type };
+  // The one place an address becomes a field: a BSUID never goes in `to`.
+  const address = isBsuid(m.to) ? { recipient: m.to.trim() } : { to: m.to };
+  const body: MessageRequestBody = { messaging_product: 'whatsapp', recipient_type: 'individual', ...address, type: m.type };
 
   switch (m.type) {
     case 'text':
@@ -364,6 +381,27 @@ const sendResponseSchema = z.looseObject({
 });
 
 const successResponseSchema = z.looseObject({ success: z.boolean() });
+/** Meta answers `"success": "true"` (a string) on some app edges. */
+const looseSuccessSchema = z.looseObject({ success: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]) });
+
+const appSubscriptionsSchema = z.looseObject({
+  data: z.array(
+    z.looseObject({
+      object: z.string(),
+      callback_url: z.string().optional(),
+      active: z.boolean().optional(),
+      fields: z.array(z.union([z.string(), z.looseObject({ name: z.string(), version: z.string().optional() })])).default([]),
+    }),
+  ),
+});
+
+/** One object's webhook subscription of the app (GET /{app-id}/subscriptions). */
+export interface AppWebhookSubscription {
+  object: string;
+  callbackUrl: string | null;
+  active: boolean;
+  fields: string[];
+}
 
 /** file_size may come as a number or a numeric string. */
 const byteCount = z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/).transform(Number)]);
@@ -703,23 +741,42 @@ export class GraphClient {
   }
 
   /**
-   * POST /{app-id}/subscriptions: sets the app's webhook callback and the fields it receives for
-   * object `whatsapp_business_account` (what the App Dashboard's "Webhooks" page does). Called with
-   * the app access token ("{app-id}|{app-secret}"); Meta verifies the callback with verifyToken.
+   * GET /{app-id}/subscriptions: the app's webhook subscriptions and their fields (which WhatsApp
+   * fields Meta delivers is decided here, at app level). Needs the app access token `app_id|secret`.
    */
-  async subscribeWebhookFields(input: { appId: string; appSecret: string; callbackUrl: string; verifyToken: string; fields: readonly string[] }, options: Pick<CallOptions, 'signal'> = {}): Promise<void> {
-    requireId(input.appId, 'appId');
-    const uri = new URL(input.callbackUrl);
-    if (uri.protocol !== 'https:' && uri.protocol !== 'http:') throw new TypeError('callbackUrl must be an http(s) URL');
-    if (input.fields.length === 0) throw new TypeError('fields must name at least one webhook field');
-    const res = await this.request(successResponseSchema, {
+  async listAppSubscriptions(appId: string, appAccessToken: string, options: Omit<CallOptions, 'accessToken'> = {}): Promise<AppWebhookSubscription[]> {
+    requireId(appId, 'appId');
+    const res = await this.request(appSubscriptionsSchema, { method: 'GET', path: [appId, 'subscriptions'], token: appAccessToken, signal: options.signal });
+    return res.data.map((d) => ({
+      object: d.object,
+      callbackUrl: d.callback_url ?? null,
+      active: d.active ?? true,
+      fields: d.fields.map((f) => (typeof f === 'string' ? f : f.name)),
+    }));
+  }
+
+  /**
+   * POST /{app-id}/subscriptions: subscribes the app to `fields` of `object` at `callbackUrl` (Meta
+   * checks the callback with a hub.challenge carrying `verifyToken` before accepting).
+   */
+  async subscribeAppWebhooks(
+    appId: string,
+    subscription: { object: string; callbackUrl: string; fields: string[]; verifyToken: string },
+    appAccessToken: string,
+    options: Omit<CallOptions, 'accessToken'> = {},
+  ): Promise<void> {
+    requireId(appId, 'appId');
+    const url = new URL(subscription.callbackUrl);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('callbackUrl must be an http(s) URL');
+    if (subscription.fields.length === 0) throw new TypeError('fields must not be empty');
+    const res = await this.request(looseSuccessSchema, {
       method: 'POST',
-      path: [input.appId, 'subscriptions'],
-      body: { object: 'whatsapp_business_account', callback_url: uri.toString(), verify_token: input.verifyToken, fields: input.fields.join(','), include_values: true },
-      token: `${input.appId}|${input.appSecret}`,
+      path: [appId, 'subscriptions'],
+      body: { object: subscription.object, callback_url: url.toString(), fields: subscription.fields.join(','), verify_token: subscription.verifyToken },
+      token: appAccessToken,
       signal: options.signal,
     });
-    if (!res.success) throw new GraphProtocolError('subscriptions answered success: false', 200);
+    if (!res.success) throw new GraphProtocolError('app subscriptions answered success: false', 200);
   }
 
   /** GET /{waba-id}/phone_numbers, following the `after` cursor through every page. */

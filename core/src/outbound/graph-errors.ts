@@ -237,6 +237,7 @@ const PERMANENT_CODES = new Set([
   131050, // user stopped marketing messages: never retry
   131051, // unsupported message type
   131060, // Coexistence first-message / unsupported companion case (not a send-side condition to retry)
+  131062, // authentication template to a business-scoped user id (BSUID): Meta needs the phone number
   133010, // phone number not registered
   133016, // register/deregister rate limit: an onboarding call, not a message to resend
   100, // invalid parameter

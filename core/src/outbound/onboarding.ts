@@ -3,42 +3,28 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
 import type { TokenCipher } from '../crypto.js';
 import type { GraphClient, SmbSyncType } from './graph-client.js';
+import { ensureWebhookFields } from './embedded-signup.js';
 
 /** Meta's throughput tiers (messages/second) by `throughput.level`; Coexistence numbers are fixed at 20. */
 const TIER_MPS: Record<string, number> = { STANDARD: 80, HIGH: 1000, NOT_APPLICABLE: 80 };
 export const COEXISTENCE_MPS = 20;
 
-/**
- * The webhook fields a Coexistence number needs: live traffic, the phone's echoes, history and
- * contact sync, account state, and the customer's own marketing preference (`user_preferences`:
- * "stop promotions" in WhatsApp). Listed in the README; subscribed at onboarding when CoEx knows
- * its public callback URL.
- */
-export const COEX_WEBHOOK_FIELDS = ['messages', 'smb_message_echoes', 'history', 'smb_app_state_sync', 'account_update', 'user_preferences'] as const;
 
 export interface OnboardInput {
   tenantId: string;
-  /** The short-lived code from Embedded Signup (FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING). */
+  /** The short-lived code from Embedded Signup v4 (FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING). */
   code: string;
   wabaId: string;
-  /** When the WABA has several numbers; otherwise the Coexistence number is picked. */
+  /** From the v4 finish event (`data.phone_number_id`); otherwise the WABA's Coexistence number is picked. */
   phoneNumberId?: string;
   appId: string;
   appSecret: string;
   overrideCallbackUri?: string;
   verifyToken?: string;
-  /**
-   * CoEx's public webhook URL (PUBLIC_BASE_URL + /webhooks/whatsapp) and WHATSAPP_VERIFY_TOKEN: when
-   * both are known, the app's webhook fields (COEX_WEBHOOK_FIELDS) are subscribed too.
-   */
+  /** Where Meta should post webhooks if the app has no WhatsApp subscription yet (PUBLIC_BASE_URL + /webhooks/whatsapp). */
   webhookCallbackUrl?: string;
+  /** WHATSAPP_VERIFY_TOKEN: lets onboarding add missing webhook fields (Meta verifies the callback). */
   webhookVerifyToken?: string;
-}
-
-/** Where Meta should post webhooks (PUBLIC_BASE_URL + /webhooks/whatsapp, keeping a path prefix), when configured. */
-export function webhookFieldsTargetOf(config: { PUBLIC_BASE_URL?: string | undefined; WHATSAPP_VERIFY_TOKEN?: string | undefined }): { webhookCallbackUrl: string; webhookVerifyToken: string } | Record<string, never> {
-  if (!config.PUBLIC_BASE_URL || !config.WHATSAPP_VERIFY_TOKEN) return {};
-  return { webhookCallbackUrl: `${config.PUBLIC_BASE_URL.replace(/\/+$/, '')}/webhooks/whatsapp`, webhookVerifyToken: config.WHATSAPP_VERIFY_TOKEN };
 }
 
 export interface OnboardStep {
@@ -97,17 +83,15 @@ export async function onboardNumber(deps: OnboardingDeps, input: OnboardInput): 
   } catch (error) {
     return fail('subscribe_app', error, null);
   }
-  const callbackUrl = input.overrideCallbackUri ?? input.webhookCallbackUrl;
-  const callbackToken = input.overrideCallbackUri ? input.verifyToken : input.webhookVerifyToken;
-  if (callbackUrl && callbackToken) {
-    // Not fatal: the fields may also be set by hand in the App Dashboard (README). Recorded either way.
-    try {
-      await deps.graph.subscribeWebhookFields({ appId: input.appId, appSecret: input.appSecret, callbackUrl, verifyToken: callbackToken, fields: COEX_WEBHOOK_FIELDS });
-      await record({ step: 'subscribe_fields', status: 'ok', detail: COEX_WEBHOOK_FIELDS.join(',') }, null);
-    } catch (error) {
-      await record({ step: 'subscribe_fields', status: 'failed', detail: `${error instanceof Error ? error.message : String(error)}; subscribe ${COEX_WEBHOOK_FIELDS.join(', ')} in the App Dashboard` }, null);
-    }
-  }
+  // App-level webhook fields: standby and messaging_handovers are easy to miss (not in the usual
+  // list), and without them Meta's agent's conversations are lost silently. Recorded, not fatal.
+  const fields = await ensureWebhookFields(deps.graph, { appId: input.appId, appSecret: input.appSecret }, { callbackUrl: input.webhookCallbackUrl, verifyToken: input.webhookVerifyToken });
+  await record(
+    fields.status === 'ok'
+      ? { step: 'webhook_fields', status: 'ok', detail: fields.added.length ? `subscribed ${fields.added.join(', ')}` : 'all required fields subscribed' }
+      : { step: 'webhook_fields', status: 'failed', detail: fields.detail },
+    null,
+  );
   let phoneNumberId: string;
   try {
     const numbers = await deps.graph.listPhoneNumbers(input.wabaId, { accessToken: token });

@@ -8,6 +8,7 @@ import { classifyError } from './graph-errors.js';
 import type { DbPacer } from './pacer.js';
 import { sleep } from './pacer.js';
 import { assertCanSendFreeForm } from './window.js';
+import { takeControlAfterSend } from '../store/thread-control.js';
 
 /** Outbound message without its recipient: the thread decides who receives it. */
 export type ThreadMessage = OutboundMessage extends infer M ? (M extends { to: string } ? Omit<M, 'to'> : never) : never;
@@ -28,7 +29,7 @@ export interface SendRequest {
 
 export type SendOutcome =
   | { status: 'sent'; messageId: string; wamid: string; messageStatus: string; duplicate: boolean }
-  | { status: 'cancelled'; reason: 'human_activity' | 'bot_not_active' };
+  | { status: 'cancelled'; reason: 'human_activity' | 'bot_not_active' | 'another_handler' };
 
 export class NumberNotConnectedError extends Error {
   constructor(readonly phoneNumberId: string, readonly connectionStatus: string, readonly reason: string | null) {
@@ -45,6 +46,22 @@ export class SendFailedError extends Error {
 }
 
 export class RecipientUnknownError extends Error {}
+
+/**
+ * Who a thread's messages go to: the phone when known (sent in `to`), else the business-scoped user
+ * id (BSUID, sent in `recipient` by buildMessageRequest). Null when the contact has neither.
+ */
+export function addressOf(contact: { wa_id: string | null; user_id: string | null }): string | null {
+  return contact.wa_id || contact.user_id || null;
+}
+
+/** Meta's reason for a refusal, in words an agent in a CRM can act on (kept with the message). */
+function explainRefusal(code: number | null, detail: string): string {
+  if (code === 131062) {
+    return `authentication templates cannot be sent to a customer known only by a business-scoped user id (WhatsApp username); Meta needs their phone number (131062): ${detail}`;
+  }
+  return detail;
+}
 
 /** Types that are free-form (need the 24-hour window); only templates may be sent outside it. */
 const FREE_FORM = new Set(['text', 'image', 'audio', 'video', 'document', 'sticker', 'interactive', 'reaction']);
@@ -114,6 +131,7 @@ export class SendService {
         'threads.phone_number_id',
         'threads.last_customer_message_at',
         'contacts.wa_id',
+        'contacts.user_id',
         'whatsapp_numbers.connection_status',
         'whatsapp_numbers.connection_reason',
         'whatsapp_numbers.throughput_mps',
@@ -123,7 +141,8 @@ export class SendService {
       .executeTakeFirst();
     if (!target) throw new RecipientUnknownError(`thread ${req.threadId} not found for this tenant`);
     if (target.connection_status !== 'connected') throw new NumberNotConnectedError(target.phone_number_id, target.connection_status, target.connection_reason);
-    if (!target.wa_id) throw new RecipientUnknownError('this customer is known only by a business-scoped user id; sending to it is not supported yet');
+    const address = addressOf(target);
+    if (!address) throw new RecipientUnknownError('this customer has neither a phone number nor a business-scoped user id to send to');
     if (req.clientRef) {
       const existing = await this.findByClientRef(target.phone_number_id, req.clientRef);
       if (existing) return existing;
@@ -135,7 +154,7 @@ export class SendService {
     const claimed = await this.claim(req, target.phone_number_id);
     if (claimed.status !== 'claimed') return claimed.outcome;
 
-    const message = { ...req.message, to: target.wa_id } as OutboundMessage;
+    const message = { ...req.message, to: address } as OutboundMessage;
     return this.deliver(claimed.messageId, target.phone_number_id, target.throughput_mps, message, 0, req.threadId);
   }
 
@@ -156,6 +175,8 @@ export class SendService {
             .where('id', '=', messageId)
             .execute();
           await reconcileStatuses(trx, phoneNumberId, [result.wamid]);
+          // A person's service message takes the thread back from Meta's agent / another app.
+          await takeControlAfterSend(trx, messageId, this.now());
         });
         return { status: 'sent', messageId, wamid: result.wamid, messageStatus: result.messageStatus, duplicate: false };
       } catch (error) {
@@ -163,7 +184,7 @@ export class SendService {
         const code = (error as { code?: unknown }).code;
         const numericCode = typeof code === 'number' ? code : null;
         const backoff = c.backoffMs(attempt);
-        const detail = error instanceof Error ? error.message : String(error);
+        const detail = explainRefusal(numericCode, error instanceof Error ? error.message : String(error));
         const inRequest = c.retryable && attempt + 1 < firstAttempt + maxAttempts && backoff <= (this.options.maxBackoffMs ?? 30_000);
         const deferred = !inRequest && c.retryable && Number.isFinite(backoff) && this.scheduleRetry !== undefined && attempt + 1 < (this.options.maxDeferredAttempts ?? 8);
         this.logger.warn({ threadId, messageId, code: numericCode, kind: c.kind, attempt, retry: inRequest ? 'now' : deferred ? 'deferred' : 'no' }, 'send failed');
@@ -200,16 +221,17 @@ export class SendService {
       .innerJoin('threads', 'threads.id', 'messages.thread_id')
       .innerJoin('contacts', 'contacts.id', 'threads.contact_id')
       .innerJoin('whatsapp_numbers', 'whatsapp_numbers.phone_number_id', 'messages.phone_number_id')
-      .select(['messages.id', 'messages.status', 'messages.payload', 'messages.send_attempts', 'messages.phone_number_id', 'messages.thread_id', 'threads.last_customer_message_at', 'contacts.wa_id', 'whatsapp_numbers.connection_status', 'whatsapp_numbers.throughput_mps'])
+      .select(['messages.id', 'messages.status', 'messages.payload', 'messages.send_attempts', 'messages.phone_number_id', 'messages.thread_id', 'threads.last_customer_message_at', 'contacts.wa_id', 'contacts.user_id', 'whatsapp_numbers.connection_status', 'whatsapp_numbers.throughput_mps'])
       .where('messages.id', '=', messageId)
       .executeTakeFirst();
-    if (!row || row.status !== 'retry_scheduled' || !row.wa_id) return null;
+    const address = row ? addressOf(row) : null;
+    if (!row || row.status !== 'retry_scheduled' || !address) return null;
     const fail = async (reason: string): Promise<null> => {
       await this.db.updateTable('messages').set({ status: 'failed', status_rank: STATUS_RANK.failed!, status_at: this.now(), error: JSON.stringify({ message: reason }), updated_at: sql`now()` }).where('id', '=', messageId).execute();
       return null;
     };
     if (row.connection_status !== 'connected') return fail(`number not connected (${row.connection_status})`);
-    const message = { ...(row.payload as ThreadMessage), to: row.wa_id } as OutboundMessage;
+    const message = { ...(row.payload as ThreadMessage), to: address } as OutboundMessage;
     try {
       this.assertWindow(message as ThreadMessage, row.last_customer_message_at);
     } catch (error) {
@@ -237,12 +259,13 @@ export class SendService {
     return this.db.transaction().execute(async (trx) => {
       const thread = await trx
         .selectFrom('threads')
-        .select(['id', 'tenant_id', 'bot_state', 'bot_version', 'last_customer_message_at'])
+        .select(['id', 'tenant_id', 'bot_state', 'bot_version', 'last_customer_message_at', 'control_holder'])
         .where('id', '=', req.threadId)
         .forUpdate()
         .executeTakeFirstOrThrow();
       if (req.origin === 'agent') {
         if (thread.bot_state !== 'active') return { status: 'refused', outcome: { status: 'cancelled', reason: 'bot_not_active' } } as const;
+        if (thread.control_holder !== 'coex') return { status: 'refused', outcome: { status: 'cancelled', reason: 'another_handler' } } as const;
         if (req.expectedBotVersion === undefined || String(thread.bot_version) !== String(req.expectedBotVersion)) {
           return { status: 'refused', outcome: { status: 'cancelled', reason: 'human_activity' } } as const;
         }

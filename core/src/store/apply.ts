@@ -2,7 +2,9 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { AccountNotice, ContactIdentity, DomainEvent, MarketingPreferenceEvent } from '../whatsapp/normalize.js';
 import { recordConsentSignal, type OptOutEvent } from '../campaigns/opt-outs.js';
-import { contactKeyOf, resolveContactKeys } from './contact-identity.js';
+import { contactKeyOf, resolveContactKeys, followUserIdChanges, applyUserIdChange } from './contact-identity.js';
+import { classifyCreationType, creationTypeOf } from '../whatsapp/routing.js';
+import { setControl } from './thread-control.js';
 
 /**
  * Applies normalized webhook events to the conversation store inside one transaction. Every write
@@ -39,6 +41,8 @@ export interface LiveMessage {
   type: string;
   voice: boolean;
   mediaId: string | null;
+  /** Received on `standby`: another handler owned the thread; never answered by CoEx's agent. */
+  standby?: boolean;
 }
 
 export interface ApplyOutcome {
@@ -60,6 +64,8 @@ export interface ApplyOutcome {
   consentChanges: OptOutEvent[];
   /** Account states and warnings Meta announced (ban, violation, restriction), for the logs. */
   accountNotices: AccountStateChange[];
+  /** Echo `message_creation_type` values not known (treated as a person; counted in /metrics). */
+  unknownCreationTypes: string[];
 }
 
 export interface AccountStateChange {
@@ -86,6 +92,7 @@ export function emptyOutcome(): ApplyOutcome {
     pausedThreads: [],
     consentChanges: [],
     accountNotices: [],
+    unknownCreationTypes: [],
   };
 }
 
@@ -110,6 +117,9 @@ export function mergeOutcome(a: ApplyOutcome, b: ApplyOutcome): ApplyOutcome {
   a.live.push(...b.live);
   a.historyMedia.push(...b.historyMedia);
   a.pausedThreads.push(...b.pausedThreads);
+  a.consentChanges.push(...b.consentChanges);
+  a.accountNotices.push(...b.accountNotices);
+  a.unknownCreationTypes.push(...b.unknownCreationTypes);
   return a;
 }
 
@@ -152,7 +162,9 @@ export async function ensureNumber(trx: Trx, phoneNumberId: string, displayPhone
  * Upserts contacts (deduplicated by key) and returns contactKeyOf(identity) → contact id. A phone and
  * a BSUID of one person end up on one row (contact-identity.ts).
  */
-export async function upsertContacts(trx: Trx, tenantId: string, phoneNumberId: string, identities: ContactIdentity[]): Promise<Map<string, string>> {
+export async function upsertContacts(trx: Trx, tenantId: string, phoneNumberId: string, asReceived: ContactIdentity[]): Promise<Map<string, string>> {
+  // A BSUID the customer changed away from resolves to their current one (user_changed_user_id).
+  const identities = await followUserIdChanges(trx, phoneNumberId, asReceived);
   const keyOf = await resolveContactKeys(trx, phoneNumberId, identities);
   const byKey = new Map<string, ContactIdentity>();
   for (const c of identities) {
@@ -199,6 +211,11 @@ export async function upsertContacts(trx: Trx, tenantId: string, phoneNumberId: 
     const id = idOfKey.get(key);
     if (id) ids.set(own, id);
   }
+  // Callers look contacts up by the identity as received (its old BSUID included).
+  asReceived.forEach((c, i) => {
+    const id = ids.get(contactKeyOf(identities[i]!));
+    if (id) ids.set(contactKeyOf(c), id);
+  });
   return ids;
 }
 
@@ -339,6 +356,8 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
         media_state: e.message.media?.id ? 'pending' : null,
         transcript_state: e.message.media?.voice ? 'pending' : null,
         payload: json(e.message.raw),
+        standby: e.standby ?? false,
+        creation_type: e.direction === 'outbound' ? creationTypeOf(e.message.raw) : null,
       })),
     )
     .onConflict((oc) =>
@@ -355,6 +374,8 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
         history_status: sql`coalesce(messages.history_status, excluded.history_status)`,
         context_wamid: sql`coalesce(messages.context_wamid, excluded.context_wamid)`,
         payload: sql`case when messages.type = 'media_placeholder' then excluded.payload else messages.payload end`,
+        standby: sql`messages.standby or excluded.standby`,
+        creation_type: sql`coalesce(messages.creation_type, excluded.creation_type)`,
         updated_at: sql`now()`,
       }),
     )
@@ -402,18 +423,23 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
       type: row.type,
       voice: e.message.media?.voice ?? false,
       mediaId: row.media_id,
+      standby: e.standby ?? false,
     };
     if (e.live && inserted.has(e.message.wamid)) outcome.live.push(item);
     else if (!e.live && e.message.media?.id) outcome.historyMedia.push(item);
   }
 
-  // A live echo is a human replying from the phone: pause the agent for that thread.
-  const echoThreads = new Set(batch.filter((e) => e.live && e.origin === 'app').map(threadOf));
+  // A live echo written by a person (on the phone) pauses the agent of that thread; one written by a
+  // bot (message_creation_type) does not — that loop hands every bot answer to a human otherwise.
+  const liveEchoes = batch.filter((e) => e.live && e.origin === 'app');
+  const echoThreads = new Set(liveEchoes.filter((e) => echoIsHuman(e, outcome)).map(threadOf));
   for (const threadId of echoThreads) {
     const latest = batch.filter((e) => threadOf(e) === threadId).reduce((a, e) => (e.message.timestamp > a ? e.message.timestamp : a), new Date(0));
     if (await pauseForHuman(trx, threadId, 'app_echo', latest)) outcome.pausedThreads.push(threadId);
   }
-  if (echoThreads.size > 0) {
+  await noteControlFromMessages(trx, batch, threadOf);
+  // Phone-app activity (Meta disconnects a number whose app goes unused): not a bot's or standby echo.
+  if (liveEchoes.some((e) => !e.standby && classifyCreationType(creationTypeOf(e.message.raw)) !== 'bot')) {
     await trx.updateTable('whatsapp_numbers').set({ last_echo_at: sql`greatest(last_echo_at, now())` }).where('phone_number_id', '=', phoneNumberId).execute();
   }
 }
@@ -450,6 +476,43 @@ async function applyStatuses(trx: Trx, events: StatusEvent[], outcome: ApplyOutc
   }
 }
 
+
+/**
+ * Whether an echo is a person's doing, from its `message_creation_type`: a person or an unknown value
+ * (the safe side; the value is reported) pauses the agent, a bot does not. Without the field a
+ * regular echo is the owner on the phone; a `standby` echo is the reply of the handler then holding
+ * the thread, not a person of this business.
+ */
+function echoIsHuman(e: MessageEvent, outcome: ApplyOutcome): boolean {
+  const value = creationTypeOf(e.message.raw);
+  switch (classifyCreationType(value)) {
+    case 'person':
+      return true;
+    case 'bot':
+      return false;
+    case 'unknown':
+      outcome.unknownCreationTypes.push(value!);
+      return true;
+    case 'absent':
+      return !e.standby;
+  }
+}
+
+/**
+ * The field a live customer message came on says who holds its thread (thread-control.ts):
+ * `messages` → CoEx, `standby` → someone else. The latest message of each thread decides.
+ */
+async function noteControlFromMessages(trx: Trx, batch: MessageEvent[], threadOf: (e: MessageEvent) => string): Promise<void> {
+  const latest = new Map<string, MessageEvent>();
+  for (const e of batch) {
+    if (!e.live || e.origin !== 'customer' || e.direction !== 'inbound') continue;
+    const threadId = threadOf(e);
+    const prev = latest.get(threadId);
+    if (!prev || e.message.timestamp >= prev.message.timestamp) latest.set(threadId, e);
+  }
+  for (const [threadId, e] of latest) await setControl(trx, threadId, e.standby ? 'elsewhere' : 'coex', e.message.timestamp);
+}
+
 async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts: ApplyOptions, outcome: ApplyOutcome): Promise<void> {
   switch (e.kind) {
     case 'status': {
@@ -465,8 +528,8 @@ async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts:
         .execute();
       await reconcileMutations(trx, e.phoneNumberId, [e.targetWamid]);
       outcome.mutations += 1;
-      if (e.origin === 'app') {
-        // Editing or deleting from the phone is human activity too.
+      if (e.origin === 'app' && classifyCreationType(creationTypeOf(e.raw)) !== 'bot') {
+        // Editing or deleting from the phone is human activity too (not when a bot did it).
         const contacts = await upsertContacts(trx, tenantId, e.phoneNumberId, [e.contact]);
         const threads = await upsertThreads(trx, tenantId, e.phoneNumberId, [...contacts.values()]);
         for (const threadId of threads.values()) {
@@ -510,7 +573,8 @@ async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts:
     }
     case 'contact_sync': {
       const tenantId = await ensureNumber(trx, e.phoneNumberId, null, opts.defaultTenantId);
-      const identity: ContactIdentity = { waId: e.waId, userId: e.userId, username: e.username, countryCode: null, profileName: null };
+      // An old BSUID (user_changed_user_id) resolves to the customer's current one.
+      const [identity] = (await followUserIdChanges(trx, e.phoneNumberId, [{ waId: e.waId, userId: e.userId, username: e.username, countryCode: null, profileName: null }])) as [ContactIdentity];
       const contactKey = (await resolveContactKeys(trx, e.phoneNumberId, [identity])).get(contactKeyOf(identity)) ?? contactKeyOf(identity);
       const at = e.timestamp ?? new Date();
       const isAdd = e.action === 'add';
@@ -521,7 +585,7 @@ async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts:
           phone_number_id: e.phoneNumberId,
           contact_key: contactKey,
           wa_id: e.waId,
-          user_id: e.userId,
+          user_id: identity.userId,
           username: e.username,
           phone_book_name: isAdd ? e.fullName : null,
           phone_book_first_name: isAdd ? e.firstName : null,
@@ -564,6 +628,21 @@ async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts:
       return applyAccountUpdate(trx, e, outcome);
     case 'marketing_preference':
       return applyMarketingPreference(trx, e, opts, outcome);
+    case 'user_id_change': {
+      const tenantId = await ensureNumber(trx, e.phoneNumberId, e.displayPhoneNumber, opts.defaultTenantId);
+      const kept = await applyUserIdChange(trx, e);
+      // No contact yet: create it under the new id (the system message's own thread).
+      if (!kept) await upsertContacts(trx, tenantId, e.phoneNumberId, [{ waId: e.waId, userId: e.newUserId, username: null, countryCode: null, profileName: null }]);
+      outcome.contactsSynced += 1;
+      return;
+    }
+    case 'handover': {
+      const tenantId = await ensureNumber(trx, e.phoneNumberId, e.displayPhoneNumber, opts.defaultTenantId);
+      const contacts = await upsertContacts(trx, tenantId, e.phoneNumberId, [e.contact]);
+      const threads = await upsertThreads(trx, tenantId, e.phoneNumberId, [...contacts.values()]);
+      for (const threadId of threads.values()) await setControl(trx, threadId, e.holder, e.timestamp ?? new Date(), e.appId);
+      return;
+    }
     case 'unknown': {
       await trx
         .insertInto('unknown_events')

@@ -105,3 +105,119 @@ export async function mergeContacts(trx: Trx, keepId: string, dropId: string): P
     .execute();
   await trx.deleteFrom('contacts').where('id', '=', dropId).execute();
 }
+
+// ---------------------------------------------------------------------------------------------
+// BSUID changes (`user_changed_user_id`, coex-spec.md §11)
+// ---------------------------------------------------------------------------------------------
+
+/** Longest chain of successive BSUID changes followed (a loop in bad data must not hang a delivery). */
+const MAX_USER_ID_HOPS = 8;
+
+/** The current BSUID of each given one, following recorded changes (old → new → newer). */
+export async function currentUserIds(trx: Trx, phoneNumberId: string, userIds: string[]): Promise<Map<string, string>> {
+  const current = new Map(userIds.map((u) => [u, u] as const));
+  let frontier = [...new Set(userIds)];
+  for (let hop = 0; hop < MAX_USER_ID_HOPS && frontier.length > 0; hop++) {
+    const rows = await trx
+      .selectFrom('contact_user_id_changes')
+      .select(['previous_user_id', 'new_user_id'])
+      .where('phone_number_id', '=', phoneNumberId)
+      .where('previous_user_id', 'in', frontier)
+      .execute();
+    if (rows.length === 0) break;
+    const next = new Map(rows.map((r) => [r.previous_user_id, r.new_user_id] as const));
+    for (const [original, now] of current) {
+      const moved = next.get(now);
+      if (moved) current.set(original, moved);
+    }
+    frontier = [...next.values()];
+  }
+  return current;
+}
+
+/**
+ * Identities with their BSUID replaced by the customer's current one, so a message still carrying an
+ * old id (delivered late, or redelivered) lands on the contact that followed the change.
+ */
+export async function followUserIdChanges(trx: Trx, phoneNumberId: string, identities: ContactIdentity[]): Promise<ContactIdentity[]> {
+  const userIds = [...new Set(identities.flatMap((c) => (c.userId ? [c.userId] : [])))];
+  if (userIds.length === 0) return identities;
+  const current = await currentUserIds(trx, phoneNumberId, userIds);
+  return identities.map((c) => (c.userId && current.get(c.userId) !== c.userId ? { ...c, userId: current.get(c.userId)! } : c));
+}
+
+/** Every BSUID linked to `userId` by recorded changes, in either direction. */
+async function userIdFamily(trx: Trx, phoneNumberId: string, userId: string): Promise<string[]> {
+  const family = new Set([userId]);
+  let frontier = [userId];
+  for (let hop = 0; hop < MAX_USER_ID_HOPS && frontier.length > 0; hop++) {
+    const rows = await trx
+      .selectFrom('contact_user_id_changes')
+      .select(['previous_user_id', 'new_user_id'])
+      .where('phone_number_id', '=', phoneNumberId)
+      .where((eb) => eb.or([eb('previous_user_id', 'in', frontier), eb('new_user_id', 'in', frontier)]))
+      .execute();
+    frontier = rows.flatMap((r) => [r.previous_user_id, r.new_user_id]).filter((u) => !family.has(u));
+    for (const u of frontier) family.add(u);
+  }
+  return [...family];
+}
+
+/**
+ * `user_changed_user_id`: the customer keeps one contact (and so one thread, its CRM records, its
+ * opt-out and bot state) under the new BSUID. Idempotent and order-independent:
+ *  - the change is recorded, so later messages with the old id follow it (followUserIdChanges);
+ *  - contacts already holding any id of the chain are folded into one (a message from the new id
+ *    may have arrived first and created a second contact): the one with a phone wins, else the
+ *    oldest; two contacts with different phones are never merged;
+ *  - the survivor carries the newest id (and, when keyed by BSUID, is re-keyed to it).
+ * Returns the surviving contact id (null when no contact exists yet: the record is enough).
+ */
+export async function applyUserIdChange(trx: Trx, change: { phoneNumberId: string; previousUserId: string; newUserId: string; wamid: string; timestamp: Date }): Promise<string | null> {
+  const { phoneNumberId } = change;
+  await trx
+    .insertInto('contact_user_id_changes')
+    .values({ phone_number_id: phoneNumberId, previous_user_id: change.previousUserId, new_user_id: change.newUserId, provider_timestamp: change.timestamp, wamid: change.wamid })
+    .onConflict((oc) => oc.columns(['phone_number_id', 'previous_user_id']).doNothing())
+    .execute();
+  const latest = (await currentUserIds(trx, phoneNumberId, [change.previousUserId])).get(change.previousUserId) ?? change.newUserId;
+  const family = await userIdFamily(trx, phoneNumberId, change.previousUserId);
+  const rows = await trx
+    .selectFrom('contacts')
+    .select(['id', 'contact_key', 'wa_id', 'user_id', 'created_at'])
+    .where('phone_number_id', '=', phoneNumberId)
+    .where((eb) => eb.or([eb('user_id', 'in', family), eb('contact_key', 'in', family.map((u) => `bsuid:${u}`))]))
+    .orderBy('created_at')
+    .orderBy('id')
+    .forUpdate()
+    .execute();
+  if (rows.length === 0) return null;
+  const keep = rows.find((r) => r.wa_id) ?? rows[0]!;
+  for (const other of rows) {
+    if (other.id === keep.id) continue;
+    // Different phones are different people: never merge them on a BSUID record.
+    if (other.wa_id && keep.wa_id && other.wa_id !== keep.wa_id) continue;
+    await mergeContacts(trx, keep.id, other.id);
+  }
+  await trx
+    .updateTable('contacts')
+    .set({
+      user_id: latest,
+      ...(keep.contact_key.startsWith('bsuid:') ? { contact_key: `bsuid:${latest}` } : {}),
+      updated_at: sql`now()`,
+    })
+    .where('id', '=', keep.id)
+    .execute();
+  // A customer known only by BSUID has their marketing opt-out under that id: it follows too.
+  if (!keep.wa_id) {
+    for (const old of family.filter((u) => u !== latest)) {
+      await sql`
+        insert into opt_outs (phone_number_id, wa_id, tenant_id, source, detail, message_id, created_at)
+        select phone_number_id, ${latest}, tenant_id, source, detail, message_id, created_at from opt_outs
+         where phone_number_id = ${phoneNumberId} and wa_id = ${old}
+        on conflict do nothing`.execute(trx);
+      await trx.deleteFrom('opt_outs').where('phone_number_id', '=', phoneNumberId).where('wa_id', '=', old).execute();
+    }
+  }
+  return keep.id;
+}

@@ -16,6 +16,12 @@ export interface ThreadView {
   profile_name: string | null;
   phone_book_name: string | null;
   bot: { state: string; paused_until: string | null; version: number };
+  /**
+   * Who answers the customer under Meta's Conversation Routing: CoEx (`coex`), Meta's own agent
+   * (`meta_agent`) or another app (`other_app`, with its app id when Meta names it). While it is not
+   * `coex`, CoEx's agent stays silent.
+   */
+  control: { holder: string; app_id: string | null; since: string | null };
   last_message_at: string | null;
   last_customer_message_at: string | null;
 }
@@ -36,6 +42,10 @@ export interface MessageView {
   revoked: boolean;
   media: { id: string | null; mime_type: string | null; state: string | null; voice: boolean } | null;
   error: unknown;
+  /** Received on the `standby` field: another handler (Meta's agent, another app) owned the thread. */
+  standby: boolean;
+  /** Echoes: Meta's `message_creation_type` (e.g. `user`, `created_by_1p_bot`), null when absent. */
+  creation_type: string | null;
 }
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
@@ -53,6 +63,9 @@ function threadSelect(db: Kysely<Database>) {
       'threads.bot_version',
       'threads.last_message_at',
       'threads.last_customer_message_at',
+      'threads.control_holder',
+      'threads.control_app_id',
+      'threads.control_event_at',
       'contacts.wa_id',
       'contacts.user_id',
       'contacts.profile_name',
@@ -75,6 +88,7 @@ function toThreadView(r: ThreadRowView): ThreadView {
     profile_name: r.profile_name,
     phone_book_name: phoneBook,
     bot: { state: r.bot_state, paused_until: iso(r.bot_paused_until), version: Number(r.bot_version) },
+    control: { holder: r.control_holder, app_id: r.control_app_id, since: iso(r.control_event_at) },
     last_message_at: iso(r.last_message_at),
     last_customer_message_at: iso(r.last_customer_message_at),
   };
@@ -83,12 +97,14 @@ function toThreadView(r: ThreadRowView): ThreadView {
 export async function listThreads(
   db: Kysely<Database>,
   scope: TenantScope,
-  filter: { phoneNumberId?: string | undefined; waId?: string | undefined; limit?: number | undefined },
+  filter: { phoneNumberId?: string | undefined; waId?: string | undefined; userId?: string | undefined; limit?: number | undefined },
 ): Promise<ThreadView[]> {
   let q = threadSelect(db);
   if (scope !== null) q = q.where('threads.tenant_id', '=', scope);
   if (filter.phoneNumberId) q = q.where('threads.phone_number_id', '=', filter.phoneNumberId);
   if (filter.waId) q = q.where('contacts.wa_id', '=', filter.waId.replace(/\D/g, ''));
+  // Customers known only by a business-scoped user id (WhatsApp username) have no wa_id.
+  if (filter.userId) q = q.where('contacts.user_id', '=', filter.userId);
   const rows = await q
     .orderBy(sql`threads.last_message_at desc nulls last`)
     .orderBy('threads.id')
@@ -139,6 +155,8 @@ export async function listMessages(db: Kysely<Database>, scope: TenantScope, thr
     revoked: m.revoked_at !== null,
     media: m.media_id || m.type === 'media_placeholder' ? { id: m.media_id, mime_type: m.media_mime, state: m.media_state, voice: m.media_voice } : null,
     error: m.error,
+    standby: m.standby,
+    creation_type: m.creation_type,
   }));
 }
 

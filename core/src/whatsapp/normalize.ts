@@ -14,6 +14,7 @@ import {
   profileContactSchema,
   GRAPH_ID,
 } from './schemas.js';
+import { normalizeHandover, normalizeStandby, userIdChangeEvents, type ControlHolder } from './routing.js';
 
 /**
  * Turns parsed webhook payloads into a small set of domain events the store applies. Nothing here
@@ -65,6 +66,8 @@ export type DomainEvent =
       live: boolean;
       contact: ContactIdentity;
       message: NormalizedMessage;
+      /** Received on the `standby` field: another handler owned the thread (routing.ts). */
+      standby?: boolean;
     }
   | {
       kind: 'mutation';
@@ -127,6 +130,30 @@ export type DomainEvent =
       raw: unknown;
     }
   | MarketingPreferenceEvent
+  | {
+      /** `user_changed_user_id`: the customer's BSUID changed (routing.ts, store/contact-identity.ts). */
+      kind: 'user_id_change';
+      phoneNumberId: string;
+      displayPhoneNumber: string;
+      previousUserId: string;
+      newUserId: string;
+      waId: string | null;
+      wamid: string;
+      timestamp: Date;
+    }
+  | {
+      /** `messaging_handovers`: who answers the thread changed (routing.ts, store/thread-control.ts). */
+      kind: 'handover';
+      wabaId: string;
+      phoneNumberId: string;
+      displayPhoneNumber: string | null;
+      contact: ContactIdentity;
+      handover: 'control_passed' | 'control_taken';
+      holder: ControlHolder;
+      appId: string | null;
+      timestamp: Date | null;
+      raw: unknown;
+    }
   | { kind: 'unknown'; phoneNumberId: string | null; field: string; detail: string; raw: unknown };
 
 export interface AccountNotice {
@@ -161,6 +188,14 @@ export function partitionKeyOf(entryId: string, value: unknown): string {
       const id = (metadata as { phone_number_id?: unknown }).phone_number_id;
       // Only a well-formed id keys a partition: anything else (NUL, kilobytes of text) would fail the
       // inbox insert for every delivery committed with it.
+      if (typeof id === 'string' && GRAPH_ID.test(id)) return id;
+    }
+  }
+  // messaging_handovers name the business number as `recipient`: same partition as its messages.
+  if (value && typeof value === 'object' && 'recipient' in value) {
+    const recipient = (value as { recipient?: unknown }).recipient;
+    if (recipient && typeof recipient === 'object' && 'phone_number_id' in recipient) {
+      const id = (recipient as { phone_number_id?: unknown }).phone_number_id;
       if (typeof id === 'string' && GRAPH_ID.test(id)) return id;
     }
   }
@@ -267,6 +302,10 @@ export function normalizeMessage(m: WaMessage): NormalizedMessage {
 
 type ProfileContact = z.infer<typeof profileContactSchema>;
 
+export function identityOf(waId: string | null | undefined, userId: string | null | undefined, profiles: ProfileContact[] | undefined): ContactIdentity {
+  return identity(waId, userId, profiles);
+}
+
 function identity(waId: string | null | undefined, userId: string | null | undefined, profiles: ProfileContact[] | undefined): ContactIdentity {
   const w = digits(waId) || null;
   const profile = profiles?.find((c) => (w && digits(c.wa_id) === w) || (userId && c.user_id === userId));
@@ -279,7 +318,7 @@ function identity(waId: string | null | undefined, userId: string | null | undef
   };
 }
 
-function messageEvents(
+export function messageEvents(
   phoneNumberId: string,
   displayPhoneNumber: string,
   messages: WaMessage[],
@@ -331,7 +370,7 @@ function messageEvents(
   return events;
 }
 
-function statusEvent(phoneNumberId: string, s: WaStatus): DomainEvent {
+export function statusEvent(phoneNumberId: string, s: WaStatus): DomainEvent {
   return {
     kind: 'status',
     phoneNumberId,
@@ -366,6 +405,8 @@ export function normalizeChange(entryId: string, field: string, value: unknown):
         identity(m.from, m.from_user_id, v.contacts),
       );
       for (const s of v.statuses ?? []) events.push(statusEvent(id, s));
+      // A BSUID change is applied before the messages around it, so they land on the followed contact.
+      events.unshift(...userIdChangeEvents(id, v.metadata.display_phone_number, v.messages ?? []));
       if (v.errors?.length) events.push({ kind: 'unknown', phoneNumberId: id, field, detail: `webhook errors: ${v.errors.map((e) => e.code).join(',')}`, raw: v.errors });
       if (!v.messages?.length && !v.statuses?.length && !v.errors?.length) return unknown('messages payload with neither messages nor statuses');
       return events;
@@ -480,6 +521,10 @@ export function normalizeChange(entryId: string, field: string, value: unknown):
     }
     case 'user_preferences':
       return userPreferenceEvents(value, unknown);
+    case 'standby':
+      return normalizeStandby(field, value);
+    case 'messaging_handovers':
+      return normalizeHandover(entryId, field, value);
     default:
       return unknown(`unhandled webhook field '${field}'`);
   }
