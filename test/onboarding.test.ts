@@ -34,13 +34,14 @@ describe.each(backends())('onboarding a Coexistence number [%s]', (backend) => {
       'request_history_sync:ok',
     ]);
     expect(graph.state.subscriptions.map((x) => x.wabaId)).toEqual([DEFAULT_FAKE_PHONE_NUMBER.wabaId]);
-    // The app's webhook fields now include Meta's agent's (standby, messaging_handovers), the others kept.
-    expect(body.steps.find((st) => st.step === 'webhook_fields')).toMatchObject({ detail: 'subscribed standby, messaging_handovers' });
+    // The app's webhook fields now include the customer's marketing preference and Meta's agent's
+    // (standby, messaging_handovers), the others kept.
+    expect(body.steps.find((st) => st.step === 'webhook_fields')).toMatchObject({ detail: 'subscribed user_preferences, standby, messaging_handovers' });
     expect(graph.state.appSubscriptions).toEqual([
       expect.objectContaining({
         object: 'whatsapp_business_account',
         callbackUrl: 'https://coex.example.com/webhooks/whatsapp',
-        fields: ['messages', 'smb_message_echoes', 'history', 'smb_app_state_sync', 'account_update', 'standby', 'messaging_handovers'],
+        fields: ['messages', 'smb_message_echoes', 'history', 'smb_app_state_sync', 'account_update', 'user_preferences', 'standby', 'messaging_handovers'],
         verifyToken: TEST_VERIFY_TOKEN,
       }),
     ]);
