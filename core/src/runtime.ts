@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { migrateToLatest, openDatabase, ping, type DatabaseHandle } from './db/index.js';
 import type { Database } from './db/schema.js';
 import { TokenCipher } from './crypto.js';
+import { checkEncryptionKey } from './key-check.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { InboxWriter } from './webhooks/inbox-writer.js';
@@ -118,6 +119,8 @@ export class Runtime {
         : pgliteDir.startsWith('memory://')
           ? TokenCipher.fromKey(randomBytes(32).toString('base64'))
           : TokenCipher.fromKeyFile(join(config.DATA_DIR, 'encryption.key'));
+      // A throwaway key (in-memory test databases) is never recorded: the next process would not share it.
+      if (config.COEX_ENCRYPTION_KEY || !pgliteDir.startsWith('memory://')) await checkEncryptionKey(handle.db, cipher);
       metrics.setPendingSource(() => processor.pendingCount());
 
       const graph = new GraphClient({

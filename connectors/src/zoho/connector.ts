@@ -151,6 +151,15 @@ export class ZohoConnector implements CrmConnector {
     return this.config.module;
   }
 
+  /**
+   * A token refresh at the accounts server: proves the client id, client secret and refresh token
+   * (a cached access token is ignored, it may outlive a revoked grant).
+   */
+  async verifyCredentials(): Promise<void> {
+    this.token = null;
+    await this.accessToken();
+  }
+
   async findOrCreateContact(phoneE164: string, name: string | null): Promise<CrmContactRef> {
     const e164 = normalizePhone(phoneE164, this.defaultCountry);
     if (e164 === null) throw new CrmError(`zoho: not a valid phone number: "${phoneE164}"`, 'zoho', false);

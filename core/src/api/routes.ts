@@ -10,7 +10,7 @@ import { NumberNotConnectedError, RecipientUnknownError, SendFailedError } from 
 import { WindowClosedError } from '../outbound/window.js';
 import { InvalidMessageError } from '../outbound/graph-client.js';
 import { crmCredentialsSchema } from '../crm/registry.js';
-import { connectCrm, listCrmConnections } from '../crm/connections.js';
+import { connectCrm, CrmConnectError, listCrmConnections } from '../crm/connections.js';
 import { issueExtensionKeyHandler } from './extension-routes.js';
 import { replyBodySchema, toThreadMessage } from './reply.js';
 import { businessProfileSchema } from '../agent/offline-responder.js';
@@ -169,7 +169,8 @@ export function apiRouter(opts: ApiOptions): Router {
       const connection = await connectCrm(opts.db, opts.cipher, tenantId, body.data.credentials);
       res.status(201).json({ connection });
     } catch (error) {
-      res.status(409).json({ error: error instanceof Error ? error.message : String(error) });
+      if (error instanceof CrmConnectError) return void res.status(error.httpStatus).json({ error: error.message, code: error.code });
+      throw error;
     }
   });
 

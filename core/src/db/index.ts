@@ -12,6 +12,7 @@ import * as m0003 from './migrations/0003_campaigns.js';
 import * as m0004 from './migrations/0004_extension_nonces.js';
 import * as m0005 from './migrations/0005_crm_consent.js';
 import * as m0006 from './migrations/0006_hubspot_inbox.js';
+import * as m0010 from './migrations/0010_settings.js';
 
 export type { Database } from './schema.js';
 
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   '0004_extension_nonces': m0004,
   '0005_crm_consent': m0005,
   '0006_hubspot_inbox': m0006,
+  '0010_settings': m0010,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

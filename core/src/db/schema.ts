@@ -313,6 +313,7 @@ export interface Database {
   campaign_recipients: CampaignRecipientsTable;
   opt_outs: OptOutsTable;
   opt_out_events: OptOutEventsTable;
+  coex_settings: CoexSettingsTable;
 }
 
 export type MessageRow = Selectable<MessagesTable>;
@@ -389,4 +390,11 @@ export interface OptOutEventsTable {
   detail: Optional<string>;
   message_id: Optional<string>;
   at: GeneratedTimestamp;
+}
+
+/** Server-wide settings kept with the data (migrations/0010_settings.ts), e.g. the encryption key's fingerprint. */
+export interface CoexSettingsTable {
+  key: string;
+  value: string;
+  updated_at: GeneratedTimestamp;
 }
