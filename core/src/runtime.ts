@@ -18,6 +18,8 @@ import { webhookRouter } from './webhooks/routes.js';
 import { InboxProcessor } from './worker/inbox-processor.js';
 import { InboxQueue, createBoss } from './worker/queue.js';
 import { apiRouter, type ApiOptions } from './api/routes.js';
+import { adminRouter } from './api/admin-routes.js';
+import { configurationGaps, NO_SEND_TOKEN_REASON, numbersWithoutSendToken } from './config-report.js';
 import { createHttpApp } from './http/app.js';
 import { resumeExpiredPauses } from './store/bot.js';
 import { GraphClient } from './outbound/graph-client.js';
@@ -100,7 +102,7 @@ export class Runtime {
 
   static async create(opts: RuntimeOptions): Promise<Runtime> {
     const { config } = opts;
-    const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
+    const logger = opts.logger ?? createLogger(config.LOG_LEVEL, config.LOG_FORMAT);
     const pgliteDir = opts.pgliteDir ?? join(config.DATA_DIR, 'pglite');
     const handle = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: pgliteDir });
     try {
@@ -218,9 +220,11 @@ export class Runtime {
           for (const c of rows) if (tenants.size === 0 || tenants.has(c.tenant_id)) await wakeCrm(c.id, trx);
         }
         if (config.COEX_AGENT === 'on') {
-          const sendable = [];
-          for (const m of outcome.live) if (await canSend(trx, m.phoneNumberId)) sendable.push(m);
+          const sendable: typeof outcome.live = [];
+          const unsendable: typeof outcome.live = [];
+          for (const m of outcome.live) (await canSend(trx, m.phoneNumberId) ? sendable : unsendable).push(m);
           await agent.onLiveMessages(sendable, trx);
+          await agent.recordNotAnswered(unsendable, NO_SEND_TOKEN_REASON, trx);
         }
       });
 
@@ -297,6 +301,7 @@ export class Runtime {
             segmentSource: connectionSegmentSource(handle.db, cipher),
           }),
         );
+        routers.push(adminRouter({ db: handle.db, adminToken }));
         routers.push(apiRouter({ db: handle.db, adminToken, sendReply, cipher, ...(onboarding ? { onboarding } : {}) }));
         if (config.PUBLIC_BASE_URL && ((config.HUBSPOT_CLIENT_ID && config.HUBSPOT_CLIENT_SECRET) || (config.ZOHO_CLIENT_ID && config.ZOHO_CLIENT_SECRET))) {
           routers.push(
@@ -311,7 +316,10 @@ export class Runtime {
             }),
           );
         }
-        app = createHttpApp({ logger, metrics, ready: () => ping(handle.db), routers });
+        const gaps = configurationGaps(config, { adminToken: config.COEX_API_TOKEN ? 'configured' : adminToken ? 'generated' : 'none' });
+        for (const g of gaps) logger.warn({ missing: g.missing, disables: g.disables }, `not configured: ${g.missing} — disables ${g.disables}`);
+        const readiness = async () => ({ not_configured: gaps, numbers_without_send_token: await numbersWithoutSendToken(handle.db, config) });
+        app = createHttpApp({ logger, metrics, ready: () => ping(handle.db), routers, readiness, ...(config.COEX_METRICS_TOKEN ? { metricsToken: config.COEX_METRICS_TOKEN } : {}) });
       }
       const crm = new CrmOutbox({ db: handle.db, cipher, logger, connectorFor: persistentConnectorFactory({ db: handle.db, cipher, logger }), inboxSender: sender });
       const runtime = new Runtime(config, logger, handle, boss, queue, processor, metrics, cipher, app, graph, sender, jobs, blobs, agent, transcriberFor, pendingWakes, crm, campaigns);

@@ -3,7 +3,9 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/schema.js';
 import { bearerAuth } from './auth.js';
-import { getSyncState, getThread, listMessages, listThreads } from '../store/queries.js';
+import { getSyncState, getThread } from '../store/queries.js';
+import { InvalidCursorError, pageMessages, pageThreads } from '../store/paging.js';
+import { recentAgentTurns } from '../store/agent-turns.js';
 import { botHistory, setBotState } from '../store/bot.js';
 import type { ThreadMessage } from '../outbound/send-service.js';
 import { NumberNotConnectedError, RecipientUnknownError, SendFailedError } from '../outbound/send-service.js';
@@ -33,7 +35,12 @@ export interface ApiOptions {
 const threadsQuery = z.object({
   phone_number_id: z.string().regex(/^\d+$/).optional(),
   wa_id: z.string().regex(/^\+?[\d\s-]+$/).optional(),
-  limit: z.coerce.number().int().min(1).max(500).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: z.string().max(500).optional(),
+});
+const messagesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(1000),
+  cursor: z.string().max(500).optional(),
 });
 const botBody = z.object({ action: z.enum(['pause', 'resume', 'off']), actor: z.string().max(200).optional() });
 const replyBody = replyBodySchema;
@@ -50,8 +57,16 @@ export function apiRouter(opts: ApiOptions): Router {
   router.get('/api/v1/threads', async (req: Request, res: Response) => {
     const q = threadsQuery.safeParse(req.query);
     if (!q.success) return badRequest(res, q.error);
-    const threads = await listThreads(opts.db, req.tenantScope ?? null, { phoneNumberId: q.data.phone_number_id, waId: q.data.wa_id, limit: q.data.limit });
+    let page;
+    try {
+      page = await pageThreads(opts.db, req.tenantScope ?? null, { phoneNumberId: q.data.phone_number_id, waId: q.data.wa_id, limit: q.data.limit, cursor: q.data.cursor });
+    } catch (error) {
+      if (error instanceof InvalidCursorError) return void res.status(400).json({ error: error.message });
+      throw error;
+    }
+    const threads = page.threads;
     res.json({
+      next_cursor: page.next_cursor,
       threads: threads.map((t) => ({
         id: t.id,
         phone_number_id: t.phone_number_id,
@@ -66,13 +81,22 @@ export function apiRouter(opts: ApiOptions): Router {
   router.get('/api/v1/threads/:id', async (req: Request, res: Response) => {
     const thread = await getThread(opts.db, req.tenantScope ?? null, String(req.params.id));
     if (!thread) return void res.status(404).json({ error: 'thread not found' });
-    res.json({ thread, bot_history: await botHistory(opts.db, thread.id) });
+    // agent_turns: whether the agent answered each customer message, and why not (skipped, handoff…).
+    res.json({ thread, bot_history: await botHistory(opts.db, thread.id), agent_turns: await recentAgentTurns(opts.db, thread.id) });
   });
 
   router.get('/api/v1/threads/:id/messages', async (req: Request, res: Response) => {
-    const messages = await listMessages(opts.db, req.tenantScope ?? null, String(req.params.id));
-    if (!messages) return void res.status(404).json({ error: 'thread not found' });
-    res.json({ messages });
+    const q = messagesQuery.safeParse(req.query);
+    if (!q.success) return badRequest(res, q.error);
+    let page;
+    try {
+      page = await pageMessages(opts.db, req.tenantScope ?? null, String(req.params.id), { limit: q.data.limit, cursor: q.data.cursor });
+    } catch (error) {
+      if (error instanceof InvalidCursorError) return void res.status(400).json({ error: error.message });
+      throw error;
+    }
+    if (!page) return void res.status(404).json({ error: 'thread not found' });
+    res.json({ messages: page.messages, next_cursor: page.next_cursor });
   });
 
   router.post('/api/v1/threads/:id/bot', async (req: Request, res: Response) => {

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../db/schema.js';
+import type { Database, MessageRow } from '../db/schema.js';
 
 /** Read models of the public API. Every query takes the caller's tenant scope. */
 
@@ -40,7 +40,7 @@ export interface MessageView {
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
-function threadSelect(db: Kysely<Database>) {
+export function threadSelect(db: Kysely<Database>) {
   return db
     .selectFrom('threads')
     .innerJoin('contacts', 'contacts.id', 'threads.contact_id')
@@ -63,7 +63,7 @@ function threadSelect(db: Kysely<Database>) {
 
 type ThreadRowView = Awaited<ReturnType<ReturnType<typeof threadSelect>['execute']>>[number];
 
-function toThreadView(r: ThreadRowView): ThreadView {
+export function toThreadView(r: ThreadRowView): ThreadView {
   const phoneBook = r.phone_book_removed_at ? null : r.phone_book_name;
   return {
     id: r.id,
@@ -123,7 +123,11 @@ export async function listMessages(db: Kysely<Database>, scope: TenantScope, thr
     .limit(Math.min(options.latest ?? limit, 5000))
     .execute();
   const rows = newestFirst ? found.reverse() : found;
-  return rows.map((m) => ({
+  return rows.map(toMessageView);
+}
+
+export function toMessageView(m: MessageRow): MessageView {
+  return {
     id: m.id,
     wamid: m.wamid,
     direction: m.direction,
@@ -139,7 +143,7 @@ export async function listMessages(db: Kysely<Database>, scope: TenantScope, thr
     revoked: m.revoked_at !== null,
     media: m.media_id || m.type === 'media_placeholder' ? { id: m.media_id, mime_type: m.media_mime, state: m.media_state, voice: m.media_voice } : null,
     error: m.error,
-  }));
+  };
 }
 
 export async function getSyncState(db: Kysely<Database>, scope: TenantScope, phoneNumberId: string) {
