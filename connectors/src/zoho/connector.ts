@@ -152,11 +152,11 @@ export class ZohoConnector implements CrmConnector {
   }
 
   /**
-   * A token refresh at the accounts server: proves the client id, client secret and refresh token
-   * (a cached access token is ignored, it may outlive a revoked grant).
+   * A token refresh at the accounts server: proves the client id, client secret and refresh token.
+   * Credentials that arrive with a fresh access token (an OAuth install that just exchanged its
+   * code) were proven by that exchange: no call then.
    */
   async verifyCredentials(): Promise<void> {
-    this.token = null;
     await this.accessToken();
   }
 
