@@ -3,11 +3,14 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/schema.js';
 import { bearerAuth } from './auth.js';
+import { retryDeadLetters } from '../crm/connections.js';
 import { AdminError, listNumbers, listTenants, moveNumber, newTenantSchema, tenantIdSchema, upsertTenant } from '../admin/tenants-numbers.js';
 
 export interface AdminRoutesOptions {
   db: Kysely<Database>;
   adminToken: string | undefined;
+  /** Wakes a connection's CRM outbox (after its dead letters were queued again). */
+  wakeCrm?: (connectionId: string) => Promise<unknown>;
 }
 
 function badRequest(res: Response, error: z.ZodError): void {
@@ -56,6 +59,13 @@ export function adminRouter(opts: AdminRoutesOptions): Router {
       if (error instanceof AdminError) return void res.status(error.httpStatus).json({ error: error.message });
       throw error;
     }
+  });
+
+  router.post('/api/v1/crm/connections/:id/retry', auth, async (req: Request, res: Response) => {
+    const r = await retryDeadLetters(opts.db, req.tenantScope ?? null, String(req.params.id));
+    if (!r) return void res.status(404).json({ error: 'connection not found' });
+    await opts.wakeCrm?.(String(req.params.id));
+    res.json({ requeued: r.requeued });
   });
 
   return router;

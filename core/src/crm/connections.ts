@@ -111,3 +111,22 @@ export async function listCrmConnections(db: Kysely<Database>, tenantId: string 
   const rows = await q.execute();
   return rows.map((r) => ({ ...r, pending: Number(r.pending), done: Number(r.done), dead: Number(r.dead), created_at: r.created_at.toISOString() }));
 }
+
+/**
+ * Puts a connection's dead letters back in the queue (attempts reset, due now), e.g. after the CRM
+ * was fixed. Returns how many; null when the connection is not the caller's. The caller wakes the outbox.
+ */
+export async function retryDeadLetters(db: Kysely<Database>, tenantId: string | null, connectionId: string): Promise<{ requeued: number; account: string } | null> {
+  if (!/^[0-9a-f-]{36}$/i.test(connectionId)) return null;
+  let q = db.selectFrom('crm_connections').select(['id', 'account']).where('id', '=', connectionId);
+  if (tenantId !== null) q = q.where('tenant_id', '=', tenantId);
+  const connection = await q.executeTakeFirst();
+  if (!connection) return null;
+  const r = await db
+    .updateTable('crm_outbox')
+    .set({ status: 'pending', attempts: 0, next_attempt_at: sql`now()` })
+    .where('connection_id', '=', connectionId)
+    .where('status', '=', 'dead')
+    .executeTakeFirst();
+  return { requeued: Number(r.numUpdatedRows), account: connection.account };
+}
