@@ -20,6 +20,7 @@ import { InboxQueue, createBoss } from './worker/queue.js';
 import { apiRouter, type ApiOptions } from './api/routes.js';
 import { adminRouter } from './api/admin-routes.js';
 import { consoleRouter } from './console/routes.js';
+import { onboardingPageRouter } from './onboarding-page/routes.js';
 import { configurationGaps, NO_SEND_TOKEN_REASON, numbersWithoutSendToken } from './config-report.js';
 import { createHttpApp } from './http/app.js';
 import { resumeExpiredPauses } from './store/bot.js';
@@ -319,6 +320,7 @@ export class Runtime {
         }
         const gaps = configurationGaps(config, { adminToken: config.COEX_API_TOKEN ? 'configured' : adminToken ? 'generated' : 'none' });
         for (const g of gaps) logger.warn({ missing: g.missing, disables: g.disables }, `not configured: ${g.missing} — disables ${g.disables}`);
+        routers.push(onboardingPageRouter({ config }));
         routers.push(consoleRouter({ db: handle.db, config, adminToken, gaps, wakeCrm: (id) => jobs.enqueue(QUEUES.crm, { connectionId: id }, { singletonKey: id }) }));
         const readiness = async () => ({ not_configured: gaps, numbers_without_send_token: await numbersWithoutSendToken(handle.db, config) });
         app = createHttpApp({ logger, metrics, ready: () => ping(handle.db), routers, readiness, ...(config.COEX_METRICS_TOKEN ? { metricsToken: config.COEX_METRICS_TOKEN } : {}) });
