@@ -9,6 +9,10 @@ import * as P from '../core/src/whatsapp/payloads.js';
 import { createCampaign } from '../core/src/campaigns/store.js';
 
 const SHOTS = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
+/** Screenshots for docs/screenshots, only when asked (COEX_WRITE_SCREENSHOTS=1): a test run leaves the tree clean. */
+const shot = async (p: Page, path: string): Promise<void> => {
+  if (process.env.COEX_WRITE_SCREENSHOTS === '1') await p.screenshot({ path, fullPage: true });
+};
 const N: P.NumberRef = { wabaId: '770001', phoneNumberId: '660001', displayPhoneNumber: '+212 522-660001' };
 const N2: P.NumberRef = { wabaId: '770001', phoneNumberId: '660002', displayPhoneNumber: '+212 522-660002' };
 
@@ -54,7 +58,7 @@ describe.skipIf(!run || !hasChromium).each(backends().slice(0, 1))('operator con
     await page.fill('#token', 'not-the-token');
     await page.click('#sign-in');
     await page.waitForSelector('#login-error');
-    await page.screenshot({ path: `${SHOTS}console-login.png` });
+    await shot(page, `${SHOTS}console-login.png`);
     await page.fill('#token', TEST_ADMIN_TOKEN);
     await page.click('#sign-in');
     await page.waitForSelector('#numbers');
@@ -78,7 +82,7 @@ describe.skipIf(!run || !hasChromium).each(backends().slice(0, 1))('operator con
   it('shows CRM connections with their counts and last error, and retries the dead letters', async () => {
     const row = page.locator(`tr[data-connection="${connectionId}"]`);
     expect(await row.textContent()).toContain('woocommerce_rest_authentication_error');
-    await page.screenshot({ path: `${SHOTS}console-en.png`, fullPage: true });
+    await shot(page, `${SHOTS}console-en.png`);
     await row.locator('button.retry').click();
     await page.waitForSelector('#flash');
     expect(await page.textContent('#flash')).toContain('2 dead letters of https://shop.example.ma queued again');
@@ -107,11 +111,11 @@ describe.skipIf(!run || !hasChromium).each(backends().slice(0, 1))('operator con
     await page.goto(`${s.url}/console?lang=fr`);
     expect(await page.textContent('#numbers h2')).toBe('Numéros');
     expect(await page.locator(`tr[data-number="${N.phoneNumberId}"] .inactivity`).textContent()).toContain('App Business inutilisée depuis 12 jours');
-    await page.screenshot({ path: `${SHOTS}console-fr.png`, fullPage: true });
+    await shot(page, `${SHOTS}console-fr.png`);
     await page.goto(`${s.url}/console?lang=ar`);
     expect(await page.getAttribute('html', 'dir')).toBe('rtl');
     expect(await page.textContent('#numbers h2')).toBe('الأرقام');
-    await page.screenshot({ path: `${SHOTS}console-ar.png`, fullPage: true });
+    await shot(page, `${SHOTS}console-ar.png`);
   });
 
   it('a tenant token sees only its tenant and cannot move numbers', async () => {

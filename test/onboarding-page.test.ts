@@ -9,6 +9,10 @@ import { startGraphApiFake, DEFAULT_FAKE_PHONE_NUMBER, type GraphApiFake } from 
 import * as P from '../core/src/whatsapp/payloads.js';
 
 const SHOTS = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
+/** Screenshots for docs/screenshots, only when asked (COEX_WRITE_SCREENSHOTS=1): a test run leaves the tree clean. */
+const shot = async (p: Page, path: string): Promise<void> => {
+  if (process.env.COEX_WRITE_SCREENSHOTS === '1') await p.screenshot({ path, fullPage: true });
+};
 const SDK = 'https://connect.facebook.net/en_US/sdk.js';
 const CONFIG_ID = '1234567890123';
 
@@ -97,7 +101,7 @@ describe.skipIf(!run || !hasChromium).each(backends().slice(0, 1))('onboarding p
     const N: P.NumberRef = { wabaId: DEFAULT_FAKE_PHONE_NUMBER.wabaId, phoneNumberId: DEFAULT_FAKE_PHONE_NUMBER.id, displayPhoneNumber: DEFAULT_FAKE_PHONE_NUMBER.displayPhoneNumber };
     await s.postWebhook(P.historyChunk(N, { phase: 0, chunkOrder: 1, progress: 40 }, []));
     await page.waitForFunction(() => document.getElementById('sync-text')?.textContent?.includes('40%'), undefined, { timeout: 30_000 });
-    await page.screenshot({ path: `${SHOTS}onboarding-en.png`, fullPage: true });
+    await shot(page, `${SHOTS}onboarding-en.png`);
     await page.close();
   });
 
