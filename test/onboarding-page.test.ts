@@ -85,13 +85,13 @@ describe.skipIf(!run || !hasChromium).each(backends().slice(0, 1))('onboarding p
     await page.fill('#tenant-id', 'atlas');
     await page.click('#start');
     await page.waitForSelector('#steps li[data-step="request_history_sync"]', { timeout: 30_000 });
-    expect(await page.evaluate(() => (window as unknown as { __fbLoginOptions: unknown }).__fbLoginOptions)).toEqual({
+    expect(await page.evaluate('window.__fbLoginOptions')).toEqual({
       config_id: CONFIG_ID,
       response_type: 'code',
       override_default_response_type: true,
       extras: { setup: {}, featureType: 'whatsapp_business_app_onboarding', sessionInfoVersion: '3' },
     });
-    expect(await page.evaluate(() => (window as unknown as { __fbInit: { appId: string } }).__fbInit.appId)).toBe('coex-app');
+    expect(await page.evaluate('window.__fbInit.appId')).toBe('coex-app');
     expect(await page.locator('#steps li.ok').count()).toBe(6);
     expect(await page.textContent('#status')).toBe('Your number is connected.');
     const number = await s.runtime.db.selectFrom('whatsapp_numbers').select('tenant_id').where('phone_number_id', '=', DEFAULT_FAKE_PHONE_NUMBER.id).executeTakeFirstOrThrow();
@@ -100,7 +100,7 @@ describe.skipIf(!run || !hasChromium).each(backends().slice(0, 1))('onboarding p
     // History arrives: the page follows it without a reload.
     const N: P.NumberRef = { wabaId: DEFAULT_FAKE_PHONE_NUMBER.wabaId, phoneNumberId: DEFAULT_FAKE_PHONE_NUMBER.id, displayPhoneNumber: DEFAULT_FAKE_PHONE_NUMBER.displayPhoneNumber };
     await s.postWebhook(P.historyChunk(N, { phase: 0, chunkOrder: 1, progress: 40 }, []));
-    await page.waitForFunction(() => document.getElementById('sync-text')?.textContent?.includes('40%'), undefined, { timeout: 30_000 });
+    await page.locator('#sync-text', { hasText: '40%' }).waitFor({ timeout: 30_000 });
     await shot(page, `${SHOTS}onboarding-en.png`);
     await page.close();
   });
@@ -110,7 +110,7 @@ describe.skipIf(!run || !hasChromium).each(backends().slice(0, 1))('onboarding p
     const page = await openPage('unused', 'cancel', 'fr');
     await page.fill('#api-token', TEST_ADMIN_TOKEN);
     await page.click('#start');
-    await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Inscription annulée'), undefined, { timeout: 30_000 });
+    await page.locator('#status', { hasText: 'Inscription annulée' }).waitFor({ timeout: 30_000 });
     expect(await page.textContent('#status')).toContain('PHONE_NUMBER_SETUP');
     const after = await s.runtime.db.selectFrom('onboarding_steps').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
     expect(after.n).toBe(before.n);
@@ -119,7 +119,7 @@ describe.skipIf(!run || !hasChromium).each(backends().slice(0, 1))('onboarding p
 
   it('ignores look-alike messages that do not come from facebook.com', async () => {
     const page = await openPage('unused', 'cancel');
-    await page.evaluate(() => window.postMessage(JSON.stringify({ type: 'WA_EMBEDDED_SIGNUP', event: 'CANCEL', data: { current_step: 'FORGED' } }), '*'));
+    await page.evaluate(`window.postMessage(JSON.stringify({ type: 'WA_EMBEDDED_SIGNUP', event: 'CANCEL', data: { current_step: 'FORGED' } }), '*')`);
     await new Promise((r) => setTimeout(r, 300));
     expect(await page.textContent('#status')).toBe('');
     await page.close();
