@@ -6,6 +6,8 @@ import type { Database } from './db/schema.js';
 export interface ConfigurationGap {
   missing: string;
   disables: string;
+  /** warn: a core function is off (webhooks, sending, the admin API); info: an optional integration. */
+  level: 'warn' | 'info';
 }
 
 export const NO_SEND_TOKEN_REASON =
@@ -17,7 +19,8 @@ export const NO_SEND_TOKEN_REASON =
  */
 export function configurationGaps(config: Config, opts: { adminToken: 'configured' | 'generated' | 'none' }): ConfigurationGap[] {
   const gaps: ConfigurationGap[] = [];
-  const gap = (missing: string, disables: string) => gaps.push({ missing, disables });
+  const CORE = new Set(['WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN', 'WHATSAPP_ACCESS_TOKEN', 'COEX_API_TOKEN', 'COEX_AGENT=on']);
+  const gap = (missing: string, disables: string) => gaps.push({ missing, disables, level: CORE.has(missing) ? 'warn' : 'info' });
   if (!config.WHATSAPP_APP_SECRET) gap('WHATSAPP_APP_SECRET', 'webhooks: POST /webhooks/whatsapp answers 503, nothing is received from Meta');
   if (!config.WHATSAPP_VERIFY_TOKEN) gap('WHATSAPP_VERIFY_TOKEN', "Meta's webhook verification (GET /webhooks/whatsapp) fails: the callback URL cannot be saved in the App Dashboard");
   if (!config.WHATSAPP_ACCESS_TOKEN) gap('WHATSAPP_ACCESS_TOKEN', 'sending (agent replies, API replies, campaigns) works only on numbers onboarded through Embedded Signup; on other numbers the agent records why it does not answer');

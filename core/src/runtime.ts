@@ -319,7 +319,7 @@ export class Runtime {
           );
         }
         const gaps = configurationGaps(config, { adminToken: config.COEX_API_TOKEN ? 'configured' : adminToken ? 'generated' : 'none' });
-        for (const g of gaps) logger.warn({ missing: g.missing, disables: g.disables }, `not configured: ${g.missing} — disables ${g.disables}`);
+        for (const g of gaps) logger[g.level]({ missing: g.missing, disables: g.disables }, `not configured: ${g.missing} — disables ${g.disables}`);
         routers.push(onboardingPageRouter({ config }));
         routers.push(consoleRouter({ db: handle.db, config, adminToken, gaps, wakeCrm: (id) => jobs.enqueue(QUEUES.crm, { connectionId: id }, { singletonKey: id }) }));
         const readiness = async () => ({ not_configured: gaps, numbers_without_send_token: await numbersWithoutSendToken(handle.db, config) });

@@ -145,7 +145,9 @@ export function apiRouter(opts: ApiOptions): Router {
       res.status(201).json(await opts.onboarding.onboard({ tenantId, code: body.data.code, wabaId: body.data.waba_id, phoneNumberId: body.data.phone_number_id }));
     } catch (error) {
       const steps = (error as { steps?: unknown }).steps;
-      res.status(502).json({ error: error instanceof Error ? error.message : String(error), steps: steps ?? [] });
+      // Only a failed onboarding step (Meta's answer) is shown; anything else is an internal error.
+      if (!Array.isArray(steps)) throw error;
+      res.status(502).json({ error: error instanceof Error ? error.message : String(error), steps });
     }
   });
 
