@@ -24,6 +24,8 @@ describe.each(backends())('admin API: tenants, numbers, paging, readiness [%s]',
     }
     await s.postWebhook(P.inboundMessage(N, { waId: '212612345600', name: 'C0' }, 'wamid.ADM-0b', base + 1, P.text('chhal taman?')));
     await s.postWebhook(P.inboundMessage(N, { waId: '212612345600', name: 'C0' }, 'wamid.ADM-0c', base + 1, P.text('dyal l9ftan')));
+    // Meta's quality update names the number by its display digits only.
+    await s.postWebhook({ object: 'whatsapp_business_account', entry: [{ id: N.wabaId, time: Math.floor(base / 1000), changes: [{ field: 'phone_number_quality_update', value: { display_phone_number: '212522000001', event: 'FLAGGED', current_limit: 'TIER_1K' } }] }] });
     await s.runtime.waitForInboxDrained(60_000);
   });
   afterAll(async () => {
@@ -45,8 +47,8 @@ describe.each(backends())('admin API: tenants, numbers, paging, readiness [%s]',
   });
 
   it('lists numbers and moves one, with its threads, to another tenant; a tenant token cannot', async () => {
-    const numbers = await json<{ numbers: Array<{ phone_number_id: string; tenant_id: string; connection: { status: string }; inactivity_warning: boolean }> }>(await s.api('/api/v1/numbers'));
-    expect(numbers.numbers).toEqual([expect.objectContaining({ phone_number_id: N.phoneNumberId, tenant_id: 'default', connection: expect.objectContaining({ status: 'connected' }), inactivity_warning: false })]);
+    const numbers = await json<{ numbers: Array<{ phone_number_id: string; tenant_id: string; connection: { status: string }; quality: string | null; inactivity_warning: boolean }> }>(await s.api('/api/v1/numbers'));
+    expect(numbers.numbers).toEqual([expect.objectContaining({ phone_number_id: N.phoneNumberId, tenant_id: 'default', connection: expect.objectContaining({ status: 'connected' }), quality: 'FLAGGED', inactivity_warning: false })]);
 
     const unknownTenant = await s.api(`/api/v1/numbers/${N.phoneNumberId}/tenant`, { method: 'PUT', body: JSON.stringify({ tenant_id: 'nobody' }) });
     expect(unknownTenant.status).toBe(404);

@@ -105,7 +105,12 @@ export async function listNumbers(db: Kysely<Database>, scope: TenantScope, now:
       's.history_progress',
       's.history_messages',
       's.contacts_status',
-      sql<string | null>`(select coalesce(e.payload->>'current_limit', e.payload->>'event', e.event) from account_events e where e.phone_number_id = n.phone_number_id and e.event ilike '%quality%' order by e.id desc limit 1)`.as('quality'),
+      // phone_number_quality_update names the number by its display digits only (no phone_number_id);
+      // CoEx keeps it as an unknown_events row with the change's value as payload.
+      sql<string | null>`(select u.payload->>'event' from unknown_events u
+        where u.field = 'phone_number_quality_update'
+          and regexp_replace(coalesce(u.payload->>'display_phone_number', ''), '[^0-9]', '', 'g') = regexp_replace(coalesce(n.display_phone_number, ''), '[^0-9]', '', 'g')
+        order by u.id desc limit 1)`.as('quality'),
     ])
     .orderBy('n.tenant_id')
     .orderBy('n.phone_number_id');
