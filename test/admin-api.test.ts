@@ -125,6 +125,15 @@ describe.each(backends())('admin API: tenants, numbers, paging, readiness [%s]',
     expect(JSON.stringify(ready)).not.toContain(TEST_ADMIN_TOKEN);
   });
 
+  it('OAuth install URLs say which settings are missing', async () => {
+    const res = await fetch(`${s.url}/oauth/hubspot/install?tenant=atlas`);
+    expect(res.status).toBe(404);
+    const body = (await res.json()) as { error: string; missing: string[] };
+    expect(body.error).toMatch(/HubSpot installs by OAuth are not configured/);
+    expect(body.missing).toEqual(['HUBSPOT_CLIENT_ID', 'HUBSPOT_CLIENT_SECRET', 'PUBLIC_BASE_URL']);
+    expect(((await (await fetch(`${s.url}/oauth/zoho/install?tenant=atlas&org=1`)).json()) as { missing: string[] }).missing).toContain('ZOHO_CLIENT_ID');
+  });
+
   it('/metrics needs the metrics token when one is set', async () => {
     expect((await fetch(`${s.url}/metrics`)).status).toBe(401);
     expect((await fetch(`${s.url}/metrics`, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status).toBe(401);

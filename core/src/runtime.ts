@@ -21,6 +21,7 @@ import { apiRouter, type ApiOptions } from './api/routes.js';
 import { adminRouter } from './api/admin-routes.js';
 import { consoleRouter } from './console/routes.js';
 import { onboardingPageRouter } from './onboarding-page/routes.js';
+import { oauthNotConfiguredRouter } from './http/not-configured.js';
 import { configurationGaps, NO_SEND_TOKEN_REASON, numbersWithoutSendToken } from './config-report.js';
 import { createHttpApp } from './http/app.js';
 import { resumeExpiredPauses } from './store/bot.js';
@@ -321,6 +322,7 @@ export class Runtime {
         const gaps = configurationGaps(config, { adminToken: config.COEX_API_TOKEN ? 'configured' : adminToken ? 'generated' : 'none' });
         for (const g of gaps) logger[g.level]({ missing: g.missing, disables: g.disables }, `not configured: ${g.missing} — disables ${g.disables}`);
         routers.push(onboardingPageRouter({ config }));
+        routers.push(oauthNotConfiguredRouter(config));
         routers.push(consoleRouter({ db: handle.db, config, adminToken, gaps, wakeCrm: (id) => jobs.enqueue(QUEUES.crm, { connectionId: id }, { singletonKey: id }) }));
         const readiness = async () => ({ not_configured: gaps, numbers_without_send_token: await numbersWithoutSendToken(handle.db, config) });
         app = createHttpApp({ logger, metrics, ready: () => ping(handle.db), routers, readiness, ...(config.COEX_METRICS_TOKEN ? { metricsToken: config.COEX_METRICS_TOKEN } : {}) });
