@@ -134,4 +134,10 @@ export interface CrmConnector {
   recordMarketingConsent(change: MarketingConsentChange): Promise<void>;
   /** Verifies a request from this CRM's UI extension; returns the CRM account (portal, site, db, org). */
   verifyExtensionRequest(req: ExtensionRequest): Promise<VerifyResult>;
+  /**
+   * Checks the credentials with one cheap read call, at connect time, so bad keys or an unreachable
+   * host are refused at once rather than discovered hours later as dead letters. Throws CrmError:
+   * `retryable` = the CRM could not be reached (network, timeout, 5xx); otherwise the CRM refused.
+   */
+  verifyCredentials(): Promise<void>;
 }

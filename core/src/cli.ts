@@ -1,6 +1,11 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { loadDotEnv } from './env-file.js';
+import { formatCliError } from './cli-errors.js';
+import { describeBoundAddress } from './http/listen-address.js';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from './config.js';
@@ -12,9 +17,10 @@ import { sha256Hex, TokenCipher } from './crypto.js';
 import { runDemo } from './demo/run.js';
 import { DEMO_LANGUAGES, demoLanguageFromEnv, type DemoLanguage } from './demo/labels.js';
 import { registerCampaignCommands } from './campaigns/cli.js';
+import { registerAdminCommands } from './admin/cli.js';
 
 const program = new Command();
-program.name('coex').description('CoEx: WhatsApp Coexistence platform').showHelpAfterError();
+program.name('coex').description('CoEx: WhatsApp Coexistence platform').option('--verbose', 'print the stack trace of an error').showHelpAfterError();
 
 function config() {
   return loadConfig();
@@ -28,7 +34,7 @@ program
     const cfg = config();
     const runtime = await Runtime.create({ config: cfg, exclusive: true });
     const url = await runtime.listen(opts.port ? Number(opts.port) : cfg.PORT);
-    runtime.logger.info({ url, database: runtime.handle.kind, location: runtime.handle.location, worker: cfg.COEX_WORKER }, 'CoEx is serving');
+    runtime.logger.info({ url, listening: describeBoundAddress(runtime.server), database: runtime.handle.kind, location: runtime.handle.location, worker: cfg.COEX_WORKER }, `CoEx is serving on ${describeBoundAddress(runtime.server)}`);
     shutdownOnSignal(runtime);
   });
 
@@ -101,18 +107,6 @@ program
 
 const tenant = program.command('tenant').description('tenants (businesses) on this server');
 tenant
-  .command('create')
-  .argument('<id>', 'tenant id (lowercase letters, digits, - and _)')
-  .option('--name <name>', 'display name')
-  .option('--quiet-period <seconds>', 'agent resumes this long after the last human activity', '1800')
-  .action(async (id: string, opts: { name?: string; quietPeriod: string }) => {
-    await withDatabase(async (db) => {
-      await db.insertInto('tenants').values({ id, name: opts.name ?? id, quiet_period_seconds: Number(opts.quietPeriod) }).onConflict((oc) => oc.column('id').doUpdateSet({ name: opts.name ?? id, quiet_period_seconds: Number(opts.quietPeriod) })).execute();
-      console.log(`tenant ${id} ready`);
-    });
-  });
-
-tenant
   .command('profile')
   .description("set the tenant's business profile (hours, zones, prices, policies, FAQ) that the agent answers from")
   .argument('<id>', 'tenant id')
@@ -131,6 +125,7 @@ tenant
 const token = program.command('token').description('API tokens scoped to one tenant');
 token
   .command('create')
+  .description('create an API token that sees only this tenant (printed once; only its hash is stored)')
   .argument('<tenant>', 'tenant id')
   .option('--label <label>', 'what the token is for', 'api')
   .action(async (tenantId: string, opts: { label: string }) => {
@@ -192,6 +187,7 @@ program
 const crmCmd = program.command('crm').description('CRM connections (HubSpot, WooCommerce, Odoo, Zoho)');
 crmCmd
   .command('connect')
+  .description('connect a CRM account to a tenant: the credentials are checked with one call to the CRM, then stored encrypted')
   .argument('<tenant>', 'tenant id')
   .argument('<credentials>', 'JSON file: { "crm": "hubspot" | "woocommerce" | "odoo" | "zoho", … } (see README)')
   .action(async (tenantId: string, file: string) => {
@@ -202,6 +198,8 @@ crmCmd
     const cfg = config();
     const cipher = cipherFromConfig(cfg);
     await withDatabase(async (db) => {
+      const { checkEncryptionKey } = await import('./key-check.js');
+      await checkEncryptionKey(db, cipher);
       const c = await connectCrm(db, cipher, tenantId, parsed.data);
       console.log(`connected ${c.crm} ${c.account} (${c.id}) to tenant ${tenantId}`);
     });
@@ -232,6 +230,7 @@ program
 const hubspotCmd = program.command('hubspot').description('HubSpot inbox (Conversations custom channel): see hubspot-app/README.md');
 hubspotCmd
   .command('channel')
+  .description('the CoEx custom channel of your HubSpot app')
   .command('register')
   .description('one-time: register the CoEx WhatsApp channel for your HubSpot app (developer API key in $HUBSPOT_DEVELOPER_API_KEY)')
   .requiredOption('--app-id <id>', 'the HubSpot app id')
@@ -246,6 +245,7 @@ hubspotCmd
   });
 hubspotCmd
   .command('inbox')
+  .description('HubSpot inboxes that receive the WhatsApp threads of a number')
   .command('connect')
   .description('create the channel account of a number in a HubSpot inbox and start publishing its WhatsApp threads there')
   .argument('<tenant>', 'tenant id (its HubSpot connection is used)')
@@ -268,6 +268,7 @@ hubspotCmd
 const extKey = program.command('extension-key').description('per-install keys of the WooCommerce plugin, Odoo addon and Zoho widget');
 extKey
   .command('issue')
+  .description('issue the key a CRM extension (WooCommerce plugin, Odoo addon, Zoho widget) signs its requests with (printed once)')
   .argument('<tenant>', 'tenant id')
   .argument('<crm>', 'woocommerce | odoo | zoho')
   .argument('<account>', 'site URL (WooCommerce), <base URL>#<database> (Odoo), org id (Zoho)')
@@ -283,8 +284,9 @@ extKey
   });
 extKey
   .command('revoke')
-  .argument('<crm>')
-  .argument('<account>')
+  .description('revoke the extension key of a CRM account: its requests are refused from now on')
+  .argument('<crm>', 'woocommerce | odoo | zoho')
+  .argument('<account>', 'as given to extension-key issue')
   .action(async (crm: string, account: string) => {
     const { revokeExtensionKey } = await import('./api/extension-auth.js');
     await withDatabase(async (db) => {
@@ -330,9 +332,18 @@ function shutdownOnSignal(runtime: Runtime): void {
 }
 
 registerCampaignCommands(program, withDatabase, undefined, () => cipherFromConfig(config()));
+registerAdminCommands(program, withDatabase);
 
-program.parseAsync(process.argv).catch((error: unknown) => {
-  if (error instanceof ConfigError) console.error(error.message);
-  else console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-  process.exit(1);
-});
+export { program };
+
+// Run only as the program (not when a test imports the command tree to check its help).
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const verbose = process.argv.includes('--verbose');
+  Promise.resolve()
+    .then(() => loadDotEnv())
+    .then(() => program.parseAsync(process.argv))
+    .catch((error: unknown) => {
+      console.error(formatCliError(error, verbose));
+      process.exit(1);
+    });
+}

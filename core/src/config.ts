@@ -5,7 +5,11 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('0.0.0.0'),
   /** PostgreSQL server (postgres://…); unset: the embedded PostgreSQL in DATA_DIR/postgres. */
-  DATABASE_URL: z.string().url().optional(),
+  DATABASE_URL: z
+    .string()
+    .url()
+    .refine((u) => /^postgres(ql)?:\/\//i.test(u), { error: (issue) => `only PostgreSQL is supported (postgres://user:password@host:5432/db); got a ${String(issue.input).split(':')[0]}:// URL` })
+    .optional(),
   DATA_DIR: z.string().default('./data'),
   /** Connections per process (the inbox worker holds one per number it applies at once). */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(20),
@@ -18,8 +22,10 @@ const envSchema = z.object({
   /** System-user token used for numbers that have no token of their own (single-business setups). */
   WHATSAPP_ACCESS_TOKEN: z.string().min(1).optional(),
   META_APP_ID: z.string().optional(),
-  /** Facebook Login for Business configuration used by the Embedded Signup v4 page (its products select v4). */
-  META_EMBEDDED_SIGNUP_CONFIG_ID: z.string().regex(/^\d+$/).optional(),
+  /** Embedded Signup configuration id (App Dashboard → Facebook Login for Business → Configurations): enables the /onboarding page. */
+  META_CONFIG_ID: z.string().regex(/^\d+$/).optional(),
+  /** When set, GET /metrics requires `Authorization: Bearer <this token>`. */
+  COEX_METRICS_TOKEN: z.string().min(16).optional(),
   /** HubSpot marketplace app (OAuth install at /oauth/hubspot/install; needs PUBLIC_BASE_URL). */
   HUBSPOT_CLIENT_ID: z.string().min(1).optional(),
   /**
@@ -63,9 +69,14 @@ const envSchema = z.object({
   TRANSCRIPT_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(3600).default(90),
   GEMINI_BASE_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** auto = readable lines in a terminal, JSON otherwise; json / pretty force one. */
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
 });
 
 export type Config = z.infer<typeof envSchema>;
+
+/** Every key the configuration reads (the `.env.example` test checks the file against it). */
+export const CONFIG_KEYS: readonly string[] = Object.keys(envSchema.shape);
 
 export class ConfigError extends Error {}
 

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -22,6 +22,14 @@ export class TokenCipher {
       writeFileSync(path, randomBytes(32).toString('base64'), { mode: 0o600 });
     }
     return TokenCipher.fromKey(readFileSync(path, 'utf8').trim());
+  }
+
+  /**
+   * A short public identifier of the key (HMAC of a fixed label under the key: it reveals nothing
+   * about the key), stored in the database to recognise a server started with another key.
+   */
+  fingerprint(): string {
+    return createHmac('sha256', this.key).update('coex encryption key fingerprint v1').digest('hex').slice(0, 16);
   }
 
   encrypt(plain: string): string {

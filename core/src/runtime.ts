@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { acquireServerLock, migrateToLatest, openDatabase, ping, type DatabaseHandle } from './db/index.js';
 import type { Database } from './db/schema.js';
 import { TokenCipher } from './crypto.js';
+import { checkEncryptionKey } from './key-check.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { InboxWriter } from './webhooks/inbox-writer.js';
@@ -18,6 +19,11 @@ import { InboxProcessor } from './worker/inbox-processor.js';
 import { InboxWorker, createBoss } from './worker/queue.js';
 import { apiRouter, type ApiOptions } from './api/routes.js';
 import { inboxRouter } from './api/inbox-routes.js';
+import { adminRouter } from './api/admin-routes.js';
+import { consoleRouter } from './console/routes.js';
+import { onboardingPageRouter } from './onboarding-page/routes.js';
+import { oauthNotConfiguredRouter } from './http/not-configured.js';
+import { configurationGaps, NO_SEND_TOKEN_REASON, numbersWithoutSendToken } from './config-report.js';
 import { createHttpApp } from './http/app.js';
 import { resumeExpiredPauses } from './store/bot.js';
 import { GraphClient } from './outbound/graph-client.js';
@@ -111,7 +117,7 @@ export class Runtime {
 
   static async create(opts: RuntimeOptions): Promise<Runtime> {
     const { config } = opts;
-    const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
+    const logger = opts.logger ?? createLogger(config.LOG_LEVEL, config.LOG_FORMAT);
     const ephemeral = opts.ephemeral === true;
     const handle = await openDatabase({
       databaseUrl: config.DATABASE_URL,
@@ -140,6 +146,8 @@ export class Runtime {
         : ephemeral
           ? TokenCipher.fromKey(randomBytes(32).toString('base64'))
           : TokenCipher.fromKeyFile(join(config.DATA_DIR, 'encryption.key'));
+      // A throwaway key (an ephemeral test runtime) is never recorded: the next runtime would not share it.
+      if (config.COEX_ENCRYPTION_KEY || !ephemeral) await checkEncryptionKey(handle.db, cipher);
       metrics.setPendingSource(() => processor.pendingCount());
 
       const graph = new GraphClient({
@@ -250,13 +258,15 @@ export class Runtime {
           for (const c of rows) if (tenants.size === 0 || tenants.has(c.tenant_id)) await wakeCrm(c.id, trx);
         }
         if (config.COEX_AGENT === 'on') {
-          const sendable = [];
+          const sendable: typeof outcome.live = [];
+          const unsendable: typeof outcome.live = [];
           const numberCanSend = new Map<string, boolean>();
           for (const m of outcome.live) {
             if (!numberCanSend.has(m.phoneNumberId)) numberCanSend.set(m.phoneNumberId, await canSend(trx, m.phoneNumberId));
-            if (numberCanSend.get(m.phoneNumberId)) sendable.push(m);
+            (numberCanSend.get(m.phoneNumberId) ? sendable : unsendable).push(m);
           }
           await agent.onLiveMessages(sendable, trx);
+          await agent.recordNotAnswered(unsendable, NO_SEND_TOKEN_REASON, trx);
         }
       });
 
@@ -299,7 +309,7 @@ export class Runtime {
                     ...webhookSubscription(config),
                   }),
                 appId: config.META_APP_ID,
-                configId: config.META_EMBEDDED_SIGNUP_CONFIG_ID,
+                configId: config.META_CONFIG_ID,
                 graphVersion: config.GRAPH_API_VERSION,
                 requestSync: (a: { tenantId: string; phoneNumberId: string; type: 'history' | 'contacts' }) => requestSync(onboardingDeps, a.tenantId, a.phoneNumberId, a.type === 'history' ? 'history' : 'smb_app_state_sync'),
               }
@@ -337,6 +347,7 @@ export class Runtime {
           }),
         );
         routers.push(inboxRouter({ db: handle.db, adminToken }));
+        routers.push(adminRouter({ db: handle.db, adminToken, wakeCrm: (id) => jobs.enqueue(QUEUES.crm, { connectionId: id }, { singletonKey: id }) }));
         routers.push(apiRouter({ db: handle.db, adminToken, sendReply, cipher, ...(onboarding ? { onboarding } : {}) }));
         if (config.PUBLIC_BASE_URL && ((config.HUBSPOT_CLIENT_ID && config.HUBSPOT_CLIENT_SECRET) || (config.ZOHO_CLIENT_ID && config.ZOHO_CLIENT_SECRET))) {
           routers.push(
@@ -351,7 +362,13 @@ export class Runtime {
             }),
           );
         }
-        app = createHttpApp({ logger, metrics, ready: () => ping(handle.db), routers });
+        const gaps = configurationGaps(config, { adminToken: config.COEX_API_TOKEN ? 'configured' : adminToken ? 'generated' : 'none' });
+        for (const g of gaps) logger[g.level]({ missing: g.missing, disables: g.disables }, `not configured: ${g.missing} — disables ${g.disables}`);
+        routers.push(onboardingPageRouter({ config }));
+        routers.push(oauthNotConfiguredRouter(config));
+        routers.push(consoleRouter({ db: handle.db, config, adminToken, gaps, wakeCrm: (id) => jobs.enqueue(QUEUES.crm, { connectionId: id }, { singletonKey: id }) }));
+        const readiness = async () => ({ not_configured: gaps, numbers_without_send_token: await numbersWithoutSendToken(handle.db, config) });
+        app = createHttpApp({ logger, metrics, ready: () => ping(handle.db), routers, readiness, ...(config.COEX_METRICS_TOKEN ? { metricsToken: config.COEX_METRICS_TOKEN } : {}) });
       }
       const crm = new CrmOutbox({ db: handle.db, cipher, logger, connectorFor: persistentConnectorFactory({ db: handle.db, cipher, logger }), inboxSender: sender });
       const runtime = new Runtime(config, logger, handle, boss, inboxWorker, processor, metrics, cipher, app, graph, sender, jobs, blobs, agent, transcriberFor, crm, campaigns, serverLock);

@@ -242,6 +242,11 @@ export class HubSpotConnector implements CrmConnector {
    * (and a "CoEx" property group for it). Safe to run again. Needs property-write scopes for these
    * objects (to confirm when registering the app: HubSpot documents them per object).
    */
+  /** One read of a contact property definition: proves the token (an absent property is fine). */
+  async verifyCredentials(): Promise<void> {
+    await this.findProperty('contacts', { calls: 0 });
+  }
+
   async ensureProperties(): Promise<{ created: string[] }> {
     const ops: Ops = { calls: 0 };
     const created: string[] = [];
@@ -260,18 +265,25 @@ export class HubSpotConnector implements CrmConnector {
       await this.ignoreConflict(() =>
         this.call(ops, () => this.client.crm.properties.groupsApi.create(objectType, { name: 'coex', label: 'CoEx' })),
       );
-      await this.call(ops, () =>
-        this.client.crm.properties.coreApi.create(objectType, {
-          name: HUBSPOT_COEX_ID_PROPERTY,
-          label: 'CoEx message id',
-          description: 'Set by CoEx: makes WhatsApp archiving idempotent. Do not edit.',
-          groupName: 'coex',
-          type: PropertyCreateTypeEnum.String,
-          fieldType: PropertyCreateFieldTypeEnum.Text,
-          hasUniqueValue: true,
-          formField: false,
-        }),
-      );
+      try {
+        await this.call(ops, () =>
+          this.client.crm.properties.coreApi.create(objectType, {
+            name: HUBSPOT_COEX_ID_PROPERTY,
+            label: 'CoEx message id',
+            description: 'Set by CoEx: makes WhatsApp archiving idempotent. Do not edit.',
+            groupName: 'coex',
+            type: PropertyCreateTypeEnum.String,
+            fieldType: PropertyCreateFieldTypeEnum.Text,
+            hasUniqueValue: true,
+            formField: false,
+          }),
+        );
+      } catch (err) {
+        // Created meanwhile by a concurrent connect (two installs at once): fine if it is the unique one.
+        if (!(err instanceof CrmError && err.status === 409)) throw err;
+        if ((await this.findProperty(objectType, ops))?.hasUniqueValue !== true) throw err;
+        continue;
+      }
       created.push(`${objectType}.${HUBSPOT_COEX_ID_PROPERTY}`);
     }
     return { created };

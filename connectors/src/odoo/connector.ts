@@ -124,6 +124,14 @@ export class OdooConnector implements CrmConnector {
     return this.transport.protocol;
   }
 
+  /**
+   * `fields_get` on res.partner (authenticating first on XML-RPC): proves the URL, the database, the
+   * login and API key, and read access to the model every write goes to.
+   */
+  async verifyCredentials(): Promise<void> {
+    await this.transport.fieldsGet('res.partner', ['phone']);
+  }
+
   async findOrCreateContact(phoneE164: string, name: string | null): Promise<CrmContactRef> {
     const e164 = normalizePhone(phoneE164, this.defaultCountry);
     if (e164 === null) throw new CrmError(`odoo: not a valid phone number: "${phoneE164}"`, 'odoo', false);

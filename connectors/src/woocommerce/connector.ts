@@ -170,6 +170,11 @@ export class WooCommerceConnector implements CrmConnector {
     });
   }
 
+  /** One authenticated read (the newest order): proves the URL, the REST API and the key's read access. */
+  async verifyCredentials(): Promise<void> {
+    await this.call({ calls: 0 }, 'GET orders', () => this.api.get('orders', { per_page: 1 }));
+  }
+
   // ── lookup ───────────────────────────────────────────────────────────────────────────────
 
   /**

@@ -149,6 +149,15 @@ export class ZohoConnector implements CrmConnector {
     return this.config.module;
   }
 
+  /**
+   * A token refresh at the accounts server: proves the client id, client secret and refresh token.
+   * Credentials that arrive with a fresh access token (an OAuth install that just exchanged its
+   * code) were proven by that exchange: no call then.
+   */
+  async verifyCredentials(): Promise<void> {
+    await this.accessToken();
+  }
+
   async findOrCreateContact(phoneE164: string, name: string | null): Promise<CrmContactRef> {
     const e164 = normalizePhone(phoneE164, this.defaultCountry);
     if (e164 === null) throw new CrmError(`zoho: not a valid phone number: "${phoneE164}"`, 'zoho', false);

@@ -74,6 +74,23 @@ export class AgentOrchestrator {
     }
   }
 
+  /**
+   * Records, in the delivery's transaction, that these customer messages will get no answer and why
+   * (e.g. no access token to send with): a `skipped` turn with the reason, visible on the thread in
+   * the API and the console, and a log line — the agent never stays silent without saying so.
+   */
+  async recordNotAnswered(live: LiveMessage[], reason: string, trx: Kysely<Database>): Promise<void> {
+    for (const m of live) {
+      if (m.direction !== 'inbound' || m.origin !== 'customer' || !ANSWERABLE.has(m.type)) continue;
+      await trx
+        .insertInto('agent_turns')
+        .values({ tenant_id: m.tenantId, thread_id: m.threadId, trigger_message_id: m.messageId, status: 'skipped', reason })
+        .onConflict((oc) => oc.column('trigger_message_id').doNothing())
+        .execute();
+      this.deps.logger.warn({ tenantId: m.tenantId, threadId: m.threadId, messageId: m.messageId, phoneNumberId: m.phoneNumberId, reason }, `agent will not answer: ${reason}`);
+    }
+  }
+
   /** Called when a voice note's transcript is stored (or failed): wakes its turn now. */
   async onTranscriptSettled(messageId: string): Promise<void> {
     const turn = await this.deps.db.selectFrom('agent_turns').select('id').where('trigger_message_id', '=', messageId).executeTakeFirst();
@@ -86,6 +103,7 @@ export class AgentOrchestrator {
     if (!turn) return { status: 'skipped', reason: 'turn not found' };
     if (!['pending', 'waiting_transcript'].includes(turn.status)) return { status: 'skipped', reason: `already ${turn.status}` };
     const finish = async (result: TurnResult): Promise<TurnResult> => {
+      if (result.status === 'skipped' || result.status === 'cancelled') this.deps.logger.info({ turnId, threadId: turn.thread_id, status: result.status, reason: result.reason }, `agent did not answer: ${result.reason}`);
       await db
         .updateTable('agent_turns')
         .set({ status: result.status, reason: 'reason' in result ? result.reason : null, reply_message_id: result.status === 'sent' ? result.messageId : null, updated_at: sql`now()` })

@@ -3,14 +3,16 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/schema.js';
 import { bearerAuth } from './auth.js';
-import { getAccountState, getSyncState, getThread, listMessages, listThreads } from '../store/queries.js';
+import { getAccountState, getSyncState, getThread } from '../store/queries.js';
+import { InvalidCursorError, pageMessages, pageThreads } from '../store/paging.js';
+import { recentAgentTurns } from '../store/agent-turns.js';
 import { botHistory, setBotState } from '../store/bot.js';
 import type { ThreadMessage } from '../outbound/send-service.js';
 import { NumberNotConnectedError, RecipientUnknownError, SendFailedError } from '../outbound/send-service.js';
 import { WindowClosedError } from '../outbound/window.js';
 import { InvalidMessageError } from '../outbound/graph-client.js';
 import { crmCredentialsSchema } from '../crm/registry.js';
-import { connectCrm, listCrmConnections } from '../crm/connections.js';
+import { connectCrm, CrmConnectError, listCrmConnections } from '../crm/connections.js';
 import { issueExtensionKeyHandler } from './extension-routes.js';
 import { replyBodySchema, toThreadMessage } from './reply.js';
 import { businessProfileSchema } from '../agent/offline-responder.js';
@@ -41,7 +43,12 @@ const threadsQuery = z.object({
   wa_id: z.string().regex(/^\+?[\d\s-]+$/).optional(),
   /** A business-scoped user id (BSUID), for customers known without a phone. */
   user_id: z.string().regex(/^[A-Za-z]{2}\.[A-Za-z0-9.]{1,140}$/).optional(),
-  limit: z.coerce.number().int().min(1).max(500).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: z.string().max(500).optional(),
+});
+const messagesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(1000),
+  cursor: z.string().max(500).optional(),
 });
 const botBody = z.object({ action: z.enum(['pause', 'resume', 'off']), actor: z.string().max(200).optional() });
 const replyBody = replyBodySchema;
@@ -58,8 +65,16 @@ export function apiRouter(opts: ApiOptions): Router {
   router.get('/api/v1/threads', async (req: Request, res: Response) => {
     const q = threadsQuery.safeParse(req.query);
     if (!q.success) return badRequest(res, q.error);
-    const threads = await listThreads(opts.db, req.tenantScope ?? null, { phoneNumberId: q.data.phone_number_id, waId: q.data.wa_id, userId: q.data.user_id, limit: q.data.limit });
+    let page;
+    try {
+      page = await pageThreads(opts.db, req.tenantScope ?? null, { phoneNumberId: q.data.phone_number_id, waId: q.data.wa_id, userId: q.data.user_id, limit: q.data.limit, cursor: q.data.cursor });
+    } catch (error) {
+      if (error instanceof InvalidCursorError) return void res.status(400).json({ error: error.message });
+      throw error;
+    }
+    const threads = page.threads;
     res.json({
+      next_cursor: page.next_cursor,
       threads: threads.map((t) => ({
         id: t.id,
         phone_number_id: t.phone_number_id,
@@ -76,13 +91,22 @@ export function apiRouter(opts: ApiOptions): Router {
   router.get('/api/v1/threads/:id', async (req: Request, res: Response) => {
     const thread = await getThread(opts.db, req.tenantScope ?? null, String(req.params.id));
     if (!thread) return void res.status(404).json({ error: 'thread not found' });
-    res.json({ thread, bot_history: await botHistory(opts.db, thread.id) });
+    // agent_turns: whether the agent answered each customer message, and why not (skipped, handoff…).
+    res.json({ thread, bot_history: await botHistory(opts.db, thread.id), agent_turns: await recentAgentTurns(opts.db, thread.id) });
   });
 
   router.get('/api/v1/threads/:id/messages', async (req: Request, res: Response) => {
-    const messages = await listMessages(opts.db, req.tenantScope ?? null, String(req.params.id));
-    if (!messages) return void res.status(404).json({ error: 'thread not found' });
-    res.json({ messages });
+    const q = messagesQuery.safeParse(req.query);
+    if (!q.success) return badRequest(res, q.error);
+    let page;
+    try {
+      page = await pageMessages(opts.db, req.tenantScope ?? null, String(req.params.id), { limit: q.data.limit, cursor: q.data.cursor });
+    } catch (error) {
+      if (error instanceof InvalidCursorError) return void res.status(400).json({ error: error.message });
+      throw error;
+    }
+    if (!page) return void res.status(404).json({ error: 'thread not found' });
+    res.json({ messages: page.messages, next_cursor: page.next_cursor });
   });
 
   router.post('/api/v1/threads/:id/bot', async (req: Request, res: Response) => {
@@ -173,7 +197,9 @@ export function apiRouter(opts: ApiOptions): Router {
       res.status(201).json(await opts.onboarding.onboard({ tenantId, code: body.data.code, wabaId: wabaId!, phoneNumberId }));
     } catch (error) {
       const steps = (error as { steps?: unknown }).steps;
-      res.status(502).json({ error: error instanceof Error ? error.message : String(error), steps: steps ?? [] });
+      // Only a failed onboarding step (Meta's answer) is shown; anything else is an internal error.
+      if (!Array.isArray(steps)) throw error;
+      res.status(502).json({ error: error instanceof Error ? error.message : String(error), steps });
     }
   });
 
@@ -221,7 +247,8 @@ export function apiRouter(opts: ApiOptions): Router {
       const connection = await connectCrm(opts.db, opts.cipher, tenantId, body.data.credentials);
       res.status(201).json({ connection });
     } catch (error) {
-      res.status(409).json({ error: error instanceof Error ? error.message : String(error) });
+      if (error instanceof CrmConnectError) return void res.status(error.httpStatus).json({ error: error.message, code: error.code });
+      throw error;
     }
   });
 

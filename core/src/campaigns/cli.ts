@@ -162,6 +162,7 @@ export function registerCampaignCommands(program: Command, withDatabase: WithDat
 
   campaign
     .command('pause')
+    .description('pause a running campaign (recipients not yet sent wait; `campaign start` resumes)')
     .argument('<id>', 'campaign id')
     .option('--tenant <id>', 'only within this tenant')
     .option('--reason <text>', 'shown in the report', 'paused from the CLI')
@@ -174,6 +175,7 @@ export function registerCampaignCommands(program: Command, withDatabase: WithDat
 
   campaign
     .command('report')
+    .description('sent, delivered, read, failed (by error code) and replied counts of a campaign')
     .argument('<id>', 'campaign id')
     .option('--tenant <id>', 'only within this tenant')
     .option('--json', 'print the report as JSON')
@@ -193,6 +195,7 @@ export function registerCampaignCommands(program: Command, withDatabase: WithDat
 
   campaign
     .command('list')
+    .description('campaigns, most recent first, with their status')
     .option('--tenant <id>', 'only this tenant')
     .option('--limit <n>', 'most recent first', '50')
     .action(async (opts: { tenant?: string; limit: string }) => {

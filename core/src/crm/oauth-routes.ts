@@ -318,6 +318,9 @@ export function oauthRouter(opts: OAuthRouterOptions): express.Router {
         clientId: zoho.clientId,
         clientSecret: zoho.clientSecret,
         refreshToken,
+        // The access token just issued: the connect-time check and the first writes need no refresh.
+        accessToken: tokens.accessToken,
+        accessTokenExpiresAt: tokens.expiresAt,
         module: state.module ?? 'Contacts',
         orgId,
         ...(zoho.allowedAccountsServers ? { allowedAccountsServers: zoho.allowedAccountsServers } : {}),

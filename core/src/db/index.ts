@@ -12,6 +12,7 @@ import * as m0006 from './migrations/0006_hubspot_inbox.js';
 import * as m0007 from './migrations/0007_inbox_bodies.js';
 import * as m0008 from './migrations/0008_consent_signals_account_state.js';
 import * as m0009 from './migrations/0009_meta_2026.js';
+import * as m0010 from './migrations/0010_settings.js';
 
 export type { Database } from './schema.js';
 
@@ -26,6 +27,7 @@ const migrations: Record<string, Migration> = {
   '0007_inbox_bodies': m0007,
   '0008_consent_signals_account_state': m0008,
   '0009_meta_2026': m0009,
+  '0010_settings': m0010,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

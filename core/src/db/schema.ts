@@ -364,6 +364,7 @@ export interface Database {
   opt_outs: OptOutsTable;
   opt_out_events: OptOutEventsTable;
   contact_user_id_changes: ContactUserIdChangesTable;
+  coex_settings: CoexSettingsTable;
 }
 
 export type MessageRow = Selectable<MessagesTable>;
@@ -449,4 +450,11 @@ export interface OptOutEventsTable {
   applied: Generated<boolean>;
   /** Webhook signals: the same delivery repeated records nothing twice. */
   dedupe_key: Optional<string>;
+}
+
+/** Server-wide settings kept with the data (migrations/0010_settings.ts), e.g. the encryption key's fingerprint. */
+export interface CoexSettingsTable {
+  key: string;
+  value: string;
+  updated_at: GeneratedTimestamp;
 }

@@ -1,9 +1,19 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
+import { secretEquals } from '../crypto.js';
 
 /** Express app shell: request metrics, health endpoints, JSON errors (with 413 for oversize bodies). */
-export function createHttpApp(opts: { logger: Logger; metrics: Metrics; ready: () => Promise<void>; routers: express.Router[] }): express.Express {
+export function createHttpApp(opts: {
+  logger: Logger;
+  metrics: Metrics;
+  ready: () => Promise<void>;
+  routers: express.Router[];
+  /** Extra facts for /readyz (what is not configured and what that disables); never secrets. */
+  readiness?: () => Promise<Record<string, unknown>>;
+  /** When set, /metrics requires `Authorization: Bearer <token>` (COEX_METRICS_TOKEN). */
+  metricsToken?: string;
+}): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -16,12 +26,19 @@ export function createHttpApp(opts: { logger: Logger; metrics: Metrics; ready: (
   app.get('/readyz', async (_req, res) => {
     try {
       await opts.ready();
-      res.json({ ready: true });
+      res.json({ ready: true, ...(opts.readiness ? await opts.readiness() : {}) });
     } catch (error) {
       res.status(503).json({ ready: false, error: error instanceof Error ? error.message : String(error) });
     }
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', async (req, res) => {
+    if (opts.metricsToken) {
+      const presented = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+      if (!presented || !secretEquals(presented, opts.metricsToken)) {
+        res.status(401).set('WWW-Authenticate', 'Bearer realm="metrics"').json({ error: 'metrics need the bearer token set in COEX_METRICS_TOKEN' });
+        return;
+      }
+    }
     res.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics());
   });
   for (const router of opts.routers) app.use(router);

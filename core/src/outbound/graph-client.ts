@@ -11,6 +11,7 @@ import { GraphApiError, GraphProtocolError, GraphTransportError, MediaDownloadEr
 
 export const DEFAULT_GRAPH_BASE_URL = 'https://graph.facebook.com';
 const DEFAULT_TIMEOUT_MS = 30_000;
+const API_CALL_TIMEOUT_MS = 10_000;
 /** Hosts that legitimately serve WhatsApp media; the bearer token is sent nowhere else (unless configured). */
 const DEFAULT_MEDIA_HOST_SUFFIXES = ['fbsbx.com', 'facebook.com', 'fbcdn.net', 'whatsapp.net'];
 
@@ -876,8 +877,8 @@ export class GraphClient {
     return this.mediaHostSuffixes.some((suffix) => host === suffix || host.endsWith(`.${suffix}`));
   }
 
-  private signalFor(callerSignal: AbortSignal | undefined): AbortSignal {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
+  private signalFor(callerSignal: AbortSignal | undefined, timeoutMs = this.timeoutMs): AbortSignal {
+    const timeout = AbortSignal.timeout(timeoutMs);
     return callerSignal ? AbortSignal.any([timeout, callerSignal]) : timeout;
   }
 
@@ -905,7 +906,9 @@ export class GraphClient {
       method: spec.method,
       headers,
       ...(body === undefined ? {} : { body }),
-      signal: this.signalFor(spec.signal),
+      // API calls answer in well under a second: 10 s means Meta is unreachable, say so early.
+      // Media downloads (larger bodies) keep the full timeout.
+      signal: this.signalFor(spec.signal, Math.min(this.timeoutMs, API_CALL_TIMEOUT_MS)),
     });
     let text: string;
     try {

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
 import { pauseForHuman, reconcileStatuses, STATUS_RANK } from '../store/apply.js';
 import type { GraphClient, OutboundMessage } from './graph-client.js';
-import { classifyError } from './graph-errors.js';
+import { classifyError, GraphTransportError } from './graph-errors.js';
 import type { DbPacer } from './pacer.js';
 import { sleep } from './pacer.js';
 import { assertCanSendFreeForm } from './window.js';
@@ -185,9 +185,12 @@ export class SendService {
         const numericCode = typeof code === 'number' ? code : null;
         const backoff = c.backoffMs(attempt);
         const detail = explainRefusal(numericCode, error instanceof Error ? error.message : String(error));
-        const inRequest = c.retryable && attempt + 1 < firstAttempt + maxAttempts && backoff <= (this.options.maxBackoffMs ?? 30_000);
+        // Meta unreachable (network, timeout): one quick retry in the request, then the retry job —
+        // the caller is not held for the whole backoff series while nothing answers.
+        const transport = error instanceof GraphTransportError;
+        const inRequest = c.retryable && attempt + 1 < firstAttempt + maxAttempts && backoff <= (this.options.maxBackoffMs ?? 30_000) && (!transport || attempt === firstAttempt);
         const deferred = !inRequest && c.retryable && Number.isFinite(backoff) && this.scheduleRetry !== undefined && attempt + 1 < (this.options.maxDeferredAttempts ?? 8);
-        this.logger.warn({ threadId, messageId, code: numericCode, kind: c.kind, attempt, retry: inRequest ? 'now' : deferred ? 'deferred' : 'no' }, 'send failed');
+        this.logger.warn({ threadId, messageId, code: numericCode, kind: c.kind, attempt, retry: inRequest ? 'now' : deferred ? 'deferred' : 'no', reason: detail }, `send failed: ${detail}`);
         if (inRequest) {
           if (numericCode === 130429 || numericCode === 80007) await this.pacer.penalize(phoneNumberId, backoff);
           await sleep(backoff);

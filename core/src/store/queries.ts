@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../db/schema.js';
+import type { Database, MessageRow } from '../db/schema.js';
 
 /** Read models of the public API. Every query takes the caller's tenant scope. */
 
@@ -50,7 +50,7 @@ export interface MessageView {
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
-function threadSelect(db: Kysely<Database>) {
+export function threadSelect(db: Kysely<Database>) {
   return db
     .selectFrom('threads')
     .innerJoin('contacts', 'contacts.id', 'threads.contact_id')
@@ -76,7 +76,7 @@ function threadSelect(db: Kysely<Database>) {
 
 type ThreadRowView = Awaited<ReturnType<ReturnType<typeof threadSelect>['execute']>>[number];
 
-function toThreadView(r: ThreadRowView): ThreadView {
+export function toThreadView(r: ThreadRowView): ThreadView {
   const phoneBook = r.phone_book_removed_at ? null : r.phone_book_name;
   return {
     id: r.id,
@@ -139,7 +139,11 @@ export async function listMessages(db: Kysely<Database>, scope: TenantScope, thr
     .limit(Math.min(options.latest ?? limit, 5000))
     .execute();
   const rows = newestFirst ? found.reverse() : found;
-  return rows.map((m) => ({
+  return rows.map(toMessageView);
+}
+
+export function toMessageView(m: MessageRow): MessageView {
+  return {
     id: m.id,
     wamid: m.wamid,
     direction: m.direction,
@@ -157,7 +161,7 @@ export async function listMessages(db: Kysely<Database>, scope: TenantScope, thr
     error: m.error,
     standby: m.standby,
     creation_type: m.creation_type,
-  }));
+  };
 }
 
 export async function getSyncState(db: Kysely<Database>, scope: TenantScope, phoneNumberId: string) {
