@@ -92,7 +92,8 @@ describe.skipIf(!run || !hasChromium).each(backends().slice(0, 1))('onboarding p
       extras: { setup: {}, featureType: 'whatsapp_business_app_onboarding', sessionInfoVersion: '3' },
     });
     expect(await page.evaluate('window.__fbInit.appId')).toBe('coex-app');
-    expect(await page.locator('#steps li.ok').count()).toBe(6);
+    // exchange_code, subscribe_app, webhook_fields, record_number, request_contact_sync, request_history_sync and the number's own line.
+    expect(await page.locator('#steps li.ok').count()).toBe(7);
     expect(await page.textContent('#status')).toBe('Your number is connected.');
     const number = await s.runtime.db.selectFrom('whatsapp_numbers').select('tenant_id').where('phone_number_id', '=', DEFAULT_FAKE_PHONE_NUMBER.id).executeTakeFirstOrThrow();
     expect(number.tenant_id).toBe('atlas');

@@ -57,7 +57,7 @@ export interface PhoneCandidate {
 
 /** Associated contacts of a deal or ticket that have a usable phone, one entry per distinct phone. */
 export function phoneCandidates(
-  contacts: ReadonlyArray<{ toObjectId: number; properties: Readonly<Record<string, string | null | undefined>> }>,
+  contacts: readonly { toObjectId: number; properties: Readonly<Record<string, string | null | undefined>> }[],
 ): PhoneCandidate[] {
   const seen = new Set<string>();
   const out: PhoneCandidate[] = [];
