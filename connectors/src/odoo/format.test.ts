@@ -37,6 +37,13 @@ describe('markers', () => {
     expect(findMarkers(html)).toEqual([messageMarker('msg-1'), messageMarker('msg-2')]);
   });
 
+  it('stay out of the text merchants read in the chatter (an empty element, in an attribute Odoo keeps)', () => {
+    const html = renderTimelineHtml([base]);
+    expect(html).toContain(`<span class="d-none" title="${messageMarker('msg-1')}"></span>`);
+    const visible = html.replace(/<[^>]*>/g, '');
+    expect(visible).not.toMatch(/coex-|CoEx refs/);
+  });
+
   it('identify a bot-state change by thread, time and transition', () => {
     const change = { threadId: 't1', at: '2026-03-01T10:00:00Z', from: 'active', to: 'paused' } as const;
     expect(botStateMarker(change)).toBe(botStateMarker({ ...change }));
