@@ -55,6 +55,7 @@ add_action(
 	static function () {
 		// "Requires Plugins" stops activation without WooCommerce on WP 6.5+; this guards older paths (e.g. WooCommerce deactivated later).
 		if ( ! function_exists( 'wc_get_order' ) ) {
+			add_action( 'admin_notices', array( 'Coex_Settings', 'render_woocommerce_missing_notice' ) );
 			return;
 		}
 		Coex_Settings::init();
