@@ -345,6 +345,9 @@ final class Coex_Settings {
 		}
 		echo '<div class="wrap"><h1>' . esc_html( get_admin_page_title() ) . '</h1>';
 		settings_errors( self::OPTION );
+		// options.php reports success as a 'general' message, which WordPress shows by itself only
+		// under Settings → …; a page under WooCommerce has to print it (found on a real WordPress 7.1).
+		settings_errors( 'general' );
 		echo '<form action="options.php" method="post">';
 		settings_fields( self::GROUP );
 		do_settings_sections( self::PAGE );
