@@ -65,7 +65,7 @@ export async function startWooCommerce(plugins: string[] = []): Promise<WooStack
   const dir = mkdtempSync(join(tmpdir(), 'realcrm-woo-'));
   const port = await freePort();
   const args = [dir, String(port), ...plugins.flatMap((p) => ['--plugin', p])];
-  const { stdout } = await run(script, args, { encoding: 'utf8', timeout: 180_000, maxBuffer: 16 << 20 });
+  const { stdout } = await run(script, args, { encoding: 'utf8', timeout: 380_000, maxBuffer: 16 << 20 });
   const stack = wooStack.parse(lastJsonLine(stdout));
   const root = join(dir, 'wordpress');
   return {
@@ -110,7 +110,7 @@ export async function startOdoo(addons: string[] = [], modules?: string[]): Prom
   const dir = mkdtempSync(join(tmpdir(), 'realcrm-odoo-'));
   const port = await freePort();
   const args = [dir, String(port), ...addons.flatMap((p) => ['--addons', p]), ...(modules ? ['--modules', modules.join(',')] : [])];
-  const { stdout } = await run(script, args, { encoding: 'utf8', timeout: 300_000, maxBuffer: 16 << 20, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+  const { stdout } = await run(script, args, { encoding: 'utf8', timeout: 560_000, maxBuffer: 16 << 20, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
   const stack = odooStack.parse(lastJsonLine(stdout));
   return {
     ...stack,
