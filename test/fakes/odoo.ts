@@ -32,14 +32,14 @@
  *   the one entry per number; `message` is logged on the entry as a note. Both answer the entry's
  *   ids (the real methods return the recordset; how XML-RPC marshals it is not modelled).
  * - Methods: search_read, search, search_count, read, create, write, fields_get, and message_post
- *   (keyword-only; ensure_one; appends a mail.message; answers `[id]` over both protocols; a
- *   non-HTML body is escaped and wrapped in `<p>`; strips `data-*` attributes Odoo's sanitizer does
+ *   (keyword-only; ensure_one; appends a mail.message; JSON-2 answers `[id]`; a
+ *   non-HTML body is escaped and wrapped in `<p>`; XML-RPC answers one id on 18 (@api.returns) and `[id]` on 19; strips `data-*` attributes Odoo's sanitizer does
  *   not whitelist, and script tags). A new phone.blacklist entry gets Odoo's own "Phone Blacklist
  *   created" note before the caller's message. `phonenumbers: false` stores raw phone text.
  * - Held to a real Odoo 19 by test/real-crm-odoo.test.ts (same scenario, compared shapes); the
  *   XML-RPC behaviours of Odoo 17/18 are taken from their source: odoo/service/model.py (the
  *   "Object %s doesn't exist" UserError, fault codes in odoo/http.py), mail_thread.message_post
- *   (no @api.returns, so a recordset → id list), crm.lead's type default (crm_lead.py
+ *   (@api.returns → one id on XML-RPC in 17/18; 19 has no api.returns, so an id list), crm.lead's type default (crm_lead.py
  *   `_default_type`/group_use_lead) and res.partner.mobile (present until 18.0).
  * - Domains in prefix notation with '&', '|', '!' (implicit '&' between top-level terms), operators
  *   '=', '!=', 'in', 'not in', 'like', 'ilike', 'not ilike', '<', '<=', '>', '>=' with SQL LIKE wildcards
@@ -635,9 +635,9 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
           subject: typeof kw['subject'] === 'string' ? kw['subject'] : false,
           date: new Date().toISOString().slice(0, 19).replace('T', ' '),
         });
-        // Measured on Odoo 19: both protocols answer the message's id list (XML-RPC too: message_post
-        // has no @api.returns downgrade in 17-19).
-        return [messageId];
+        // 17/18 decorate message_post with @api.returns('mail.message', lambda m: m.id): XML-RPC gets one
+        // id. 19 dropped api.returns (measured: XML-RPC answers [id]). JSON-2 serializes the id list.
+        return protocol === 'xmlrpc' && version < 19 ? messageId : [messageId];
       }
       case 'add':
       case 'remove': {
