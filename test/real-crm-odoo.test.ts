@@ -119,7 +119,9 @@ describe.skipIf(!REAL_CRMS)('[real-crm] Odoo 19 with the CoEx bridge addons and 
     await waitFor(async () => (await s.runtime.db.selectFrom('messages').select('transcript_state').where('wamid', '=', 'wamid.RO-3').executeTakeFirst())?.transcript_state === 'done', 'voice note transcribed', 60_000);
     await s.postWebhook(P.inboundMessage(N, { waId: FATIMA, name: 'Fatima' }, 'wamid.RO-4', now - 30_000, P.text('stop')));
     await s.runtime.waitForInboxDrained();
-    await waitFor(async () => (await s.runtime.crm.drain(connectionId), (await pendingOutbox()) === 0), 'CRM outbox drained', 90_000);
+    // The runtime's own worker drains the outbox (a second, concurrent drain from here would send
+    // the same consent twice at once: Odoo then logs a unique-constraint error on phone_blacklist).
+    await waitFor(async () => (await pendingOutbox()) === 0 && (await chatter('res.partner', fatimaPartner)).some((n) => n.body.includes('Opted out')), 'CRM outbox drained by the worker', 120_000);
 
     const notes = await chatter('res.partner', fatimaPartner);
     const all = notes.map((n) => n.body).join('\n');
@@ -142,7 +144,7 @@ describe.skipIf(!REAL_CRMS)('[real-crm] Odoo 19 with the CoEx bridge addons and 
 
     // A re-drain writes nothing twice.
     await sql`update crm_outbox set status = 'pending', next_attempt_at = now() where connection_id = ${connectionId}`.execute(s.runtime.db);
-    await waitFor(async () => (await s.runtime.crm.drain(connectionId), (await pendingOutbox()) === 0), 'CRM outbox drained again', 90_000);
+    await waitFor(async () => (await pendingOutbox()) === 0, 'CRM outbox drained again by the worker', 120_000);
     expect((await chatter('res.partner', fatimaPartner)).map((n) => n.id)).toEqual(notes.map((n) => n.id));
     timings['json2 scenario'] = (Date.now() - t0) / 1000;
   }, 240_000);
@@ -185,7 +187,7 @@ describe.skipIf(!REAL_CRMS)('[real-crm] Odoo 19 with the CoEx bridge addons and 
     const t0 = Date.now();
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     const page = await browser.newPage({ locale: 'fr-FR', timezoneId: 'Africa/Casablanca' });
-    page.setDefaultTimeout(120_000);
+    page.setDefaultTimeout(300_000); // the first web-client load builds Odoo's asset bundles (minutes under load)
     const consoleErrors: string[] = [];
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());
@@ -197,7 +199,7 @@ describe.skipIf(!REAL_CRMS)('[real-crm] Odoo 19 with the CoEx bridge addons and 
     await page.goto(`${odoo.url}/odoo/contacts/${fatimaPartner}`);
     const panel = page.locator('.o-coex-ThreadPanel');
     await panel.waitFor();
-    await expect.poll(() => panel.innerText(), { timeout: 120_000 }).toContain('Iyeh mazal, 1200 DH');
+    await expect.poll(() => panel.innerText(), { timeout: 180_000 }).toContain('Iyeh mazal, 1200 DH');
     expect(await panel.innerText()).toContain('Salam, wach l-caftan l-akhdar mazal kayn f taille 40?');
 
     const before = graph.state.sent.length;
@@ -207,7 +209,7 @@ describe.skipIf(!REAL_CRMS)('[real-crm] Odoo 19 with the CoEx bridge addons and 
     expect(JSON.stringify(sent.body)).toContain('on vous le réserve');
     expect(consoleErrors.filter((e) => /coex/i.test(e))).toEqual([]);
     timings['chromium scenario'] = (Date.now() - t0) / 1000;
-  }, 300_000);
+  }, 600_000);
 
   it('odoo.log holds no error or traceback from the CoEx addons, and no deprecation warning for them', () => {
     const lines = odoo.log();
