@@ -25,6 +25,8 @@ const VOICE = readFileSync(new URL('./fixtures/audio/darija-order-status.ogg', i
 const SPOKEN = 'السلام عليكم، بغيت نعرف واش الكوموند ديالي وصلات ولا باقي.';
 const FATIMA = '212661234567';
 const backend = backends().includes('postgres') ? 'postgres' : 'pglite';
+/** scripts/screenshot-real-crms.sh sets it: the real chatter becomes docs/screenshots/odoo-chatter.png. */
+const SHOTS = process.env.COEX_REAL_SCREENSHOTS ? fileURLToPath(new URL('../docs/screenshots/', import.meta.url)) : null;
 
 if (!REAL_CRMS) console.warn(`[real-crm] Odoo tests skipped: ${REAL_CRMS_SKIP_REASON}`);
 
@@ -201,6 +203,10 @@ describe.skipIf(!REAL_CRMS)('[real-crm] Odoo 19 with the CoEx bridge addons and 
     await panel.waitFor();
     await expect.poll(() => panel.innerText(), { timeout: 180_000 }).toContain('Iyeh mazal, 1200 DH');
     expect(await panel.innerText()).toContain('Salam, wach l-caftan l-akhdar mazal kayn f taille 40?');
+    if (SHOTS) {
+      await page.setViewportSize({ width: 1400, height: 1100 });
+      await page.locator('.o-mail-Chatter').first().screenshot({ path: `${SHOTS}odoo-chatter.png` });
+    }
 
     const before = graph.state.sent.length;
     await panel.locator('.o-coex-composer textarea').fill('Bien reçu Fatima, on vous le réserve jusqu’à samedi.');

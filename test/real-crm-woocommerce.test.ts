@@ -31,6 +31,8 @@ const YOUSSEF = '212612700703';
 const MANAGER = { login: 'khadija', password: `km-${randomBytes(6).toString('hex')}` };
 const SITE_KEY = `coex_sk_${randomBytes(16).toString('hex')}`;
 const backend = backends().includes('postgres') ? 'postgres' : 'pglite';
+/** scripts/screenshot-real-crms.sh sets it: the real admin screens become docs/screenshots/*.png. */
+const SHOTS = process.env.COEX_REAL_SCREENSHOTS ? fileURLToPath(new URL('../docs/screenshots/', import.meta.url)) : null;
 
 if (!REAL_CRMS) console.warn(`[real-crm] WooCommerce tests skipped: ${REAL_CRMS_SKIP_REASON}`);
 
@@ -222,6 +224,10 @@ describe.skipIf(!REAL_CRMS)('[real-crm] WooCommerce 10 (HPOS) with the CoEx plug
     const wcNotes = await page.locator('ul.order_notes').innerText();
     expect(wcNotes).toContain('Rah f triq');
     expect(wcNotes).not.toMatch(/\[coex:|data-coex-refs|wamid\.|RW-\d/);
+    if (SHOTS) {
+      await page.setViewportSize({ width: 1400, height: 1000 });
+      await page.locator('#coex-whatsapp-timeline').screenshot({ path: `${SHOTS}woocommerce-order-timeline.png` });
+    }
 
     const before = graph.state.sent.length;
     await box.locator('.coex-reply__text').fill('Merci Amina, la livraison arrive demain inchallah.');
@@ -234,6 +240,7 @@ describe.skipIf(!REAL_CRMS)('[real-crm] WooCommerce 10 (HPOS) with the CoEx plug
     await ybox.locator('.coex-template-form__select').selectOption({ label: 'order_shipped (fr)' });
     await ybox.locator('.coex-template-form__value').first().fill(`#${youssefOrder}`);
     await expect.poll(() => ybox.locator('.coex-template-form__preview').innerText()).toContain(`#${youssefOrder}`);
+    if (SHOTS) await page.locator('#coex-whatsapp-timeline').screenshot({ path: `${SHOTS}woocommerce-order-templates.png` });
     await ybox.locator('form.coex-template-form button').first().click();
     const sent = await waitFor(async () => graph.state.sent.slice(before).find((m) => m.to === YOUSSEF && m.type === 'template'), 'template sent through the Graph API', 60_000);
     expect(sent.body['template']).toMatchObject({ name: 'order_shipped', language: { code: 'fr' }, components: [{ type: 'body', parameters: [{ type: 'text', text: `#${youssefOrder}` }] }] });
