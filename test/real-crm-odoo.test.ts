@@ -218,7 +218,7 @@ describe.skipIf(!REAL_CRMS)('[real-crm] Odoo 19 with the CoEx bridge addons and 
   }, 600_000);
 
   it('odoo.log holds no error or traceback from the CoEx addons, and no deprecation warning for them', () => {
-    const lines = odoo.log();
+    const lines = odoo.logLines();
     const errors = lines.filter((l) => / (ERROR|CRITICAL) /.test(l));
     expect(errors).toEqual([]);
     const ours = lines.filter((l) => /coex_whatsapp_bridge/.test(l) && /WARNING|Traceback|Error/.test(l));

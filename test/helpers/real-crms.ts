@@ -98,8 +98,8 @@ const odooStack = z.object({
   log: z.string(),
 });
 export type OdooStack = z.infer<typeof odooStack> & {
-  /** Lines of odoo.log. */
-  log(): string[];
+  /** Lines of odoo.log (`log` is its path). */
+  logLines(): string[];
   stop(): Promise<void>;
 };
 
@@ -114,7 +114,7 @@ export async function startOdoo(addons: string[] = [], modules?: string[]): Prom
   const stack = odooStack.parse(lastJsonLine(stdout));
   return {
     ...stack,
-    log: () => (existsSync(stack.log) ? readFileSync(stack.log, 'utf8').split('\n') : []),
+    logLines: () => (existsSync(stack.log) ? readFileSync(stack.log, 'utf8').split('\n') : []),
     stop: async () => {
       await run(join(REAL_CRMS!, 'odoo', 'stop.sh'), [dir, '--drop'], { timeout: 60_000 }).catch(() => undefined);
       if (!process.env.COEX_KEEP_REAL_CRMS) rmSync(dir, { recursive: true, force: true });
