@@ -251,4 +251,18 @@ describe.skipIf(!REAL_CRMS)('[real-crm] WooCommerce 10 (HPOS) with the CoEx plug
     const ours = woo.debugLog().filter((line) => /coex-whatsapp|Coex_|coex_whatsapp/i.test(line));
     expect(ours).toEqual([]);
   });
+
+  it('without WooCommerce the plugin says so to administrators (and registers no routes)', async () => {
+    await woo.php("deactivate_plugins('woocommerce/woocommerce.php');");
+    const jar = new CookieFetch();
+    jar.cookies.set('wordpress_test_cookie', 'WP%20Cookie%20check');
+    const body = new URLSearchParams({ log: woo.admin.user, pwd: woo.admin.password, 'wp-submit': 'Log In', redirect_to: `${woo.url}/wp-admin/`, testcookie: '1' });
+    await jar.fetch(`${woo.url}/wp-login.php`, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const page = await (await jar.follow(`${woo.url}/wp-admin/plugins.php`)).res.text();
+    expect(page).toContain('CoEx WhatsApp for WooCommerce needs WooCommerce');
+    const lookup = await fetch(`${woo.url}/wp-json/coex/v1/lookup?phone=%2B212612345678`, { headers: { 'x-coex-site-key': SITE_KEY } });
+    expect(lookup.status).toBe(404);
+    expect(((await lookup.json()) as { code: string }).code).toBe('rest_no_route');
+    expect(woo.debugLog().filter((line) => /coex-whatsapp|Coex_|coex_whatsapp/i.test(line))).toEqual([]);
+  }, 120_000);
 });
