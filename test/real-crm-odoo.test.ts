@@ -130,6 +130,7 @@ describe.skipIf(!REAL_CRMS)('[real-crm] Odoo 19 with the CoEx bridge addons and 
     expect(all).toContain('Salam, wach l-caftan l-akhdar mazal kayn f taille 40?');
     expect(all).toContain('Iyeh mazal, 1200 DH');
     expect(all).toContain(SPOKEN);
+    expect(all).not.toContain('<blockquote'); // Odoo folds quotes away behind "•••"
     expect(all).toMatch(/paused/);
     expect(all).toContain('Opted out of WhatsApp marketing');
     for (const n of notes) {

@@ -83,7 +83,9 @@ export function renderTranscriptHtml(note: TranscriptNote): string {
   const lang = note.language ? ` (${escapeHtml(note.language)})` : '';
   return (
     `<p><b>🎙 Voice note transcript</b>${lang} · ${escapeHtml(formatTimestamp(note.at))} · ${escapeHtml(note.provider)}</p>` +
-    `<blockquote>${escapeMultiline(note.text)}</blockquote>` +
+    // Not a <blockquote>: Odoo's chatter takes it for a quoted e-mail and folds it behind "•••"
+    // (seen on a real Odoo 19), so the transcript would be hidden from the merchant.
+    `<p><i>${escapeMultiline(note.text)}</i></p>` +
     footer([transcriptMarker(note.messageId)])
   );
 }
