@@ -189,7 +189,8 @@ describe.skipIf(!REAL_CRMS)('[real-crm] Odoo 19 with the CoEx bridge addons and 
   it('the CoEx panel in the real Odoo web client chatter shows the thread and sends a reply', async () => {
     const t0 = Date.now();
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
-    const page = await browser.newPage({ locale: 'fr-FR', timezoneId: 'Africa/Casablanca' });
+    // Africa/Casablanca is UTC+1; Chromium's ICU still has it at UTC+0 in winter: a fixed UTC+1 zone.
+    const page = await browser.newPage({ locale: 'fr-FR', timezoneId: 'Etc/GMT-1' });
     page.setDefaultTimeout(300_000); // the first web-client load builds Odoo's asset bundles (minutes under load)
     const consoleErrors: string[] = [];
     page.on('console', (m) => {

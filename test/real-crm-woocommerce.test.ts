@@ -205,7 +205,9 @@ describe.skipIf(!REAL_CRMS)('[real-crm] WooCommerce 10 (HPOS) with the CoEx plug
   it('the HPOS order screen in headless Chromium shows the thread, sends a reply in the window and a template outside it', async () => {
     const t0 = Date.now();
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
-    const page = await browser.newPage({ locale: 'fr-MA', timezoneId: 'Africa/Casablanca' });
+    // The shop's zone is Africa/Casablanca (UTC+1, WordPress and the system tzdata agree); Chromium's
+    // ICU still models it as UTC+0 in winter, so the browser gets a fixed UTC+1 zone instead.
+    const page = await browser.newPage({ locale: 'fr-MA', timezoneId: 'Etc/GMT-1' });
     page.setDefaultTimeout(60_000);
     await page.goto(`${woo.url}/wp-login.php`);
     await page.fill('#user_login', MANAGER.login);
@@ -225,6 +227,7 @@ describe.skipIf(!REAL_CRMS)('[real-crm] WooCommerce 10 (HPOS) with the CoEx plug
     expect(wcNotes).toContain('Rah f triq');
     expect(wcNotes).not.toMatch(/\[coex:|data-coex-refs|wamid\.|RW-\d/);
     if (SHOTS) {
+      await expect.poll(() => box.locator('.coex-campaigns__loading').count(), { timeout: 60_000 }).toBe(0);
       await page.setViewportSize({ width: 1400, height: 1000 });
       await page.locator('#coex-whatsapp-timeline').screenshot({ path: `${SHOTS}woocommerce-order-timeline.png` });
     }
@@ -240,6 +243,7 @@ describe.skipIf(!REAL_CRMS)('[real-crm] WooCommerce 10 (HPOS) with the CoEx plug
     await ybox.locator('.coex-template-form__select').selectOption({ label: 'order_shipped (fr)' });
     await ybox.locator('.coex-template-form__value').first().fill(`#${youssefOrder}`);
     await expect.poll(() => ybox.locator('.coex-template-form__preview').innerText()).toContain(`#${youssefOrder}`);
+    if (SHOTS) await expect.poll(() => ybox.locator('.coex-campaigns__loading').count(), { timeout: 60_000 }).toBe(0);
     if (SHOTS) await page.locator('#coex-whatsapp-timeline').screenshot({ path: `${SHOTS}woocommerce-order-templates.png` });
     await ybox.locator('form.coex-template-form button').first().click();
     const sent = await waitFor(async () => graph.state.sent.slice(before).find((m) => m.to === YOUSSEF && m.type === 'template'), 'template sent through the Graph API', 60_000);
