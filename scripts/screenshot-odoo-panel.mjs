@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Screenshot of the Odoo addon's chatter panel (docs/screenshots/odoo-chatter.png) without Odoo.
+// PREVIEW screenshot of the Odoo addon's chatter panel (docs/screenshots/odoo-chatter-preview.png) without
+// Odoo; the real one (odoo-chatter.png) comes from scripts/screenshot-real-crms.sh.
 //
 // What is real: the addon's component class (thread_panel.js, loaded unmodified as an ES module),
 // its QWeb template (thread_panel.xml), its pure logic (thread_logic.js) and its SCSS (turned into
@@ -27,7 +28,7 @@ import { stepsQuery, uiPlayerScript } from '../test/helpers/ui-player.ts';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const owlPath = process.argv[2] || findOwlIife() || '';
-const outPath = resolve(process.argv[3] || join(ROOT, 'docs/screenshots/odoo-chatter.png'));
+const outPath = resolve(process.argv[3] || join(ROOT, 'docs/screenshots/odoo-chatter-preview.png'));
 
 function skip(reason) {
   console.warn(`SKIP odoo chatter screenshot: ${reason}`);

@@ -20,7 +20,7 @@ const mobile = (i: number) => `+2126123${String(i).padStart(5, '0')}`;
 describe('WooCommerceSegmentSource', () => {
   let woo: FakeWooCommerce;
   beforeEach(async () => {
-    woo = await FakeWooCommerce.start();
+    woo = await FakeWooCommerce.start({ behindTlsProxy: true }) // the segment source sends Basic auth: TLS at a proxy;
   });
   afterEach(async () => {
     await woo.close();
@@ -197,7 +197,7 @@ describe('ZohoSegmentSource', () => {
 
 describe('coex campaign create --segment (CLI)', () => {
   it('reads the recipients from a stored WooCommerce connection and refuses a segment of the wrong CRM', async () => {
-    const woo = await FakeWooCommerce.start();
+    const woo = await FakeWooCommerce.start({ behindTlsProxy: true });
     const database = await createTestDatabase();
     const handle = await openDatabase({ databaseUrl: database.databaseUrl });
     try {

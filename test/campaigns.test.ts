@@ -267,7 +267,7 @@ describe.each(backends())('template campaigns [%s]', (backend) => {
 
   it('builds recipients from WooCommerce, Odoo and Zoho segments through the API, each validated for its CRM', async () => {
     const tenant = (await s.runtime.db.selectFrom('whatsapp_numbers').select('tenant_id').where('phone_number_id', '=', PNID).executeTakeFirstOrThrow()).tenant_id;
-    const woo = await FakeWooCommerce.start();
+    const woo = await FakeWooCommerce.start({ behindTlsProxy: true });
     const odoo = await startOdooFake();
     const zoho = await startZohoFake();
     try {

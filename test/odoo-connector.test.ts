@@ -154,7 +154,7 @@ describe.each(['xmlrpc', 'json2'] as const)('OdooConnector over %s', (protocol) 
       expect(notes).toHaveLength(1);
       const note = notes[0];
       expect(note?.['message_type']).toBe('comment');
-      expect(note?.['subtype_xmlid']).toBe('mail.mt_note');
+      expect(note?.['subtype_id']).toBe(2); // mail.mt_note
       const body = String(note?.['body']);
       expect(body).toContain('Salam, &lt;b&gt;price&lt;/b&gt;?');
       expect(body).toContain('It is 120 MAD &amp; free delivery');
@@ -265,7 +265,7 @@ describe.each(['xmlrpc', 'json2'] as const)('OdooConnector over %s', (protocol) 
       await connector.attachTranscript(transcript);
       const notes = fake.messagesOf('res.partner', partnerId);
       expect(notes).toHaveLength(1);
-      expect(notes[0]?.['subtype_xmlid']).toBe('mail.mt_note');
+      expect(notes[0]?.['subtype_id']).toBe(2); // mail.mt_note
       expect(String(notes[0]?.['body'])).toContain('bghit nchri &lt;2&gt; kilo');
       expect(String(notes[0]?.['body'])).toContain('(ary)');
     });
@@ -392,7 +392,7 @@ describe.each(['xmlrpc', 'json2'] as const)('OdooConnector over %s', (protocol) 
       expect(String(call?.kwargs['message'])).toContain('the customer wrote "baraka"');
       const notes = consentNotes(partnerId);
       expect(notes).toHaveLength(1);
-      expect(notes[0]).toMatchObject({ message_type: 'comment', subtype_xmlid: 'mail.mt_note' });
+      expect(notes[0]).toMatchObject({ message_type: 'comment', subtype_id: 2 });
       expect(String(notes[0]?.['body'])).toContain('added to the phone blacklist');
     });
 

@@ -2,9 +2,9 @@
 // WooCommerce stubbed), the lookup JSON against the connector's zod schema, phone parity with
 // libphonenumber, the extension-API signature against a JS reference, the timeline module's pure
 // logic (timeline, template picker, campaign reports), and the meta box rendered in headless Chromium.
-// Screenshots: docs/screenshots/woocommerce-order-timeline.png (open window, campaigns block) and
-// docs/screenshots/woocommerce-order-templates.png (closed window: the template picker, an opt-out)
-// (written when absent; regenerate with `COEX_UPDATE_SCREENSHOTS=1 npx vitest run test/woocommerce-plugin.test.ts`).
+// Preview screenshots: docs/screenshots/woocommerce-order-timeline-preview.png (open window, campaigns
+// block) and docs/screenshots/woocommerce-order-templates-preview.png (closed window: the template
+// picker, an opt-out), written with `COEX_UPDATE_SCREENSHOTS=1 npx vitest run test/woocommerce-plugin.test.ts`.
 // PHP and Chromium come from Debian (.ci/extras installs them in CI); locally the tests that need
 // them skip with a message when they are missing.
 import { execFile, spawnSync } from 'node:child_process';
@@ -40,8 +40,10 @@ import {
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PLUGIN = join(ROOT, 'woocommerce-plugin');
 const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOT = join(ROOT, 'docs/screenshots/woocommerce-order-timeline.png');
-const TEMPLATES_SCREENSHOT = join(ROOT, 'docs/screenshots/woocommerce-order-templates.png');
+// Previews (stand-in page): docs/screenshots/woocommerce-order-*.png are the real WooCommerce screens
+// (scripts/screenshot-real-crms.sh), so these are written only on request, next to them.
+const SCREENSHOT = join(ROOT, 'docs/screenshots/woocommerce-order-timeline-preview.png');
+const TEMPLATES_SCREENSHOT = join(ROOT, 'docs/screenshots/woocommerce-order-templates-preview.png');
 
 const hasPhp = spawnSync('php', ['-v'], { encoding: 'utf8' }).status === 0;
 const hasPhpunit = hasPhp && spawnSync('phpunit', ['--version'], { encoding: 'utf8' }).status === 0;
@@ -591,7 +593,7 @@ describe.skipIf(!hasChromium)('woocommerce-plugin: timeline in headless Chromium
     expect(dom).toContain('<h3 class="coex-campaigns__title">Campaigns</h3>');
     expect(dom).not.toContain('coex-optout');
     // The committed screenshot is rewritten only on request (or when absent), so test runs leave the tree clean.
-    const target = process.env.COEX_UPDATE_SCREENSHOTS || !existsSync(SCREENSHOT) ? SCREENSHOT : join(mkdtempSync(join(tmpdir(), 'coex-shot-')), 'timeline.png');
+    const target = process.env.COEX_UPDATE_SCREENSHOTS ? SCREENSHOT : join(mkdtempSync(join(tmpdir(), 'coex-shot-')), 'timeline.png');
     mkdirSync(dirname(target), { recursive: true });
     await chromium([`--screenshot=${target}`, '--window-size=880,1100', '--hide-scrollbars', `${host.url}/open.html`]);
     expect(statSync(target).size).toBeGreaterThan(10_000);
@@ -672,7 +674,7 @@ describe.skipIf(!hasChromium)('woocommerce-plugin: timeline in headless Chromium
     expect(dom).toContain('coex-campaign__status--running">Running<');
     // The picker was filled by the driver: the preview shows the values typed so far.
     expect(dom).toContain('<span class="coex-placeholder coex-placeholder--filled">#1003</span>');
-    const target = process.env.COEX_UPDATE_SCREENSHOTS || !existsSync(TEMPLATES_SCREENSHOT) ? TEMPLATES_SCREENSHOT : join(mkdtempSync(join(tmpdir(), 'coex-shot-')), 'templates.png');
+    const target = process.env.COEX_UPDATE_SCREENSHOTS ? TEMPLATES_SCREENSHOT : join(mkdtempSync(join(tmpdir(), 'coex-shot-')), 'templates.png');
     await chromium([`--screenshot=${target}`, '--window-size=880,1000', '--hide-scrollbars', `${host.url}/templates-shot.html`]);
     expect(statSync(target).size).toBeGreaterThan(10_000);
   });

@@ -7,31 +7,40 @@
  *   and `login(db, login, password)` (uid, or `False` for bad credentials — not a fault, as Odoo does);
  *   `POST /xmlrpc/2/object` `execute_kw(db, uid, password, model, method, args, kwargs?)`. Responses and
  *   faults are written the way Python's xmlrpc.client marshals them (HTTP 200 even for faults); fault
- *   codes as Odoo maps exceptions: 3 AccessDenied ("Access Denied"), 4 AccessError, 2 UserError,
- *   1 anything else with the traceback-like text ending in "<Exception>: <message>". Requests are
+ *   codes as Odoo maps exceptions: 3 AccessDenied ("Access Denied"), 4 AccessError, 2 UserError and
+ *   its subclasses (ValidationError, MissingError, "Object X doesn't exist"), 1 anything else with the traceback-like text ending in "<Exception>: <message>". Requests are
  *   parsed with the `xmlrpc` package's deserializer. Quirk kept: `create` with `vals_list` as a
  *   keyword fails like Odoo's dispatcher (it reads args[0]); a dict returns one id, a list returns ids.
  * - JSON-2 (Odoo 19+): `POST /json/2/<model>/<method>`, `Authorization: bearer <api key>`, optional
  *   `X-Odoo-Database`, JSON object body of named arguments plus `ids` and `context`. 200 with the JSON
  *   return value (recordsets → id lists, so `create` and `message_post` answer `[id]`); errors as
  *   `{ name, message, arguments, context, debug }` with 401 (Invalid apikey), 404 (unknown model or
- *   method), 422 (unexpected keyword argument, ids on an @api.model method), 400 (non-JSON body),
- *   500 (ValueError such as an invalid field in a domain).
+ *   method, missing record), 422 (unexpected keyword argument, ids on an @api.model method,
+ *   UserError/ValidationError), 400 (non-JSON body), 500 (ValueError such as an invalid field in a
+ *   domain or an unknown message_post value); an unknown X-Odoo-Database gets Odoo's HTML 404 page.
  * - Models: res.partner (name, phone, mobile, email, country_code, active, category_id tags, and `phone_sanitized`
  *   computed like Odoo's phone mixin: the first of mobile/phone that parses as a valid number for
  *   the partner's country or the company's, in E.164, else False), crm.lead (name, partner_id,
- *   probability, active, type), mail.message (model, res_id, body, message_type, subtype_xmlid,
- *   author_id, date), res.partner.category (name, active). `version: 19` drops res.partner.mobile (as Odoo 18.2+/19 did), so using it
- *   fails with "Invalid field". `crmInstalled: false` removes crm.lead (KeyError / 404).
+ *   probability, active, type), mail.message (model, res_id, body, message_type, subtype_id → mail.message.subtype
+ *   1 Discussions / 2 Note, author_id, date), res.partner.category (name, active). `version: 19` drops res.partner.mobile (as Odoo 18.2+/19 did), so using it
+ *   fails with "Invalid field". `crmInstalled: false` removes crm.lead (XML-RPC fault 2 "Object crm.lead
+ *   doesn't exist" / JSON-2 404). New crm.lead rows are opportunities with probability 0.
  * - phone.blacklist (phone_validation: number, active), unless `phoneValidationInstalled: false`
- *   (KeyError / 404): its public `add(number, message=None)` / `remove(number, message=None)`, plain
+ *   (fault 2 / 404): its public `add(number, message=None)` / `remove(number, message=None)`, plain
  *   methods called on an empty recordset (XML-RPC args `[[]]`, JSON-2 `ids: []`), sanitize the
  *   number to E.164 for the company's country and create or re-activate (add) / archive (remove)
  *   the one entry per number; `message` is logged on the entry as a note. Both answer the entry's
  *   ids (the real methods return the recordset; how XML-RPC marshals it is not modelled).
  * - Methods: search_read, search, search_count, read, create, write, fields_get, and message_post
- *   (keyword-only; ensure_one; appends a mail.message; escapes a non-HTML body; strips `data-*`
- *   attributes Odoo's sanitizer does not whitelist, and script tags).
+ *   (keyword-only; ensure_one; appends a mail.message; JSON-2 answers `[id]`; a
+ *   non-HTML body is escaped and wrapped in `<p>`; XML-RPC answers one id on 18 (@api.returns) and `[id]` on 19; strips `data-*` attributes Odoo's sanitizer does
+ *   not whitelist, and script tags). A new phone.blacklist entry gets Odoo's own "Phone Blacklist
+ *   created" note before the caller's message. `phonenumbers: false` stores raw phone text.
+ * - Held to a real Odoo 19 by test/real-crm-odoo.test.ts (same scenario, compared shapes); the
+ *   XML-RPC behaviours of Odoo 17/18 are taken from their source: odoo/service/model.py (the
+ *   "Object %s doesn't exist" UserError, fault codes in odoo/http.py), mail_thread.message_post
+ *   (@api.returns → one id on XML-RPC in 17/18; 19 has no api.returns, so an id list), crm.lead's type default (crm_lead.py
+ *   `_default_type`/group_use_lead) and res.partner.mobile (present until 18.0).
  * - Domains in prefix notation with '&', '|', '!' (implicit '&' between top-level terms), operators
  *   '=', '!=', 'in', 'not in', 'like', 'ilike', 'not ilike', '<', '<=', '>', '>=' with SQL LIKE wildcards
  *   (`%`, `_`) kept in like/ilike values as Odoo does; archived records are hidden unless the domain
@@ -83,8 +92,14 @@ export interface OdooFakeOptions {
   crmInstalled?: boolean;
   /** phone_validation (phone.blacklist). Default true; false removes the model (KeyError / 404). */
   phoneValidationInstalled?: boolean;
-  /** The company's country, used to sanitize national numbers like "06…". Default MA. */
+  /** The company's country, used to sanitize national numbers like "06…". Default MA (a fresh real Odoo has none: set it). */
   companyCountry?: CountryCode;
+  /**
+   * Whether Odoo can import the Python `phonenumbers` package. Default true. Without it
+   * phone_validation's phone_format returns the text unchanged, so `phone_sanitized` holds the raw
+   * input ("06 12 34 56 78") and the blacklist compares numbers as typed.
+   */
+  phonenumbers?: boolean;
 }
 
 export interface OdooFailure {
@@ -117,7 +132,7 @@ export interface OdooFake {
 
 // ---------- errors the fake raises, shaped like the Python exceptions Odoo maps ----------
 
-type PyErrorKind = 'AccessDenied' | 'AccessError' | 'UserError' | 'ValueError' | 'KeyError' | 'TypeError' | 'IndexError' | 'AttributeError' | 'NotFound' | 'UnprocessableEntity';
+type PyErrorKind = 'AccessDenied' | 'AccessError' | 'UserError' | 'ValidationError' | 'MissingError' | 'ValueError' | 'KeyError' | 'TypeError' | 'IndexError' | 'AttributeError' | 'NotFound' | 'UnprocessableEntity';
 
 class PyError extends Error {
   readonly kind: PyErrorKind;
@@ -131,6 +146,8 @@ const PY_QUALIFIED: Record<PyErrorKind, string> = {
   AccessDenied: 'odoo.exceptions.AccessDenied',
   AccessError: 'odoo.exceptions.AccessError',
   UserError: 'odoo.exceptions.UserError',
+  ValidationError: 'odoo.exceptions.ValidationError',
+  MissingError: 'odoo.exceptions.MissingError',
   ValueError: 'builtins.ValueError',
   KeyError: 'builtins.KeyError',
   TypeError: 'builtins.TypeError',
@@ -181,11 +198,19 @@ const MESSAGE_FIELDS: Record<string, FieldDef> = {
   res_id: { type: 'integer' },
   body: { type: 'html' },
   message_type: { type: 'selection' },
-  subtype_xmlid: { type: 'char' },
+  subtype_id: { type: 'many2one', relation: 'mail.message.subtype' },
   author_id: { type: 'many2one', relation: 'res.partner' },
   subject: { type: 'char' },
   date: { type: 'datetime' },
 };
+
+/** The two subtypes notes and comments use, with the ids a fresh Odoo 19 database gives them. */
+const SUBTYPE_FIELDS: Record<string, FieldDef> = {
+  id: { type: 'integer' },
+  name: { type: 'char' },
+  display_name: { type: 'char' },
+};
+const SUBTYPE_IDS: Record<string, number> = { 'mail.mt_comment': 1, 'mail.mt_note': 2 };
 
 const BLACKLIST_FIELDS: Record<string, FieldDef> = {
   id: { type: 'integer' },
@@ -259,12 +284,18 @@ function faultFor(err: PyError): { code: number; text: string } {
     case 'AccessError':
       return { code: 4, text: err.message };
     case 'UserError':
+    case 'ValidationError':
+    case 'MissingError':
+      // UserError and its subclasses (odoo/http.py serialize_exception → RPC_FAULT_CODE_WARNING).
       return { code: 2, text: err.message };
     default:
       // Odoo sends the formatted traceback; its last line is "<Exception>: <message>".
       return { code: 1, text: `Traceback (most recent call last):\n  File "odoo/service/model.py", line 1, in fake\n${err.kind}: ${err.message}\n` };
   }
 }
+
+const NO_DATABASE_PAGE =
+  '<!DOCTYPE html>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n<p>No database is selected and the requested URL was not found in the server-wide controllers.</p>\n<p>Please verify the hostname, <a href=/web/login>login</a> and try again.</p>\n\n<!-- Alternatively, use the X-Odoo-Database header. -->\n';
 
 // ---------- the fake ----------
 
@@ -282,6 +313,14 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
   models.set('res.partner', { fields: partnerFields, rows: [], nextId: 7 });
   models.set('mail.message', { fields: MESSAGE_FIELDS, rows: [], nextId: 1001 });
   models.set('res.partner.category', { fields: CATEGORY_FIELDS, rows: [], nextId: 1 });
+  models.set('mail.message.subtype', {
+    fields: SUBTYPE_FIELDS,
+    rows: [
+      { id: 1, name: 'Discussions' },
+      { id: 2, name: 'Note' },
+    ],
+    nextId: 3,
+  });
   if (options.crmInstalled !== false) models.set('crm.lead', { fields: LEAD_FIELDS, rows: [], nextId: 301 });
   if (options.phoneValidationInstalled !== false) models.set('phone.blacklist', { fields: BLACKLIST_FIELDS, rows: [], nextId: 51 });
 
@@ -290,7 +329,8 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
 
   function model(name: string) {
     const m = models.get(name);
-    if (!m) throw new PyError('KeyError', `'${name}'`);
+    // odoo/service/model.py (17, 18, 19): `raise UserError(_("Object %s doesn't exist", model))` → fault 2.
+    if (!m) throw new PyError('UserError', `Object ${name} doesn't exist`);
     return m;
   }
 
@@ -302,6 +342,10 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
 
   function computePhoneSanitized(row: OdooRecord): string | false {
     const numberFields = version >= 19 ? ['phone'] : ['mobile', 'phone'];
+    if (options.phonenumbers === false) {
+      const raw = numberFields.map((f) => row[f]).find((v) => typeof v === 'string' && v.trim() !== '');
+      return typeof raw === 'string' ? raw : false;
+    }
     const country = (typeof row['country_code'] === 'string' && row['country_code'] ? row['country_code'] : companyCountry) as CountryCode;
     for (const f of numberFields) {
       const v = row[f];
@@ -330,7 +374,8 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
       row[field] = def.type === 'many2many' ? applyX2manyCommands([], value) : (value as OdooValue);
     }
     if (modelName === 'res.partner') row['phone_sanitized'] = computePhoneSanitized(row);
-    if (modelName === 'crm.lead' && vals['type'] === undefined) row['type'] = 'lead';
+    // Without the "Leads" setting (crm.group_use_lead, off by default) new rows are opportunities.
+    if (modelName === 'crm.lead' && vals['type'] === undefined) row['type'] = 'opportunity';
     m.rows.push(row);
     return row.id;
   }
@@ -511,8 +556,9 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
       );
   }
 
+  /** A plain-text body as Odoo 19 stores it: escaped, wrapped in <p>, newlines kept (quotes come back unescaped). */
   function escapeText(text: string): string {
-    return xmlEscape(text).replaceAll('"', '&quot;').replaceAll("'", '&#39;').replaceAll('\n', '<br>');
+    return `<p>${xmlEscape(text)}</p>`;
   }
 
   // ----- method dispatch (shared by both protocols) -----
@@ -554,7 +600,7 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
       case 'read':
         return ids.map((id) => {
           const row = m.rows.find((r) => r.id === id);
-          if (!row) throw new PyError('UserError', `Record does not exist or has been deleted. (Record: ${modelName}(${id},))`);
+          if (!row) throw new PyError('MissingError', `Record does not exist or has been deleted.\n(Record: ${modelName}(${id},), User: ${uid})`);
           return readRow(modelName, row, kw['fields']);
         });
       case 'write': {
@@ -562,7 +608,7 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
         if (vals === null || typeof vals !== 'object' || Array.isArray(vals)) throw new PyError('ValueError', 'write expects a dict');
         for (const id of ids) {
           const row = m.rows.find((r) => r.id === id);
-          if (!row) throw new PyError('UserError', `Record does not exist or has been deleted. (Record: ${modelName}(${id},))`);
+          if (!row) throw new PyError('MissingError', `Record does not exist or has been deleted.\n(Record: ${modelName}(${id},), User: ${uid})`);
           for (const [field, value] of Object.entries(vals as Record<string, unknown>)) {
             const def = checkField(modelName, field);
             row[field] = def.type === 'many2many' ? applyX2manyCommands(Array.isArray(row[field]) ? (row[field] as number[]) : [], value) : (value as OdooValue);
@@ -575,7 +621,7 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
         if (!MAIL_THREAD_MODELS.has(modelName)) throw new PyError('AttributeError', `The method '${modelName}.message_post' does not exist`);
         if (ids.length !== 1) throw new PyError('ValueError', `Expected singleton: ${modelName}(${ids.join(', ')})`);
         const resId = ids[0] as number;
-        if (!m.rows.some((r) => r.id === resId)) throw new PyError('UserError', `Record does not exist or has been deleted. (Record: ${modelName}(${resId},))`);
+        if (!m.rows.some((r) => r.id === resId)) throw new PyError('MissingError', `Record does not exist or has been deleted.\n(Record: ${modelName}(${resId},), User: ${uid})`);
         const rawBody = typeof kw['body'] === 'string' ? kw['body'] : '';
         const body = kw['body_is_html'] === true ? sanitizeHtml(rawBody) : escapeText(rawBody);
         const messageId = insert('mail.message', {
@@ -583,37 +629,53 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
           res_id: resId,
           body,
           message_type: typeof kw['message_type'] === 'string' ? kw['message_type'] : 'notification',
-          subtype_xmlid: typeof kw['subtype_xmlid'] === 'string' ? kw['subtype_xmlid'] : false,
+          // Odoo resolves subtype_xmlid to subtype_id and defaults to mail.mt_note; the xmlid is not stored.
+          subtype_id: typeof kw['subtype_id'] === 'number' ? kw['subtype_id'] : (SUBTYPE_IDS[typeof kw['subtype_xmlid'] === 'string' ? kw['subtype_xmlid'] : 'mail.mt_note'] ?? 2),
           author_id: typeof kw['author_id'] === 'number' ? kw['author_id'] : false,
           subject: typeof kw['subject'] === 'string' ? kw['subject'] : false,
           date: new Date().toISOString().slice(0, 19).replace('T', ' '),
         });
-        // XML-RPC: @api.returns downgrades the message to its id; JSON-2 serializes the recordset's ids.
-        return protocol === 'xmlrpc' ? messageId : [messageId];
+        // 17/18 decorate message_post with @api.returns('mail.message', lambda m: m.id): XML-RPC gets one
+        // id. 19 dropped api.returns (measured: XML-RPC answers [id]). JSON-2 serializes the id list.
+        return protocol === 'xmlrpc' && version < 19 ? messageId : [messageId];
       }
       case 'add':
       case 'remove': {
         if (modelName !== 'phone.blacklist') throw new PyError('AttributeError', `The method '${modelName}.${method}' does not exist`);
         // self.env.user._phone_format(number=…): E.164 for the company's country, False when invalid.
-        const parsed = typeof kw['number'] === 'string' ? parsePhoneNumberFromString(kw['number'], companyCountry) : undefined;
-        if (!parsed?.isValid()) throw new PyError('ValueError', 'null value in column "number" of relation "phone_blacklist" violates not-null constraint');
+        const typed = typeof kw['number'] === 'string' ? kw['number'] : '';
+        const parsed =
+          options.phonenumbers === false
+            ? typed.trim() !== ''
+              ? { number: typed, isValid: () => true }
+              : undefined
+            : parsePhoneNumberFromString(typed, companyCountry);
+        // The NOT NULL violation on `number` comes back as Odoo's translated ValidationError (fault 2 / 422).
+        if (!parsed?.isValid()) {
+          throw new PyError(
+            'ValidationError',
+            "The operation cannot be completed: Missing required value for the field 'Phone Number' (number).\nModel: 'Phone Blacklist' (phone.blacklist)\n- create/update: a mandatory field is not set",
+          );
+        }
         const number = parsed.number;
         const existing = m.rows.find((r) => r['number'] === number);
         const active = method === 'add';
         const id = existing ? existing.id : insert('phone.blacklist', { number, active });
         if (existing) existing['active'] = active;
-        if (typeof kw['message'] === 'string' && kw['message'] !== '') {
+        const note = (body: string) =>
           insert('mail.message', {
             model: 'phone.blacklist',
             res_id: id,
-            body: escapeText(kw['message']),
+            body,
             message_type: 'notification',
-            subtype_xmlid: 'mail.mt_note',
+            subtype_id: SUBTYPE_IDS['mail.mt_note'] ?? 2,
             author_id: false,
             subject: false,
             date: new Date().toISOString().slice(0, 19).replace('T', ' '),
           });
-        }
+        // mail.thread tracking logs the creation of a new entry before the caller's message.
+        if (!existing) note('<p>Phone Blacklist created</p>');
+        if (typeof kw['message'] === 'string' && kw['message'] !== '') note(escapeText(kw['message']));
         return [id];
       }
       default:
@@ -625,9 +687,11 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
     const sig = SIGNATURES[method];
     if (!sig) return;
     const allowed = new Set([...sig.params, ...(sig.keywordOnly ?? []), 'context']);
-    for (const key of Object.keys(kw)) {
-      if (!allowed.has(key)) throw new PyError('TypeError', `${method}() got an unexpected keyword argument '${key}'`);
-    }
+    const unknown = Object.keys(kw).filter((key) => !allowed.has(key));
+    if (unknown.length === 0) return;
+    // message_post takes **kwargs and refuses the unknown ones itself (ValueError: fault 1 / 500).
+    if (method === 'message_post') throw new PyError('ValueError', `Those values are not supported when posting or notifying: ${unknown.join(', ')}`);
+    throw new PyError('TypeError', `${method}() got an unexpected keyword argument '${unknown[0]}'`);
   }
 
   // ----- XML-RPC -----
@@ -683,7 +747,13 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
 
   function json2Error(err: PyError): { status: number; body: unknown } {
     const status =
-      err.kind === 'NotFound' ? 404 : err.kind === 'UnprocessableEntity' ? 422 : err.kind === 'AccessError' ? 403 : err.kind === 'UserError' ? 422 : 500;
+      err.kind === 'NotFound' || err.kind === 'MissingError'
+        ? 404
+        : err.kind === 'UnprocessableEntity' || err.kind === 'UserError' || err.kind === 'ValidationError'
+          ? 422
+          : err.kind === 'AccessError'
+            ? 403
+            : 500;
     return {
       status,
       body: {
@@ -712,7 +782,11 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
       return;
     }
     const dbHeader = req.headers['x-odoo-database'];
-    if (dbHeader !== undefined && dbHeader !== db) return fail(new PyError('NotFound', `database ${JSON.stringify(dbHeader)} not found`));
+    if (dbHeader !== undefined && dbHeader !== db) {
+      // No such database: Odoo's server-wide dispatcher answers its HTML 404 page, not JSON.
+      send(res, record, 404, 'text/html; charset=utf-8', NO_DATABASE_PAGE);
+      return;
+    }
     let body: unknown = {};
     if (raw.length > 0) {
       try {
@@ -739,6 +813,7 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
       try {
         checkKwargs(method, kwargs);
       } catch (e) {
+        if (e instanceof PyError && e.kind === 'ValueError') throw e;
         throw new PyError('UnprocessableEntity', (e as Error).message);
       }
       const result = callMethod('json2', modelName, method, ids, kwargs, kwargs['vals_list']);
@@ -829,7 +904,7 @@ export async function startOdooFake(options: OdooFakeOptions = {}): Promise<Odoo
     },
     addPartner: (values) => insert('res.partner', values),
     addCategory: (name) => insert('res.partner.category', { name }),
-    addLead: (values) => insert('crm.lead', { probability: 10, ...values }),
+    addLead: (values) => insert('crm.lead', values),
     records: (name) => model(name).rows,
     messagesOf: (name, resId) => model('mail.message').rows.filter((r) => r['model'] === name && r['res_id'] === resId),
     close: () =>

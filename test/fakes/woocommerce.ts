@@ -9,23 +9,29 @@
  *   (METHOD & rawurlencode(URL without query) & sorted, RFC 3986-encoded parameters; key =
  *   consumer secret + "&"; HMAC-SHA1 or HMAC-SHA256), rejects timestamps older than 15 minutes and
  *   reused nonces. Basic auth and `consumer_key`/`consumer_secret` query parameters (what the
- *   library sends over HTTPS) are accepted too, as if TLS ended at a proxy. Failures are 401 in
+ *   library sends over HTTPS) get 401 woocommerce_rest_cannot_view over http, as from a real store,
+ *   unless `behindTlsProxy` says TLS ends at a proxy in front. Failures are 401 in
  *   WordPress's shape `{ code, message, data: { status } }` with WooCommerce's codes
  *   (woocommerce_rest_authentication_error, woocommerce_rest_cannot_view / _cannot_create).
  * - `GET /wc/v3/orders`: `search` is a case-insensitive substring match over the billing and
  *   shipping address indexes (all address fields joined by spaces, as WooCommerce stores
- *   `_billing_address_index`) and the order id for numeric terms; `customer`, `status`, `page`,
+ *   `_billing_address_index`), the line items' names, and the order id for numeric terms (phones
+ *   match as substrings of the stored text: "612345678" finds "+212612345678", "0612345678" does not); `customer`, `status`, `page`,
  *   `per_page` (1–100, else 400 rest_invalid_param), `orderby` date|id|modified, `order`;
  *   `product` (absint: orders with a line item whose `_product_id` is that id — the parent
  *   product, as WooCommerce's order-item-meta subquery does; 0 or junk = no filter);
  *   `X-WP-Total`, `X-WP-TotalPages` and `Link` headers. `GET /wc/v3/orders/{id}`. Orders carry
  *   `line_items` ({ id, name, product_id, variation_id, quantity }) when given to addOrder.
  * - Order notes: `GET /wc/v3/orders/{id}/notes?type=any|customer|internal` (newest first) and
- *   `POST` `{ note, customer_note }` → 201; unknown order → 404 woocommerce_rest_order_invalid_id;
- *   empty note → 400 rest_missing_callback_param.
+ *   `POST` `{ note, customer_note }` → 201 (an empty note too; a missing one → 400
+ *   rest_missing_callback_param); unknown order → 404 woocommerce_rest_shop_order_invalid_id (GET)
+ *   or woocommerce_rest_order_invalid_id (POST). Notes carry author "WooCommerce", `date_created`
+ *   in site time (`utcOffsetMinutes`, default +60 as Africa/Casablanca), `date_created_gmt`, `_links`.
+ *   A real store returns notes of the same second in no fixed order: don't rely on it.
+ * - 400 errors carry `data.params` and `data.details` as WordPress 5+ does.
  * - Customers: `GET /wc/v3/customers` (`search` over email/names/username — never phones, as in
  *   WooCommerce), `GET /wc/v3/customers/{id}` with `meta_data` [{ id, key, value }], and
- *   `POST|PUT|PATCH /wc/v3/customers/{id}` applying `meta_data` the way WooCommerce does (by meta
+ *   `POST|PUT|PATCH /wc/v3/customers/{id}` (unknown id → 404 wc_user_invalid_id) applying `meta_data` the way WooCommerce does (by meta
  *   id, else update-by-key in place, else add); other customer fields are not editable here.
  * - The companion plugin (when `plugin` is configured): `GET /coex/v1/lookup?phone=<E.164>` with
  *   `X-Coex-Site-Key` → `{ phone, customer, orders }`, orders matched on the normalized billing
@@ -34,11 +40,14 @@
  *   with WordPress's critical-error body.
  * - Every request is recorded (method, path, query, headers, parsed body) before it is handled.
  *
+ * Held to a real WooCommerce 10.0.2 by test/real-crm-woocommerce-parity.test.ts (same requests to
+ * both, status codes and response shapes compared).
+ *
  * NOT modelled: HPOS vs posts storage differences (one search behaviour), full-text search
- * indexes, order item names in search, order creation/updates over REST, refunds, products (line items are static data; `product`
+ * indexes, order creation/updates over REST, refunds, products (line items are static data; `product`
  * does not match a variation id),
  * webhooks delivery (see connectors' webhook tests), WordPress nonces/cookie auth, permissions per
- * key (read vs write), real rate limiting, site timezone (date_created == date_created_gmt here).
+ * key (read vs write), real rate limiting.
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -127,6 +136,14 @@ export interface FakeWooCommerceOptions {
   plugin?: { siteKey: string };
   /** Country the plugin uses to read national billing phones. Default MA. */
   defaultCountry?: 'MA' | 'FR';
+  /**
+   * Basic auth and query-string keys are what the client sends over HTTPS. Over plain http a real
+   * WooCommerce accepts only OAuth 1.0a and answers 401 woocommerce_rest_cannot_view to the others
+   * (measured on 10.0.2). True models a store whose TLS ends at a proxy in front of this http fake.
+   */
+  behindTlsProxy?: boolean;
+  /** The site's UTC offset: `date_created` is site time, `date_created_gmt` UTC. Default +60 (Africa/Casablanca, the real stack's). */
+  utcOffsetMinutes?: number;
 }
 
 const EMPTY_ADDRESS: Required<WooAddressFields> = {
@@ -165,6 +182,11 @@ function rfc3986(s: string): string {
 /** WooCommerce `*_gmt` format: no zone designator. */
 function wooDate(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19);
+}
+
+/** WordPress's REST error `details` (since 5.x): one entry per invalid parameter. */
+function paramDetails(params: Record<string, string>, code = 'rest_out_of_bounds'): Record<string, unknown> {
+  return { params, details: Object.fromEntries(Object.entries(params).map(([k, message]) => [k, { code, message, data: null }])) };
 }
 
 export class FakeWooCommerce {
@@ -352,6 +374,8 @@ export class FakeWooCommerce {
     }
     if ((m = path.match(/^\/wp-json\/wc\/v3\/orders\/(\d+)\/notes$/))) {
       const order = this.orders.get(Number(m[1]));
+      // WooCommerce 10 answers the list with the shop_order post-type code, the create with the generic one.
+      if (!order && method === 'GET') throw new HttpError(404, 'woocommerce_rest_shop_order_invalid_id', 'Invalid order ID.');
       if (!order) throw new HttpError(404, 'woocommerce_rest_order_invalid_id', 'Invalid order ID.');
       if (method === 'GET') return { status: 200, payload: this.listNotes(order.id, req.query.type ?? 'any') };
       if (method === 'POST') return { status: 201, payload: this.createNote(order, req.body) };
@@ -359,7 +383,7 @@ export class FakeWooCommerce {
     if (path === '/wp-json/wc/v3/customers' && method === 'GET') return this.listCustomers(req.query);
     if ((m = path.match(/^\/wp-json\/wc\/v3\/customers\/(\d+)$/)) && ['GET', 'POST', 'PUT', 'PATCH'].includes(method)) {
       const c = this.customers.get(Number(m[1]));
-      if (!c) throw new HttpError(404, 'woocommerce_rest_invalid_id', 'Invalid resource ID.');
+      if (!c) throw new HttpError(404, 'wc_user_invalid_id', 'Invalid user ID.');
       if (method !== 'GET') this.updateCustomer(c, req.body);
       return { status: 200, payload: this.customerView(c) };
     }
@@ -376,6 +400,9 @@ export class FakeWooCommerce {
     const authError = (message: string) => new HttpError(401, 'woocommerce_rest_authentication_error', message);
 
     const auth = req.headers.authorization;
+    const keysInClear = (typeof auth === 'string' && auth.startsWith('Basic ')) || req.query.consumer_key !== undefined;
+    // WC_REST_Authentication: over http (is_ssl() false) only OAuth 1.0a is tried; the rest is "not logged in".
+    if (keysInClear && this.options.behindTlsProxy !== true) throw denied();
     if (typeof auth === 'string' && auth.startsWith('Basic ')) {
       const [key, secret] = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':');
       if (key !== this.consumerKey) throw authError('Consumer key is invalid.');
@@ -424,9 +451,9 @@ export class FakeWooCommerce {
       created_via: 'checkout',
       status: o.status,
       currency: o.currency,
-      date_created: wooDate(o.created),
+      date_created: this.siteDate(o.created),
       date_created_gmt: wooDate(o.created),
-      date_modified: wooDate(o.modified),
+      date_modified: this.siteDate(o.modified),
       date_modified_gmt: wooDate(o.modified),
       total: o.total,
       customer_id: o.customer_id,
@@ -444,20 +471,21 @@ export class FakeWooCommerce {
     const perPage = q.per_page === undefined ? 10 : Number(q.per_page);
     if (!Number.isInteger(perPage) || perPage < 1 || perPage > 100) {
       throw new HttpError(400, 'rest_invalid_param', 'Invalid parameter(s): per_page', {
-        params: { per_page: 'per_page must be between 1 (inclusive) and 100 (inclusive)' },
+        ...paramDetails({ per_page: 'per_page must be between 1 (inclusive) and 100 (inclusive)' }),
       });
     }
     const page = q.page === undefined ? 1 : Number(q.page);
-    if (!Number.isInteger(page) || page < 1) throw new HttpError(400, 'rest_invalid_param', 'Invalid parameter(s): page', { params: { page: 'page must be greater than or equal to 1' } });
+    if (!Number.isInteger(page) || page < 1) throw new HttpError(400, 'rest_invalid_param', 'Invalid parameter(s): page', paramDetails({ page: 'page must be greater than or equal to 1' }));
     const orderby = q.orderby ?? 'date';
-    if (!['date', 'id', 'modified'].includes(orderby)) throw new HttpError(400, 'rest_invalid_param', 'Invalid parameter(s): orderby', { params: { orderby: 'orderby is not one of date, id, modified' } });
+    if (!['date', 'id', 'modified'].includes(orderby)) throw new HttpError(400, 'rest_invalid_param', 'Invalid parameter(s): orderby', paramDetails({ orderby: 'orderby is not one of date, id, modified' }, 'rest_not_in_enum'));
     const dir = (q.order ?? 'desc') === 'asc' ? 1 : -1;
 
     let list = [...this.orders.values()];
     if (q.search) {
       const term = q.search.toLowerCase();
       list = list.filter((o) => {
-        const index = [Object.values(o.billing).join(' '), Object.values(o.shipping).join(' ')].join(' ').toLowerCase();
+        // HPOS search covers the address indexes and the order items' names (WooCommerce 10 "all" search).
+        const index = [Object.values(o.billing).join(' '), Object.values(o.shipping).join(' '), ...o.line_items.map((li) => li.name)].join(' ').toLowerCase();
         return index.includes(term) || (/^\d+$/.test(term) && o.id === Number(term));
       });
     }
@@ -477,21 +505,31 @@ export class FakeWooCommerce {
     return { status: 200, payload: slice.map((o) => this.orderView(o)), headers };
   }
 
+  /** Site-local time, as WooCommerce prints `date_*` fields (the `_gmt` twins are UTC). */
+  private siteDate(ms: number): string {
+    return wooDate(ms + (this.options.utcOffsetMinutes ?? 60) * 60_000);
+  }
+
   private noteView(n: FakeNote): Record<string, unknown> {
+    const self = `${this.url}/wp-json/wc/v3/orders/${n.orderId}/notes/${n.id}`;
     return {
       id: n.id,
       author: n.author,
-      date_created: wooDate(n.created),
+      date_created: this.siteDate(n.created),
       date_created_gmt: wooDate(n.created),
       note: n.note,
       customer_note: n.customer_note,
-      _links: { up: [{ href: `${this.url}/wp-json/wc/v3/orders/${n.orderId}` }] },
+      _links: {
+        self: [{ href: self, targetHints: { allow: ['GET', 'DELETE'] } }],
+        collection: [{ href: `${this.url}/wp-json/wc/v3/orders/${n.orderId}/notes` }],
+        up: [{ href: `${this.url}/wp-json/wc/v3/orders/${n.orderId}` }],
+      },
     };
   }
 
   private listNotes(orderId: number, type: string): unknown[] {
     if (!['any', 'customer', 'internal'].includes(type)) {
-      throw new HttpError(400, 'rest_invalid_param', 'Invalid parameter(s): type', { params: { type: 'type is not one of any, customer, and internal.' } });
+      throw new HttpError(400, 'rest_invalid_param', 'Invalid parameter(s): type', paramDetails({ type: 'type is not one of any, customer, and internal.' }, 'rest_not_in_enum'));
     }
     return this.notesOf(orderId)
       .filter((n) => type === 'any' || (type === 'customer') === n.customer_note)
@@ -500,7 +538,8 @@ export class FakeWooCommerce {
 
   private createNote(order: FakeOrder, body: unknown): unknown {
     const b = (typeof body === 'object' && body !== null ? body : {}) as { note?: unknown; customer_note?: unknown };
-    if (typeof b.note !== 'string' || b.note.trim() === '') {
+    // Only a missing note is refused; an empty string is a valid (empty) note, as in WooCommerce.
+    if (typeof b.note !== 'string') {
       throw new HttpError(400, 'rest_missing_callback_param', 'Missing parameter(s): note', { params: ['note'] });
     }
     const note: FakeNote = {
@@ -509,7 +548,8 @@ export class FakeWooCommerce {
       note: b.note,
       customer_note: b.customer_note === true,
       created: Date.now(),
-      author: 'system',
+      // Notes added over REST by an API key are "system" notes, shown with WooCommerce's name.
+      author: 'WooCommerce',
     };
     this.notes.push(note);
     return this.noteView(note);

@@ -3,7 +3,8 @@
  * The order's own history for the timeline: its creation, payment, and its notes, with status
  * changes recognized (WooCommerce keeps no separate status log: each transition is an order note
  * "Order status changed from X to Y.", translated with the site's locale). CoEx's own archive notes
- * (marked "[coex:…]") are left out: their messages already come from CoEx.
+ * (an empty `<span data-coex-refs="…">` at their end, or a "[coex:…]" line from earlier versions)
+ * are left out: their messages already come from CoEx.
  *
  * @package CoexWhatsApp
  */
@@ -44,8 +45,9 @@ final class Coex_Order_Timeline {
 		}
 		$notes = wc_get_order_notes( array( 'order_id' => $order->get_id() ) );
 		foreach ( is_array( $notes ) ? $notes : array() as $note ) {
-			$text = trim( wp_strip_all_tags( (string) $note->content ) );
-			if ( '' === $text || false !== strpos( $text, '[coex:' ) || ! $note->date_created ) {
+			$raw  = (string) $note->content;
+			$text = trim( wp_strip_all_tags( $raw ) );
+			if ( '' === $text || self::is_coex_note( $raw ) || ! $note->date_created ) {
 				continue;
 			}
 			$event  = array(
@@ -70,6 +72,16 @@ final class Coex_Order_Timeline {
 			}
 		);
 		return $events;
+	}
+
+	/**
+	 * Whether a note was written by CoEx's connector (see connectors/src/woocommerce/format.ts).
+	 *
+	 * @param string $content Raw note content.
+	 * @return bool
+	 */
+	public static function is_coex_note( $content ) {
+		return false !== strpos( $content, 'data-coex-refs="' ) || false !== strpos( $content, '[coex:' );
 	}
 
 	/**

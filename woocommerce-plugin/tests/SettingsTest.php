@@ -25,7 +25,7 @@ final class SettingsTest extends TestCase {
 		$this->assertSame( 'https://coex.example.com', $saved['server_url'] );
 		$this->assertSame( hash( 'sha256', 'sk_live_1' ), $saved['site_key_hash'] );
 		$this->assertSame( 'ext_1', $saved['extension_key'] );
-		$this->assertSame( array( 'server_url', 'site_key_hash', 'extension_key' ), array_keys( $saved ), 'no template setting any more: CoEx lists the approved ones' );
+		$this->assertSame( array( 'server_url', 'site_key_hash', 'extension_key', 'allow_private_server' ), array_keys( $saved ), 'no template setting any more: CoEx lists the approved ones' );
 
 		update_option( Coex_Settings::OPTION, $saved );
 		$again = Coex_Settings::sanitize( array( 'server_url' => 'https://coex.example.com', 'site_key' => '', 'extension_key' => '  ' ) );
@@ -79,5 +79,57 @@ final class SettingsTest extends TestCase {
 		$result                   = Coex_Settings::test_connection();
 		$this->assertFalse( $result['ok'] );
 		$this->assertStringContainsString( 'extension key', $result['message'] );
+	}
+
+	public function test_shop_managers_can_save_the_settings_page() {
+		Coex_Settings::init();
+		// options.php asks for this filter's answer instead of manage_options.
+		$this->assertSame( 'manage_woocommerce', apply_filters( 'option_page_capability_coex_whatsapp', 'manage_options' ) );
+	}
+
+	public function test_server_url_accepts_any_port_and_refuses_private_hosts_unless_allowed() {
+		$saved = Coex_Settings::sanitize( array( 'server_url' => 'https://coex.example.com:3000/' ) );
+		$this->assertSame( 'https://coex.example.com:3000', $saved['server_url'], 'coex serve listens on 3000' );
+		$this->assertSame( array(), Coex_Test_WP::$settings_errors );
+
+		update_option( Coex_Settings::OPTION, $saved );
+		foreach ( array( 'http://127.0.0.1:3000', 'http://localhost:3000', 'http://192.168.1.20:3000', 'http://10.0.0.5', 'http://[::1]:3000' ) as $private ) {
+			Coex_Test_WP::$settings_errors = array();
+			$out                           = Coex_Settings::sanitize( array( 'server_url' => $private ) );
+			$this->assertSame( 'https://coex.example.com:3000', $out['server_url'], "$private refused without the setting" );
+			$this->assertStringContainsString( 'private network', Coex_Test_WP::$settings_errors[0]['message'] );
+			$this->assertStringContainsString( $private, Coex_Test_WP::$settings_errors[0]['message'], 'the error quotes what was typed' );
+		}
+
+		$allowed = Coex_Settings::sanitize( array( 'server_url' => 'http://127.0.0.1:3000', 'allow_private_server' => 'yes' ) );
+		$this->assertSame( 'http://127.0.0.1:3000', $allowed['server_url'] );
+		$this->assertSame( 'yes', $allowed['allow_private_server'] );
+		$this->assertSame( $allowed, Coex_Settings::sanitize( $allowed ), 'second pass keeps the flag' );
+		$unticked = Coex_Settings::sanitize( array( 'server_url' => 'https://coex.example.com' ) );
+		$this->assertSame( 'no', $unticked['allow_private_server'], 'an unticked checkbox posts nothing' );
+
+		add_filter(
+			'coex_whatsapp_allow_private_server_url',
+			static function () {
+				return true;
+			}
+		);
+		$this->assertSame( 'http://10.0.0.5:3000', Coex_Settings::sanitize( array( 'server_url' => 'http://10.0.0.5:3000' ) )['server_url'], 'an operator filter allows it too' );
+	}
+
+	public function test_a_refused_url_stays_in_the_form_with_a_precise_reason() {
+		update_option( Coex_Settings::OPTION, array( 'server_url' => 'https://coex.example.com' ) );
+		Coex_Settings::sanitize( array( 'server_url' => 'ftp://coex.example.com' ) );
+		$this->assertStringContainsString( 'must start with https://', Coex_Test_WP::$settings_errors[0]['message'] );
+		Coex_Settings::sanitize( array( 'server_url' => 'https://coex.example.com:99999' ) );
+		$this->assertStringContainsString( 'between 1 and 65535', Coex_Test_WP::$settings_errors[1]['message'] );
+
+		ob_start();
+		Coex_Settings::field_server_url();
+		$html = (string) ob_get_clean();
+		$this->assertStringContainsString( 'value="https://coex.example.com:99999"', $html, 'what was typed, not the stored value' );
+		ob_start();
+		Coex_Settings::field_server_url();
+		$this->assertStringContainsString( 'value="https://coex.example.com"', (string) ob_get_clean(), 'shown once' );
 	}
 }

@@ -99,7 +99,7 @@ final class TimelineRouteTest extends TestCase {
 		$this->assertSame( array( 'history' => 'complete' ), $data['sync'] );
 		$this->assertArrayNotHasKey( 'template', $data, 'templates come from CoEx (GET /templates), not from a setting' );
 
-		// Creation, the customer note, payment, the status change; the [coex:…] archive note is left out.
+		// Creation, the customer note, payment, the status change; CoEx's archive notes (data-coex-refs and legacy [coex:…]) are left out.
 		$this->assertSame( array( 'created', 'note', 'paid', 'status' ), array_column( $data['events'], 'type' ) );
 		$status = $data['events'][3];
 		$this->assertSame( array( 'Pending payment', 'Processing', '2026-02-20T10:05:00Z' ), array( $status['from'], $status['to'], $status['at'] ) );

@@ -9,6 +9,7 @@ import {
   messageMarker,
   renderBotStateHtml,
   renderTimelineHtml,
+  renderTranscriptHtml,
   transcriptMarker,
 } from './format.js';
 
@@ -35,6 +36,13 @@ describe('markers', () => {
     expect(transcriptMarker('msg-1')).toMatch(/^coex-tr-[0-9a-f]{16}$/);
     const html = renderTimelineHtml([base, { ...base, id: 'msg-2' }]);
     expect(findMarkers(html)).toEqual([messageMarker('msg-1'), messageMarker('msg-2')]);
+  });
+
+  it('stay out of the text merchants read in the chatter (an empty element, in an attribute Odoo keeps)', () => {
+    const html = renderTimelineHtml([base]);
+    expect(html).toContain(`<span class="d-none" title="${messageMarker('msg-1')}"></span>`);
+    const visible = html.replace(/<[^>]*>/g, '');
+    expect(visible).not.toMatch(/coex-|CoEx refs/);
   });
 
   it('identify a bot-state change by thread, time and transition', () => {
@@ -86,5 +94,13 @@ describe('rendering', () => {
     expect(html).toContain('active → handoff_requested');
     expect(html).toContain('customer asked for &lt;a human&gt;');
     expect(html).not.toContain('until');
+  });
+});
+
+describe('transcript notes', () => {
+  it('show the transcript as plain text, not in a <blockquote> that Odoo folds away as a quote', () => {
+    const html = renderTranscriptHtml({ messageId: 'm1', wamid: 'w1', threadId: 't1', customerPhone: '+212612345678', customerName: 'Amina', text: 'salam\nfin wslat', language: 'ar-MA', provider: 'gemini', at: '2026-03-01T10:00:00Z' });
+    expect(html).not.toContain('<blockquote');
+    expect(html).toContain('<p><i>salam<br>fin wslat</i></p>');
   });
 });

@@ -3,12 +3,13 @@ import { consentHeadline, consentSource } from '../consent-text.js';
 
 /**
  * Chatter HTML for WhatsApp timelines, transcripts and bot-state changes, plus the idempotency
- * markers hidden in plain sight inside them.
+ * markers hidden inside them.
  *
- * Why visible text and not a `data-coex-batch` attribute: Odoo sanitizes `mail.message.body` on write
- * and keeps only whitelisted attributes (lxml's safe_attrs plus a few `data-oe-*` ones), so a custom
- * data attribute would be stripped and the idempotency check would never find it. A short token in a
- * `<small>` footer survives sanitizing and can be searched with `body ilike`.
+ * Where the markers go: Odoo sanitizes `mail.message.body` on write and keeps only whitelisted
+ * attributes (lxml's safe_attrs plus some `data-oe-*` ones, odoo/tools/mail.py), so a custom
+ * `data-coex-*` attribute is stripped. `title` and `class` are whitelisted: each note ends with an
+ * empty `<span class="d-none" title="coex-msg-… coex-msg-…">` — nothing for the merchant to see in
+ * the chatter (verified on a real Odoo 19), still found by `body ilike` on the stored HTML.
  */
 
 import { botStateMarker, consentMarker, messageMarker, transcriptMarker } from '../markers.js';
@@ -56,8 +57,9 @@ export function messageText(message: Pick<ArchivedMessage, 'text' | 'type'>): st
   return message.text !== null && message.text !== '' ? message.text : `[${message.type}]`;
 }
 
+/** Markers are hex tokens (markers.ts): safe inside a quoted attribute as they are. */
 function footer(markers: string[]): string {
-  return `<p><small>CoEx refs: ${markers.join(' ')}</small></p>`;
+  return `<span class="d-none" title="${markers.join(' ')}"></span>`;
 }
 
 /** One chatter note for a run of messages of one customer (a timeline block). */
@@ -81,7 +83,9 @@ export function renderTranscriptHtml(note: TranscriptNote): string {
   const lang = note.language ? ` (${escapeHtml(note.language)})` : '';
   return (
     `<p><b>🎙 Voice note transcript</b>${lang} · ${escapeHtml(formatTimestamp(note.at))} · ${escapeHtml(note.provider)}</p>` +
-    `<blockquote>${escapeMultiline(note.text)}</blockquote>` +
+    // Not a <blockquote>: Odoo's chatter takes it for a quoted e-mail and folds it behind "•••"
+    // (seen on a real Odoo 19), so the transcript would be hidden from the merchant.
+    `<p><i>${escapeMultiline(note.text)}</i></p>` +
     footer([transcriptMarker(note.messageId)])
   );
 }

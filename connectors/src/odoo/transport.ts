@@ -31,6 +31,12 @@ export interface OdooTransport {
 export function isMissingModelError(err: unknown, model: string): boolean {
   if (!(err instanceof CrmError) || err.retryable) return false;
   const quoted = `'${model}'`;
-  // JSON-2: 404 "the model 'crm.lead' does not exist"; XML-RPC: fault with "KeyError: 'crm.lead'".
-  return (err.status === 404 && err.message.includes(quoted)) || err.message.includes(`KeyError: ${quoted}`);
+  // JSON-2: 404 "the model 'crm.lead' does not exist". XML-RPC: Odoo 17-19 answer fault 2
+  // "Object crm.lead doesn't exist" (measured on Odoo 19, odoo/service/model.py in 17/18); older
+  // servers and some proxies surfaced the bare "KeyError: 'crm.lead'", still accepted.
+  return (
+    (err.status === 404 && err.message.includes(quoted)) ||
+    err.message.includes(`Object ${model} doesn't exist`) ||
+    err.message.includes(`KeyError: ${quoted}`)
+  );
 }

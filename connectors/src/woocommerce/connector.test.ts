@@ -92,10 +92,21 @@ describe('WooCommerceConnector construction', () => {
 
 describe('note markers', () => {
   it('round-trips ids, including awkward characters', () => {
-    const keys = ['m-1', 'uuid-0b6f', 'has space', 'bracket]', 'transcript:m-9', 'bot:t1:paused:2026-03-01T10:00:00.000Z'];
+    const keys = ['m-1', 'uuid-0b6f', 'has space', 'bracket]', 'quote"<tag>', 'transcript:m-9', 'bot:t1:paused:2026-03-01T10:00:00.000Z'];
     expect(markedKeys(`some text\n${marker(keys)}`)).toEqual(keys);
     expect(markedKeys('no markers here [coex]')).toEqual([]);
     expect(markedKeys(`${marker(['a'])}\n${marker(['b', 'c'])}`)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('keeps the keys out of what merchants read: an empty element with a data attribute', () => {
+    const m = marker(['m-1', 'quote"<tag>']);
+    expect(m).toBe('<span data-coex-refs="m-1 quote%22%3Ctag%3E"></span>');
+    // What wp_kses_post + strip_tags leave visible: nothing.
+    expect(m.replace(/<[^>]*>/g, '')).toBe('');
+  });
+
+  it('still reads the visible [coex:…] lines of notes written by earlier versions', () => {
+    expect(markedKeys('💬 WhatsApp · 2 messages\n[coex:m-1 m-2]')).toEqual(['m-1', 'm-2']);
   });
 
   it('renders a timeline ending with the marker line', () => {
@@ -118,8 +129,8 @@ describe('note markers', () => {
     ]);
     expect(note.split('\n')).toEqual([
       '💬 WhatsApp · 1 message',
-      '[2026-03-01 09:00 UTC] 👤 Customer: [voice note 0:12] — 🎙️ salam',
-      '[coex:m1]',
+      '[2026-03-01 09:00 UTC] 👤 Customer: [voice note 0:12] — 🎙️ salam<span data-coex-refs="m1"></span>',
     ]);
+    expect(note).not.toContain('[coex:');
   });
 });

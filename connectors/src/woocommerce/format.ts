@@ -4,31 +4,40 @@ import { consentHeadline, consentSource } from '../consent-text.js';
 
 /**
  * Order notes are shown through wp_kses_post(), so customer text is HTML-escaped (a "<b>" typed on
- * WhatsApp stays literal). Each note ends with a marker line listing what it contains; the
- * connector reads markers back from the order's notes before writing, which is what makes
- * archiving idempotent (WooCommerce has no idempotency key and no note metadata over REST).
+ * WhatsApp stays literal). Each note ends with an empty, invisible element listing what it contains
+ * in a data attribute; the connector reads these back from the order's notes before writing, which
+ * is what makes archiving idempotent (WooCommerce has no idempotency key and no note metadata over
+ * REST). wp_kses_post keeps `data-*` attributes and the REST API returns the raw note, so merchants
+ * never see the keys while the connector still finds them:
  *
- *   [coex:msg-1 msg-2 msg-3]          messages
- *   [coex:transcript:msg-9]           a voice-note transcript
- *   [coex:bot:thread-1:paused:2026-…] a bot-state change
- *   [coex:consent:evt-42]             a marketing opt-out / opt-in
+ *   <span data-coex-refs="msg-1 msg-2 msg-3"></span>             messages
+ *   <span data-coex-refs="transcript:msg-9"></span>              a voice-note transcript
+ *   <span data-coex-refs="bot:thread-1:paused:2026-…"></span>    a bot-state change
+ *   <span data-coex-refs="consent:evt-42"></span>                a marketing opt-out / opt-in
+ *
+ * Notes written before this change carried a visible `[coex:…]` line; those are still read.
  */
-const MARKER = /\[coex:([^\]\n]+)\]/g;
+const MARKER = /<span data-coex-refs="([^"<>]*)"><\/span>/g;
+const LEGACY_MARKER = /\[coex:([^\]\n]+)\]/g;
 
-/** Ids may not contain spaces or "]" inside a marker: percent-encode anything outside a safe set. */
+/** Ids may not contain spaces, quotes or "]" inside a marker: percent-encode anything outside a safe set. */
 function encodeKey(key: string): string {
   return key.replace(/[^A-Za-z0-9._:@+\-=/]/g, (c) => encodeURIComponent(c));
 }
 
 export function marker(keys: string[]): string {
-  return `[coex:${keys.map(encodeKey).join(' ')}]`;
+  return `<span data-coex-refs="${keys.map(encodeKey).join(' ')}"></span>`;
+}
+
+/** True when a note was written by CoEx (it carries a marker, current or legacy). */
+export function isCoexNote(note: string): boolean {
+  return markedKeys(note).length > 0;
 }
 
 /** Every key carried by the markers in a note's text. */
 export function markedKeys(note: string): string[] {
   const keys: string[] = [];
-  // Notes come back through the REST API HTML-encoded in places; markers use no encoded characters.
-  for (const match of note.matchAll(MARKER)) {
+  for (const match of [...note.matchAll(MARKER), ...note.matchAll(LEGACY_MARKER)]) {
     for (const part of (match[1] ?? '').split(/\s+/)) {
       if (!part) continue;
       try {
@@ -39,6 +48,11 @@ export function markedKeys(note: string): string[] {
     }
   }
   return keys;
+}
+
+/** Lines of a note, the marker appended to the last one (its own line would render as an empty line). */
+function withMarker(lines: string[], keys: string[]): string {
+  return `${lines.join('\n')}${marker(keys)}`;
 }
 
 function oneLine(text: string): string {
@@ -53,8 +67,7 @@ export function timelineNote(messages: ArchivedMessage[]): string {
     if (m.transcript?.text) line += ` — 🎙️ ${oneLine(m.transcript.text)}`;
     lines.push(line);
   }
-  lines.push(marker(messages.map((m) => m.id)));
-  return lines.join('\n');
+  return withMarker(lines, messages.map((m) => m.id));
 }
 
 export function transcriptKey(messageId: string): string {
@@ -63,11 +76,10 @@ export function transcriptKey(messageId: string): string {
 
 export function transcriptNote(note: TranscriptNote): string {
   const lang = note.language ? ` (${escapeHtml(note.language)})` : '';
-  return [
-    `🎙️ Voice note transcript${lang} · ${formatUtc(note.at)} · ${escapeHtml(note.provider)}`,
-    escapeHtml(note.text),
-    marker([transcriptKey(note.messageId)]),
-  ].join('\n');
+  return withMarker(
+    [`🎙️ Voice note transcript${lang} · ${formatUtc(note.at)} · ${escapeHtml(note.provider)}`, escapeHtml(note.text)],
+    [transcriptKey(note.messageId)],
+  );
 }
 
 export function botStateKey(change: BotStateChange): string {
@@ -75,7 +87,7 @@ export function botStateKey(change: BotStateChange): string {
 }
 
 export function botStateNote(change: BotStateChange): string {
-  return [escapeHtml(botStateLine(change)), marker([botStateKey(change)])].join('\n');
+  return withMarker([escapeHtml(botStateLine(change))], [botStateKey(change)]);
 }
 
 export function consentKey(change: Pick<MarketingConsentChange, 'eventId'>): string {
@@ -94,8 +106,7 @@ export function consentNote(change: MarketingConsentChange, customerMarked: bool
     effect,
   ];
   if (customerMarked) lines.push(`Saved on the customer account (meta ${WOO_CONSENT_META.optOut} = ${change.action === 'opt_out' ? 'yes' : 'no'}).`);
-  lines.push(marker([consentKey(change)]));
-  return lines.join('\n');
+  return withMarker(lines, [consentKey(change)]);
 }
 
 /** Customer meta_data keys holding WhatsApp marketing consent (see docs/decisions/crm-marketing-opt-out.md). */

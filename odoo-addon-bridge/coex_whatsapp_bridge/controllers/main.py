@@ -1,12 +1,16 @@
 import logging
 
-from odoo import _, http
+from odoo import _, http, release
 from odoo.exceptions import AccessError, MissingError
 from odoo.http import request
 
 from ..coex_client import CoexError
 
 _logger = logging.getLogger(__name__)
+
+# Odoo 19 renamed the JSON-RPC route type to "jsonrpc" and logs a DeprecationWarning for "json" at
+# every start; 17 and 18 know only "json". Same wire format either way.
+JSON_ROUTE = "jsonrpc" if release.version_info[0] >= 19 else "json"
 
 
 def _ok(data):
@@ -57,7 +61,7 @@ class CoexBridgeController(http.Controller):
                 _logger.warning("CoEx bridge call failed: %s (HTTP %s)", err.code, err.status)
             return _fail(err)
 
-    @http.route("/coex/thread/<string:model>/<int:res_id>", type="json", auth="user", methods=["POST"])
+    @http.route("/coex/thread/<string:model>/<int:res_id>", type=JSON_ROUTE, auth="user", methods=["POST"])
     def thread(self, model, res_id, **kw):
         def run():
             config = self._config()
@@ -67,7 +71,7 @@ class CoexBridgeController(http.Controller):
 
         return self._run(run)
 
-    @http.route("/coex/thread/<string:model>/<int:res_id>/bot", type="json", auth="user", methods=["POST"])
+    @http.route("/coex/thread/<string:model>/<int:res_id>/bot", type=JSON_ROUTE, auth="user", methods=["POST"])
     def bot(self, model, res_id, action=None, **kw):
         def run():
             config = self._config()
@@ -77,7 +81,7 @@ class CoexBridgeController(http.Controller):
 
         return self._run(run)
 
-    @http.route("/coex/thread/<string:model>/<int:res_id>/reply", type="json", auth="user", methods=["POST"])
+    @http.route("/coex/thread/<string:model>/<int:res_id>/reply", type=JSON_ROUTE, auth="user", methods=["POST"])
     def reply(self, model, res_id, text=None, template=None, **kw):
         def run():
             config = self._config()
@@ -91,7 +95,7 @@ class CoexBridgeController(http.Controller):
 
         return self._run(run)
 
-    @http.route("/coex/thread/<string:model>/<int:res_id>/templates", type="json", auth="user", methods=["POST"])
+    @http.route("/coex/thread/<string:model>/<int:res_id>/templates", type=JSON_ROUTE, auth="user", methods=["POST"])
     def templates(self, model, res_id, phone_number_id=None, **kw):
         """Approved templates of the thread's WhatsApp number, read from CoEx (which reads Meta).
         The record check keeps the route to users who can see the panel; the number id comes
@@ -104,7 +108,7 @@ class CoexBridgeController(http.Controller):
 
         return self._run(run)
 
-    @http.route("/coex/thread/<string:model>/<int:res_id>/campaigns", type="json", auth="user", methods=["POST"])
+    @http.route("/coex/thread/<string:model>/<int:res_id>/campaigns", type=JSON_ROUTE, auth="user", methods=["POST"])
     def campaigns(self, model, res_id, **kw):
         """Campaigns that included this record's customer. The phone is read here from the record
         (as for the thread), never taken from the browser."""

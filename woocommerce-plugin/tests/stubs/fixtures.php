@@ -55,6 +55,7 @@ final class Coex_Test_Fixtures {
 	/** Notes of order 1003, newest first as wc_get_order_notes returns them. */
 	public static function notes() {
 		Coex_Test_WP::$notes[1003] = array(
+			self::note( 4, '2026-02-21T09:30:00Z', "💬 WhatsApp · 1 message\n[2026-02-21 09:30 UTC] 👤 Customer: Salam<span data-coex-refs=\"m-3\"></span>" ),
 			self::note( 3, '2026-02-21T09:00:00Z', 'WhatsApp 2026-02-21 [coex:m-1 m-2]' ),
 			self::note( 2, '2026-02-20T10:05:00Z', 'Payment via Cash on delivery. Order status changed from Pending payment to Processing.' ),
 			self::note( 1, '2026-02-20T10:00:30Z', 'Customer asked for <b>gift wrap</b>', true ),
