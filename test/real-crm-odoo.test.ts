@@ -24,7 +24,7 @@ const N: P.NumberRef = { wabaId: DEFAULT_FAKE_PHONE_NUMBER.wabaId, phoneNumberId
 const VOICE = readFileSync(new URL('./fixtures/audio/darija-order-status.ogg', import.meta.url));
 const SPOKEN = 'السلام عليكم، بغيت نعرف واش الكوموند ديالي وصلات ولا باقي.';
 const FATIMA = '212661234567';
-const backend = backends().includes('postgres') ? 'postgres' : 'pglite';
+const backend = backends()[0]!;
 /** scripts/screenshot-real-crms.sh sets it: the real chatter becomes docs/screenshots/odoo-chatter.png. */
 const SHOTS = process.env.COEX_REAL_SCREENSHOTS ? fileURLToPath(new URL('../docs/screenshots/', import.meta.url)) : null;
 

@@ -30,7 +30,7 @@ const AMINA = '212612345678';
 const YOUSSEF = '212612700703';
 const MANAGER = { login: 'khadija', password: `km-${randomBytes(6).toString('hex')}` };
 const SITE_KEY = `coex_sk_${randomBytes(16).toString('hex')}`;
-const backend = backends().includes('postgres') ? 'postgres' : 'pglite';
+const backend = backends()[0]!;
 /** scripts/screenshot-real-crms.sh sets it: the real admin screens become docs/screenshots/*.png. */
 const SHOTS = process.env.COEX_REAL_SCREENSHOTS ? fileURLToPath(new URL('../docs/screenshots/', import.meta.url)) : null;
 
