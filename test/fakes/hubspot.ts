@@ -390,6 +390,11 @@ export class FakeHubSpot {
     this.failures.push({ ...failure, left: failure.times ?? 1 });
   }
 
+  /** Drops the scripted failures not used up yet. */
+  clearFailures(): void {
+    this.failures = [];
+  }
+
   /** Seeds a record directly (searchable at once unless `searchable: false`). */
   seed(type: string, properties: Record<string, string>, opts: { searchable?: boolean; createdAt?: number } = {}): string {
     const now = this.now();
