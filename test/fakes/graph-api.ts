@@ -35,6 +35,9 @@
  * Uncertain: the exact error Meta returns for a repeated smb_app_data request is undocumented;
  * the fake answers 400 / code 100 with a details string saying so.
  *
+ * Contract: every request on an endpoint Meta's OpenAPI describes, and every answer to it, is checked
+ * against the spec first (graph-openapi.ts; a refused request gets 400 / code 100, see README.md).
+ *
  * Usable from other processes: it is plain HTTP, and `node test/fakes/graph-api.ts [options-json]`
  * starts one standalone and prints `{"url": …}` on stdout (Node ≥ 23 strips the types).
  */
