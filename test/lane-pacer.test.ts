@@ -28,7 +28,10 @@ describe.each(backends())('campaign lane pacer [%s]', (backend) => {
     expect(DEFAULT_CAMPAIGN_SHARE).toBe(0.6);
     expect(new CampaignLanePacer(handle.db).share).toBe(0.6);
     expect(new CampaignLanePacer(handle.db, { share: 1 }).share).toBe(1);
-    for (const share of [0, -0.5, 1.01, Number.NaN]) expect(() => new CampaignLanePacer(handle.db, { share }), String(share)).toThrow(RangeError);
+    for (const share of [0, -0.5, 1.01, Number.NaN]) {
+      expect(() => new CampaignLanePacer(handle.db, { share }), String(share)).toThrow(RangeError);
+      expect(() => new CampaignLanePacer(handle.db, { share }), String(share)).toThrow(`campaign share must be in (0, 1], got ${share}`);
+    }
     expect(campaignLaneKey('106540352242922')).toBe('106540352242922:campaign');
   });
 
@@ -47,6 +50,19 @@ describe.each(backends())('campaign lane pacer [%s]', (backend) => {
       expect(gap, `share ${share}`).toBeGreaterThan(expected - 5);
       expect(gap, `share ${share}`).toBeLessThan(expected + 5);
     }
+  });
+
+  it('waits for its lane slot only when there is a wait, even when the number itself is idle', async () => {
+    const stop = new AbortController();
+    stop.abort(new Error('would have waited'));
+    // A fresh lane and an idle number: no wait at all, so even an aborted signal does not stop it.
+    const pn = number();
+    const lane = new CampaignLanePacer(handle.db);
+    await expect(lane.acquire(pn, { ratePerSecond: 0.1 }, stop.signal)).resolves.toBeUndefined();
+    // The lane is now booked ~17.5 s ahead; the number's own bucket is made idle again (a live
+    // reply has nothing queued): the campaign must still wait for its lane slot.
+    await handle.db.updateTable('send_pacers').set({ tat: new Date(Date.now() - 3_600_000) }).where('phone_number_id', '=', pn).execute();
+    await expect(lane.acquire(pn, { ratePerSecond: 0.1 }, stop.signal)).rejects.toThrow(/would have waited/);
   });
 
   it('takes the number’s slot only when its bucket is idle, and says how long the queue is otherwise', async () => {
