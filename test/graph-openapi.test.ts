@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { graphContract } from './fakes/graph-openapi.js';
+import { startGraphApiFake, DEFAULT_FAKE_PHONE_NUMBER, DEFAULT_FAKE_TOKEN } from './fakes/graph-api.js';
 
 /** The Graph fake's contract layer against Meta's OpenAPI: what the spec forbids is refused. */
 describe("Meta's OpenAPI as the Graph fake's contract", () => {
@@ -49,5 +50,26 @@ describe("Meta's OpenAPI as the Graph fake's contract", () => {
     expect(contract.checkResponse('sendMessage', 200, { messaging_product: 'whatsapp', contacts: [{ input: '212612345678', wa_id: '212612345678' }], messages: [{ id: 42 }] })).not.toBeNull();
     expect(contract.checkResponse('subscribeToWaba', 200, { success: true })).toBeNull();
     expect(contract.checkResponse('subscribeToWaba', 200, { ok: true })).not.toBeNull();
+  });
+
+  it('is what the fake applies: a send the spec forbids gets Meta\'s 400 / code 100 and is not sent', async () => {
+    const fake = await startGraphApiFake();
+    try {
+      const post = (body: unknown, contentType = 'application/json') =>
+        fetch(`${fake.url}/v23.0/${DEFAULT_FAKE_PHONE_NUMBER.id}/messages`, { method: 'POST', headers: { authorization: `Bearer ${DEFAULT_FAKE_TOKEN}`, 'content-type': contentType }, body: JSON.stringify(body) });
+      const both = await post({ ...text, type: 'image', text: undefined, image: { id: 'MEDIA-1', link: 'https://cdn.example/a.jpg' } });
+      expect(both.status).toBe(400);
+      const error = ((await both.json()) as { error: { code: number; error_data: { details: string } } }).error;
+      expect(error.code).toBe(100);
+      expect(error.error_data.details).toContain("Meta's OpenAPI");
+      expect((await post(text, 'text/plain')).status).toBe(400);
+      expect(fake.contractViolations).toHaveLength(2);
+      expect(fake.state.sent).toHaveLength(0);
+      expect((await post(text)).status).toBe(200);
+      expect(fake.state.sent).toHaveLength(1);
+      expect(fake.contractViolations).toHaveLength(2);
+    } finally {
+      await fake.close();
+    }
   });
 });
