@@ -128,6 +128,15 @@ describe.each(backends())('no talking over a human, under a storm [%s]', (backen
     console.log(`[${backend}] ${echoes} echoes; turns: ${sent} sent, ${cancelled} cancelled mid-generation, ${results.length - sent - cancelled} skipped (paused/newer message)`);
     expect(Number(agentMessages.n)).toBe(sent);
     expect(graph.state.sent.length).toBe(sent);
+    // The invariant above is not vacuous: its join finds every agent reply, on threads where people acted.
+    const joined = await sql<{ replies: string; human_acts: string }>`
+      select count(distinct m.id) as replies, count(e.seq) as human_acts
+      from messages m
+      join agent_turns t on m.client_ref = 'agent-turn:' || t.id::text
+      left join bot_events e on e.thread_id = m.thread_id
+      where m.origin = 'agent'`.execute(db);
+    expect(Number(joined.rows[0]!.replies)).toBe(sent);
+    expect(Number(joined.rows[0]!.human_acts)).toBeGreaterThan(0);
     // The storm really raced generations both ways.
     expect(sent).toBeGreaterThan(0);
     expect(cancelled).toBeGreaterThan(0);

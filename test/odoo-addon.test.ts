@@ -414,7 +414,8 @@ if (!canRunOwl) {
   console.warn('SKIP Odoo panel OWL tests: set OWL_IIFE to owl.iife.js (npm pack @odoo/owl@2.5.1) and install /usr/bin/chromium.');
 }
 
-describe.skipIf(!canRunOwl)('Odoo panel: the real OWL component in headless Chromium', () => {
+// Under CI=true a missing Chromium (or OWL) fails these tests instead of skipping them (README, Tests).
+describe.skipIf(!canRunOwl && !process.env.CI)('Odoo panel: the real OWL component in headless Chromium', () => {
   const PNID = '106540352242922';
   const state = { windowOpen: false, templatesFailOnce: false, templateCalls: 0, long: false, replies: [] as string[], threadCalls: 0 };
   const calls: Array<{ tail: string; params: Record<string, unknown> }> = [];

@@ -177,7 +177,7 @@ describe.skipIf(!hasPhp && !process.env.CI)('WooCommerce plugin against the real
     }
   });
 
-  it.skipIf(!hasChromium)('window closed: the real templates fill the picker and a template with its parameter reaches WhatsApp; the real campaign report is shown', async () => {
+  it.skipIf(!hasChromium && !process.env.CI)('window closed: the real templates fill the picker and a template with its parameter reaches WhatsApp; the real campaign report is shown', async () => {
     const before = graph.state.sent.length;
     const dom = await runChromium(
       ['--dump-dom', `${wpUrl}/order/2002?driver=send-template&template=${encodeURIComponent('order_shipped (fr)')}&values=${encodeURIComponent(JSON.stringify(['#1003']))}`],
@@ -203,7 +203,7 @@ describe.skipIf(!hasPhp && !process.env.CI)('WooCommerce plugin against the real
     expect(dom).not.toContain('role="alert">'); // no error shown (the hidden error box has no text)
   });
 
-  it.skipIf(!hasChromium)("a customer who answered 'baraka' is shown opted out of marketing, with the campaign marked replied", async () => {
+  it.skipIf(!hasChromium && !process.env.CI)("a customer who answered 'baraka' is shown opted out of marketing, with the campaign marked replied", async () => {
     const dom = await runChromium(['--dump-dom', `${wpUrl}/order/2003`], 90_000);
     expect(dom).toMatch(/<p class="coex-optout" role="note"><strong>Opted out of marketing — 'baraka', [A-Z][a-z]{2} \d{1,2}, \d{4}<\/strong><\/p>/);
     expect(dom).toContain('This customer: sent · replied');

@@ -257,7 +257,10 @@ describe.each(backends())('webhook ingestion [%s]', (backend) => {
     const thread = await threadOf(s, customer.waId);
     const msgs = await messagesOf(s, thread!.id);
     expect(msgs).toHaveLength(120);
-    expect(msgs.filter((m) => m.origin === 'app').every((m) => m.status === 'read')).toBe(true);
+    // Not vacuous: the 60 echoes are there, each folded up to read whatever order its statuses came in.
+    const echoes = msgs.filter((m) => m.origin === 'app');
+    expect(echoes).toHaveLength(60);
+    expect(echoes.every((m) => m.status === 'read')).toBe(true);
     const dupInbox = await sql<{ n: string }>`select count(*) as n from webhook_inbox where attempts <> 1`.execute(s.runtime.db);
     expect(Number(dupInbox.rows[0]!.n)).toBe(0);
   });

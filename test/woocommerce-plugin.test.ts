@@ -75,7 +75,7 @@ describe('woocommerce-plugin: PHP', () => {
     expect(hasPhpunit).toBe(true);
   });
 
-  it.skipIf(!hasPhp)('php -l passes on every PHP file', () => {
+  it.skipIf(!hasPhp && !process.env.CI)('php -l passes on every PHP file', () => {
     const files = phpFiles(PLUGIN);
     expect(files.length).toBeGreaterThanOrEqual(15);
     for (const file of files) {
@@ -84,7 +84,7 @@ describe('woocommerce-plugin: PHP', () => {
     }
   });
 
-  it.skipIf(!hasPhpunit)('the PHPUnit suite passes (phone, lookup auth and shape, signing, route checks, HPOS/legacy screens)', () => {
+  it.skipIf(!hasPhpunit && !process.env.CI)('the PHPUnit suite passes (phone, lookup auth and shape, signing, route checks, HPOS/legacy screens)', () => {
     const res = spawnSync('phpunit', ['--configuration', join(PLUGIN, 'phpunit.xml.dist')], { cwd: PLUGIN, encoding: 'utf8' });
     expect(res.status, res.stdout + res.stderr).toBe(0);
     const ok = /OK \((\d+) tests?, (\d+) assertions?\)/.exec(res.stdout);
@@ -92,7 +92,7 @@ describe('woocommerce-plugin: PHP', () => {
     expect(Number(ok![1])).toBeGreaterThanOrEqual(60);
   });
 
-  it.skipIf(!hasPhp)('lookup responses parse with the connector schema and carry the expected data', () => {
+  it.skipIf(!hasPhp && !process.env.CI)('lookup responses parse with the connector schema and carry the expected data', () => {
     const out = JSON.parse(spawnSync('php', ['tests/render-lookup.php'], { cwd: PLUGIN, encoding: 'utf8' }).stdout) as Record<string, unknown>;
     const customer = wooLookupResponse.parse(out.customer);
     expect(customer.phone).toBe('+212612345678');
@@ -114,7 +114,7 @@ describe('woocommerce-plugin: PHP', () => {
     expect(wpError.parse(out.unauthorized)).toEqual({ code: 'coex_invalid_site_key', message: 'Missing or invalid X-Coex-Site-Key.', data: { status: 401 } });
   });
 
-  it.skipIf(!hasPhp)('PHP phone normalization agrees with the connectors (libphonenumber) on real spellings', () => {
+  it.skipIf(!hasPhp && !process.env.CI)('PHP phone normalization agrees with the connectors (libphonenumber) on real spellings', () => {
     const inputs = [
       '0612345678', '06 12 34 56 78', '06.12.34.56.78', '06-12-34-56-78', '(06) 12 34 56 78', '+212612345678',
       '+212 6 12 34 56 78', '+(212) 6 12 34 56 78', '(+212) 612 345 678', '212612345678', '212 612 345 678 ',
@@ -136,7 +136,7 @@ describe('woocommerce-plugin: PHP', () => {
     expect(mismatches).toEqual([]);
   });
 
-  it.skipIf(!hasPhp)('the meta box hands the module a translation for every default string', () => {
+  it.skipIf(!hasPhp && !process.env.CI)('the meta box hands the module a translation for every default string', () => {
     const keys = JSON.parse(
       php(`define('ABSPATH', '/'); function __($t) { return $t; } function _x($t) { return $t; } require 'includes/class-coex-order-metabox.php'; echo json_encode(array_keys(Coex_Order_Metabox::js_strings()));`),
     ) as string[];
@@ -159,7 +159,7 @@ describe('woocommerce-plugin: extension API signature (JS reference)', () => {
     }
   });
 
-  it.skipIf(!hasPhp)('PHP signs a request the JS reference verifies (fresh timestamp and nonce)', () => {
+  it.skipIf(!hasPhp && !process.env.CI)('PHP signs a request the JS reference verifies (fresh timestamp and nonce)', () => {
     const out = JSON.parse(
       php(`define('ABSPATH', '/'); function wp_parse_url($u, $c = -1) { return parse_url($u, $c); }
         require 'includes/class-coex-signer.php';
@@ -560,7 +560,8 @@ function count(html: string, needle: string): number {
   return html.split(needle).length - 1;
 }
 
-describe.skipIf(!hasChromium)('woocommerce-plugin: timeline in headless Chromium', () => {
+// Under CI=true a missing Chromium fails these tests instead of skipping them (README, Tests).
+describe.skipIf(!hasChromium && !process.env.CI)('woocommerce-plugin: timeline in headless Chromium', () => {
   let host: Awaited<ReturnType<typeof startDemoHost>>;
   beforeAll(async () => {
     host = await startDemoHost();

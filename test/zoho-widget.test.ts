@@ -385,7 +385,8 @@ if (!hasChromium) {
   console.warn(`SKIP zoho widget browser tests: ${CHROMIUM} is missing (apt-get install -y chromium). CI must install it.`);
 }
 
-describe.skipIf(!hasChromium)('Zoho widget in headless Chromium (stub ZOHO SDK, stub CoEx API)', () => {
+// Under CI=true a missing Chromium fails these tests instead of skipping them (README, Tests).
+describe.skipIf(!hasChromium && !process.env.CI)('Zoho widget in headless Chromium (stub ZOHO SDK, stub CoEx API)', () => {
   let stub: Awaited<ReturnType<typeof startCoexStub>>;
   let host: Awaited<ReturnType<typeof startWidgetHost>>;
   beforeAll(async () => {

@@ -44,6 +44,9 @@
  * Uncertain: the exact error Meta returns for a repeated smb_app_data request is undocumented;
  * the fake answers 400 / code 100 with a details string saying so.
  *
+ * Contract: every request on an endpoint Meta's OpenAPI describes, and every answer to it, is checked
+ * against the spec first (graph-openapi.ts; a refused request gets 400 / code 100, see README.md).
+ *
  * Usable from other processes: it is plain HTTP, and `node test/fakes/graph-api.ts [options-json]`
  * starts one standalone and prints `{"url": …}` on stdout (Node ≥ 23 strips the types).
  */
@@ -53,6 +56,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import type { ContractViolation } from './graph-openapi.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -164,6 +168,8 @@ export interface RecordedRequest {
   json: unknown;
   receivedAt: number;
   responseStatus?: number;
+  /** What Meta's OpenAPI says is wrong with this request, or with the fake's answer to it. */
+  contractViolations?: ContractViolation[];
 }
 
 export interface SentMessageRecord {
@@ -225,7 +231,7 @@ export interface AddMediaInput {
   phoneNumberId?: string;
   /** What GET /{media-id} claims (default: the real hex SHA-256), to test checksum handling. */
   declaredSha256?: string;
-  /** Send file_size as a string, as Meta sometimes does. */
+  /** Kept for callers: file_size is always a string now, as Meta's OpenAPI says. */
   fileSizeAsString?: boolean;
 }
 
@@ -234,6 +240,8 @@ export interface GraphApiFake {
   url: string;
   requests: RecordedRequest[];
   state: GraphApiFakeState;
+  /** Every request, and every answer of the fake, that Meta's OpenAPI forbids (should stay empty). */
+  contractViolations: ContractViolation[];
   setBehaviour(behaviour: FakeBehaviour): void;
   addMedia(input: AddMediaInput): string;
   /** Every download URL issued so far stops working (404), as after Meta's ~5 minutes. */
@@ -442,6 +450,12 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
   const scripted: ScriptedError[] = [...(options.scriptedErrors ?? [])];
 
   const requests: RecordedRequest[] = [];
+  // Loaded by URL so that `node test/fakes/graph-api.ts` (type stripping, no .js files) finds it too.
+  const { graphContract, graphOperationOf, isReadReceipt, metaParameterMessage } = (await import(
+    new URL(`./graph-openapi${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href
+  )) as typeof import('./graph-openapi.js');
+  const contract = graphContract();
+  const contractViolations: ContractViolation[] = [];
   const state: GraphApiFakeState = {
     sent: [],
     readReceipts: [],
@@ -713,7 +727,8 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
         url,
         mime_type: item.mimeType,
         sha256: item.declaredSha256,
-        file_size: item.fileSizeAsString ? String(item.bytes.length) : item.bytes.length,
+        // Meta's OpenAPI: file_size is a string (the client also copes with a number).
+        file_size: String(item.bytes.length),
         id: mediaId,
       },
     };
@@ -998,10 +1013,29 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
       };
       requests.push(recorded);
       try {
+        // Meta's OpenAPI first (graph-openapi.ts): a request it forbids gets Meta's invalid-parameter answer.
+        const operation = graphOperationOf(recorded.method, recorded.path, (id) => media.has(id));
+        // Auth first, as Meta does (190 before any parameter check).
+        const authError = operation ? checkBearer(req, recorded.query) : null;
+        if (authError) throw authError;
+        const readReceipt = operation === 'sendMessage' && isReadReceipt(recorded.json);
+        const requestViolation = operation ? contract.checkRequest(operation, { headers, body: readReceipt ? undefined : recorded.json, rawBody: readReceipt ? '' : rawBody }) : null;
+        if (requestViolation) {
+          (recorded.contractViolations ??= []).push(requestViolation);
+          contractViolations.push(requestViolation);
+          throw param100(metaParameterMessage(requestViolation), `Request does not match Meta's OpenAPI for ${requestViolation.operation}: ${requestViolation.errors.join('; ')}`);
+        }
         const result = await route(req, res, recorded);
         if (typeof result === 'number') {
           recorded.responseStatus = result;
           return;
+        }
+        const responseViolation = operation && !readReceipt ? contract.checkResponse(operation, result.status, result.body) : null;
+        if (responseViolation) {
+          // A fake bug, not a client bug: fail loudly so the test that met it fails.
+          (recorded.contractViolations ??= []).push(responseViolation);
+          contractViolations.push(responseViolation);
+          throw new FakeError(500, 1, `fake bug: the fake's answer does not match Meta's OpenAPI: ${responseViolation.errors.join('; ')}`);
         }
         recorded.responseStatus = result.status;
         res.writeHead(result.status, { 'content-type': 'application/json' });
@@ -1092,6 +1126,7 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     url: baseUrl,
     requests,
     state,
+    contractViolations,
     setBehaviour(b: FakeBehaviour): void {
       if (b.mps !== undefined) {
         if (!Number.isInteger(b.mps) || b.mps < 1) throw new RangeError('mps must be a positive integer');

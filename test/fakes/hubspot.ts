@@ -228,6 +228,12 @@ const DEFAULT_PROPERTIES: Record<string, string[]> = {
   notes: ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id'],
 };
 
+/** Standard HubSpot properties a search may use even when no stored record has them yet. */
+const STANDARD_SEARCH_PROPERTIES: Record<string, string[]> = {
+  contacts: ['phone', 'mobilephone', 'hs_whatsapp_phone_number', 'hs_calculated_phone_number', 'hs_searchable_calculated_phone_number', 'hs_searchable_calculated_mobile_number', 'lifecyclestage', 'hs_lead_status', 'city', 'country', 'company', 'hubspot_owner_id', 'associatedcompanyid', 'hs_email_domain'],
+  deals: ['hs_is_closed', 'hs_is_closed_won', 'hubspot_owner_id', 'hs_object_id'],
+};
+
 /** Built-in properties the fake accepts on engagement objects (anything else must be defined). */
 const ENGAGEMENT_BUILTINS: Record<string, Set<string>> = {
   communications: new Set([
@@ -242,15 +248,16 @@ const ENGAGEMENT_BUILTINS: Record<string, Set<string>> = {
 
 const LIMITS = { groups: 5, perGroup: 6, total: 18, inValues: 100, searchPage: 200, batch: 100, associationRead: 1000, associationPage: 500 };
 
-const filterSchema = z.object({
+// Strict like HubSpot's deserializer: an unknown key (filter_groups, property_name…) is a 400, not ignored.
+const filterSchema = z.strictObject({
   propertyName: z.string().min(1),
   operator: z.string(),
   value: z.union([z.string(), z.number(), z.boolean()]).optional(),
   values: z.array(z.union([z.string(), z.number()])).optional(),
   highValue: z.union([z.string(), z.number()]).optional(),
 });
-const searchBodySchema = z.object({
-  filterGroups: z.array(z.object({ filters: z.array(filterSchema) })).optional(),
+const searchBodySchema = z.strictObject({
+  filterGroups: z.array(z.strictObject({ filters: z.array(filterSchema) })).optional(),
   properties: z.array(z.string()).optional(),
   limit: z.number().int().optional(),
   after: z.union([z.string(), z.number()]).optional(),
@@ -390,6 +397,11 @@ export class FakeHubSpot {
     this.failures.push({ ...failure, left: failure.times ?? 1 });
   }
 
+  /** Drops the scripted failures not used up yet. */
+  clearFailures(): void {
+    this.failures = [];
+  }
+
   /** Seeds a record directly (searchable at once unless `searchable: false`). */
   seed(type: string, properties: Record<string, string>, opts: { searchable?: boolean; createdAt?: number } = {}): string {
     const now = this.now();
@@ -486,6 +498,10 @@ export class FakeHubSpot {
     };
     this.requests.push(recorded);
     try {
+      // HubSpot's CRM and Conversations APIs read JSON only: another media type is a 415 before anything else.
+      if (rawBody !== '' && /^\/(crm|conversations)\//.test(url.pathname) && !/^application\/json\b/i.test(contentType)) {
+        throw hubspotError(415, 'VALIDATION_ERROR', `HTTP 415 Unsupported Media Type: expected application/json, got ${contentType || 'no Content-Type'}`);
+      }
       this.maybeFail(recorded);
       const { status, payload } = this.route(recorded);
       send(res, status, payload);
@@ -846,6 +862,18 @@ export class FakeHubSpot {
 
   // ── search ─────────────────────────────────────────────────────────────────────────────
 
+  /**
+   * Property names a search may filter on: HubSpot's defaults and the standard ones CoEx uses, the
+   * custom properties created through the API, and any name a stored record carries (seeded data
+   * stands for a portal's own properties). Anything else is refused, as HubSpot refuses it.
+   */
+  private searchableProperties(type: string): Set<string> {
+    const names = new Set<string>([...(DEFAULT_PROPERTIES[type] ?? []), ...(ENGAGEMENT_BUILTINS[type] ?? []), ...(STANDARD_SEARCH_PROPERTIES[type] ?? [])]);
+    for (const name of this.properties.get(type)?.keys() ?? []) names.add(name);
+    for (const o of this.objects.get(type)?.values() ?? []) for (const name of Object.keys(o.properties)) names.add(name);
+    return names;
+  }
+
   private search(type: string, body: unknown): unknown {
     const input = parseBody(searchBodySchema, body);
     const groups = input.filterGroups ?? [];
@@ -863,6 +891,13 @@ export class FakeHubSpot {
       if ((f.values?.length ?? 0) > LIMITS.inValues) {
         throw hubspotError(400, 'VALIDATION_ERROR', `Too many values in a ${f.operator} filter: ${f.values?.length}. The maximum is ${LIMITS.inValues}.`);
       }
+    }
+    const known = this.searchableProperties(type);
+    const unknownNames = [...new Set(groups.flatMap((g) => g.filters.map((f) => f.propertyName)))].filter((name) => !known.has(name));
+    if (unknownNames.length > 0) {
+      throw hubspotError(400, 'VALIDATION_ERROR', `There was a problem with the request: ${unknownNames.map((n) => `Property "${n}" does not exist`).join('; ')}`, {
+        errors: unknownNames.map((name) => ({ message: `Property "${name}" does not exist`, in: name, code: 'PROPERTY_DOESNT_EXIST' })),
+      });
     }
     const limit = input.limit ?? 10;
     if (limit < 1 || limit > LIMITS.searchPage) throw hubspotError(400, 'VALIDATION_ERROR', `limit must be between 1 and ${LIMITS.searchPage}`);
@@ -1313,7 +1348,14 @@ function propertyView(def: PropertyDefinition): Record<string, unknown> {
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body);
-  if (!r.success) throw hubspotError(400, 'VALIDATION_ERROR', `Invalid input JSON: ${z.prettifyError(r.error)}`);
+  if (!r.success) {
+    // HubSpot's JSON binding names the first unknown field and refuses the request.
+    const unknown = r.error.issues.find((i) => i.code === 'unrecognized_keys');
+    if (unknown && 'keys' in unknown) {
+      throw hubspotError(400, 'VALIDATION_ERROR', `Invalid input JSON on line 1, column 1: Unrecognized field "${String(unknown.keys[0])}" (class com.hubspot.inbounddb.publicobject.core.v2.search.PublicObjectSearchRequest), not marked as ignorable`);
+    }
+    throw hubspotError(400, 'VALIDATION_ERROR', `Invalid input JSON: ${z.prettifyError(r.error)}`);
+  }
   return r.data;
 }
 

@@ -62,7 +62,7 @@ describe('buildMessageRequest', () => {
       type: 'template',
       template: {
         name: 'order_shipped',
-        language: { code: 'fr' },
+        language: { policy: 'deterministic', code: 'fr' },
         components: [
           { type: 'header', parameters: [{ type: 'document', document: { link: 'https://shop.example/f.pdf', filename: 'facture.pdf' } }] },
           {

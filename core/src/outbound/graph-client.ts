@@ -304,7 +304,8 @@ export function buildMessageRequest(message: OutboundMessage): MessageRequestBod
     case 'template':
       body.template = {
         name: m.name,
-        language: { code: m.languageCode },
+        // Meta's OpenAPI (LanguageObject) requires the policy; "deterministic" is its only value.
+        language: { policy: 'deterministic', code: m.languageCode },
         ...(m.components === undefined ? {} : { components: m.components.map(templateComponentJson) }),
       };
       break;
