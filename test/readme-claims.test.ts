@@ -48,8 +48,13 @@ describe.each(backends())('README promises on ingestion [%s]', (backend) => {
     await post(raw);
     await post(raw);
     await s.runtime.waitForInboxDrained();
-    const copies = await s.runtime.db.selectFrom('webhook_inbox').select('id').where('raw_body', '=', raw).execute();
+    // The bytes are stored once (webhook_bodies), with one inbox row for the number they name.
+    const bodies = await s.runtime.db.selectFrom('webhook_bodies').select('id').where('raw_body', '=', raw).execute();
+    expect(bodies).toHaveLength(1);
+    const copies = await s.runtime.db.selectFrom('webhook_inbox').select('id').where('body_id', '=', bodies[0]!.id).execute();
     expect(copies).toHaveLength(1);
+    const messages = await s.runtime.db.selectFrom('messages').select('id').where('wamid', '=', 'wamid.DUP-1').execute();
+    expect(messages).toHaveLength(1);
   });
 
   it('counts a history chunk once even when it is re-delivered in different bytes', async () => {
@@ -109,7 +114,7 @@ describe.each(backends())('README promises on ingestion [%s]', (backend) => {
     expect((await messages(N4.phoneNumberId, waId)).find((m) => m.wamid === early)?.status).toBe('read');
   });
 
-  it('sets aside a delivery that keeps failing, after 5 attempts, and goes on with the rest of its number', { timeout: 180_000 }, async () => {
+  it('sets aside the item the database refuses, visibly, and goes on with the rest of its number', { timeout: 180_000 }, async () => {
     const N5: P.NumberRef = { ...N, phoneNumberId: '106540352240004', displayPhoneNumber: '212522000004' };
     const waId = '212612000005';
     // A delivery that fails for a reason outside the worker's control: the database refuses its row.
@@ -143,12 +148,16 @@ describe.each(backends())('README promises on ingestion [%s]', (backend) => {
       );
       expect(after.map((m) => m.wamid)).toEqual(['wamid.AFTER-POISON']);
       await s.runtime.waitForInboxDrained(60_000);
-      const poisoned = await s.runtime.db.selectFrom('webhook_inbox').select(['attempts', 'last_error', 'processed_at']).where('partition_key', '=', N5.phoneNumberId).where('raw_body', 'like', '%wamid.POISON%').execute();
-      expect(poisoned).toHaveLength(1);
-      expect(poisoned[0]!.attempts).toBe(5);
-      expect(poisoned[0]!.last_error).toContain('poisoned by the test');
+      // Not retried for minutes and not lost: the refused item is kept with its reason, its delivery done.
+      const aside = await s.runtime.db.selectFrom('webhook_set_aside').select(['kind', 'reason', 'payload', 'partition_key']).where('partition_key', '=', N5.phoneNumberId).execute();
+      expect(aside).toHaveLength(1);
+      expect(aside[0]!.kind).toBe('message');
+      expect(aside[0]!.reason).toContain('poisoned by the test');
+      expect(JSON.stringify(aside[0]!.payload)).toContain('wamid.POISON');
+      const pending = await s.runtime.db.selectFrom('webhook_inbox').select('id').where('partition_key', '=', N5.phoneNumberId).where('processed_at', 'is', null).execute();
+      expect(pending).toEqual([]);
       const metrics = await (await fetch(`${s.url}/metrics`)).text();
-      expect(metrics).toMatch(/coex_inbox_processed_total\{outcome="dead"\} 1/);
+      expect(metrics).toMatch(/coex_inbox_set_aside_total\{kind="message"\} 1/);
     } finally {
       await sql.raw('drop trigger if exists coex_test_poison on messages').execute(s.runtime.db);
       await sql.raw('drop function if exists coex_test_poison()').execute(s.runtime.db);

@@ -16,12 +16,12 @@ defined( 'ABSPATH' ) || exit;
  */
 final class Coex_Settings {
 
-	const OPTION       = 'coex_whatsapp_settings';
-	const GROUP        = 'coex_whatsapp';
-	const PAGE         = 'coex-whatsapp';
-	const TEST_ACTION  = 'coex_whatsapp_test_connection';
-	const NOTICE_KEY   = 'coex_whatsapp_test_result_';
-	const CAPABILITY   = 'manage_woocommerce';
+	const OPTION      = 'coex_whatsapp_settings';
+	const GROUP       = 'coex_whatsapp';
+	const PAGE        = 'coex-whatsapp';
+	const TEST_ACTION = 'coex_whatsapp_test_connection';
+	const NOTICE_KEY  = 'coex_whatsapp_test_result_';
+	const CAPABILITY  = 'manage_woocommerce';
 	/** Transient (per user) holding a server URL that was refused, so the form shows what was typed. */
 	const REJECTED_URL_KEY = 'coex_whatsapp_rejected_url_';
 	/** Filter: return true to accept a CoEx server on loopback or a private network without the setting. */
@@ -192,7 +192,7 @@ final class Coex_Settings {
 			/* translators: %s: the URL typed by the user */
 			return sprintf( __( '“%s” is not saved: the port must be between 1 and 65535.', 'coex-whatsapp' ), $url );
 		}
-		if ( self::is_private_host( $host ) && ! $allow_private && ! apply_filters( self::PRIVATE_URL_FILTER, false, $url ) ) {
+		if ( self::is_private_host( $host ) && ! $allow_private && ! apply_filters( 'coex_whatsapp_allow_private_server_url', false, $url ) ) {
 			return sprintf(
 				/* translators: 1: the URL typed by the user, 2: its host */
 				__( '“%1$s” is not saved: %2$s is this machine or a private network. If your CoEx server really runs there, tick “CoEx server on a private network” and save again.', 'coex-whatsapp' ),
