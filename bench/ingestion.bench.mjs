@@ -12,8 +12,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchBackends, fmt } from './lib.mjs';
-import { CLI, SECRET, child, countVisible, createDatabaseOn, embeddedUrl, runLoadgen, serve, waitUntil } from './processes.mjs';
+import { benchBackends, databaseOn, fmt } from './lib.mjs';
+import { CLI, SECRET, child, countVisible, embeddedUrl, runLoadgen, serve, waitUntil } from './processes.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const COUNT = Number(process.env.BENCH_INGEST ?? 10_000);
@@ -68,7 +68,7 @@ async function scenario(backend, numbers) {
     dbUrl = embeddedUrl(dataDir);
     await new Promise((r) => setTimeout(r, 2000));
     idle = { server: rssMb(server.p.pid), database: clusterRssMb(dataDir) };
-    baselineUrl = await createDatabaseOn(embeddedUrl(dataDir, 'postgres'), `baseline_${numbers}`);
+    baselineUrl = (await databaseOn(embeddedUrl(dataDir, 'postgres'), `baseline_${numbers}`)).databaseUrl;
   } else {
     const db = await backend.create();
     const base = await backend.create();

@@ -44,8 +44,8 @@ export async function closeBenchBackends() {
   embedded = undefined;
 }
 
-async function databaseOn(adminUrl) {
-  const name = `coex_bench_${randomBytes(4).toString('hex')}`;
+/** A fresh database on the server of `adminUrl` (named `name` or a random one), with its drop(). */
+export async function databaseOn(adminUrl, name = `coex_bench_${randomBytes(4).toString('hex')}`) {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`create database ${name}`);

@@ -21,9 +21,19 @@ const appDir = fileURLToPath(new URL('../', import.meta.url));
 const repoBin = join(appDir, '..', 'node_modules', '.bin');
 const cardsDir = join(appDir, 'src', 'app', 'cards');
 
+/**
+ * The environment for HubSpot's tools: npm's own variables removed. Under `npm test`, npm sets
+ * INIT_CWD to the repository root, and `hs project lint` looks for the project there instead of in
+ * its working directory ("No project detected").
+ */
+function toolEnv(extra) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'INIT_CWD' && !k.startsWith('npm_')));
+  return { ...env, ...extra, FORCE_COLOR: '0', NO_COLOR: '1' };
+}
+
 async function sh(cmd, args, cwd, env = {}) {
   try {
-    const { stdout, stderr } = await run(cmd, args, { cwd, env: { ...process.env, ...env, FORCE_COLOR: '0', NO_COLOR: '1' }, maxBuffer: 32 * 1024 * 1024, timeout: 480_000 });
+    const { stdout, stderr } = await run(cmd, args, { cwd, env: toolEnv(env), maxBuffer: 32 * 1024 * 1024, timeout: 480_000 });
     return { ok: true, output: `${stdout}${stderr}` };
   } catch (error) {
     return { ok: false, output: `${error.stdout ?? ''}${error.stderr ?? ''}${error.message}` };

@@ -80,6 +80,13 @@ function normalize(doc: JsonObject): void {
   // while its description says 0-9.
   const base = schemas.BaseMessageProperties;
   if (isObject(base) && isObject(base.properties)) base.properties.biz_opaque_callback_data = { type: 'string', maxLength: 512 };
+  // Meta's 2026 business-scoped user ids (coex-spec.md §11, after this v23.0 description): a customer
+  // known only by a BSUID is addressed with `recipient` instead of `to`. One of the two is required.
+  if (isObject(base) && isObject(base.properties) && Array.isArray(base.required)) {
+    base.properties.recipient = { type: 'string', minLength: 1, maxLength: 256 };
+    base.required = base.required.filter((r) => r !== 'to');
+    base.anyOf = [{ required: ['to'] }, { required: ['recipient'] }];
+  }
   const fixPattern = (node: Json): void => {
     if (Array.isArray(node)) node.forEach(fixPattern);
     else if (isObject(node)) {
