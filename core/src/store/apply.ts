@@ -4,7 +4,7 @@ import type { AccountNotice, ContactIdentity, DomainEvent, MarketingPreferenceEv
 import { recordConsentSignal, type OptOutEvent } from '../campaigns/opt-outs.js';
 import { contactKeyOf, resolveContactKeys, followUserIdChanges, applyUserIdChange } from './contact-identity.js';
 import { classifyCreationType, creationTypeOf } from '../whatsapp/routing.js';
-import { setControl } from './thread-control.js';
+import { setControl, setControlMany } from './thread-control.js';
 
 /**
  * Applies normalized webhook events to the conversation store inside one transaction. Every write
@@ -510,7 +510,7 @@ async function noteControlFromMessages(trx: Trx, batch: MessageEvent[], threadOf
     const prev = latest.get(threadId);
     if (!prev || e.message.timestamp >= prev.message.timestamp) latest.set(threadId, e);
   }
-  for (const [threadId, e] of latest) await setControl(trx, threadId, e.standby ? 'elsewhere' : 'coex', e.message.timestamp);
+  await setControlMany(trx, [...latest].map(([threadId, e]) => ({ threadId, signal: e.standby ? ('elsewhere' as const) : ('coex' as const), at: e.message.timestamp })));
 }
 
 async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts: ApplyOptions, outcome: ApplyOutcome): Promise<void> {

@@ -39,6 +39,25 @@ export async function setControl(trx: Trx, threadId: string, signal: ControlSign
 }
 
 /**
+ * `setControl` for many threads in one statement (the inbox applies hundreds of messages a batch: one
+ * UPDATE, not one per thread). Same rules: an older signal never overrides a newer one, and losing the
+ * thread bumps `bot_version`.
+ */
+export async function setControlMany(trx: Trx, items: Array<{ threadId: string; signal: 'coex' | 'elsewhere'; at: Date }>): Promise<void> {
+  if (items.length === 0) return;
+  const values = sql.join(items.map((i) => sql`(${i.threadId}::uuid, ${i.signal}::text, ${i.at}::timestamptz)`));
+  await sql`
+    update threads t set
+      control_holder = case when v.signal = 'coex' then 'coex' when t.control_holder = 'coex' then 'meta_agent' else t.control_holder end,
+      control_app_id = case when v.signal = 'coex' or t.control_holder = 'coex' then null else t.control_app_id end,
+      control_event_at = v.at,
+      bot_version = case when v.signal <> 'coex' and t.control_holder = 'coex' then t.bot_version + 1 else t.bot_version end,
+      updated_at = now()
+    from (values ${values}) as v(id, signal, at)
+    where t.id = v.id and (t.control_event_at is null or t.control_event_at <= v.at)`.execute(trx);
+}
+
+/**
  * After a person's service message went out through CoEx (not a template, not the agent — the agent
  * never sends while another handler holds the thread): CoEx holds the thread now.
  */
