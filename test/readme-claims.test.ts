@@ -165,17 +165,17 @@ describe.each(backends())('README promises on ingestion [%s]', (backend) => {
   });
 });
 
-describe.each(backends())('README promise: the periodic sweep [%s]', (backend) => {
+describe.each(backends())('README promise: the worker polls the inbox [%s]', (backend) => {
   let s: TestServer;
   beforeAll(async () => {
-    // The production sweep interval (startTestServer shortens it to 1 s for other tests).
+    // The production poll interval (not a test override).
     s = await startTestServer(backend, { COEX_AGENT: 'off' }, { sweepIntervalMs: undefined });
   });
   afterAll(async () => {
     await s?.close();
   });
 
-  it('picks up a stored delivery whose wake-up was lost, within the 30-second sweep', { timeout: 120_000 }, async () => {
+  it("picks up a stored delivery whose wake-up was lost, by the worker's own poll", { timeout: 120_000 }, async () => {
     // A crash between the 200 and the job: the row is in the inbox, nobody was told.
     const raw = JSON.stringify(P.inboundMessage(N, { waId: '212612000010', name: 'Khadija' }, 'wamid.SWEEP-1', at(200), P.text('salam, mazal kayn?')));
     const { createHash } = await import('node:crypto');
@@ -186,7 +186,7 @@ describe.each(backends())('README promise: the periodic sweep [%s]', (backend) =
     const applied = await waitFor(
       async () => (await s.runtime.db.selectFrom('messages').select('id').where('wamid', '=', 'wamid.SWEEP-1').executeTakeFirst()) ?? undefined,
       'the sweep to apply the orphaned delivery',
-      // 30 s sweep plus generous slack for a loaded machine; a sweep broken or slowed to minutes fails.
+      // A 1 s poll plus generous slack for a loaded machine; a poll broken or slowed to minutes fails.
       75_000,
     );
     expect(applied.id).toBeTruthy();
