@@ -333,6 +333,8 @@ describe('woocommerce-plugin: template picker and campaign logic', () => {
   it('optOutText says why and when, and is null when the customer may receive marketing', () => {
     expect(optOutText({ source: 'keyword', detail: 'baraka', at: '2026-12-03T18:00:00.000Z' }, DEFAULT_STRINGS, 'en-GB')).toBe("Opted out of marketing — 'baraka', 3 Dec 2026");
     expect(optOutText({ source: '131050', detail: null, at: '2026-12-03T18:00:00.000Z' }, DEFAULT_STRINGS, 'en-US')).toBe('Opted out of marketing — stopped marketing messages in WhatsApp, Dec 3, 2026');
+    // "Stop promotions" in WhatsApp itself (user_preferences) reads the same, whatever its detail.
+    expect(optOutText({ source: 'whatsapp', detail: 'stop', at: '2026-12-03T18:00:00.000Z' }, DEFAULT_STRINGS, 'en-US')).toBe('Opted out of marketing — stopped marketing messages in WhatsApp, Dec 3, 2026');
     expect(optOutText({ source: 'crm', detail: 'hubspot', at: '2026-12-03T18:00:00.000Z' }, DEFAULT_STRINGS, 'en-GB')).toBe('Opted out of marketing — from the CRM, 3 Dec 2026');
     expect(optOutText({ source: 'keyword', detail: 'stop', at: 'never' })).toBe("Opted out of marketing — 'stop'");
     expect(optOutText({ source: 'keyword', detail: 'baraka', at: '2026-12-03T18:00:00Z' }, { ...DEFAULT_STRINGS, optedOut: 'Désinscrit du marketing — %1$s, le %2$s', optOutKeyword: '« %s »' }, 'fr')).toBe(

@@ -165,6 +165,8 @@ describe('templates, campaigns and scrolling', () => {
     expect(view.campaigns[1]?.startedAt).toBe(Date.parse('2026-01-01T09:00:00Z')); // not started: creation date
     expect(view.optOut).toEqual({ source: 'keyword', sourceKey: 'opt_out_keyword', detail: 'baraka', at: Date.parse('2026-03-02T08:00:00Z') });
     expect(logic.campaignsView({ campaigns: [], opt_out: { source: '131050', detail: null, at: null } }).optOut?.sourceKey).toBe('opt_out_meta');
+    // "Stop promotions" in WhatsApp itself (user_preferences) is told apart from a keyword.
+    expect(logic.campaignsView({ campaigns: [], opt_out: { source: 'whatsapp', detail: 'stop', at: null } }).optOut?.sourceKey).toBe('opt_out_whatsapp');
     expect(logic.campaignsView({ campaigns: [{ name: 'tenant-wide', recipient: null, counts: { total: -1 } }], opt_out: null })).toMatchObject({ optOut: null, campaigns: [{ outcome: null, totals: { total: 0 } }] });
   });
 

@@ -327,7 +327,7 @@ export function optOutText(optOut, strings = DEFAULT_STRINGS, locale = undefined
   const reason =
     o.source === 'keyword' && detail
       ? fill(strings.optOutKeyword, detail)
-      : o.source === '131050'
+      : o.source === '131050' || o.source === 'whatsapp'
         ? strings.optOutBlocked
         : o.source === 'crm'
           ? strings.optOutCrm

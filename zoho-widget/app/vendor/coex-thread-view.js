@@ -306,7 +306,9 @@ var OPT_OUT_SOURCE_KEYS = {
   keyword: "opt_out_keyword",
   api: "opt_out_api",
   crm: "opt_out_crm",
-  131050: "opt_out_meta"
+  131050: "opt_out_meta",
+  // The customer's own "Stop promotions" in WhatsApp (user_preferences webhook).
+  whatsapp: "opt_out_whatsapp"
 };
 function recipientOutcome(input) {
   const recipient = record(input);
@@ -470,6 +472,7 @@ var en = {
   opt_out_api: "recorded through the API",
   opt_out_crm: "recorded from a CRM",
   opt_out_meta: "WhatsApp reported the customer stopped marketing messages (131050)",
+  opt_out_whatsapp: "stopped promotions in WhatsApp",
   not_configured: "CoEx is not configured: set the server URL and install key in the extension settings."
 };
 var fr = {
@@ -546,6 +549,7 @@ var fr = {
   opt_out_api: "enregistré via l’API",
   opt_out_crm: "enregistré depuis un CRM",
   opt_out_meta: "WhatsApp indique que le client a arrêté les messages marketing (131050)",
+  opt_out_whatsapp: "a arrêté les promotions dans WhatsApp",
   not_configured: "CoEx n’est pas configuré : renseignez l’URL du serveur et la clé d’installation dans les réglages de l’extension."
 };
 var ar = {
@@ -622,6 +626,7 @@ var ar = {
   opt_out_api: "مسجّل عبر API",
   opt_out_crm: "مسجّل من نظام CRM",
   opt_out_meta: "أبلغ واتساب أن الزبون أوقف الرسائل التسويقية (131050)",
+  opt_out_whatsapp: "أوقف العروض الترويجية في واتساب",
   not_configured: "CoEx غير مُعدّ: أدخل عنوان الخادم ومفتاح التثبيت في إعدادات الإضافة."
 };
 var MESSAGES = { en, fr, ar };

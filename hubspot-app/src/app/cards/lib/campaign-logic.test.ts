@@ -40,6 +40,7 @@ describe("this customer's outcome", () => {
   it('says why a customer was skipped', () => {
     expect(recipientOutcome(recipient({ status: 'skipped', error: 'opted_out' }))).toEqual({ badge: { label: 'Skipped', variant: 'default' }, detail: 'The customer had opted out of marketing messages' });
     expect(recipientOutcome(recipient({ status: 'skipped', error: 'marketing_limit_24h' })).detail).toMatch(/already got a marketing message/);
+    expect(recipientOutcome(recipient({ status: 'skipped', error: 'opted_out_whatsapp' })).detail).toBe('The customer had stopped promotions in WhatsApp');
     expect(recipientOutcome(recipient({ status: 'skipped', error: 'some_new_reason' })).detail).toBe('some new reason');
     expect(recipientOutcome(recipient({ status: 'on_hold' })).badge).toEqual({ label: 'on hold', variant: 'default' });
   });
@@ -87,6 +88,8 @@ describe('marketing opt-out', () => {
     });
     const at = '2026-11-24T10:15:00.000Z';
     expect(optOutView({ source: '131050', detail: null, at }, 'UTC')?.body).toMatch(/^Stopped marketing messages from this business in WhatsApp on 24 Nov/);
+    // "Stop promotions" in WhatsApp itself (user_preferences), not a keyword.
+    expect(optOutView({ source: 'whatsapp', detail: 'stop', at }, 'UTC')?.body).toMatch(/^Stopped marketing messages from this business in WhatsApp on 24 Nov/);
     expect(optOutView({ source: 'crm', detail: 'hubspot', at }, 'UTC')?.body).toMatch(/^Opted out in a CRM \(hubspot\) on/);
     expect(optOutView({ source: 'api', detail: null, at }, 'UTC')?.body).toMatch(/^Opted out through the CoEx API on/);
     expect(optOutView({ source: 'keyword', detail: ' ', at }, 'UTC')?.body).toMatch(/^Wrote an opt-out keyword on/);

@@ -29,6 +29,7 @@ export interface RecipientOutcome {
 /** Why the campaign runner skipped a customer (core/src/campaigns: the recipient's `error`). */
 const SKIP_REASONS: Record<string, string> = {
   opted_out: 'The customer had opted out of marketing messages',
+  opted_out_whatsapp: 'The customer had stopped promotions in WhatsApp',
   marketing_limit_24h: 'The customer already got a marketing message in the last 24 hours',
 };
 
@@ -134,6 +135,7 @@ export function optOutView(o: OptOut | null, timeZone?: string): OptOutView | nu
       how = detail ? `Wrote "${detail}"` : 'Wrote an opt-out keyword';
       break;
     case '131050':
+    case 'whatsapp':
       how = 'Stopped marketing messages from this business in WhatsApp';
       break;
     case 'crm':

@@ -92,6 +92,7 @@ function labels() {
         opt_out_api: _t("recorded through the API"),
         opt_out_crm: _t("recorded from a CRM"),
         opt_out_meta: _t("WhatsApp reported the customer stopped marketing messages (131050)"),
+        opt_out_whatsapp: _t("stopped promotions in WhatsApp"),
     };
 }
 

@@ -525,6 +525,8 @@ const OPT_OUT_SOURCE_KEYS: Readonly<Record<string, string>> = {
   api: 'opt_out_api',
   crm: 'opt_out_crm',
   131050: 'opt_out_meta',
+  // The customer's own "Stop promotions" in WhatsApp (user_preferences webhook).
+  whatsapp: 'opt_out_whatsapp',
 };
 
 export type OutcomeKey = 'failed' | 'skipped' | 'pending' | 'read' | 'delivered' | 'sent';
