@@ -1,10 +1,10 @@
 // Processes for the end-to-end benchmarks: `coex serve` / `coex worker` from the built CLI, the load
 // generator, and the embedded cluster's connection details.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { runningEmbeddedUrl } from '../core/dist/db/embedded-postgres.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 export const CLI = join(here, '../core/dist/cli.js');
@@ -69,8 +69,9 @@ export async function countVisible(url, tag) {
   }
 }
 
+/** The running embedded PostgreSQL of a `coex serve` started with this DATA_DIR. */
 export function embeddedUrl(dataDir, database = 'coex') {
-  const creds = JSON.parse(readFileSync(join(dataDir, 'postgres.credentials.json'), 'utf8'));
-  const port = readFileSync(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[3].trim();
-  return `postgres://${creds.user}:${encodeURIComponent(creds.password)}@127.0.0.1:${port}/${database}`;
+  const url = runningEmbeddedUrl(join(dataDir, 'postgres'), database);
+  if (!url) throw new Error(`no embedded PostgreSQL running in ${dataDir}`);
+  return url;
 }

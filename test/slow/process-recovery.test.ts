@@ -8,6 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/backends.js';
 import { ADMIN, postSigned, runCli, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { waitFor } from '../helpers/wait.js';
 import * as P from '../../core/src/whatsapp/payloads.js';
+import { runningEmbeddedUrl } from '../../core/src/db/embedded-postgres.js';
 
 /*
  * Issue 12 as an operator meets it: `coex serve` as a real process on the embedded PostgreSQL (the
@@ -64,9 +65,9 @@ async function countMessages(url: string): Promise<{ total: number; distinct: nu
 }
 
 function embeddedUrl(dataDir: string): string {
-  const creds = JSON.parse(readFileSync(join(dataDir, 'postgres.credentials.json'), 'utf8')) as { user: string; password: string };
-  const port = readFileSync(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[3]!.trim();
-  return `postgres://${creds.user}:${encodeURIComponent(creds.password)}@127.0.0.1:${port}/coex`;
+  const url = runningEmbeddedUrl(join(dataDir, 'postgres'));
+  if (!url) throw new Error(`no embedded PostgreSQL running in ${dataDir}`);
+  return url;
 }
 
 describe('the embedded PostgreSQL shared by the server and the CLI', () => {

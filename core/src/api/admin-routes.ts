@@ -2,7 +2,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/schema.js';
-import { bearerAuth } from './auth.js';
+import { bearerAuth, requireAdmin } from './auth.js';
 import { retryDeadLetters } from '../crm/connections.js';
 import { AdminError, listNumbers, listTenants, moveNumber, newTenantSchema, tenantIdSchema, upsertTenant } from '../admin/tenants-numbers.js';
 
@@ -25,11 +25,7 @@ export function adminRouter(opts: AdminRoutesOptions): Router {
   const router = express.Router();
   const auth = bearerAuth(opts.db, opts.adminToken);
   const json = express.json({ limit: '64kb' });
-  const adminOnly = (req: Request, res: Response): boolean => {
-    if (req.tenantScope === null) return true;
-    res.status(403).json({ error: 'this needs the admin token (COEX_API_TOKEN)' });
-    return false;
-  };
+  const adminOnly = (req: Request, res: Response): boolean => requireAdmin(req, res, 'this needs the admin token (COEX_API_TOKEN)');
 
   router.get('/api/v1/tenants', auth, async (req: Request, res: Response) => {
     res.json({ tenants: await listTenants(opts.db, req.tenantScope ?? null) });

@@ -11,6 +11,13 @@ declare module 'express-serve-static-core' {
   }
 }
 
+/** After bearerAuth: true for the admin token; a tenant token is answered 403 with `error`. */
+export function requireAdmin(req: Request, res: Response, error: string): boolean {
+  if (req.tenantScope === null) return true;
+  res.status(403).json({ error });
+  return false;
+}
+
 /**
  * Bearer auth for /api/v1: the admin token (COEX_API_TOKEN) sees every tenant; a tenant token
  * (stored hashed in api_tokens, made with `coex token create`) sees only its tenant.

@@ -2,7 +2,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/schema.js';
-import { bearerAuth } from './auth.js';
+import { bearerAuth, requireAdmin } from './auth.js';
 
 /**
  * What the webhook inbox holds, for the operator (admin token only: deliveries mix tenants):
@@ -14,11 +14,7 @@ import { bearerAuth } from './auth.js';
 export function inboxRouter(opts: { db: Kysely<Database>; adminToken: string | undefined }): Router {
   const router = express.Router();
   const auth = bearerAuth(opts.db, opts.adminToken);
-  const adminOnly = (req: Request, res: Response): boolean => {
-    if (req.tenantScope === null) return true;
-    res.status(403).json({ error: 'the inbox is visible to the admin token only' });
-    return false;
-  };
+  const adminOnly = (req: Request, res: Response): boolean => requireAdmin(req, res, 'the inbox is visible to the admin token only');
 
   router.get('/api/v1/inbox', auth, async (req: Request, res: Response) => {
     if (!adminOnly(req, res)) return;

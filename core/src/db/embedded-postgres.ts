@@ -175,6 +175,18 @@ function logTail(file: string): string {
 }
 
 /**
+ * Connection string of the embedded cluster running in `dataDir` (DATA_DIR/postgres), read from its
+ * credentials file and postmaster.pid; undefined when it is not running. For tools, tests and
+ * benchmarks that look at a server's database from outside.
+ */
+export function runningEmbeddedUrl(dataDir: string, database = 'coex'): string | undefined {
+  const dir = resolve(dataDir);
+  const credentials = readCredentials(dir);
+  const port = runningPort(dir);
+  return credentials && port !== undefined ? urlOf(credentials, port, database) : undefined;
+}
+
+/**
  * Starts (or finds running) the embedded PostgreSQL of `dataDir` and makes sure CoEx's database
  * exists on it. Idempotent and safe to call from several processes at once.
  */

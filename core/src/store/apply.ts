@@ -466,9 +466,13 @@ async function applyStatuses(trx: Trx, events: StatusEvent[], outcome: ApplyOutc
     )
     .onConflict((oc) => oc.doNothing())
     .execute();
-  const byNumber = new Map<string, string[]>();
-  for (const e of events) byNumber.set(e.phoneNumberId, [...(byNumber.get(e.phoneNumberId) ?? []), e.wamid]);
-  for (const [phoneNumberId, wamids] of byNumber) await reconcileStatuses(trx, phoneNumberId, [...new Set(wamids)]);
+  const byNumber = new Map<string, Set<string>>();
+  for (const e of events) {
+    let wamids = byNumber.get(e.phoneNumberId);
+    if (!wamids) byNumber.set(e.phoneNumberId, (wamids = new Set()));
+    wamids.add(e.wamid);
+  }
+  for (const [phoneNumberId, wamids] of byNumber) await reconcileStatuses(trx, phoneNumberId, [...wamids]);
   outcome.statusesRecorded += events.length;
   // 131050: Meta refused a marketing message because the customer stopped them in WhatsApp.
   for (const e of events) {

@@ -53,6 +53,16 @@ function isTransient(error: unknown): boolean {
   return /Connection terminated|connection (?:error|closed)|timeout exceeded|Client has encountered a connection error|ECONN/i.test(message);
 }
 
+/** Backoff before a failed delivery's next attempt: 0.5 s, 1 s, 2 s, 4 s, then MAX_RETRY_DELAY_MS. */
+const retryDelayMs = (attempts: number): number => Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** attempts);
+const retryAt = (delayMs: number) => sql<Date>`now() + ${`${delayMs} milliseconds`}::interval`;
+
+/** The number's transaction-scoped advisory lock; false when another worker holds it. */
+async function lockPartition(trx: Kysely<Database>, partitionKey: string): Promise<boolean> {
+  const lock = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(hashtextextended(${`coex.inbox:${partitionKey}`}, 0)) as ok`.execute(trx);
+  return lock.rows[0]?.ok === true;
+}
+
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error)).slice(0, 2000);
 
 /**
@@ -115,8 +125,7 @@ export class InboxProcessor {
     let claimed: PendingRow[] = [];
     try {
       return await this.db.transaction().execute(async (trx) => {
-        const lock = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(hashtextextended(${`coex.inbox:${partitionKey}`}, 0)) as ok`.execute(trx);
-        if (!lock.rows[0]?.ok) return { kind: 'locked' } as const;
+        if (!(await lockPartition(trx, partitionKey))) return { kind: 'locked' } as const;
         const rows = await sql<PendingRow>`
           select i.id, i.attempts, i.body_id, coalesce(i.raw_body, b.raw_body) as raw_body, i.next_attempt_at <= now() as due
           from webhook_inbox i left join webhook_bodies b on b.id = i.body_id
@@ -146,10 +155,10 @@ export class InboxProcessor {
   private async recover(partitionKey: string, rows: PendingRow[], error: unknown): Promise<Step> {
     const attempts = Math.max(...rows.map((r) => r.attempts)) + 1;
     if (isTransient(error) && attempts < MAX_INBOX_ATTEMPTS) {
-      const delayMs = Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** attempts);
+      const delayMs = retryDelayMs(attempts);
       await this.db
         .updateTable('webhook_inbox')
-        .set({ attempts: sql`attempts + 1`, last_error: errorText(error), next_attempt_at: sql`now() + ${`${delayMs} milliseconds`}::interval` })
+        .set({ attempts: sql`attempts + 1`, last_error: errorText(error), next_attempt_at: retryAt(delayMs) })
         .where('id', 'in', rows.map((r) => r.id))
         .execute();
       this.logger.warn({ partitionKey, deliveries: rows.length, attempts, retryInMs: delayMs, err: errorText(error) }, 'inbox batch failed (transient); retrying soon');
@@ -174,9 +183,8 @@ export class InboxProcessor {
   private async applyIsolated(partitionKey: string, row: PendingRow, firstError: unknown): Promise<Step> {
     try {
       const applied = await this.db.transaction().execute(async (trx) => {
-        const lock = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(hashtextextended(${`coex.inbox:${partitionKey}`}, 0)) as ok`.execute(trx);
         // Another worker took the number meanwhile: it owns the row now; record nothing on it.
-        if (!lock.rows[0]?.ok) return false;
+        if (!(await lockPartition(trx, partitionKey))) return false;
         const { events, envelope } = this.eventsOf(row, partitionKey);
         const outcome = emptyOutcome();
         for (const event of events) {
@@ -203,7 +211,7 @@ export class InboxProcessor {
       const attempts = row.attempts + 1;
       const transient = isTransient(error);
       const dead = !transient && attempts >= MAX_INBOX_ATTEMPTS;
-      const delayMs = Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** attempts);
+      const delayMs = retryDelayMs(attempts);
       try {
         await this.db.transaction().execute(async (trx) => {
           await trx
@@ -211,7 +219,7 @@ export class InboxProcessor {
             .set({
               attempts,
               last_error: errorText(error),
-              next_attempt_at: sql`now() + ${`${delayMs} milliseconds`}::interval`,
+              next_attempt_at: retryAt(delayMs),
               ...(dead ? { processed_at: sql`now()`, outcome: JSON.stringify({ dead: true }) } : {}),
             })
             .where('id', '=', row.id)

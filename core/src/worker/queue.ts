@@ -55,21 +55,24 @@ export class InboxWorker {
 
   private async listen(): Promise<void> {
     const client = new pg.Client({ connectionString: this.connectionString });
-    client.on('notification', () => this.kick());
-    client.on('error', (error) => {
-      this.logger.warn({ err: error.message }, 'inbox LISTEN connection lost; polling until it is back');
-      this.listener = undefined;
+    // A failed connect can also emit 'error': whichever comes first gives the client up, once.
+    let given = false;
+    const giveUp = (message: string, what: string): void => {
+      if (given) return;
+      given = true;
+      if (this.listener === client) this.listener = undefined;
       client.end().catch(() => undefined);
-      if (!this.stopped) setTimeout(() => void this.listen().catch(() => undefined), 1000).unref();
-    });
+      this.logger.warn({ err: message }, what);
+      if (!this.stopped) setTimeout(() => void this.listen(), 1000).unref();
+    };
+    client.on('notification', () => this.kick());
+    client.on('error', (error) => giveUp(error.message, 'inbox LISTEN connection lost; polling until it is back'));
     try {
       await client.connect();
       await client.query(`listen ${INBOX_CHANNEL}`);
-      this.listener = client;
+      if (!given) this.listener = client;
     } catch (error) {
-      await client.end().catch(() => undefined);
-      this.logger.warn({ err: (error as Error).message }, 'inbox LISTEN unavailable; polling');
-      if (!this.stopped) setTimeout(() => void this.listen().catch(() => undefined), 1000).unref();
+      giveUp((error as Error).message, 'inbox LISTEN unavailable; polling');
     }
   }
 
