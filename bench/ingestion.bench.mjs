@@ -7,7 +7,7 @@
 //   - embedded mode: server RSS idle (database processes reported apart)
 //   - 1 vs 2 `coex worker` processes on a pre-filled inbox of 100 numbers (external PostgreSQL)
 //   - 10,000 hostile signed deliveries: crashes, valid messages missing, /healthz p99, a message after
-// Sizes: BENCH_INGEST (default 10000).
+// Sizes: BENCH_INGEST (default 10000). Parts: BENCH_INGEST_PARTS=throughput,workers,hostile (default all).
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { CLI, SECRET, child, countVisible, embeddedUrl, runLoadgen, serve, waitU
 const here = fileURLToPath(new URL('.', import.meta.url));
 const COUNT = Number(process.env.BENCH_INGEST ?? 10_000);
 const CONCURRENCY = 50;
+const PARTS = (process.env.BENCH_INGEST_PARTS ?? 'throughput,workers,hostile').split(',').map((s) => s.trim());
 
 const loadgen = (options) => runLoadgen({ concurrency: CONCURRENCY, ...options });
 
@@ -149,7 +150,7 @@ async function hostile(backend) {
 export async function run() {
   console.log(`\n# Ingestion end to end, worker on (${fmt(COUNT)} deliveries, concurrency ${CONCURRENCY}, load generator in its own process)`);
   const backends = await benchBackends();
-  for (const backend of backends) {
+  for (const backend of PARTS.includes('throughput') ? backends : []) {
     for (const numbers of [1, 100]) {
       const s = await scenario(backend, numbers);
       console.log(
@@ -161,12 +162,12 @@ export async function run() {
     }
   }
   const external = backends.find((b) => b.name === 'postgres');
-  if (external) {
+  if (external && PARTS.includes('workers')) {
     const one = await workersScenario(external, 1);
     const two = await workersScenario(external, 2);
     console.log(`workers  100 numbers, inbox pre-filled: 1 worker ${fmt(one.rate)}/s, 2 workers ${fmt(two.rate)}/s, ratio ${fmt(two.rate / one.rate, 2)}`);
   }
-  for (const backend of backends) {
+  for (const backend of PARTS.includes('hostile') ? backends : []) {
     const h = await hostile(backend);
     console.log(
       `hostile  ${backend.name.padEnd(8)} ${fmt(COUNT)} signed deliveries (half hostile): server alive ${h.alive}, ${h.acks.failures} non-200, ` +

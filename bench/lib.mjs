@@ -10,8 +10,14 @@ import pg from 'pg';
  * Where benchmarks run: the embedded PostgreSQL (the `npm start` default, started here in a temp folder
  * with the same settings as `npm start`: fsync on) and an external PostgreSQL when BENCH_DATABASE_URL /
  * TEST_DATABASE_URL is set or the local server answers. Each `create()` makes a fresh database.
+ * BENCH_BACKENDS=embedded (or postgres) keeps one of them.
  */
 export async function benchBackends() {
+  const wanted = process.env.BENCH_BACKENDS?.split(',').map((s) => s.trim());
+  return (await allBackends()).filter((b) => !wanted || wanted.includes(b.name));
+}
+
+async function allBackends() {
   const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const out = [{ name: 'embedded', create: async () => databaseOn(await embeddedCluster()) }];
   try {

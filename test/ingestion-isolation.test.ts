@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { backends } from './helpers/backends.js';
 import { startTestServer, type TestServer } from './helpers/runtime.js';
 import { waitFor } from './helpers/wait.js';
@@ -121,6 +123,35 @@ describe.each(backends())('ingestion isolates what cannot be stored [%s]', (back
     } finally {
       await sql`drop trigger if exists coex_test_refuse_body on webhook_bodies`.execute(s.runtime.db);
     }
+  });
+
+  it('a group commit that stalls does not hold back the deliveries that arrive after it', async () => {
+    // A delivery whose body is being written by another, uncommitted transaction (a retry racing
+    // its first copy) waits on the unique index; with one group in flight, every later delivery
+    // waited behind it.
+    const stuck = JSON.stringify(P.inboundMessage(OTHER, { waId: '212677777779' }, 'wamid.STALL-1', t0, P.text('stalled')));
+    const sha = createHash('sha256').update(stuck).digest('hex');
+    const holder = new pg.Client({ connectionString: s.runtime.handle.connectionString });
+    await holder.connect();
+    await holder.query('begin');
+    await holder.query('insert into webhook_bodies (body_sha256, raw_body) values ($1, $2)', [sha, stuck]);
+    let stalledStatus: number | null = null;
+    let stalled: Promise<number> | undefined;
+    try {
+      stalled = s.postWebhook(stuck).then((r) => (stalledStatus = r.status));
+      await new Promise((r) => setTimeout(r, 300));
+      const next = Promise.all(
+        Array.from({ length: 5 }, (_, i) => s.postWebhook(P.inboundMessage(OTHER, { waId: '212677777780' }, `wamid.STALL-AFTER-${i}`, t0 + i, P.text(`next ${i}`)))),
+      ).then((rs) => rs.map((r) => r.status));
+      // Generous for a loaded machine; behind the stalled group they would wait forever.
+      const timedOut = new Promise<string>((r) => setTimeout(() => r('still waiting behind the stalled delivery'), 30_000).unref());
+      expect(await Promise.race([next, timedOut])).toEqual([200, 200, 200, 200, 200]);
+      expect(stalledStatus).toBeNull();
+    } finally {
+      await holder.query('rollback');
+      await holder.end();
+    }
+    expect(await stalled).toBe(200);
   });
 
   it('stores a delivery once however many numbers it names', async () => {

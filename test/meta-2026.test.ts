@@ -285,6 +285,16 @@ describe.each(backends())('Meta 2026 changes [%s]', (backend) => {
       // A handover older than what is known (delivered late) changes nothing.
       await deliver(M.handover(N, c, 'control_passed', Date.now() - 110_000));
       expect((await threadOfPhone(c.waId)).control.holder).toBe('other_app');
+      // Nor does a customer message on `messages` older than the handover, delivered late: it is
+      // stored, and the thread's clock moves, but the other app keeps the thread.
+      const late = `wamid.H-${backend}-${n}-3`;
+      await deliver(P.inboundMessage(N, { waId: c.waId }, late, Date.now() - 85_000, P.text('ok merci')));
+      const after = await threadOfPhone(c.waId);
+      expect(after.control).toMatchObject({ holder: 'other_app', app_id: '4455667788' });
+      expect((await messagesOf(after.id)).map((m: { wamid: string }) => m.wamid)).toContain(late);
+      // A newer one on `messages` does take it back (Meta routes it to CoEx: CoEx holds the thread).
+      await deliver(P.inboundMessage(N, { waId: c.waId }, `wamid.H-${backend}-${n}-4`, Date.now() - 70_000, P.text('salam')));
+      expect((await threadOfPhone(c.waId)).control).toMatchObject({ holder: 'coex', app_id: null });
     });
 
     it('the agent never answers while another handler holds the thread, even from a `messages` turn in flight', async () => {

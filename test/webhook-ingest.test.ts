@@ -74,6 +74,23 @@ describe.each(backends())('webhook ingestion [%s]', (backend) => {
     expect(row.last_customer_message_at?.getTime()).toBe(at(1));
   });
 
+  it('a known customer keeps their contact and thread, and a new profile name replaces the old one', async () => {
+    const customer = { waId: '212611122233', name: 'Hamza' };
+    await post(s, P.inboundMessage(N, customer, 'wamid.PN1', at(1), P.text('salam')));
+    await s.runtime.waitForInboxDrained();
+    const first = await threadOf(s, customer.waId);
+    await post(s, P.inboundMessage(N, customer, 'wamid.PN2', at(2), P.text('wach kayn?')));
+    await s.runtime.waitForInboxDrained();
+    expect((await threadOf(s, customer.waId))?.id).toBe(first!.id);
+    await post(s, P.inboundMessage(N, { ...customer, name: 'Hamza B.' }, 'wamid.PN3', at(3), P.text('merci')));
+    await s.runtime.waitForInboxDrained();
+    const renamed = await threadOf(s, customer.waId);
+    expect(renamed).toMatchObject({ id: first!.id, contact_name: 'Hamza B.' });
+    expect((await messagesOf(s, first!.id)).map((m: { wamid: string }) => m.wamid)).toEqual(['wamid.PN1', 'wamid.PN2', 'wamid.PN3']);
+    const contacts = await s.runtime.db.selectFrom('contacts').select('id').where('wa_id', '=', customer.waId).execute();
+    expect(contacts).toHaveLength(1);
+  });
+
   it('parses every message type Meta sends into text and media references', async () => {
     const customer = { waId: '212698765432', name: 'Salma' };
     const types: Array<[string, P.MessageBody, Record<string, unknown>]> = [

@@ -4,7 +4,7 @@ import type { AccountNotice, ContactIdentity, DomainEvent, MarketingPreferenceEv
 import { recordConsentSignal, type OptOutEvent } from '../campaigns/opt-outs.js';
 import { contactKeyOf, resolveContactKeys, followUserIdChanges, applyUserIdChange } from './contact-identity.js';
 import { classifyCreationType, creationTypeOf } from '../whatsapp/routing.js';
-import { setControl, setControlMany } from './thread-control.js';
+import { controlAssignments, setControl } from './thread-control.js';
 
 /**
  * Applies normalized webhook events to the conversation store inside one transaction. Every write
@@ -202,11 +202,25 @@ export async function upsertContacts(trx: Trx, tenantId: string, phoneNumberId: 
         country_code: sql`coalesce(excluded.country_code, contacts.country_code)`,
         profile_name: sql`coalesce(excluded.profile_name, contacts.profile_name)`,
         updated_at: sql`now()`,
-      }),
+      })
+        // A contact that would not change is not rewritten (most messages come from known customers:
+        // a write per message was most of this statement's cost); it is read below instead.
+        .where(
+          sql<boolean>`(excluded.wa_id is not null and excluded.wa_id is distinct from contacts.wa_id)
+            or (excluded.user_id is not null and excluded.user_id is distinct from contacts.user_id)
+            or (excluded.username is not null and excluded.username is distinct from contacts.username)
+            or (excluded.country_code is not null and excluded.country_code is distinct from contacts.country_code)
+            or (excluded.profile_name is not null and excluded.profile_name is distinct from contacts.profile_name)`,
+        ),
     )
     .returning(['id', 'contact_key'])
     .execute();
   const idOfKey = new Map(rows.map((r) => [r.contact_key, r.id] as const));
+  const unchanged = [...byKey.keys()].filter((key) => !idOfKey.has(key));
+  if (unchanged.length > 0) {
+    const existing = await trx.selectFrom('contacts').select(['id', 'contact_key']).where('phone_number_id', '=', phoneNumberId).where('contact_key', 'in', unchanged).execute();
+    for (const r of existing) idOfKey.set(r.contact_key, r.id);
+  }
   for (const [own, key] of keyOf) {
     const id = idOfKey.get(key);
     if (id) ids.set(own, id);
@@ -224,13 +238,20 @@ export async function upsertThreads(trx: Trx, tenantId: string, phoneNumberId: s
   const unique = [...new Set(contactIds)];
   const ids = new Map<string, string>();
   if (unique.length === 0) return ids;
-  const rows = await trx
+  // New threads are inserted, existing ones only read: rewriting every known thread of a batch
+  // (`do update` to make `returning` yield it) cost a row version per message.
+  const created = await trx
     .insertInto('threads')
     .values(unique.map((contactId) => ({ tenant_id: tenantId, phone_number_id: phoneNumberId, contact_id: contactId })))
-    .onConflict((oc) => oc.columns(['phone_number_id', 'contact_id']).doUpdateSet({ updated_at: sql`threads.updated_at` }))
+    .onConflict((oc) => oc.columns(['phone_number_id', 'contact_id']).doNothing())
     .returning(['id', 'contact_id'])
     .execute();
-  for (const r of rows) ids.set(r.contact_id, r.id);
+  for (const r of created) ids.set(r.contact_id, r.id);
+  const known = unique.filter((contactId) => !ids.has(contactId));
+  if (known.length > 0) {
+    const rows = await trx.selectFrom('threads').select(['id', 'contact_id']).where('phone_number_id', '=', phoneNumberId).where('contact_id', 'in', known).execute();
+    for (const r of rows) ids.set(r.contact_id, r.id);
+  }
   return ids;
 }
 
@@ -386,23 +407,30 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
   await reconcileStatuses(trx, phoneNumberId, wamids);
   await reconcileMutations(trx, phoneNumberId, wamids);
 
-  // Thread clocks: last activity, and the customer's last live message (the 24-hour window).
-  const clocks = new Map<string, { last: Date; customer: Date | null }>();
+  // Thread clocks — last activity, and the customer's last live message (the 24-hour window) — and
+  // who holds the thread, from the field its latest live customer message came on
+  // (thread-control.ts: `messages` → CoEx, `standby` → someone else): one statement per batch.
+  const clocks = new Map<string, { last: Date; customer: Date | null; control: MessageEvent | null }>();
   for (const e of batch) {
     const id = threadOf(e);
-    const c = clocks.get(id) ?? { last: e.message.timestamp, customer: null };
+    const c = clocks.get(id) ?? { last: e.message.timestamp, customer: null, control: null };
     if (e.message.timestamp > c.last) c.last = e.message.timestamp;
     if (e.live && e.origin === 'customer' && (!c.customer || e.message.timestamp > c.customer)) c.customer = e.message.timestamp;
+    if (e.live && e.origin === 'customer' && e.direction === 'inbound' && (!c.control || e.message.timestamp >= c.control.message.timestamp)) c.control = e;
     clocks.set(id, c);
   }
-  // One statement for every thread of the batch (greatest() ignores the NULL of "no customer message").
-  const clockRows = [...clocks].map(([threadId, c]) => sql`(${threadId}::uuid, ${c.last}::timestamptz, ${c.customer}::timestamptz)`);
+  // greatest() ignores the NULL of "no customer message"; a NULL signal leaves control as it is.
+  const clockRows = [...clocks].map(([threadId, c]) => {
+    const signal = c.control ? (c.control.standby ? 'elsewhere' : 'coex') : null;
+    return sql`(${threadId}::uuid, ${c.last}::timestamptz, ${c.customer}::timestamptz, ${signal}::text, ${c.control?.message.timestamp ?? null}::timestamptz)`;
+  });
   await sql`
     update threads t set
       last_message_at = greatest(t.last_message_at, v.last_at),
       last_customer_message_at = greatest(t.last_customer_message_at, v.customer_at),
+      ${controlAssignments()},
       updated_at = now()
-    from (values ${sql.join(clockRows)}) as v(id, last_at, customer_at)
+    from (values ${sql.join(clockRows)}) as v(id, last_at, customer_at, signal, control_at)
     where t.id = v.id`.execute(trx);
 
   const inserted = new Set(rows.filter((r) => r.inserted).map((r) => r.wamid));
@@ -437,7 +465,6 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
     const latest = batch.filter((e) => threadOf(e) === threadId).reduce((a, e) => (e.message.timestamp > a ? e.message.timestamp : a), new Date(0));
     if (await pauseForHuman(trx, threadId, 'app_echo', latest)) outcome.pausedThreads.push(threadId);
   }
-  await noteControlFromMessages(trx, batch, threadOf);
   // Phone-app activity (Meta disconnects a number whose app goes unused): not a bot's or standby echo.
   if (liveEchoes.some((e) => !e.standby && classifyCreationType(creationTypeOf(e.message.raw)) !== 'bot')) {
     await trx.updateTable('whatsapp_numbers').set({ last_echo_at: sql`greatest(last_echo_at, now())` }).where('phone_number_id', '=', phoneNumberId).execute();
@@ -500,21 +527,6 @@ function echoIsHuman(e: MessageEvent, outcome: ApplyOutcome): boolean {
     case 'absent':
       return !e.standby;
   }
-}
-
-/**
- * The field a live customer message came on says who holds its thread (thread-control.ts):
- * `messages` → CoEx, `standby` → someone else. The latest message of each thread decides.
- */
-async function noteControlFromMessages(trx: Trx, batch: MessageEvent[], threadOf: (e: MessageEvent) => string): Promise<void> {
-  const latest = new Map<string, MessageEvent>();
-  for (const e of batch) {
-    if (!e.live || e.origin !== 'customer' || e.direction !== 'inbound') continue;
-    const threadId = threadOf(e);
-    const prev = latest.get(threadId);
-    if (!prev || e.message.timestamp >= prev.message.timestamp) latest.set(threadId, e);
-  }
-  await setControlMany(trx, [...latest].map(([threadId, e]) => ({ threadId, signal: e.standby ? ('elsewhere' as const) : ('coex' as const), at: e.message.timestamp })));
 }
 
 async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts: ApplyOptions, outcome: ApplyOutcome): Promise<void> {

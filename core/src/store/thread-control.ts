@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { ControlHolder } from '../whatsapp/routing.js';
 
@@ -39,22 +39,19 @@ export async function setControl(trx: Trx, threadId: string, signal: ControlSign
 }
 
 /**
- * `setControl` for many threads in one statement (the inbox applies hundreds of messages a batch: one
- * UPDATE, not one per thread). Same rules: an older signal never overrides a newer one, and losing the
- * thread bumps `bot_version`.
+ * The assignments that apply a control signal to thread `t`, for an UPDATE whose `from` list has
+ * `v.signal` ('coex' | 'elsewhere', or NULL for "no signal for this thread") and `v.control_at`. A
+ * signal older than the thread's last one changes nothing; losing the thread bumps `bot_version`.
+ * The inbox's per-batch thread update (store/apply.ts) folds the thread clocks and the control signal
+ * of its customer messages into one statement with these (one row version per thread and batch).
  */
-export async function setControlMany(trx: Trx, items: Array<{ threadId: string; signal: 'coex' | 'elsewhere'; at: Date }>): Promise<void> {
-  if (items.length === 0) return;
-  const values = sql.join(items.map((i) => sql`(${i.threadId}::uuid, ${i.signal}::text, ${i.at}::timestamptz)`));
-  await sql`
-    update threads t set
-      control_holder = case when v.signal = 'coex' then 'coex' when t.control_holder = 'coex' then 'meta_agent' else t.control_holder end,
-      control_app_id = case when v.signal = 'coex' or t.control_holder = 'coex' then null else t.control_app_id end,
-      control_event_at = v.at,
-      bot_version = case when v.signal <> 'coex' and t.control_holder = 'coex' then t.bot_version + 1 else t.bot_version end,
-      updated_at = now()
-    from (values ${values}) as v(id, signal, at)
-    where t.id = v.id and (t.control_event_at is null or t.control_event_at <= v.at)`.execute(trx);
+export function controlAssignments(): RawBuilder<unknown> {
+  const applies = sql`(v.signal is not null and (t.control_event_at is null or t.control_event_at <= v.control_at))`;
+  return sql`
+    control_holder = case when not ${applies} then t.control_holder when v.signal = 'coex' then 'coex' when t.control_holder = 'coex' then 'meta_agent' else t.control_holder end,
+    control_app_id = case when not ${applies} then t.control_app_id when v.signal = 'coex' or t.control_holder = 'coex' then null else t.control_app_id end,
+    control_event_at = case when not ${applies} then t.control_event_at else v.control_at end,
+    bot_version = case when ${applies} and v.signal <> 'coex' and t.control_holder = 'coex' then t.bot_version + 1 else t.bot_version end`;
 }
 
 /**

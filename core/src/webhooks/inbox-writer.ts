@@ -19,59 +19,77 @@ interface Waiter {
 export const INBOX_CHANNEL = 'coex_inbox';
 
 /**
- * Durable webhook inbox with group commit: while one INSERT is in flight, the deliveries that arrive
- * meanwhile wait and are written together by the next one. Each caller is answered only after its
- * rows are committed, so a 200 always means "on disk". A delivery's bytes are stored once
- * (`webhook_bodies`), with one inbox row per number it names; duplicates (Meta's retries: same
- * bytes) are absorbed by the unique keys. If a group's statement fails, its deliveries are written
- * one by one, so one bad delivery is refused alone and never fails the others committed with it.
+ * Durable webhook inbox with group commit: deliveries that arrive while the database is busy wait
+ * and are written together by the next statement. Each caller is answered only after its rows are
+ * committed, so a 200 always means "on disk". Several groups are in flight at once (`maxInFlight`):
+ * with one, every acknowledgement waited for the previous group's WAL flush, and the database's own
+ * group flush (which covers concurrent commits) had nothing to combine. Deliveries whose requests
+ * overlap have no order between them, so committing their groups in any order changes nothing.
+ * A delivery's bytes are stored once (`webhook_bodies`), with one inbox row per number it names;
+ * duplicates (Meta's retries: same bytes) are absorbed by the unique keys. If a group's statement
+ * fails, its deliveries are written one by one, so one bad delivery is refused alone and never fails
+ * the others committed with it.
  */
 export class InboxWriter {
   private queue: Waiter[] = [];
-  private flushing = false;
+  private inFlight = 0;
 
-  constructor(private readonly db: Kysely<Database>, private readonly maxRowsPerInsert = 500) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly options: { maxRowsPerInsert?: number; maxInFlight?: number } = {},
+  ) {}
 
   /** Resolves with the partition keys that received a new row (for waking workers). */
   write(delivery: InboxDelivery): Promise<string[]> {
     return new Promise((resolve, reject) => {
       this.queue.push({ delivery, sha256: createHash('sha256').update(delivery.rawBody).digest('hex'), resolve, reject });
-      if (!this.flushing) void this.flush();
+      this.pump();
     });
   }
 
-  private async flush(): Promise<void> {
-    this.flushing = true;
+  /** Starts a group for each free slot; a finished group frees its slot and starts the next. */
+  private pump(): void {
+    const maxInFlight = this.options.maxInFlight ?? 4;
+    while (this.inFlight < maxInFlight && this.queue.length > 0) {
+      const group = this.takeGroup();
+      this.inFlight += 1;
+      void this.commit(group).finally(() => {
+        this.inFlight -= 1;
+        this.pump();
+      });
+    }
+  }
+
+  private takeGroup(): Waiter[] {
+    const maxRows = this.options.maxRowsPerInsert ?? 500;
+    const group: Waiter[] = [];
+    let rows = 0;
+    while (this.queue.length > 0 && (rows === 0 || rows + this.queue[0]!.delivery.partitionKeys.length <= maxRows)) {
+      const w = this.queue.shift()!;
+      group.push(w);
+      rows += w.delivery.partitionKeys.length;
+    }
+    return group;
+  }
+
+  private async commit(group: Waiter[]): Promise<void> {
     try {
-      while (this.queue.length > 0) {
-        const group: Waiter[] = [];
-        let rows = 0;
-        while (this.queue.length > 0 && (rows === 0 || rows + this.queue[0]!.delivery.partitionKeys.length <= this.maxRowsPerInsert)) {
-          const w = this.queue.shift()!;
-          group.push(w);
-          rows += w.delivery.partitionKeys.length;
-        }
+      const fresh = await this.insert(group);
+      for (const w of group) w.resolve(w.delivery.partitionKeys.filter((k) => fresh.has(`${k}\u0001${w.sha256}`)));
+    } catch (error) {
+      if (group.length === 1) {
+        group[0]!.reject(error);
+        return;
+      }
+      // Find the culprit: each delivery alone. Only the one that cannot be stored is refused (503).
+      for (const w of group) {
         try {
-          const fresh = await this.insert(group);
-          for (const w of group) w.resolve(w.delivery.partitionKeys.filter((k) => fresh.has(`${k}\u0001${w.sha256}`)));
-        } catch (error) {
-          if (group.length === 1) {
-            group[0]!.reject(error);
-            continue;
-          }
-          // Find the culprit: each delivery alone. Only the one that cannot be stored is refused (503).
-          for (const w of group) {
-            try {
-              const fresh = await this.insert([w]);
-              w.resolve(w.delivery.partitionKeys.filter((k) => fresh.has(`${k}\u0001${w.sha256}`)));
-            } catch (single) {
-              w.reject(single);
-            }
-          }
+          const fresh = await this.insert([w]);
+          w.resolve(w.delivery.partitionKeys.filter((k) => fresh.has(`${k}\u0001${w.sha256}`)));
+        } catch (single) {
+          w.reject(single);
         }
       }
-    } finally {
-      this.flushing = false;
     }
   }
 
@@ -83,8 +101,12 @@ export class InboxWriter {
       bodies.set(w.sha256, w.delivery.rawBody);
       for (const key of w.delivery.partitionKeys) items.set(`${key}\u0001${w.sha256}`, { key, sha: w.sha256 });
     }
-    const bodyValues = sql.join([...bodies].map(([sha, raw]) => sql`(${sha}, ${raw})`));
-    const itemValues = sql.join([...items.values()].map((i) => sql`(${i.key}, ${i.sha})`));
+    // In one order (by hash, then number) so that two groups in flight that share a retried body
+    // take its unique-index entries in the same order and cannot deadlock.
+    const bodyValues = sql.join([...bodies].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([sha, raw]) => sql`(${sha}, ${raw})`));
+    const itemValues = sql.join(
+      [...items.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, i]) => sql`(${i.key}, ${i.sha})`),
+    );
     // `do update` on an existing body (a retry) only so that `returning` yields its id.
     const result = await sql<{ partition_key: string; body_sha256: string }>`
       with b as (
