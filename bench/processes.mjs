@@ -47,7 +47,9 @@ export async function freePort() {
 /** `coex serve` as a process; resolves once /readyz answers. */
 export async function serve(env) {
   const port = await freePort();
-  const p = child([CLI, 'serve'], { WHATSAPP_APP_SECRET: SECRET, COEX_API_TOKEN: ADMIN, LOG_LEVEL: 'warn', COEX_AGENT: 'off', HOST: '127.0.0.1', PORT: String(port), ...env });
+  // SERVE_NODE_OPTIONS reaches the server only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it).
+  const profile = process.env.SERVE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.SERVE_NODE_OPTIONS } : {};
+  const p = child([CLI, 'serve'], { WHATSAPP_APP_SECRET: SECRET, COEX_API_TOKEN: ADMIN, LOG_LEVEL: 'warn', COEX_AGENT: 'off', HOST: '127.0.0.1', PORT: String(port), ...profile, ...env });
   const url = `http://127.0.0.1:${port}`;
   await waitUntil(async () => (await fetch(`${url}/readyz`)).status === 200, 180_000, `coex serve ready\n${p.output()}`);
   return { p, url, stop: async () => (p.kill('SIGTERM'), await p.done) };

@@ -18,6 +18,9 @@ export const MAX_RETRY_DELAY_MS = 5_000;
 /** Parsed bodies kept for the other numbers a delivery names (bytes of JSON text). */
 const PARSE_CACHE_BYTES = 32 * 1024 * 1024;
 
+/** Longest stretch of parsing before the worker lets other work (HTTP requests) run. */
+const PARSE_SLICE_MS = 10;
+
 /** Deliveries of one number applied in one transaction. */
 export const DEFAULT_BATCH_SIZE = 200;
 
@@ -254,11 +257,18 @@ export class InboxProcessor {
     const all: DomainEvent[] = [];
     const inboxOf = new WeakMap<DomainEvent, string>();
     const envelopes: WebhookEnvelope[] = [];
+    let sliceStart = performance.now();
     for (const row of rows) {
       const { events, envelope } = this.eventsOf(row, partitionKey);
       for (const e of events) inboxOf.set(e, row.id);
       all.push(...events);
       if (envelope) envelopes.push(envelope);
+      // Parsing is synchronous, and a hostile body (deep nesting, huge arrays) costs milliseconds: a
+      // batch of them held the event loop — acknowledgements, /healthz — for hundreds of ms.
+      if (performance.now() - sliceStart > PARSE_SLICE_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
     }
     const outcome = await applyEvents(trx, all, { defaultTenantId: this.defaultTenantId, inboxId: rows[0]!.id, inboxIdOf: (e) => inboxOf.get(e) ?? null });
     for (const envelope of envelopes.slice(-1)) await this.learnWaba(trx, envelope, partitionKey);
