@@ -74,6 +74,18 @@ describe.each(backends())('webhook ingestion [%s]', (backend) => {
     expect(row.last_customer_message_at?.getTime()).toBe(at(1));
   });
 
+  it('stores text exactly, whatever characters it holds', async () => {
+    // Messages are written as column arrays (unnest): array-literal syntax must never leak into them.
+    const texts = ['NULL', 'null', '', ' ', '{a,b}', '"quoted", \\backslash\\ and {braces}', 'line\nbreak\ttab', 'مرحبا 👋 ça va', 'a,b,"c"'];
+    const customer = { waId: '212611122299', name: '{"Nadia", \\ NULL}' };
+    for (const [i, text] of texts.entries()) await post(s, P.inboundMessage(N, customer, `wamid.TXT${i}`, at(10 + i), P.text(text)));
+    await s.runtime.waitForInboxDrained();
+    const rows = await s.runtime.db.selectFrom('messages').select(['wamid', 'text', 'payload']).where('wamid', 'like', 'wamid.TXT%').orderBy('provider_timestamp').execute();
+    expect(rows.map((r) => r.text)).toEqual(texts);
+    expect(rows.map((r) => (r.payload as { text: { body: string } }).text.body)).toEqual(texts);
+    expect((await threadOf(s, customer.waId))?.contact_name).toBe('{"Nadia", \\ NULL}');
+  });
+
   it('a known customer keeps their contact and thread, and a new profile name replaces the old one', async () => {
     const customer = { waId: '212611122233', name: 'Hamza' };
     await post(s, P.inboundMessage(N, customer, 'wamid.PN1', at(1), P.text('salam')));
