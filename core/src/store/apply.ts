@@ -180,46 +180,63 @@ export async function upsertContacts(trx: Trx, tenantId: string, phoneNumberId: 
   }
   const ids = new Map<string, string>();
   if (byKey.size === 0) return ids;
-  const rows = await trx
-    .insertInto('contacts')
-    .values(
-      [...byKey].map(([key, c]) => ({
-        tenant_id: tenantId,
-        phone_number_id: phoneNumberId,
-        contact_key: key,
-        wa_id: c.waId,
-        user_id: c.userId,
-        username: c.username,
-        country_code: c.countryCode,
-        profile_name: c.profileName,
-      })),
-    )
-    .onConflict((oc) =>
-      oc.columns(['phone_number_id', 'contact_key']).doUpdateSet({
-        wa_id: sql`coalesce(excluded.wa_id, contacts.wa_id)`,
-        user_id: sql`coalesce(excluded.user_id, contacts.user_id)`,
-        username: sql`coalesce(excluded.username, contacts.username)`,
-        country_code: sql`coalesce(excluded.country_code, contacts.country_code)`,
-        profile_name: sql`coalesce(excluded.profile_name, contacts.profile_name)`,
-        updated_at: sql`now()`,
-      })
-        // A contact that would not change is not rewritten (most messages come from known customers:
-        // a write per message was most of this statement's cost); it is read below instead.
-        .where(
-          sql<boolean>`(excluded.wa_id is not null and excluded.wa_id is distinct from contacts.wa_id)
-            or (excluded.user_id is not null and excluded.user_id is distinct from contacts.user_id)
-            or (excluded.username is not null and excluded.username is distinct from contacts.username)
-            or (excluded.country_code is not null and excluded.country_code is distinct from contacts.country_code)
-            or (excluded.profile_name is not null and excluded.profile_name is distinct from contacts.profile_name)`,
-        ),
-    )
-    .returning(['id', 'contact_key'])
+  // Most messages come from known customers whose details did not change: read them first, and write
+  // only new contacts and changed details (an upsert per contact was most of a batch's contact cost).
+  const known = await trx
+    .selectFrom('contacts')
+    .select(['id', 'contact_key', 'wa_id', 'user_id', 'username', 'country_code', 'profile_name'])
+    .where('phone_number_id', '=', phoneNumberId)
+    .where(sql<boolean>`contact_key = any(${[...byKey.keys()]}::text[])`)
     .execute();
-  const idOfKey = new Map(rows.map((r) => [r.contact_key, r.id] as const));
-  const unchanged = [...byKey.keys()].filter((key) => !idOfKey.has(key));
-  if (unchanged.length > 0) {
-    const existing = await trx.selectFrom('contacts').select(['id', 'contact_key']).where('phone_number_id', '=', phoneNumberId).where('contact_key', 'in', unchanged).execute();
-    for (const r of existing) idOfKey.set(r.contact_key, r.id);
+  const knownByKey = new Map(known.map((r) => [r.contact_key, r] as const));
+  const idOfKey = new Map<string, string>();
+  const toWrite: Array<[string, ContactIdentity]> = [];
+  for (const [key, c] of byKey) {
+    const row = knownByKey.get(key);
+    if (row && !detailsChange(row, c)) idOfKey.set(key, row.id);
+    else toWrite.push([key, c]);
+  }
+  if (toWrite.length > 0) {
+    const written = await trx
+      .insertInto('contacts')
+      .values(
+        toWrite.map(([key, c]) => ({
+          tenant_id: tenantId,
+          phone_number_id: phoneNumberId,
+          contact_key: key,
+          wa_id: c.waId,
+          user_id: c.userId,
+          username: c.username,
+          country_code: c.countryCode,
+          profile_name: c.profileName,
+        })),
+      )
+      .onConflict((oc) =>
+        oc.columns(['phone_number_id', 'contact_key']).doUpdateSet({
+          wa_id: sql`coalesce(excluded.wa_id, contacts.wa_id)`,
+          user_id: sql`coalesce(excluded.user_id, contacts.user_id)`,
+          username: sql`coalesce(excluded.username, contacts.username)`,
+          country_code: sql`coalesce(excluded.country_code, contacts.country_code)`,
+          profile_name: sql`coalesce(excluded.profile_name, contacts.profile_name)`,
+          updated_at: sql`now()`,
+        })
+          // Written meanwhile by another transaction with the same details: nothing to rewrite.
+          .where(
+            sql<boolean>`(excluded.wa_id is not null and excluded.wa_id is distinct from contacts.wa_id)
+              or (excluded.user_id is not null and excluded.user_id is distinct from contacts.user_id)
+              or (excluded.username is not null and excluded.username is distinct from contacts.username)
+              or (excluded.country_code is not null and excluded.country_code is distinct from contacts.country_code)
+              or (excluded.profile_name is not null and excluded.profile_name is distinct from contacts.profile_name)`,
+          ),
+      )
+      .returning(['id', 'contact_key'])
+      .execute();
+    for (const r of written) idOfKey.set(r.contact_key, r.id);
+    const unwritten = toWrite.map(([key]) => key).filter((key) => !idOfKey.has(key));
+    if (unwritten.length > 0) {
+      const rows = await trx.selectFrom('contacts').select(['id', 'contact_key']).where('phone_number_id', '=', phoneNumberId).where('contact_key', 'in', unwritten).execute();
+      for (const r of rows) idOfKey.set(r.contact_key, r.id);
+    }
   }
   for (const [own, key] of keyOf) {
     const id = idOfKey.get(key);
@@ -233,24 +250,44 @@ export async function upsertContacts(trx: Trx, tenantId: string, phoneNumberId: 
   return ids;
 }
 
+/** Would writing `c` change the stored contact? (A detail given and different from the stored one.) */
+function detailsChange(
+  row: { wa_id: string | null; user_id: string | null; username: string | null; country_code: string | null; profile_name: string | null },
+  c: ContactIdentity,
+): boolean {
+  return (
+    (c.waId !== null && c.waId !== row.wa_id) ||
+    (c.userId !== null && c.userId !== row.user_id) ||
+    (c.username !== null && c.username !== row.username) ||
+    (c.countryCode !== null && c.countryCode !== row.country_code) ||
+    (c.profileName !== null && c.profileName !== row.profile_name)
+  );
+}
+
 /** Upserts threads for contacts and returns contact id → thread id. */
 export async function upsertThreads(trx: Trx, tenantId: string, phoneNumberId: string, contactIds: string[]): Promise<Map<string, string>> {
   const unique = [...new Set(contactIds)];
   const ids = new Map<string, string>();
   if (unique.length === 0) return ids;
-  // New threads are inserted, existing ones only read: rewriting every known thread of a batch
-  // (`do update` to make `returning` yield it) cost a row version per message.
-  const created = await trx
-    .insertInto('threads')
-    .values(unique.map((contactId) => ({ tenant_id: tenantId, phone_number_id: phoneNumberId, contact_id: contactId })))
-    .onConflict((oc) => oc.columns(['phone_number_id', 'contact_id']).doNothing())
-    .returning(['id', 'contact_id'])
-    .execute();
-  for (const r of created) ids.set(r.contact_id, r.id);
-  const known = unique.filter((contactId) => !ids.has(contactId));
-  if (known.length > 0) {
-    const rows = await trx.selectFrom('threads').select(['id', 'contact_id']).where('phone_number_id', '=', phoneNumberId).where('contact_id', 'in', known).execute();
-    for (const r of rows) ids.set(r.contact_id, r.id);
+  // Existing threads are read; only new ones are inserted (an upsert per thread, even one that
+  // writes nothing, cost a speculative insertion per message).
+  const known = await trx.selectFrom('threads').select(['id', 'contact_id']).where('phone_number_id', '=', phoneNumberId).where(sql<boolean>`contact_id = any(${unique}::uuid[])`).execute();
+  for (const r of known) ids.set(r.contact_id, r.id);
+  const missing = unique.filter((contactId) => !ids.has(contactId));
+  if (missing.length > 0) {
+    const created = await trx
+      .insertInto('threads')
+      .values(missing.map((contactId) => ({ tenant_id: tenantId, phone_number_id: phoneNumberId, contact_id: contactId })))
+      .onConflict((oc) => oc.columns(['phone_number_id', 'contact_id']).doNothing())
+      .returning(['id', 'contact_id'])
+      .execute();
+    for (const r of created) ids.set(r.contact_id, r.id);
+    // Created meanwhile by another transaction (a send to a new customer): read it.
+    const raced = missing.filter((contactId) => !ids.has(contactId));
+    if (raced.length > 0) {
+      const rows = await trx.selectFrom('threads').select(['id', 'contact_id']).where('phone_number_id', '=', phoneNumberId).where('contact_id', 'in', raced).execute();
+      for (const r of rows) ids.set(r.contact_id, r.id);
+    }
   }
   return ids;
 }
