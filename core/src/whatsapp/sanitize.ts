@@ -52,3 +52,32 @@ export function sanitizePayload(value: unknown): { value: unknown; report: Sanit
   };
   return { value: walk(value, 0), report };
 }
+
+/**
+ * Escapes in JSON text that can decode to what sanitizePayload replaces (U+0000, a surrogate half).
+ * A false alarm (an escaped backslash before "u0000") only costs the full walk.
+ */
+const SUSPICIOUS_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
+
+/** Is every container of `v` less than `limit` levels deep? Reads, never copies. */
+function shallowerThan(v: unknown, limit: number): boolean {
+  if (v === null || typeof v !== 'object') return true;
+  if (limit <= 0) return false;
+  if (Array.isArray(v)) {
+    for (const x of v) if (!shallowerThan(x, limit - 1)) return false;
+    return true;
+  }
+  for (const k in v) if (!shallowerThan((v as Record<string, unknown>)[k], limit - 1)) return false;
+  return true;
+}
+
+/**
+ * `sanitizePayload` for a body just parsed from `rawText`, without its copy when there is nothing to
+ * clean: strings decoded from valid UTF-8 text hold a NUL or a lone surrogate only through a `\u`
+ * escape, so a text without such escapes and a tree shallower than MAX_PAYLOAD_DEPTH are returned as
+ * they are (the copy was most of the worker's parsing time).
+ */
+export function sanitizeParsed(rawText: string, parsed: unknown): unknown {
+  if (!SUSPICIOUS_ESCAPE.test(rawText) && shallowerThan(parsed, MAX_PAYLOAD_DEPTH)) return parsed;
+  return sanitizePayload(parsed).value;
+}

@@ -4,7 +4,7 @@ import type { Database } from '../db/schema.js';
 import { applyEvents, emptyOutcome, mergeOutcome, recordWabaId, type ApplyOutcome } from '../store/apply.js';
 import { envelopeSchema, type WebhookEnvelope } from '../whatsapp/schemas.js';
 import { normalizeDelivery, partitionKeyOf, type DomainEvent } from '../whatsapp/normalize.js';
-import { sanitizePayload } from '../whatsapp/sanitize.js';
+import { sanitizeParsed, sanitizePayload } from '../whatsapp/sanitize.js';
 
 /**
  * A delivery that keeps failing even applied on its own, event by event, is set aside (visibly) after
@@ -301,7 +301,7 @@ export class InboxProcessor {
     } catch {
       parsed = undefined;
     }
-    const result = envelopeSchema.safeParse(sanitizePayload(parsed).value);
+    const result = envelopeSchema.safeParse(sanitizeParsed(row.raw_body ?? '', parsed));
     const envelope = result.success ? result.data : null;
     // Bounded by bytes: oldest bodies leave first.
     const size = row.raw_body?.length ?? 0;
