@@ -493,6 +493,10 @@ async function startDemoHost(): Promise<{ server: Server; url: string; requests:
         }
         const data = demoTimeline(Date.now(), variant !== 'closed');
         (data.thread as { bot: { state: string } }).bot.state = botState;
+        // Meta's Conversation Routing: who answers the customer (docs/extension-api.md, thread.control).
+        if (variant === 'meta') (data.thread as Record<string, unknown>).control = { holder: 'meta_agent', app_id: null, since: '2026-12-03T18:00:00.000Z' };
+        if (variant === 'other') (data.thread as Record<string, unknown>).control = { holder: 'other_app', app_id: '1234567890', since: null };
+        if (variant === 'coex') (data.thread as Record<string, unknown>).control = { holder: 'coex', app_id: null, since: '2026-12-03T18:00:00.000Z' };
         return send(200, 'application/json', JSON.stringify(data));
       }
       if (url.pathname.endsWith('/bot')) {
@@ -523,6 +527,9 @@ async function startDemoHost(): Promise<{ server: Server; url: string; requests:
       '/open.html': page('open'),
       '/closed.html': page('closed'),
       '/broken.html': page('broken'),
+      '/control-meta.html': page('meta'),
+      '/control-other.html': page('other'),
+      '/control-coex.html': page('coex'),
       '/pause.html': page('open', CLICK_PAUSE),
       '/reply.html': page('open', SUBMIT_REPLY),
       '/templates-send.html': page('closed', pickTemplate('order_shipped (fr)', ['Amina', '#1003', 'AMANA-77'], true)),
@@ -687,6 +694,20 @@ describe.skipIf(!hasChromium && !process.env.CI)('woocommerce-plugin: timeline i
     expect(dom).toContain('CoEx could not be reached: Operation timed out');
     expect(dom).toContain('Order status: Pending payment → Processing');
     expect(dom).not.toContain('<form');
+  });
+
+  it("shows beside the agent's state that Meta's agent or another app holds the chat, and what a reply from here does; nothing while CoEx holds it", async () => {
+    const meta = await chromium(['--dump-dom', `${host.url}/control-meta.html`]);
+    expect(meta).toMatch(/coex-bot__state--active">AI agent active<\/span><span class="coex-control coex-control--meta_agent" data-control="meta_agent">Meta's AI agent is handling this chat<\/span>/);
+    expect(meta).toContain('A text reply sent from here takes it back once WhatsApp accepts it (a template does not)');
+    // In the browser's time zone, as every time on the order screen.
+    expect(meta).toMatch(/<span class="coex-timeline__control-since">since Dec [34], 2026, \d/);
+    const other = await chromium(['--dump-dom', `${host.url}/control-other.html`]);
+    expect(other).toContain('data-control="other_app">Another app is handling this chat (1234567890)</span>');
+    expect(other).not.toContain('coex-timeline__control-since');
+    const coex = await chromium(['--dump-dom', `${host.url}/control-coex.html`]);
+    expect(coex).toContain('AI agent active');
+    expect(coex).not.toContain('coex-control');
   });
 
   it('the agent toggle posts the action with the nonce and re-renders the new state', async () => {

@@ -20,12 +20,14 @@
  */
 import {
   composerMode,
+  controlView,
   parseTimestamp,
   recipientOutcome,
   templateChoices,
   templateBodyParameters,
   templateParameterProblem,
   templatePreview,
+  translator,
 } from './vendor/coex-thread-view.js';
 
 /** English defaults; the meta box passes translated strings in data-i18n (same keys). */
@@ -394,6 +396,10 @@ export function renderTimeline(container, data, opts = {}) {
   container.replaceChildren();
 
   const thread = data.thread ?? null;
+  // Meta's agent or another app holds the chat: CoEx's agent is silent whatever its state says.
+  // These words come from the shared catalogue (ui-shared) in the admin's language.
+  const control = thread ? controlView(thread.control) : null;
+  const shared = translator(locale);
   const header = el(doc, 'div', 'coex-timeline__header');
   if (thread) {
     header.append(el(doc, 'strong', 'coex-timeline__contact', thread.contact_name || `+${thread.wa_id ?? ''}`));
@@ -412,6 +418,11 @@ export function renderTimeline(container, data, opts = {}) {
     const botBox = el(doc, 'div', 'coex-bot');
     botBox.dataset.state = bot.state;
     botBox.append(el(doc, 'span', `coex-bot__state coex-bot__state--${bot.state}`, botText));
+    if (control) {
+      const holder = el(doc, 'span', `coex-control coex-control--${control.holder}`, `${shared(control.labelKey)}${control.appId ? ` (${control.appId})` : ''}`);
+      holder.dataset.control = control.holder;
+      botBox.append(holder);
+    }
     for (const action of bot.actions) {
       const button = el(doc, 'button', 'button button-small coex-bot__action', s[action]);
       button.type = 'button';
@@ -424,6 +435,12 @@ export function renderTimeline(container, data, opts = {}) {
     header.append(el(doc, 'span', 'coex-timeline__empty', data.order && data.order.phone === null ? s.noPhone : s.noThread));
   }
   container.append(header);
+  if (control) {
+    const detail = el(doc, 'p', 'coex-timeline__control', shared(control.detailKey));
+    detail.setAttribute('role', 'status');
+    if (control.since !== null) detail.append(' ', el(doc, 'span', 'coex-timeline__control-since', `${shared('control_since')} ${formatTime(control.since, locale)}`));
+    container.append(detail);
+  }
   if (historyImporting(data.sync)) {
     const progress = Number(data.sync.history.progress);
     container.append(el(doc, 'p', 'coex-timeline__sync', Number.isFinite(progress) ? `${s.historyImport} (${progress} %)` : s.historyImport));

@@ -188,6 +188,34 @@ describe('CoexCard on a contact', () => {
     expect(renderer.findByTestId(Tag, 'coex-bot-state').text).toBe('Bot paused');
   });
 
+  it("shows next to the bot state that Meta's agent holds the chat, and the text reply that takes it back removes it", async () => {
+    const control = { holder: 'meta_agent', app_id: null, since: '2026-11-25T10:30:00.000Z' };
+    const { renderer } = await renderCard({ threads: { [SALMA]: settledThread({ control }) } });
+    await renderer.waitFor(() => expect(renderer.findByTestId(Tag, 'coex-control').text).toBe("Meta's AI agent is handling this chat"), WAIT);
+    // Beside the bot state, which still reads as the server stores it.
+    expect(renderer.findByTestId(Tag, 'coex-bot-state').text).toBe('Bot active');
+    expect(renderer.findByTestId(Text, 'coex-control-detail').text).toBe(
+      "CoEx's agent stays silent while Meta's agent has this chat. A text reply sent from here takes it back once WhatsApp accepts it (a template does not); CoEx's agent then stays paused for its quiet period, as after any reply from a person. (since 25 Nov, 10:30)",
+    );
+    typeInto(renderer.findByTestId(TextArea, 'coex-reply-text'), 'Salam, ana m3ak.');
+    renderer.findByTestId(Button, 'coex-send-text').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(Tag, 'coex-control')).toBeNull(), WAIT);
+    expect(renderer.maybeFindByTestId(Text, 'coex-control-detail')).toBeNull();
+  });
+
+  it('names another app that holds the chat, and shows nothing for CoEx or a server without control', async () => {
+    const other = await renderCard({ threads: { [SALMA]: settledThread({ control: { holder: 'other_app', app_id: '1234567890', since: null } }) } });
+    await other.renderer.waitFor(() => expect(other.renderer.findByTestId(Tag, 'coex-control').text).toBe('Another app is handling this chat (1234567890)'), WAIT);
+    expect(other.renderer.findByTestId(Text, 'coex-control-detail').text).toContain('while the other app has this chat');
+    expect(other.renderer.findByTestId(Text, 'coex-control-detail').text).not.toContain('since');
+    for (const threads of [{ [SALMA]: settledThread({ control: { holder: 'coex', app_id: null, since: '2026-11-25T10:30:00.000Z' } }) }, { [SALMA]: settledThread() }]) {
+      const { renderer } = await renderCard({ threads });
+      await renderer.waitFor(() => expect(renderer.findByTestId(Tag, 'coex-bot-state').text).toBe('Bot active'), WAIT);
+      expect(renderer.maybeFindByTestId(Tag, 'coex-control')).toBeNull();
+      expect(renderer.maybeFindByTestId(Text, 'coex-control-detail')).toBeNull();
+    }
+  });
+
   it('shows a load error with a retry that recovers', async () => {
     const { renderer, stub, hs } = await renderCard({ beforeRender: (s) => s.failNext(2, 503, { error: 'maintenance' }, THREAD_PATH) });
     await renderer.waitFor(() => expect(renderer.find(Alert).props.title).toBe('Could not load the WhatsApp conversation'), WAIT);

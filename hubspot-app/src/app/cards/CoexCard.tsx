@@ -45,6 +45,7 @@ import {
   botToggle,
   buildTimeline,
   composerMode,
+  controlNotice,
   phoneCandidates,
   pickPhone,
   refreshDelayMs,
@@ -325,6 +326,7 @@ function ThreadPanel({ phone, client, timeZone, refreshWhileBusyMs, now, addAler
   }
 
   const currentTime = now();
+  const control = thread ? controlNotice(thread, timeZone) : null;
   const sync = syncView(data.sync);
   const optOut = campaigns.value.state === 'loaded' ? optOutView(campaigns.value.data.opt_out, timeZone) : null;
 
@@ -335,6 +337,7 @@ function ThreadPanel({ phone, client, timeZone, refreshWhileBusyMs, now, addAler
           <Text format={{ fontWeight: 'bold' }}>{thread ? (thread.contact_name ?? `+${thread.wa_id}`) : phone}</Text>
           {thread && <BadgeTag badge={windowBadge(thread, currentTime, serverRefusedText)} testId="coex-window" />}
           {thread && <BadgeTag badge={botStateBadge(thread.bot, timeZone)} testId="coex-bot-state" />}
+          {control && <BadgeTag badge={control.badge} testId="coex-control" />}
         </Flex>
         <Button
           size="sm"
@@ -349,6 +352,12 @@ function ThreadPanel({ phone, client, timeZone, refreshWhileBusyMs, now, addAler
           {refreshing ? 'Refreshing…' : 'Refresh'}
         </Button>
       </Flex>
+
+      {control && (
+        <Text variant="microcopy" testId="coex-control-detail">
+          {control.since ? `${control.detail} (${control.since})` : control.detail}
+        </Text>
+      )}
 
       {optOut && (
         <Alert title={optOut.title} variant="warning" testId="coex-opt-out">

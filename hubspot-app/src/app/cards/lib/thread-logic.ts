@@ -1,5 +1,5 @@
 import type { Bot, BotEvent, BotState, Message, Origin, Sync, Thread, ThreadResponse } from './contract.js';
-import { composerMode as sharedComposerMode, dayKey as sharedDayKey, translator } from './vendor/ui-shared/index.js';
+import { composerMode as sharedComposerMode, controlView, dayKey as sharedDayKey, translator } from './vendor/ui-shared/index.js';
 
 /**
  * Words the card shares with the other CRM UIs come from the shared catalogue (ui-shared/src/strings.ts);
@@ -254,6 +254,29 @@ export function botStateBadge(bot: Bot, timeZone?: string): Badge {
     case 'off':
       return { label: sharedLabel('bot_off'), variant: 'default' };
   }
+}
+
+export interface ControlNotice {
+  /** Shown next to the bot state. */
+  badge: Badge;
+  /** What it means for CoEx's agent and for a reply sent from the card. */
+  detail: string;
+  /** "since 25 Nov, 10:00", or null when the server does not know. */
+  since: string | null;
+}
+
+/**
+ * Meta's AI agent or another app holds the chat (Conversation Routing): CoEx's agent is silent
+ * whatever the bot state says. null while CoEx holds it, the normal case.
+ */
+export function controlNotice(thread: Pick<Thread, 'control'>, timeZone?: string): ControlNotice | null {
+  const view = controlView(thread.control);
+  if (!view) return null;
+  return {
+    badge: { label: `${sharedLabel(view.labelKey)}${view.appId ? ` (${view.appId})` : ''}`, variant: 'info' },
+    detail: sharedLabel(view.detailKey),
+    since: view.since === null ? null : `${sharedLabel('control_since')} ${formatDateTime(new Date(view.since).toISOString(), timeZone)}`,
+  };
 }
 
 export interface BotToggle {

@@ -173,6 +173,25 @@ function botView(botInput, nowMs) {
     history
   };
 }
+var CONTROL_KEYS = {
+  meta_agent: { labelKey: "control_meta_agent", detailKey: "control_meta_agent_detail" },
+  other_app: { labelKey: "control_other_app", detailKey: "control_other_app_detail" }
+};
+function controlView(input) {
+  const control = record(input);
+  const holder = control?.holder;
+  if (!control || typeof holder !== "string" || holder.trim() === "" || holder === "coex") {
+    return null;
+  }
+  const known = holder === "meta_agent" ? "meta_agent" : "other_app";
+  const appId = control.app_id;
+  return {
+    holder: known,
+    ...CONTROL_KEYS[known],
+    appId: known === "other_app" && (typeof appId === "string" || typeof appId === "number") && String(appId).trim() !== "" ? String(appId).trim() : null,
+    since: parseTimestamp(control.since)
+  };
+}
 function progressPercent(progress) {
   let value = progress;
   const wrapped = record(value);
@@ -412,6 +431,11 @@ var en = {
   bot_handoff: "Customer asked for a person",
   bot_off: "Bot off",
   bot_unknown: "Bot state unknown",
+  control_meta_agent: "Meta's AI agent is handling this chat",
+  control_other_app: "Another app is handling this chat",
+  control_meta_agent_detail: "CoEx's agent stays silent while Meta's agent has this chat. A text reply sent from here takes it back once WhatsApp accepts it (a template does not); CoEx's agent then stays paused for its quiet period, as after any reply from a person.",
+  control_other_app_detail: "CoEx's agent stays silent while the other app has this chat. A text reply sent from here takes it back once WhatsApp accepts it (a template does not); CoEx's agent then stays paused for its quiet period, as after any reply from a person.",
+  control_since: "since",
   pause: "Pause bot",
   resume: "Resume bot",
   off: "Turn bot off",
@@ -489,6 +513,11 @@ var fr = {
   bot_handoff: "Le client a demandé une personne",
   bot_off: "Bot désactivé",
   bot_unknown: "État du bot inconnu",
+  control_meta_agent: "L’agent IA de Meta gère cette conversation",
+  control_other_app: "Une autre application gère cette conversation",
+  control_meta_agent_detail: "L’agent de CoEx reste silencieux tant que l’agent de Meta gère cette conversation. Une réponse texte envoyée d’ici la reprend dès que WhatsApp l’accepte (un modèle ne la reprend pas) ; l’agent de CoEx reste ensuite en pause pendant sa période de silence, comme après toute réponse d’une personne.",
+  control_other_app_detail: "L’agent de CoEx reste silencieux tant que l’autre application gère cette conversation. Une réponse texte envoyée d’ici la reprend dès que WhatsApp l’accepte (un modèle ne la reprend pas) ; l’agent de CoEx reste ensuite en pause pendant sa période de silence, comme après toute réponse d’une personne.",
+  control_since: "depuis",
   pause: "Mettre le bot en pause",
   resume: "Relancer le bot",
   off: "Désactiver le bot",
@@ -566,6 +595,11 @@ var ar = {
   bot_handoff: "طلب الزبون التحدث مع شخص",
   bot_off: "الروبوت معطّل",
   bot_unknown: "حالة الروبوت غير معروفة",
+  control_meta_agent: "وكيل Meta للذكاء الاصطناعي يتولى هذه المحادثة",
+  control_other_app: "تطبيق آخر يتولى هذه المحادثة",
+  control_meta_agent_detail: "يبقى وكيل CoEx صامتًا ما دام وكيل Meta يتولى هذه المحادثة. الرد النصي المُرسل من هنا يستعيدها بمجرد أن يقبله واتساب (القالب لا يستعيدها)، ثم يبقى وكيل CoEx متوقفًا مؤقتًا طوال فترة الصمت، كما بعد أي رد من شخص.",
+  control_other_app_detail: "يبقى وكيل CoEx صامتًا ما دام التطبيق الآخر يتولى هذه المحادثة. الرد النصي المُرسل من هنا يستعيدها بمجرد أن يقبله واتساب (القالب لا يستعيدها)، ثم يبقى وكيل CoEx متوقفًا مؤقتًا طوال فترة الصمت، كما بعد أي رد من شخص.",
+  control_since: "منذ",
   pause: "إيقاف الروبوت مؤقتًا",
   resume: "استئناف الروبوت",
   off: "تعطيل الروبوت",
@@ -656,6 +690,7 @@ export {
   campaignTotals,
   campaignsView,
   composerMode,
+  controlView,
   dayKey,
   formatDay,
   formatTime,
