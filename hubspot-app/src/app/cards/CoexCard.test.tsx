@@ -41,6 +41,8 @@ async function renderCard(opts: {
   associations?: { toObjectId: number; properties: Record<string, string | null> }[];
   serverUrl?: string;
   refreshWhileBusyMs?: number;
+  /** context.user.locale as HubSpot passes it (the mock context has none). */
+  locale?: string;
   beforeRender?: (stub: CoexExtApiStub) => void;
 }) {
   const stub = await startCoexExtApiStub({
@@ -73,7 +75,12 @@ async function renderCard(opts: {
     }));
   }
   const base = renderer.mocks.context as CrmContext;
-  const context: CrmContext = { ...base, crm: { objectId: 42, objectTypeId: opts.objectTypeId ?? '0-1' }, portal: { ...base.portal, timezone: 'UTC' } };
+  const context: CrmContext = {
+    ...base,
+    crm: { objectId: 42, objectTypeId: opts.objectTypeId ?? '0-1' },
+    portal: { ...base.portal, timezone: 'UTC' },
+    ...(opts.locale !== undefined ? { user: { ...base.user, locale: opts.locale } } : {}),
+  };
   renderer.render(
     <CoexCard
       context={context}
@@ -256,6 +263,35 @@ describe('CoexCard on a contact', () => {
     renderer.findByTestId(Button, 'coex-show-earlier').trigger('onClick');
     expect(renderer.maybeFindByTestId(TableRow, 'coex-message-x0')).not.toBeNull();
     expect(renderer.maybeFindByTestId(Button, 'coex-show-earlier')).toBeNull();
+  });
+});
+
+describe("CoexCard in the HubSpot user's language", () => {
+  it('speaks French or Arabic from context.user.locale, with dates in that locale, and English for any other language', async () => {
+    const campaigns = { [SALMA]: sampleCampaigns() };
+    const control = { holder: 'meta_agent', app_id: null, since: '2026-11-25T10:30:00.000Z' };
+    const fr = await renderCard({ locale: 'fr-fr', campaigns, threads: { [SALMA]: settledThread({ control }) } });
+    await fr.renderer.waitFor(() => expect(fr.renderer.findByTestId(Tag, 'coex-bot-state').text).toBe('Bot actif'), WAIT);
+    await fr.renderer.waitFor(() => expect(fr.renderer.findByTestId(Alert, 'coex-opt-out').props.title).toBe('Désinscrit des messages marketing'), WAIT);
+    expect(fr.renderer.findByTestId(Tag, 'coex-window').text).toBe('Fenêtre ouverte : se ferme dans 8 h 0 min');
+    expect(fr.renderer.findByTestId(Tag, 'coex-control').text).toBe('L’agent IA de Meta gère cette conversation');
+    expect(fr.renderer.findByTestId(Text, 'coex-control-detail').text).toContain('(depuis 25 nov., 10:30)');
+    expect(fr.renderer.findByTestId(Button, 'coex-bot-primary').text).toBe('Mettre le bot en pause');
+    expect(fr.renderer.findByTestId(Button, 'coex-send-text').text).toBe('Envoyer');
+    expect(fr.renderer.findByTestId(TextArea, 'coex-reply-text').props.label).toBe('Répondre sur WhatsApp');
+    expect(tagsOf(fr.renderer.findByTestId(TableRow, 'coex-message-m3'))).toEqual(['Envoyé', 'Agent IA']);
+    expect(fr.renderer.findByTestId(Alert, 'coex-opt-out').text).toMatch(/^A écrit « baraka » le 24 nov\., 10:15\. Les campagnes marketing excluent ce client/);
+    const frText = textOf(fr.renderer.getRootNode());
+    for (const words of ['Aujourd’hui', 'Campagnes', 'Transcription : bghit n3ref taman', '670 envoyés · 640 remis · 410 lus · 5 échoués · 38 réponses sur 800']) expect(frText).toContain(words);
+
+    const ar = await renderCard({ locale: 'ar-ma' });
+    await ar.renderer.waitFor(() => expect(ar.renderer.findByTestId(Tag, 'coex-bot-state').text).toBe('الروبوت مفعّل'), WAIT);
+    expect(ar.renderer.findByTestId(Button, 'coex-send-text').text).toBe('إرسال');
+    expect(tagsOf(ar.renderer.findByTestId(TableRow, 'coex-message-m2'))).toEqual(['وارد', 'الزبون']);
+
+    const es = await renderCard({ locale: 'es-es' });
+    await es.renderer.waitFor(() => expect(es.renderer.findByTestId(Tag, 'coex-bot-state').text).toBe('Bot active'), WAIT);
+    expect(es.renderer.findByTestId(Button, 'coex-send-text').text).toBe('Send');
   });
 });
 
