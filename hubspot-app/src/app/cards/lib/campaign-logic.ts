@@ -1,6 +1,6 @@
 import type { Campaign, CampaignCounts, CampaignRecipient, OptOut } from './contract.js';
 import { recipientOutcome as sharedOutcome } from './vendor/ui-shared/index.js';
-import { ENGLISH, formatDateTime, type Badge, type CardLanguage, type TagVariant } from './thread-logic.js';
+import { badgeOf, ENGLISH, formatDateTime, type Badge, type BadgeKey, type CardLanguage } from './thread-logic.js';
 
 /*
  * The "Campaigns" section without React (docs/extension-api.md, GET …/campaigns?phone=): for each
@@ -8,7 +8,7 @@ import { ENGLISH, formatDateTime, type Badge, type CardLanguage, type TagVariant
  * the campaign went overall, and whether the customer has opted out of marketing.
  */
 
-const CAMPAIGN_STATUSES: Record<string, { key: string; variant: TagVariant }> = {
+const CAMPAIGN_STATUSES: Record<string, BadgeKey> = {
   draft: { key: 'campaign_draft', variant: 'default' },
   scheduled: { key: 'campaign_scheduled', variant: 'info' },
   running: { key: 'campaign_running', variant: 'info' },
@@ -16,9 +16,8 @@ const CAMPAIGN_STATUSES: Record<string, { key: string; variant: TagVariant }> = 
   completed: { key: 'campaign_completed', variant: 'success' },
 };
 
-export function campaignStatusBadge(status: string, { t }: CardLanguage = ENGLISH): Badge {
-  const known = CAMPAIGN_STATUSES[status];
-  return known ? { label: t(known.key), variant: known.variant } : { label: status.replace(/_/g, ' '), variant: 'default' };
+export function campaignStatusBadge(status: string, lang: CardLanguage = ENGLISH): Badge {
+  return badgeOf(CAMPAIGN_STATUSES[status], lang, () => ({ label: status.replace(/_/g, ' '), variant: 'default' }));
 }
 
 export interface RecipientOutcome {

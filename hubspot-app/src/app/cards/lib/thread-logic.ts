@@ -46,6 +46,17 @@ export interface Badge {
   variant: TagVariant;
 }
 
+/** A badge before translation: its catalogue key and colour (the tables below). */
+export interface BadgeKey {
+  key: string;
+  variant: TagVariant;
+}
+
+/** The badge in the card's language, or `otherwise` for a value the table does not know. */
+export function badgeOf(entry: BadgeKey | undefined, { t }: CardLanguage, otherwise: () => Badge): Badge {
+  return entry ? { label: t(entry.key), variant: entry.variant } : otherwise();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Phone of the record
 
@@ -101,7 +112,7 @@ export function phoneCandidates(
 // ---------------------------------------------------------------------------------------------
 // Message badges and bodies
 
-const ORIGIN_BADGES: Record<Origin, { key: string; variant: TagVariant }> = {
+const ORIGIN_BADGES: Record<Origin, BadgeKey> = {
   customer: { key: 'customer', variant: 'default' },
   // Sent by the owner from the WhatsApp Business App on the phone (an echo).
   app: { key: 'phone_app', variant: 'info' },
@@ -112,9 +123,8 @@ const ORIGIN_BADGES: Record<Origin, { key: string; variant: TagVariant }> = {
   history: { key: 'history', variant: 'default' },
 };
 
-export function originBadge(origin: Origin, { t }: CardLanguage = ENGLISH): Badge {
-  const badge = ORIGIN_BADGES[origin];
-  return { label: t(badge.key), variant: badge.variant };
+export function originBadge(origin: Origin, lang: CardLanguage = ENGLISH): Badge {
+  return badgeOf(ORIGIN_BADGES[origin], lang, () => ({ label: origin, variant: 'default' }));
 }
 
 export function directionBadge(direction: Message['direction'], { t }: CardLanguage = ENGLISH): Badge {
@@ -381,7 +391,7 @@ export interface SyncView {
 }
 
 /** Sync statuses → catalogue keys and tag colours. */
-const HISTORY_STATES: Record<string, { key: string; variant: TagVariant }> = {
+const HISTORY_STATES: Record<string, BadgeKey> = {
   complete: { key: 'card_history_complete', variant: 'success' },
   declined: { key: 'card_history_declined', variant: 'warning' },
   requested: { key: 'card_history_requested', variant: 'info' },
@@ -389,7 +399,7 @@ const HISTORY_STATES: Record<string, { key: string; variant: TagVariant }> = {
   not_requested: { key: 'card_history_not_requested', variant: 'default' },
 };
 
-const CONTACT_STATES: Record<string, { key: string; variant: TagVariant }> = {
+const CONTACT_STATES: Record<string, BadgeKey> = {
   // Contacts keep arriving while the app shares them: "receiving" is the healthy steady state.
   receiving: { key: 'card_contacts_synced', variant: 'success' },
   complete: { key: 'card_contacts_synced', variant: 'success' },
@@ -399,20 +409,20 @@ const CONTACT_STATES: Record<string, { key: string; variant: TagVariant }> = {
 };
 
 /** null when the tenant has no WhatsApp number connected yet. */
-export function syncView(sync: Sync | null, { t }: CardLanguage = ENGLISH): SyncView | null {
+export function syncView(sync: Sync | null, lang: CardLanguage = ENGLISH): SyncView | null {
   if (!sync) return null;
+  const { t } = lang;
   const h = sync.history;
-  const known = HISTORY_STATES[h.status];
+  const c = sync.contacts.status;
   const history: SyncView['history'] =
     h.status === 'in_progress'
       ? { label: t('card_history_importing', { percent: Math.round(h.progress) }), variant: 'info', progress: Math.round(h.progress), declined: false }
       : {
-          ...(known ? { label: t(known.key), variant: known.variant } : { label: t('card_history_other', { status: h.status.replace(/_/g, ' ') }), variant: 'default' as const }),
+          ...badgeOf(HISTORY_STATES[h.status], lang, () => ({ label: t('card_history_other', { status: h.status.replace(/_/g, ' ') }), variant: 'default' })),
           progress: null,
           declined: h.status === 'declined',
         };
-  const c = CONTACT_STATES[sync.contacts.status];
-  const contacts: Badge = c ? { label: t(c.key), variant: c.variant } : { label: t('card_contacts_other', { status: sync.contacts.status.replace(/_/g, ' ') }), variant: 'default' };
+  const contacts = badgeOf(CONTACT_STATES[c], lang, () => ({ label: t('card_contacts_other', { status: c.replace(/_/g, ' ') }), variant: 'default' }));
   return { history, contacts };
 }
 
