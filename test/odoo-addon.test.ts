@@ -417,7 +417,7 @@ if (!canRunOwl) {
 // Under CI=true a missing Chromium (or OWL) fails these tests instead of skipping them (README, Tests).
 describe.skipIf(!canRunOwl && !process.env.CI)('Odoo panel: the real OWL component in headless Chromium', () => {
   const PNID = '106540352242922';
-  const state = { windowOpen: false, templatesFailOnce: false, templateCalls: 0, long: false, replies: [] as string[], threadCalls: 0 };
+  const state = { windowOpen: false, templatesFailOnce: false, templateCalls: 0, long: false, replies: [] as string[], threadCalls: 0, control: null as null | { holder: string; app_id: string | null; since: string | null } };
   const calls: Array<{ tail: string; params: Record<string, unknown> }> = [];
   let host: Awaited<ReturnType<typeof startOdooPanelHost>>;
   const templates = [
@@ -427,7 +427,7 @@ describe.skipIf(!canRunOwl && !process.env.CI)('Odoo panel: the real OWL compone
     { name: 'welcome_back', language: 'ar', category: 'MARKETING', body: 'Salam {{first_name}}', parameters: { format: 'named', names: ['first_name'] }, sendable: true, unsendable_reason: null },
   ];
   const thread = () => ({
-    thread: { id: 'th_1', contact_name: 'Salma', wa_id: '212612345678', phone_number_id: PNID, bot: { state: 'active', paused_until: null, history: [] }, window: { open: state.windowOpen, closes_at: state.windowOpen ? '2099-01-01T00:00:00Z' : '2026-01-01T00:00:00Z' } },
+    thread: { id: 'th_1', contact_name: 'Salma', wa_id: '212612345678', phone_number_id: PNID, bot: { state: 'active', paused_until: null, history: [] }, window: { open: state.windowOpen, closes_at: state.windowOpen ? '2099-01-01T00:00:00Z' : '2026-01-01T00:00:00Z' }, ...(state.control ? { control: state.control } : {}) },
     messages: [
       ...Array.from({ length: state.long ? 40 : 3 }, (_, i) => ({ id: `m${i}`, direction: i % 2 ? 'outbound' : 'inbound', origin: i % 2 ? 'app' : 'customer', type: 'text', text: `Message ${i + 1}`, timestamp: String(1767225600 + i * 60), status: 'read' })),
       // A new customer message arrives with the refresh (the second load of the long thread).
@@ -515,6 +515,28 @@ describe.skipIf(!canRunOwl && !process.env.CI)('Odoo panel: the real OWL compone
     for (const part of ['Optedoutofmarketingmessages·repliedastopkeyword(“baraka”)', 'SoldesRamadanCompleted', 'promo_ramadan(ar)', 'Failed#131049notdelivered', '1200recipients:1180sent·1100delivered·870read·6failed·95replied']) {
       expect(campaigns).toContain(part);
     }
+  });
+
+  it("shows next to the bot state that Meta's agent or another app holds the chat, and what a reply from here does; nothing while CoEx holds it", async () => {
+    state.windowOpen = true;
+    state.control = { holder: 'meta_agent', app_id: null, since: '2026-01-01T09:00:00Z' };
+    const meta = await play([{ waitFor: '.o-coex-control' }, { record: '.card-header', as: 'header' }, { record: '.o-coex-control-detail', as: 'detail' }]);
+    state.control = { holder: 'other_app', app_id: '1234567890', since: null };
+    const other = await play([{ waitFor: '.o-coex-control' }, { record: '.o-coex-control', as: 'label' }, { record: '.o-coex-control-detail', as: 'detail' }]);
+    state.control = { holder: 'coex', app_id: null, since: '2026-01-01T10:00:00Z' };
+    const coex = await play([{ waitFor: '.o-coex-bot' }]);
+    state.control = null;
+    // textContent runs adjacent elements together: compare without spaces.
+    const header = meta.records.find((r) => r.as === 'header')?.text.replace(/\s/g, '') ?? '';
+    expect(header).toContain("BotactiveMeta'sAIagentishandlingthischatPausebot");
+    expect(meta.dom).toContain('data-control="meta_agent"');
+    const detail = meta.records.find((r) => r.as === 'detail')?.text ?? '';
+    expect(detail).toContain('A text reply sent from here takes it back once WhatsApp accepts it (a template does not)');
+    expect(detail).toMatch(/since \S/);
+    expect(other.records[0]?.text.replace(/\s+/g, ' ').trim()).toBe('Another app is handling this chat (1234567890)');
+    expect(other.records[1]?.text).toContain('while the other app has this chat');
+    expect(other.records[1]?.text).not.toContain('since');
+    expect(coex.dom).not.toContain('o-coex-control');
   });
 
   it('opens on the newest message, keeps the position of a reader who scrolled up on refresh, goes back down after sending', async () => {

@@ -198,7 +198,7 @@ describe.skipIf(!hasPhp && !process.env.CI)('WooCommerce plugin against the real
     expect(dom).toContain('<strong class="coex-campaign__name">Soldes Ramadan</strong>');
     expect(dom).toContain('Template: order_shipped (fr)');
     expect(dom).toContain('This customer: read</p>');
-    expect(dom).toContain('2 sent · 1 delivered · 1 read · 0 failed · 1 replied, of 2');
+    expect(dom).toContain('2 sent · 1 delivered · 1 read · 0 failed · 1 replied of 2');
     expect(dom).not.toContain('coex-optout');
     expect(dom).not.toContain('role="alert">'); // no error shown (the hidden error box has no text)
   });

@@ -15,6 +15,7 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import * as P from '../core/src/whatsapp/payloads.js';
+import * as M from './fixtures/meta-2026.js';
 import { issueExtensionKey } from '../core/src/api/extension-auth.js';
 import { extensionRouter } from '../core/src/api/extension-routes.js';
 import { createCampaign, startCampaign } from '../core/src/campaigns/store.js';
@@ -295,6 +296,27 @@ describe.skipIf(!hasChromium && !process.env.CI)('Zoho widget (headless Chromium
     expect(sends.length).toBe(before + 1);
     expect(sends.at(-1)).toMatchObject({ name: 'order_shipped', language: { code: 'fr' }, components: [{ type: 'body', parameters: [{ type: 'text', text: '#2024' }] }] });
     expect(dom).not.toContain('data-error=');
+  });
+
+  it("a chat Meta's agent holds (standby) says so next to the bot state; a text reply from the widget takes it back on the server", async () => {
+    const held = { waId: '212612700705' };
+    expect((await s.postWebhook(M.standbyMessage(NUMBER, held, 'wamid.UIREAL-STANDBY-1', Date.now() - 60_000, P.text('wach kayn livraison l Fes?')))).status).toBe(200);
+    await s.runtime.waitForInboxDrained();
+    const steps = stepsQuery([
+      { waitFor: '[data-control="meta_agent"]' },
+      { record: '.coex-control-detail', as: 'detail' },
+      { type: '#coex-reply', value: 'Salam, ana m3ak' },
+      { click: '[data-action="send-text"]' },
+      { waitForText: '.coex-timeline', text: 'Salam, ana m3ak' },
+    ]);
+    const dom = await chromiumDumpDom(`${host!.url}/app/widget.html?phone=${encodeURIComponent(`+${held.waId}`)}&${steps}`);
+    const result = playerResult(dom);
+    expect(result.error).toBe('');
+    expect(result.records[0]?.text).toContain('A text reply sent from here takes it back once WhatsApp accepts it');
+    // After the reply the widget re-read the thread: the server gave the chat back to CoEx, as the notice said.
+    expect(dom).not.toContain('data-control=');
+    const row = await s.runtime.db.selectFrom('threads').innerJoin('contacts', 'contacts.id', 'threads.contact_id').select('threads.control_holder').where('contacts.wa_id', '=', held.waId).executeTakeFirstOrThrow();
+    expect(row.control_holder).toBe('coex');
   });
 
   it('shows the report of a campaign the real runner sent: this customer read and replied, the totals, the opt-out', async () => {

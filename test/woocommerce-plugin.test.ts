@@ -26,7 +26,6 @@ import {
   campaignCountsText,
   campaignOutcome,
   eventLabel,
-  fill,
   historyImporting,
   optOutText,
   originBadge,
@@ -35,7 +34,9 @@ import {
   sendableTemplates,
   templateMessage,
   templatePreviewParts,
+  timelineStrings,
 } from '../woocommerce-plugin/assets/js/coex-timeline.js';
+import { MESSAGES } from '../ui-shared/src/strings.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PLUGIN = join(ROOT, 'woocommerce-plugin');
@@ -136,11 +137,20 @@ describe('woocommerce-plugin: PHP', () => {
     expect(mismatches).toEqual([]);
   });
 
-  it.skipIf(!hasPhp && !process.env.CI)('the meta box hands the module a translation for every default string', () => {
-    const keys = JSON.parse(
-      php(`define('ABSPATH', '/'); function __($t) { return $t; } function _x($t) { return $t; } require 'includes/class-coex-order-metabox.php'; echo json_encode(array_keys(Coex_Order_Metabox::js_strings()));`),
-    ) as string[];
-    expect(keys.sort()).toEqual(Object.keys(DEFAULT_STRINGS).sort());
+  it("the module's words come from the shared catalogue in French, English and Arabic, not from PHP", () => {
+    const metabox = readFileSync(join(PLUGIN, 'includes/class-coex-order-metabox.php'), 'utf8');
+    expect(metabox).not.toContain('js_strings');
+    expect(metabox).toContain('data-locale="%5$s"');
+    const catalogue = new Set(Object.values(MESSAGES.en));
+    // Every word resolves to the catalogue (a missing key would come back as the key itself).
+    expect(Object.values(DEFAULT_STRINGS).filter((text) => !catalogue.has(text))).toEqual([]);
+    expect(timelineStrings('fr_FR').botActive).toBe('Agent IA actif');
+    expect(timelineStrings('ar').send).toBe('إرسال');
+    expect(timelineStrings('es_ES')).toEqual(DEFAULT_STRINGS);
+    for (const lang of ['fr', 'ar'] as const) {
+      const strings = timelineStrings(lang);
+      expect(Object.keys(strings).filter((name) => strings[name] === DEFAULT_STRINGS[name] && !['api', 'campaignCounts'].includes(name) && !/^'|^\{|Business App/.test(strings[name]!))).toEqual([]);
+    }
   });
 });
 
@@ -271,13 +281,6 @@ describe('woocommerce-plugin: template picker and campaign logic', () => {
     null,
   ];
 
-  it('fill replaces positional and sequential placeholders like WordPress sprintf', () => {
-    expect(fill('%1$s sent, of %2$s', '3', 10)).toBe('3 sent, of 10');
-    expect(fill('Value for %s', '{{1}}')).toBe('Value for {{1}}');
-    expect(fill('%2$s before %1$s', 'a', 'b')).toBe('b before a');
-    expect(fill('missing %1$s')).toBe('missing %1$s');
-  });
-
   it('sendableTemplates keeps sendable, well-formed templates with their parameter names', () => {
     const list = sendableTemplates(templates);
     expect(list.map((t) => `${t.name}/${t.language}`)).toEqual(['hello_world/en_US', 'order_shipped/fr', 'welcome_back/ar']);
@@ -337,7 +340,7 @@ describe('woocommerce-plugin: template picker and campaign logic', () => {
     expect(optOutText({ source: 'whatsapp', detail: 'stop', at: '2026-12-03T18:00:00.000Z' }, DEFAULT_STRINGS, 'en-US')).toBe('Opted out of marketing — stopped marketing messages in WhatsApp, Dec 3, 2026');
     expect(optOutText({ source: 'crm', detail: 'hubspot', at: '2026-12-03T18:00:00.000Z' }, DEFAULT_STRINGS, 'en-GB')).toBe('Opted out of marketing — from the CRM, 3 Dec 2026');
     expect(optOutText({ source: 'keyword', detail: 'stop', at: 'never' })).toBe("Opted out of marketing — 'stop'");
-    expect(optOutText({ source: 'keyword', detail: 'baraka', at: '2026-12-03T18:00:00Z' }, { ...DEFAULT_STRINGS, optedOut: 'Désinscrit du marketing — %1$s, le %2$s', optOutKeyword: '« %s »' }, 'fr')).toBe(
+    expect(optOutText({ source: 'keyword', detail: 'baraka', at: '2026-12-03T18:00:00Z' }, timelineStrings('fr_FR'), 'fr')).toBe(
       'Désinscrit du marketing — « baraka », le 3 déc. 2026',
     );
     expect(optOutText(null)).toBeNull();
@@ -345,8 +348,10 @@ describe('woocommerce-plugin: template picker and campaign logic', () => {
 
   it('campaignCountsText lists the totals in the locale', () => {
     const counts = { total: 1200, queued: 0, sending: 0, skipped: 14, sent: 1180, delivered: 1100, read: 870, failed: 6, replied: 95 };
-    expect(campaignCountsText(counts, DEFAULT_STRINGS, 'en-US')).toBe('1,180 sent · 1,100 delivered · 870 read · 6 failed · 95 replied, of 1,200');
-    expect(campaignCountsText({}, DEFAULT_STRINGS, 'en-US')).toBe('0 sent · 0 delivered · 0 read · 0 failed · 0 replied, of 0');
+    // The catalogue's one totals line, which the HubSpot card shows too (it used to say "replied, of" here).
+    expect(campaignCountsText(counts, DEFAULT_STRINGS, 'en-US')).toBe('1,180 sent · 1,100 delivered · 870 read · 6 failed · 95 replied of 1,200');
+    expect(campaignCountsText({}, DEFAULT_STRINGS, 'en-US')).toBe('0 sent · 0 delivered · 0 read · 0 failed · 0 replied of 0');
+    expect(campaignCountsText(counts, timelineStrings('fr_FR'), 'fr-FR')).toBe('1\u202f180 envoyés · 1\u202f100 remis · 870 lus · 6 échoués · 95 réponses sur 1\u202f200');
   });
 });
 
@@ -425,8 +430,8 @@ function demoCampaigns(now: number, optedOut: boolean): Record<string, unknown> 
 }
 
 /** `templates`: ready | stale | empty | failed-once-<key> (502 the first time, then the list); `campaigns`: ready | optout | failed. */
-function page(variant: string, script = '', feeds: { templates?: string; campaigns?: string } = {}): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Order #1003 ‹ WooCommerce</title>
+function page(variant: string, script = '', feeds: { templates?: string; campaigns?: string } = {}, locale = 'en_US'): string {
+  return `<!doctype html><html lang="${locale.replace('_', '-')}"${locale === 'ar' ? ' dir="rtl"' : ''}><head><meta charset="utf-8"><title>Order #1003 ‹ WooCommerce</title>
 <link rel="stylesheet" href="/coex-timeline.css">
 <style>body{font:13px -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,sans-serif;background:#f0f0f1;margin:0;padding:16px;color:#1d2327}
 .postbox{background:#fff;border:1px solid #c3c4c7;max-width:820px}.postbox h2{font-size:14px;margin:0;padding:8px 12px;border-bottom:1px solid #c3c4c7}
@@ -436,7 +441,7 @@ function page(variant: string, script = '', feeds: { templates?: string; campaig
 <div class="coex-timeline" data-coex-timeline data-timeline-url="/wp-json/coex/v1/orders/1003/timeline?variant=${variant}"
  data-bot-url="/wp-json/coex/v1/orders/1003/bot" data-messages-url="/wp-json/coex/v1/orders/1003/messages" data-nonce="${NONCE}"
  data-templates-url="/wp-json/coex/v1/templates?feed=${feeds.templates ?? 'ready'}" data-campaigns-url="/wp-json/coex/v1/orders/1003/campaigns?feed=${feeds.campaigns ?? 'ready'}"
- data-i18n="{&quot;agent&quot;:&quot;AI agent&quot;}"><p class="coex-timeline__loading">Loading…</p></div>
+ data-locale="${locale}"><p class="coex-timeline__loading">Loading…</p></div>
 </div></div>
 <script type="module" src="/coex-timeline.js"></script>
 ${script}
@@ -493,6 +498,10 @@ async function startDemoHost(): Promise<{ server: Server; url: string; requests:
         }
         const data = demoTimeline(Date.now(), variant !== 'closed');
         (data.thread as { bot: { state: string } }).bot.state = botState;
+        // Meta's Conversation Routing: who answers the customer (docs/extension-api.md, thread.control).
+        if (variant === 'meta') (data.thread as Record<string, unknown>).control = { holder: 'meta_agent', app_id: null, since: '2026-12-03T18:00:00.000Z' };
+        if (variant === 'other') (data.thread as Record<string, unknown>).control = { holder: 'other_app', app_id: '1234567890', since: null };
+        if (variant === 'coex') (data.thread as Record<string, unknown>).control = { holder: 'coex', app_id: null, since: '2026-12-03T18:00:00.000Z' };
         return send(200, 'application/json', JSON.stringify(data));
       }
       if (url.pathname.endsWith('/bot')) {
@@ -523,6 +532,11 @@ async function startDemoHost(): Promise<{ server: Server; url: string; requests:
       '/open.html': page('open'),
       '/closed.html': page('closed'),
       '/broken.html': page('broken'),
+      '/control-meta.html': page('meta'),
+      '/control-other.html': page('other'),
+      '/control-coex.html': page('coex'),
+      '/fr.html': page('meta', '', { campaigns: 'optout' }, 'fr_FR'),
+      '/ar.html': page('closed', '', {}, 'ar'),
       '/pause.html': page('open', CLICK_PAUSE),
       '/reply.html': page('open', SUBMIT_REPLY),
       '/templates-send.html': page('closed', pickTemplate('order_shipped (fr)', ['Amina', '#1003', 'AMANA-77'], true)),
@@ -673,7 +687,7 @@ describe.skipIf(!hasChromium && !process.env.CI)('woocommerce-plugin: timeline i
     expect(dom).toContain('Template: promo_ramadan (ar)');
     expect(dom).toContain('This customer: read · replied');
     expect(dom).toContain('This customer: failed — 131049: Not delivered to maintain healthy ecosystem engagement');
-    expect(dom).toContain('1,180 sent · 1,100 delivered · 870 read · 6 failed · 95 replied, of 1,200');
+    expect(dom).toContain('1,180 sent · 1,100 delivered · 870 read · 6 failed · 95 replied of 1,200');
     expect(dom).toContain('coex-campaign__status--running">Running<');
     // The picker was filled by the driver: the preview shows the values typed so far.
     expect(dom).toContain('<span class="coex-placeholder coex-placeholder--filled">#1003</span>');
@@ -687,6 +701,31 @@ describe.skipIf(!hasChromium && !process.env.CI)('woocommerce-plugin: timeline i
     expect(dom).toContain('CoEx could not be reached: Operation timed out');
     expect(dom).toContain('Order status: Pending payment → Processing');
     expect(dom).not.toContain('<form');
+  });
+
+  it("shows beside the agent's state that Meta's agent or another app holds the chat, and what a reply from here does; nothing while CoEx holds it", async () => {
+    const meta = await chromium(['--dump-dom', `${host.url}/control-meta.html`]);
+    expect(meta).toMatch(/coex-bot__state--active">AI agent active<\/span><span class="coex-control coex-control--meta_agent" data-control="meta_agent">Meta's AI agent is handling this chat<\/span>/);
+    expect(meta).toContain('A text reply sent from here takes it back once WhatsApp accepts it (a template does not)');
+    // In the browser's time zone, as every time on the order screen.
+    expect(meta).toMatch(/<span class="coex-timeline__control-since">since Dec [34], 2026, \d/);
+    const other = await chromium(['--dump-dom', `${host.url}/control-other.html`]);
+    expect(other).toContain('data-control="other_app">Another app is handling this chat (1234567890)</span>');
+    expect(other).not.toContain('coex-timeline__control-since');
+    const coex = await chromium(['--dump-dom', `${host.url}/control-coex.html`]);
+    expect(coex).toContain('AI agent active');
+    expect(coex).not.toContain('coex-control');
+  });
+
+  it("speaks the WordPress user's language (data-locale): French, Arabic", async () => {
+    const fr = await chromium(['--dump-dom', `${host.url}/fr.html`]);
+    for (const words of ['Agent IA actif', 'data-control="meta_agent">L’agent IA de Meta gère cette conversation<', 'Statut de la commande : Pending payment → Processing', 'Transcription : wach n9der', 'Répondre sur WhatsApp…', 'Désinscrit du marketing — « baraka », le 3 déc. 2026', 'Ce client : lu · a répondu', '<h3 class="coex-campaigns__title">Campagnes</h3>']) {
+      expect(fr).toContain(words);
+    }
+    const ar = await chromium(['--dump-dom', `${host.url}/ar.html`]);
+    for (const words of ['وكيل الذكاء الاصطناعي نشط', 'نافذة الـ 24 ساعة مغلقة: يمكن إرسال قالب معتمد فقط.', '>اختر قالبًا معتمدًا…</option>', '<h3 class="coex-campaigns__title">الحملات</h3>']) {
+      expect(ar).toContain(words);
+    }
   });
 
   it('the agent toggle posts the action with the nonce and re-renders the new state', async () => {

@@ -29,6 +29,8 @@ interface StubState {
   /** 'fail-once': the first GET /templates answers 502 templates_unavailable, later ones succeed. */
   templates: 'ok' | 'stale' | 'empty' | 'fail-once';
   optedOut: boolean;
+  /** thread.control: who answers the customer (Meta's Conversation Routing); absent on older servers. */
+  control?: { holder: string; app_id: string | null; since: string | null };
   /** Data for the screenshot: a real-looking name and a pause that ends in two hours, not test strings. */
   showcase?: boolean;
 }
@@ -78,6 +80,7 @@ function thread(state: StubState) {
         history: [{ from: 'active', to: 'paused', cause: 'app_echo', actor: 'phone', at: '2026-01-01T09:05:00Z' }],
       },
       window: { open: state.windowOpen, closes_at: state.windowOpen ? '2099-01-01T00:00:00Z' : '2026-01-01T10:00:00Z' },
+      ...(state.control ? { control: state.control } : {}),
     },
     messages: [
       { id: 'm1', direction: 'inbound', origin: 'customer', type: 'text', text: 'Salam, wach kayn had l-modèle?', timestamp: '1767258000', status: 'read', transcript: null, transcript_state: null, media: null },
@@ -279,6 +282,27 @@ describe('Zoho widget core: rendering', () => {
     expect(html).toContain('data-mode="text"');
   });
 
+  it("says when Meta's agent or another app holds the chat, what a reply from here does, and nothing while CoEx holds it", () => {
+    const render = (control: StubState['control'], locale?: string) =>
+      core.renderWidget({ payload: core.checkThreadPayload(thread(state({ windowOpen: true, ...(control ? { control } : {}) }))) }, { now: NOW, timeZone: 'UTC', ...(locale ? { locale } : {}) });
+    const meta = render({ holder: 'meta_agent', app_id: null, since: '2026-01-01T11:30:00Z' });
+    expect(meta).toContain('<span class="coex-control" data-control="meta_agent">Meta&#39;s AI agent is handling this chat</span>');
+    // Next to the bot state, in the header; the detail under it says what a reply sent from here does.
+    expect(meta.indexOf('data-bot-state=')).toBeLessThan(meta.indexOf('data-control='));
+    expect(meta.indexOf('data-control=')).toBeLessThan(meta.indexOf('</header>'));
+    expect(meta).toContain('A text reply sent from here takes it back once WhatsApp accepts it (a template does not)');
+    expect(meta).toContain('<span class="coex-control-since">since Jan 1, 2026, 11:30 AM</span>');
+    const other = render({ holder: 'other_app', app_id: '<1234>', since: null });
+    expect(other).toContain('data-control="other_app">Another app is handling this chat (&lt;1234&gt;)</span>');
+    expect(other).not.toContain('coex-control-since');
+    expect(render({ holder: 'meta_agent', app_id: null, since: null }, 'fr-MA')).toContain('L’agent IA de Meta gère cette conversation');
+    expect(render({ holder: 'other_app', app_id: null, since: null }, 'ar')).toContain('تطبيق آخر يتولى هذه المحادثة');
+    for (const html of [render({ holder: 'coex', app_id: null, since: '2026-01-01T11:30:00Z' }), render(undefined)]) {
+      expect(html).toContain('data-bot-state="active"');
+      expect(html).not.toContain('coex-control');
+    }
+  });
+
   it('shows the sendable templates when the window is closed: one required input per parameter, a filled preview, send enabled once valid', () => {
     const payload = core.checkThreadPayload(thread(state()));
     const templates = { data: { templates: TEMPLATES, stale: false, fetched_at: null } };
@@ -434,6 +458,16 @@ describe.skipIf(!hasChromium && !process.env.CI)('Zoho widget in headless Chromi
     const zohoArabic = await chromium(['--dump-dom', page('phone=%2B212612345678&zlang=ar_EG')]);
     expect(zohoArabic).toMatch(/<html[^>]* lang="ar-EG" dir="rtl"/);
     expect(zohoArabic).toContain('>الزبون<');
+  });
+
+  it("shows who holds the chat when it is not CoEx, from the thread's control", async () => {
+    stub.state.windowOpen = true;
+    stub.state.control = { holder: 'meta_agent', app_id: null, since: '2026-01-01T09:00:00Z' };
+    const dom = await chromium(['--lang=fr-MA', '--accept-lang=fr-MA', '--dump-dom', page('phone=%2B212612345678')]);
+    delete stub.state.control;
+    expect(dom).toContain('data-control="meta_agent">L’agent IA de Meta gère cette conversation<');
+    expect(dom).toContain('Une réponse texte envoyée d’ici la reprend');
+    expect(await chromium(['--dump-dom', page('phone=%2B212612345678')])).not.toContain('data-control=');
   });
 
   it('pauses the bot from the toggle and re-renders the new state', async () => {

@@ -52,10 +52,20 @@ const ODOO_PANEL_JS = 'addons/coex_whatsapp_bridge/static/src/thread_panel/threa
 
 const poString = (value) => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 
+/**
+ * The catalogue keys the Odoo panel uses: the names of its labels() table (`key: _t("English")`).
+ * Only those go into the addon's .po files; the rest of the catalogue is other UIs' wording.
+ */
+export function odooPanelKeys() {
+  const panel = readFileSync(join(ROOT, ODOO_PANEL_JS.replace(/^addons\//, 'odoo-addon-bridge/')), 'utf8');
+  return [...panel.matchAll(/^\s+(\w+): _t\(/gm)].map((m) => m[1]);
+}
+
 /** One gettext catalogue for Odoo from the shared one: msgid = the English text (what _t() is given). */
 export function odooPo(lang) {
   const entries = new Map();
-  for (const [key, english] of Object.entries(MESSAGES.en)) {
+  const used = new Set(odooPanelKeys());
+  for (const [key, english] of Object.entries(MESSAGES.en).filter(([k]) => used.has(k))) {
     const translated = MESSAGES[lang][key];
     const known = entries.get(english);
     if (known !== undefined && known !== translated) {

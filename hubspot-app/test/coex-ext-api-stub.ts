@@ -62,6 +62,8 @@ export interface StubThread {
   wa_id: string;
   bot: { state: 'active' | 'paused' | 'handoff_requested' | 'off'; paused_until: string | null; history: StubBotEvent[] };
   window: { open: boolean; closes_at: string | null };
+  /** Who answers the customer (Meta's Conversation Routing); left out of the answer when absent, as an older server does. */
+  control?: { holder: string; app_id: string | null; since: string | null };
   messages: StubMessage[];
   /** Refuse free text with 409 even though `window.open` says otherwise (a stale card). */
   refuseText?: boolean;
@@ -227,7 +229,7 @@ export async function startCoexExtApiStub(
       }
       const t = threads.get(digits(phone));
       return reply(200, {
-        thread: t ? { id: t.id, contact_name: t.contact_name, wa_id: t.wa_id, phone_number_id: STUB_PHONE_NUMBER_ID, bot: t.bot, window: t.window } : null,
+        thread: t ? { id: t.id, contact_name: t.contact_name, wa_id: t.wa_id, phone_number_id: STUB_PHONE_NUMBER_ID, bot: t.bot, ...(t.control ? { control: t.control } : {}), window: t.window } : null,
         messages: t ? t.messages.map((m) => ({ ...m, media: m.type === 'audio' ? { mime_type: 'audio/ogg', state: 'stored', voice: true } : null })) : [],
         sync: stub.sync,
       });
@@ -293,6 +295,8 @@ export async function startCoexExtApiStub(
       };
       t.messages.push(message);
       if (clientRef) sentByClientRef.set(clientRef, message);
+      // As the server does (core/src/store/thread-control.ts): a person's text reply takes the chat back; a template does not.
+      if (isText && t.control) t.control = { holder: 'coex', app_id: null, since: message.timestamp };
       if (t.bot.state === 'active') {
         t.bot.history.unshift({ from: 'active', to: 'paused', cause: 'crm_reply', actor, at: message.timestamp });
         t.bot.state = 'paused';

@@ -93,7 +93,7 @@ body{margin:0;font:13px/1.5 system-ui,"Segoe UI",Roboto,"Noto Sans",Arial,sans-s
 .btn-link{color:#017e84;text-decoration:none}.btn-link.text-danger{color:#dc3545}
 .progress{background:#e9ecef;border-radius:3px;overflow:hidden}
 .progress-bar{height:100%;background:#017e84}
-.alert{border-radius:4px}.alert-warning{background:#fff3cd;color:#664d03}.alert-danger{background:#f8d7da;color:#842029}
+.alert{border-radius:4px}.alert-warning{background:#fff3cd;color:#664d03}.alert-danger{background:#f8d7da;color:#842029}.alert-info{background:#cff4fc;color:#055160}
 .form-control,.form-select{display:block;width:100%;border:1px solid #ced4da;border-radius:4px;padding:4px 8px;font:inherit;resize:none}
 .fa{font-style:normal}.fa-whatsapp::before{content:"\\25CF"}.fa-refresh::before{content:"\\21BB"}
 .fa-microphone::before{content:"\\266A"}

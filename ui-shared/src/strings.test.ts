@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { MESSAGES, languageOf, textDirection, translator } from './strings.js';
+import { MESSAGES, formatMessage, languageOf, textDirection, translator } from './strings.js';
 
 describe('string catalogue', () => {
   it('has every English key in French and Arabic, none empty', () => {
@@ -9,6 +9,31 @@ describe('string catalogue', () => {
       expect(Object.keys(MESSAGES[lang]).sort()).toEqual(keys);
       expect(Object.values(MESSAGES[lang]).filter((v) => v.trim() === '')).toEqual([]);
     }
+  });
+
+  it('names the same {placeholders} in every language, and has an _other form for every _one', () => {
+    const names = (text: string) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!).sort();
+    const en: Readonly<Record<string, string>> = MESSAGES.en;
+    for (const lang of ['fr', 'ar'] as const) {
+      const table: Readonly<Record<string, string>> = MESSAGES[lang];
+      // A singular form may say its number in words ("قالب معتمد واحد") instead of {count}.
+      const same = (key: string) => (key.endsWith('_one') ? (list: string[]) => list.filter((n) => n !== 'count') : (list: string[]) => list);
+      expect(Object.keys(en).filter((key) => JSON.stringify(same(key)(names(table[key]!))) !== JSON.stringify(same(key)(names(en[key]!))))).toEqual([]);
+    }
+    expect(Object.keys(en).filter((key) => key.endsWith('_one') && !Object.hasOwn(en, key.replace(/_one$/, '_other')))).toEqual([]);
+  });
+
+  it('fills {placeholders} once, and picks _one or _other by count with the language rules', () => {
+    expect(formatMessage('Template "{name}" sent on {where}.', { name: '{where}', where: 'WhatsApp' })).toBe('Template "{where}" sent on WhatsApp.');
+    expect(formatMessage('Value for {name}', { name: '{{1}}' })).toBe('Value for {{1}}');
+    expect(formatMessage('{missing} stays', {})).toBe('{missing} stays');
+    expect(formatMessage('{toString}', {})).toBe('{toString}');
+    const en = translator('en');
+    expect(en('card_unsendable', { count: 1, reasons: 'x' })).toBe('1 approved template cannot be sent from here: x.');
+    expect(en('card_unsendable', { count: 3, reasons: 'x' })).toBe('3 approved templates cannot be sent from here: x.');
+    expect(translator('fr')('card_unsendable', { count: 2, reasons: 'x' })).toBe('2 modèles approuvés ne peuvent pas être envoyés d’ici : x.');
+    expect(translator('ar')('card_unsendable', { count: 11, reasons: 'x' })).toBe('قوالب معتمدة لا يمكن إرسالها من هنا (العدد: 11): x.');
+    expect(en('card_show_earlier', { count: 4 })).toBe('Show earlier messages (4)');
   });
 
   it('picks the language from a locale, falls back to English, and reads Arabic right to left', () => {

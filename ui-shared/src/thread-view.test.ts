@@ -75,6 +75,31 @@ describe('window, bot and sync', () => {
     expect(logic.botView(null, NOW)).toBeNull();
   });
 
+  it("says who holds the thread when it is not CoEx (Meta's agent, another app), and nothing otherwise", () => {
+    expect(logic.controlView({ holder: 'meta_agent', app_id: null, since: '2026-03-02T11:00:00Z' })).toEqual({
+      holder: 'meta_agent',
+      labelKey: 'control_meta_agent',
+      detailKey: 'control_meta_agent_detail',
+      appId: null,
+      since: Date.parse('2026-03-02T11:00:00Z'),
+    });
+    expect(logic.controlView({ holder: 'other_app', app_id: '1234567890', since: null })).toEqual({
+      holder: 'other_app',
+      labelKey: 'control_other_app',
+      detailKey: 'control_other_app_detail',
+      appId: '1234567890',
+      since: null,
+    });
+    // A holder the UI does not know is still not CoEx: the server's agent answers only for `coex`.
+    expect(logic.controlView({ holder: 'page_inbox', app_id: 42, since: 'whenever' })).toMatchObject({ holder: 'other_app', appId: '42', since: null });
+    // Meta's agent has no app id to show, even if one came along.
+    expect(logic.controlView({ holder: 'meta_agent', app_id: '99' })?.appId).toBeNull();
+    // CoEx holds it (the normal case), an older server without `control`, or garbage: nothing to show.
+    for (const input of [{ holder: 'coex', app_id: null, since: '2026-03-02T11:00:00Z' }, undefined, null, 'meta_agent', 7, [], ['meta_agent'], {}, { holder: null }, { holder: 3 }, { holder: '  ' }, { holder: { name: 'meta_agent' } }]) {
+      expect(logic.controlView(input), JSON.stringify(input)).toBeNull();
+    }
+  });
+
   it('shows history import progress only while it runs or when it did not happen', () => {
     expect(logic.syncView({ history: { status: 'in_progress', progress: 0.64 } }).history).toMatchObject({ running: true, percent: 64, visible: true });
     expect(logic.syncView({ history: { status: 'in_progress', progress: { percent: 57.6 } } }).history.percent).toBe(58);

@@ -38,6 +38,8 @@ fi
 echo "make-pot: $(grep -c '^msgid "' "$out") entries (header included) in $out"
 for po in languages/coex-whatsapp-*.po; do
   msgmerge --quiet --update --backup=none --no-wrap "$po" "$out"
+  # Strings the plugin no longer has (e.g. the timeline's, now in ui-shared's catalogue) leave the file.
+  msgattrib --no-obsolete --no-wrap --output-file="$po" "$po"
   msgfmt --check --output-file="${po%.po}.mo" "$po"
   echo "make-pot: $(msgfmt --statistics -o /dev/null "$po" 2>&1) ($po)"
 done

@@ -3,7 +3,9 @@
  * The "WhatsApp" meta box on the order edit screen, on both storages: HPOS
  * (wc_get_page_screen_id( 'shop-order' ), i.e. woocommerce_page_wc-orders) and legacy posts
  * (shop_order). The box is an empty container with data attributes; assets/js/coex-timeline.js
- * (an ES module) fills it from GET /wp-json/coex/v1/orders/<id>/timeline.
+ * (an ES module) fills it from GET /wp-json/coex/v1/orders/<id>/timeline. The module's words come
+ * from the string catalogue it ships (ui-shared, French, English, Arabic) in the user's locale
+ * (data-locale); the PHP strings below stay in gettext.
  *
  * @package CoexWhatsApp
  */
@@ -90,12 +92,12 @@ final class Coex_Order_Metabox {
 		$phone = $order->get_billing_phone();
 		$base  = Coex_Rest::NAMESPACE_V1 . '/orders/' . $order->get_id();
 		printf(
-			'<div class="coex-timeline" data-coex-timeline data-timeline-url="%1$s" data-bot-url="%2$s" data-messages-url="%3$s" data-templates-url="%8$s" data-campaigns-url="%9$s" data-nonce="%4$s" data-i18n="%5$s"><p class="coex-timeline__loading">%6$s</p><noscript>%7$s</noscript></div>',
+			'<div class="coex-timeline" data-coex-timeline data-timeline-url="%1$s" data-bot-url="%2$s" data-messages-url="%3$s" data-templates-url="%8$s" data-campaigns-url="%9$s" data-nonce="%4$s" data-locale="%5$s"><p class="coex-timeline__loading">%6$s</p><noscript>%7$s</noscript></div>',
 			esc_url( rest_url( $base . '/timeline' ) ),
 			esc_url( rest_url( $base . '/bot' ) ),
 			esc_url( rest_url( $base . '/messages' ) ),
 			esc_attr( wp_create_nonce( 'wp_rest' ) ),
-			esc_attr( (string) wp_json_encode( self::js_strings() ) ),
+			esc_attr( get_user_locale() ),
 			'' !== $phone
 				/* translators: %s: billing phone */
 				? esc_html( sprintf( __( 'Loading the WhatsApp conversation with %s…', 'coex-whatsapp' ), $phone ) )
@@ -103,85 +105,6 @@ final class Coex_Order_Metabox {
 			esc_html__( 'The WhatsApp timeline needs JavaScript.', 'coex-whatsapp' ),
 			esc_url( rest_url( Coex_Rest::NAMESPACE_V1 . '/templates' ) ),
 			esc_url( rest_url( $base . '/campaigns' ) )
-		);
-	}
-
-	/**
-	 * Translated UI strings for the timeline module (script modules have no wp_set_script_translations).
-	 * Keys match DEFAULT_STRINGS in assets/js/coex-timeline.js.
-	 *
-	 * @return array<string,string>
-	 */
-	public static function js_strings() {
-		return array(
-			'customer'          => __( 'Customer', 'coex-whatsapp' ),
-			'app'               => __( 'Business App', 'coex-whatsapp' ),
-			'api'               => __( 'API', 'coex-whatsapp' ),
-			'agent'             => __( 'AI agent', 'coex-whatsapp' ),
-			'history'           => __( 'History', 'coex-whatsapp' ),
-			'statusChange'      => __( 'Order status', 'coex-whatsapp' ),
-			'orderNote'         => __( 'Order note', 'coex-whatsapp' ),
-			'windowOpen'        => __( 'Reply window open until', 'coex-whatsapp' ),
-			'windowClosed'      => __( '24-hour window closed: only an approved template can be sent.', 'coex-whatsapp' ),
-			'botActive'         => __( 'AI agent active', 'coex-whatsapp' ),
-			'botPaused'         => __( 'AI agent paused', 'coex-whatsapp' ),
-			'botPausedUntil'    => __( 'AI agent paused until', 'coex-whatsapp' ),
-			'botOff'            => __( 'AI agent off', 'coex-whatsapp' ),
-			'botHandoff'        => __( 'Customer asked for a person', 'coex-whatsapp' ),
-			'historyImport'     => __( 'WhatsApp history import in progress: older messages may still arrive', 'coex-whatsapp' ),
-			'pause'             => __( 'Pause agent', 'coex-whatsapp' ),
-			'resume'            => __( 'Resume agent', 'coex-whatsapp' ),
-			'off'               => __( 'Turn agent off', 'coex-whatsapp' ),
-			'send'              => __( 'Send', 'coex-whatsapp' ),
-			'sendTemplate'      => __( 'Send template', 'coex-whatsapp' ),
-			'replyPlaceholder'  => __( 'Reply on WhatsApp…', 'coex-whatsapp' ),
-			'noThread'          => __( 'No WhatsApp conversation with this number yet.', 'coex-whatsapp' ),
-			'noPhone'           => __( 'This order has no usable billing phone.', 'coex-whatsapp' ),
-			'transcript'        => __( 'Transcript', 'coex-whatsapp' ),
-			'transcribing'      => __( 'Transcribing…', 'coex-whatsapp' ),
-			'voiceNote'         => __( 'Voice note', 'coex-whatsapp' ),
-			'loadFailed'        => __( 'Could not load the conversation.', 'coex-whatsapp' ),
-			'retry'             => __( 'Retry', 'coex-whatsapp' ),
-			'template'          => __( 'Template', 'coex-whatsapp' ),
-			'chooseTemplate'    => __( 'Choose an approved template…', 'coex-whatsapp' ),
-			'templatesLoading'  => __( 'Loading the approved templates…', 'coex-whatsapp' ),
-			'templatesEmpty'    => __( 'No approved template can be sent from here. Create one in WhatsApp Manager, then reload this page.', 'coex-whatsapp' ),
-			'templatesFailed'   => __( 'Could not load the approved templates.', 'coex-whatsapp' ),
-			'templatesStale'    => __( 'WhatsApp could not be reached: this list may be out of date.', 'coex-whatsapp' ),
-			/* translators: %s: a template placeholder such as {{1}} or {{first_name}} */
-			'templateValue'     => __( 'Value for %s', 'coex-whatsapp' ),
-			'templatePreview'   => __( 'Preview', 'coex-whatsapp' ),
-			'templateMissing'   => __( 'Fill in every value of the template.', 'coex-whatsapp' ),
-			'campaigns'         => __( 'Campaigns', 'coex-whatsapp' ),
-			'campaignsLoading'  => __( 'Loading campaign reports…', 'coex-whatsapp' ),
-			'campaignsNone'     => __( 'This customer was not in any campaign.', 'coex-whatsapp' ),
-			'campaignsFailed'   => __( 'Could not load the campaign reports.', 'coex-whatsapp' ),
-			/* translators: %s: template name and language, e.g. "promo_ramadan (ar)" */
-			'campaignTemplate'  => __( 'Template: %s', 'coex-whatsapp' ),
-			'campaignDraft'     => _x( 'Draft', 'campaign status', 'coex-whatsapp' ),
-			'campaignScheduled' => _x( 'Scheduled', 'campaign status', 'coex-whatsapp' ),
-			'campaignRunning'   => _x( 'Running', 'campaign status', 'coex-whatsapp' ),
-			'campaignPaused'    => _x( 'Paused', 'campaign status', 'coex-whatsapp' ),
-			'campaignCompleted' => _x( 'Completed', 'campaign status', 'coex-whatsapp' ),
-			/* translators: %s: this customer's outcome, e.g. "read · replied" or "failed — 131049: …" */
-			'campaignCustomer'  => __( 'This customer: %s', 'coex-whatsapp' ),
-			/* translators: 1: sent, 2: delivered, 3: read, 4: failed, 5: replied, 6: recipients in the campaign (all formatted numbers) */
-			'campaignCounts'    => __( '%1$s sent · %2$s delivered · %3$s read · %4$s failed · %5$s replied, of %6$s', 'coex-whatsapp' ),
-			'outcomeQueued'     => _x( 'queued', 'campaign message outcome', 'coex-whatsapp' ),
-			'outcomeSending'    => _x( 'sending', 'campaign message outcome', 'coex-whatsapp' ),
-			'outcomeSent'       => _x( 'sent', 'campaign message outcome', 'coex-whatsapp' ),
-			'outcomeDelivered'  => _x( 'delivered', 'campaign message outcome', 'coex-whatsapp' ),
-			'outcomeRead'       => _x( 'read', 'campaign message outcome', 'coex-whatsapp' ),
-			'outcomeFailed'     => _x( 'failed', 'campaign message outcome', 'coex-whatsapp' ),
-			'outcomeSkipped'    => _x( 'skipped', 'campaign message outcome', 'coex-whatsapp' ),
-			'outcomeReplied'    => _x( 'replied', 'campaign message outcome', 'coex-whatsapp' ),
-			/* translators: 1: why (e.g. 'baraka' or "from the CRM"), 2: date */
-			'optedOut'          => __( 'Opted out of marketing — %1$s, %2$s', 'coex-whatsapp' ),
-			/* translators: %s: the word the customer wrote to stop marketing messages */
-			'optOutKeyword'     => __( "'%s'", 'coex-whatsapp' ),
-			'optOutApi'         => __( 'through the API', 'coex-whatsapp' ),
-			'optOutCrm'         => __( 'from the CRM', 'coex-whatsapp' ),
-			'optOutBlocked'     => __( 'stopped marketing messages in WhatsApp', 'coex-whatsapp' ),
 		);
 	}
 

@@ -61,9 +61,18 @@ final class MetaboxTest extends TestCase {
 		$this->assertStringContainsString( 'data-nonce="' . $nonce . '"', $from_order );
 		$this->assertStringContainsString( 'with 06.12.34.56.78', $from_order );
 
-		// data-i18n is escaped JSON that decodes back to the strings.
-		$this->assertSame( 1, preg_match( '/data-i18n="([^"]*)"/', $from_order, $m ) );
-		$this->assertSame( Coex_Order_Metabox::js_strings(), json_decode( html_entity_decode( $m[1], ENT_QUOTES ), true ) );
+		// The module picks its words (the shared catalogue) by the user's locale, handed over as is.
+		$this->assertStringContainsString( 'data-locale="en_US"', $from_order );
+		$this->assertStringNotContainsString( 'data-i18n', $from_order );
+	}
+
+	public function test_hands_the_module_the_user_locale_escaped() {
+		Coex_Test_WP::$locale = 'ar';
+		$this->assertStringContainsString( 'data-locale="ar"', $this->render( Coex_Test_WP::$orders[1003] ) );
+		Coex_Test_WP::$locale = 'fr_FR"><script>';
+		$html                 = $this->render( Coex_Test_WP::$orders[1003] );
+		$this->assertStringContainsString( 'data-locale="fr_FR&quot;&gt;&lt;script&gt;"', $html );
+		$this->assertStringNotContainsString( '<script>', $html );
 	}
 
 	public function test_billing_phone_is_escaped_and_unknown_posts_are_handled() {

@@ -57,6 +57,8 @@ final class Coex_Test_WP {
 	public static $screen = null;
 	/** @var string */
 	public static $home = 'https://shop.example.ma';
+	/** @var string get_user_locale() */
+	public static $locale = 'en_US';
 
 	public static function reset() {
 		self::$options         = array();
@@ -74,6 +76,7 @@ final class Coex_Test_WP {
 		self::$enqueued        = array();
 		self::$settings_errors = array();
 		self::$screen          = null;
+		self::$locale          = 'en_US';
 		\Automattic\WooCommerce\Utilities\OrderUtil::$hpos = true;
 	}
 }
@@ -301,6 +304,10 @@ function load_plugin_textdomain( $domain, $deprecated = false, $path = '' ) {
 
 // ── i18n and escaping ──────────────────────────────────────────────────────────────────────
 
+/** The admin's language setting (WordPress: the user's, else the site's); tests set Coex_Test_WP::$locale. */
+function get_user_locale( $user = 0 ) {
+	return Coex_Test_WP::$locale;
+}
 function translate( $text, $domain = 'default' ) {
 	return $text;
 }

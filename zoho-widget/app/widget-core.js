@@ -8,6 +8,7 @@ import {
     buildTimeline,
     campaignsView,
     composerMode,
+    controlView,
     syncView,
     templateChoices,
     templateMessage,
@@ -296,15 +297,26 @@ export function renderWidget(state, { now = Date.now(), timeZone, locale } = {})
     const payload = state.payload || { thread: null, messages: [], sync: {} };
     const thread = payload.thread;
     const bot = botView(thread && thread.bot, now);
+    // Meta's agent or another app holds the chat: CoEx's agent is silent whatever the bot state says.
+    const control = thread ? controlView(thread.control) : null;
     out.push(`<header class="coex-header"><span class="coex-title">WhatsApp${thread ? ` · ${e(thread.contact_name || thread.wa_id || "")}` : ""}</span>`);
     if (bot) {
         out.push(`<span class="coex-bot coex-bot-${e(bot.state)}" data-bot-state="${e(bot.state)}">${e(t(bot.key))}</span>`);
+    }
+    if (control) {
+        out.push(`<span class="coex-control" data-control="${e(control.holder)}">${e(t(control.labelKey))}${control.appId ? ` (${e(control.appId)})` : ""}</span>`);
+    }
+    if (bot) {
         out.push(`<button type="button" class="coex-btn" data-action="bot-${bot.toggleAction}"${state.busy ? " disabled" : ""}>${e(t(bot.toggleAction))}</button>`);
         if (bot.canTurnOff) {
             out.push(`<button type="button" class="coex-btn coex-btn-danger" data-action="bot-off"${state.busy ? " disabled" : ""}>${e(t("off"))}</button>`);
         }
     }
     out.push("</header>");
+    if (control) {
+        const since = control.since ? ` <span class="coex-control-since">${e(t("control_since"))} ${e(formatDateTime(control.since, { timeZone, locale }))}</span>` : "";
+        out.push(`<div class="coex-control-detail" role="status">${e(t(control.detailKey))}${since}</div>`);
+    }
 
     const sync = syncView(payload.sync);
     if (sync.history.visible) {

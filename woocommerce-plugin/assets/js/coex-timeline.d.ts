@@ -30,7 +30,7 @@ export declare function botStatus(
 export declare function botEvents(bot: { history?: unknown } | null | undefined): Array<Record<string, unknown>>;
 export declare function historyImporting(sync: unknown): boolean;
 export declare function eventLabel(event: Record<string, unknown>, strings?: Record<string, string>): string;
-export declare function fill(format: string, ...args: Array<string | number>): string;
+export declare function timelineStrings(locale: string | null | undefined): Readonly<Record<string, string>>;
 
 export interface SendableTemplate {
   name: string;

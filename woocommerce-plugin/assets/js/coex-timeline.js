@@ -7,8 +7,8 @@
  * 24-hour window, an approved template outside it), botStatus; for the template picker
  * sendableTemplates, templatePreviewParts and templateMessage (body_parameters as a list for
  * positional templates, an object for named ones, as docs/extension-api.md says); for the campaigns
- * block campaignOutcome, optOutText and campaignCountsText; fill (the `%s` / `%1$s` placeholders of
- * translated strings).
+ * block campaignOutcome, optOutText and campaignCountsText; timelineStrings (its words in a
+ * language, from the shared catalogue).
  * DOM side: renderTimeline, renderTemplatePicker, renderCampaigns, and boot(root) — boot runs by
  * itself in a browser on every `[data-coex-timeline]` container the meta box printed, fetching the
  * plugin's REST routes with the `wp_rest` nonce (X-WP-Nonce). All text goes into the DOM as text
@@ -20,79 +20,105 @@
  */
 import {
   composerMode,
+  controlView,
+  formatMessage,
   parseTimestamp,
   recipientOutcome,
   templateChoices,
   templateBodyParameters,
   templateParameterProblem,
   templatePreview,
+  translator,
 } from './vendor/coex-thread-view.js';
 
-/** English defaults; the meta box passes translated strings in data-i18n (same keys). */
-export const DEFAULT_STRINGS = Object.freeze({
-  customer: 'Customer',
-  app: 'Business App',
-  api: 'API',
-  agent: 'AI agent',
-  history: 'History',
-  statusChange: 'Order status',
-  orderNote: 'Order note',
-  windowOpen: 'Reply window open until',
-  windowClosed: '24-hour window closed: only an approved template can be sent.',
-  botActive: 'AI agent active',
-  botPaused: 'AI agent paused',
-  botPausedUntil: 'AI agent paused until',
-  botOff: 'AI agent off',
-  botHandoff: 'Customer asked for a person',
-  historyImport: 'WhatsApp history import in progress: older messages may still arrive',
-  pause: 'Pause agent',
-  resume: 'Resume agent',
-  off: 'Turn agent off',
-  send: 'Send',
-  sendTemplate: 'Send template',
-  replyPlaceholder: 'Reply on WhatsApp…',
-  noThread: 'No WhatsApp conversation with this number yet.',
-  noPhone: 'This order has no usable billing phone.',
-  transcript: 'Transcript',
-  transcribing: 'Transcribing…',
-  voiceNote: 'Voice note',
-  loadFailed: 'Could not load the conversation.',
-  retry: 'Retry',
-  template: 'Template',
-  chooseTemplate: 'Choose an approved template…',
-  templatesLoading: 'Loading the approved templates…',
-  templatesEmpty: 'No approved template can be sent from here. Create one in WhatsApp Manager, then reload this page.',
-  templatesFailed: 'Could not load the approved templates.',
-  templatesStale: 'WhatsApp could not be reached: this list may be out of date.',
-  templateValue: 'Value for %s',
-  templatePreview: 'Preview',
-  templateMissing: 'Fill in every value of the template.',
-  campaigns: 'Campaigns',
-  campaignsLoading: 'Loading campaign reports…',
-  campaignsNone: 'This customer was not in any campaign.',
-  campaignsFailed: 'Could not load the campaign reports.',
-  campaignTemplate: 'Template: %s',
-  campaignDraft: 'Draft',
-  campaignScheduled: 'Scheduled',
-  campaignRunning: 'Running',
-  campaignPaused: 'Paused',
-  campaignCompleted: 'Completed',
-  campaignCustomer: 'This customer: %s',
-  campaignCounts: '%1$s sent · %2$s delivered · %3$s read · %4$s failed · %5$s replied, of %6$s',
-  outcomeQueued: 'queued',
-  outcomeSending: 'sending',
-  outcomeSent: 'sent',
-  outcomeDelivered: 'delivered',
-  outcomeRead: 'read',
-  outcomeFailed: 'failed',
-  outcomeSkipped: 'skipped',
-  outcomeReplied: 'replied',
-  optedOut: 'Opted out of marketing — %1$s, %2$s',
-  optOutKeyword: "'%s'",
-  optOutApi: 'through the API',
-  optOutCrm: 'from the CRM',
-  optOutBlocked: 'stopped marketing messages in WhatsApp',
+/**
+ * The timeline's words by the names its functions use → keys of the shared catalogue
+ * (ui-shared/src/strings.ts, English, French, Arabic). `{name}` marks a value filled in with
+ * formatMessage. WordPress's own PHP strings (settings page, REST errors, the meta box's first line)
+ * stay in PHP gettext; ui-shared/catalogue-only.test.ts fails on a sentence written here instead.
+ */
+const STRING_KEYS = Object.freeze({
+  customer: 'customer',
+  app: 'wc_business_app',
+  api: 'api',
+  agent: 'ai_agent',
+  history: 'history',
+  eventStatus: 'wc_event_status',
+  eventNote: 'wc_event_note',
+  eventBot: 'wc_event_bot',
+  eventBotBy: 'wc_event_bot_by',
+  windowOpenUntil: 'wc_window_open_until',
+  windowClosed: 'wc_window_closed',
+  botActive: 'wc_bot_active',
+  botPaused: 'wc_bot_paused',
+  botPausedUntil: 'wc_bot_paused_until',
+  botOff: 'wc_bot_off',
+  botHandoff: 'bot_handoff',
+  historyImport: 'wc_history_import',
+  historyImportPercent: 'wc_history_import_percent',
+  pause: 'wc_pause',
+  resume: 'wc_resume',
+  off: 'wc_off',
+  send: 'send',
+  sendTemplate: 'send_template',
+  replyPlaceholder: 'reply_placeholder',
+  noThread: 'no_thread',
+  noPhone: 'wc_no_phone',
+  transcriptLine: 'transcript_line',
+  transcribing: 'transcribing',
+  voiceNote: 'voice_note',
+  loadFailed: 'wc_load_failed',
+  retry: 'retry',
+  template: 'template_label',
+  chooseTemplate: 'choose_approved_template',
+  templatesLoading: 'templates_loading',
+  templatesEmpty: 'wc_templates_empty',
+  templatesFailed: 'approved_templates_failed',
+  templatesStale: 'wc_templates_stale',
+  templateValue: 'wc_template_value',
+  templatePreview: 'preview',
+  templateMissing: 'wc_template_missing',
+  campaigns: 'campaigns',
+  campaignsLoading: 'campaign_reports_loading',
+  campaignsNone: 'wc_campaigns_none',
+  campaignsFailed: 'campaign_reports_failed',
+  campaignTemplate: 'wc_campaign_template',
+  campaignDraft: 'campaign_draft',
+  campaignScheduled: 'campaign_scheduled',
+  campaignRunning: 'campaign_running',
+  campaignPaused: 'campaign_paused',
+  campaignCompleted: 'campaign_completed',
+  campaignCustomer: 'wc_campaign_customer',
+  campaignCounts: 'campaign_totals_line',
+  outcomeQueued: 'wc_outcome_queued',
+  outcomeSending: 'wc_outcome_sending',
+  outcomeSent: 'wc_outcome_sent',
+  outcomeDelivered: 'wc_outcome_delivered',
+  outcomeRead: 'wc_outcome_read',
+  outcomeFailed: 'wc_outcome_failed',
+  outcomeSkipped: 'wc_outcome_skipped',
+  outcomeReplied: 'wc_outcome_replied',
+  optedOut: 'wc_opted_out',
+  optedOutOn: 'wc_opted_out_on',
+  optOutKeyword: 'wc_opt_out_keyword',
+  optOutApi: 'wc_opt_out_api',
+  optOutCrm: 'wc_opt_out_crm',
+  optOutBlocked: 'wc_opt_out_whatsapp',
 });
+
+/**
+ * The timeline's words in the language of a locale (the WordPress user's, `fr_FR`, `ar`, …);
+ * English where the catalogue has no such language.
+ * @param {string | null | undefined} locale
+ * @returns {Readonly<Record<string, string>>}
+ */
+export function timelineStrings(locale) {
+  const t = translator(locale);
+  return Object.freeze(Object.fromEntries(Object.entries(STRING_KEYS).map(([name, key]) => [name, t(key)])));
+}
+
+/** The words in English: the default of every function below. */
+export const DEFAULT_STRINGS = timelineStrings('en');
 
 const ORIGINS = ['customer', 'app', 'api', 'agent', 'history'];
 
@@ -186,13 +212,14 @@ export function botStatus(bot, now) {
  */
 export function eventLabel(event, strings = DEFAULT_STRINGS) {
   if (event.type === 'bot' && typeof event.state === 'string') {
-    const who = typeof event.actor === 'string' && event.actor ? ` — ${event.actor}` : '';
-    return `${strings.agent}: ${event.state}${who}`;
+    return typeof event.actor === 'string' && event.actor
+      ? formatMessage(strings.eventBotBy, { state: event.state, actor: event.actor })
+      : formatMessage(strings.eventBot, { state: event.state });
   }
   if (event.type === 'status' && typeof event.from === 'string' && typeof event.to === 'string') {
-    return `${strings.statusChange}: ${event.from} → ${event.to}`;
+    return formatMessage(strings.eventStatus, { from: event.from, to: event.to });
   }
-  if (typeof event.text === 'string' && event.text !== '') return event.type === 'note' ? `${strings.orderNote}: ${event.text}` : event.text;
+  if (typeof event.text === 'string' && event.text !== '') return event.type === 'note' ? formatMessage(strings.eventNote, { text: event.text }) : event.text;
   return String(event.type ?? '');
 }
 
@@ -227,21 +254,6 @@ export function botEvents(bot) {
 export function historyImporting(sync) {
   const status = sync && typeof sync === 'object' && sync.history && typeof sync.history === 'object' ? sync.history.status : null;
   return status === 'requested' || status === 'in_progress';
-}
-
-/**
- * Fills the placeholders of a translated string: `%1$s`, `%2$s`… by position, then each bare `%s`
- * with the next argument (WordPress's sprintf conventions, so translators see familiar strings).
- * @param {string} format
- * @param {...(string | number)} args
- * @returns {string}
- */
-export function fill(format, ...args) {
-  let next = 0;
-  return String(format).replace(/%(?:(\d+)\$)?s/g, (whole, n) => {
-    const value = n !== undefined ? args[Number(n) - 1] : args[next++];
-    return value === undefined ? whole : String(value);
-  });
 }
 
 // ── templates ───────────────────────────────────────────────────────────────────────────────
@@ -326,7 +338,7 @@ export function optOutText(optOut, strings = DEFAULT_STRINGS, locale = undefined
   const detail = typeof o.detail === 'string' && o.detail.trim() !== '' ? o.detail.trim() : '';
   const reason =
     o.source === 'keyword' && detail
-      ? fill(strings.optOutKeyword, detail)
+      ? formatMessage(strings.optOutKeyword, { word: detail })
       : o.source === '131050' || o.source === 'whatsapp'
         ? strings.optOutBlocked
         : o.source === 'crm'
@@ -336,7 +348,7 @@ export function optOutText(optOut, strings = DEFAULT_STRINGS, locale = undefined
             : detail || String(o.source ?? '');
   const at = parseTime(o.at);
   const date = Number.isNaN(at) ? '' : new Intl.DateTimeFormat(locale, { day: 'numeric', month: 'short', year: 'numeric' }).format(new Date(at));
-  return fill(strings.optedOut, reason, date).replace(/, $/, '');
+  return date ? formatMessage(strings.optedOutOn, { reason, date }) : formatMessage(strings.optedOut, { reason });
 }
 
 /**
@@ -350,7 +362,7 @@ export function campaignCountsText(counts, strings = DEFAULT_STRINGS, locale = u
   const c = counts && typeof counts === 'object' ? /** @type {Record<string, unknown>} */ (counts) : {};
   const n = new Intl.NumberFormat(locale);
   const num = (/** @type {string} */ key) => n.format(typeof c[key] === 'number' && Number.isFinite(c[key]) ? /** @type {number} */ (c[key]) : 0);
-  return fill(strings.campaignCounts, num('sent'), num('delivered'), num('read'), num('failed'), num('replied'), num('total'));
+  return formatMessage(strings.campaignCounts, { sent: num('sent'), delivered: num('delivered'), read: num('read'), failed: num('failed'), replied: num('replied'), total: num('total') });
 }
 
 // ── DOM ───────────────────────────────────────────────────────────────────────────────────
@@ -388,12 +400,16 @@ function formatTime(ms, locale) {
  */
 export function renderTimeline(container, data, opts = {}) {
   const doc = container.ownerDocument;
-  const s = { ...DEFAULT_STRINGS, ...(opts.strings ?? {}) };
   const now = opts.now ?? Date.now();
   const locale = opts.locale ?? (doc.documentElement.lang || undefined);
+  const s = opts.strings ?? timelineStrings(locale);
   container.replaceChildren();
 
   const thread = data.thread ?? null;
+  // Meta's agent or another app holds the chat: CoEx's agent is silent whatever its state says.
+  // Words that only this notice uses come straight from the shared catalogue, in the same language.
+  const control = thread ? controlView(thread.control) : null;
+  const shared = translator(locale);
   const header = el(doc, 'div', 'coex-timeline__header');
   if (thread) {
     header.append(el(doc, 'strong', 'coex-timeline__contact', thread.contact_name || `+${thread.wa_id ?? ''}`));
@@ -402,7 +418,7 @@ export function renderTimeline(container, data, opts = {}) {
     const botText =
       bot.state === 'paused'
         ? bot.until !== null
-          ? `${s.botPausedUntil} ${formatTime(bot.until, locale)}`
+          ? formatMessage(s.botPausedUntil, { date: formatTime(bot.until, locale) })
           : s.botPaused
         : bot.state === 'off'
           ? s.botOff
@@ -412,6 +428,11 @@ export function renderTimeline(container, data, opts = {}) {
     const botBox = el(doc, 'div', 'coex-bot');
     botBox.dataset.state = bot.state;
     botBox.append(el(doc, 'span', `coex-bot__state coex-bot__state--${bot.state}`, botText));
+    if (control) {
+      const holder = el(doc, 'span', `coex-control coex-control--${control.holder}`, `${shared(control.labelKey)}${control.appId ? ` (${control.appId})` : ''}`);
+      holder.dataset.control = control.holder;
+      botBox.append(holder);
+    }
     for (const action of bot.actions) {
       const button = el(doc, 'button', 'button button-small coex-bot__action', s[action]);
       button.type = 'button';
@@ -424,9 +445,15 @@ export function renderTimeline(container, data, opts = {}) {
     header.append(el(doc, 'span', 'coex-timeline__empty', data.order && data.order.phone === null ? s.noPhone : s.noThread));
   }
   container.append(header);
+  if (control) {
+    const detail = el(doc, 'p', 'coex-timeline__control', shared(control.detailKey));
+    detail.setAttribute('role', 'status');
+    if (control.since !== null) detail.append(' ', el(doc, 'span', 'coex-timeline__control-since', `${shared('control_since')} ${formatTime(control.since, locale)}`));
+    container.append(detail);
+  }
   if (historyImporting(data.sync)) {
     const progress = Number(data.sync.history.progress);
-    container.append(el(doc, 'p', 'coex-timeline__sync', Number.isFinite(progress) ? `${s.historyImport} (${progress} %)` : s.historyImport));
+    container.append(el(doc, 'p', 'coex-timeline__sync', Number.isFinite(progress) ? formatMessage(s.historyImportPercent, { percent: progress }) : s.historyImport));
   }
 
   const list = el(doc, 'ol', 'coex-timeline__items');
@@ -447,7 +474,7 @@ export function renderTimeline(container, data, opts = {}) {
       const text = typeof m.text === 'string' && m.text !== '' ? m.text : isVoice ? s.voiceNote : `[${String(m.type ?? 'message')}]`;
       li.append(el(doc, 'p', 'coex-item__text', text));
       if (typeof m.transcript === 'string' && m.transcript !== '') {
-        li.append(el(doc, 'p', 'coex-item__transcript', `${s.transcript}: ${m.transcript}`));
+        li.append(el(doc, 'p', 'coex-item__transcript', formatMessage(s.transcriptLine, { text: m.transcript })));
       } else if (isVoice && (m.transcript_state === 'pending' || m.transcript_state === 'transcribing')) {
         li.append(el(doc, 'p', 'coex-item__transcript coex-item__transcript--pending', s.transcribing));
       }
@@ -493,7 +520,7 @@ function replyForm(doc, s, locale, thread, opts) {
   const form = el(doc, 'form', 'coex-reply coex-reply--text');
   form.dataset.mode = 'text';
   const closes = parseTime((thread.window ?? {}).closes_at);
-  if (!Number.isNaN(closes)) form.append(el(doc, 'p', 'coex-reply__window', `${s.windowOpen} ${formatTime(closes, locale)}`));
+  if (!Number.isNaN(closes)) form.append(el(doc, 'p', 'coex-reply__window', formatMessage(s.windowOpenUntil, { date: formatTime(closes, locale) })));
   const area = el(doc, 'textarea', 'coex-reply__text');
   area.name = 'text';
   area.rows = 2;
@@ -522,11 +549,11 @@ function replyForm(doc, s, locale, thread, opts) {
  * and the send button. Loading, failure (with Retry), an empty list and a stale list each say so.
  * @param {HTMLElement} box
  * @param {TemplateState} state
- * @param {{ strings?: Record<string, string>, onSend?: (payload: Record<string, unknown>) => void, onRetry?: () => void }} [opts]
+ * @param {{ strings?: Record<string, string>, locale?: string, onSend?: (payload: Record<string, unknown>) => void, onRetry?: () => void }} [opts]
  */
 export function renderTemplatePicker(box, state, opts = {}) {
   const doc = box.ownerDocument;
-  const s = { ...DEFAULT_STRINGS, ...(opts.strings ?? {}) };
+  const s = opts.strings ?? timelineStrings(opts.locale ?? (doc.documentElement.lang || undefined));
   box.replaceChildren();
   box.dataset.state = state.status;
   if (state.status === 'loading') {
@@ -605,7 +632,7 @@ export function renderTemplatePicker(box, state, opts = {}) {
     submit.disabled = !t;
     form.dataset.template = t ? `${t.name}:${t.language}` : '';
     for (const name of t ? t.names : []) {
-      const field = el(doc, 'label', 'coex-template-form__field', `${fill(s.templateValue, `{{${name}}}`)} `);
+      const field = el(doc, 'label', 'coex-template-form__field', `${formatMessage(s.templateValue, { name: `{{${name}}}` })} `);
       const input = el(doc, 'input', 'coex-template-form__value');
       input.type = 'text';
       input.required = true;
@@ -644,8 +671,8 @@ export function renderTemplatePicker(box, state, opts = {}) {
  */
 export function renderCampaigns(box, state, opts = {}) {
   const doc = box.ownerDocument;
-  const s = { ...DEFAULT_STRINGS, ...(opts.strings ?? {}) };
   const locale = opts.locale ?? (doc.documentElement.lang || undefined);
+  const s = opts.strings ?? timelineStrings(locale);
   box.replaceChildren(el(doc, 'h3', 'coex-campaigns__title', s.campaigns));
   box.dataset.state = state.status;
   if (state.status === 'loading') {
@@ -687,13 +714,13 @@ export function renderCampaigns(box, state, opts = {}) {
     if (!Number.isNaN(at)) head.append(el(doc, 'span', 'coex-campaign__date', new Intl.DateTimeFormat(locale, { dateStyle: 'medium' }).format(new Date(at))));
     li.append(head);
     const t = c.template && typeof c.template === 'object' ? c.template : {};
-    if (typeof t.name === 'string') li.append(el(doc, 'p', 'coex-campaign__template', fill(s.campaignTemplate, typeof t.language === 'string' ? `${t.name} (${t.language})` : t.name)));
+    if (typeof t.name === 'string') li.append(el(doc, 'p', 'coex-campaign__template', formatMessage(s.campaignTemplate, { template: typeof t.language === 'string' ? `${t.name} (${t.language})` : t.name })));
     const outcome = campaignOutcome(c.recipient);
     if (outcome) {
       const keyLabel = s[`outcome${outcome.key.charAt(0).toUpperCase()}${outcome.key.slice(1)}`] ?? outcome.key;
       const words = [outcome.error ? `${keyLabel} — ${outcome.error}` : keyLabel];
       if (outcome.replied) words.push(s.outcomeReplied);
-      const p = el(doc, 'p', `coex-campaign__outcome coex-outcome--${outcome.key}`, fill(s.campaignCustomer, words.join(' · ')));
+      const p = el(doc, 'p', `coex-campaign__outcome coex-outcome--${outcome.key}`, formatMessage(s.campaignCustomer, { outcome: words.join(' · ') }));
       p.dataset.outcome = outcome.key;
       if (outcome.replied) p.dataset.replied = 'true';
       li.append(p);
@@ -752,22 +779,17 @@ function withQuery(url, params) {
  */
 export async function mount(container) {
   const { timelineUrl = '', botUrl = '', messagesUrl = '', templatesUrl = '', campaignsUrl = '', nonce = '' } = container.dataset;
-  /** @type {Record<string, string>} */
-  let strings = {};
-  try {
-    strings = JSON.parse(container.dataset.i18n || '{}');
-  } catch {
-    strings = {};
-  }
-  const s = { ...DEFAULT_STRINGS, ...strings };
   const doc = container.ownerDocument;
+  // The WordPress user's locale (get_user_locale(), e.g. fr_FR) picks the words; dates and numbers follow it.
+  const locale = (container.dataset.locale || doc.documentElement.lang || '').replace(/_/g, '-') || undefined;
+  const strings = timelineStrings(locale);
   const main = el(doc, 'div', 'coex-timeline__main');
   const campaignsBox = el(doc, 'section', 'coex-campaigns');
   container.replaceChildren(main, ...(campaignsUrl ? [campaignsBox] : []));
 
   const showError = (/** @type {any} */ json) => {
     const box = container.querySelector('.coex-timeline__error');
-    const message = json && typeof json.message === 'string' ? json.message : s.loadFailed;
+    const message = json && typeof json.message === 'string' ? json.message : strings.loadFailed;
     if (box instanceof HTMLElement) {
       box.textContent = message;
       box.hidden = false;
@@ -782,7 +804,7 @@ export async function mount(container) {
   let templates = null;
   const paintTemplates = () => {
     const box = main.querySelector('.coex-templates');
-    if (box instanceof HTMLElement && templates) renderTemplatePicker(box, templates.state, { strings, onSend, onRetry: () => void loadTemplates(templates?.key ?? '') });
+    if (box instanceof HTMLElement && templates) renderTemplatePicker(box, templates.state, { strings, locale, onSend, onRetry: () => void loadTemplates(templates?.key ?? '') });
   };
   const loadTemplates = async (/** @type {string} */ phoneNumberId) => {
     templates = { key: phoneNumberId, state: { status: 'loading' } };
@@ -807,7 +829,7 @@ export async function mount(container) {
   };
 
   const loadCampaigns = async () => {
-    renderCampaigns(campaignsBox, { status: 'loading' }, { strings });
+    renderCampaigns(campaignsBox, { status: 'loading' }, { strings, locale });
     /** @type {CampaignsState} */
     let state;
     try {
@@ -816,7 +838,7 @@ export async function mount(container) {
     } catch {
       state = { status: 'failed' };
     }
-    renderCampaigns(campaignsBox, state, { strings, onRetry: () => void loadCampaigns() });
+    renderCampaigns(campaignsBox, state, { strings, locale, onRetry: () => void loadCampaigns() });
   };
 
   const load = async () => {
@@ -824,11 +846,11 @@ export async function mount(container) {
     if (!res.ok) {
       // On CoEx errors the route still sends the order's own events in error.data.
       const data = res.json && res.json.data ? res.json.data : {};
-      renderTimeline(main, { order: data.order ?? null, events: data.events ?? [], messages: [], thread: null }, { strings, onBot, onSend });
+      renderTimeline(main, { order: data.order ?? null, events: data.events ?? [], messages: [], thread: null }, { strings, locale, onBot, onSend });
       showError(res.json);
       return;
     }
-    renderTimeline(main, res.json, { strings, onBot, onSend, onTemplateBox });
+    renderTimeline(main, res.json, { strings, locale, onBot, onSend, onTemplateBox });
   };
   const onBot = (/** @type {string} */ action) => {
     void callPlugin(botUrl, nonce, { action }).then((res) => (res.ok ? load() : showError(res.json)));

@@ -41,6 +41,8 @@ async function renderCard(opts: {
   associations?: { toObjectId: number; properties: Record<string, string | null> }[];
   serverUrl?: string;
   refreshWhileBusyMs?: number;
+  /** context.user.locale as HubSpot passes it (the mock context has none). */
+  locale?: string;
   beforeRender?: (stub: CoexExtApiStub) => void;
 }) {
   const stub = await startCoexExtApiStub({
@@ -73,7 +75,12 @@ async function renderCard(opts: {
     }));
   }
   const base = renderer.mocks.context as CrmContext;
-  const context: CrmContext = { ...base, crm: { objectId: 42, objectTypeId: opts.objectTypeId ?? '0-1' }, portal: { ...base.portal, timezone: 'UTC' } };
+  const context: CrmContext = {
+    ...base,
+    crm: { objectId: 42, objectTypeId: opts.objectTypeId ?? '0-1' },
+    portal: { ...base.portal, timezone: 'UTC' },
+    ...(opts.locale !== undefined ? { user: { ...base.user, locale: opts.locale } } : {}),
+  };
   renderer.render(
     <CoexCard
       context={context}
@@ -188,6 +195,34 @@ describe('CoexCard on a contact', () => {
     expect(renderer.findByTestId(Tag, 'coex-bot-state').text).toBe('Bot paused');
   });
 
+  it("shows next to the bot state that Meta's agent holds the chat, and the text reply that takes it back removes it", async () => {
+    const control = { holder: 'meta_agent', app_id: null, since: '2026-11-25T10:30:00.000Z' };
+    const { renderer } = await renderCard({ threads: { [SALMA]: settledThread({ control }) } });
+    await renderer.waitFor(() => expect(renderer.findByTestId(Tag, 'coex-control').text).toBe("Meta's AI agent is handling this chat"), WAIT);
+    // Beside the bot state, which still reads as the server stores it.
+    expect(renderer.findByTestId(Tag, 'coex-bot-state').text).toBe('Bot active');
+    expect(renderer.findByTestId(Text, 'coex-control-detail').text).toBe(
+      "CoEx's agent stays silent while Meta's agent has this chat. A text reply sent from here takes it back once WhatsApp accepts it (a template does not); CoEx's agent then stays paused for its quiet period, as after any reply from a person. (since 25 Nov, 10:30)",
+    );
+    typeInto(renderer.findByTestId(TextArea, 'coex-reply-text'), 'Salam, ana m3ak.');
+    renderer.findByTestId(Button, 'coex-send-text').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(Tag, 'coex-control')).toBeNull(), WAIT);
+    expect(renderer.maybeFindByTestId(Text, 'coex-control-detail')).toBeNull();
+  });
+
+  it('names another app that holds the chat, and shows nothing for CoEx or a server without control', async () => {
+    const other = await renderCard({ threads: { [SALMA]: settledThread({ control: { holder: 'other_app', app_id: '1234567890', since: null } }) } });
+    await other.renderer.waitFor(() => expect(other.renderer.findByTestId(Tag, 'coex-control').text).toBe('Another app is handling this chat (1234567890)'), WAIT);
+    expect(other.renderer.findByTestId(Text, 'coex-control-detail').text).toContain('while the other app has this chat');
+    expect(other.renderer.findByTestId(Text, 'coex-control-detail').text).not.toContain('since');
+    for (const threads of [{ [SALMA]: settledThread({ control: { holder: 'coex', app_id: null, since: '2026-11-25T10:30:00.000Z' } }) }, { [SALMA]: settledThread() }]) {
+      const { renderer } = await renderCard({ threads });
+      await renderer.waitFor(() => expect(renderer.findByTestId(Tag, 'coex-bot-state').text).toBe('Bot active'), WAIT);
+      expect(renderer.maybeFindByTestId(Tag, 'coex-control')).toBeNull();
+      expect(renderer.maybeFindByTestId(Text, 'coex-control-detail')).toBeNull();
+    }
+  });
+
   it('shows a load error with a retry that recovers', async () => {
     const { renderer, stub, hs } = await renderCard({ beforeRender: (s) => s.failNext(2, 503, { error: 'maintenance' }, THREAD_PATH) });
     await renderer.waitFor(() => expect(renderer.find(Alert).props.title).toBe('Could not load the WhatsApp conversation'), WAIT);
@@ -228,6 +263,35 @@ describe('CoexCard on a contact', () => {
     renderer.findByTestId(Button, 'coex-show-earlier').trigger('onClick');
     expect(renderer.maybeFindByTestId(TableRow, 'coex-message-x0')).not.toBeNull();
     expect(renderer.maybeFindByTestId(Button, 'coex-show-earlier')).toBeNull();
+  });
+});
+
+describe("CoexCard in the HubSpot user's language", () => {
+  it('speaks French or Arabic from context.user.locale, with dates in that locale, and English for any other language', async () => {
+    const campaigns = { [SALMA]: sampleCampaigns() };
+    const control = { holder: 'meta_agent', app_id: null, since: '2026-11-25T10:30:00.000Z' };
+    const fr = await renderCard({ locale: 'fr-fr', campaigns, threads: { [SALMA]: settledThread({ control }) } });
+    await fr.renderer.waitFor(() => expect(fr.renderer.findByTestId(Tag, 'coex-bot-state').text).toBe('Bot actif'), WAIT);
+    await fr.renderer.waitFor(() => expect(fr.renderer.findByTestId(Alert, 'coex-opt-out').props.title).toBe('Désinscrit des messages marketing'), WAIT);
+    expect(fr.renderer.findByTestId(Tag, 'coex-window').text).toBe('Fenêtre ouverte : se ferme dans 8 h 0 min');
+    expect(fr.renderer.findByTestId(Tag, 'coex-control').text).toBe('L’agent IA de Meta gère cette conversation');
+    expect(fr.renderer.findByTestId(Text, 'coex-control-detail').text).toContain('(depuis 25 nov., 10:30)');
+    expect(fr.renderer.findByTestId(Button, 'coex-bot-primary').text).toBe('Mettre le bot en pause');
+    expect(fr.renderer.findByTestId(Button, 'coex-send-text').text).toBe('Envoyer');
+    expect(fr.renderer.findByTestId(TextArea, 'coex-reply-text').props.label).toBe('Répondre sur WhatsApp');
+    expect(tagsOf(fr.renderer.findByTestId(TableRow, 'coex-message-m3'))).toEqual(['Envoyé', 'Agent IA']);
+    expect(fr.renderer.findByTestId(Alert, 'coex-opt-out').text).toMatch(/^A écrit « baraka » le 24 nov\., 10:15\. Les campagnes marketing excluent ce client/);
+    const frText = textOf(fr.renderer.getRootNode());
+    for (const words of ['Aujourd’hui', 'Campagnes', 'Transcription : bghit n3ref taman', '670 envoyés · 640 remis · 410 lus · 5 échoués · 38 réponses sur 800']) expect(frText).toContain(words);
+
+    const ar = await renderCard({ locale: 'ar-ma' });
+    await ar.renderer.waitFor(() => expect(ar.renderer.findByTestId(Tag, 'coex-bot-state').text).toBe('الروبوت مفعّل'), WAIT);
+    expect(ar.renderer.findByTestId(Button, 'coex-send-text').text).toBe('إرسال');
+    expect(tagsOf(ar.renderer.findByTestId(TableRow, 'coex-message-m2'))).toEqual(['وارد', 'الزبون']);
+
+    const es = await renderCard({ locale: 'es-es' });
+    await es.renderer.waitFor(() => expect(es.renderer.findByTestId(Tag, 'coex-bot-state').text).toBe('Bot active'), WAIT);
+    expect(es.renderer.findByTestId(Button, 'coex-send-text').text).toBe('Send');
   });
 });
 

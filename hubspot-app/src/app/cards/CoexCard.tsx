@@ -44,7 +44,9 @@ import {
   botStateBadge,
   botToggle,
   buildTimeline,
+  cardLanguage,
   composerMode,
+  controlNotice,
   phoneCandidates,
   pickPhone,
   refreshDelayMs,
@@ -52,6 +54,7 @@ import {
   windowBadge,
   type Badge,
   type BotAction,
+  type CardLanguage,
 } from './lib/thread-logic.js';
 
 /** HubSpot's object type id for contacts; deals (0-3) and tickets (0-5) go through their associated contacts. */
@@ -70,6 +73,8 @@ export interface CoexCardProps {
 
 interface PanelSettings {
   client: CoexClient;
+  /** The HubSpot user's language: every word of the card comes from the shared catalogue in it. */
+  lang: CardLanguage;
   timeZone: string | undefined;
   refreshWhileBusyMs: number;
   now: () => Date;
@@ -81,6 +86,9 @@ const systemNow = (): Date => new Date();
 /** The WhatsApp conversation of the record's phone: thread, bot, reply box, sync progress, campaign reports. */
 export function CoexCard(props: CoexCardProps) {
   const { context, fetcher, serverUrl } = props;
+  // HubSpot passes the user's own language setting (e.g. "fr", "ar-ma"); English when it does not.
+  const locale = context.user.locale ?? context.user.language;
+  const lang = useMemo(() => cardLanguage(locale), [locale]);
   const setup = useMemo(() => {
     try {
       return { client: createCoexClient({ serverUrl: serverUrl ?? resolveServerUrl(context.variables, COEX_SERVER_URL), fetch: fetcher }), problem: null };
@@ -91,13 +99,14 @@ export function CoexCard(props: CoexCardProps) {
 
   if (!setup.client) {
     return (
-      <Alert title="The CoEx card is not configured" variant="error">
+      <Alert title={lang.t('card_not_configured')} variant="error">
         {setup.problem}
       </Alert>
     );
   }
   const settings: PanelSettings = {
     client: setup.client,
+    lang,
     timeZone: context.portal.timezone,
     refreshWhileBusyMs: props.refreshWhileBusyMs ?? REFRESH_WHILE_BUSY_MS,
     now: props.now ?? systemNow,
@@ -107,13 +116,14 @@ export function CoexCard(props: CoexCardProps) {
 }
 
 function ContactThread(settings: PanelSettings) {
+  const { t } = settings.lang;
   // Listed literally, not spread from PHONE_PROPERTIES: HubSpot's build reads these arrays to
   // prefetch the properties, and cannot see through a spread (test/card-source.test.ts checks they agree).
   const { properties, isLoading, error } = useCrmProperties(['hs_whatsapp_phone_number', 'mobilephone', 'phone']);
-  if (isLoading) return <LoadingSpinner label="Reading the contact's phone number" layout="centered" />;
+  if (isLoading) return <LoadingSpinner label={t('card_reading_phone')} layout="centered" />;
   if (error) {
     return (
-      <Alert title="Could not read this contact" variant="error">
+      <Alert title={t('card_contact_failed')} variant="error">
         {error.message}
       </Alert>
     );
@@ -121,8 +131,8 @@ function ContactThread(settings: PanelSettings) {
   const picked = pickPhone(properties);
   if (!picked) {
     return (
-      <Alert title="No phone number on this contact" variant="info">
-        Add a WhatsApp number, mobile phone or phone number to this contact to see its WhatsApp conversation.
+      <Alert title={t('card_no_phone_title')} variant="info">
+        {t('card_no_phone_body')}
       </Alert>
     );
   }
@@ -130,14 +140,15 @@ function ContactThread(settings: PanelSettings) {
 }
 
 function AssociatedContactThread(settings: PanelSettings) {
+  const { t } = settings.lang;
   const { results, isLoading, error } = useAssociations({ toObjectType: CONTACT_OBJECT_TYPE_ID, properties: ['hs_whatsapp_phone_number', 'mobilephone', 'phone', 'firstname', 'lastname'], pageLength: 25 });
   const candidates = useMemo(() => phoneCandidates(results), [results]);
   const [chosen, setChosen] = useState<string | null>(null);
 
-  if (isLoading) return <LoadingSpinner label="Reading the associated contacts" layout="centered" />;
+  if (isLoading) return <LoadingSpinner label={t('card_reading_associations')} layout="centered" />;
   if (error) {
     return (
-      <Alert title="Could not read the associated contacts" variant="error">
+      <Alert title={t('card_associations_failed')} variant="error">
         {error.message}
       </Alert>
     );
@@ -145,8 +156,8 @@ function AssociatedContactThread(settings: PanelSettings) {
   const phone = candidates.find((c) => c.phone === chosen)?.phone ?? candidates[0]?.phone;
   if (!phone) {
     return (
-      <Alert title="No contact with a phone number" variant="info">
-        Associate a contact that has a WhatsApp number, mobile phone or phone number to see the conversation here.
+      <Alert title={t('card_no_associated_phone_title')} variant="info">
+        {t('card_no_associated_phone_body')}
       </Alert>
     );
   }
@@ -154,7 +165,7 @@ function AssociatedContactThread(settings: PanelSettings) {
     <Flex direction="column" gap="sm">
       {candidates.length > 1 && (
         <Select
-          label="Conversation with"
+          label={t('card_conversation_with')}
           name="coex-contact"
           value={phone}
           options={candidates.map((c) => ({ label: c.label, value: c.phone }))}
@@ -214,7 +225,8 @@ function useLoadable<T>(load: () => Promise<T>, explain: (error: unknown) => str
   return { value, reload };
 }
 
-function ThreadPanel({ phone, client, timeZone, refreshWhileBusyMs, now, addAlert }: PanelSettings & { phone: string }) {
+function ThreadPanel({ phone, client, lang, timeZone, refreshWhileBusyMs, now, addAlert }: PanelSettings & { phone: string }) {
+  const { t } = lang;
   const [data, setData] = useState<ThreadResponse | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [refreshing, setRefreshing] = useState(true);
@@ -228,7 +240,8 @@ function ThreadPanel({ phone, client, timeZone, refreshWhileBusyMs, now, addAler
   const mounted = useRef(true);
 
   const loadCampaigns = useCallback(() => client.loadCampaigns(phone), [client, phone]);
-  const campaigns = useLoadable(loadCampaigns, describeCampaignsError);
+  const explainCampaigns = useCallback((error: unknown) => describeCampaignsError(error, lang), [lang]);
+  const campaigns = useLoadable(loadCampaigns, explainCampaigns);
 
   // Writes state only after the await, so the mount effect sets no state synchronously
   // (react-hooks/set-state-in-effect); `refreshing` starts true for that first load.
@@ -242,12 +255,12 @@ function ThreadPanel({ phone, client, timeZone, refreshWhileBusyMs, now, addAler
         setServerRefusedText(false);
       } catch (error) {
         if (!mounted.current || seq !== loadSeq.current) return;
-        setLoadError(describeError(error));
+        setLoadError(describeError(error, lang));
       } finally {
         if (mounted.current && seq === loadSeq.current) setRefreshing(false);
       }
     },
-    [client, phone],
+    [client, phone, lang],
   );
   const reload = useCallback(() => {
     const seq = ++loadSeq.current;
@@ -279,10 +292,10 @@ function ThreadPanel({ phone, client, timeZone, refreshWhileBusyMs, now, addAler
     setActionError(null);
     try {
       await client.setBot(thread.id, action);
-      addAlert?.({ type: 'success', message: action === 'pause' ? 'Bot paused for this conversation.' : action === 'off' ? 'Bot turned off for this conversation.' : 'Bot resumed for this conversation.' });
+      addAlert?.({ type: 'success', message: t(action === 'pause' ? 'card_alert_paused' : action === 'off' ? 'card_alert_off' : 'card_alert_resumed') });
       await reload();
     } catch (error) {
-      setActionError(describeError(error));
+      setActionError(describeError(error, lang));
     } finally {
       setPending(null);
     }
@@ -296,12 +309,12 @@ function ThreadPanel({ phone, client, timeZone, refreshWhileBusyMs, now, addAler
     try {
       await client.sendReply(thread.id, reply);
       if (reply.kind === 'text') setDraft('');
-      addAlert?.({ type: 'success', message: reply.kind === 'text' ? 'Reply sent on WhatsApp.' : `Template "${reply.name}" sent on WhatsApp.` });
+      addAlert?.({ type: 'success', message: reply.kind === 'text' ? t('card_alert_reply_sent') : t('card_alert_template_sent', { name: reply.name }) });
       await reload();
       return true;
     } catch (error) {
       if (error instanceof CoexApiError && error.code === 'window_closed') setServerRefusedText(true);
-      setActionError(describeError(error));
+      setActionError(describeError(error, lang));
       return false;
     } finally {
       setPending(null);
@@ -309,15 +322,15 @@ function ThreadPanel({ phone, client, timeZone, refreshWhileBusyMs, now, addAler
   };
 
   if (!data) {
-    if (!loadError) return <LoadingSpinner label="Loading the WhatsApp conversation" layout="centered" />;
+    if (!loadError) return <LoadingSpinner label={t('card_loading_thread')} layout="centered" />;
     return (
       <Flex direction="column" gap="sm">
-        <Alert title="Could not load the WhatsApp conversation" variant="error">
+        <Alert title={t('card_thread_failed')} variant="error">
           {loadError}
         </Alert>
         <Box>
           <Button onClick={() => void reload()} disabled={refreshing} testId="coex-retry">
-            Try again
+            {t('card_try_again')}
           </Button>
         </Box>
       </Flex>
@@ -325,16 +338,18 @@ function ThreadPanel({ phone, client, timeZone, refreshWhileBusyMs, now, addAler
   }
 
   const currentTime = now();
-  const sync = syncView(data.sync);
-  const optOut = campaigns.value.state === 'loaded' ? optOutView(campaigns.value.data.opt_out, timeZone) : null;
+  const control = thread ? controlNotice(thread, timeZone, lang) : null;
+  const sync = syncView(data.sync, lang);
+  const optOut = campaigns.value.state === 'loaded' ? optOutView(campaigns.value.data.opt_out, timeZone, lang) : null;
 
   return (
     <Flex direction="column" gap="md">
       <Flex justify="between" align="center" wrap>
         <Flex gap="xs" align="center" wrap>
           <Text format={{ fontWeight: 'bold' }}>{thread ? (thread.contact_name ?? `+${thread.wa_id}`) : phone}</Text>
-          {thread && <BadgeTag badge={windowBadge(thread, currentTime, serverRefusedText)} testId="coex-window" />}
-          {thread && <BadgeTag badge={botStateBadge(thread.bot, timeZone)} testId="coex-bot-state" />}
+          {thread && <BadgeTag badge={windowBadge(thread, currentTime, serverRefusedText, lang)} testId="coex-window" />}
+          {thread && <BadgeTag badge={botStateBadge(thread.bot, timeZone, lang)} testId="coex-bot-state" />}
+          {control && <BadgeTag badge={control.badge} testId="coex-control" />}
         </Flex>
         <Button
           size="sm"
@@ -346,9 +361,15 @@ function ThreadPanel({ phone, client, timeZone, refreshWhileBusyMs, now, addAler
           disabled={refreshing}
           testId="coex-refresh"
         >
-          {refreshing ? 'Refreshing…' : 'Refresh'}
+          {refreshing ? t('card_refreshing') : t('refresh')}
         </Button>
       </Flex>
+
+      {control && (
+        <Text variant="microcopy" testId="coex-control-detail">
+          {control.since ? `${control.detail} (${control.since})` : control.detail}
+        </Text>
+      )}
 
       {optOut && (
         <Alert title={optOut.title} variant="warning" testId="coex-opt-out">
@@ -357,7 +378,7 @@ function ThreadPanel({ phone, client, timeZone, refreshWhileBusyMs, now, addAler
       )}
 
       {loadError && (
-        <Alert title="Refresh failed" variant="warning">
+        <Alert title={t('card_refresh_failed')} variant="warning">
           {loadError}
         </Alert>
       )}
@@ -368,53 +389,54 @@ function ThreadPanel({ phone, client, timeZone, refreshWhileBusyMs, now, addAler
             <BadgeTag badge={sync.history} testId="coex-history-sync" />
             <BadgeTag badge={sync.contacts} testId="coex-contacts-sync" />
           </Flex>
-          {sync.history.progress !== null && <ProgressBar title="Chat history import" value={sync.history.progress} maxValue={100} showPercentage testId="coex-history-progress" />}
+          {sync.history.progress !== null && <ProgressBar title={t('card_history_import')} value={sync.history.progress} maxValue={100} showPercentage testId="coex-history-progress" />}
           {sync.history.declined && (
-            <Alert title="No chat history from the phone" variant="info">
-              The owner chose not to share past WhatsApp chats when connecting the number. Only messages from the connection onwards are shown.
+            <Alert title={t('card_history_declined_title')} variant="info">
+              {t('card_history_declined_body')}
             </Alert>
           )}
         </Flex>
       ) : (
-        <BadgeTag badge={{ label: 'No WhatsApp number connected to CoEx yet', variant: 'warning' }} testId="coex-no-number" />
+        <BadgeTag badge={{ label: t('card_no_number'), variant: 'warning' }} testId="coex-no-number" />
       )}
 
       {actionError && (
-        <Alert title="That did not work" variant="error">
+        <Alert title={t('card_action_failed')} variant="error">
           {actionError}
         </Alert>
       )}
 
       {thread === null ? (
-        <Text testId="coex-no-thread">No WhatsApp conversation with {phone} yet.</Text>
+        <Text testId="coex-no-thread">{t('card_no_thread', { phone })}</Text>
       ) : (
         <>
-          <BotSection bot={thread.bot} timeZone={timeZone} pending={pending} onBot={onBot} />
+          <BotSection bot={thread.bot} timeZone={timeZone} lang={lang} pending={pending} onBot={onBot} />
           <Divider />
-          <TimelineSection data={data} timeZone={timeZone} now={currentTime} limit={limit} onShowMore={() => setLimit((l) => l + INITIAL_MESSAGE_LIMIT)} />
+          <TimelineSection data={data} timeZone={timeZone} lang={lang} now={currentTime} limit={limit} onShowMore={() => setLimit((l) => l + INITIAL_MESSAGE_LIMIT)} />
           <Divider />
           {composerMode(thread, currentTime, serverRefusedText).mode === 'template' ? (
-            <TemplateComposer client={client} phoneNumberId={thread.phone_number_id} timeZone={timeZone} pending={pending} onSend={onSend} />
+            <TemplateComposer client={client} phoneNumberId={thread.phone_number_id} timeZone={timeZone} lang={lang} pending={pending} onSend={onSend} />
           ) : (
-            <TextComposer pending={pending} draft={draft} setDraft={setDraft} onSend={onSend} />
+            <TextComposer lang={lang} pending={pending} draft={draft} setDraft={setDraft} onSend={onSend} />
           )}
         </>
       )}
       <Divider />
-      <CampaignsSection campaigns={campaigns.value} reload={campaigns.reload} phone={phone} timeZone={timeZone} />
+      <CampaignsSection campaigns={campaigns.value} reload={campaigns.reload} phone={phone} timeZone={timeZone} lang={lang} />
     </Flex>
   );
 }
 
-function BotSection({ bot, timeZone, pending, onBot }: { bot: NonNullable<ThreadResponse['thread']>['bot']; timeZone: string | undefined; pending: Pending; onBot: (a: BotAction) => Promise<void> }) {
-  const toggle = botToggle(bot.state);
-  const rows = botHistoryRows(bot.history, timeZone);
+function BotSection({ bot, timeZone, lang, pending, onBot }: { bot: NonNullable<ThreadResponse['thread']>['bot']; timeZone: string | undefined; lang: CardLanguage; pending: Pending; onBot: (a: BotAction) => Promise<void> }) {
+  const { t } = lang;
+  const toggle = botToggle(bot.state, lang);
+  const rows = botHistoryRows(bot.history, timeZone, 10, lang);
   return (
     <Flex direction="column" gap="sm">
-      <Heading>AI agent</Heading>
+      <Heading>{t('ai_agent')}</Heading>
       <Flex gap="sm" align="center" wrap>
         <Button size="sm" variant="primary" disabled={pending !== null} onClick={() => void onBot(toggle.primary.action)} testId="coex-bot-primary">
-          {pending === 'bot' ? 'Saving…' : toggle.primary.label}
+          {pending === 'bot' ? t('card_saving') : toggle.primary.label}
         </Button>
         {toggle.secondary && (
           <Button size="sm" variant="destructive" disabled={pending !== null} onClick={() => void onBot(toggle.secondary!.action)} testId="coex-bot-secondary">
@@ -426,10 +448,10 @@ function BotSection({ bot, timeZone, pending, onBot }: { bot: NonNullable<Thread
         <Table bordered={false} density="compact" testId="coex-bot-history">
           <TableHead>
             <TableRow>
-              <TableHeader>When</TableHeader>
-              <TableHeader>Change</TableHeader>
-              <TableHeader>Why</TableHeader>
-              <TableHeader>By</TableHeader>
+              <TableHeader>{t('card_col_when')}</TableHeader>
+              <TableHeader>{t('card_col_change')}</TableHeader>
+              <TableHeader>{t('card_col_why')}</TableHeader>
+              <TableHeader>{t('card_col_by')}</TableHeader>
             </TableRow>
           </TableHead>
           <TableBody>
@@ -448,25 +470,26 @@ function BotSection({ bot, timeZone, pending, onBot }: { bot: NonNullable<Thread
   );
 }
 
-function TimelineSection({ data, timeZone, now, limit, onShowMore }: { data: ThreadResponse; timeZone: string | undefined; now: Date; limit: number; onShowMore: () => void }) {
-  const timeline = buildTimeline(data.messages, { timeZone, now, limit });
-  if (timeline.days.length === 0) return <Text>No messages yet.</Text>;
+function TimelineSection({ data, timeZone, lang, now, limit, onShowMore }: { data: ThreadResponse; timeZone: string | undefined; lang: CardLanguage; now: Date; limit: number; onShowMore: () => void }) {
+  const { t } = lang;
+  const timeline = buildTimeline(data.messages, { timeZone, now, limit, lang });
+  if (timeline.days.length === 0) return <Text>{t('card_no_messages')}</Text>;
   return (
     <Flex direction="column" gap="sm">
-      <Heading>Conversation</Heading>
+      <Heading>{t('card_conversation')}</Heading>
       {timeline.hidden > 0 && (
         <Box>
           <Button size="sm" variant="transparent" onClick={onShowMore} testId="coex-show-earlier">
-            {`Show earlier messages (${timeline.hidden})`}
+            {t('card_show_earlier', { count: timeline.hidden })}
           </Button>
         </Box>
       )}
       <Table bordered={false} density="condensed" testId="coex-timeline">
         <TableHead>
           <TableRow>
-            <TableHeader width="min">Time</TableHeader>
-            <TableHeader width="min">From</TableHeader>
-            <TableHeader>Message</TableHeader>
+            <TableHeader width="min">{t('card_col_time')}</TableHeader>
+            <TableHeader width="min">{t('card_col_from')}</TableHeader>
+            <TableHeader>{t('card_col_message')}</TableHeader>
           </TableRow>
         </TableHead>
         <TableBody>
@@ -492,7 +515,7 @@ function TimelineSection({ data, timeZone, now, limit, onShowMore }: { data: Thr
                   <Text>{entry.body.text}</Text>
                   {entry.body.transcript && (
                     <Text variant="microcopy" format={{ italic: entry.body.transcript.state !== 'done' }} testId={`coex-transcript-${entry.id}`}>
-                      {entry.body.transcript.state === 'done' ? `Transcript: ${entry.body.transcript.text}` : entry.body.transcript.text}
+                      {entry.body.transcript.state === 'done' ? t('transcript_line', { text: entry.body.transcript.text }) : entry.body.transcript.text}
                     </Text>
                   )}
                 </TableCell>
@@ -505,24 +528,24 @@ function TimelineSection({ data, timeZone, now, limit, onShowMore }: { data: Thr
   );
 }
 
-function TextComposer({ pending, draft, setDraft, onSend }: { pending: Pending; draft: string; setDraft: (v: string) => void; onSend: (r: Reply) => Promise<boolean> }) {
+function TextComposer({ lang: { t }, pending, draft, setDraft, onSend }: { lang: CardLanguage; pending: Pending; draft: string; setDraft: (v: string) => void; onSend: (r: Reply) => Promise<boolean> }) {
   return (
     <Flex direction="column" gap="sm">
       <TextArea
-        label="Reply on WhatsApp"
+        label={t('card_reply_label')}
         name="coex-reply"
         value={draft}
         onChange={setDraft}
         onInput={setDraft}
         maxLength={MAX_TEXT_LENGTH}
         rows={3}
-        placeholder="Type a reply"
-        description="Sending a reply pauses the AI agent for this conversation."
+        placeholder={t('card_reply_placeholder')}
+        description={t('card_reply_description')}
         testId="coex-reply-text"
       />
       <Box>
         <Button variant="primary" disabled={pending !== null || draft.trim() === ''} onClick={() => void onSend({ kind: 'text', text: draft })} testId="coex-send-text">
-          {pending === 'reply' ? 'Sending…' : 'Send'}
+          {pending === 'reply' ? t('card_sending') : t('send')}
         </Button>
       </Box>
     </Flex>
@@ -534,21 +557,24 @@ interface TemplateComposerProps {
   /** The thread's business number; null lists the templates of every number of the workspace. */
   phoneNumberId: string | null;
   timeZone: string | undefined;
+  lang: CardLanguage;
   pending: Pending;
   onSend: (r: Reply) => Promise<boolean>;
 }
 
 /** The approved templates of the thread's WhatsApp Business Account, read from the server when the window is closed. */
-function TemplateComposer({ client, phoneNumberId, timeZone, pending, onSend }: TemplateComposerProps) {
+function TemplateComposer({ client, phoneNumberId, timeZone, lang, pending, onSend }: TemplateComposerProps) {
+  const { t } = lang;
   const loadTemplates = useCallback(() => client.loadTemplates(phoneNumberId), [client, phoneNumberId]);
-  const templates = useLoadable<TemplatesResponse>(loadTemplates, describeTemplatesError);
+  const explainTemplates = useCallback((error: unknown) => describeTemplatesError(error, lang), [lang]);
+  const templates = useLoadable<TemplatesResponse>(loadTemplates, explainTemplates);
   const [chosenValue, setChosenValue] = useState<string | null>(null);
   const [values, setValues] = useState<Record<string, string>>({});
   const [problems, setProblems] = useState<Record<string, string>>({});
 
   const header = (
-    <Alert title="24-hour window closed" variant="warning">
-      WhatsApp accepts only approved templates until the customer writes again.
+    <Alert title={t('card_window_closed_title')} variant="warning">
+      {t('card_window_closed_body')}
     </Alert>
   );
   const reloadButton = (label: string) => (
@@ -563,7 +589,7 @@ function TemplateComposer({ client, phoneNumberId, timeZone, pending, onSend }: 
     return (
       <Flex direction="column" gap="sm">
         {header}
-        <LoadingSpinner label="Loading the approved templates" />
+        <LoadingSpinner label={t('templates_loading')} />
       </Flex>
     );
   }
@@ -571,18 +597,18 @@ function TemplateComposer({ client, phoneNumberId, timeZone, pending, onSend }: 
     return (
       <Flex direction="column" gap="sm">
         {header}
-        <Alert title="Could not load the approved templates" variant="error" testId="coex-templates-error">
+        <Alert title={t('approved_templates_failed')} variant="error" testId="coex-templates-error">
           {templates.value.error}
         </Alert>
-        {reloadButton('Try again')}
+        {reloadButton(t('card_try_again'))}
       </Flex>
     );
   }
 
   const list = templates.value.data;
-  const view = templateListView(list, timeZone);
+  const view = templateListView(list, timeZone, lang);
   const chosen: ApprovedTemplate | null = findTemplate(list.templates, chosenValue);
-  const fields = chosen ? parameterFields(chosen) : [];
+  const fields = chosen ? parameterFields(chosen, lang) : [];
   const preview = chosen ? previewBody(chosen, values) : null;
 
   const choose = (value: string) => {
@@ -600,7 +626,7 @@ function TemplateComposer({ client, phoneNumberId, timeZone, pending, onSend }: 
   };
   const send = async () => {
     if (!chosen) return;
-    const check = checkParameters(chosen, values);
+    const check = checkParameters(chosen, values, lang);
     if (!check.ok) {
       setProblems(check.problems);
       return;
@@ -620,14 +646,14 @@ function TemplateComposer({ client, phoneNumberId, timeZone, pending, onSend }: 
         <>
           <Text testId="coex-templates-empty">{view.empty}</Text>
           {view.unsendable && <Text variant="microcopy">{view.unsendable}</Text>}
-          {reloadButton('Reload templates')}
+          {reloadButton(t('card_reload_templates'))}
         </>
       ) : (
         <>
           <Select
-            label="Template"
+            label={t('template_label')}
             name="coex-template"
-            placeholder="Choose an approved template"
+            placeholder={t('choose_approved_template')}
             options={view.options}
             {...(chosenValue !== null ? { value: chosenValue } : {})}
             onChange={(value) => choose(String(value))}
@@ -640,7 +666,7 @@ function TemplateComposer({ client, phoneNumberId, timeZone, pending, onSend }: 
           )}
           {preview !== null && (
             <Flex direction="column" gap="xs">
-              <Text variant="microcopy">Preview</Text>
+              <Text variant="microcopy">{t('preview')}</Text>
               <Text format={{ italic: true }} testId="coex-template-preview">
                 {preview}
               </Text>
@@ -662,7 +688,7 @@ function TemplateComposer({ client, phoneNumberId, timeZone, pending, onSend }: 
           ))}
           <Box>
             <Button variant="primary" disabled={pending !== null || chosen === null} onClick={() => void send()} testId="coex-send-template">
-              {pending === 'reply' ? 'Sending…' : 'Send template'}
+              {pending === 'reply' ? t('card_sending') : t('send_template')}
             </Button>
           </Box>
         </>
@@ -672,33 +698,34 @@ function TemplateComposer({ client, phoneNumberId, timeZone, pending, onSend }: 
 }
 
 /** The template campaigns that included this customer, newest first, each collapsible. */
-function CampaignsSection({ campaigns, reload, phone, timeZone }: { campaigns: Loadable<CampaignsResponse>; reload: () => Promise<void>; phone: string; timeZone: string | undefined }) {
+function CampaignsSection({ campaigns, reload, phone, timeZone, lang }: { campaigns: Loadable<CampaignsResponse>; reload: () => Promise<void>; phone: string; timeZone: string | undefined; lang: CardLanguage }) {
+  const { t } = lang;
   let body;
-  if (campaigns.state === 'loading') body = <LoadingSpinner label="Loading campaign reports" />;
+  if (campaigns.state === 'loading') body = <LoadingSpinner label={t('campaign_reports_loading')} />;
   else if (campaigns.state === 'failed') {
     body = (
       <Flex direction="column" gap="xs">
-        <Alert title="Could not load the campaign reports" variant="warning" testId="coex-campaigns-error">
+        <Alert title={t('campaign_reports_failed')} variant="warning" testId="coex-campaigns-error">
           {campaigns.error}
         </Alert>
         <Box>
           <Button size="sm" variant="secondary" onClick={() => void reload()} testId="coex-campaigns-retry">
-            Try again
+            {t('card_try_again')}
           </Button>
         </Box>
       </Flex>
     );
   } else if (campaigns.data.campaigns.length === 0) {
-    body = <Text testId="coex-campaigns-none">{`${phone} was not in any template campaign.`}</Text>;
+    body = <Text testId="coex-campaigns-none">{t('card_no_campaign', { phone })}</Text>;
   } else {
     body = campaigns.data.campaigns.map((c, i) => {
-      const v = campaignView(c, timeZone);
+      const v = campaignView(c, timeZone, lang);
       return (
         <Accordion key={v.id} title={v.title} size="sm" defaultOpen={i === 0} testId={`coex-campaign-${v.id}`}>
           <Flex direction="column" gap="xs">
             <Flex gap="xs" wrap>
               {v.outcome && <BadgeTag badge={v.outcome.badge} testId={`coex-campaign-outcome-${v.id}`} />}
-              {v.replied && <BadgeTag badge={{ label: 'Replied', variant: 'success' }} testId={`coex-campaign-replied-${v.id}`} />}
+              {v.replied && <BadgeTag badge={{ label: t('replied'), variant: 'success' }} testId={`coex-campaign-replied-${v.id}`} />}
               <BadgeTag badge={v.status} testId={`coex-campaign-status-${v.id}`} />
             </Flex>
             {v.outcome?.detail && (
@@ -706,9 +733,9 @@ function CampaignsSection({ campaigns, reload, phone, timeZone }: { campaigns: L
                 {v.outcome.detail}
               </Text>
             )}
-            <Text variant="microcopy">{`Template ${v.template} · ${v.when}`}</Text>
+            <Text variant="microcopy">{t('card_campaign_template_when', { template: v.template, when: v.when })}</Text>
             <Text testId={`coex-campaign-totals-${v.id}`}>{v.totals}</Text>
-            {v.failures && <Text variant="microcopy" testId={`coex-campaign-failures-${v.id}`}>{`Top failures: ${v.failures}`}</Text>}
+            {v.failures && <Text variant="microcopy" testId={`coex-campaign-failures-${v.id}`}>{t('card_top_failures', { failures: v.failures })}</Text>}
           </Flex>
         </Accordion>
       );
@@ -716,7 +743,7 @@ function CampaignsSection({ campaigns, reload, phone, timeZone }: { campaigns: L
   }
   return (
     <Flex direction="column" gap="sm" testId="coex-campaigns">
-      <Heading>Campaigns</Heading>
+      <Heading>{t('campaigns')}</Heading>
       {body}
     </Flex>
   );

@@ -1,6 +1,6 @@
 import type { Campaign, CampaignCounts, CampaignRecipient, OptOut } from './contract.js';
 import { recipientOutcome as sharedOutcome } from './vendor/ui-shared/index.js';
-import { formatDateTime, sharedLabel, type Badge } from './thread-logic.js';
+import { badgeOf, ENGLISH, formatDateTime, type Badge, type BadgeKey, type CardLanguage } from './thread-logic.js';
 
 /*
  * The "Campaigns" section without React (docs/extension-api.md, GET …/campaigns?phone=): for each
@@ -8,16 +8,16 @@ import { formatDateTime, sharedLabel, type Badge } from './thread-logic.js';
  * the campaign went overall, and whether the customer has opted out of marketing.
  */
 
-const CAMPAIGN_STATUSES: Record<string, Badge> = {
-  draft: { label: sharedLabel('campaign_draft'), variant: 'default' },
-  scheduled: { label: sharedLabel('campaign_scheduled'), variant: 'info' },
-  running: { label: sharedLabel('campaign_running'), variant: 'info' },
-  paused: { label: sharedLabel('campaign_paused'), variant: 'warning' },
-  completed: { label: sharedLabel('campaign_completed'), variant: 'success' },
+const CAMPAIGN_STATUSES: Record<string, BadgeKey> = {
+  draft: { key: 'campaign_draft', variant: 'default' },
+  scheduled: { key: 'campaign_scheduled', variant: 'info' },
+  running: { key: 'campaign_running', variant: 'info' },
+  paused: { key: 'campaign_paused', variant: 'warning' },
+  completed: { key: 'campaign_completed', variant: 'success' },
 };
 
-export function campaignStatusBadge(status: string): Badge {
-  return CAMPAIGN_STATUSES[status] ?? { label: status.replace(/_/g, ' '), variant: 'default' };
+export function campaignStatusBadge(status: string, lang: CardLanguage = ENGLISH): Badge {
+  return badgeOf(CAMPAIGN_STATUSES[status], lang, () => ({ label: status.replace(/_/g, ' '), variant: 'default' }));
 }
 
 export interface RecipientOutcome {
@@ -26,18 +26,21 @@ export interface RecipientOutcome {
   detail: string | null;
 }
 
-/** Why the campaign runner skipped a customer (core/src/campaigns: the recipient's `error`). */
+/** Why the campaign runner skipped a customer (core/src/campaigns: the recipient's `error`) → catalogue keys. */
 const SKIP_REASONS: Record<string, string> = {
-  opted_out: 'The customer had opted out of marketing messages',
-  opted_out_whatsapp: 'The customer had stopped promotions in WhatsApp',
-  marketing_limit_24h: 'The customer already got a marketing message in the last 24 hours',
+  opted_out: 'card_skip_opted_out',
+  opted_out_whatsapp: 'card_skip_opted_out_whatsapp',
+  marketing_limit_24h: 'card_skip_marketing_limit',
 };
 
-function errorDetail(r: CampaignRecipient): string | null {
+function errorDetail(r: CampaignRecipient, { t }: CardLanguage): string | null {
   if (r.error_code === null && r.error === null) return null;
-  if (r.error_code === null && r.status === 'skipped' && r.error !== null) return SKIP_REASONS[r.error] ?? r.error.replace(/_/g, ' ');
+  if (r.error_code === null && r.status === 'skipped' && r.error !== null) {
+    const reason = SKIP_REASONS[r.error];
+    return reason ? t(reason) : r.error.replace(/_/g, ' ');
+  }
   if (r.error_code === null) return r.error;
-  return `Error ${r.error_code}${r.error ? `: ${r.error}` : ''}`;
+  return r.error ? t('card_error_code_detail', { code: r.error_code, error: r.error }) : t('card_error_code', { code: r.error_code });
 }
 
 /**
@@ -45,42 +48,42 @@ function errorDetail(r: CampaignRecipient): string | null {
  * delivered ⊃ sent), a failure with its error (also when it failed after Meta accepted it), or
  * where it stands in the campaign before sending.
  */
-export function recipientOutcome(r: CampaignRecipient): RecipientOutcome {
+export function recipientOutcome(r: CampaignRecipient, lang: CardLanguage = ENGLISH): RecipientOutcome {
+  const { t } = lang;
   // Which state was reached is the shared rule (ui-shared); the card adds its labels and details.
   const outcome = sharedOutcome(r)!;
-  if (outcome.key === 'failed') return { badge: { label: sharedLabel('outcome_failed'), variant: 'error' }, detail: errorDetail(r) ?? 'No reason given' };
-  if (!RECIPIENT_STATUSES.has(r.status)) return { badge: { label: r.status.replace(/_/g, ' '), variant: 'default' }, detail: errorDetail(r) };
+  if (outcome.key === 'failed') return { badge: { label: t('outcome_failed'), variant: 'error' }, detail: errorDetail(r, lang) ?? t('card_no_reason') };
+  if (!RECIPIENT_STATUSES.has(r.status)) return { badge: { label: r.status.replace(/_/g, ' '), variant: 'default' }, detail: errorDetail(r, lang) };
   switch (outcome.key) {
     case 'skipped':
-      return { badge: { label: sharedLabel('outcome_skipped'), variant: 'default' }, detail: errorDetail(r) };
+      return { badge: { label: t('outcome_skipped'), variant: 'default' }, detail: errorDetail(r, lang) };
     case 'pending':
-      return { badge: { label: outcome.sending ? 'Sending' : sharedLabel('outcome_pending'), variant: 'info' }, detail: null };
+      return { badge: { label: outcome.sending ? t('card_outcome_sending') : t('outcome_pending'), variant: 'info' }, detail: null };
     case 'read':
-      return { badge: { label: sharedLabel('outcome_read'), variant: 'success' }, detail: null };
+      return { badge: { label: t('outcome_read'), variant: 'success' }, detail: null };
     case 'delivered':
-      return { badge: { label: sharedLabel('outcome_delivered'), variant: 'success' }, detail: null };
+      return { badge: { label: t('outcome_delivered'), variant: 'success' }, detail: null };
     default:
-      return { badge: { label: sharedLabel('outcome_sent'), variant: 'info' }, detail: null };
+      return { badge: { label: t('outcome_sent'), variant: 'info' }, detail: null };
   }
 }
 
 /** Recipient statuses of docs/extension-api.md; another one is shown as the server wrote it. */
 const RECIPIENT_STATUSES = new Set(['queued', 'sending', 'sent', 'failed', 'skipped']);
 
-const number = new Intl.NumberFormat('en-US');
-
-/** One compact line; a table of nine counts does not fit a record tab. */
-export function campaignTotals(c: CampaignCounts): string {
-  const parts = [`${number.format(c.sent)} sent`, `${number.format(c.delivered)} delivered`, `${number.format(c.read)} read`, `${number.format(c.failed)} failed`, `${number.format(c.replied)} replied`];
-  return `${parts.join(' · ')} of ${number.format(c.total)}`;
+/** One compact line (the catalogue's, as the WooCommerce timeline says it); a table of nine counts does not fit a record tab. */
+export function campaignTotals(c: CampaignCounts, { t, numbers }: CardLanguage = ENGLISH): string {
+  const n = new Intl.NumberFormat(numbers);
+  return t('campaign_totals_line', { sent: n.format(c.sent), delivered: n.format(c.delivered), read: n.format(c.read), failed: n.format(c.failed), replied: n.format(c.replied), total: n.format(c.total) });
 }
 
 /** The largest failure codes first (the server sorts and keeps ≤ 5), e.g. "131049 ×5, 131026 ×1". */
-export function topFailures(failures: Campaign['failures'], limit = 3): string | null {
+export function topFailures(failures: Campaign['failures'], limit = 3, { t, numbers }: CardLanguage = ENGLISH): string | null {
   if (failures.length === 0) return null;
-  const shown = failures.slice(0, limit).map((f) => `${f.code} ×${number.format(f.count)}`);
-  const more = failures.length - shown.length;
-  return `${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+  const n = new Intl.NumberFormat(numbers);
+  const list = failures.slice(0, limit).map((f) => `${f.code} ×${n.format(f.count)}`).join(', ');
+  const more = failures.length - Math.min(limit, failures.length);
+  return more > 0 ? t('card_failures_more', { list, count: more }) : list;
 }
 
 export interface CampaignView {
@@ -97,25 +100,26 @@ export interface CampaignView {
   failures: string | null;
 }
 
-export function campaignView(c: Campaign, timeZone?: string): CampaignView {
-  const outcome = c.recipient ? recipientOutcome(c.recipient) : null;
+export function campaignView(c: Campaign, timeZone?: string, lang: CardLanguage = ENGLISH): CampaignView {
+  const { t } = lang;
+  const outcome = c.recipient ? recipientOutcome(c.recipient, lang) : null;
   const replied = c.recipient?.replied === true;
-  const title = outcome ? `${c.name}: ${outcome.badge.label.toLowerCase()}${replied ? ', replied' : ''}` : c.name;
+  const title = outcome ? t(replied ? 'card_campaign_title_replied' : 'card_campaign_title', { name: c.name, outcome: outcome.badge.label.toLocaleLowerCase(lang.dates) }) : c.name;
   const when = c.recipient?.sent_at
-    ? `Sent ${formatDateTime(c.recipient.sent_at, timeZone)}`
+    ? t('card_sent_at', { date: formatDateTime(c.recipient.sent_at, timeZone, lang) })
     : c.started_at
-      ? `Started ${formatDateTime(c.started_at, timeZone)}`
-      : `Created ${formatDateTime(c.created_at, timeZone)}`;
+      ? t('card_started_at', { date: formatDateTime(c.started_at, timeZone, lang) })
+      : t('card_created_at', { date: formatDateTime(c.created_at, timeZone, lang) });
   return {
     id: c.id,
     title,
     template: `${c.template.name} (${c.template.language})`,
-    status: campaignStatusBadge(c.status),
+    status: campaignStatusBadge(c.status, lang),
     outcome,
     replied,
     when,
-    totals: campaignTotals(c.counts),
-    failures: topFailures(c.failures),
+    totals: campaignTotals(c.counts, lang),
+    failures: topFailures(c.failures, 3, lang),
   };
 }
 
@@ -125,27 +129,29 @@ export interface OptOutView {
 }
 
 /** The customer asked not to receive marketing: campaigns of the number leave them out. */
-export function optOutView(o: OptOut | null, timeZone?: string): OptOutView | null {
+export function optOutView(o: OptOut | null, timeZone?: string, lang: CardLanguage = ENGLISH): OptOutView | null {
   if (!o) return null;
-  const at = formatDateTime(o.at, timeZone);
+  const { t } = lang;
+  const at = formatDateTime(o.at, timeZone, lang);
   const detail = o.detail?.trim() ? o.detail.trim() : null;
+  const source = o.source.replace(/_/g, ' ');
   let how: string;
   switch (o.source) {
     case 'keyword':
-      how = detail ? `Wrote "${detail}"` : 'Wrote an opt-out keyword';
+      how = detail ? t('card_optout_wrote', { detail }) : t('card_optout_keyword');
       break;
     case '131050':
     case 'whatsapp':
-      how = 'Stopped marketing messages from this business in WhatsApp';
+      how = t('card_optout_whatsapp');
       break;
     case 'crm':
-      how = detail ? `Opted out in a CRM (${detail})` : 'Opted out in a CRM';
+      how = detail ? t('card_optout_crm_detail', { detail }) : t('card_optout_crm');
       break;
     case 'api':
-      how = detail ? `Opted out through the CoEx API (${detail})` : 'Opted out through the CoEx API';
+      how = detail ? t('card_optout_api_detail', { detail }) : t('card_optout_api');
       break;
     default:
-      how = detail ? `Opted out (${o.source.replace(/_/g, ' ')}: ${detail})` : `Opted out (${o.source.replace(/_/g, ' ')})`;
+      how = detail ? t('card_optout_other_detail', { source, detail }) : t('card_optout_other', { source });
   }
-  return { title: sharedLabel('opt_out'), body: `${how} on ${at}. Marketing campaigns leave this customer out; service replies and utility templates still reach them.` };
+  return { title: t('opt_out'), body: t('card_optout_body', { how, date: at }) };
 }

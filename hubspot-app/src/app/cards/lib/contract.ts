@@ -29,6 +29,18 @@ export const botSchema = z.object({
 });
 export type Bot = z.infer<typeof botSchema>;
 
+/**
+ * Who answers the customer under Meta's Conversation Routing: `coex`, `meta_agent` or `other_app`.
+ * Free-form (a new holder must not break the card: ui-shared's controlView reads any non-`coex`
+ * holder as another app); `since` is read leniently for the same reason.
+ */
+export const controlSchema = z.object({
+  holder: z.string(),
+  app_id: z.union([z.string(), z.number()]).nullable().optional().transform((v) => (v == null ? null : String(v))),
+  since: z.string().nullable().optional().transform((v) => v ?? null),
+});
+export type Control = z.infer<typeof controlSchema>;
+
 export const threadSchema = z.object({
   id,
   contact_name: z.string().nullable(),
@@ -36,6 +48,8 @@ export const threadSchema = z.object({
   /** The business number the thread is on: its WhatsApp Business Account's templates are the ones to offer. */
   phone_number_id: z.string().regex(/^\d+$/).nullable().optional().transform((v) => v ?? null),
   bot: botSchema,
+  /** Absent on servers older than Conversation Routing (2026-12): read as CoEx holding the thread. */
+  control: controlSchema.nullable().optional().transform((v) => v ?? null),
   window: z.object({
     open: z.boolean(),
     closes_at: isoTimestamp.nullable().optional().transform((v) => v ?? null),

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { campaignsResponseSchema, errorBodySchema, templatesResponseSchema, threadResponseSchema, type CampaignsResponse, type TemplatesResponse, type ThreadResponse } from './contract.js';
-import type { BotAction } from './thread-logic.js';
+import { ENGLISH, type BotAction, type CardLanguage } from './thread-logic.js';
 
 /*
  * Requests to the CoEx extension API, independent of how they travel. In HubSpot they go through
@@ -140,63 +140,57 @@ export class CoexApiError extends Error {
   }
 }
 
-const NOT_FOUND_MESSAGE = 'CoEx does not know this conversation any more. Refresh the card.';
-
-/** Stable `code`s of the extension API (docs/extension-api.md) → what the person can do about it. */
+/** Stable `code`s of the extension API (docs/extension-api.md) → what the person can do about it (catalogue keys). */
 const CODE_MESSAGES: Record<string, string> = {
-  window_closed: 'The 24-hour window is closed: only an approved template can be sent.',
-  number_not_connected: 'The business WhatsApp number is disconnected from CoEx. Reconnect it in CoEx, then try again.',
-  recipient_unknown: 'This WhatsApp user has no phone number CoEx can send to.',
-  invalid_message: 'WhatsApp refused the message as written. Check the template and its language.',
-  send_failed: 'WhatsApp refused the message after several tries.',
-  invalid_phone: 'The phone number on this record is not a valid phone number.',
-  unknown_account: 'This HubSpot account is not connected to a CoEx workspace.',
-  not_configured: 'The CoEx server has no HubSpot app secret configured.',
-  bad_signature: 'CoEx could not verify the request: the HubSpot app secret on the server does not match this app.',
-  expired: 'CoEx refused the request as too old: the server clock may be wrong.',
+  window_closed: 'card_err_window_closed',
+  number_not_connected: 'card_err_number_not_connected',
+  recipient_unknown: 'card_err_recipient_unknown',
+  invalid_message: 'card_err_invalid_message',
+  send_failed: 'card_err_send_failed',
+  invalid_phone: 'card_err_invalid_phone',
+  unknown_account: 'card_err_unknown_account',
+  not_configured: 'card_err_not_configured',
+  bad_signature: 'card_err_bad_signature',
+  expired: 'card_err_expired',
   // HubSpot's own automatic retry of a request CoEx had already accepted.
-  replayed: 'CoEx had already received this request. Refresh the card to see its result.',
-  not_found: NOT_FOUND_MESSAGE,
-  no_number: 'This CoEx workspace has no WhatsApp number connected yet.',
-  templates_unavailable: 'WhatsApp did not give CoEx the list of approved templates, and CoEx has none saved yet. Try again in a moment.',
+  replayed: 'card_err_replayed',
+  not_found: 'card_err_not_found',
+  no_number: 'card_err_no_number',
+  templates_unavailable: 'card_err_templates_unavailable',
 };
 
-/** A sentence for the person looking at the card. */
-export function describeError(error: unknown): string {
+/** A sentence for the person looking at the card. The server's own words (`error`), when added, stay as it wrote them. */
+export function describeError(error: unknown, { t }: CardLanguage = ENGLISH): string {
   if (!(error instanceof CoexApiError)) return error instanceof Error ? error.message : String(error);
-  if (error.kind === 'network') return 'Could not reach the CoEx server. Check that it is online and that its URL is in the app\'s permitted URLs.';
-  if (error.kind === 'bad_response') return 'The CoEx server answered with data this card does not understand. The server and the HubSpot app may be different versions.';
+  if (error.kind === 'network') return t('card_err_network');
+  if (error.kind === 'bad_response') return t('card_err_bad_response');
   // A feature this server was started without (e.g. templates_not_configured).
-  if (error.status === 501) return `The CoEx server does not offer this: ${error.message}`;
+  if (error.status === 501) return t('card_err_not_offered', { message: error.message });
   const known = error.code ? CODE_MESSAGES[error.code] : undefined;
-  if (known) return known;
+  if (known) return t(known);
   switch (error.status) {
     case 401:
     case 403:
-      return 'CoEx refused the request: this HubSpot account is not connected to a CoEx workspace, or the app\'s secret does not match.';
+      return t('card_err_refused_auth');
     case 404:
-      return NOT_FOUND_MESSAGE;
+      return t('card_err_not_found');
     case 429:
-      return 'Too many requests right now. Try again in a moment.';
+      return t('card_err_rate_limited');
     default:
-      return error.status !== null && error.status >= 500
-        ? `The CoEx server had a problem (HTTP ${error.status}). Try again in a moment.`
-        : `CoEx refused the request (HTTP ${error.status ?? '?'}): ${error.message}`;
+      return error.status !== null && error.status >= 500 ? t('card_err_server', { status: error.status }) : t('card_err_refused', { status: error.status ?? '?', message: error.message });
   }
 }
 
 /** For GET …/templates, where a 404 is about the business number, not the conversation. */
-export function describeTemplatesError(error: unknown): string {
-  if (error instanceof CoexApiError && error.kind === 'http' && error.status === 404) {
-    return 'The WhatsApp number of this conversation is no longer part of your CoEx workspace, or this CoEx server is too old to list templates.';
-  }
-  return describeError(error);
+export function describeTemplatesError(error: unknown, lang: CardLanguage = ENGLISH): string {
+  if (error instanceof CoexApiError && error.kind === 'http' && error.status === 404) return lang.t('card_err_templates_not_found');
+  return describeError(error, lang);
 }
 
 /** For GET …/campaigns, which has no 404 of its own: one means a server without the route. */
-export function describeCampaignsError(error: unknown): string {
-  if (error instanceof CoexApiError && error.kind === 'http' && error.status === 404) return 'This CoEx server does not report campaigns yet: update it.';
-  return describeError(error);
+export function describeCampaignsError(error: unknown, lang: CardLanguage = ENGLISH): string {
+  if (error instanceof CoexApiError && error.kind === 'http' && error.status === 404) return lang.t('card_err_campaigns_not_found');
+  return describeError(error, lang);
 }
 
 async function send(fetcher: CoexFetch, req: CoexRequest): Promise<CoexFetchResponse> {

@@ -1,7 +1,7 @@
 import type { ApprovedTemplate, TemplatesResponse } from './contract.js';
 import type { BodyParameters } from './requests.js';
 import { templateBodyParameters, templatePreview } from './vendor/ui-shared/index.js';
-import { formatDateTime, sharedLabel, type Badge } from './thread-logic.js';
+import { ENGLISH, formatDateTime, type Badge, type CardLanguage } from './thread-logic.js';
 
 /*
  * The template picker without React (docs/extension-api.md, GET …/templates): which approved
@@ -33,13 +33,15 @@ export function findTemplate(templates: readonly ApprovedTemplate[], value: stri
   return templates.find((t) => t.sendable && templateValue(t) === value) ?? null;
 }
 
-/** Why approved templates are missing from the picker, e.g. "2 approved templates cannot be sent from here: needs an image header; authentication template." */
-export function unsendableSummary(templates: readonly ApprovedTemplate[]): string | null {
-  const unsendable = templates.filter((t) => !t.sendable);
+/**
+ * Why approved templates are missing from the picker, e.g. "2 approved templates cannot be sent
+ * from here: needs an image header; authentication template." (the reasons are the server's words).
+ */
+export function unsendableSummary(templates: readonly ApprovedTemplate[], { t }: CardLanguage = ENGLISH): string | null {
+  const unsendable = templates.filter((tpl) => !tpl.sendable);
   if (unsendable.length === 0) return null;
-  const reasons = [...new Set(unsendable.map((t) => t.unsendable_reason ?? 'not supported by the reply box'))];
-  const what = unsendable.length === 1 ? '1 approved template cannot' : `${unsendable.length} approved templates cannot`;
-  return `${what} be sent from here: ${reasons.join('; ')}.`;
+  const reasons = [...new Set(unsendable.map((tpl) => tpl.unsendable_reason ?? t('card_unsendable_default')))];
+  return t('card_unsendable', { count: unsendable.length, reasons: reasons.join('; ') });
 }
 
 export interface TemplateListView {
@@ -51,18 +53,14 @@ export interface TemplateListView {
   stale: Badge | null;
 }
 
-export function templateListView(res: TemplatesResponse, timeZone?: string): TemplateListView {
+export function templateListView(res: TemplatesResponse, timeZone?: string, lang: CardLanguage = ENGLISH): TemplateListView {
+  const { t } = lang;
   const options = templatePickerOptions(res.templates);
-  const empty =
-    options.length > 0
-      ? null
-      : res.templates.length === 0
-        ? 'This WhatsApp Business Account has no approved templates. Create one in WhatsApp Manager and wait for Meta to approve it.'
-        : 'None of the approved templates can be sent from this card.';
+  const empty = options.length > 0 ? null : res.templates.length === 0 ? t('card_templates_none') : t('card_templates_none_sendable');
   const stale = res.stale
-    ? { label: res.fetched_at ? `Template list may be out of date (from ${formatDateTime(res.fetched_at, timeZone)})` : 'Template list may be out of date', variant: 'warning' as const }
+    ? { label: res.fetched_at ? t('card_templates_stale_from', { date: formatDateTime(res.fetched_at, timeZone, lang) }) : t('card_templates_stale'), variant: 'warning' as const }
     : null;
-  return { options, empty, unsendable: unsendableSummary(res.templates), stale };
+  return { options, empty, unsendable: unsendableSummary(res.templates, lang), stale };
 }
 
 export interface ParameterField {
@@ -71,8 +69,8 @@ export interface ParameterField {
   label: string;
 }
 
-export function parameterFields(t: ApprovedTemplate): ParameterField[] {
-  return t.parameters.names.map((name) => ({ name, label: t.parameters.format === 'positional' ? `Parameter ${name}` : name }));
+export function parameterFields(tpl: ApprovedTemplate, { t }: CardLanguage = ENGLISH): ParameterField[] {
+  return tpl.parameters.names.map((name) => ({ name, label: tpl.parameters.format === 'positional' ? t('card_parameter', { name }) : name }));
 }
 
 /** The server's limit for one body parameter (core/src/api/reply.ts). */
@@ -82,11 +80,12 @@ export const MAX_PARAMETER_LENGTH = 1024;
  * WhatsApp refuses a body parameter with a line break, a tab or more than four spaces in a row
  * (Graph API error 132018), so the card says so before sending instead of after.
  */
-export function parameterProblem(value: string): string | null {
-  if (value.trim() === '') return sharedLabel('param_required');
-  if (value.trim().length > MAX_PARAMETER_LENGTH) return `At most ${MAX_PARAMETER_LENGTH} characters`;
-  if (/[\n\r\t]/.test(value)) return 'No line breaks or tabs';
-  if (/ {5,}/.test(value)) return 'No more than 4 spaces in a row';
+export function parameterProblem(value: string, { t }: CardLanguage = ENGLISH): string | null {
+  if (value.trim() === '') return t('param_required');
+  // The catalogue's sentence names the limit (1024, MAX_PARAMETER_LENGTH).
+  if (value.trim().length > MAX_PARAMETER_LENGTH) return t('param_too_long');
+  if (/[\n\r\t]/.test(value)) return t('card_param_line_breaks');
+  if (/ {5,}/.test(value)) return t('card_param_spaces');
   return null;
 }
 
@@ -98,14 +97,14 @@ export type ParameterCheck =
  * Every placeholder must have a value. Positional → an array in placeholder order; named → an
  * object keyed by name; no placeholders → no `body_parameters` at all.
  */
-export function checkParameters(t: ApprovedTemplate, values: Readonly<Record<string, string>>): ParameterCheck {
+export function checkParameters(tpl: ApprovedTemplate, values: Readonly<Record<string, string>>, lang: CardLanguage = ENGLISH): ParameterCheck {
   const problems: Record<string, string> = {};
-  for (const name of t.parameters.names) {
-    const problem = parameterProblem(values[name] ?? '');
+  for (const name of tpl.parameters.names) {
+    const problem = parameterProblem(values[name] ?? '', lang);
     if (problem) problems[name] = problem;
   }
   if (Object.keys(problems).length > 0) return { ok: false, problems };
-  return { ok: true, bodyParameters: templateBodyParameters({ format: t.parameters.format, names: t.parameters.names }, values) };
+  return { ok: true, bodyParameters: templateBodyParameters({ format: tpl.parameters.format, names: tpl.parameters.names }, values) };
 }
 
 /**

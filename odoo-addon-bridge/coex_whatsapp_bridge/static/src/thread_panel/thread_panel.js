@@ -6,6 +6,7 @@ import {
     buildTimeline,
     campaignsView,
     composerMode,
+    controlView,
     isWindowClosedError,
     jsonRpcBody,
     nextScrollTop,
@@ -31,6 +32,11 @@ function labels() {
         bot_handoff: _t("Customer asked for a person"),
         bot_off: _t("Bot off"),
         bot_unknown: _t("Bot state unknown"),
+        control_meta_agent: _t("Meta's AI agent is handling this chat"),
+        control_other_app: _t("Another app is handling this chat"),
+        control_meta_agent_detail: _t("CoEx's agent stays silent while Meta's agent has this chat. A text reply sent from here takes it back once WhatsApp accepts it (a template does not); CoEx's agent then stays paused for its quiet period, as after any reply from a person."),
+        control_other_app_detail: _t("CoEx's agent stays silent while the other app has this chat. A text reply sent from here takes it back once WhatsApp accepts it (a template does not); CoEx's agent then stays paused for its quiet period, as after any reply from a person."),
+        control_since: _t("since"),
         pause: _t("Pause bot"),
         resume: _t("Resume bot"),
         off: _t("Turn bot off"),
@@ -221,6 +227,11 @@ export class CoexThreadPanel extends Component {
 
     get bot() {
         return botView(this.state.payload?.thread?.bot, Date.now());
+    }
+
+    /** Meta's agent or another app holds the chat (CoEx's agent is silent); null while CoEx holds it. */
+    get control() {
+        return controlView(this.state.payload?.thread?.control);
     }
 
     get sync() {

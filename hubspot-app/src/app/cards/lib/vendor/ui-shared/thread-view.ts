@@ -308,6 +308,48 @@ export function botView(botInput: unknown, nowMs: number): BotView | null {
   };
 }
 
+// ── who holds the thread (Meta's Conversation Routing) ──
+
+export interface ControlView {
+  /** Who answers the customer instead of CoEx. */
+  holder: 'meta_agent' | 'other_app';
+  labelKey: 'control_meta_agent' | 'control_other_app';
+  /** What that means for CoEx's agent and for a reply sent from the CRM. */
+  detailKey: 'control_meta_agent_detail' | 'control_other_app_detail';
+  /** The other app's Meta app id, when Meta named it. */
+  appId: string | null;
+  /** When the holder last changed (epoch ms), or null when unknown. */
+  since: number | null;
+}
+
+const CONTROL_KEYS = {
+  meta_agent: { labelKey: 'control_meta_agent', detailKey: 'control_meta_agent_detail' },
+  other_app: { labelKey: 'control_other_app', detailKey: 'control_other_app_detail' },
+} as const;
+
+/**
+ * `thread.control` of GET /thread → what to show next to the bot state, or null when there is
+ * nothing to say: CoEx holds the thread (the normal case), or the server sent no readable `control`
+ * (an older server, garbage). The server's agent answers only while the holder is exactly `coex`
+ * (core/src/agent/orchestrator.ts), so any other holder it may name one day reads as another app:
+ * CoEx's agent is silent either way.
+ */
+export function controlView(input: unknown): ControlView | null {
+  const control = record(input);
+  const holder = control?.holder;
+  if (!control || typeof holder !== 'string' || holder.trim() === '' || holder === 'coex') {
+    return null;
+  }
+  const known = holder === 'meta_agent' ? 'meta_agent' : 'other_app';
+  const appId = control.app_id;
+  return {
+    holder: known,
+    ...CONTROL_KEYS[known],
+    appId: known === 'other_app' && (typeof appId === 'string' || typeof appId === 'number') && String(appId).trim() !== '' ? String(appId).trim() : null,
+    since: parseTimestamp(control.since),
+  };
+}
+
 // ── history sync ──
 
 /** Progress comes as 0..1, 0..100, or { percent }: normalise to an integer percentage or null. */
