@@ -303,7 +303,7 @@ export async function reconcileStatuses(trx: Trx, phoneNumberId: string, wamids:
     from (
       select distinct on (wamid) wamid, status, status_rank, provider_timestamp, errors
       from message_statuses
-      where phone_number_id = ${phoneNumberId} and wamid in (${sql.join(wamids)})
+      where phone_number_id = ${phoneNumberId} and wamid = any(${wamids}::text[])
       order by wamid, status_rank desc
     ) s
     where m.phone_number_id = ${phoneNumberId} and m.wamid = s.wamid and s.status_rank > m.status_rank
@@ -326,7 +326,8 @@ export async function reconcileMutations(trx: Trx, phoneNumberId: string, wamids
     .selectFrom('message_mutations')
     .selectAll()
     .where('phone_number_id', '=', phoneNumberId)
-    .where('target_wamid', 'in', wamids)
+    // One array parameter, not one per wamid (a batch holds up to a thousand).
+    .where(sql<boolean>`target_wamid = any(${wamids}::text[])`)
     .orderBy('provider_timestamp')
     .execute();
   for (const mu of pending) {

@@ -162,7 +162,7 @@ export class InboxProcessor {
       await this.db
         .updateTable('webhook_inbox')
         .set({ attempts: sql`attempts + 1`, last_error: errorText(error), next_attempt_at: retryAt(delayMs) })
-        .where('id', 'in', rows.map((r) => r.id))
+        .where(sql<boolean>`id = any(${rows.map((r) => r.id)}::bigint[])`)
         .execute();
       this.logger.warn({ partitionKey, deliveries: rows.length, attempts, retryInMs: delayMs, err: errorText(error) }, 'inbox batch failed (transient); retrying soon');
       this.metrics?.processed('error', rows.length);
@@ -329,7 +329,7 @@ export class InboxProcessor {
     await trx
       .updateTable('webhook_inbox')
       .set({ processed_at: sql`now()`, attempts: sql`attempts + 1`, last_error: null, outcome: JSON.stringify({ batch: rows.length, ...summarize(outcome) }) })
-      .where('id', 'in', rows.map((r) => r.id))
+      .where(sql<boolean>`id = any(${rows.map((r) => r.id)}::bigint[])`)
       .execute();
     if (outcome.unknown > 0) this.metrics?.unknown(outcome.unknown);
   }
