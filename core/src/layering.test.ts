@@ -4,8 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 /**
- * The folders of core/src form layers; a few import edges would tie them in a knot again. This test
- * reads every import of every file (tests included) and fails on a forbidden edge, naming the file.
+ * The folders of core/src form layers; a few import edges would tie them in a knot again: language/
+ * importing a capability, agent/ and campaigns/ importing each other, a capability module importing
+ * another's (they are composed by runtime.ts). This test reads every import of every file (tests
+ * included) and fails on a forbidden edge, naming the file.
  */
 const SRC = dirname(fileURLToPath(import.meta.url));
 
@@ -15,6 +17,8 @@ interface Edge {
   /** The first folder of the importing and of the imported file ('' for files at core/src's top). */
   from: string;
   to: string;
+  /** The imported file, relative to core/src (as written: `.js`). */
+  target: string;
   specifier: string;
 }
 
@@ -44,7 +48,7 @@ function importEdges(): Edge[] {
       if (!specifier.startsWith('.')) continue;
       const target = relative(SRC, resolve(dirname(path), specifier)).split(sep).join('/');
       if (target.startsWith('..')) continue;
-      edges.push({ file, from: folderOf(file), to: folderOf(target), specifier });
+      edges.push({ file, from: folderOf(file), to: folderOf(target), target, specifier });
     }
   }
   return edges;
@@ -55,6 +59,12 @@ const FORBIDDEN: Array<{ forbids(e: Edge): boolean; why: string }> = [
   { forbids: (e) => e.from === 'language' && e.to !== 'language', why: 'language/ is below every capability: it imports nothing else from core/src' },
   { forbids: (e) => e.from === 'agent' && e.to === 'campaigns', why: 'agent/ and campaigns/ do not import each other (shared language handling is in language/)' },
   { forbids: (e) => e.from === 'campaigns' && e.to === 'agent', why: 'agent/ and campaigns/ do not import each other (shared language handling is in language/)' },
+  {
+    // A capability module (`<folder>/capability.ts`) is composed by the root (runtime.ts); what one
+    // capability needs from another is passed to it there, so capability modules never import each other.
+    forbids: (e) => e.from !== '' && e.to !== e.from && /(^|\/|-)capability\.js$/.test(e.target) && e.target !== 'capability.js',
+    why: 'only the root (runtime.ts) imports capability modules of other folders',
+  },
 ];
 
 describe('core/src layering', () => {
@@ -65,6 +75,7 @@ describe('core/src layering', () => {
     expect(edges).toContainEqual(expect.objectContaining({ file: 'agent/orchestrator.ts', to: 'language' }));
     expect(edges).toContainEqual(expect.objectContaining({ file: 'campaigns/opt-outs.ts', to: 'language' }));
     expect(edges).toContainEqual(expect.objectContaining({ file: 'language/detect.ts', to: 'language' }));
+    expect(edges).toContainEqual(expect.objectContaining({ file: 'runtime.ts', target: 'crm/capability.js' }));
     // `await import('./transcription/local-whisper.js')`: dynamic imports count too.
     expect(edges.some((e) => e.specifier.endsWith('/local-whisper.js'))).toBe(true);
   });
