@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { wantsHuman } from '../core/src/agent/handoff-intent.js';
+import { wantsHuman } from '../core/src/language/handoff-intent.js';
 
 const exampleSchema = z.strictObject({
   text: z.string(),

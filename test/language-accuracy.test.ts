@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { detectLanguage } from '../core/src/agent/language.js';
+import { detectLanguage } from '../core/src/language/detect.js';
 
 const tagSchema = z.enum(['darija_arabic', 'darija_latin', 'french', 'msa', 'english', 'mixed', 'unknown']);
 const exampleSchema = z.strictObject({

@@ -4,7 +4,7 @@ import { backends } from './helpers/backends.js';
 import { startTestServer, type TestServer } from './helpers/runtime.js';
 import { FakeHubSpot } from './fakes/hubspot.js';
 import * as P from '../core/src/whatsapp/payloads.js';
-import { QUEUES } from '../core/src/jobs.js';
+import { CRM_QUEUE } from '../core/src/crm/capability.js';
 import { CampaignLanePacer, campaignLaneKey, DEFAULT_CAMPAIGN_SHARE } from '../core/src/campaigns/lane-pacer.js';
 
 /**
@@ -31,7 +31,7 @@ describe.each(backends())('README promises on the CRM outbox and the campaign la
     expect(res.status).toBe(201);
     connectionId = ((await res.json()) as { connection: { id: string } }).connection.id;
     // Only this test drains the outbox: the runtime's own CRM job would race it for the same rows.
-    await s.runtime.boss.offWork(QUEUES.crm);
+    await s.runtime.boss.offWork(CRM_QUEUE.name);
     await s.runtime.db.insertInto('whatsapp_numbers').values({ phone_number_id: N.phoneNumberId, tenant_id: 'atlas', display_phone_number: N.displayPhoneNumber, waba_id: N.wabaId, verified_name: null, access_token_enc: null, connection_reason: null, connection_changed_at: null, last_echo_at: null }).execute();
   });
   afterAll(async () => {

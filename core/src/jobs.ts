@@ -1,21 +1,13 @@
-import { fromKysely, type Job, type JobWithMetadata, type PgBoss } from 'pg-boss';
+import { fromKysely, type Job, type JobWithMetadata, type PgBoss, type Queue } from 'pg-boss';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from './db/schema.js';
 
-/**
- * Follow-up work after a delivery is applied, on pg-boss queues. Jobs are enqueued inside the
- * transaction that applied the delivery (`trx`), so they exist exactly when the data they refer to
- * does. Handlers are idempotent: pg-boss delivers at least once.
- */
-export const QUEUES = {
-  media: 'coex-media',
-  transcribe: 'coex-transcribe',
-  agent: 'coex-agent',
-  crm: 'coex-crm',
-  sendRetry: 'coex-send-retry',
-} as const;
-export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+/** A pg-boss queue a capability owns: its name and options (retries, expiry, policy). */
+export interface QueueSpec {
+  name: string;
+  options: Omit<Queue, 'name'>;
+}
 
 export interface EnqueueOptions {
   trx?: Kysely<Database>;
@@ -26,18 +18,18 @@ export interface EnqueueOptions {
 /** How soon a job of a dead worker is noticed (pg-boss's minimum is 10). */
 export const JOB_HEARTBEAT_SECONDS = 15;
 
+/**
+ * Follow-up work after a delivery is applied, on pg-boss queues. Each capability declares its own
+ * queues (`QueueSpec`: name and options, in its `capability.ts`); the root creates them all at
+ * start-up. Jobs are enqueued inside the transaction that applied a delivery (`trx`), so they exist
+ * exactly when the data they refer to does. Handlers are idempotent: pg-boss delivers at least once.
+ */
 export class Jobs {
   constructor(private readonly boss: PgBoss, private readonly logger: Logger) {}
 
-  async init(): Promise<void> {
-    const defs: Array<[QueueName, Record<string, unknown>]> = [
-      [QUEUES.media, { retryLimit: 6, retryDelay: 5, retryBackoff: true, retryDelayMax: 600, expireInSeconds: 300 }],
-      [QUEUES.transcribe, { retryLimit: 4, retryDelay: 10, retryBackoff: true, retryDelayMax: 900, expireInSeconds: 600 }],
-      [QUEUES.agent, { retryLimit: 3, retryDelay: 5, retryBackoff: true, retryDelayMax: 120, expireInSeconds: 300 }],
-      [QUEUES.sendRetry, { retryLimit: 3, retryDelay: 30, retryBackoff: true, expireInSeconds: 120 }],
-      [QUEUES.crm, { policy: 'stately', retryLimit: 1000, retryDelay: 5, retryBackoff: true, retryDelayMax: 900, expireInSeconds: 900 }],
-    ];
-    for (const [name, options] of defs) {
+  /** Creates the queues (an existing queue keeps its options; only its heartbeat is brought up to date). */
+  async init(queues: readonly QueueSpec[]): Promise<void> {
+    for (const { name, options } of queues) {
       // Heartbeats: a job held by a process that died (kill -9) is retried within about a
       // heartbeat, instead of blocking its singleton key (CRM connection) until expireInSeconds.
       const withHeartbeat = { ...options, heartbeatSeconds: JOB_HEARTBEAT_SECONDS };
@@ -48,8 +40,8 @@ export class Jobs {
     }
   }
 
-  async enqueue(name: QueueName, data: object, opts: EnqueueOptions = {}): Promise<void> {
-    await this.boss.send(name, data, {
+  async enqueue(queue: QueueSpec, data: object, opts: EnqueueOptions = {}): Promise<void> {
+    await this.boss.send(queue.name, data, {
       ...(opts.trx ? { db: fromKysely(opts.trx) } : {}),
       ...(opts.startAfterSeconds ? { startAfter: opts.startAfterSeconds } : {}),
       ...(opts.singletonKey ? { singletonKey: opts.singletonKey } : {}),
@@ -60,7 +52,8 @@ export class Jobs {
    * Runs a handler per job. `lastAttempt` tells the handler this is its final try, so it can record a
    * visible failure instead of leaving the item pending forever.
    */
-  async work<T extends object>(name: QueueName, handler: (data: T, ctx: { lastAttempt: boolean; jobId: string }) => Promise<void>, concurrency = 2): Promise<string> {
+  async work<T extends object>(queue: QueueSpec, handler: (data: T, ctx: { lastAttempt: boolean; jobId: string }) => Promise<void>, concurrency = 2): Promise<string> {
+    const { name } = queue;
     return this.boss.work<T>(name, { batchSize: 1, localConcurrency: concurrency, pollingIntervalSeconds: 0.5, includeMetadata: true }, async (jobs: JobWithMetadata<T>[] | Job<T>[]) => {
       for (const job of jobs as JobWithMetadata<T>[]) {
         const lastAttempt = job.retryCount >= job.retryLimit;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { detectLanguage, type BaseLanguage } from './language.js';
+import { detectLanguage, type BaseLanguage } from '../language/detect.js';
 import { DEFAULT_TEXTS, OfflineFaqResponder, businessProfileSchema, matchFaq } from './offline-responder.js';
 import type { AgentDecision, AgentTools, AgentTurnInput, BusinessProfile, LanguageTag } from './provider.js';
 

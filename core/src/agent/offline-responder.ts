@@ -13,10 +13,10 @@
  *    prices or facts of its own.
  */
 import { z } from 'zod';
-import { detectLanguage, type BaseLanguage } from './language.js';
-import { wantsHuman } from './handoff-intent.js';
+import { detectLanguage, type BaseLanguage } from '../language/detect.js';
+import { wantsHuman } from '../language/handoff-intent.js';
 import type { AgentDecision, AgentProvider, AgentTools, AgentTurnInput, BusinessProfile, LanguageTag } from './provider.js';
-import { ARABIC_LETTER, canonicalPhrase, canonicalTokens, consonantSkeleton, editDistance, phoneticKey, squeeze, stemVariants, tokenize } from './text-normalize.js';
+import { ARABIC_LETTER, canonicalPhrase, canonicalTokens, consonantSkeleton, editDistance, phoneticKey, squeeze, stemVariants, tokenize } from '../language/text-normalize.js';
 
 // ---------------------------------------------------------------------------------------------
 // Profile schema (the file a tenant edits, e.g. examples/knowledge/atlas-shop.json)

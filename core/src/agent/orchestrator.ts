@@ -5,9 +5,9 @@ import type { LiveMessage } from '../store/apply.js';
 import { setBotState } from '../store/bot.js';
 import type { SendService } from '../outbound/send-service.js';
 import { isWindowOpen } from '../outbound/window.js';
-import { detectLanguage } from './language.js';
-import { wantsHuman } from './handoff-intent.js';
-import { isOptIn, isOptOut } from '../campaigns/opt-out.js';
+import { detectLanguage } from '../language/detect.js';
+import { wantsHuman } from '../language/handoff-intent.js';
+import { isOptIn, isOptOut } from '../language/opt-out-keywords.js';
 import { businessProfileSchema } from './offline-responder.js';
 import type { AgentDecision, AgentProvider, AgentTools, BusinessProfile, ConversationItem } from './provider.js';
 

@@ -4,7 +4,10 @@
  * only decides what to say.
  */
 
-export type LanguageTag = 'darija_arabic' | 'darija_latin' | 'french' | 'msa' | 'english' | 'mixed' | 'unknown';
+import type { LanguageTag } from '../language/detect.js';
+
+// Defined beside the detector that produces it (core/src/language/); re-exported for providers.
+export type { LanguageTag };
 
 export interface ConversationItem {
   role: 'customer' | 'business';

@@ -1,4 +1,3 @@
-export { isOptIn, isOptOut } from './opt-out.js';
 export {
   clearOptOut,
   isOptedOut,

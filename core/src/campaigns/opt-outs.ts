@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database, OptOutSource } from '../db/schema.js';
 import type { LiveMessage } from '../store/apply.js';
-import { isOptIn, isOptOut } from './opt-out.js';
+import { isOptIn, isOptOut } from '../language/opt-out-keywords.js';
 
 /**
  * Marketing opt-outs per number and customer (wa_id). A row in `opt_outs` excludes the customer

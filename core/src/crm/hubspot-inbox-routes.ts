@@ -29,7 +29,7 @@ export interface HubSpotInboxRouterOptions {
   clientSecret?: string | undefined;
   /** The public origin HubSpot calls; HubSpot signs the full URL. Default: protocol and Host header. */
   publicBaseUrl?: string | undefined;
-  /** Queues the connection's CRM outbox run inside `trx` (the runtime's QUEUES.crm job). */
+  /** Queues the connection's CRM outbox run inside `trx` (the CRM capability's job, crm/capability.ts). */
   wake: (connectionId: string, trx: Kysely<Database>) => Promise<void>;
   now?: () => number;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isOptIn, isOptOut, MAX_TOKENS } from './opt-out.js';
+import { isOptIn, isOptOut, MAX_TOKENS } from './opt-out-keywords.js';
 
 describe('isOptOut', () => {
   const optOuts = [

@@ -28,9 +28,10 @@
  *      evidence and is non-zero, else msa. Arabic text with no dialect or standard markers at all
  *      ("السلام عليكم", "شكرا") is msa: it is written in the standard form (see the fixture README).
  */
-import type { LanguageTag } from './provider.js';
 import { ARABIC_LETTER, LATIN_LETTER, normalizeText, squeeze, tokenScript, tokenize } from './text-normalize.js';
 
+/** What the agent answers in: a base language, real code-switching (`mixed`), or `unknown`. */
+export type LanguageTag = 'darija_arabic' | 'darija_latin' | 'french' | 'msa' | 'english' | 'mixed' | 'unknown';
 export type BaseLanguage = 'darija_arabic' | 'darija_latin' | 'french' | 'msa' | 'english';
 export type Script = 'arabic' | 'latin' | 'mixed' | 'none';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BASE_LANGUAGES, detectLanguage, detectScript } from './language.js';
+import { BASE_LANGUAGES, detectLanguage, detectScript } from './detect.js';
 
 describe('detectLanguage', () => {
   const cases: Array<[string, string, string]> = [

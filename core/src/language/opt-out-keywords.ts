@@ -13,7 +13,7 @@
  * diacritics, Arabizi digits, repeated letters), so "STOP!!", "Arrêtez", "arretez" and
  * "بركاا" all match.
  */
-import { canonicalPhrase, canonicalTokens, segmentPhrases } from '../agent/text-normalize.js';
+import { canonicalPhrase, canonicalTokens, segmentPhrases } from './text-normalize.js';
 
 export interface KeywordMatch {
   /** The canonical command phrase that matched, or null. */
