@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { backends } from './helpers/backends.js';
 import { startTestServer, type TestServer } from './helpers/runtime.js';
 import { waitFor } from './helpers/wait.js';
@@ -118,6 +119,25 @@ describe.each(backends())('CRM outbox into HubSpot [%s]', (backend) => {
     await s.runtime.waitForInboxDrained();
     await waitFor(async () => contactOf()?.properties.coex_whatsapp_marketing_opt_out === 'true', 'opt-out written by the worker');
     expect(consentNotes()).toHaveLength(3);
+  });
+
+  it('a drain waits while another drain of the same connection runs, in this process or another', async () => {
+    // Another process's drain holds the connection's lock (the key is the cross-process contract):
+    // two drains reading the same pending rows would write each of them to the CRM twice.
+    const other = new pg.Client({ connectionString: s.runtime.handle.connectionString });
+    await other.connect();
+    try {
+      await other.query('select pg_advisory_lock(hashtextextended($1, 0))', [`coex:crm-outbox:${connectionId}`]);
+      let finished = false;
+      const drain = s.runtime.crm.drain(connectionId).then(() => (finished = true));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(finished).toBe(false);
+      await other.query('select pg_advisory_unlock(hashtextextended($1, 0))', [`coex:crm-outbox:${connectionId}`]);
+      await drain;
+      expect(finished).toBe(true);
+    } finally {
+      await other.end();
+    }
   });
 
   it('dead-letters with a visible reason after repeated permanent failures', async () => {

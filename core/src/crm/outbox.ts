@@ -101,7 +101,24 @@ export class CrmOutbox {
       on conflict do nothing`.execute(db);
   }
 
+  /**
+   * Writes what is due for one connection. Two drains of one connection never run at once, in this
+   * process or another (a session advisory lock on a connection held for the drain): a row read by
+   * both would be written to the CRM twice. The second waits, then finds only what is left.
+   */
   async drain(connectionId: string, maxBatches = 50): Promise<DrainResult> {
+    return this.deps.db.connection().execute(async (conn) => {
+      const key = sql`hashtextextended(${`coex:crm-outbox:${connectionId}`}, 0)`;
+      await sql`select pg_advisory_lock(${key})`.execute(conn);
+      try {
+        return await this.drainLocked(connectionId, maxBatches);
+      } finally {
+        await sql`select pg_advisory_unlock(${key})`.execute(conn);
+      }
+    });
+  }
+
+  private async drainLocked(connectionId: string, maxBatches: number): Promise<DrainResult> {
     const { db, logger } = this.deps;
     const result: DrainResult = { written: 0, retried: 0, dead: 0, nextDueSeconds: null };
     const connection = await db.selectFrom('crm_connections').select(['id', 'crm', 'credentials_enc', 'status', 'tenant_id']).where('id', '=', connectionId).executeTakeFirst();
