@@ -117,7 +117,9 @@ describe.each(backends())('CRM outbox into HubSpot [%s]', (backend) => {
     // Campaigns exclude the customer no longer; the record says so too. A second opt-out marks it again.
     await s.postWebhook(P.inboundMessage(N, { waId }, 'wamid.OPT-OUT-2', Date.now() + 62_000, P.text('stop')));
     await s.runtime.waitForInboxDrained();
-    await waitFor(async () => contactOf()?.properties.coex_whatsapp_marketing_opt_out === 'true', 'opt-out written by the worker');
+    // The property and the note are two calls: wait for both (then no third one may come).
+    await waitFor(async () => contactOf()?.properties.coex_whatsapp_marketing_opt_out === 'true' && consentNotes().length >= 3, 'opt-out written by the worker');
+    await s.runtime.crm.drain(connectionId);
     expect(consentNotes()).toHaveLength(3);
   });
 
