@@ -183,6 +183,19 @@ describe.each(backends())('webhook ingestion [%s]', (backend) => {
     expect(msgs[1]).toMatchObject({ revoked: true, text: null });
   });
 
+  it('downloads the media of history from the last 14 days only (Meta no longer serves older media)', async () => {
+    const N3: P.NumberRef = { wabaId: N.wabaId, phoneNumberId: '106540352248888', displayPhoneNumber: '212522888888' };
+    const day = 86_400_000;
+    await post(s, P.historyMediaFollowUp(N3, '212611111112', 'wamid.HM-RECENT', Date.now() - 2 * day, P.image('MEDIA-HIST-RECENT'), true));
+    await post(s, P.historyMediaFollowUp(N3, '212611111112', 'wamid.HM-OLD', Date.now() - 30 * day, P.image('MEDIA-HIST-OLD'), true));
+    await post(s, P.historyMediaFollowUp(N3, '212611111113', 'wamid.HM-RECENT-2', Date.now() - 13 * day, P.voiceNote('MEDIA-HIST-RECENT-2'), true));
+    await s.runtime.waitForInboxDrained();
+    const jobs = await sql<{ wamid: string }>`
+      select m.wamid from pgboss.job j join messages m on m.id::text = j.data->>'messageId'
+      where j.name = 'coex-media' and m.wamid like 'wamid.HM-%' order by m.wamid`.execute(s.runtime.db);
+    expect(jobs.rows.map((r) => r.wamid)).toEqual(['wamid.HM-RECENT', 'wamid.HM-RECENT-2']);
+  });
+
   it('imports history chunks in any order, once, with progress, placeholders and media follow-ups', async () => {
     const N2: P.NumberRef = { wabaId: N.wabaId, phoneNumberId: '106540352249999', displayPhoneNumber: '212522999999' };
     const c = '212611111111';

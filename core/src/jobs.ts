@@ -48,6 +48,12 @@ export class Jobs {
     });
   }
 
+  /** Many jobs of one queue in one statement (a history chunk's media: hundreds), with the queue's options. */
+  async enqueueMany(queue: QueueSpec, data: readonly object[], opts: Pick<EnqueueOptions, 'trx'> = {}): Promise<void> {
+    if (data.length === 0) return;
+    await this.boss.insert(queue.name, data.map((d) => ({ data: d })), opts.trx ? { db: fromKysely(opts.trx) } : {});
+  }
+
   /**
    * Runs a handler per job. `lastAttempt` tells the handler this is its final try, so it can record a
    * visible failure instead of leaving the item pending forever.

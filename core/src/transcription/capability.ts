@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,10 +63,17 @@ export async function transcriptionCapability(ctx: CapabilityContext, deps: Tran
         stage: 'follow-up',
         hook: async (outcome, trx) => {
           const recentHistory = Date.now() - RECENT_HISTORY_MS;
-          for (const m of outcome.live) if (m.mediaId) await jobs.enqueue(MEDIA_QUEUE, { messageId: m.messageId }, { trx });
-          for (const m of outcome.historyMedia) {
-            const row = await trx.selectFrom('messages').select(['provider_timestamp', 'media_state']).where('id', '=', m.messageId).executeTakeFirst();
-            if (row && row.media_state === 'pending' && row.provider_timestamp.getTime() >= recentHistory) await jobs.enqueue(MEDIA_QUEUE, { messageId: m.messageId }, { trx });
+          await jobs.enqueueMany(MEDIA_QUEUE, outcome.live.filter((m) => m.mediaId).map((m) => ({ messageId: m.messageId })), { trx });
+          if (outcome.historyMedia.length > 0) {
+            // One read for the chunk's media (a history chunk holds hundreds), not one per message.
+            const due = await trx
+              .selectFrom('messages')
+              .select('id')
+              .where(sql<boolean>`id = any(${outcome.historyMedia.map((m) => m.messageId)}::uuid[])`)
+              .where('media_state', '=', 'pending')
+              .where('provider_timestamp', '>=', new Date(recentHistory))
+              .execute();
+            await jobs.enqueueMany(MEDIA_QUEUE, due.map((row) => ({ messageId: row.id })), { trx });
           }
         },
       },
