@@ -7,7 +7,7 @@ import type { SendService } from '../outbound/send-service.js';
 import { isWindowOpen } from '../outbound/window.js';
 import { detectLanguage } from '../language/detect.js';
 import { wantsHuman } from '../language/handoff-intent.js';
-import { isOptIn, isOptOut } from '../language/opt-out-keywords.js';
+import { keywordIntent } from '../language/opt-out-keywords.js';
 import { businessProfileSchema } from './offline-responder.js';
 import type { AgentDecision, AgentProvider, AgentTools, BusinessProfile, ConversationItem } from './provider.js';
 
@@ -153,7 +153,8 @@ export class AgentOrchestrator {
     }
 
     // "STOP" / "baraka" is an instruction to us, not a question for the agent.
-    if (isOptOut(text).optOut || isOptIn(text).optIn) return finish({ status: 'skipped', reason: 'opt-out or opt-in keyword' });
+    const intent = keywordIntent(text);
+    if (intent.optOut.optOut || intent.optIn.optIn) return finish({ status: 'skipped', reason: 'opt-out or opt-in keyword' });
 
     const provider = this.deps.providerFor(turn.tenant_id);
     await db.updateTable('agent_turns').set({ status: 'generating', bot_version_at_start: thread.bot_version, start_seq: thread.seq, provider: provider.name, updated_at: sql`now()` }).where('id', '=', turnId).execute();

@@ -1,8 +1,8 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database, OptOutSource } from '../db/schema.js';
 import type { LiveMessage } from '../store/apply.js';
-import { isOptIn, isOptOut } from '../language/opt-out-keywords.js';
+import { keywordIntent } from '../language/opt-out-keywords.js';
 
 /**
  * Marketing opt-outs per number and customer (wa_id). A row in `opt_outs` excludes the customer
@@ -232,9 +232,8 @@ export async function recordOptOutIfAny(
   // The keyword counts from the moment the customer wrote it (ordered against WhatsApp's own signals).
   const sent = await trx.selectFrom('messages').select('provider_timestamp').where('id', '=', live.messageId).executeTakeFirst();
   const common = { messageId: live.messageId, threadId: live.threadId, signalAt: sent?.provider_timestamp ?? null, onOptOut: opts.onOptOut };
-  const out = isOptOut(text, await extraOptOutWords(trx, live.tenantId));
+  const { optOut: out, optIn } = keywordIntent(text, await extraOptOutWords(trx, live.tenantId));
   if (out.optOut) return (await recordOptOut(trx, who, 'keyword', { ...common, detail: out.matched })) ? 'opted_out' : null;
-  const optIn = isOptIn(text);
   if (optIn.optIn && (await isOptedOut(trx, who.phoneNumberId, who.waId))) {
     return (await clearOptOut(trx, who, 'keyword', { ...common, detail: optIn.matched })) ? 'opted_in' : null;
   }
@@ -251,7 +250,7 @@ export function optOutHook(opts: { onOptOut?: OptOutListener | undefined } = {})
     if (texts.length === 0) return;
     // A batch of the inbox holds up to hundreds of messages: one read for all their texts, the
     // tenant's keywords once, and queries only for the rare message that is a keyword.
-    const rows = await trx.selectFrom('messages').select(['id', 'text']).where('id', 'in', texts.map((m) => m.messageId)).execute();
+    const rows = await trx.selectFrom('messages').select(['id', 'text']).where(sql<boolean>`id = any(${texts.map((m) => m.messageId)}::uuid[])`).execute();
     const textOf = new Map(rows.map((r) => [r.id, r.text]));
     const wordsOf = new Map<string, string[]>();
     for (const m of texts) {
@@ -259,7 +258,8 @@ export function optOutHook(opts: { onOptOut?: OptOutListener | undefined } = {})
       if (!text) continue;
       let words = wordsOf.get(m.tenantId);
       if (!words) wordsOf.set(m.tenantId, (words = await extraOptOutWords(trx, m.tenantId)));
-      if (!isOptOut(text, words).optOut && !isOptIn(text).optIn) continue;
+      const intent = keywordIntent(text, words);
+      if (!intent.optOut.optOut && !intent.optIn.optIn) continue;
       await recordOptOutIfAny(trx, m, text, opts);
     }
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isOptIn, isOptOut, MAX_TOKENS } from './opt-out-keywords.js';
+import { isOptIn, isOptOut, keywordIntent, MAX_TOKENS } from './opt-out-keywords.js';
 
 describe('isOptOut', () => {
   const optOuts = [
@@ -90,4 +90,20 @@ describe('isOptIn', () => {
       expect(isOptIn(text)).toEqual({ optIn: false, matched: null });
     });
   }
+});
+
+describe('keywordIntent (both questions, one normalization)', () => {
+  const samples = ['STOP!!', 'baraka men les messages', 'START', 'bghit nrje3', 'ابدأ', 'توقف', 'salam, wach kayn livraison?', 'halt', 'HALT svp', 'no promo', ''];
+  for (const extra of [[], ['halt'], ['No Promo', 'halt']]) {
+    it(`answers exactly what isOptOut and isOptIn answer (extra words ${JSON.stringify(extra)})`, () => {
+      for (const text of samples) expect(keywordIntent(text, extra)).toEqual({ optOut: isOptOut(text, extra), optIn: isOptIn(text) });
+    });
+  }
+
+  it('keeps one tenant’s words apart from another’s (inventories are cached per word list)', () => {
+    expect(keywordIntent('halt', ['halt']).optOut.optOut).toBe(true);
+    expect(keywordIntent('halt', ['pause']).optOut.optOut).toBe(false);
+    expect(keywordIntent('pause', ['pause']).optOut.optOut).toBe(true);
+    expect(keywordIntent('halt', []).optOut.optOut).toBe(false);
+  });
 });

@@ -97,11 +97,24 @@ function buildInventory(commands: readonly string[], objects: readonly string[],
 const OPT_OUT_INVENTORY = buildInventory(OPT_OUT_COMMANDS, OPT_OUT_OBJECTS);
 const OPT_IN_INVENTORY = buildInventory(OPT_IN_COMMANDS, OPT_IN_OBJECTS);
 
-function matchKeywordMessage(text: string, inventory: ReadonlyMap<string, Category>): string | null {
-  const tokens = canonicalTokens(text);
+function matchTokens(tokens: readonly string[], inventory: ReadonlyMap<string, Category>): string | null {
   if (tokens.length === 0 || tokens.length > MAX_TOKENS) return null;
   const segments = segmentPhrases(tokens, inventory);
   return segments?.find((s) => s.category === 'command')?.phrase ?? null;
+}
+
+/** Inventories with a tenant's own words, built once per word list (every message of the tenant uses it). */
+const withExtraWords = new Map<string, ReadonlyMap<string, Category>>();
+function optOutInventory(extraWords: readonly string[]): ReadonlyMap<string, Category> {
+  if (extraWords.length === 0) return OPT_OUT_INVENTORY;
+  const key = extraWords.join('\u0001');
+  let inventory = withExtraWords.get(key);
+  if (!inventory) {
+    if (withExtraWords.size >= 256) withExtraWords.clear();
+    inventory = buildInventory(OPT_OUT_COMMANDS, OPT_OUT_OBJECTS, extraWords);
+    withExtraWords.set(key, inventory);
+  }
+  return inventory;
 }
 
 /**
@@ -109,8 +122,7 @@ function matchKeywordMessage(text: string, inventory: ReadonlyMap<string, Catego
  * any language, any case) count as commands. Pure and deterministic.
  */
 export function isOptOut(text: string, extraWords: readonly string[] = []): OptOutResult {
-  const inventory = extraWords.length > 0 ? buildInventory(OPT_OUT_COMMANDS, OPT_OUT_OBJECTS, extraWords) : OPT_OUT_INVENTORY;
-  const matched = matchKeywordMessage(text, inventory);
+  const matched = matchTokens(canonicalTokens(text), optOutInventory(extraWords));
   return { optOut: matched !== null, matched };
 }
 
@@ -120,6 +132,17 @@ export function isOptOut(text: string, extraWords: readonly string[] = []): OptO
  * consult this only for contacts who are currently opted out.
  */
 export function isOptIn(text: string): OptInResult {
-  const matched = matchKeywordMessage(text, OPT_IN_INVENTORY);
+  const matched = matchTokens(canonicalTokens(text), OPT_IN_INVENTORY);
   return { optIn: matched !== null, matched };
+}
+
+/**
+ * `isOptOut` and `isOptIn` of one message with one normalization (every live customer message is
+ * checked: the inbox and the agent ask both questions).
+ */
+export function keywordIntent(text: string, extraWords: readonly string[] = []): { optOut: OptOutResult; optIn: OptInResult } {
+  const tokens = canonicalTokens(text);
+  const out = matchTokens(tokens, optOutInventory(extraWords));
+  const back = matchTokens(tokens, OPT_IN_INVENTORY);
+  return { optOut: { optOut: out !== null, matched: out }, optIn: { optIn: back !== null, matched: back } };
 }
