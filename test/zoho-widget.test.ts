@@ -470,6 +470,29 @@ describe.skipIf(!hasChromium && !process.env.CI)('Zoho widget in headless Chromi
     expect(await chromium(['--dump-dom', page('phone=%2B212612345678')])).not.toContain('data-control=');
   });
 
+  it('with the holder badge, the header wraps at a side panel\'s width instead of squeezing the name and badges onto several lines each', async () => {
+    stub.state.windowOpen = true;
+    stub.state.botState = 'paused';
+    stub.state.showcase = true;
+    stub.state.control = { holder: 'meta_agent', app_id: null, since: '2026-01-01T09:00:00Z' };
+    const steps: UiStep[] = [{ waitFor: '[data-control]' }, ...['.coex-title', '.coex-bot', '.coex-control', '[data-action="bot-resume"]'].map((sel) => ({ record: sel, as: sel }))];
+    const lines: Record<string, Record<string, number>> = {};
+    try {
+      for (const [lang, width] of [['en-GB', 520], ['fr-MA', 520], ['fr-MA', 400]] as const) {
+        const dom = await chromium([`--lang=${lang}`, `--accept-lang=${lang}`, `--window-size=${width},900`, '--dump-dom', page(`phone=%2B212612345678&${stepsQuery(steps)}`)]);
+        const result = playerResult(dom);
+        expect(result.error).toBe('');
+        lines[`${lang}@${width}`] = Object.fromEntries(result.records.map((r) => [r.as, r.clientHeight]));
+      }
+    } finally {
+      stub.state.showcase = false;
+      stub.state.botState = 'active';
+      delete stub.state.control;
+    }
+    // 13 px text at line-height 1.4 (the badges 11 px): one line is under 24 px, two are over 30.
+    for (const [at, heights] of Object.entries(lines)) for (const [sel, h] of Object.entries(heights)) expect(h, `${sel} at ${at}`).toBeLessThan(24);
+  });
+
   it('pauses the bot from the toggle and re-renders the new state', async () => {
     stub.state.botState = 'active';
     const before = stub.requests.length;
