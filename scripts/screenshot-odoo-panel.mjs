@@ -54,7 +54,7 @@ const pageCss = `
 `;
 
 // ── demo data, relative to now: the customer last wrote 26 hours ago, so the 24-hour window is
-// closed and the panel shows the template picker ──────────────────────────────────────────────
+// closed and the panel shows the template picker; Meta's AI agent has held the chat since ──────
 function demoPayload(now) {
   const at = (minutesAgo) => new Date(now - minutesAgo * 60_000).toISOString();
   const messages = [
@@ -83,6 +83,8 @@ function demoPayload(now) {
       },
       phone_number_id: '106540352242922',
       window: { open: false, closes_at: new Date(now - 2 * 3_600_000).toISOString() },
+      // Since her last voice note Meta's AI agent holds the chat (Conversation Routing): the panel says so.
+      control: { holder: 'meta_agent', app_id: null, since: at(25 * 60) },
     },
     messages,
     sync: { history: { status: 'in_progress', progress: 0.64 }, contacts: { status: 'completed' } },

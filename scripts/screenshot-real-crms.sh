@@ -3,7 +3,8 @@
 # CoEx box (woocommerce-order-timeline.png, woocommerce-order-templates.png) and the Odoo 19 chatter
 # with the CoEx panel (odoo-chatter.png). It runs the two real-CRM integration tests, which start the
 # real servers of ../shared/real-crms, seed a Moroccan shop (Amina El Idrissi in Casablanca, Youssef
-# Benali in Fès, Fatima Zahra Bennani in Rabat; MAD; Africa/Casablanca time), drive a real CoEx
+# Benali in Fès, whose chat Meta's AI agent took over, Fatima Zahra Bennani in Rabat; MAD;
+# Africa/Casablanca time), drive a real CoEx
 # server and open the screens in Debian's headless Chromium; with COEX_REAL_SCREENSHOTS set they also
 # save the pictures.
 #   scripts/screenshot-real-crms.sh            (COEX_REAL_CRMS defaults to ../shared/real-crms)

@@ -459,8 +459,8 @@ describe.skipIf(!canRunOwl && !process.env.CI)('Odoo panel: the real OWL compone
   });
   afterAll(() => host?.close());
 
-  const play = async (steps: UiStep[]) => {
-    const dom = await runChromium(['--dump-dom', `${host.url}?${stepsQuery(steps)}`]);
+  const play = async (steps: UiStep[], args: string[] = []) => {
+    const dom = await runChromium([...args, '--dump-dom', `${host.url}?${stepsQuery(steps)}`]);
     expect(dom).toContain('data-mounted="1"');
     const result = playerResult(dom);
     expect(result.error).toBe('');
@@ -514,6 +514,20 @@ describe.skipIf(!canRunOwl && !process.env.CI)('Odoo panel: the real OWL compone
     const campaigns = (records.find((r) => r.as === 'campaigns')?.text ?? '').replace(/\s/g, '');
     for (const part of ['Optedoutofmarketingmessages·repliedastopkeyword(“baraka”)', 'SoldesRamadanCompleted', 'promo_ramadan(ar)', 'Failed#131049notdelivered', '1200recipients:1180sent·1100delivered·870read·6failed·95replied']) {
       expect(campaigns).toContain(part);
+    }
+  });
+
+  it("in a chatter as narrow as Odoo's side panel, the header wraps rather than cutting the bot state and the holder badge to an ellipsis", async () => {
+    state.windowOpen = true;
+    state.control = { holder: 'meta_agent', app_id: null, since: '2026-01-01T09:00:00Z' };
+    try {
+      // Odoo 19 at 1400 px puts the chatter beside the form, about 530 px wide; 400 px for a narrower screen.
+      for (const width of [530, 400]) {
+        const { records } = await play([{ waitFor: '.o-coex-control' }, { record: '.o-coex-bot', as: 'bot' }, { record: '.o-coex-control', as: 'control' }], [`--window-size=${width},900`]);
+        for (const r of records) expect(r.scrollWidth, `${r.as} at ${width} px: "${r.text}" cut`).toBeLessThanOrEqual(r.clientWidth);
+      }
+    } finally {
+      state.control = null;
     }
   });
 

@@ -20,12 +20,16 @@ import { startGraphApiFake, DEFAULT_FAKE_PHONE_NUMBER, DEFAULT_FAKE_TOKEN, type 
 import { startGeminiFake, textResponse, type GeminiFake } from './fakes/gemini.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, CookieFetch, decodeEntities, formFields, REAL_CRMS, REAL_CRMS_SKIP_REASON, startWooCommerce, type WooStack } from './helpers/real-crms.js';
 import * as P from '../core/src/whatsapp/payloads.js';
+import * as M from './fixtures/meta-2026.js';
 
 const PLUGIN = fileURLToPath(new URL('../woocommerce-plugin/', import.meta.url));
 const N: P.NumberRef = { wabaId: DEFAULT_FAKE_PHONE_NUMBER.wabaId, phoneNumberId: DEFAULT_FAKE_PHONE_NUMBER.id, displayPhoneNumber: DEFAULT_FAKE_PHONE_NUMBER.displayPhoneNumber };
 const VOICE = readFileSync(new URL('./fixtures/audio/darija-order-status.ogg', import.meta.url));
 const SPOKEN = 'السلام عليكم، بغيت نعرف واش الكوموند ديالي وصلات ولا باقي.';
-/** Amina has an account and an order typed "06 12 34 56 78"; Youssef a guest order, his last message two days old. */
+/**
+ * Amina has an account and an order typed "06 12 34 56 78"; Youssef a guest order, his last message two
+ * days old, and Meta's AI agent took his chat minutes after it (Conversation Routing).
+ */
 const AMINA = '212612345678';
 const YOUSSEF = '212612700703';
 const MANAGER = { login: 'khadija', password: `km-${randomBytes(6).toString('hex')}` };
@@ -159,11 +163,12 @@ describe.skipIf(!REAL_CRMS)('[real-crm] WooCommerce 10 (HPOS) with the CoEx plug
     const sha = createHash('sha256').update(VOICE).digest('hex');
     const posted = [
       await s.postWebhook(P.inboundMessage(N, { waId: YOUSSEF, name: 'Youssef' }, 'wamid.RW-Y1', now - 2 * 86_400_000, P.text('Salam, bghit nbeddel l-adresse dyal livraison'))),
+      await s.postWebhook(M.handover(N, { waId: YOUSSEF }, 'control_taken', now - 2 * 86_400_000 + 300_000, { previous_owner: 'APP', new_owner: 'AI_AGENT' })),
       await s.postWebhook(P.inboundMessage(N, { waId: AMINA, name: 'Amina' }, 'wamid.RW-1', now - 180_000, P.text('Salam, fin wslat commande dyali? Chokran <3'))),
       await s.postWebhook(P.echo(N, AMINA, 'wamid.RW-2', now - 120_000, P.text('Rah f triq, ghda inchallah'))),
       await s.postWebhook(P.inboundMessage(N, { waId: AMINA, name: 'Amina' }, 'wamid.RW-3', now - 60_000, P.voiceNote(mediaId, sha))),
     ];
-    expect(posted.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(posted.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
     await s.runtime.waitForInboxDrained();
     await waitFor(async () => (await s.runtime.db.selectFrom('messages').select('transcript_state').where('wamid', '=', 'wamid.RW-3').executeTakeFirst())?.transcript_state === 'done', 'voice note transcribed', 60_000);
     expect((await s.postWebhook(P.inboundMessage(N, { waId: AMINA, name: 'Amina' }, 'wamid.RW-4', now - 30_000, P.text('baraka')))).status).toBe(200);
@@ -243,6 +248,9 @@ describe.skipIf(!REAL_CRMS)('[real-crm] WooCommerce 10 (HPOS) with the CoEx plug
     await ybox.locator('.coex-template-form__select').selectOption({ label: 'order_shipped (fr)' });
     await ybox.locator('.coex-template-form__value').first().fill(`#${youssefOrder}`);
     await expect.poll(() => ybox.locator('.coex-template-form__preview').innerText()).toContain(`#${youssefOrder}`);
+    // Meta's AI agent holds his chat: said beside the agent's state, with what a reply from here does.
+    expect(await ybox.locator('[data-control="meta_agent"]').innerText()).toBe("Meta's AI agent is handling this chat");
+    expect(await ybox.innerText()).toContain('A text reply sent from here takes it back once WhatsApp accepts it');
     if (SHOTS) await expect.poll(() => ybox.locator('.coex-campaigns__loading').count(), { timeout: 60_000 }).toBe(0);
     if (SHOTS) await page.locator('#coex-whatsapp-timeline').screenshot({ path: `${SHOTS}woocommerce-order-templates.png` });
     await ybox.locator('form.coex-template-form button').first().click();

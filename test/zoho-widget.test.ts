@@ -470,6 +470,29 @@ describe.skipIf(!hasChromium && !process.env.CI)('Zoho widget in headless Chromi
     expect(await chromium(['--dump-dom', page('phone=%2B212612345678')])).not.toContain('data-control=');
   });
 
+  it('with the holder badge, the header wraps at a side panel\'s width instead of squeezing the name and badges onto several lines each', async () => {
+    stub.state.windowOpen = true;
+    stub.state.botState = 'paused';
+    stub.state.showcase = true;
+    stub.state.control = { holder: 'meta_agent', app_id: null, since: '2026-01-01T09:00:00Z' };
+    const steps: UiStep[] = [{ waitFor: '[data-control]' }, ...['.coex-title', '.coex-bot', '.coex-control', '[data-action="bot-resume"]'].map((sel) => ({ record: sel, as: sel }))];
+    const lines: Record<string, Record<string, number>> = {};
+    try {
+      for (const [lang, width] of [['en-GB', 520], ['fr-MA', 520], ['fr-MA', 400]] as const) {
+        const dom = await chromium([`--lang=${lang}`, `--accept-lang=${lang}`, `--window-size=${width},900`, '--dump-dom', page(`phone=%2B212612345678&${stepsQuery(steps)}`)]);
+        const result = playerResult(dom);
+        expect(result.error).toBe('');
+        lines[`${lang}@${width}`] = Object.fromEntries(result.records.map((r) => [r.as, r.clientHeight]));
+      }
+    } finally {
+      stub.state.showcase = false;
+      stub.state.botState = 'active';
+      delete stub.state.control;
+    }
+    // 13 px text at line-height 1.4 (the badges 11 px): one line is under 24 px, two are over 30.
+    for (const [at, heights] of Object.entries(lines)) for (const [sel, h] of Object.entries(heights)) expect(h, `${sel} at ${at}`).toBeLessThan(24);
+  });
+
   it('pauses the bot from the toggle and re-renders the new state', async () => {
     stub.state.botState = 'active';
     const before = stub.requests.length;
@@ -573,16 +596,20 @@ describe.skipIf(!hasChromium && !process.env.CI)('Zoho widget in headless Chromi
 
   it('renders a screenshot', async () => {
     const out = process.env.COEX_WRITE_SCREENSHOTS ? join(ROOT, 'docs/screenshots/zoho-widget.png') : join(mkdtempSync(join(tmpdir(), 'coex-shot-')), 'zoho-widget.png');
-    // Window closed so the picker shows, with a template chosen and its parameter half filled.
+    // Window closed so the picker shows, with a template chosen and its parameter half filled; Meta's
+    // AI agent holds the chat, so the widget says who answers the customer.
     stub.state.botState = 'paused';
     stub.state.windowOpen = false;
     stub.state.showcase = true;
+    stub.state.control = { holder: 'meta_agent', app_id: null, since: '2026-01-01T09:30:00Z' };
     const steps = stepsQuery([{ waitFor: '[data-templates="ready"]' }, { select: '#coex-template', value: 'order_shipped|fr' }, { type: '[data-param="1"]', value: 'Salma' }]);
     // preview=1: the host labels the picture as a preview (stub SDK and stub CoEx, not Zoho's page).
-    await chromium([`--screenshot=${out}`, '--window-size=520,960', '--hide-scrollbars', page(`phone=%2B212612345678&preview=1&${steps}`)]);
+    await chromium([`--screenshot=${out}`, '--window-size=520,1000', '--hide-scrollbars', page(`phone=%2B212612345678&preview=1&${steps}`)]);
     const dom = await chromium(['--dump-dom', page(`phone=%2B212612345678&preview=1&${steps}`)]);
     stub.state.showcase = false;
+    delete stub.state.control;
     expect(dom).toContain('data-preview-banner');
+    expect(dom).toMatch(/data-control="meta_agent">Meta(&#39;|')s AI agent is handling this chat</);
     expect(dom).toContain('Salma Bennani');
     expect(dom).not.toContain('2099');
     expect(dom).not.toContain('&lt;');

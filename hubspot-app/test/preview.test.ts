@@ -67,13 +67,17 @@ function demoThread(): StubThread {
   };
 }
 
-/** Another customer, last heard from three days ago: the window is closed, templates only. */
+/**
+ * Another customer, last heard from three days ago: the window is closed, templates only; since then
+ * Meta's AI agent holds the chat (Conversation Routing), so the card says who answers him.
+ */
 function closedWindowThread(): StubThread {
   return {
     id: 'c0e0c0e0-0000-4000-8000-00000000d3m1',
     contact_name: 'Youssef Alami',
     wa_id: '212699887766',
     bot: { state: 'active', paused_until: null, history: [] },
+    control: { holder: 'meta_agent', app_id: null, since: '2026-11-22T16:45:00.000Z' },
     window: { open: false, closes_at: '2026-11-23T16:31:00.000Z' },
     messages: [
       msg({ id: 'y1', direction: 'inbound', origin: 'customer', text: 'Salam, commande CMD-1042 wach tsiftat?', timestamp: '2026-11-22T16:30:00.000Z' }),
@@ -256,6 +260,10 @@ describe('HubSpot card preview (static HTML of the createRenderer tree)', () => 
     expect(html).toMatch(/<button type="button" class="hs-button btn-primary size-md" data-testid="coex-send-template">Send template<\/button>/);
     expect(html).toMatch(/<summary>Soldes Ramadan: delivered<\/summary>/);
     expect(html).not.toContain('coex-opt-out');
+    // Who holds the chat: Meta's AI agent, beside the bot state, with what a reply from here does.
+    expect(html).toMatch(/data-testid="coex-control">Meta&#39;s AI agent is handling this chat<\/span>/);
+    expect(html).toContain('A text reply sent from here takes it back once WhatsApp accepts it');
+    expect(pages.conversation.html).not.toContain('coex-control');
   });
 
   it('escapes text and flags components it cannot map instead of dropping them', () => {

@@ -76,14 +76,15 @@ body{margin:0;font:13px/1.5 system-ui,"Segoe UI",Roboto,"Noto Sans",Arial,sans-s
 .card-header{background:#f8f9fa;border-bottom:1px solid #dee2e6;padding:4px 10px}
 .card-body{padding:10px}
 .d-flex{display:flex}.d-block{display:block}.align-items-center{align-items:center}
-.flex-grow-1{flex-grow:1}.gap-1{gap:4px}.gap-2{gap:8px}
+.flex-grow-1{flex-grow:1}.flex-wrap{flex-wrap:wrap}.gap-1{gap:4px}.gap-2{gap:8px}
 .mb-0{margin-bottom:0}.mb-1{margin-bottom:4px}.mb-2{margin-bottom:8px}.mt-1{margin-top:4px}.mt-2{margin-top:8px}.ms-1{margin-left:4px}
 .my-1{margin-top:4px;margin-bottom:4px}.p-2{padding:8px}.pt-2{padding-top:8px}.py-1{padding-top:4px;padding-bottom:4px}
 .px-2{padding-left:8px;padding-right:8px}
 .small,small{font-size:.875em}.text-center{text-align:center}.fst-italic{font-style:italic}
 .text-muted{color:#6c757d!important}.text-danger{color:#dc3545!important}.text-success{color:#25d366!important}.text-warning{color:#997404!important}
 .list-unstyled{list-style:none;padding-left:0}
-.badge{display:inline-block;padding:.3em .55em;font-size:.75em;font-weight:600;line-height:1;border-radius:4px;white-space:nowrap}
+/* Odoo's web client truncates badges (webclient.scss: o-text-overflow), so a squeezed one ends in an ellipsis there too. */
+.badge{display:inline-block;padding:.3em .55em;font-size:.75em;font-weight:600;line-height:1;border-radius:4px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .btn{display:inline-block;border:1px solid transparent;border-radius:4px;background:none;font:inherit;cursor:pointer;color:#374151}
 .btn-sm{padding:2px 8px;font-size:12px}
 .btn-primary{background:#714b67;border-color:#714b67;color:#fff}

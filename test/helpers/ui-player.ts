@@ -14,7 +14,7 @@ export type UiStep =
   | { record: string; as: string }
   | { sleep: number };
 
-export interface UiRecord { as: string; scrollTop: number; scrollHeight: number; clientHeight: number; text: string }
+export interface UiRecord { as: string; scrollTop: number; scrollHeight: number; clientHeight: number; scrollWidth: number; clientWidth: number; text: string }
 export interface UiPlayerResult { state: 'done' | 'failed' | 'missing'; records: UiRecord[]; error: string }
 
 export function stepsQuery(steps: UiStep[]): string {
@@ -58,7 +58,7 @@ export function uiPlayerScript(): string {
       else if (step.select) { const el = await find(step.select, false); el.value = step.value; el.dispatchEvent(new Event('change', { bubbles: true })); }
       else if (step.type) { const el = await find(step.type, false); el.focus(); el.value = step.value; el.dispatchEvent(new Event('input', { bubbles: true })); }
       else if (step.scrollTo) { const el = await find(step.scrollTo, false); el.scrollTop = step.top; el.dispatchEvent(new Event('scroll')); }
-      else if (step.record) { const el = await find(step.record, false); records.push({ as: step.as, scrollTop: Math.round(el.scrollTop), scrollHeight: el.scrollHeight, clientHeight: el.clientHeight, text: el.textContent.replace(/\\s+/g, ' ').trim() }); }
+      else if (step.record) { const el = await find(step.record, false); records.push({ as: step.as, scrollTop: Math.round(el.scrollTop), scrollHeight: el.scrollHeight, clientHeight: el.clientHeight, scrollWidth: el.scrollWidth, clientWidth: el.clientWidth, text: el.textContent.replace(/\\s+/g, ' ').trim() }); }
       else if (step.sleep) await sleep(step.sleep);
     }
   };
