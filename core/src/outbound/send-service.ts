@@ -264,7 +264,9 @@ export class SendService {
         .selectFrom('threads')
         .select(['id', 'tenant_id', 'bot_state', 'bot_version', 'last_customer_message_at', 'control_holder'])
         .where('id', '=', req.threadId)
-        .forUpdate()
+        // Not FOR UPDATE: that also conflicts with the foreign-key share lock every message insert
+        // takes on its thread (the inbox applying a batch), a deadlock waiting to happen.
+        .forNoKeyUpdate()
         .executeTakeFirstOrThrow();
       if (req.origin === 'agent') {
         if (thread.bot_state !== 'active') return { status: 'refused', outcome: { status: 'cancelled', reason: 'bot_not_active' } } as const;

@@ -266,30 +266,75 @@ function detailsChange(
 
 /** Upserts threads for contacts and returns contact id → thread id. */
 export async function upsertThreads(trx: Trx, tenantId: string, phoneNumberId: string, contactIds: string[]): Promise<Map<string, string>> {
+  return (await findOrCreateThreads(trx, tenantId, phoneNumberId, contactIds)).ids;
+}
+
+/** What a thread created by a batch of messages starts with (the batch's clocks and control signal). */
+interface ThreadStart {
+  last: Date;
+  customer: Date | null;
+  control: { signal: 'coex' | 'elsewhere'; at: Date } | null;
+}
+
+/**
+ * Threads of `contactIds` (contact id → thread id), and which of them this call created. A new thread
+ * is written once with its start values (`startOf`) instead of inserted, then updated in the same
+ * transaction: the second row version also re-ran every foreign-key check of the fresh row.
+ */
+async function findOrCreateThreads(
+  trx: Trx,
+  tenantId: string,
+  phoneNumberId: string,
+  contactIds: string[],
+  startOf: (contactId: string) => ThreadStart | undefined = () => undefined,
+): Promise<{ ids: Map<string, string>; created: Set<string> }> {
   const unique = [...new Set(contactIds)];
   const ids = new Map<string, string>();
-  if (unique.length === 0) return ids;
+  const created = new Set<string>();
+  if (unique.length === 0) return { ids, created };
   // Existing threads are read; only new ones are inserted (an upsert per thread, even one that
   // writes nothing, cost a speculative insertion per message).
   const known = await trx.selectFrom('threads').select(['id', 'contact_id']).where('phone_number_id', '=', phoneNumberId).where(sql<boolean>`contact_id = any(${unique}::uuid[])`).execute();
   for (const r of known) ids.set(r.contact_id, r.id);
   const missing = unique.filter((contactId) => !ids.has(contactId));
   if (missing.length > 0) {
-    const created = await trx
+    const rows = await trx
       .insertInto('threads')
-      .values(missing.map((contactId) => ({ tenant_id: tenantId, phone_number_id: phoneNumberId, contact_id: contactId })))
+      .values(
+        missing.map((contactId) => {
+          const start = startOf(contactId);
+          // A fresh thread holds CoEx's defaults: the rule of controlAssignments() (thread-control.ts)
+          // applied to them — a `messages` signal keeps CoEx, a `standby` one hands it to Meta's agent.
+          const elsewhere = start?.control?.signal === 'elsewhere';
+          return {
+            tenant_id: tenantId,
+            phone_number_id: phoneNumberId,
+            contact_id: contactId,
+            ...(start
+              ? {
+                  last_message_at: start.last,
+                  last_customer_message_at: start.customer,
+                  ...(start.control ? { control_holder: elsewhere ? 'meta_agent' : 'coex', control_event_at: start.control.at, bot_version: elsewhere ? '1' : '0' } : {}),
+                }
+              : {}),
+          };
+        }),
+      )
       .onConflict((oc) => oc.columns(['phone_number_id', 'contact_id']).doNothing())
       .returning(['id', 'contact_id'])
       .execute();
-    for (const r of created) ids.set(r.contact_id, r.id);
+    for (const r of rows) {
+      ids.set(r.contact_id, r.id);
+      created.add(r.id);
+    }
     // Created meanwhile by another transaction (a send to a new customer): read it.
     const raced = missing.filter((contactId) => !ids.has(contactId));
     if (raced.length > 0) {
-      const rows = await trx.selectFrom('threads').select(['id', 'contact_id']).where('phone_number_id', '=', phoneNumberId).where('contact_id', 'in', raced).execute();
-      for (const r of rows) ids.set(r.contact_id, r.id);
+      const found = await trx.selectFrom('threads').select(['id', 'contact_id']).where('phone_number_id', '=', phoneNumberId).where('contact_id', 'in', raced).execute();
+      for (const r of found) ids.set(r.contact_id, r.id);
     }
   }
-  return ids;
+  return { ids, created };
 }
 
 type MessageEvent = Extract<DomainEvent, { kind: 'message' }>;
@@ -352,7 +397,9 @@ export async function pauseForHuman(trx: Trx, threadId: string, cause: string, a
     .innerJoin('tenants', 'tenants.id', 'threads.tenant_id')
     .select(['threads.bot_state', 'threads.bot_paused_until', 'tenants.quiet_period_seconds'])
     .where('threads.id', '=', threadId)
-    .forUpdate('threads')
+    // FOR NO KEY UPDATE: only non-key columns change, and a FOR UPDATE lock would also wait for (and
+    // deadlock with) transactions holding the thread's foreign-key share lock — any insert of a message.
+    .forNoKeyUpdate('threads')
     .executeTakeFirst();
   if (!thread || thread.bot_state === 'off') return false;
   // The quiet period runs from the human act itself (the echo's own time), not from when the webhook
@@ -383,13 +430,32 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
   const phoneNumberId = first.phoneNumberId;
   const tenantId = await ensureNumber(trx, phoneNumberId, first.displayPhoneNumber, opts.defaultTenantId);
   const contactIds = await upsertContacts(trx, tenantId, phoneNumberId, events.map((e) => e.contact));
-  const threadIds = await upsertThreads(trx, tenantId, phoneNumberId, [...contactIds.values()]);
-  const threadOf = (e: MessageEvent): string => threadIds.get(contactIds.get(contactKeyOf(e.contact))!)!;
+  const contactOf = (e: MessageEvent): string => contactIds.get(contactKeyOf(e.contact))!;
 
   // Deduplicate within the batch (Meta repeats messages inside one delivery too); last copy wins.
   const byWamid = new Map<string, MessageEvent>();
   for (const e of events) byWamid.set(e.message.wamid, e);
   const batch = [...byWamid.values()];
+
+  // Thread clocks — last activity, and the customer's last live message (the 24-hour window) — and
+  // who holds the thread, from the field its latest live customer message came on
+  // (thread-control.ts: `messages` → CoEx, `standby` → someone else). Per contact: new threads are
+  // created with them, known ones updated in one statement below.
+  const clocks = new Map<string, { last: Date; customer: Date | null; control: MessageEvent | null }>();
+  for (const e of batch) {
+    const id = contactOf(e);
+    const c = clocks.get(id) ?? { last: e.message.timestamp, customer: null, control: null };
+    if (e.message.timestamp > c.last) c.last = e.message.timestamp;
+    if (e.live && e.origin === 'customer' && (!c.customer || e.message.timestamp > c.customer)) c.customer = e.message.timestamp;
+    if (e.live && e.origin === 'customer' && e.direction === 'inbound' && (!c.control || e.message.timestamp >= c.control.message.timestamp)) c.control = e;
+    clocks.set(id, c);
+  }
+  const signalOf = (c: { control: MessageEvent | null }) => (c.control ? { signal: c.control.standby ? ('elsewhere' as const) : ('coex' as const), at: c.control.message.timestamp } : null);
+  const { ids: threadIds, created } = await findOrCreateThreads(trx, tenantId, phoneNumberId, [...contactIds.values()], (contactId) => {
+    const c = clocks.get(contactId);
+    return c ? { last: c.last, customer: c.customer, control: signalOf(c) } : undefined;
+  });
+  const threadOf = (e: MessageEvent): string => threadIds.get(contactOf(e))!;
 
   // One array per column, spread by unnest(): a few parameters instead of ~25 per row, so a history
   // chunk's statement is neither built node by node (Kysely), nor bound and planned value by value.
@@ -433,31 +499,25 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
   await reconcileStatuses(trx, phoneNumberId, wamids);
   await reconcileMutations(trx, phoneNumberId, wamids);
 
-  // Thread clocks — last activity, and the customer's last live message (the 24-hour window) — and
-  // who holds the thread, from the field its latest live customer message came on
-  // (thread-control.ts: `messages` → CoEx, `standby` → someone else): one statement per batch.
-  const clocks = new Map<string, { last: Date; customer: Date | null; control: MessageEvent | null }>();
-  for (const e of batch) {
-    const id = threadOf(e);
-    const c = clocks.get(id) ?? { last: e.message.timestamp, customer: null, control: null };
-    if (e.message.timestamp > c.last) c.last = e.message.timestamp;
-    if (e.live && e.origin === 'customer' && (!c.customer || e.message.timestamp > c.customer)) c.customer = e.message.timestamp;
-    if (e.live && e.origin === 'customer' && e.direction === 'inbound' && (!c.control || e.message.timestamp >= c.control.message.timestamp)) c.control = e;
-    clocks.set(id, c);
+  // Known threads: clocks and control in one statement (greatest() ignores the NULL of "no customer
+  // message"; a NULL signal leaves control as it is).
+  const clockRows = [...clocks]
+    .map(([contactId, c]) => [threadIds.get(contactId)!, c] as const)
+    .filter(([threadId]) => !created.has(threadId))
+    .map(([threadId, c]) => {
+      const control = signalOf(c);
+      return sql`(${threadId}::uuid, ${c.last}::timestamptz, ${c.customer}::timestamptz, ${control?.signal ?? null}::text, ${control?.at ?? null}::timestamptz)`;
+    });
+  if (clockRows.length > 0) {
+    await sql`
+      update threads t set
+        last_message_at = greatest(t.last_message_at, v.last_at),
+        last_customer_message_at = greatest(t.last_customer_message_at, v.customer_at),
+        ${controlAssignments()},
+        updated_at = now()
+      from (values ${sql.join(clockRows)}) as v(id, last_at, customer_at, signal, control_at)
+      where t.id = v.id`.execute(trx);
   }
-  // greatest() ignores the NULL of "no customer message"; a NULL signal leaves control as it is.
-  const clockRows = [...clocks].map(([threadId, c]) => {
-    const signal = c.control ? (c.control.standby ? 'elsewhere' : 'coex') : null;
-    return sql`(${threadId}::uuid, ${c.last}::timestamptz, ${c.customer}::timestamptz, ${signal}::text, ${c.control?.message.timestamp ?? null}::timestamptz)`;
-  });
-  await sql`
-    update threads t set
-      last_message_at = greatest(t.last_message_at, v.last_at),
-      last_customer_message_at = greatest(t.last_customer_message_at, v.customer_at),
-      ${controlAssignments()},
-      updated_at = now()
-    from (values ${sql.join(clockRows)}) as v(id, last_at, customer_at, signal, control_at)
-    where t.id = v.id`.execute(trx);
 
   const inserted = new Set(rows.filter((r) => r.inserted).map((r) => r.wamid));
   outcome.messagesInserted += inserted.size;

@@ -20,7 +20,7 @@ export async function setBotState(
   pausedUntil: Date | null = null,
 ): Promise<{ state: string; paused_until: string | null; version: number } | null> {
   return db.transaction().execute(async (trx) => {
-    const thread = await trx.selectFrom('threads').select(['bot_state']).where('id', '=', threadId).where('tenant_id', '=', tenantId).forUpdate().executeTakeFirst();
+    const thread = await trx.selectFrom('threads').select(['bot_state']).where('id', '=', threadId).where('tenant_id', '=', tenantId).forNoKeyUpdate().executeTakeFirst();
     if (!thread) return null;
     const to = targetState[action];
     const until = to === 'paused' ? pausedUntil : null;
