@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { backends, createTestDatabase, type TestDatabase } from './helpers/backends.js';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from '../core/src/db/index.js';
 import { DbPacer, sleep } from '../core/src/outbound/pacer.js';
@@ -111,12 +111,15 @@ describe.each(backends())('DbPacer arithmetic [%s]', (backend) => {
     const stop = new AbortController();
     stop.abort(new Error('stopped'));
     const pn = number();
-    await expect(pacer.acquire(pn, { ratePerSecond: 0.1 }, stop.signal)).resolves.toBeUndefined();
-    await expect(pacer.acquire(pn, { ratePerSecond: 0.1 }, stop.signal)).rejects.toThrow('stopped');
+    // One send a second: the second acquire has about a second to wait (short, so a broken abort
+    // fails the test quickly instead of hanging it).
+    await expect(pacer.acquire(pn, { ratePerSecond: 1 }, stop.signal)).resolves.toBeUndefined();
+    await expect(pacer.acquire(pn, { ratePerSecond: 1 }, stop.signal)).rejects.toThrow('stopped');
   });
 });
 
-describe('sleep', () => {
+// A sleep that never settles under a mutant fails here within seconds (not at Stryker's 60-s timeout).
+describe('sleep', { timeout: 10_000 }, () => {
   it('resolves after the time, and unhooks itself from the signal', async () => {
     const signal = new AbortController().signal;
     const removed: string[] = [];
@@ -128,20 +131,35 @@ describe('sleep', () => {
     await expect(sleep(1)).resolves.toBeUndefined();
   });
 
+  // Waits of a second: a mutant that ignores the abort resolves instead of rejecting, soon.
   it('rejects with the abort reason, before or during the wait; a generic error when there is none', async () => {
     const before = new AbortController();
     before.abort(new Error('before'));
-    await expect(sleep(60_000, before.signal)).rejects.toThrow('before');
+    await expect(sleep(1_000, before.signal)).rejects.toThrow('before');
     const during = new AbortController();
-    const pending = sleep(60_000, during.signal);
+    const pending = sleep(1_000, during.signal);
     during.abort(new Error('during'));
     await expect(pending).rejects.toThrow('during');
     // A signal-like object without a reason (older runtimes).
     const listeners: Array<() => void> = [];
     const bare = { aborted: false, reason: undefined, addEventListener: (_: string, fn: () => void) => listeners.push(fn), removeEventListener: () => undefined } as unknown as AbortSignal;
-    const bareWait = sleep(60_000, bare);
+    const bareWait = sleep(1_000, bare);
     for (const fn of listeners) fn();
     await expect(bareWait).rejects.toThrow('aborted');
-    await expect(sleep(60_000, { ...bare, aborted: true } as unknown as AbortSignal)).rejects.toThrow('aborted');
+    await expect(sleep(1_000, { ...bare, aborted: true } as unknown as AbortSignal)).rejects.toThrow('aborted');
+  });
+
+  it('an aborted wait leaves no timer behind (nothing keeps the process up)', async () => {
+    vi.useFakeTimers();
+    try {
+      const stop = new AbortController();
+      const pending = sleep(60_000, stop.signal);
+      expect(vi.getTimerCount()).toBe(1);
+      stop.abort(new Error('stopped'));
+      await expect(pending).rejects.toThrow('stopped');
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

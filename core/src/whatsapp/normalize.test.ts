@@ -106,15 +106,18 @@ describe('textOf', () => {
     expect(text({ type: 'location' })).toBeNull();
     expect(text({ type: 'contacts', contacts: [{ name: { formatted_name: 'Amina' } }, { phones: [{ phone: '+212 600' }, { phone: '+212 700' }] }, {}] })).toBe('Amina, +212 600');
     expect(text({ type: 'contacts', contacts: [{}] })).toBeNull();
+    expect(text({ type: 'contacts', contacts: [{ phones: [] }, { name: {} }] })).toBeNull();
     expect(text({ type: 'contacts' })).toBeNull();
     expect(text({ type: 'interactive', interactive: { type: 'button_reply', button_reply: { id: 'b', title: 'Yes' }, list_reply: { id: 'l', title: 'List' } } })).toBe('Yes');
     expect(text({ type: 'interactive', interactive: { type: 'list_reply', list_reply: { id: 'l', title: 'Casablanca' }, nfm_reply: { body: 'Sent' } } })).toBe('Casablanca');
     expect(text({ type: 'interactive', interactive: { type: 'nfm_reply', nfm_reply: { body: 'Sent', response_json: '{}' } } })).toBe('Sent');
     expect(text({ type: 'interactive', interactive: { type: 'nfm_reply', nfm_reply: {} } })).toBeNull();
     expect(text({ type: 'interactive' })).toBeNull();
+    expect(text({ type: 'interactive', interactive: { type: 'button_reply' } })).toBeNull();
     expect(text({ type: 'button', button: { payload: 'STOP', text: 'Stop promotions' } })).toBe('Stop promotions');
     expect(text({ type: 'button', button: { payload: 'STOP' } })).toBe('STOP');
     expect(text({ type: 'button', button: {} })).toBeNull();
+    expect(text({ type: 'button' })).toBeNull();
     expect(text({ type: 'reaction', reaction: { message_id: 'wamid.0', emoji: '👍' } })).toBe('👍');
     // An empty emoji removes the reaction; a missing one too.
     expect(text({ type: 'reaction', reaction: { message_id: 'wamid.0' } })).toBe('');
@@ -126,6 +129,7 @@ describe('textOf', () => {
     expect(text({ type: 'order' })).toBeNull();
     expect(text({ type: 'system', system: { body: 'User A changed from 1 to 2', type: 'user_changed_number' } })).toBe('User A changed from 1 to 2');
     expect(text({ type: 'system', system: { type: 'user_changed_number' } })).toBeNull();
+    expect(text({ type: 'system' })).toBeNull();
     expect(text({ type: 'media_placeholder' })).toBeNull();
   });
 
@@ -261,8 +265,11 @@ describe('normalizeChange: messages', () => {
     expect(edit()[0]).toMatchObject({ kind: 'mutation', newText: null });
     const revoke = normalizeChange(WABA, 'messages', { metadata, messages: [raw({ type: 'revoke', revoke: { original_message_id: 'wamid.gone' } }, 'wamid.R')] });
     expect(revoke).toEqual([{ kind: 'mutation', phoneNumberId: PN, displayPhoneNumber: DISPLAY, mutation: 'revoke', direction: 'inbound', origin: 'customer', contact: { ...noContact, waId: CUSTOMER }, wamid: 'wamid.R', targetWamid: 'wamid.gone', timestamp: AT, newText: null, raw: expect.objectContaining({ id: 'wamid.R' }) }]);
-    // The type without its object is an ordinary (unreadable) message, not a mutation.
+    // The type without its object is an ordinary (unreadable) message, not a mutation; nor is the
+    // object on another type.
     for (const type of ['edit', 'revoke']) expect(normalizeChange(WABA, 'messages', { metadata, messages: [raw({ type })] })[0]).toMatchObject({ kind: 'message', message: { type, text: null } });
+    const stray = { type: 'text', text: { body: 'plain' }, edit: { original_message_id: 'wamid.x' }, revoke: { original_message_id: 'wamid.y' } };
+    expect(normalizeChange(WABA, 'messages', { metadata, messages: [raw(stray)] })[0]).toMatchObject({ kind: 'message', message: { type: 'text', text: 'plain' } });
   });
 
   it('reports webhook-level errors and payloads with nothing in them', () => {
@@ -380,7 +387,17 @@ describe('normalizeChange: history', () => {
       history: [
         {
           metadata: { phase: 0, chunk_order: 1, progress: 10 },
-          threads: [{ id: '', context: { user_id: 'MA.4' }, messages: [{ from: '', from_user_id: 'MA.4', id: 'b1', timestamp: '1', type: 'text', text: { body: 'x' } }, { from: `+${DISPLAY}`, id: 'b2', timestamp: '2', type: 'text', text: { body: 'y' } }] }],
+          threads: [
+            {
+              id: '',
+              context: { user_id: 'MA.4' },
+              messages: [
+                { from: '', from_user_id: 'MA.4', id: 'b1', timestamp: '1', type: 'text', text: { body: 'x' } },
+                { from: `+${DISPLAY}`, id: 'b2', timestamp: '2', type: 'text', text: { body: 'y' } },
+                { from: '212699', id: 'b3', timestamp: '3', type: 'text', text: { body: 'z' } },
+              ],
+            },
+          ],
         },
       ],
     };
@@ -388,7 +405,11 @@ describe('normalizeChange: history', () => {
     expect(events.slice(1).map((e) => e.kind === 'message' && [e.message.wamid, e.direction, e.contact.waId, e.contact.userId])).toEqual([
       ['b1', 'inbound', null, 'MA.4'],
       ['b2', 'outbound', null, 'MA.4'],
+      ['b3', 'inbound', null, 'MA.4'],
     ]);
+    // With a known customer, anything not from them is the business's (a missing `from` too).
+    const known = { metadata, history: [{ metadata: { phase: 0, chunk_order: 2, progress: 10 }, threads: [{ id: '212611', messages: [{ id: 'k1', timestamp: '1', type: 'text', text: { body: 'x' } }] }] }] };
+    expect(normalizeChange(WABA, 'history', known)[1]).toMatchObject({ kind: 'message', direction: 'outbound' });
   });
 
   it('reports a declined history and an item with neither metadata nor errors', () => {
@@ -397,6 +418,11 @@ describe('normalizeChange: history', () => {
       { kind: 'history_declined', phoneNumberId: PN, errors: [{ code: 2593109, title: 'History sync is turned off by the business from the WhatsApp Business App', error_data: { details: 'History sharing is turned off by the business' } }] },
     ]);
     expect(normalizeChange(WABA, 'history', { metadata, history: [{ errors: [] }] })).toEqual([{ kind: 'unknown', phoneNumberId: PN, field: 'history', detail: 'history item with neither metadata nor errors', raw: { errors: [] } }]);
+    expect(normalizeChange(WABA, 'history', { metadata, history: [{}] })).toEqual([{ kind: 'unknown', phoneNumberId: PN, field: 'history', detail: 'history item with neither metadata nor errors', raw: {} }]);
+    // A chunk without threads (a phase with nothing in it) is still a chunk.
+    expect(normalizeChange(WABA, 'history', { metadata, history: [{ metadata: { phase: 2, chunk_order: 0, progress: 100 } }] })).toEqual([
+      { kind: 'history_chunk', phoneNumberId: PN, displayPhoneNumber: DISPLAY, phase: 2, chunkOrder: 0, progress: 100, chunkHash: expect.stringMatching(/^[0-9a-f]{64}$/), threadCount: 0, messageCount: 0 },
+    ]);
     expect(normalizeChange(WABA, 'history', { metadata, history: [] })).toEqual([{ kind: 'unknown', phoneNumberId: PN, field: 'history', detail: 'history payload with nothing in it', raw: { metadata, history: [] } }]);
     expect(normalizeChange(WABA, 'history', { metadata, history: [{ metadata: { phase: 3, chunk_order: 0, progress: 0 } }] })[0]).toMatchObject({ kind: 'unknown', phoneNumberId: PN, detail: 'invalid history payload: history.0.metadata.phase: Too big: expected number to be <=2' });
   });
@@ -571,7 +597,11 @@ describe('normalizeChangeIsolated', () => {
     expect(normalizeChangeIsolated(WABA, 'messages', noNumber).every((e) => e.kind === 'unknown')).toBe(true);
     const unhandled = { metadata, messages: [good('a'), good('b')] };
     expect(normalizeChangeIsolated(WABA, 'calls', unhandled)).toEqual([expect.objectContaining({ kind: 'unknown', detail: "unhandled webhook field 'calls'" })]);
-    for (const value of ['text', null, [good('a'), good('b')]]) expect(normalizeChangeIsolated(WABA, 'messages', value), JSON.stringify(value)).toHaveLength(1);
+    for (const value of ['text', null, undefined, [good('a'), good('b')]]) expect(normalizeChangeIsolated(WABA, 'messages', value), JSON.stringify(value)).toHaveLength(1);
+    // A field whose name starts like the reason of a parse failure is not one.
+    expect(normalizeChangeIsolated(WABA, 'invalid field', unhandled)).toEqual([expect.objectContaining({ kind: 'unknown', detail: "unhandled webhook field 'invalid field'" })]);
+    // A change with nothing in it gives nothing.
+    expect(normalizeChangeIsolated(WABA, 'smb_app_state_sync', { metadata, state_sync: [] })).toEqual([]);
   });
 
   it('does not split a payload whose invalid part is not an item list', () => {

@@ -111,6 +111,9 @@ describe('routing functions', () => {
       { kind: 'unknown', phoneNumberId: null, field: 'standby', detail: 'invalid standby payload: metadata.display_phone_number: Invalid input: expected string, received undefined; metadata.phone_number_id: Invalid input: expected string, received undefined', raw: { metadata: {} } },
     ]);
     expect(normalizeStandby('standby', 'x')[0]).toMatchObject({ kind: 'unknown', detail: expect.stringMatching(/^invalid standby payload: \(root\): /) });
+    // At most five issues are named.
+    const many = normalizeStandby('standby', { metadata, messages: Array.from({ length: 7 }, (_, i) => ({ id: `w${i}`, timestamp: 'x', type: 'text' })) });
+    expect((many[0] as { detail: string }).detail.split('; ')).toHaveLength(5);
   });
 
   it('messaging_handovers: the exact event, with the customer’s profile and the business number', () => {
