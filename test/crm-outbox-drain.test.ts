@@ -92,7 +92,8 @@ function recordingConnector(fail: (method: string, arg: unknown) => Error | null
   return { connector, calls };
 }
 
-describe.each(backends())('CRM outbox drain [%s]', (backend) => {
+// Each test takes about a second; 10 s lets a drain that never ends (a mutant) fail fast.
+describe.each(backends())('CRM outbox drain [%s]', { timeout: 10_000 }, (backend) => {
   let database: TestDatabase;
   let handle: DatabaseHandle;
   let n = 0;

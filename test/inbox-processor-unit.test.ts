@@ -16,7 +16,8 @@ import * as P from '../core/src/whatsapp/payloads.js';
  * MAX_INBOX_ATTEMPTS. Failures come from a follow-up hook and from a trigger that refuses one text,
  * so they are real database errors. Quick enough for mutation testing (docs/testing.md).
  */
-describe.each(backends())('inbox processor [%s]', (backend) => {
+// Each test takes about a second; 10 s lets a drain that never ends (a mutant) fail fast.
+describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend) => {
   let database: TestDatabase;
   let handle: DatabaseHandle;
   let writer: InboxWriter;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { KyselyPlugin } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, createTestDatabase, type TestDatabase } from './helpers/backends.js';
@@ -11,7 +12,8 @@ import { INBOX_CHANNEL, InboxWriter } from '../core/src/webhooks/inbox-writer.js
  * alone. Quick enough for mutation testing (docs/testing.md); test/webhook-ingest.test.ts covers it
  * through HTTP.
  */
-describe.each(backends())('inbox writer [%s]', (backend) => {
+// Each test takes well under a second; 5 s lets a writer that never answers (a mutant) fail fast.
+describe.each(backends())('inbox writer [%s]', { timeout: 5_000 }, (backend) => {
   let database: TestDatabase;
   let handle: DatabaseHandle;
   let listener: pg.Client;
@@ -99,19 +101,42 @@ describe.each(backends())('inbox writer [%s]', (backend) => {
     expect(await rows(big)).toHaveLength(5);
   });
 
+  it('group commit: one statement in flight; the deliveries that arrive meanwhile go together, up to the row limit', async () => {
+    // Counts the statements the writer runs (its only queries are its group inserts).
+    let statements = 0;
+    const counting: KyselyPlugin = { transformQuery: (args) => ((statements += 1), args.node), transformResult: async (args) => args.result };
+    const writer = new InboxWriter(handle.db.withPlugin(counting), 2);
+    const results = await Promise.all([body(), body(), body(), body(), body()].map((raw) => writer.write({ rawBody: raw, partitionKeys: ['777'] })));
+    expect(results).toEqual([['777'], ['777'], ['777'], ['777'], ['777']]);
+    // The first alone (nothing was waiting), then two groups of two rows.
+    expect(statements).toBe(3);
+    // One delivery naming three numbers exceeds the limit: written alone, in one statement.
+    statements = 0;
+    expect(await writer.write({ rawBody: body(), partitionKeys: ['1', '2', '3'] })).toEqual(['1', '2', '3']);
+    expect(statements).toBe(1);
+    // A delivery that cannot be stored, alone: refused after its one statement, not retried.
+    statements = 0;
+    await expect(writer.write({ rawBody: `${body()}\u0000`, partitionKeys: ['777'] })).rejects.toThrow();
+    expect(statements).toBe(1);
+  });
+
   it('refuses only the delivery that cannot be stored; the others of its group are written', async () => {
     const writer = new InboxWriter(handle.db);
     // PostgreSQL cannot store U+0000 in text: this delivery fails whatever it is grouped with.
     const bad = `${body()}\u0000`;
     const good = [body(), body(), body()];
+    const retried = body();
+    await writer.write({ rawBody: retried, partitionKeys: ['111'] });
     const settled = await Promise.allSettled([
       writer.write({ rawBody: good[0]!, partitionKeys: ['111'] }),
       writer.write({ rawBody: good[1]!, partitionKeys: ['111'] }),
       writer.write({ rawBody: bad, partitionKeys: ['111'] }),
       writer.write({ rawBody: good[2]!, partitionKeys: ['111'] }),
+      // Meta's retry of a stored delivery, caught in the failing group: still nothing new.
+      writer.write({ rawBody: retried, partitionKeys: ['111'] }),
     ]);
-    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
-    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : null))).toEqual([['111'], ['111'], null, ['111']]);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : null))).toEqual([['111'], ['111'], null, ['111'], []]);
     for (const raw of good) expect(await rows(raw)).toHaveLength(1);
     // Alone, it is refused too, and the writer goes on.
     await expect(writer.write({ rawBody: bad, partitionKeys: ['111'] })).rejects.toThrow();
