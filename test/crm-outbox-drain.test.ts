@@ -99,7 +99,8 @@ describe.each(backends())('CRM outbox drain [%s]', { timeout: 10_000 }, (backend
   let n = 0;
   const AT = Date.UTC(2026, 10, 20, 9, 0, 0);
   const cipher = { decrypt: () => '{}', encrypt: () => '' } as unknown as TokenCipher;
-  const logger = pino({ level: 'silent' });
+  const logs: Array<{ level: number; msg: string; [k: string]: unknown }> = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
 
   /** A tenant of its own with one number, the given deliveries applied, and an active connection. */
   async function tenantWith(payloads: Array<{ entry: Array<{ id: string; changes: Array<{ field: string; value: unknown }> }> }> = []) {
@@ -237,6 +238,7 @@ describe.each(backends())('CRM outbox drain [%s]', { timeout: 10_000 }, (backend
       ['pending', 1, 'rate limited'],
     ]);
     for (const r of rows) expect(r.due_in).toBeGreaterThan(590);
+    expect(logs.filter((l) => l.msg === 'CRM write failed' && l.connectionId === connection)).toEqual([expect.objectContaining({ level: 40, kind: 'archive', items: 2, retryable: true, err: 'rate limited' })]);
     // Not due: nothing is tried.
     expect(await outbox.drain(connection)).toMatchObject({ written: 0, retried: 0, dead: 0 });
     expect(calls).toHaveLength(1);
@@ -313,6 +315,42 @@ describe.each(backends())('CRM outbox drain [%s]', { timeout: 10_000 }, (backend
     expect(calls.map((c) => (c.arg as { action: string }).action)).toEqual(['opt_out', 'opt_out', 'opt_in']);
   });
 
+  it('consent for a customer known only by a BSUID is done without a CRM call; one never seen has no name', async () => {
+    const { connection, number, apply, tenant } = await tenantWith();
+    // An opt-out recorded under a BSUID (no phone a CRM could match).
+    await handle.db.insertInto('opt_out_events').values({ phone_number_id: number.phoneNumberId, wa_id: 'MA.only-bsuid', tenant_id: tenant, action: 'opt_out', source: 'whatsapp', detail: null }).execute();
+    await apply({ entry: [{ id: number.wabaId, changes: [{ field: 'user_preferences', value: { metadata: { display_phone_number: number.displayPhoneNumber, phone_number_id: number.phoneNumberId }, user_preferences: [{ wa_id: '212688888888', category: 'marketing_messages', value: 'stop', timestamp: String(AT / 1000) }] } }] }] });
+    const { connector, calls } = recordingConnector();
+    const outbox = new CrmOutbox({ db: handle.db, cipher, logger, connectorFor: () => connector });
+    expect(await outbox.drain(connection)).toMatchObject({ written: 2, retried: 0 });
+    expect(calls.map((c) => [c.method, (c.arg as { customerPhone: string; customerName: string | null }).customerPhone, (c.arg as { customerName: string | null }).customerName])).toEqual([['recordMarketingConsent', '+212688888888', null]]);
+    expect((await rowsOf(connection)).map((r) => [r.kind, r.status])).toEqual([
+      ['consent', 'done'],
+      ['consent', 'done'],
+    ]);
+  });
+
+  it('a transcript without text or provider is sent as empty, by an unknown provider', async () => {
+    const { connection, number, apply } = await tenantWith();
+    await apply(P.inboundMessage(number, { waId: '212699999990' }, 'wamid.TX', AT, P.voiceNote('media.x')));
+    await sql`update messages set transcript_state = 'done' where wamid = 'wamid.TX'`.execute(handle.db);
+    const { connector, calls } = recordingConnector();
+    const outbox = new CrmOutbox({ db: handle.db, cipher, logger, connectorFor: () => connector });
+    await outbox.drain(connection);
+    expect(calls.find((c) => c.method === 'attachTranscript')?.arg).toMatchObject({ wamid: 'wamid.TX', text: '', language: null, provider: 'unknown' });
+  });
+
+  it('builds the connector from the stored credentials once per connection, and reuses it', async () => {
+    const { connection } = await tenantWith();
+    let decrypted = 0;
+    const credentials = { crm: 'woocommerce', url: 'https://shop.example', consumerKey: 'ck_1', consumerSecret: 'cs_1', siteKey: 'site' };
+    const real = { decrypt: () => ((decrypted += 1), JSON.stringify(credentials)), encrypt: () => '' } as unknown as TokenCipher;
+    const outbox = new CrmOutbox({ db: handle.db, cipher: real, logger });
+    expect(await outbox.drain(connection)).toEqual({ written: 0, retried: 0, dead: 0, nextDueSeconds: null });
+    expect(await outbox.drain(connection)).toEqual({ written: 0, retried: 0, dead: 0, nextDueSeconds: null });
+    expect(decrypted).toBe(1);
+  });
+
   it('does nothing for a connection that is not active or does not exist', async () => {
     const { connection, number, apply } = await tenantWith();
     await apply(P.inboundMessage(number, { waId: '212677777777' }, 'wamid.I1', AT, P.text('a')));
@@ -332,5 +370,8 @@ describe.each(backends())('CRM outbox drain [%s]', { timeout: 10_000 }, (backend
     const outbox = new CrmOutbox({ db: handle.db, cipher, logger, connectorFor: () => connector });
     expect(await outbox.drain(connection)).toMatchObject({ written: 0, retried: 1, dead: 0 });
     expect((await rowsOf(connection)).map((r) => [r.kind, r.status, r.attempts, r.last_error])).toEqual([['inbox_reply', 'pending', 1, 'hubspot inbox: the inbox channel was disconnected; reply not sent']]);
+    // Not retryable: dead at the third attempt.
+    await sql`update crm_outbox set attempts = ${MAX_PERMANENT_ATTEMPTS - 1}, next_attempt_at = now() where connection_id = ${connection}`.execute(handle.db);
+    expect(await outbox.drain(connection)).toMatchObject({ retried: 0, dead: 1 });
   });
 });
