@@ -2,8 +2,9 @@ import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CrmError, type ArchivedMessage, type CrmConnector } from '@coex/connectors';
-import { backends, createTestDatabase, type TestDatabase } from './helpers/backends.js';
-import { migrateToLatest, openDatabase, type DatabaseHandle } from '../core/src/db/index.js';
+import { backends } from './helpers/backends.js';
+import { openMigratedDatabase, type MigratedDatabase } from './helpers/migrated-database.js';
+import type { DatabaseHandle } from '../core/src/db/index.js';
 import { CrmOutbox, MAX_CRM_ATTEMPTS, MAX_PERMANENT_ATTEMPTS, crmBackoffMs, handlerLabel } from '../core/src/crm/outbox.js';
 import type { TokenCipher } from '../core/src/crypto.js';
 import { applyEvents } from '../core/src/store/apply.js';
@@ -94,7 +95,7 @@ function recordingConnector(fail: (method: string, arg: unknown) => Error | null
 
 // Each test takes about a second; 10 s lets a drain that never ends (a mutant) fail fast.
 describe.each(backends())('CRM outbox drain [%s]', { timeout: 10_000 }, (backend) => {
-  let database: TestDatabase;
+  let database: MigratedDatabase;
   let handle: DatabaseHandle;
   let n = 0;
   const AT = Date.UTC(2026, 10, 20, 9, 0, 0);
@@ -122,13 +123,11 @@ describe.each(backends())('CRM outbox drain [%s]', { timeout: 10_000 }, (backend
   const makeDue = (connection: string) => sql`update crm_outbox set next_attempt_at = now() where connection_id = ${connection}`.execute(handle.db);
 
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    handle = await openDatabase({ databaseUrl: database.databaseUrl });
-    await migrateToLatest(handle.db);
+    database = await openMigratedDatabase(backend);
+    handle = database.handle;
   });
   afterAll(async () => {
-    await handle?.close();
-    await database?.drop();
+    await database?.close();
   });
 
   it('archives a tenant’s messages as one batch, exactly as stored; unmatched ones are noted, reactions left out', async () => {

@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { backends, createTestDatabase, type TestDatabase } from './helpers/backends.js';
-import { migrateToLatest, openDatabase, type DatabaseHandle } from '../core/src/db/index.js';
+import { backends } from './helpers/backends.js';
+import { openMigratedDatabase, type MigratedDatabase } from './helpers/migrated-database.js';
+import type { DatabaseHandle } from '../core/src/db/index.js';
 import { DbPacer, sleep } from '../core/src/outbound/pacer.js';
 
 /**
@@ -11,7 +12,7 @@ import { DbPacer, sleep } from '../core/src/outbound/pacer.js';
  * same pacer against the Graph API fake with two senders.
  */
 describe.each(backends())('DbPacer arithmetic [%s]', (backend) => {
-  let database: TestDatabase;
+  let database: MigratedDatabase;
   let handle: DatabaseHandle;
   let pacer: DbPacer;
   let n = 0;
@@ -25,14 +26,12 @@ describe.each(backends())('DbPacer arithmetic [%s]', (backend) => {
   const close = (actual: number, expected: number) => expect(Math.abs(actual - expected), `${actual} vs ${expected}`).toBeLessThan(0.01);
 
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    handle = await openDatabase({ databaseUrl: database.databaseUrl });
-    await migrateToLatest(handle.db);
+    database = await openMigratedDatabase(backend);
+    handle = database.handle;
     pacer = new DbPacer(handle.db);
   });
   afterAll(async () => {
-    await handle?.close();
-    await database?.drop();
+    await database?.close();
   });
 
   it('an idle number sends at once and books the next slot one interval later: 1 / (rate × 0.95)', async () => {

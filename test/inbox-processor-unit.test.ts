@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backends, createTestDatabase, type TestDatabase } from './helpers/backends.js';
-import { migrateToLatest, openDatabase, type DatabaseHandle } from '../core/src/db/index.js';
+import { backends } from './helpers/backends.js';
+import { openMigratedDatabase, type MigratedDatabase } from './helpers/migrated-database.js';
+import type { DatabaseHandle } from '../core/src/db/index.js';
 import { InboxWriter } from '../core/src/webhooks/inbox-writer.js';
 import { DEFAULT_BATCH_SIZE, InboxProcessor, MAX_INBOX_ATTEMPTS, MAX_RETRY_DELAY_MS, type ProcessorMetrics } from '../core/src/worker/inbox-processor.js';
 import { partitionKeysOf } from '../core/src/whatsapp/normalize.js';
@@ -18,7 +19,7 @@ import * as P from '../core/src/whatsapp/payloads.js';
  */
 // Each test takes about a second; 10 s lets a drain that never ends (a mutant) fail fast.
 describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend) => {
-  let database: TestDatabase;
+  let database: MigratedDatabase;
   let handle: DatabaseHandle;
   let writer: InboxWriter;
   let n = 0;
@@ -48,9 +49,8 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
   const pgError = (code: string, message = `error ${code}`) => Object.assign(new Error(message), { code });
 
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    handle = await openDatabase({ databaseUrl: database.databaseUrl });
-    await migrateToLatest(handle.db);
+    database = await openMigratedDatabase(backend);
+    handle = database.handle;
     writer = new InboxWriter(handle.db);
     await handle.db.insertInto('tenants').values({ id: 'atlas', name: 'Atlas' }).onConflict((oc) => oc.doNothing()).execute();
     // A message text the database refuses (not transient: raise_exception, P0001).
@@ -58,8 +58,7 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     await sql`create trigger refuse_poison before insert on messages for each row execute function refuse_poison()`.execute(handle.db);
   });
   afterAll(async () => {
-    await handle?.close();
-    await database?.drop();
+    await database?.close();
   });
 
   it('applies a number’s deliveries in one batch, records the outcome on each, learns the WABA, counts', async () => {

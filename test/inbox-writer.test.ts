@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import type { KyselyPlugin } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backends, createTestDatabase, type TestDatabase } from './helpers/backends.js';
-import { migrateToLatest, openDatabase, type DatabaseHandle } from '../core/src/db/index.js';
+import { backends } from './helpers/backends.js';
+import { openMigratedDatabase, type MigratedDatabase } from './helpers/migrated-database.js';
+import type { DatabaseHandle } from '../core/src/db/index.js';
 import { INBOX_CHANNEL, InboxWriter } from '../core/src/webhooks/inbox-writer.js';
 
 /**
@@ -14,7 +15,7 @@ import { INBOX_CHANNEL, InboxWriter } from '../core/src/webhooks/inbox-writer.js
  */
 // Each test takes well under a second; 5 s lets a writer that never answers (a mutant) fail fast.
 describe.each(backends())('inbox writer [%s]', { timeout: 5_000 }, (backend) => {
-  let database: TestDatabase;
+  let database: MigratedDatabase;
   let handle: DatabaseHandle;
   let listener: pg.Client;
   let notified = 0;
@@ -31,9 +32,8 @@ describe.each(backends())('inbox writer [%s]', { timeout: 5_000 }, (backend) => 
   };
 
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    handle = await openDatabase({ databaseUrl: database.databaseUrl });
-    await migrateToLatest(handle.db);
+    database = await openMigratedDatabase(backend);
+    handle = database.handle;
     listener = new pg.Client({ connectionString: database.databaseUrl });
     await listener.connect();
     listener.on('notification', (m) => {
@@ -43,8 +43,7 @@ describe.each(backends())('inbox writer [%s]', { timeout: 5_000 }, (backend) => 
   });
   afterAll(async () => {
     await listener?.end();
-    await handle?.close();
-    await database?.drop();
+    await database?.close();
   });
 
   it('stores the bytes once and one row per number, tells the caller every key is new, and notifies', async () => {
