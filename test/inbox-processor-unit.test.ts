@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type KyselyPlugin } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from './helpers/backends.js';
@@ -54,7 +54,8 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     writer = new InboxWriter(handle.db);
     await handle.db.insertInto('tenants').values({ id: 'atlas', name: 'Atlas' }).onConflict((oc) => oc.doNothing()).execute();
     // A message text the database refuses (not transient: raise_exception, P0001).
-    await sql`create function refuse_poison() returns trigger language plpgsql as $$ begin if new.text = 'poison' then raise exception 'poison refused'; end if; return new; end $$`.execute(handle.db);
+    // And one it refuses as a deadlock would (transient: 40P01).
+    await sql`create function refuse_poison() returns trigger language plpgsql as $$ begin if new.text = 'poison' then raise exception 'poison refused'; end if; if new.text = 'deadlock' then raise exception 'deadlock detected' using errcode = '40P01'; end if; return new; end $$`.execute(handle.db);
     await sql`create trigger refuse_poison before insert on messages for each row execute function refuse_poison()`.execute(handle.db);
   });
   afterAll(async () => {
@@ -96,6 +97,10 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     expect(calls).toEqual([['processed', 'ok', 2], ['processed', 'ok', 2]]);
     expect((await inbox(N.phoneNumberId)).map((r) => (r.outcome as { batch?: number } | null)?.batch ?? null)).toEqual([2, 2, 2, 2, null]);
     expect(await processor.drain(N.phoneNumberId)).toBe(1);
+    // maxRows reached exactly: no further batch.
+    const M = numberRef();
+    for (let i = 0; i < 3; i += 1) await deliver(text(M, `wamid.x${i}`, `m${i}`, i));
+    expect(await processor.drain(M.phoneNumberId, 2)).toBe(2);
   });
 
   it('stores a delivery that is no envelope as an unknown event, and counts it', async () => {
@@ -111,6 +116,49 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
       { field: '(envelope)', detail: 'delivery is not a WhatsApp webhook envelope', payload: 'not json at all', phone_number_id: null },
     ]);
     expect(calls).toContainEqual(['unknown', expect.any(Number)]);
+    // Each unknown event names its own delivery, even applied in one batch; text is kept to 10,000 characters.
+    const long = `not json ${'x'.repeat(12_000)}`;
+    await writer.write({ rawBody: '{"first":1}', partitionKeys: ['unparsed'] });
+    await writer.write({ rawBody: long, partitionKeys: ['unparsed'] });
+    const ids = (await inbox('unparsed')).filter((r) => !r.processed).map((r) => r.id);
+    expect(ids).toHaveLength(2);
+    await processor.drain('unparsed');
+    const last = await handle.db.selectFrom('unknown_events').select(['inbox_id', 'payload']).where('field', '=', '(envelope)').orderBy('id', 'desc').limit(2).execute();
+    expect(last.map((r) => String(r.inbox_id)).reverse()).toEqual(ids.map(String));
+    expect(last[0]!.payload).toBe(long.slice(0, 10_000));
+  });
+
+  it('works without metrics, and with metrics that do not count set-asides', async () => {
+    for (const m of [undefined, { processed: () => undefined, unknown: () => undefined }]) {
+      const N = numberRef();
+      await deliver(text(N, `wamid.nm${n}`, 'fine', 0));
+      const bad = text(N, `wamid.np${n}`, 'poison', 1);
+      await deliver(bad);
+      await deliver({ entry: [{ id: N.wabaId, changes: [{ field: 'calls', value: { metadata: { display_phone_number: N.displayPhoneNumber, phone_number_id: N.phoneNumberId } } }] }], object: 'whatsapp_business_account' });
+      const processor = new InboxProcessor(handle.db, logger, 'atlas', m);
+      expect(await processor.drain(N.phoneNumberId)).toBe(3);
+      expect((await inbox(N.phoneNumberId)).map((r) => [r.processed, r.attempts])).toEqual([
+        [true, 1],
+        [true, 1],
+        [true, 1],
+      ]);
+      expect((await setAside(N.phoneNumberId)).map((r) => r.kind)).toEqual(['message']);
+    }
+  });
+
+  it('a database failure before anything is claimed is thrown to the caller (the worker loop retries)', async () => {
+    const N = numberRef();
+    await deliver(text(N, 'wamid.f1', 'x'));
+    const failing: KyselyPlugin = {
+      transformQuery: (args) => {
+        if (args.node.kind === 'RawNode' && JSON.stringify(args.node).includes('pg_try_advisory_xact_lock')) throw new Error('database went away');
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    };
+    const processor = new InboxProcessor(handle.db.withPlugin(failing), logger, 'atlas');
+    await expect(processor.drain(N.phoneNumberId)).rejects.toThrow('database went away');
+    expect((await inbox(N.phoneNumberId)).map((r) => [r.processed, r.attempts])).toEqual([[false, 0]]);
   });
 
   it('a transient failure retries the batch after a backoff; the number waits, in order', async () => {
@@ -170,7 +218,8 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
 
   it('classifies connection, resource and lock errors as transient, data errors not', async () => {
     const transient = ['08006', '53300', '57P01', '58000', '40001', '40P01', '55P03', 'ECONNRESET', 'ETIMEDOUT'];
-    const permanent = ['23505', '22P02', 'P0001', 'XX000', 'E1', 'econnreset'];
+    // '22008' has 08 inside, '0ECONN' and 'ECONN_1' hold a driver-like code amid other characters: not transient.
+    const permanent = ['23505', '22P02', '22008', 'P0001', 'XX000', 'E1', 'econnreset', '0ECONN', 'ECONN_1'];
     const messages = ['Connection terminated unexpectedly', 'connection error', 'Connection closed', 'timeout exceeded when trying to connect', 'Client has encountered a connection error and is not queryable', 'connect ECONNREFUSED 127.0.0.1:5432'];
     const verdict = async (error: unknown) => {
       const N = numberRef();
@@ -191,6 +240,99 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     expect(await verdict(new Error('boom'))).toBe('permanent');
     expect(await verdict('Connection terminated')).toBe('transient');
     expect(await verdict(Object.assign(new Error('Connection terminated'), { code: 123 }))).toBe('transient');
+    expect(await verdict(null)).toBe('permanent');
+  });
+
+  it('a batch holding a delivery at its last attempt is split, not retried whole; long errors are cut to 2,000 characters', async () => {
+    const N = numberRef();
+    await deliver(text(N, 'wamid.a1', 'one', 0));
+    await deliver(text(N, 'wamid.a2', 'two', 1));
+    await sql`update webhook_inbox set attempts = ${MAX_INBOX_ATTEMPTS - 1} where partition_key = ${N.phoneNumberId} and id = (select min(id) from webhook_inbox where partition_key = ${N.phoneNumberId})`.execute(handle.db);
+    const processor = new InboxProcessor(handle.db, logger, 'atlas');
+    let hookCalls = 0;
+    processor.onApplied(() => {
+      hookCalls += 1;
+      throw pgError('40P01', `deadlock ${'x'.repeat(3000)}`);
+    });
+    expect(await processor.drain(N.phoneNumberId)).toBe(0);
+    // The batch, then the first delivery alone, then its events one by one: three tries; a transient
+    // error never sets a delivery aside.
+    expect(hookCalls).toBe(3);
+    const rows = await inbox(N.phoneNumberId);
+    expect(rows.map((r) => [r.processed, r.attempts])).toEqual([
+      [false, MAX_INBOX_ATTEMPTS],
+      [false, 0],
+    ]);
+    expect(rows[0]!.last_error).toHaveLength(2000);
+    expect(await setAside(N.phoneNumberId)).toEqual([]);
+  });
+
+  it('a delivery split out of a failing batch counts even when the next one has to wait', async () => {
+    const N = numberRef();
+    await deliver(text(N, 'wamid.s1', 'fine', 0));
+    await deliver(text(N, 'wamid.s2', 'hook-poison', 1));
+    await deliver(text(N, 'wamid.s3', 'after', 2));
+    const processor = new InboxProcessor(handle.db, logger, 'atlas');
+    processor.onApplied((outcome) => {
+      if (outcome.live.some((l) => l.wamid === 'wamid.s2')) throw new Error('hook refuses this one');
+    });
+    expect(await processor.drain(N.phoneNumberId)).toBe(1);
+    expect(await texts(N.phoneNumberId)).toEqual(['fine']);
+    expect((await inbox(N.phoneNumberId)).map((r) => [r.processed, r.attempts])).toEqual([
+      [true, 1],
+      [false, 1],
+      [false, 0],
+    ]);
+  });
+
+  it('a transient error of one event, even applied alone, retries the whole delivery and sets nothing aside', async () => {
+    const N = numberRef();
+    const mixed = text(N, 'wamid.t1', 'poison', 0);
+    const value = mixed.entry[0]!.changes[0]!.value as { messages: Array<Record<string, unknown>> };
+    value.messages.push({ ...value.messages[0]!, id: 'wamid.t2', text: { body: 'deadlock' } });
+    await deliver(mixed);
+    const processor = new InboxProcessor(handle.db, logger, 'atlas');
+    expect(await processor.drain(N.phoneNumberId)).toBe(0);
+    const [row] = await inbox(N.phoneNumberId);
+    expect([row!.processed, row!.attempts, row!.last_error]).toEqual([false, 1, 'deadlock detected']);
+    expect(await setAside(N.phoneNumberId)).toEqual([]);
+  });
+
+  it('learns the WABA of every number a delivery names, from the entry that names it, also when applied event by event', async () => {
+    const A = numberRef();
+    const B = { ...numberRef(), wabaId: '222222222222222' };
+    const one = text(A, 'wamid.w1', 'fine', 0);
+    const oneValue = one.entry[0]!.changes[0]!.value as { messages: Array<Record<string, unknown>> };
+    oneValue.messages.push({ ...oneValue.messages[0]!, id: 'wamid.w1p', text: { body: 'poison' } });
+    const two = text(B, 'wamid.w2', 'hello', 0);
+    const both = { object: 'whatsapp_business_account', entry: [one.entry[0]!, two.entry[0]!] };
+    await deliver(both);
+    const processor = new InboxProcessor(handle.db, logger, 'atlas');
+    expect(await processor.drain(A.phoneNumberId)).toBe(1);
+    expect(await processor.drain(B.phoneNumberId)).toBe(1);
+    const waba = async (pn: string) => (await handle.db.selectFrom('whatsapp_numbers').select('waba_id').where('phone_number_id', '=', pn).executeTakeFirstOrThrow()).waba_id;
+    // A's delivery was applied event by event (one message is set aside): the WABA is still learned.
+    expect(await waba(A.phoneNumberId)).toBe(A.wabaId);
+    expect(await waba(B.phoneNumberId)).toBe('222222222222222');
+    // One entry naming two numbers: both learn it.
+    const C = numberRef();
+    const D = numberRef();
+    const shared = text(C, 'wamid.w3', 'c', 0);
+    shared.entry[0]!.changes.push(text(D, 'wamid.w4', 'd', 0).entry[0]!.changes[0]!);
+    await deliver(shared);
+    await processor.drain(C.phoneNumberId);
+    await processor.drain(D.phoneNumberId);
+    expect(await waba(C.phoneNumberId)).toBe(C.wabaId);
+    expect(await waba(D.phoneNumberId)).toBe(D.wabaId);
+  });
+
+  it('reads deliveries stored before bodies were kept apart (raw_body on the inbox row)', async () => {
+    const N = numberRef();
+    for (const [i, body] of ['old one', 'old two'].entries()) {
+      await handle.db.insertInto('webhook_inbox').values({ partition_key: N.phoneNumberId, body_sha256: `legacy-${n}-${i}`, raw_body: JSON.stringify(text(N, `wamid.legacy${i}`, body, i)) }).execute();
+    }
+    expect(await new InboxProcessor(handle.db, logger, 'atlas').drain(N.phoneNumberId)).toBe(2);
+    expect(await texts(N.phoneNumberId)).toEqual(['old one', 'old two']);
   });
 
   it('sets aside only the event the database refuses; the rest of its delivery and of its batch is stored', async () => {
@@ -237,6 +379,8 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     const [row] = await inbox(N.phoneNumberId);
     expect(row!.outcome).toEqual({ dead: true });
     expect(await setAside(N.phoneNumberId)).toEqual([{ kind: 'delivery', reason: 'hook refuses | hook refuses', payload: null }]);
+    // No payload is SQL NULL, not a JSON null.
+    expect((await sql<{ n: number }>`select count(*)::int as n from webhook_set_aside where partition_key = ${N.phoneNumberId} and payload is null`.execute(handle.db)).rows[0]!.n).toBe(1);
     expect(calls).toEqual([['processed', 'error', undefined], ['processed', 'error', undefined], ['processed', 'error', undefined], ['processed', 'error', undefined], ['setAside', 'delivery'], ['processed', 'dead', undefined]]);
     expect(logs.filter((l) => l.msg === 'webhook delivery failed; will retry' && l.partitionKey === N.phoneNumberId).map((l) => [l.level, l.attempts, l.dead])).toEqual([[50, 1, false], [50, 2, false], [50, 3, false], [50, 4, false]]);
     expect(logs.filter((l) => l.msg === 'webhook delivery set aside after repeated failures' && l.partitionKey === N.phoneNumberId).map((l) => [l.level, l.attempts, l.dead])).toEqual([[50, 5, true]]);
@@ -264,5 +408,6 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     release();
     await holder;
     expect(await processor.drain(N.phoneNumberId)).toBe(1);
+    expect((await inbox(N.phoneNumberId)).map((r) => [r.processed, r.attempts])).toEqual([[true, 1]]);
   });
 });
