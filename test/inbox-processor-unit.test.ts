@@ -1,0 +1,413 @@
+import { sql, type KyselyPlugin } from 'kysely';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends } from './helpers/backends.js';
+import { openMigratedDatabase, type MigratedDatabase } from './helpers/migrated-database.js';
+import type { DatabaseHandle } from '../core/src/db/index.js';
+import { InboxWriter } from '../core/src/webhooks/inbox-writer.js';
+import { DEFAULT_BATCH_SIZE, InboxProcessor, MAX_INBOX_ATTEMPTS, MAX_RETRY_DELAY_MS, type ProcessorMetrics } from '../core/src/worker/inbox-processor.js';
+import { partitionKeysOf } from '../core/src/whatsapp/normalize.js';
+import { envelopeSchema } from '../core/src/whatsapp/schemas.js';
+import * as P from '../core/src/whatsapp/payloads.js';
+
+/**
+ * The inbox processor on its own database (no runtime): per-number order, the outcome recorded on
+ * each delivery, transient failures retried with backoff, a failing delivery split event by event
+ * with only the poisoned event set aside, and a delivery that keeps failing set aside after
+ * MAX_INBOX_ATTEMPTS. Failures come from a follow-up hook and from a trigger that refuses one text,
+ * so they are real database errors. Quick enough for mutation testing (docs/testing.md).
+ */
+// Each test takes about a second; 10 s lets a drain that never ends (a mutant) fail fast.
+describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend) => {
+  let database: MigratedDatabase;
+  let handle: DatabaseHandle;
+  let writer: InboxWriter;
+  let n = 0;
+  const AT = Date.UTC(2026, 10, 20, 9, 0, 0);
+  const numberRef = (): P.NumberRef => ({ wabaId: '102290129340398', phoneNumberId: `40654035224${String(++n).padStart(4, '0')}`, displayPhoneNumber: '212522123456' });
+
+  /** Writes a delivery as the webhook route does; returns its partition keys. */
+  const deliver = async (payload: unknown, raw = JSON.stringify(payload)) => {
+    const parsed = envelopeSchema.safeParse(payload);
+    const keys = parsed.success ? partitionKeysOf(parsed.data) : [];
+    await writer.write({ rawBody: raw, partitionKeys: keys.length ? keys : ['unparsed'] });
+    return keys;
+  };
+  const inbox = async (pn: string) =>
+    (await handle.db.selectFrom('webhook_inbox').select(['id', 'attempts', 'last_error', 'outcome', sql<boolean>`processed_at is not null`.as('processed'), sql<number>`extract(epoch from (next_attempt_at - now()))::float8`.as('due_in')]).where('partition_key', '=', pn).orderBy('id').execute());
+  const texts = async (pn: string) => (await handle.db.selectFrom('messages').select('text').where('phone_number_id', '=', pn).orderBy('provider_timestamp').execute()).map((r) => r.text);
+  const setAside = async (pn: string) => handle.db.selectFrom('webhook_set_aside').select(['kind', 'reason', 'payload']).where('partition_key', '=', pn).orderBy('id').execute();
+  const metrics = () => {
+    const calls: Array<[string, ...unknown[]]> = [];
+    const m: ProcessorMetrics = { processed: (o, c) => void calls.push(['processed', o, c]), unknown: (c) => void calls.push(['unknown', c]), setAside: (k) => void calls.push(['setAside', k]) };
+    return { m, calls };
+  };
+  const logs: Array<{ level: number; msg: string; [k: string]: unknown }> = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+  const text = (N: P.NumberRef, wamid: string, body: string, i = 0) => P.inboundMessage(N, { waId: '212612345678', name: 'Youssef' }, wamid, AT + i * 1000, P.text(body));
+  /** An error as the pg driver reports it, with a SQLSTATE. */
+  const pgError = (code: string, message = `error ${code}`) => Object.assign(new Error(message), { code });
+
+  beforeAll(async () => {
+    database = await openMigratedDatabase(backend);
+    handle = database.handle;
+    writer = new InboxWriter(handle.db);
+    await handle.db.insertInto('tenants').values({ id: 'atlas', name: 'Atlas' }).onConflict((oc) => oc.doNothing()).execute();
+    // A message text the database refuses (not transient: raise_exception, P0001).
+    // And one it refuses as a deadlock would (transient: 40P01).
+    await sql`create function refuse_poison() returns trigger language plpgsql as $$ begin if new.text = 'poison' then raise exception 'poison refused'; end if; if new.text = 'deadlock' then raise exception 'deadlock detected' using errcode = '40P01'; end if; return new; end $$`.execute(handle.db);
+    await sql`create trigger refuse_poison before insert on messages for each row execute function refuse_poison()`.execute(handle.db);
+  });
+  afterAll(async () => {
+    await database?.close();
+  });
+
+  it('applies a number’s deliveries in one batch, records the outcome on each, learns the WABA, counts', async () => {
+    expect(DEFAULT_BATCH_SIZE).toBe(200);
+    const N = numberRef();
+    await deliver(text(N, 'wamid.1', 'salam', 0));
+    await deliver(text(N, 'wamid.2', 'wach kayn?', 1));
+    await deliver(P.statusUpdate(N, 'wamid.out', 'read', AT, '212612345678'));
+    const { m, calls } = metrics();
+    const processor = new InboxProcessor(handle.db, logger, 'atlas', m);
+    expect(await processor.pendingCount()).toBeGreaterThanOrEqual(3);
+    expect(await processor.pendingPartitions()).toContain(N.phoneNumberId);
+    expect(await processor.drain(N.phoneNumberId)).toBe(3);
+    expect(await texts(N.phoneNumberId)).toEqual(['salam', 'wach kayn?']);
+    const rows = await inbox(N.phoneNumberId);
+    expect(rows.map((r) => [r.processed, r.attempts, r.last_error])).toEqual([
+      [true, 1, null],
+      [true, 1, null],
+      [true, 1, null],
+    ]);
+    expect(rows[0]!.outcome).toEqual({ batch: 3, inserted: 2, merged: 0, statuses: 1, mutations: 0, historyChunks: 0, contacts: 0, account: 0, unknown: 0 });
+    expect(calls).toEqual([['processed', 'ok', 3]]);
+    expect((await handle.db.selectFrom('whatsapp_numbers').select(['tenant_id', 'waba_id']).where('phone_number_id', '=', N.phoneNumberId).executeTakeFirstOrThrow())).toEqual({ tenant_id: 'atlas', waba_id: N.wabaId });
+    expect(await processor.pendingPartitions()).not.toContain(N.phoneNumberId);
+    // Nothing left: nothing to do.
+    expect(await processor.drain(N.phoneNumberId)).toBe(0);
+  });
+
+  it('takes at most a batch per transaction and at most maxRows per drain', async () => {
+    const N = numberRef();
+    for (let i = 0; i < 5; i += 1) await deliver(text(N, `wamid.b${i}`, `m${i}`, i));
+    const { m, calls } = metrics();
+    const processor = new InboxProcessor(handle.db, logger, 'atlas', m, 2);
+    expect(await processor.drain(N.phoneNumberId, 3)).toBe(4);
+    expect(calls).toEqual([['processed', 'ok', 2], ['processed', 'ok', 2]]);
+    expect((await inbox(N.phoneNumberId)).map((r) => (r.outcome as { batch?: number } | null)?.batch ?? null)).toEqual([2, 2, 2, 2, null]);
+    expect(await processor.drain(N.phoneNumberId)).toBe(1);
+    // maxRows reached exactly: no further batch.
+    const M = numberRef();
+    for (let i = 0; i < 3; i += 1) await deliver(text(M, `wamid.x${i}`, `m${i}`, i));
+    expect(await processor.drain(M.phoneNumberId, 2)).toBe(2);
+  });
+
+  it('stores a delivery that is no envelope as an unknown event, and counts it', async () => {
+    const raw = '{"not":"an envelope"}';
+    await writer.write({ rawBody: raw, partitionKeys: ['unparsed'] });
+    await writer.write({ rawBody: 'not json at all', partitionKeys: ['unparsed'] });
+    const { m, calls } = metrics();
+    const processor = new InboxProcessor(handle.db, logger, 'atlas', m);
+    expect(await processor.drain('unparsed')).toBeGreaterThanOrEqual(2);
+    const unknown = await handle.db.selectFrom('unknown_events').select(['field', 'detail', 'payload', 'phone_number_id']).where('field', '=', '(envelope)').orderBy('id').execute();
+    expect(unknown.slice(-2)).toEqual([
+      { field: '(envelope)', detail: 'delivery is not a WhatsApp webhook envelope', payload: { not: 'an envelope' }, phone_number_id: null },
+      { field: '(envelope)', detail: 'delivery is not a WhatsApp webhook envelope', payload: 'not json at all', phone_number_id: null },
+    ]);
+    expect(calls).toContainEqual(['unknown', expect.any(Number)]);
+    // Each unknown event names its own delivery, even applied in one batch; text is kept to 10,000 characters.
+    const long = `not json ${'x'.repeat(12_000)}`;
+    await writer.write({ rawBody: '{"first":1}', partitionKeys: ['unparsed'] });
+    await writer.write({ rawBody: long, partitionKeys: ['unparsed'] });
+    const ids = (await inbox('unparsed')).filter((r) => !r.processed).map((r) => r.id);
+    expect(ids).toHaveLength(2);
+    await processor.drain('unparsed');
+    const last = await handle.db.selectFrom('unknown_events').select(['inbox_id', 'payload']).where('field', '=', '(envelope)').orderBy('id', 'desc').limit(2).execute();
+    expect(last.map((r) => String(r.inbox_id)).reverse()).toEqual(ids.map(String));
+    expect(last[0]!.payload).toBe(long.slice(0, 10_000));
+  });
+
+  it('works without metrics, and with metrics that do not count set-asides', async () => {
+    for (const m of [undefined, { processed: () => undefined, unknown: () => undefined }]) {
+      const N = numberRef();
+      await deliver(text(N, `wamid.nm${n}`, 'fine', 0));
+      const bad = text(N, `wamid.np${n}`, 'poison', 1);
+      await deliver(bad);
+      await deliver({ entry: [{ id: N.wabaId, changes: [{ field: 'calls', value: { metadata: { display_phone_number: N.displayPhoneNumber, phone_number_id: N.phoneNumberId } } }] }], object: 'whatsapp_business_account' });
+      const processor = new InboxProcessor(handle.db, logger, 'atlas', m);
+      expect(await processor.drain(N.phoneNumberId)).toBe(3);
+      expect((await inbox(N.phoneNumberId)).map((r) => [r.processed, r.attempts])).toEqual([
+        [true, 1],
+        [true, 1],
+        [true, 1],
+      ]);
+      expect((await setAside(N.phoneNumberId)).map((r) => r.kind)).toEqual(['message']);
+    }
+  });
+
+  it('a database failure before anything is claimed is thrown to the caller (the worker loop retries)', async () => {
+    const N = numberRef();
+    await deliver(text(N, 'wamid.f1', 'x'));
+    const failing: KyselyPlugin = {
+      transformQuery: (args) => {
+        if (args.node.kind === 'RawNode' && JSON.stringify(args.node).includes('pg_try_advisory_xact_lock')) throw new Error('database went away');
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    };
+    const processor = new InboxProcessor(handle.db.withPlugin(failing), logger, 'atlas');
+    await expect(processor.drain(N.phoneNumberId)).rejects.toThrow('database went away');
+    expect((await inbox(N.phoneNumberId)).map((r) => [r.processed, r.attempts])).toEqual([[false, 0]]);
+  });
+
+  it('a transient failure retries the batch after a backoff; the number waits, in order', async () => {
+    const N = numberRef();
+    await deliver(text(N, 'wamid.t1', 'one', 0));
+    await deliver(text(N, 'wamid.t2', 'two', 1));
+    const { m, calls } = metrics();
+    const processor = new InboxProcessor(handle.db, logger, 'atlas', m);
+    let hookCalls = 0;
+    let failing = true;
+    processor.onApplied(() => {
+      hookCalls += 1;
+      if (failing) throw pgError('40P01', 'deadlock detected');
+    });
+    expect(await processor.drain(N.phoneNumberId)).toBe(0);
+    expect(hookCalls).toBe(1);
+    expect(calls).toEqual([['processed', 'error', 2]]);
+    let rows = await inbox(N.phoneNumberId);
+    expect(rows.map((r) => [r.processed, r.attempts, r.last_error])).toEqual([
+      [false, 1, 'deadlock detected'],
+      [false, 1, 'deadlock detected'],
+    ]);
+    // 250 ms × 2^attempts: 500 ms after the first failure.
+    for (const r of rows) expect(r.due_in).toBeLessThanOrEqual(0.5);
+    expect(await texts(N.phoneNumberId)).toEqual([]);
+    expect(logs.filter((l) => l.msg === 'inbox batch failed (transient); retrying soon').at(-1)).toMatchObject({ level: 40, partitionKey: N.phoneNumberId, deliveries: 2, attempts: 1, retryInMs: 500 });
+    // Not due yet: the number waits (and so does a later delivery).
+    await deliver(text(N, 'wamid.t3', 'three', 2));
+    expect(await processor.drain(N.phoneNumberId)).toBe(0);
+    expect(hookCalls).toBe(1);
+    // Third and fourth attempts: 2 s and 4 s; then capped at MAX_RETRY_DELAY_MS (the fifth and later
+    // are no longer retried as a batch but tried alone, with the same backoff).
+    expect(MAX_RETRY_DELAY_MS).toBe(5_000);
+    for (const [attempts, delay] of [[3, 2], [4, 4], [5, 5], [8, 5]] as const) {
+      await sql`update webhook_inbox set attempts = ${attempts - 1}, next_attempt_at = now() where partition_key = ${N.phoneNumberId}`.execute(handle.db);
+      await processor.drain(N.phoneNumberId);
+      rows = await inbox(N.phoneNumberId);
+      const due = rows.find((r) => !r.processed)!.due_in;
+      expect(due, `attempt ${attempts}`).toBeLessThanOrEqual(delay);
+      expect(due, `attempt ${attempts}`).toBeGreaterThan(delay - 1);
+    }
+    failing = false;
+    await sql`update webhook_inbox set next_attempt_at = now() where partition_key = ${N.phoneNumberId}`.execute(handle.db);
+    expect(await processor.drain(N.phoneNumberId)).toBe(3);
+    expect(await texts(N.phoneNumberId)).toEqual(['one', 'two', 'three']);
+  });
+
+  it('a later delivery does not overtake one waiting for its retry', async () => {
+    const N = numberRef();
+    await deliver(text(N, 'wamid.w1', 'first', 0));
+    await sql`update webhook_inbox set next_attempt_at = now() + interval '1 hour', attempts = 1 where partition_key = ${N.phoneNumberId}`.execute(handle.db);
+    await deliver(text(N, 'wamid.w2', 'second', 1));
+    const processor = new InboxProcessor(handle.db, logger, 'atlas');
+    expect(await processor.drain(N.phoneNumberId)).toBe(0);
+    expect(await texts(N.phoneNumberId)).toEqual([]);
+  });
+
+  it('classifies connection, resource and lock errors as transient, data errors not', async () => {
+    const transient = ['08006', '53300', '57P01', '58000', '40001', '40P01', '55P03', 'ECONNRESET', 'ETIMEDOUT'];
+    // '22008' has 08 inside, '0ECONN' and 'ECONN_1' hold a driver-like code amid other characters: not transient.
+    const permanent = ['23505', '22P02', '22008', 'P0001', 'XX000', 'E1', 'econnreset', '0ECONN', 'ECONN_1'];
+    const messages = ['Connection terminated unexpectedly', 'connection error', 'Connection closed', 'timeout exceeded when trying to connect', 'Client has encountered a connection error and is not queryable', 'connect ECONNREFUSED 127.0.0.1:5432'];
+    const verdict = async (error: unknown) => {
+      const N = numberRef();
+      await deliver(text(N, `wamid.c${n}`, 'x'));
+      const processor = new InboxProcessor(handle.db, logger, 'atlas');
+      let hookCalls = 0;
+      processor.onApplied(() => {
+        hookCalls += 1;
+        throw error;
+      });
+      await processor.drain(N.phoneNumberId);
+      // Transient: the batch is retried later (one call). Otherwise the delivery is tried alone at once (two calls).
+      return hookCalls === 1 ? 'transient' : 'permanent';
+    };
+    for (const code of transient) expect(await verdict(pgError(code)), code).toBe('transient');
+    for (const code of permanent) expect(await verdict(pgError(code)), code).toBe('permanent');
+    for (const message of messages) expect(await verdict(new Error(message)), message).toBe('transient');
+    expect(await verdict(new Error('boom'))).toBe('permanent');
+    expect(await verdict('Connection terminated')).toBe('transient');
+    expect(await verdict(Object.assign(new Error('Connection terminated'), { code: 123 }))).toBe('transient');
+    expect(await verdict(null)).toBe('permanent');
+  });
+
+  it('a batch holding a delivery at its last attempt is split, not retried whole; long errors are cut to 2,000 characters', async () => {
+    const N = numberRef();
+    await deliver(text(N, 'wamid.a1', 'one', 0));
+    await deliver(text(N, 'wamid.a2', 'two', 1));
+    await sql`update webhook_inbox set attempts = ${MAX_INBOX_ATTEMPTS - 1} where partition_key = ${N.phoneNumberId} and id = (select min(id) from webhook_inbox where partition_key = ${N.phoneNumberId})`.execute(handle.db);
+    const processor = new InboxProcessor(handle.db, logger, 'atlas');
+    let hookCalls = 0;
+    processor.onApplied(() => {
+      hookCalls += 1;
+      throw pgError('40P01', `deadlock ${'x'.repeat(3000)}`);
+    });
+    expect(await processor.drain(N.phoneNumberId)).toBe(0);
+    // The batch, then the first delivery alone, then its events one by one: three tries; a transient
+    // error never sets a delivery aside.
+    expect(hookCalls).toBe(3);
+    const rows = await inbox(N.phoneNumberId);
+    expect(rows.map((r) => [r.processed, r.attempts])).toEqual([
+      [false, MAX_INBOX_ATTEMPTS],
+      [false, 0],
+    ]);
+    expect(rows[0]!.last_error).toHaveLength(2000);
+    expect(await setAside(N.phoneNumberId)).toEqual([]);
+  });
+
+  it('a delivery split out of a failing batch counts even when the next one has to wait', async () => {
+    const N = numberRef();
+    await deliver(text(N, 'wamid.s1', 'fine', 0));
+    await deliver(text(N, 'wamid.s2', 'hook-poison', 1));
+    await deliver(text(N, 'wamid.s3', 'after', 2));
+    const processor = new InboxProcessor(handle.db, logger, 'atlas');
+    processor.onApplied((outcome) => {
+      if (outcome.live.some((l) => l.wamid === 'wamid.s2')) throw new Error('hook refuses this one');
+    });
+    expect(await processor.drain(N.phoneNumberId)).toBe(1);
+    expect(await texts(N.phoneNumberId)).toEqual(['fine']);
+    expect((await inbox(N.phoneNumberId)).map((r) => [r.processed, r.attempts])).toEqual([
+      [true, 1],
+      [false, 1],
+      [false, 0],
+    ]);
+  });
+
+  it('a transient error of one event, even applied alone, retries the whole delivery and sets nothing aside', async () => {
+    const N = numberRef();
+    const mixed = text(N, 'wamid.t1', 'poison', 0);
+    const value = mixed.entry[0]!.changes[0]!.value as { messages: Array<Record<string, unknown>> };
+    value.messages.push({ ...value.messages[0]!, id: 'wamid.t2', text: { body: 'deadlock' } });
+    await deliver(mixed);
+    const processor = new InboxProcessor(handle.db, logger, 'atlas');
+    expect(await processor.drain(N.phoneNumberId)).toBe(0);
+    const [row] = await inbox(N.phoneNumberId);
+    expect([row!.processed, row!.attempts, row!.last_error]).toEqual([false, 1, 'deadlock detected']);
+    expect(await setAside(N.phoneNumberId)).toEqual([]);
+  });
+
+  it('learns the WABA of every number a delivery names, from the entry that names it, also when applied event by event', async () => {
+    const A = numberRef();
+    const B = { ...numberRef(), wabaId: '222222222222222' };
+    const one = text(A, 'wamid.w1', 'fine', 0);
+    const oneValue = one.entry[0]!.changes[0]!.value as { messages: Array<Record<string, unknown>> };
+    oneValue.messages.push({ ...oneValue.messages[0]!, id: 'wamid.w1p', text: { body: 'poison' } });
+    const two = text(B, 'wamid.w2', 'hello', 0);
+    const both = { object: 'whatsapp_business_account', entry: [one.entry[0]!, two.entry[0]!] };
+    await deliver(both);
+    const processor = new InboxProcessor(handle.db, logger, 'atlas');
+    expect(await processor.drain(A.phoneNumberId)).toBe(1);
+    expect(await processor.drain(B.phoneNumberId)).toBe(1);
+    const waba = async (pn: string) => (await handle.db.selectFrom('whatsapp_numbers').select('waba_id').where('phone_number_id', '=', pn).executeTakeFirstOrThrow()).waba_id;
+    // A's delivery was applied event by event (one message is set aside): the WABA is still learned.
+    expect(await waba(A.phoneNumberId)).toBe(A.wabaId);
+    expect(await waba(B.phoneNumberId)).toBe('222222222222222');
+    // One entry naming two numbers: both learn it.
+    const C = numberRef();
+    const D = numberRef();
+    const shared = text(C, 'wamid.w3', 'c', 0);
+    shared.entry[0]!.changes.push(text(D, 'wamid.w4', 'd', 0).entry[0]!.changes[0]!);
+    await deliver(shared);
+    await processor.drain(C.phoneNumberId);
+    await processor.drain(D.phoneNumberId);
+    expect(await waba(C.phoneNumberId)).toBe(C.wabaId);
+    expect(await waba(D.phoneNumberId)).toBe(D.wabaId);
+  });
+
+  it('reads deliveries stored before bodies were kept apart (raw_body on the inbox row)', async () => {
+    const N = numberRef();
+    for (const [i, body] of ['old one', 'old two'].entries()) {
+      await handle.db.insertInto('webhook_inbox').values({ partition_key: N.phoneNumberId, body_sha256: `legacy-${n}-${i}`, raw_body: JSON.stringify(text(N, `wamid.legacy${i}`, body, i)) }).execute();
+    }
+    expect(await new InboxProcessor(handle.db, logger, 'atlas').drain(N.phoneNumberId)).toBe(2);
+    expect(await texts(N.phoneNumberId)).toEqual(['old one', 'old two']);
+  });
+
+  it('sets aside only the event the database refuses; the rest of its delivery and of its batch is stored', async () => {
+    const N = numberRef();
+    await deliver(text(N, 'wamid.p0', 'before', 0));
+    const mixed = text(N, 'wamid.p1', 'good', 1);
+    const value = mixed.entry[0]!.changes[0]!.value as { messages: Array<Record<string, unknown>> };
+    value.messages.push({ ...value.messages[0]!, id: 'wamid.p2', text: { body: 'poison' } });
+    await deliver(mixed);
+    await deliver(text(N, 'wamid.p3', 'after', 3));
+    const { m, calls } = metrics();
+    const processor = new InboxProcessor(handle.db, logger, 'atlas', m);
+    expect(await processor.drain(N.phoneNumberId)).toBe(3);
+    expect(await texts(N.phoneNumberId)).toEqual(['before', 'good', 'after']);
+    const aside = await setAside(N.phoneNumberId);
+    expect(aside).toEqual([{ kind: 'message', reason: 'poison refused', payload: expect.objectContaining({ kind: 'message', phoneNumberId: N.phoneNumberId, message: expect.objectContaining({ wamid: 'wamid.p2', text: 'poison' }) }) }]);
+    expect(calls).toEqual([['processed', 'ok', 1], ['setAside', 'message'], ['processed', 'ok', undefined], ['processed', 'ok', 1]]);
+    expect((await inbox(N.phoneNumberId)).map((r) => [r.processed, r.attempts, r.last_error])).toEqual([
+      [true, 1, null],
+      [true, 1, null],
+      [true, 1, null],
+    ]);
+    expect(logs.filter((l) => l.msg === 'inbox batch failed; applying its deliveries one by one').at(-1)).toMatchObject({ partitionKey: N.phoneNumberId, deliveries: 3, err: 'poison refused' });
+    expect(logs.filter((l) => l.msg === 'webhook item set aside: it cannot be stored (the rest of its delivery was)').at(-1)).toMatchObject({ level: 50, partitionKey: N.phoneNumberId, kind: 'message', reason: 'poison refused' });
+  });
+
+  it('a delivery that fails even event by event is retried, then set aside after MAX_INBOX_ATTEMPTS', async () => {
+    expect(MAX_INBOX_ATTEMPTS).toBe(5);
+    const N = numberRef();
+    await deliver(text(N, 'wamid.d1', 'doomed', 0));
+    const { m, calls } = metrics();
+    const processor = new InboxProcessor(handle.db, logger, 'atlas', m);
+    processor.onApplied(() => {
+      throw new Error('hook refuses');
+    });
+    const seen = [];
+    for (let attempt = 1; attempt <= MAX_INBOX_ATTEMPTS; attempt += 1) {
+      seen.push(await processor.drain(N.phoneNumberId));
+      const [row] = await inbox(N.phoneNumberId);
+      expect([row!.attempts, row!.processed, row!.last_error], `attempt ${attempt}`).toEqual([attempt, attempt === MAX_INBOX_ATTEMPTS, 'hook refuses']);
+      await sql`update webhook_inbox set next_attempt_at = now() where partition_key = ${N.phoneNumberId}`.execute(handle.db);
+    }
+    expect(seen).toEqual([0, 0, 0, 0, 1]);
+    const [row] = await inbox(N.phoneNumberId);
+    expect(row!.outcome).toEqual({ dead: true });
+    expect(await setAside(N.phoneNumberId)).toEqual([{ kind: 'delivery', reason: 'hook refuses | hook refuses', payload: null }]);
+    // No payload is SQL NULL, not a JSON null.
+    expect((await sql<{ n: number }>`select count(*)::int as n from webhook_set_aside where partition_key = ${N.phoneNumberId} and payload is null`.execute(handle.db)).rows[0]!.n).toBe(1);
+    expect(calls).toEqual([['processed', 'error', undefined], ['processed', 'error', undefined], ['processed', 'error', undefined], ['processed', 'error', undefined], ['setAside', 'delivery'], ['processed', 'dead', undefined]]);
+    expect(logs.filter((l) => l.msg === 'webhook delivery failed; will retry' && l.partitionKey === N.phoneNumberId).map((l) => [l.level, l.attempts, l.dead])).toEqual([[50, 1, false], [50, 2, false], [50, 3, false], [50, 4, false]]);
+    expect(logs.filter((l) => l.msg === 'webhook delivery set aside after repeated failures' && l.partitionKey === N.phoneNumberId).map((l) => [l.level, l.attempts, l.dead])).toEqual([[50, 5, true]]);
+    // The message itself was never stored (the hook's transaction rolled back); the number is free again.
+    expect(await texts(N.phoneNumberId)).toEqual([]);
+    await deliver(text(N, 'wamid.d2', 'next', 1));
+    expect(await new InboxProcessor(handle.db, logger, 'atlas').drain(N.phoneNumberId)).toBe(1);
+  });
+
+  it('leaves a number another worker holds alone', async () => {
+    const N = numberRef();
+    await deliver(text(N, 'wamid.l1', 'held', 0));
+    const processor = new InboxProcessor(handle.db, logger, 'atlas');
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = handle.db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(hashtextextended(${`coex.inbox:${N.phoneNumberId}`}, 0))`.execute(trx);
+      locked();
+      await held;
+    });
+    await isLocked;
+    expect(await processor.drain(N.phoneNumberId)).toBe(0);
+    release();
+    await holder;
+    expect(await processor.drain(N.phoneNumberId)).toBe(1);
+    expect((await inbox(N.phoneNumberId)).map((r) => [r.processed, r.attempts])).toEqual([[true, 1]]);
+  });
+});
