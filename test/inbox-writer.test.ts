@@ -92,7 +92,7 @@ describe.each(backends())('inbox writer [%s]', { timeout: 5_000 }, (backend) => 
   });
 
   it('writes a delivery naming more numbers than a statement may hold on its own, and the ones queued behind it', async () => {
-    const writer = new InboxWriter(handle.db, 2);
+    const writer = new InboxWriter(handle.db, { maxRowsPerInsert: 2 });
     const big = body();
     const small = [body(), body(), body()];
     const results = await Promise.all([writer.write({ rawBody: big, partitionKeys: ['1', '2', '3', '4', '5'] }), ...small.map((raw) => writer.write({ rawBody: raw, partitionKeys: ['6'] }))]);
@@ -100,14 +100,21 @@ describe.each(backends())('inbox writer [%s]', { timeout: 5_000 }, (backend) => 
     expect(await rows(big)).toHaveLength(5);
   });
 
-  it('group commit: one statement in flight; the deliveries that arrive meanwhile go together, up to the row limit', async () => {
+  it('group commit: up to maxInFlight statements at once; the deliveries that arrive meanwhile go together, up to the row limit', async () => {
     // Counts the statements the writer runs (its only queries are its group inserts).
     let statements = 0;
     const counting: KyselyPlugin = { transformQuery: (args) => ((statements += 1), args.node), transformResult: async (args) => args.result };
-    const writer = new InboxWriter(handle.db.withPlugin(counting), 2);
-    const results = await Promise.all([body(), body(), body(), body(), body()].map((raw) => writer.write({ rawBody: raw, partitionKeys: ['777'] })));
+    const five = () => [body(), body(), body(), body(), body()];
+    // Two slots: the first two deliveries go alone at once; the three queued meanwhile take the
+    // slots as they free up, two rows at most per statement.
+    const two = new InboxWriter(handle.db.withPlugin(counting), { maxRowsPerInsert: 2, maxInFlight: 2 });
+    expect(await Promise.all(five().map((raw) => two.write({ rawBody: raw, partitionKeys: ['777'] })))).toEqual([['777'], ['777'], ['777'], ['777'], ['777']]);
+    expect(statements).toBe(4);
+    statements = 0;
+    const writer = new InboxWriter(handle.db.withPlugin(counting), { maxRowsPerInsert: 2, maxInFlight: 1 });
+    const results = await Promise.all(five().map((raw) => writer.write({ rawBody: raw, partitionKeys: ['777'] })));
     expect(results).toEqual([['777'], ['777'], ['777'], ['777'], ['777']]);
-    // The first alone (nothing was waiting), then two groups of two rows.
+    // One slot: the first alone (nothing was waiting), then two groups of two rows.
     expect(statements).toBe(3);
     // One delivery naming three numbers exceeds the limit: written alone, in one statement.
     statements = 0;
