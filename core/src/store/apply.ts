@@ -278,8 +278,8 @@ interface ThreadStart {
 
 /**
  * Threads of `contactIds` (contact id → thread id), and which of them this call created. A new thread
- * is written once with its start values (`startOf`) instead of inserted, then updated in the same
- * transaction: the second row version also re-ran every foreign-key check of the fresh row.
+ * is inserted with its start values (`startOf`), not inserted bare and updated in the same
+ * transaction: that second row version re-ran every foreign-key check of the fresh row.
  */
 async function findOrCreateThreads(
   trx: Trx,
