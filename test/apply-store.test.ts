@@ -126,7 +126,10 @@ describe.each(backends())('store: apply [%s]', { timeout: 10_000 }, (backend) =>
       P.inboundMessage(N, { waId: CUSTOMER }, wamid, at(seconds), { type: 'edit', edit: { original_message_id: target, message: { type: 'text', text: { body: text } } } });
     const revoke = (wamid: string, target: string, seconds: number) => P.inboundMessage(N, { waId: CUSTOMER }, wamid, at(seconds), { type: 'revoke', revoke: { original_message_id: target } });
     await apply(P.inboundMessage(N, { waId: CUSTOMER }, 'wamid.E0', at(0), P.text('first')));
-    expect((await apply(edit('wamid.E1', 'wamid.E0', 'second', 20))).mutations).toBe(1);
+    const byCustomer = await apply(edit('wamid.E1', 'wamid.E0', 'second', 20));
+    expect(byCustomer.mutations).toBe(1);
+    // The customer editing their own message is not the business acting: the agent goes on.
+    expect(byCustomer.pausedThreads).toEqual([]);
     await apply(edit('wamid.E2', 'wamid.E0', 'stale', 10));
     expect(await message(N, 'wamid.E0')).toMatchObject({ text: 'second', edited_at: new Date(at(20)), revoked_at: null });
     // The edit arrives before the message it edits.
