@@ -53,6 +53,37 @@ describe.each(backends())('store: apply [%s]', { timeout: 10_000 }, (backend) =>
     expect(Number((await handle.db.selectFrom('message_statuses').select((eb) => eb.fn.countAll<string>().as('c')).where('wamid', '=', 'wamid.S1').executeTakeFirstOrThrow()).c)).toBe(4);
   });
 
+  it('folds the statuses of several messages of a number given in one call; re-archives in HubSpot what changed', async () => {
+    const N = numberRef();
+    await apply(P.echo(N, CUSTOMER, 'wamid.A1', at(0), P.text('a')), P.echo(N, CUSTOMER, 'wamid.A2', at(1), P.text('b')));
+    const hubspot = (await handle.db.insertInto('crm_connections').values({ tenant_id: 'atlas', crm: 'hubspot', account: `portal-${n}`, credentials_enc: '' }).returning('id').executeTakeFirstOrThrow()).id;
+    const woo = (await handle.db.insertInto('crm_connections').values({ tenant_id: 'atlas', crm: 'woocommerce', account: `shop-${n}`, credentials_enc: '' }).returning('id').executeTakeFirstOrThrow()).id;
+    const ids = await handle.db.selectFrom('messages').select(['id', 'wamid']).where('phone_number_id', '=', N.phoneNumberId).orderBy('wamid').execute();
+    for (const connection of [hubspot, woo]) {
+      for (const m of ids) await handle.db.insertInto('crm_outbox').values({ tenant_id: 'atlas', connection_id: connection, kind: 'archive', ref_id: m.id, payload: '{}', status: 'done', attempts: 2 }).execute();
+    }
+    await apply(P.statusUpdate(N, 'wamid.A1', 'delivered', at(10), CUSTOMER), P.statusUpdate(N, 'wamid.A2', 'read', at(11), CUSTOMER));
+    expect(await message(N, 'wamid.A1')).toMatchObject({ status: 'delivered' });
+    expect(await message(N, 'wamid.A2')).toMatchObject({ status: 'read' });
+    const outbox = async (connection: string) => (await handle.db.selectFrom('crm_outbox').select(['status', 'attempts']).where('connection_id', '=', connection).orderBy('id').execute()).map((r) => [r.status, r.attempts]);
+    expect(await outbox(hubspot)).toEqual([
+      ['pending', 0],
+      ['pending', 0],
+    ]);
+    // Only HubSpot records show the status; other CRMs are not written again.
+    expect(await outbox(woo)).toEqual([
+      ['done', 2],
+      ['done', 2],
+    ]);
+    // A status that changes nothing re-archives nothing.
+    await handle.db.updateTable('crm_outbox').set({ status: 'done' }).where('connection_id', '=', hubspot).execute();
+    await apply(P.statusUpdate(N, 'wamid.A1', 'sent', at(12), CUSTOMER));
+    expect(await outbox(hubspot)).toEqual([
+      ['done', 0],
+      ['done', 0],
+    ]);
+  });
+
   it('a status that arrives before its message is folded in when the message comes; failures keep their errors', async () => {
     const N = numberRef();
     const errors = [{ code: 131026, title: 'Message undeliverable' }];
@@ -74,6 +105,15 @@ describe.each(backends())('store: apply [%s]', { timeout: 10_000 }, (backend) =>
     await apply(P.statusUpdate(N, 'wamid.M1', 'failed', at(10), CUSTOMER, { errors: [{ code: 131050 }] }));
     const events = await handle.db.selectFrom('opt_out_events').select(['wa_id', 'action', 'source', 'detail']).where('phone_number_id', '=', N.phoneNumberId).execute();
     expect(events).toEqual([{ wa_id: CUSTOMER, action: 'opt_out', source: '131050', detail: 'Meta 131050 (status webhook)' }]);
+    // 131050 among other errors counts; a failure without errors or on a number never seen does not.
+    await apply(P.echo(N, '212600000077', 'wamid.M4', at(0), P.text('promo')));
+    await apply(P.statusUpdate(N, 'wamid.M4', 'failed', at(30), '212600000077', { errors: [{ code: 131026 }, { code: 131050 }] }));
+    expect(await handle.db.selectFrom('opt_out_events').select('wa_id').where('phone_number_id', '=', N.phoneNumberId).orderBy('id').execute()).toEqual([{ wa_id: CUSTOMER }, { wa_id: '212600000077' }]);
+    await apply(P.statusUpdate(N, 'wamid.M5', 'failed', at(40), '212600000078'));
+    const unseen = numberRef();
+    await apply(P.statusUpdate(unseen, 'wamid.U1', 'failed', at(40), CUSTOMER, { errors: [{ code: 131050 }] }));
+    expect(await handle.db.selectFrom('opt_out_events').select('id').where('phone_number_id', '=', unseen.phoneNumberId).execute()).toEqual([]);
+    await handle.db.deleteFrom('opt_out_events').where('wa_id', '=', '212600000077').execute();
     // Other failures are not opt-outs.
     await apply(P.statusUpdate(N, 'wamid.M2', 'failed', at(20), CUSTOMER, { errors: [{ code: 131026 }] }));
     await apply(P.statusUpdate(N, 'wamid.M3', 'delivered', at(20), CUSTOMER, { errors: [{ code: 131050 }] }));
@@ -86,7 +126,10 @@ describe.each(backends())('store: apply [%s]', { timeout: 10_000 }, (backend) =>
       P.inboundMessage(N, { waId: CUSTOMER }, wamid, at(seconds), { type: 'edit', edit: { original_message_id: target, message: { type: 'text', text: { body: text } } } });
     const revoke = (wamid: string, target: string, seconds: number) => P.inboundMessage(N, { waId: CUSTOMER }, wamid, at(seconds), { type: 'revoke', revoke: { original_message_id: target } });
     await apply(P.inboundMessage(N, { waId: CUSTOMER }, 'wamid.E0', at(0), P.text('first')));
-    expect((await apply(edit('wamid.E1', 'wamid.E0', 'second', 20))).mutations).toBe(1);
+    const byCustomer = await apply(edit('wamid.E1', 'wamid.E0', 'second', 20));
+    expect(byCustomer.mutations).toBe(1);
+    // The customer editing their own message is not the business acting: the agent goes on.
+    expect(byCustomer.pausedThreads).toEqual([]);
     await apply(edit('wamid.E2', 'wamid.E0', 'stale', 10));
     expect(await message(N, 'wamid.E0')).toMatchObject({ text: 'second', edited_at: new Date(at(20)), revoked_at: null });
     // The edit arrives before the message it edits.
@@ -97,6 +140,25 @@ describe.each(backends())('store: apply [%s]', { timeout: 10_000 }, (backend) =>
     await apply(revoke('wamid.R1', 'wamid.R0', 60));
     await apply(P.inboundMessage(N, { waId: CUSTOMER }, 'wamid.R0', at(50), P.text('oops')));
     expect(await message(N, 'wamid.R0')).toMatchObject({ revoked_at: new Date(at(60)) });
+  });
+
+  it('an edit or a revoke made on the phone pauses the agent; one made by Meta’s bot does not', async () => {
+    const N = numberRef();
+    await apply(P.echo(N, CUSTOMER, 'wamid.P0', at(0), P.text('first')));
+    const thread = (await handle.db.selectFrom('threads').select('id').where('phone_number_id', '=', N.phoneNumberId).executeTakeFirstOrThrow()).id;
+    // The echo itself paused the agent; resume it to see what the edit does.
+    await handle.db.updateTable('threads').set({ bot_state: 'active' }).where('id', '=', thread).execute();
+    const echoMutation = (wamid: string, body: Record<string, unknown>, creation?: string) => ({
+      object: 'whatsapp_business_account',
+      entry: [{ id: N.wabaId, changes: [{ field: 'smb_message_echoes', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: N.displayPhoneNumber, phone_number_id: N.phoneNumberId }, message_echoes: [{ from: N.displayPhoneNumber, to: CUSTOMER, id: wamid, timestamp: String(at(5) / 1000), ...body, ...(creation ? { message_creation_type: creation } : {}) }] } }] }],
+    });
+    const bot = await apply(echoMutation('wamid.P1', { type: 'edit', edit: { original_message_id: 'wamid.P0', message: { type: 'text', text: { body: 'bot fix' } } } }, 'created_by_1p_bot'));
+    expect(bot.pausedThreads).toEqual([]);
+    const person = await apply(echoMutation('wamid.P2', { type: 'revoke', revoke: { original_message_id: 'wamid.P0' } }));
+    expect(person.pausedThreads).toEqual([thread]);
+    const causes = (await handle.db.selectFrom('bot_events').select(['cause', 'to_state']).where('thread_id', '=', thread).orderBy('id').execute()).map((e) => [e.cause, e.to_state]);
+    expect(causes.at(-1)).toEqual(['app_revoke', 'paused']);
+    expect(causes.filter(([cause]) => cause === 'app_edit')).toEqual([]);
   });
 
   it('counts a history chunk once, even delivered twice, and completes the sync at progress 100', async () => {

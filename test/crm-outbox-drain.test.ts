@@ -319,11 +319,17 @@ describe.each(backends())('CRM outbox drain [%s]', { timeout: 10_000 }, (backend
     // An opt-out recorded under a BSUID (no phone a CRM could match).
     await handle.db.insertInto('opt_out_events').values({ phone_number_id: number.phoneNumberId, wa_id: 'MA.only-bsuid', tenant_id: tenant, action: 'opt_out', source: 'whatsapp', detail: null }).execute();
     await apply({ entry: [{ id: number.wabaId, changes: [{ field: 'user_preferences', value: { metadata: { display_phone_number: number.displayPhoneNumber, phone_number_id: number.phoneNumberId }, user_preferences: [{ wa_id: '212688888888', category: 'marketing_messages', value: 'stop', timestamp: String(AT / 1000) }] } }] }] });
+    // An opt-out for a phone with no contact row at all (recorded by another path).
+    await handle.db.insertInto('opt_out_events').values({ phone_number_id: number.phoneNumberId, wa_id: '212677700000', tenant_id: tenant, action: 'opt_out', source: 'api', detail: null }).execute();
     const { connector, calls } = recordingConnector();
     const outbox = new CrmOutbox({ db: handle.db, cipher, logger, connectorFor: () => connector });
-    expect(await outbox.drain(connection)).toMatchObject({ written: 2, retried: 0 });
-    expect(calls.map((c) => [c.method, (c.arg as { customerPhone: string; customerName: string | null }).customerPhone, (c.arg as { customerName: string | null }).customerName])).toEqual([['recordMarketingConsent', '+212688888888', null]]);
+    expect(await outbox.drain(connection)).toMatchObject({ written: 3, retried: 0 });
+    expect(calls.map((c) => [c.method, (c.arg as { customerPhone: string; customerName: string | null }).customerPhone, (c.arg as { customerName: string | null }).customerName])).toEqual([
+      ['recordMarketingConsent', '+212688888888', null],
+      ['recordMarketingConsent', '+212677700000', null],
+    ]);
     expect((await rowsOf(connection)).map((r) => [r.kind, r.status])).toEqual([
+      ['consent', 'done'],
       ['consent', 'done'],
       ['consent', 'done'],
     ]);
