@@ -15,6 +15,9 @@ interface Waiter {
   reject: (error: unknown) => void;
 }
 
+/** Orders `[key, value]` entries by key (code units: hex hashes and digits, no locale). */
+const byKey = ([a]: readonly [string, unknown], [b]: readonly [string, unknown]): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /** Channel a worker LISTENs on; notified in the transaction that makes deliveries durable. */
 export const INBOX_CHANNEL = 'coex_inbox';
 
@@ -103,10 +106,8 @@ export class InboxWriter {
     }
     // In one order (by hash, then number) so that two groups in flight that share a retried body
     // take its unique-index entries in the same order and cannot deadlock.
-    const bodyValues = sql.join([...bodies].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([sha, raw]) => sql`(${sha}, ${raw})`));
-    const itemValues = sql.join(
-      [...items.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, i]) => sql`(${i.key}, ${i.sha})`),
-    );
+    const bodyValues = sql.join([...bodies].sort(byKey).map(([sha, raw]) => sql`(${sha}, ${raw})`));
+    const itemValues = sql.join([...items.entries()].sort(byKey).map(([, i]) => sql`(${i.key}, ${i.sha})`));
     // `do update` on an existing body (a retry) only so that `returning` yields its id.
     const result = await sql<{ partition_key: string; body_sha256: string }>`
       with b as (
