@@ -80,7 +80,10 @@ beforeAll(async () => {
   // Default fake templates: hello_world (en_US, no parameter) and order_shipped (fr, one body parameter).
   graph = await startGraphApiFake();
   s = await startTestServer('postgres', { COEX_AGENT: 'off', GRAPH_API_BASE_URL: graph.url, WHATSAPP_ACCESS_TOKEN: DEFAULT_FAKE_TOKEN });
-  const now = Date.now();
+  // The live messages must share one UTC day (the timeline groups by day): a run in the first
+  // minutes after midnight puts them just before it instead.
+  const sinceMidnight = Date.now() % 86_400_000;
+  const now = sinceMidnight < 10 * 60_000 ? Date.now() - sinceMidnight - 60_000 : Date.now();
   const posted = [
     await s.postWebhook(P.inboundMessage(NUMBER, CLOSED, 'wamid.UIREAL-CLOSED-1', now - 26 * 3600_000, P.text('Salam, fin wslat commande?'))),
     await s.postWebhook(P.inboundMessage(NUMBER, CUSTOMER, 'wamid.UIREAL-IN-1', now - 3 * 60_000, P.text(TEXTS.customer))),
