@@ -197,6 +197,7 @@ export async function upsertContacts(trx: Trx, tenantId: string, phoneNumberId: 
     else toWrite.push([key, c]);
   }
   if (toWrite.length > 0) {
+    // New contacts and changed details; a contact another transaction created meanwhile is merged.
     const written = await trx
       .insertInto('contacts')
       .values(
@@ -219,24 +220,11 @@ export async function upsertContacts(trx: Trx, tenantId: string, phoneNumberId: 
           country_code: sql`coalesce(excluded.country_code, contacts.country_code)`,
           profile_name: sql`coalesce(excluded.profile_name, contacts.profile_name)`,
           updated_at: sql`now()`,
-        })
-          // Written meanwhile by another transaction with the same details: nothing to rewrite.
-          .where(
-            sql<boolean>`(excluded.wa_id is not null and excluded.wa_id is distinct from contacts.wa_id)
-              or (excluded.user_id is not null and excluded.user_id is distinct from contacts.user_id)
-              or (excluded.username is not null and excluded.username is distinct from contacts.username)
-              or (excluded.country_code is not null and excluded.country_code is distinct from contacts.country_code)
-              or (excluded.profile_name is not null and excluded.profile_name is distinct from contacts.profile_name)`,
-          ),
+        }),
       )
       .returning(['id', 'contact_key'])
       .execute();
     for (const r of written) idOfKey.set(r.contact_key, r.id);
-    const unwritten = toWrite.map(([key]) => key).filter((key) => !idOfKey.has(key));
-    if (unwritten.length > 0) {
-      const rows = await trx.selectFrom('contacts').select(['id', 'contact_key']).where('phone_number_id', '=', phoneNumberId).where('contact_key', 'in', unwritten).execute();
-      for (const r of rows) idOfKey.set(r.contact_key, r.id);
-    }
   }
   for (const [own, key] of keyOf) {
     const id = idOfKey.get(key);
@@ -441,20 +429,17 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
   // who holds the thread, from the field its latest live customer message came on
   // (thread-control.ts: `messages` → CoEx, `standby` → someone else). Per contact: new threads are
   // created with them, known ones updated in one statement below.
-  const clocks = new Map<string, { last: Date; customer: Date | null; control: MessageEvent | null }>();
+  const clocks = new Map<string, ThreadStart>();
   for (const e of batch) {
     const id = contactOf(e);
-    const c = clocks.get(id) ?? { last: e.message.timestamp, customer: null, control: null };
-    if (e.message.timestamp > c.last) c.last = e.message.timestamp;
-    if (e.live && e.origin === 'customer' && (!c.customer || e.message.timestamp > c.customer)) c.customer = e.message.timestamp;
-    if (e.live && e.origin === 'customer' && e.direction === 'inbound' && (!c.control || e.message.timestamp >= c.control.message.timestamp)) c.control = e;
+    const at = e.message.timestamp;
+    const c = clocks.get(id) ?? { last: at, customer: null, control: null };
+    if (at > c.last) c.last = at;
+    if (e.live && e.origin === 'customer' && (!c.customer || at > c.customer)) c.customer = at;
+    if (e.live && e.origin === 'customer' && e.direction === 'inbound' && (!c.control || at >= c.control.at)) c.control = { signal: e.standby ? 'elsewhere' : 'coex', at };
     clocks.set(id, c);
   }
-  const signalOf = (c: { control: MessageEvent | null }) => (c.control ? { signal: c.control.standby ? ('elsewhere' as const) : ('coex' as const), at: c.control.message.timestamp } : null);
-  const { ids: threadIds, created } = await findOrCreateThreads(trx, tenantId, phoneNumberId, [...contactIds.values()], (contactId) => {
-    const c = clocks.get(contactId);
-    return c ? { last: c.last, customer: c.customer, control: signalOf(c) } : undefined;
-  });
+  const { ids: threadIds, created } = await findOrCreateThreads(trx, tenantId, phoneNumberId, [...contactIds.values()], (contactId) => clocks.get(contactId));
   const threadOf = (e: MessageEvent): string => threadIds.get(contactOf(e))!;
 
   // One array per column, spread by unnest(): a few parameters instead of ~25 per row, so a history
@@ -504,10 +489,7 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
   const clockRows = [...clocks]
     .map(([contactId, c]) => [threadIds.get(contactId)!, c] as const)
     .filter(([threadId]) => !created.has(threadId))
-    .map(([threadId, c]) => {
-      const control = signalOf(c);
-      return sql`(${threadId}::uuid, ${c.last}::timestamptz, ${c.customer}::timestamptz, ${control?.signal ?? null}::text, ${control?.at ?? null}::timestamptz)`;
-    });
+    .map(([threadId, c]) => sql`(${threadId}::uuid, ${c.last}::timestamptz, ${c.customer}::timestamptz, ${c.control?.signal ?? null}::text, ${c.control?.at ?? null}::timestamptz)`);
   if (clockRows.length > 0) {
     await sql`
       update threads t set

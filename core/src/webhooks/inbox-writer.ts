@@ -18,6 +18,9 @@ interface Waiter {
 /** Orders `[key, value]` entries by key (code units: hex hashes and digits, no locale). */
 const byKey = ([a]: readonly [string, unknown], [b]: readonly [string, unknown]): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** Tells a caller which of its delivery's numbers received a new row (`fresh`: number \u0001 hash). */
+const answer = (w: Waiter, fresh: Set<string>): void => w.resolve(w.delivery.partitionKeys.filter((k) => fresh.has(`${k}\u0001${w.sha256}`)));
+
 /** Channel a worker LISTENs on; notified in the transaction that makes deliveries durable. */
 export const INBOX_CHANNEL = 'coex_inbox';
 
@@ -78,7 +81,7 @@ export class InboxWriter {
   private async commit(group: Waiter[]): Promise<void> {
     try {
       const fresh = await this.insert(group);
-      for (const w of group) w.resolve(w.delivery.partitionKeys.filter((k) => fresh.has(`${k}\u0001${w.sha256}`)));
+      for (const w of group) answer(w, fresh);
     } catch (error) {
       if (group.length === 1) {
         group[0]!.reject(error);
@@ -87,8 +90,7 @@ export class InboxWriter {
       // Find the culprit: each delivery alone. Only the one that cannot be stored is refused (503).
       for (const w of group) {
         try {
-          const fresh = await this.insert([w]);
-          w.resolve(w.delivery.partitionKeys.filter((k) => fresh.has(`${k}\u0001${w.sha256}`)));
+          answer(w, await this.insert([w]));
         } catch (single) {
           w.reject(single);
         }
