@@ -410,4 +410,97 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     expect(await processor.drain(N.phoneNumberId)).toBe(1);
     expect((await inbox(N.phoneNumberId)).map((r) => [r.processed, r.attempts])).toEqual([[true, 1]]);
   });
+
+  describe('several numbers in one transaction (drainMany)', () => {
+    it('applies the due deliveries of every number of the group together, each number in its order; learns each WABA', async () => {
+      const [A, B, C] = [numberRef(), numberRef(), numberRef()];
+      for (let i = 0; i < 3; i += 1) for (const N of [A, B, C]) await deliver(text(N!, `wamid.g${i}`, `${N!.phoneNumberId.slice(-2)}-${i}`, i));
+      const { m, calls } = metrics();
+      const processor = new InboxProcessor(handle.db, logger, 'atlas', m);
+      const applied: number[] = [];
+      processor.onApplied((outcome) => void applied.push(outcome.messagesInserted));
+      const paced: number[] = [];
+      expect(await processor.drainMany([A!.phoneNumberId, B!.phoneNumberId, C!.phoneNumberId], undefined, async (ms) => void paced.push(ms))).toBe(9);
+      // One transaction for the three numbers: one hook call, one count, one pace.
+      expect(applied).toEqual([9]);
+      expect(calls).toEqual([['processed', 'ok', 9]]);
+      expect(paced).toHaveLength(1);
+      expect(paced[0]).toBeGreaterThanOrEqual(0);
+      for (const N of [A, B, C]) {
+        const suffix = N!.phoneNumberId.slice(-2);
+        expect(await texts(N!.phoneNumberId)).toEqual([`${suffix}-0`, `${suffix}-1`, `${suffix}-2`]);
+        expect((await inbox(N!.phoneNumberId)).map((r) => [r.processed, (r.outcome as { batch: number }).batch])).toEqual([[true, 9], [true, 9], [true, 9]]);
+        expect((await handle.db.selectFrom('whatsapp_numbers').select('waba_id').where('phone_number_id', '=', N!.phoneNumberId).executeTakeFirstOrThrow()).waba_id).toBe(N!.wabaId);
+      }
+      // The same wamid on two numbers is two messages (the key of a message is its number and its wamid).
+      expect(await handle.db.selectFrom('messages').select('phone_number_id').where('wamid', '=', 'wamid.g0').where('phone_number_id', 'in', [A!.phoneNumberId, B!.phoneNumberId, C!.phoneNumberId]).execute()).toHaveLength(3);
+    });
+
+    it('shares a transaction out between the numbers, and drains each number to the end over several', async () => {
+      const [A, B] = [numberRef(), numberRef()];
+      for (let i = 0; i < 5; i += 1) await deliver(text(A!, `wamid.s${i}`, `a${i}`, i));
+      await deliver(text(B!, 'wamid.s0', 'b0', 0));
+      const { m, calls } = metrics();
+      // A batch of 2 per number: A needs three transactions, B is done in the first.
+      const processor = new InboxProcessor(handle.db, logger, 'atlas', m, 2);
+      expect(await processor.drainMany([A!.phoneNumberId, B!.phoneNumberId])).toBe(6);
+      expect(calls).toEqual([['processed', 'ok', 3], ['processed', 'ok', 2], ['processed', 'ok', 1]]);
+      expect(await texts(A!.phoneNumberId)).toEqual(['a0', 'a1', 'a2', 'a3', 'a4']);
+      expect(await texts(B!.phoneNumberId)).toEqual(['b0']);
+      // maxRows bounds the drain.
+      const [C, D] = [numberRef(), numberRef()];
+      for (let i = 0; i < 4; i += 1) for (const N of [C, D]) await deliver(text(N!, `wamid.t${i}`, `t${i}`, i));
+      expect(await processor.drainMany([C!.phoneNumberId, D!.phoneNumberId], 4)).toBe(4);
+      expect(await processor.drainMany([C!.phoneNumberId, D!.phoneNumberId])).toBe(4);
+      // A single number takes the one-number path.
+      const E = numberRef();
+      await deliver(text(E, 'wamid.e0', 'e0', 0));
+      expect(await processor.drainMany([E.phoneNumberId])).toBe(1);
+    });
+
+    it('a failing number does not hold back the others of its group: each is drained alone, the bad event set aside', async () => {
+      const [A, B] = [numberRef(), numberRef()];
+      await deliver(text(A!, 'wamid.f0', 'fine', 0));
+      await deliver(text(B!, 'wamid.f0', 'poison', 0));
+      await deliver(text(B!, 'wamid.f1', 'after', 1));
+      const processor = new InboxProcessor(handle.db, logger, 'atlas');
+      expect(await processor.drainMany([A!.phoneNumberId, B!.phoneNumberId])).toBe(3);
+      expect(await texts(A!.phoneNumberId)).toEqual(['fine']);
+      expect(await texts(B!.phoneNumberId)).toEqual(['after']);
+      expect((await setAside(B!.phoneNumberId)).map((r) => r.reason)).toEqual(['poison refused']);
+      expect(await setAside(A!.phoneNumberId)).toEqual([]);
+      expect(logs.filter((l) => l.msg === 'inbox group failed; applying its numbers one by one').at(-1)).toMatchObject({ partitionKeys: 2, deliveries: 3, err: 'poison refused' });
+    });
+
+    it('skips a number another worker holds and one waiting for a retry, and applies the rest', async () => {
+      const [A, B, C] = [numberRef(), numberRef(), numberRef()];
+      for (const N of [A, B, C]) await deliver(text(N!, 'wamid.h0', 'first', 0));
+      await deliver(text(C!, 'wamid.h1', 'second', 1));
+      // C's first delivery waits for a retry: its second must not overtake it.
+      const [waiting] = await inbox(C!.phoneNumberId);
+      await sql`update webhook_inbox set next_attempt_at = now() + interval '1 hour' where id = ${waiting!.id}`.execute(handle.db);
+      const processor = new InboxProcessor(handle.db, logger, 'atlas');
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const holder = handle.db.transaction().execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock(hashtextextended(${`coex.inbox:${A!.phoneNumberId}`}, 0))`.execute(trx);
+        locked();
+        await held;
+      });
+      await isLocked;
+      expect(await processor.drainMany([A!.phoneNumberId, B!.phoneNumberId, C!.phoneNumberId])).toBe(1);
+      expect(await texts(B!.phoneNumberId)).toEqual(['first']);
+      expect(await texts(A!.phoneNumberId)).toEqual([]);
+      expect(await texts(C!.phoneNumberId)).toEqual([]);
+      release();
+      await holder;
+      expect(await processor.drainMany([A!.phoneNumberId, C!.phoneNumberId])).toBe(1);
+      expect(await texts(A!.phoneNumberId)).toEqual(['first']);
+      // Nothing of the group is free: nothing is done, and nothing is claimed.
+      expect(await processor.drainMany([A!.phoneNumberId, C!.phoneNumberId])).toBe(0);
+      expect((await inbox(C!.phoneNumberId)).map((r) => r.processed)).toEqual([false, false]);
+    });
+  });
 });

@@ -62,6 +62,26 @@ describe.each(backends())('inbox writer [%s]', { timeout: 5_000 }, (backend) => 
     expect(await notifications()).toBe(before + 1);
   });
 
+  it('a delivery naming one number keeps its bytes in its own row: no shared body is written', async () => {
+    const writer = new InboxWriter(handle.db);
+    const raw = body();
+    const before = await notifications();
+    expect(await writer.write({ rawBody: raw, partitionKeys: ['111'] })).toEqual(['111']);
+    expect(await bodies(raw)).toEqual([]);
+    expect(await rows(raw)).toEqual([{ partition_key: '111', body_id: 'null', body_sha256: sha(raw), raw_body: raw, processed_at: null }]);
+    expect(await notifications()).toBe(before + 1);
+    // In one statement with a delivery naming two numbers: each stored its way.
+    const two = body();
+    const [a, b] = await Promise.all([writer.write({ rawBody: body('alone'), partitionKeys: ['444'] }), writer.write({ rawBody: two, partitionKeys: ['444', '555'] })]);
+    expect([a, b]).toEqual([['444'], ['444', '555']]);
+    expect((await rows(body('alone'))).map((r) => [r.body_id, r.raw_body])).toEqual([['null', body('alone')]]);
+    const [shared] = await bodies(two);
+    expect((await rows(two)).map((r) => [r.partition_key, r.body_id, r.raw_body])).toEqual([
+      ['444', String(shared!.id), null],
+      ['555', String(shared!.id), null],
+    ]);
+  });
+
   it('a retry of the same bytes is absorbed (nothing new, no notification); a new number for them is not', async () => {
     const writer = new InboxWriter(handle.db);
     const raw = body();

@@ -79,7 +79,8 @@ describe.each(backends())('ingestion isolates what cannot be stored [%s]', (back
     expect(unknown.length).toBe(1);
     expect(JSON.stringify(unknown[0]!.payload)).toContain('wamid.ISO-TIME');
     // The original bytes stay in the inbox, untouched.
-    const raw = await s.runtime.db.selectFrom('webhook_bodies').select('raw_body').where('raw_body', 'like', '%ISO-NUL%').executeTakeFirstOrThrow();
+    // (A delivery naming one number keeps its bytes in its inbox row; one naming several, in webhook_bodies.)
+    const raw = await s.runtime.db.selectFrom('webhook_inbox').select('raw_body').where('raw_body', 'like', '%ISO-NUL%').executeTakeFirstOrThrow();
     expect(raw.raw_body).toContain('a\\u0000b');
     const dead = await s.runtime.db.selectFrom('webhook_inbox').select('outcome').where('processed_at', 'is not', null).execute();
     expect(dead.length).toBeGreaterThan(0);
@@ -109,7 +110,8 @@ describe.each(backends())('ingestion isolates what cannot be stored [%s]', (back
         if new.raw_body like '%POISON-INSERT%' then raise exception 'refused body'; end if;
         return new;
       end $$`.execute(s.runtime.db);
-    await sql`create trigger coex_test_refuse_body before insert on webhook_bodies for each row execute function coex_test_refuse_body()`.execute(s.runtime.db);
+    // Each of these deliveries names one number: its bytes go into its inbox row.
+    await sql`create trigger coex_test_refuse_body before insert on webhook_inbox for each row execute function coex_test_refuse_body()`.execute(s.runtime.db);
     try {
       const goods = Array.from({ length: 60 }, (_, i) => P.inboundMessage(OTHER, { waId: '212677777777' }, `wamid.GROUP-${i}`, t0 + i * 1000, P.text(`fine ${i}`)));
       const bads = Array.from({ length: 6 }, (_, i) => P.inboundMessage(OTHER, { waId: '212677777778' }, `wamid.GROUP-BAD-${i}`, t0, P.text('POISON-INSERT')));
@@ -121,7 +123,7 @@ describe.each(backends())('ingestion isolates what cannot be stored [%s]', (back
       const applied = await s.runtime.db.selectFrom('messages').select((eb) => eb.fn.countAll<string>().as('n')).where('wamid', 'like', 'wamid.GROUP-%').executeTakeFirstOrThrow();
       expect(Number(applied.n)).toBe(60);
     } finally {
-      await sql`drop trigger if exists coex_test_refuse_body on webhook_bodies`.execute(s.runtime.db);
+      await sql`drop trigger if exists coex_test_refuse_body on webhook_inbox`.execute(s.runtime.db);
     }
   });
 
@@ -134,7 +136,7 @@ describe.each(backends())('ingestion isolates what cannot be stored [%s]', (back
     const holder = new pg.Client({ connectionString: s.runtime.handle.connectionString });
     await holder.connect();
     await holder.query('begin');
-    await holder.query('insert into webhook_bodies (body_sha256, raw_body) values ($1, $2)', [sha, stuck]);
+    await holder.query('insert into webhook_inbox (partition_key, body_sha256, raw_body) values ($1, $2, $3)', [OTHER.phoneNumberId, sha, stuck]);
     let stalledStatus: number | null = null;
     let stalled: Promise<number> | undefined;
     try {

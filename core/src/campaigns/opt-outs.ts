@@ -241,20 +241,18 @@ export async function recordOptOutIfAny(
 }
 
 /**
- * The inbox hook ready to register: `processor.onApplied(optOutHook({ onOptOut }))`. Reads each new
- * live message's text through `trx` (LiveMessage carries no text).
+ * The inbox hook ready to register: `processor.onApplied(optOutHook({ onOptOut }))`. Checks each new
+ * live customer text (LiveMessage carries it as stored) against the keywords.
  */
 export function optOutHook(opts: { onOptOut?: OptOutListener | undefined } = {}) {
   return async (outcome: { live: LiveMessage[] }, trx: Kysely<Database>): Promise<void> => {
     const texts = outcome.live.filter((m) => m.direction === 'inbound' && m.origin === 'customer' && m.type === 'text');
     if (texts.length === 0) return;
-    // A batch of the inbox holds up to hundreds of messages: one read for all their texts, the
-    // tenant's keywords once, and queries only for the rare message that is a keyword.
-    const rows = await trx.selectFrom('messages').select(['id', 'text']).where(sql<boolean>`id = any(${texts.map((m) => m.messageId)}::uuid[])`).execute();
-    const textOf = new Map(rows.map((r) => [r.id, r.text]));
+    // A batch of the inbox holds up to hundreds of messages: the tenant's keywords once, and queries
+    // only for the rare message that is a keyword.
     const wordsOf = new Map<string, string[]>();
     for (const m of texts) {
-      const text = textOf.get(m.messageId);
+      const text = m.text;
       if (!text) continue;
       let words = wordsOf.get(m.tenantId);
       if (!words) wordsOf.set(m.tenantId, (words = await extraOptOutWords(trx, m.tenantId)));

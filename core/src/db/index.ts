@@ -14,6 +14,7 @@ import * as m0008 from './migrations/0008_consent_signals_account_state.js';
 import * as m0009 from './migrations/0009_meta_2026.js';
 import * as m0010 from './migrations/0010_settings.js';
 import * as m0011 from './migrations/0011_messages_lean_writes.js';
+import * as m0012 from './migrations/0012_customer_lean_writes.js';
 
 export type { Database } from './schema.js';
 
@@ -30,6 +31,7 @@ const migrations: Record<string, Migration> = {
   '0009_meta_2026': m0009,
   '0010_settings': m0010,
   '0011_messages_lean_writes': m0011,
+  '0012_customer_lean_writes': m0012,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

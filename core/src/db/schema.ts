@@ -213,8 +213,9 @@ export interface WebhookInboxTable {
   id: GeneratedInt8;
   partition_key: string;
   body_sha256: string;
-  /** The delivery's bytes (webhook_bodies); rows written before migration 0007 carry raw_body instead. */
+  /** The bytes of a delivery naming several numbers, stored once (webhook_bodies). */
   body_id: Int8 | null;
+  /** The bytes of a delivery naming one number (and of every row written before migration 0007). */
   raw_body: Nullable<string>;
   received_at: GeneratedTimestamp;
   processed_at: NullableTimestamp;

@@ -41,6 +41,8 @@ export interface LiveMessage {
   type: string;
   voice: boolean;
   mediaId: string | null;
+  /** The message's text as stored (body, caption, title), for the keyword checks that follow. */
+  text: string | null;
   /** Received on `standby`: another handler owned the thread; never answered by CoEx's agent. */
   standby?: boolean;
 }
@@ -129,15 +131,30 @@ export { contactKeyOf };
 
 /** Records the WABA of a number that does not know it yet (an onboarded number keeps its own). */
 export async function recordWabaId(trx: Trx, phoneNumberId: string, wabaId: string): Promise<void> {
-  if (!/^\d{1,32}$/.test(wabaId)) return;
-  await trx.updateTable('whatsapp_numbers').set({ waba_id: wabaId }).where('phone_number_id', '=', phoneNumberId).where('waba_id', 'is', null).execute();
+  await recordWabaIds(trx, new Map([[phoneNumberId, wabaId]]));
+}
+
+/** recordWabaId for several numbers (number → WABA), in one statement. */
+export async function recordWabaIds(trx: Trx, wabaOf: Map<string, string>): Promise<void> {
+  const known = [...wabaOf].filter(([, wabaId]) => /^\d{1,32}$/.test(wabaId));
+  if (known.length === 0) return;
+  await sql`
+    update whatsapp_numbers n set waba_id = v.waba_id
+    from unnest(${known.map(([n]) => n)}::text[], ${known.map(([, w]) => w)}::text[]) as v(phone_number_id, waba_id)
+    where n.phone_number_id = v.phone_number_id and n.waba_id is null`.execute(trx);
 }
 
 /** Makes sure the tenant and the number exist; returns the number's tenant. */
 export async function ensureNumber(trx: Trx, phoneNumberId: string, displayPhoneNumber: string | null, defaultTenantId: string): Promise<string> {
-  const existing = await trx.selectFrom('whatsapp_numbers').select('tenant_id').where('phone_number_id', '=', phoneNumberId).executeTakeFirst();
+  const existing = await trx
+    .selectFrom('whatsapp_numbers')
+    .select(['tenant_id', sql<boolean>`display_phone_number is null`.as('lacks_display')])
+    .where('phone_number_id', '=', phoneNumberId)
+    .executeTakeFirst();
   if (existing) {
-    if (displayPhoneNumber) {
+    // Written once: every delivery names the display number, and a no-op UPDATE per batch still cost
+    // a statement and a row lock.
+    if (displayPhoneNumber && existing.lacks_display) {
       await trx
         .updateTable('whatsapp_numbers')
         .set({ display_phone_number: displayPhoneNumber })
@@ -163,79 +180,110 @@ export async function ensureNumber(trx: Trx, phoneNumberId: string, displayPhone
  * a BSUID of one person end up on one row (contact-identity.ts).
  */
 export async function upsertContacts(trx: Trx, tenantId: string, phoneNumberId: string, asReceived: ContactIdentity[]): Promise<Map<string, string>> {
-  // A BSUID the customer changed away from resolves to their current one (user_changed_user_id).
-  const identities = await followUserIdChanges(trx, phoneNumberId, asReceived);
-  const keyOf = await resolveContactKeys(trx, phoneNumberId, identities);
-  const byKey = new Map<string, ContactIdentity>();
-  for (const c of identities) {
-    const key = keyOf.get(contactKeyOf(c)) ?? contactKeyOf(c);
-    const prev = byKey.get(key);
-    byKey.set(key, {
-      waId: c.waId ?? prev?.waId ?? null,
-      userId: c.userId ?? prev?.userId ?? null,
-      username: c.username ?? prev?.username ?? null,
-      countryCode: c.countryCode ?? prev?.countryCode ?? null,
-      profileName: c.profileName ?? prev?.profileName ?? null,
-    });
+  return (await upsertContactsOfNumbers(trx, [{ tenantId, phoneNumberId, contacts: asReceived }])).get(phoneNumberId) ?? new Map();
+}
+
+/** Contacts of one number, as a batch names them. */
+interface NumberContacts {
+  tenantId: string;
+  phoneNumberId: string;
+  contacts: ContactIdentity[];
+}
+
+/** `phone_number_id` + key: the identity of a row unique per number (a contact key, a wamid). */
+const perNumber = (phoneNumberId: string, key: string): string => `${phoneNumberId}\u0001${key}`;
+
+/**
+ * upsertContacts for several numbers in one read and one write: per number, contactKeyOf(identity as
+ * received) → contact id.
+ */
+async function upsertContactsOfNumbers(trx: Trx, numbers: NumberContacts[]): Promise<Map<string, Map<string, string>>> {
+  const wanted = new Map<string, { tenantId: string; phoneNumberId: string; key: string; c: ContactIdentity }>();
+  const resolved: Array<{ n: NumberContacts; identities: ContactIdentity[]; keyOf: Map<string, string> }> = [];
+  for (const n of numbers) {
+    // A BSUID the customer changed away from resolves to their current one (user_changed_user_id).
+    // Both read only for identities with a BSUID.
+    const identities = await followUserIdChanges(trx, n.phoneNumberId, n.contacts);
+    const keyOf = await resolveContactKeys(trx, n.phoneNumberId, identities);
+    resolved.push({ n, identities, keyOf });
+    for (const c of identities) {
+      const key = keyOf.get(contactKeyOf(c)) ?? contactKeyOf(c);
+      const prev = wanted.get(perNumber(n.phoneNumberId, key))?.c;
+      const merged = {
+        waId: c.waId ?? prev?.waId ?? null,
+        userId: c.userId ?? prev?.userId ?? null,
+        username: c.username ?? prev?.username ?? null,
+        countryCode: c.countryCode ?? prev?.countryCode ?? null,
+        profileName: c.profileName ?? prev?.profileName ?? null,
+      };
+      wanted.set(perNumber(n.phoneNumberId, key), { tenantId: n.tenantId, phoneNumberId: n.phoneNumberId, key, c: merged });
+    }
   }
-  const ids = new Map<string, string>();
-  if (byKey.size === 0) return ids;
-  // Most messages come from known customers whose details did not change: read them first, and write
-  // only new contacts and changed details (an upsert per contact was most of a batch's contact cost).
-  const known = await trx
-    .selectFrom('contacts')
-    .select(['id', 'contact_key', 'wa_id', 'user_id', 'username', 'country_code', 'profile_name'])
-    .where('phone_number_id', '=', phoneNumberId)
-    .where(sql<boolean>`contact_key = any(${[...byKey.keys()]}::text[])`)
-    .execute();
-  const knownByKey = new Map(known.map((r) => [r.contact_key, r] as const));
-  const idOfKey = new Map<string, string>();
-  const toWrite: Array<[string, ContactIdentity]> = [];
-  for (const [key, c] of byKey) {
-    const row = knownByKey.get(key);
-    if (row && !detailsChange(row, c)) idOfKey.set(key, row.id);
-    else toWrite.push([key, c]);
-  }
-  if (toWrite.length > 0) {
-    // New contacts and changed details; a contact another transaction created meanwhile is merged.
-    const written = await trx
-      .insertInto('contacts')
-      .values(
-        toWrite.map(([key, c]) => ({
-          tenant_id: tenantId,
-          phone_number_id: phoneNumberId,
-          contact_key: key,
-          wa_id: c.waId,
-          user_id: c.userId,
-          username: c.username,
-          country_code: c.countryCode,
-          profile_name: c.profileName,
-        })),
-      )
-      .onConflict((oc) =>
-        oc.columns(['phone_number_id', 'contact_key']).doUpdateSet({
-          wa_id: sql`coalesce(excluded.wa_id, contacts.wa_id)`,
-          user_id: sql`coalesce(excluded.user_id, contacts.user_id)`,
-          username: sql`coalesce(excluded.username, contacts.username)`,
-          country_code: sql`coalesce(excluded.country_code, contacts.country_code)`,
-          profile_name: sql`coalesce(excluded.profile_name, contacts.profile_name)`,
-          updated_at: sql`now()`,
-        }),
-      )
-      .returning(['id', 'contact_key'])
+  const idOf = new Map<string, string>();
+  if (wanted.size > 0) {
+    // Most messages come from known customers whose details did not change: read them first, and write
+    // only new contacts and changed details (an upsert per contact was most of a batch's contact cost).
+    const all = [...wanted.values()];
+    const known = await trx
+      .selectFrom('contacts')
+      .select(['id', 'phone_number_id', 'contact_key', 'wa_id', 'user_id', 'username', 'country_code', 'profile_name'])
+      .where(sql<boolean>`(phone_number_id, contact_key) in (select * from unnest(${all.map((w) => w.phoneNumberId)}::text[], ${all.map((w) => w.key)}::text[]))`)
       .execute();
-    for (const r of written) idOfKey.set(r.contact_key, r.id);
+    const knownOf = new Map(known.map((r) => [perNumber(r.phone_number_id, r.contact_key), r] as const));
+    const toWrite: typeof all = [];
+    for (const [id, w] of wanted) {
+      const row = knownOf.get(id);
+      if (row && !detailsChange(row, w.c)) idOf.set(id, row.id);
+      else toWrite.push(w);
+    }
+    if (toWrite.length > 0) {
+      // New contacts and changed details; a contact another transaction created meanwhile is merged.
+      // In one order (number, key), so that two writers of the same contacts cannot deadlock.
+      toWrite.sort((a, b) => (perNumber(a.phoneNumberId, a.key) < perNumber(b.phoneNumberId, b.key) ? -1 : 1));
+      const written = await trx
+        .insertInto('contacts')
+        .values(
+          toWrite.map((w) => ({
+            tenant_id: w.tenantId,
+            phone_number_id: w.phoneNumberId,
+            contact_key: w.key,
+            wa_id: w.c.waId,
+            user_id: w.c.userId,
+            username: w.c.username,
+            country_code: w.c.countryCode,
+            profile_name: w.c.profileName,
+          })),
+        )
+        .onConflict((oc) =>
+          oc.columns(['phone_number_id', 'contact_key']).doUpdateSet({
+            wa_id: sql`coalesce(excluded.wa_id, contacts.wa_id)`,
+            user_id: sql`coalesce(excluded.user_id, contacts.user_id)`,
+            username: sql`coalesce(excluded.username, contacts.username)`,
+            country_code: sql`coalesce(excluded.country_code, contacts.country_code)`,
+            profile_name: sql`coalesce(excluded.profile_name, contacts.profile_name)`,
+            updated_at: sql`now()`,
+          }),
+        )
+        .returning(['id', 'phone_number_id', 'contact_key'])
+        .execute();
+      for (const r of written) idOf.set(perNumber(r.phone_number_id, r.contact_key), r.id);
+    }
   }
-  for (const [own, key] of keyOf) {
-    const id = idOfKey.get(key);
-    if (id) ids.set(own, id);
+  const result = new Map<string, Map<string, string>>();
+  for (const { n, identities, keyOf } of resolved) {
+    const ids = new Map<string, string>();
+    for (const [own, key] of keyOf) {
+      const id = idOf.get(perNumber(n.phoneNumberId, key));
+      if (id) ids.set(own, id);
+    }
+    // Callers look contacts up by the identity as received (its old BSUID included).
+    n.contacts.forEach((c, i) => {
+      const id = ids.get(contactKeyOf(identities[i]!));
+      if (id) ids.set(contactKeyOf(c), id);
+    });
+    result.set(n.phoneNumberId, ids);
   }
-  // Callers look contacts up by the identity as received (its old BSUID included).
-  asReceived.forEach((c, i) => {
-    const id = ids.get(contactKeyOf(identities[i]!));
-    if (id) ids.set(contactKeyOf(c), id);
-  });
-  return ids;
+  return result;
 }
 
 /** Would writing `c` change the stored contact? (A detail given and different from the stored one.) */
@@ -254,7 +302,7 @@ function detailsChange(
 
 /** Upserts threads for contacts and returns contact id → thread id. */
 export async function upsertThreads(trx: Trx, tenantId: string, phoneNumberId: string, contactIds: string[]): Promise<Map<string, string>> {
-  return (await findOrCreateThreads(trx, tenantId, phoneNumberId, contactIds)).ids;
+  return (await findOrCreateThreads(trx, contactIds.map((contactId) => ({ tenantId, phoneNumberId, contactId })))).ids;
 }
 
 /** What a thread created by a batch of messages starts with (the batch's clocks and control signal). */
@@ -264,33 +312,42 @@ interface ThreadStart {
   control: { signal: 'coex' | 'elsewhere'; at: Date } | null;
 }
 
+/** The thread wanted for a contact of a number, and what it starts with if it is new. */
+interface ThreadOf {
+  tenantId: string;
+  phoneNumberId: string;
+  contactId: string;
+  start?: ThreadStart | undefined;
+}
+
 /**
- * Threads of `contactIds` (contact id → thread id), and which of them this call created. A new thread
- * is inserted with its start values (`startOf`), not inserted bare and updated in the same
- * transaction: that second row version re-ran every foreign-key check of the fresh row.
+ * Threads of the contacts (contact id → thread id; a contact belongs to one number), of any numbers,
+ * and which of them this call created. A new thread is inserted with its start values, not inserted
+ * bare and updated in the same transaction: that second row version re-ran every foreign-key check of
+ * the fresh row.
  */
-async function findOrCreateThreads(
-  trx: Trx,
-  tenantId: string,
-  phoneNumberId: string,
-  contactIds: string[],
-  startOf: (contactId: string) => ThreadStart | undefined = () => undefined,
-): Promise<{ ids: Map<string, string>; created: Set<string> }> {
-  const unique = [...new Set(contactIds)];
+async function findOrCreateThreads(trx: Trx, wanted: ThreadOf[]): Promise<{ ids: Map<string, string>; created: Set<string> }> {
+  const unique = [...new Map(wanted.map((w) => [w.contactId, w] as const)).values()];
   const ids = new Map<string, string>();
   const created = new Set<string>();
   if (unique.length === 0) return { ids, created };
+  const read = async (of: ThreadOf[]): Promise<void> => {
+    const rows = await trx
+      .selectFrom('threads')
+      .select(['id', 'contact_id'])
+      .where(sql<boolean>`(phone_number_id, contact_id) in (select * from unnest(${of.map((w) => w.phoneNumberId)}::text[], ${of.map((w) => w.contactId)}::uuid[]))`)
+      .execute();
+    for (const r of rows) ids.set(r.contact_id, r.id);
+  };
   // Existing threads are read; only new ones are inserted (an upsert per thread, even one that
   // writes nothing, cost a speculative insertion per message).
-  const known = await trx.selectFrom('threads').select(['id', 'contact_id']).where('phone_number_id', '=', phoneNumberId).where(sql<boolean>`contact_id = any(${unique}::uuid[])`).execute();
-  for (const r of known) ids.set(r.contact_id, r.id);
-  const missing = unique.filter((contactId) => !ids.has(contactId));
+  await read(unique);
+  const missing = unique.filter((w) => !ids.has(w.contactId)).sort((a, b) => (a.contactId < b.contactId ? -1 : 1));
   if (missing.length > 0) {
     const rows = await trx
       .insertInto('threads')
       .values(
-        missing.map((contactId) => {
-          const start = startOf(contactId);
+        missing.map(({ tenantId, phoneNumberId, contactId, start }) => {
           // A fresh thread holds CoEx's defaults: the rule of controlAssignments() (thread-control.ts)
           // applied to them — a `messages` signal keeps CoEx, a `standby` one hands it to Meta's agent.
           const elsewhere = start?.control?.signal === 'elsewhere';
@@ -316,30 +373,42 @@ async function findOrCreateThreads(
       created.add(r.id);
     }
     // Created meanwhile by another transaction (a send to a new customer): read it.
-    const raced = missing.filter((contactId) => !ids.has(contactId));
-    if (raced.length > 0) {
-      const found = await trx.selectFrom('threads').select(['id', 'contact_id']).where('phone_number_id', '=', phoneNumberId).where('contact_id', 'in', raced).execute();
-      for (const r of found) ids.set(r.contact_id, r.id);
-    }
+    const raced = missing.filter((w) => !ids.has(w.contactId));
+    if (raced.length > 0) await read(raced);
   }
   return { ids, created };
 }
 
 type MessageEvent = Extract<DomainEvent, { kind: 'message' }>;
 
+/** A message of a number, by its wamid. */
+interface NumberWamid {
+  phoneNumberId: string;
+  wamid: string;
+}
+
+/** The rows of `table` whose (phone_number_id, `column`) is one of `keys`: one array parameter each. */
+const amongKeys = (column: string, keys: NumberWamid[]) =>
+  sql<boolean>`(phone_number_id, ${sql.ref(column)}) in (select * from unnest(${keys.map((k) => k.phoneNumberId)}::text[], ${keys.map((k) => k.wamid)}::text[]))`;
+
 /** Folds recorded statuses into messages whose rank is lower (status-before-message, any order). */
 export async function reconcileStatuses(trx: Trx, phoneNumberId: string, wamids: string[]): Promise<void> {
-  if (wamids.length === 0) return;
+  await reconcileStatusesOf(trx, wamids.map((wamid) => ({ phoneNumberId, wamid })));
+}
+
+/** reconcileStatuses for messages of any numbers, in one statement. */
+async function reconcileStatusesOf(trx: Trx, keys: NumberWamid[]): Promise<void> {
+  if (keys.length === 0) return;
   const changed = await sql<{ id: string }>`
     update messages m set status = s.status, status_rank = s.status_rank, status_at = s.provider_timestamp,
       error = coalesce(s.errors, m.error), updated_at = now()
     from (
-      select distinct on (wamid) wamid, status, status_rank, provider_timestamp, errors
+      select distinct on (phone_number_id, wamid) phone_number_id, wamid, status, status_rank, provider_timestamp, errors
       from message_statuses
-      where phone_number_id = ${phoneNumberId} and wamid = any(${wamids}::text[])
-      order by wamid, status_rank desc
+      where ${amongKeys('wamid', keys)}
+      order by phone_number_id, wamid, status_rank desc
     ) s
-    where m.phone_number_id = ${phoneNumberId} and m.wamid = s.wamid and s.status_rank > m.status_rank
+    where m.phone_number_id = s.phone_number_id and m.wamid = s.wamid and s.status_rank > m.status_rank
     returning m.id`.execute(trx);
   if (changed.rows.length > 0) {
     // The CRM record of an already archived message shows the new status: archive it again
@@ -354,23 +423,21 @@ export async function reconcileStatuses(trx: Trx, phoneNumberId: string, wamids:
 
 /** Applies recorded edits/revokes whose target is among these wamids (either may come first). */
 export async function reconcileMutations(trx: Trx, phoneNumberId: string, wamids: string[]): Promise<void> {
-  if (wamids.length === 0) return;
-  const pending = await trx
-    .selectFrom('message_mutations')
-    .selectAll()
-    .where('phone_number_id', '=', phoneNumberId)
-    // One array parameter, not one per wamid (a batch holds up to a thousand).
-    .where(sql<boolean>`target_wamid = any(${wamids}::text[])`)
-    .orderBy('provider_timestamp')
-    .execute();
+  await reconcileMutationsOf(trx, wamids.map((wamid) => ({ phoneNumberId, wamid })));
+}
+
+/** reconcileMutations for messages of any numbers: one read, a write per recorded edit or revoke. */
+async function reconcileMutationsOf(trx: Trx, keys: NumberWamid[]): Promise<void> {
+  if (keys.length === 0) return;
+  const pending = await trx.selectFrom('message_mutations').selectAll().where(amongKeys('target_wamid', keys)).orderBy('provider_timestamp').execute();
   for (const mu of pending) {
     if (mu.kind === 'revoke') {
-      await trx.updateTable('messages').set({ revoked_at: mu.provider_timestamp, updated_at: sql`now()` }).where('phone_number_id', '=', phoneNumberId).where('wamid', '=', mu.target_wamid).execute();
+      await trx.updateTable('messages').set({ revoked_at: mu.provider_timestamp, updated_at: sql`now()` }).where('phone_number_id', '=', mu.phone_number_id).where('wamid', '=', mu.target_wamid).execute();
     } else {
       await trx
         .updateTable('messages')
         .set({ text: mu.new_text, edited_at: mu.provider_timestamp, updated_at: sql`now()` })
-        .where('phone_number_id', '=', phoneNumberId)
+        .where('phone_number_id', '=', mu.phone_number_id)
         .where('wamid', '=', mu.target_wamid)
         .where((eb) => eb.or([eb('edited_at', 'is', null), eb('edited_at', '<', mu.provider_timestamp)]))
         .execute();
@@ -412,17 +479,48 @@ export async function pauseForHuman(trx: Trx, threadId: string, cause: string, a
   return true;
 }
 
+/** The tenant of each number (ensureNumber for many: one read, writes only for new numbers). */
+async function tenantsOfNumbers(trx: Trx, displayOf: Map<string, string | null>, defaultTenantId: string): Promise<Map<string, string>> {
+  const rows = await trx
+    .selectFrom('whatsapp_numbers')
+    .select(['phone_number_id', 'tenant_id', sql<boolean>`display_phone_number is null`.as('lacks_display')])
+    .where(sql<boolean>`phone_number_id = any(${[...displayOf.keys()]}::text[])`)
+    .execute();
+  const tenantOf = new Map(rows.map((r) => [r.phone_number_id, r.tenant_id] as const));
+  for (const [phoneNumberId, display] of displayOf) {
+    const row = rows.find((r) => r.phone_number_id === phoneNumberId);
+    // New numbers, and a display number learnt late: the rare cases, written as ensureNumber does.
+    if (!row || (display && row.lacks_display)) tenantOf.set(phoneNumberId, await ensureNumber(trx, phoneNumberId, display, defaultTenantId));
+  }
+  return tenantOf;
+}
+
+/**
+ * Writes a batch of messages, of one number or many, in a fixed number of statements: contacts,
+ * threads, messages and the threads' clocks each as one multi-row statement for the whole batch (a
+ * worker applies many numbers' deliveries in one transaction, a few messages each).
+ */
 async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOptions, outcome: ApplyOutcome): Promise<void> {
   if (events.length === 0) return;
-  const first = events[0]!;
-  const phoneNumberId = first.phoneNumberId;
-  const tenantId = await ensureNumber(trx, phoneNumberId, first.displayPhoneNumber, opts.defaultTenantId);
-  const contactIds = await upsertContacts(trx, tenantId, phoneNumberId, events.map((e) => e.contact));
-  const contactOf = (e: MessageEvent): string => contactIds.get(contactKeyOf(e.contact))!;
+  const displayOf = new Map<string, string | null>();
+  for (const e of events) if (!displayOf.get(e.phoneNumberId)) displayOf.set(e.phoneNumberId, e.displayPhoneNumber);
+  const tenantOf = await tenantsOfNumbers(trx, displayOf, opts.defaultTenantId);
+
+  const contactsByNumber = new Map<string, ContactIdentity[]>();
+  for (const e of events) {
+    const list = contactsByNumber.get(e.phoneNumberId);
+    if (list) list.push(e.contact);
+    else contactsByNumber.set(e.phoneNumberId, [e.contact]);
+  }
+  const contactIds = await upsertContactsOfNumbers(
+    trx,
+    [...contactsByNumber].map(([phoneNumberId, contacts]) => ({ tenantId: tenantOf.get(phoneNumberId)!, phoneNumberId, contacts })),
+  );
+  const contactOf = (e: MessageEvent): string => contactIds.get(e.phoneNumberId)!.get(contactKeyOf(e.contact))!;
 
   // Deduplicate within the batch (Meta repeats messages inside one delivery too); last copy wins.
   const byWamid = new Map<string, MessageEvent>();
-  for (const e of events) byWamid.set(e.message.wamid, e);
+  for (const e of events) byWamid.set(perNumber(e.phoneNumberId, e.message.wamid), e);
   const batch = [...byWamid.values()];
 
   // Thread clocks — last activity, and the customer's last live message (the 24-hour window) — and
@@ -430,6 +528,7 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
   // (thread-control.ts: `messages` → CoEx, `standby` → someone else). Per contact: new threads are
   // created with them, known ones updated in one statement below.
   const clocks = new Map<string, ThreadStart>();
+  const wantedThreads = new Map<string, ThreadOf>();
   for (const e of batch) {
     const id = contactOf(e);
     const at = e.message.timestamp;
@@ -438,19 +537,25 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
     if (e.live && e.origin === 'customer' && (!c.customer || at > c.customer)) c.customer = at;
     if (e.live && e.origin === 'customer' && e.direction === 'inbound' && (!c.control || at >= c.control.at)) c.control = { signal: e.standby ? 'elsewhere' : 'coex', at };
     clocks.set(id, c);
+    wantedThreads.set(id, { tenantId: tenantOf.get(e.phoneNumberId)!, phoneNumberId: e.phoneNumberId, contactId: id, start: c });
   }
-  const { ids: threadIds, created } = await findOrCreateThreads(trx, tenantId, phoneNumberId, [...contactIds.values()], (contactId) => clocks.get(contactId));
+  // Every contact of the batch has its thread (also one whose only message was a repeated copy).
+  for (const [phoneNumberId, ids] of contactIds) {
+    for (const id of ids.values()) if (!wantedThreads.has(id)) wantedThreads.set(id, { tenantId: tenantOf.get(phoneNumberId)!, phoneNumberId, contactId: id });
+  }
+  const { ids: threadIds, created } = await findOrCreateThreads(trx, [...wantedThreads.values()]);
   const threadOf = (e: MessageEvent): string => threadIds.get(contactOf(e))!;
 
   // One array per column, spread by unnest(): a few parameters instead of ~25 per row, so a history
   // chunk's statement is neither built node by node (Kysely), nor bound and planned value by value.
   const column = <T>(f: (e: MessageEvent) => T): T[] => batch.map(f);
-  const { rows } = await sql<{ id: string; wamid: string; thread_id: string; media_id: string | null; type: string; origin: string; inserted: boolean }>`
+  const { rows } = await sql<{ id: string; phone_number_id: string; wamid: string; thread_id: string; media_id: string | null; type: string; origin: string; inserted: boolean }>`
     insert into messages (tenant_id, phone_number_id, thread_id, wamid, direction, origin, type, text, provider_timestamp, status, error,
       history_status, context_wamid, media_id, media_mime, media_sha256, media_voice, media_state, transcript_state, payload, standby, creation_type)
-    select ${tenantId}, ${phoneNumberId}, v.thread_id, v.wamid, v.direction, v.origin, v.type, v.text, v.provider_timestamp, v.status, v.error::jsonb,
+    select v.tenant_id, v.phone_number_id, v.thread_id, v.wamid, v.direction, v.origin, v.type, v.text, v.provider_timestamp, v.status, v.error::jsonb,
       v.history_status, v.context_wamid, v.media_id, v.media_mime, v.media_sha256, v.media_voice, v.media_state, v.transcript_state, v.payload::jsonb, v.standby, v.creation_type
     from unnest(
+      ${column((e) => tenantOf.get(e.phoneNumberId)!)}::text[], ${column((e) => e.phoneNumberId)}::text[],
       ${column(threadOf)}::uuid[], ${column((e) => e.message.wamid)}::text[], ${column((e) => e.direction)}::text[], ${column((e) => e.origin)}::text[],
       ${column((e) => e.message.type)}::text[], ${column((e) => e.message.text)}::text[], ${column((e) => e.message.timestamp.toISOString())}::timestamptz[],
       ${column((e) => (e.origin === 'history' ? (e.message.historyStatus?.toLowerCase() ?? null) : e.direction === 'inbound' ? 'received' : null))}::text[],
@@ -460,7 +565,7 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
       ${column((e) => (e.message.media?.id ? 'pending' : null))}::text[], ${column((e) => (e.message.media?.voice ? 'pending' : null))}::text[],
       ${column((e) => json(e.message.raw))}::text[], ${column((e) => e.standby ?? false)}::boolean[],
       ${column((e) => (e.direction === 'outbound' ? creationTypeOf(e.message.raw) : null))}::text[]
-    ) as v(thread_id, wamid, direction, origin, type, text, provider_timestamp, status, error, history_status, context_wamid, media_id, media_mime,
+    ) as v(tenant_id, phone_number_id, thread_id, wamid, direction, origin, type, text, provider_timestamp, status, error, history_status, context_wamid, media_id, media_mime,
       media_sha256, media_voice, media_state, transcript_state, payload, standby, creation_type)
     on conflict (phone_number_id, wamid) do update set
       type = case when messages.type = 'media_placeholder' then excluded.type else messages.type end,
@@ -478,11 +583,11 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
       standby = messages.standby or excluded.standby,
       creation_type = coalesce(messages.creation_type, excluded.creation_type),
       updated_at = now()
-    returning id, wamid, thread_id, media_id, type, origin, (xmax = 0) as inserted`.execute(trx);
+    returning id, phone_number_id, wamid, thread_id, media_id, type, origin, (xmax = 0) as inserted`.execute(trx);
 
-  const wamids = rows.map((r) => r.wamid);
-  await reconcileStatuses(trx, phoneNumberId, wamids);
-  await reconcileMutations(trx, phoneNumberId, wamids);
+  const stored = rows.map((r) => ({ phoneNumberId: r.phone_number_id, wamid: r.wamid }));
+  await reconcileStatusesOf(trx, stored);
+  await reconcileMutationsOf(trx, stored);
 
   // Known threads: clocks and control in one statement (greatest() ignores the NULL of "no customer
   // message"; a NULL signal leaves control as it is).
@@ -501,27 +606,27 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
       where t.id = v.id`.execute(trx);
   }
 
-  const inserted = new Set(rows.filter((r) => r.inserted).map((r) => r.wamid));
-  outcome.messagesInserted += inserted.size;
-  outcome.messagesMerged += rows.length - inserted.size;
-  const rowByWamid = new Map(rows.map((r) => [r.wamid, r]));
+  const rowOf = new Map(rows.map((r) => [perNumber(r.phone_number_id, r.wamid), r]));
   for (const e of batch) {
-    const row = rowByWamid.get(e.message.wamid);
+    const row = rowOf.get(perNumber(e.phoneNumberId, e.message.wamid));
     if (!row) continue;
+    if (row.inserted) outcome.messagesInserted += 1;
+    else outcome.messagesMerged += 1;
     const item: LiveMessage = {
       messageId: row.id,
       threadId: row.thread_id,
-      tenantId,
-      phoneNumberId,
+      tenantId: tenantOf.get(e.phoneNumberId)!,
+      phoneNumberId: e.phoneNumberId,
       wamid: e.message.wamid,
       direction: e.direction,
       origin: row.origin,
       type: row.type,
       voice: e.message.media?.voice ?? false,
       mediaId: row.media_id,
+      text: e.message.text,
       standby: e.standby ?? false,
     };
-    if (e.live && inserted.has(e.message.wamid)) outcome.live.push(item);
+    if (e.live && row.inserted) outcome.live.push(item);
     else if (!e.live && e.message.media?.id) outcome.historyMedia.push(item);
   }
 
@@ -534,8 +639,13 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
     if (await pauseForHuman(trx, threadId, 'app_echo', latest)) outcome.pausedThreads.push(threadId);
   }
   // Phone-app activity (Meta disconnects a number whose app goes unused): not a bot's or standby echo.
-  if (liveEchoes.some((e) => !e.standby && classifyCreationType(creationTypeOf(e.message.raw)) !== 'bot')) {
-    await trx.updateTable('whatsapp_numbers').set({ last_echo_at: sql`greatest(last_echo_at, now())` }).where('phone_number_id', '=', phoneNumberId).execute();
+  const appActive = new Set(liveEchoes.filter((e) => !e.standby && classifyCreationType(creationTypeOf(e.message.raw)) !== 'bot').map((e) => e.phoneNumberId));
+  if (appActive.size > 0) {
+    await trx
+      .updateTable('whatsapp_numbers')
+      .set({ last_echo_at: sql`greatest(last_echo_at, now())` })
+      .where(sql<boolean>`phone_number_id = any(${[...appActive]}::text[])`)
+      .execute();
   }
 }
 
@@ -901,7 +1011,7 @@ async function applyMarketingPreference(trx: Trx, e: MarketingPreferenceEvent, o
     // Opt-outs are kept per phone (wa_id), which campaigns send to; a BSUID-only user cannot be matched yet.
     await trx
       .insertInto('unknown_events')
-      .values({ inbox_id: opts.inboxId ?? null, phone_number_id: e.phoneNumberId, field: 'user_preferences', detail: `marketing preference '${e.value}' for a user known only by user id ${e.contact.userId ?? '?'}: no phone number to apply it to`, payload: json(e.raw) })
+      .values({ inbox_id: opts.inboxIdOf?.(e) ?? opts.inboxId ?? null, phone_number_id: e.phoneNumberId, field: 'user_preferences', detail: `marketing preference '${e.value}' for a user known only by user id ${e.contact.userId ?? '?'}: no phone number to apply it to`, payload: json(e.raw) })
       .execute();
     outcome.unknown += 1;
     return;
@@ -923,8 +1033,9 @@ async function applyMarketingPreference(trx: Trx, e: MarketingPreferenceEvent, o
 }
 
 /**
- * Applies the events of one delivery. Consecutive message events of one number are written as a
- * batch (a history chunk holds thousands), everything else one by one, in delivery order.
+ * Applies the events of deliveries in order. Consecutive message events are written as a batch (a
+ * history chunk holds thousands; a worker's batch holds many numbers' messages), everything else one
+ * by one, in delivery order.
  */
 export async function applyEvents(trx: Trx, events: DomainEvent[], opts: ApplyOptions): Promise<ApplyOutcome> {
   const outcome = emptyOutcome();
@@ -941,7 +1052,7 @@ export async function applyEvents(trx: Trx, events: DomainEvent[], opts: ApplyOp
     // Messages and statuses merge in any order by design (a status waits for its message and is
     // folded in when it comes), so consecutive runs of them are written as multi-row statements.
     if (e.kind === 'message') {
-      if ((batch.length && batch[0]!.phoneNumberId !== e.phoneNumberId) || statuses.length) await flush();
+      if (statuses.length) await flush();
       batch.push(e);
       continue;
     }

@@ -1,7 +1,7 @@
 import express from 'express';
 import type { Capability, CapabilityContext } from '../capability.js';
 import { InboxProcessor } from '../worker/inbox-processor.js';
-import { InboxWorker } from '../worker/queue.js';
+import { InboxWorker, IngressLoad } from '../worker/queue.js';
 import { InboxWriter } from './inbox-writer.js';
 import { webhookRouter } from './routes.js';
 
@@ -29,7 +29,9 @@ export function ingestionCapability(ctx: CapabilityContext, opts: IngestionOptio
     unknown: (n) => metrics.unknownEvents.inc(n),
     setAside: (kind) => metrics.inboxSetAside.inc({ kind }),
   });
+  const ingress = new IngressLoad();
   const worker = new InboxWorker(processor, ctx.handle.connectionString, logger, {
+    ingress,
     concurrency: opts.concurrency ?? config.INBOX_CONCURRENCY,
     ...(opts.pollIntervalMs !== undefined ? { pollIntervalMs: opts.pollIntervalMs } : {}),
   });
@@ -46,6 +48,7 @@ export function ingestionCapability(ctx: CapabilityContext, opts: IngestionOptio
           verifyToken: config.WHATSAPP_VERIFY_TOKEN,
           maxBodyBytes: config.WEBHOOK_MAX_BODY_BYTES,
           inbox: new InboxWriter(db),
+          ingress,
           // Workers in other processes hear the NOTIFY sent at commit; this one is told directly.
           onAccepted: async () => worker.kick(),
           logger,

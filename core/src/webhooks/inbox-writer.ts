@@ -31,10 +31,11 @@ export const INBOX_CHANNEL = 'coex_inbox';
  * with one, every acknowledgement waited for the previous group's WAL flush, and the database's own
  * group flush (which covers concurrent commits) had nothing to combine. Deliveries whose requests
  * overlap have no order between them, so committing their groups in any order changes nothing.
- * A delivery's bytes are stored once (`webhook_bodies`), with one inbox row per number it names;
- * duplicates (Meta's retries: same bytes) are absorbed by the unique keys. If a group's statement
- * fails, its deliveries are written one by one, so one bad delivery is refused alone and never fails
- * the others committed with it.
+ * One inbox row per number a delivery names; the bytes of a delivery naming several numbers are
+ * stored once (`webhook_bodies`), those of one naming a single number in its row. Duplicates (Meta's
+ * retries: same bytes) are absorbed by the unique keys. If a group's statement fails, its deliveries
+ * are written one by one, so one bad delivery is refused alone and never fails the others committed
+ * with it.
  */
 export class InboxWriter {
   private queue: Waiter[] = [];
@@ -98,27 +99,39 @@ export class InboxWriter {
     }
   }
 
-  /** One statement: bodies (once each), inbox rows, and a notification delivered at commit. */
+  /**
+   * One statement: the inbox rows, the bytes of deliveries naming several numbers (once each, in
+   * `webhook_bodies`), and a notification delivered at commit. A delivery naming one number — nearly
+   * every delivery — carries its bytes in its own inbox row: a second row, its two index entries and
+   * a foreign-key check per acknowledgement bought nothing for it.
+   */
   private async insert(group: Waiter[]): Promise<Set<string>> {
-    const bodies = new Map<string, string>();
-    const items = new Map<string, { key: string; sha: string }>();
+    const shared = new Map<string, string>();
+    const items = new Map<string, { key: string; sha: string; raw: string | null }>();
     for (const w of group) {
-      bodies.set(w.sha256, w.delivery.rawBody);
-      for (const key of w.delivery.partitionKeys) items.set(`${key}\u0001${w.sha256}`, { key, sha: w.sha256 });
+      const alone = w.delivery.partitionKeys.length === 1;
+      if (!alone) shared.set(w.sha256, w.delivery.rawBody);
+      for (const key of w.delivery.partitionKeys) items.set(`${key}\u0001${w.sha256}`, { key, sha: w.sha256, raw: alone ? w.delivery.rawBody : null });
     }
     // In one order (by hash, then number) so that two groups in flight that share a retried body
-    // take its unique-index entries in the same order and cannot deadlock.
-    const bodyValues = sql.join([...bodies].sort(byKey).map(([sha, raw]) => sql`(${sha}, ${raw})`));
-    const itemValues = sql.join([...items.entries()].sort(byKey).map(([, i]) => sql`(${i.key}, ${i.sha})`));
+    // take its unique-index entries in the same order and cannot deadlock. (Whether a body is shared
+    // follows from its bytes, so a body is in the same list in every group.)
+    const bodies = [...shared].sort(byKey);
+    const rows = [...items.entries()].sort(byKey).map(([, i]) => i);
     // `do update` on an existing body (a retry) only so that `returning` yields its id.
     const result = await sql<{ partition_key: string; body_sha256: string }>`
       with b as (
-        insert into webhook_bodies (body_sha256, raw_body) values ${bodyValues}
+        insert into webhook_bodies (body_sha256, raw_body)
+        select * from unnest(${bodies.map(([sha]) => sha)}::text[], ${bodies.map(([, raw]) => raw)}::text[])
         on conflict (body_sha256) do update set body_sha256 = excluded.body_sha256
         returning id, body_sha256
       ), i as (
-        insert into webhook_inbox (partition_key, body_sha256, body_id)
-        select v.partition_key, v.body_sha256, b.id from (values ${itemValues}) as v(partition_key, body_sha256) join b using (body_sha256)
+        insert into webhook_inbox (partition_key, body_sha256, body_id, raw_body)
+        select v.partition_key, v.body_sha256, b.id, v.raw_body
+        from unnest(${rows.map((r) => r.key)}::text[], ${rows.map((r) => r.sha)}::text[], ${rows.map((r) => r.raw)}::text[]) with ordinality
+          as v(partition_key, body_sha256, raw_body, n)
+        left join b using (body_sha256)
+        order by v.n
         on conflict (partition_key, body_sha256) do nothing
         returning partition_key, body_sha256
       )

@@ -29,6 +29,7 @@ describe('webhook route', () => {
   let logs: Array<{ level: number; msg: string; [k: string]: unknown }>;
   let metrics: ReturnType<typeof createMetrics>;
   let verifyToken: string | undefined;
+  let ingressEvents: string[];
 
   const outcomes = async () => Object.fromEntries((await metrics.webhookRequests.get()).values.map((v) => [v.labels.outcome, v.value]));
   const post = (body: string, headers: Record<string, string> = { 'content-type': 'application/json', 'x-hub-signature-256': signBody(body, SECRET) }) => fetch(`${base}/webhooks/whatsapp`, { method: 'POST', headers, body });
@@ -48,6 +49,7 @@ describe('webhook route', () => {
         onAccepted: (keys) => (accepted.push(keys), onAccepted(keys)),
         logger,
         metrics,
+        ingress: { begin: () => void ingressEvents.push('begin'), end: () => void ingressEvents.push('end') },
       })(req, res, next),
     );
     server = app.listen(0, '127.0.0.1');
@@ -65,6 +67,26 @@ describe('webhook route', () => {
     verifyToken = 'verify-me';
     answer = async (d) => d.partitionKeys;
     onAccepted = async () => undefined;
+    ingressEvents = [];
+  });
+
+  it('tells the ingress gauge when each delivery request begins and ends, stored or refused (the worker yields to them)', async () => {
+    let release!: () => void;
+    const stored = new Promise<void>((resolve) => (release = resolve));
+    answer = async (d) => (await stored, d.partitionKeys);
+    const pending = post(envelope());
+    while (written.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Still being stored: begun, not ended.
+    expect(ingressEvents).toEqual(['begin']);
+    release();
+    expect((await pending).status).toBe(200);
+    expect((await post(envelope(), { 'x-hub-signature-256': 'sha256=00' })).status).toBe(401);
+    expect((await post('x'.repeat(4096))).status).toBe(413);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(ingressEvents).toEqual(['begin', 'end', 'begin', 'end', 'begin', 'end']);
+    // The handshake is no delivery.
+    await verify('hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1');
+    expect(ingressEvents).toHaveLength(6);
   });
 
   it('answers Meta’s verification handshake with the challenge, as plain text', async () => {

@@ -16,6 +16,8 @@ export interface WebhookRouteOptions {
   onAccepted: (partitionKeys: string[]) => Promise<void>;
   logger: Logger;
   metrics: Metrics;
+  /** Told when a delivery request begins and ends (the worker of this process yields to them). */
+  ingress?: { begin(): void; end(): void };
 }
 
 /**
@@ -40,6 +42,14 @@ export function webhookRouter(opts: WebhookRouteOptions): Router {
 
   router.post(
     '/webhooks/whatsapp',
+    (_req: Request, res: Response, next: () => void) => {
+      const ingress = opts.ingress;
+      if (ingress) {
+        ingress.begin();
+        res.once('close', () => ingress.end());
+      }
+      next();
+    },
     express.raw({ type: () => true, limit: opts.maxBodyBytes }),
     async (req: Request, res: Response) => {
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
-import { applyEvents, emptyOutcome, mergeOutcome, recordWabaId, type ApplyOutcome } from '../store/apply.js';
+import { applyEvents, emptyOutcome, mergeOutcome, recordWabaIds, type ApplyOutcome } from '../store/apply.js';
 import { envelopeSchema, type WebhookEnvelope } from '../whatsapp/schemas.js';
 import { normalizeDelivery, partitionKeyOf, type DomainEvent } from '../whatsapp/normalize.js';
 import { sanitizeParsed, sanitizePayload } from '../whatsapp/sanitize.js';
@@ -24,6 +24,16 @@ const PARSE_SLICE_MS = 10;
 /** Deliveries of one number applied in one transaction. */
 export const DEFAULT_BATCH_SIZE = 200;
 
+/**
+ * Deliveries of a group of numbers applied in one transaction (drainMany): each number gets an equal
+ * share, at least MIN_SHARE_PER_NUMBER and at most the batch size.
+ */
+const GROUP_DELIVERIES = 2_000;
+const MIN_SHARE_PER_NUMBER = 20;
+
+/** Called between two transactions of a drain with the time the last one took (the worker's pacing). */
+export type Pace = (elapsedMs: number) => Promise<void>;
+
 /** Runs inside the batch's transaction, after it was applied. */
 export type AfterApplyHook = (outcome: ApplyOutcome, trx: Kysely<Database>) => Promise<void> | void;
 
@@ -35,6 +45,7 @@ export interface ProcessorMetrics {
 
 interface PendingRow {
   id: string;
+  partition_key: string;
   attempts: number;
   body_id: string | null;
   raw_body: string | null;
@@ -99,14 +110,97 @@ export class InboxProcessor {
   }
 
   /** Processes pending rows of a partition; returns how many were handled. */
-  async drain(partitionKey: string, maxRows = 10_000): Promise<number> {
+  async drain(partitionKey: string, maxRows = 10_000, pace?: Pace): Promise<number> {
     let handled = 0;
     while (handled < maxRows) {
+      const started = performance.now();
       const step = await this.step(partitionKey, this.batchSize);
       if (step.kind !== 'done') break;
       handled += step.rows;
+      await pace?.(performance.now() - started);
     }
     return handled;
+  }
+
+  /**
+   * Drains several numbers, applying them together: one transaction takes the due deliveries of every
+   * number of the group that no other worker holds, in each number's arrival order. Many numbers with
+   * a few deliveries each (the common load: one customer writes to one shop) cost one transaction, one
+   * claim and one set of follow-up statements instead of one per number. If that transaction fails,
+   * each of its numbers is drained alone (drain), where failures are retried and isolated per number,
+   * so one bad delivery never holds back the other numbers of its group.
+   */
+  async drainMany(partitionKeys: string[], maxRows = 10_000, pace?: Pace): Promise<number> {
+    if (partitionKeys.length === 1) return this.drain(partitionKeys[0]!, maxRows, pace);
+    let keys = partitionKeys;
+    let handled = 0;
+    while (keys.length > 0 && handled < maxRows) {
+      const started = performance.now();
+      const step = await this.stepMany(keys);
+      handled += step.rows;
+      keys = step.more;
+      if (step.rows > 0) await pace?.(performance.now() - started);
+    }
+    return handled;
+  }
+
+  /** One transaction over a group of numbers; `more`: the numbers that may have deliveries left. */
+  private async stepMany(keys: string[]): Promise<{ rows: number; more: string[] }> {
+    const share = Math.min(this.batchSize, Math.max(MIN_SHARE_PER_NUMBER, Math.ceil(GROUP_DELIVERIES / keys.length)));
+    let claimed: PendingRow[] = [];
+    try {
+      const step = await this.db.transaction().execute(async (trx) => {
+        const locked = await sql<{ key: string }>`
+          select k as key from unnest(${keys}::text[]) as k
+          where pg_try_advisory_xact_lock(hashtextextended('coex.inbox:' || k, 0))`.execute(trx);
+        if (locked.rows.length === 0) return { rows: 0, more: [] };
+        const pending = await sql<PendingRow>`
+          select i.id, i.partition_key, i.attempts, i.body_id, coalesce(i.raw_body, b.raw_body) as raw_body, i.next_attempt_at <= now() as due
+          from unnest(${locked.rows.map((r) => r.key)}::text[]) as k(key)
+          cross join lateral (
+            select id, partition_key, attempts, body_id, raw_body, next_attempt_at from webhook_inbox
+            where partition_key = k.key and processed_at is null order by id limit ${share}
+          ) i
+          left join webhook_bodies b on b.id = i.body_id
+          order by i.partition_key, i.id`.execute(trx);
+        const byKey = new Map<string, PendingRow[]>();
+        for (const row of pending.rows) {
+          const rows = byKey.get(row.partition_key);
+          if (rows) rows.push(row);
+          else byKey.set(row.partition_key, [row]);
+        }
+        const batches: Array<{ partitionKey: string; rows: PendingRow[] }> = [];
+        const more: string[] = [];
+        for (const [partitionKey, rows] of byKey) {
+          // Per-number order: a delivery waiting for its retry holds back the ones after it.
+          const due = rows.findIndex((r) => !r.due);
+          const take = due === -1 ? rows : rows.slice(0, due);
+          if (take.length > 0) batches.push({ partitionKey, rows: take });
+          if (due === -1 && rows.length === share) more.push(partitionKey);
+        }
+        claimed = batches.flatMap((b) => b.rows);
+        if (claimed.length === 0) return { rows: 0, more: [] };
+        const outcome = await this.applyRows(trx, batches);
+        await this.markProcessed(trx, claimed, outcome);
+        for (const hook of this.hooks) await hook(outcome, trx);
+        return { rows: claimed.length, more };
+      });
+      if (step.rows > 0) this.metrics?.processed('ok', step.rows);
+      return step;
+    } catch (error) {
+      if (claimed.length === 0) throw error;
+      const failed = [...new Set(claimed.map((r) => r.partition_key))];
+      this.logger.warn({ partitionKeys: failed.length, deliveries: claimed.length, err: errorText(error) }, 'inbox group failed; applying its numbers one by one');
+      let rows = 0;
+      for (const key of failed) {
+        try {
+          rows += await this.drain(key);
+        } catch (single) {
+          this.logger.warn({ partitionKey: key, err: errorText(single) }, 'inbox drain failed; retrying');
+        }
+      }
+      return { rows, more: [] };
+    }
   }
 
   /** Partitions whose oldest pending delivery is due, oldest first (for the worker loop). */
@@ -130,7 +224,7 @@ export class InboxProcessor {
       return await this.db.transaction().execute(async (trx) => {
         if (!(await lockPartition(trx, partitionKey))) return { kind: 'locked' } as const;
         const rows = await sql<PendingRow>`
-          select i.id, i.attempts, i.body_id, coalesce(i.raw_body, b.raw_body) as raw_body, i.next_attempt_at <= now() as due
+          select i.id, i.partition_key, i.attempts, i.body_id, coalesce(i.raw_body, b.raw_body) as raw_body, i.next_attempt_at <= now() as due
           from webhook_inbox i left join webhook_bodies b on b.id = i.body_id
           where i.partition_key = ${partitionKey} and i.processed_at is null
           order by i.id limit ${limit}`.execute(trx);
@@ -139,7 +233,7 @@ export class InboxProcessor {
         const due = rows.rows.findIndex((r) => !r.due);
         claimed = due === -1 ? rows.rows : rows.rows.slice(0, due);
         if (claimed.length === 0) return { kind: 'waiting' } as const;
-        const outcome = await this.applyRows(trx, partitionKey, claimed);
+        const outcome = await this.applyRows(trx, [{ partitionKey, rows: claimed }]);
         await this.markProcessed(trx, claimed, outcome);
         for (const hook of this.hooks) await hook(outcome, trx);
         return { kind: 'done', rows: claimed.length } as const;
@@ -201,7 +295,7 @@ export class InboxProcessor {
             await this.setAside(trx, row, partitionKey, event.kind, errorText(error), describe(event));
           }
         }
-        if (envelope) await this.learnWaba(trx, envelope, partitionKey);
+        if (envelope) await this.learnWabas(trx, new Map([[partitionKey, envelope]]));
         await this.markProcessed(trx, [row], outcome);
         for (const hook of this.hooks) await hook(outcome, trx);
         return true;
@@ -252,26 +346,32 @@ export class InboxProcessor {
     return { defaultTenantId: this.defaultTenantId, inboxId: row.id, ...(inboxIdOf ? { inboxIdOf } : {}) };
   }
 
-  /** Parses and applies a batch of deliveries as one stream of events. */
-  private async applyRows(trx: Kysely<Database>, partitionKey: string, rows: PendingRow[]): Promise<ApplyOutcome> {
+  /**
+   * Parses and applies batches of deliveries (each of one number, in its arrival order) as one stream
+   * of events.
+   */
+  private async applyRows(trx: Kysely<Database>, batches: Array<{ partitionKey: string; rows: PendingRow[] }>): Promise<ApplyOutcome> {
     const all: DomainEvent[] = [];
     const inboxOf = new WeakMap<DomainEvent, string>();
-    const envelopes: WebhookEnvelope[] = [];
+    const lastEnvelope = new Map<string, WebhookEnvelope>();
     let sliceStart = performance.now();
-    for (const row of rows) {
-      const { events, envelope } = this.eventsOf(row, partitionKey);
-      for (const e of events) inboxOf.set(e, row.id);
-      all.push(...events);
-      if (envelope) envelopes.push(envelope);
-      // Parsing is synchronous, and a hostile body (deep nesting, huge arrays) costs milliseconds: a
-      // batch of them held the event loop — acknowledgements, /healthz — for hundreds of ms.
-      if (performance.now() - sliceStart > PARSE_SLICE_MS) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        sliceStart = performance.now();
+    for (const { partitionKey, rows } of batches) {
+      for (const row of rows) {
+        const { events, envelope } = this.eventsOf(row, partitionKey);
+        for (const e of events) inboxOf.set(e, row.id);
+        all.push(...events);
+        if (envelope) lastEnvelope.set(partitionKey, envelope);
+        // Parsing is synchronous, and a hostile body (deep nesting, huge arrays) costs milliseconds: a
+        // batch of them held the event loop — acknowledgements, /healthz — for hundreds of ms.
+        if (performance.now() - sliceStart > PARSE_SLICE_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          sliceStart = performance.now();
+        }
       }
     }
-    const outcome = await applyEvents(trx, all, { defaultTenantId: this.defaultTenantId, inboxId: rows[0]!.id, inboxIdOf: (e) => inboxOf.get(e) ?? null });
-    for (const envelope of envelopes.slice(-1)) await this.learnWaba(trx, envelope, partitionKey);
+    const first = batches[0]!.rows[0]!.id;
+    const outcome = await applyEvents(trx, all, { defaultTenantId: this.defaultTenantId, inboxId: first, inboxIdOf: (e) => inboxOf.get(e) ?? null });
+    await this.learnWabas(trx, lastEnvelope);
     return outcome;
   }
 
@@ -319,10 +419,14 @@ export class InboxProcessor {
    * The entry id of a number's change is its WABA: numbers first seen in a webhook learn it here
    * (template listing needs it), without a Graph call.
    */
-  private async learnWaba(trx: Kysely<Database>, envelope: WebhookEnvelope, partitionKey: string): Promise<void> {
-    if (partitionKey.startsWith('waba:') || partitionKey === 'unparsed') return;
-    const entry = envelope.entry.find((e) => e.changes.some((c) => partitionKeyOf(e.id, c.value) === partitionKey));
-    if (entry) await recordWabaId(trx, partitionKey, entry.id);
+  private async learnWabas(trx: Kysely<Database>, envelopeOf: Map<string, WebhookEnvelope>): Promise<void> {
+    const wabaOf = new Map<string, string>();
+    for (const [partitionKey, envelope] of envelopeOf) {
+      if (partitionKey.startsWith('waba:') || partitionKey === 'unparsed') continue;
+      const entry = envelope.entry.find((e) => e.changes.some((c) => partitionKeyOf(e.id, c.value) === partitionKey));
+      if (entry) wabaOf.set(partitionKey, entry.id);
+    }
+    await recordWabaIds(trx, wabaOf);
   }
 
   private async markProcessed(trx: Kysely<Database>, rows: PendingRow[], outcome: ApplyOutcome): Promise<void> {
