@@ -7,25 +7,28 @@ import type { InboxProcessor } from './inbox-processor.js';
 
 /**
  * While acknowledgements are being served, the worker waits this many times as long as its last
- * transaction took (it works a third of the time). Measured on 2 cores (docs/benchmarks.md): ×1 left
- * acknowledgements at 0.73 of the hand-rolled server, ×2 at 0.8, ×4 gained nothing more.
+ * transaction took (it works a quarter of the time). Measured on 2 cores, 10,000 deliveries
+ * (docs/benchmarks.md): ×1 left acknowledgements at ~0.73 of the hand-rolled server, ×2 at ~0.75,
+ * ×3 with a 3 s lag bound at ~0.8 — and everything was visible as soon or sooner: a worker that
+ * competes with acknowledgements runs small, costly batches.
  */
-const YIELD_FACTOR = 2;
+const YIELD_FACTOR = 3;
 
 /** Longest single wait of the worker for the acknowledgements. */
 export const MAX_YIELD_MS = 100;
 
 /** How far behind the worker may fall by yielding, unless told otherwise. */
-export const DEFAULT_MAX_YIELD_LAG_MS = 2_000;
+export const DEFAULT_MAX_YIELD_LAG_MS = 3_000;
 
 /**
- * How long the worker waits after a transaction that took `elapsedMs`: YIELD_FACTOR times that (at
- * most MAX_YIELD_MS) while acknowledgements are being served and it is less than `maxLagMs` behind;
- * otherwise not at all (nothing to yield to, or too far behind to yield more).
+ * How long a lane waits after a transaction that took `elapsedMs`: YIELD_FACTOR times that, times the
+ * lanes working at the moment (so that the worker as a whole, not each lane, works a third of the
+ * time), at most MAX_YIELD_MS — while acknowledgements are being served and the worker is less than
+ * `maxLagMs` behind; otherwise not at all (nothing to yield to, or too far behind to yield more).
  */
-export function yieldMs(o: { ingressBusy: boolean; behindMs: number; maxLagMs: number; elapsedMs: number }): number {
+export function yieldMs(o: { ingressBusy: boolean; behindMs: number; maxLagMs: number; elapsedMs: number; lanes: number }): number {
   if (!o.ingressBusy || o.behindMs > o.maxLagMs) return 0;
-  return Math.min(o.elapsedMs * YIELD_FACTOR, MAX_YIELD_MS);
+  return Math.min(o.elapsedMs * YIELD_FACTOR * Math.max(1, o.lanes), MAX_YIELD_MS);
 }
 
 /** Most numbers applied in one transaction by one lane. */
@@ -51,7 +54,7 @@ export interface InboxWorkerOptions {
   pollIntervalMs?: number;
   /**
    * Webhook requests of this process being acknowledged. While there are, the worker leaves them most
-   * of the CPU (acknowledgements first), as long as it is less than `maxYieldLagMs` behind.
+   * of the CPU (acknowledgements first), as long as it is less than `maxYieldLagMs` behind (3 s).
    */
   ingress?: IngressLoad;
   /** How far behind (since the inbox was last empty) the worker may fall by yielding (DEFAULT_MAX_YIELD_LAG_MS). */
@@ -102,6 +105,8 @@ export class InboxWorker {
   private poll: NodeJS.Timeout | undefined;
   private loop: Promise<void> = Promise.resolve();
   private readonly concurrency: number;
+  /** Lanes applying a group right now. */
+  private activeLanes = 0;
   /** When the inbox was last seen empty: how far behind the acknowledgements the worker is. */
   private caughtUpAt = performance.now();
   /**
@@ -115,6 +120,7 @@ export class InboxWorker {
       behindMs: performance.now() - this.caughtUpAt,
       maxLagMs: this.options.maxYieldLagMs ?? DEFAULT_MAX_YIELD_LAG_MS,
       elapsedMs,
+      lanes: this.activeLanes,
     });
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   };
@@ -199,7 +205,12 @@ export class InboxWorker {
         while (!this.stopped && next < groups.length) {
           const group = groups[next++]!;
           try {
-            progress += await this.processor.drainMany(group, undefined, this.pace);
+            this.activeLanes += 1;
+            try {
+              progress += await this.processor.drainMany(group, undefined, this.pace);
+            } finally {
+              this.activeLanes -= 1;
+            }
           } catch (error) {
             this.logger.warn({ partitionKeys: group.length, first: group[0], err: error instanceof Error ? error.message : String(error) }, 'inbox drain failed; retrying');
           }
