@@ -22,7 +22,7 @@ export const DEFAULT_MAX_YIELD_LAG_MS = 3_000;
 
 /**
  * How long a lane waits after a transaction that took `elapsedMs`: YIELD_FACTOR times that, times the
- * lanes working at the moment (so that the worker as a whole, not each lane, works a third of the
+ * lanes working at the moment (so that the worker as a whole, not each lane, works a quarter of the
  * time), at most MAX_YIELD_MS — while acknowledgements are being served and the worker is less than
  * `maxLagMs` behind; otherwise not at all (nothing to yield to, or too far behind to yield more).
  */
@@ -89,7 +89,7 @@ export class IngressLoad {
 const INGRESS_QUIET_MS = 20;
 
 /**
- * Runs the inbox processor over every number with due deliveries, `concurrency` numbers at a time.
+ * Runs the inbox processor over every number with due deliveries, in groups, `concurrency` at a time.
  * No job queue in between: the inbox table is the queue. A worker is woken by an in-process call
  * (web and worker in one process), by a NOTIFY sent in the transaction that made a delivery durable
  * (any other process), and by a short poll; whichever comes first. Nothing is leased: the advisory
