@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { pino } from 'pino';
+import type { Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from './helpers/backends.js';
 import { openMigratedDatabase, type MigratedDatabase } from './helpers/migrated-database.js';
@@ -25,7 +25,6 @@ describe.each(backends())('send service [%s]', { timeout: 10_000 }, (backend) =>
   let handle: DatabaseHandle;
   let n = 0;
   const AT = Date.UTC(2026, 10, 20, 9, 0, 0);
-  const logger = pino({ level: 'silent' });
   const apiError = (code: number, httpStatus = 400, retryAfterSeconds: number | null = null) =>
     new GraphApiError({ httpStatus, code, subcode: null, type: 'OAuthException', details: `details ${code}`, fbtraceId: null, retryAfterSeconds, isTransient: null, graphMessage: `(#${code}) refused` });
 
@@ -39,23 +38,49 @@ describe.each(backends())('send service [%s]', { timeout: 10_000 }, (backend) =>
     return { N, threadId: row.id, botVersion: String(row.bot_version) };
   }
 
-  /** A SendService whose Graph API answers with `script` in turn (an Error is thrown), then accepts. */
-  function service(script: Array<Error | { wamid: string; messageStatus: string }> = [], options: { minutesAfter?: number; scheduler?: boolean; maxAttempts?: number } = {}) {
+  /**
+   * A SendService whose Graph API answers with `script` in turn (an Error is thrown), then accepts. Its
+   * clock reads `minutesAfter` AT; `onAcquire` runs in each pacer wait (it may move the clock). It
+   * records what it sends, its pacer calls, its retry jobs, its log lines and the stored status of the
+   * message while the Graph call is in flight.
+   */
+  function service(
+    script: Array<Error | { wamid: string; messageStatus: string }> = [],
+    options: { minutesAfter?: number; scheduler?: boolean | ((id: string, ms: number) => Promise<void>); maxAttempts?: number; maxBackoffMs?: number; onAcquire?: (clock: { minutes: number }) => void } = {},
+  ) {
     const sent: Array<{ phoneNumberId: string; message: OutboundMessage }> = [];
     const paced: Array<[string, ...unknown[]]> = [];
     const scheduled: Array<[string, number]> = [];
+    const logs: Array<[Record<string, unknown>, string]> = [];
+    const inFlight: Array<string | null> = [];
+    const clock = { minutes: options.minutesAfter ?? 1 };
+    const logger = { warn: (obj: Record<string, unknown>, msg: string) => void logs.push([obj, msg]) } as unknown as Logger;
     const graph = {
       sendMessage: async (phoneNumberId: string, message: OutboundMessage) => {
         sent.push({ phoneNumberId, message });
+        const claimed = await handle.db.selectFrom('messages').select('status').where('phone_number_id', '=', phoneNumberId).where('direction', '=', 'outbound').orderBy('claim_seq', 'desc').executeTakeFirst();
+        inFlight.push(claimed?.status ?? null);
         const next = script.shift();
         if (next instanceof Error) throw next;
         return next ?? { wamid: `wamid.out${sent.length}`, messageStatus: 'accepted' };
       },
     } as unknown as GraphClient;
-    const pacer = { acquire: async (pn: string, o: unknown) => void paced.push(['acquire', pn, o]), penalize: async (pn: string, ms: number) => void paced.push(['penalize', pn, ms]) } as unknown as DbPacer;
-    const svc = new SendService(handle.db, graph, pacer, logger, { now: () => new Date(AT + (options.minutesAfter ?? 1) * 60_000), random: () => 0, ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}) });
-    if (options.scheduler !== false) svc.setRetryScheduler(async (id, ms) => void scheduled.push([id, ms]));
-    return { svc, sent, paced, scheduled };
+    const pacer = {
+      acquire: async (pn: string, o: unknown) => {
+        paced.push(['acquire', pn, o]);
+        options.onAcquire?.(clock);
+      },
+      penalize: async (pn: string, ms: number) => void paced.push(['penalize', pn, ms]),
+    } as unknown as DbPacer;
+    const svc = new SendService(handle.db, graph, pacer, logger, {
+      now: () => new Date(AT + clock.minutes * 60_000),
+      random: () => 0,
+      ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+      ...(options.maxBackoffMs ? { maxBackoffMs: options.maxBackoffMs } : {}),
+    });
+    if (typeof options.scheduler === 'function') svc.setRetryScheduler(options.scheduler);
+    else if (options.scheduler !== false) svc.setRetryScheduler(async (id, ms) => void scheduled.push([id, ms]));
+    return { svc, sent, paced, scheduled, logs, inFlight };
   }
   const row = async (id: string) =>
     handle.db.selectFrom('messages').select(['wamid', 'status', 'status_rank', 'send_attempts', 'error', 'origin', 'type', 'text', 'direction', 'client_ref', 'context_wamid', 'actor']).where('id', '=', id).executeTakeFirstOrThrow();
@@ -79,7 +104,7 @@ describe.each(backends())('send service [%s]', { timeout: 10_000 }, (backend) =>
 
   it('a person’s reply: paced, stored, sent to the customer, recorded with the wamid; the agent steps aside', async () => {
     const { N, threadId } = await thread();
-    const { svc, sent, paced } = service([{ wamid: 'wamid.OUT', messageStatus: 'accepted' }]);
+    const { svc, sent, paced, inFlight } = service([{ wamid: 'wamid.OUT', messageStatus: 'accepted' }]);
     const outcome = await svc.send(text(threadId, { clientRef: 'ref-1', message: { type: 'text', body: 'Iyeh, kayna', replyTo: `wamid.in${n}` } }));
     expect(outcome).toEqual({ status: 'sent', messageId: expect.any(String), wamid: 'wamid.OUT', messageStatus: 'accepted', duplicate: false });
     expect(sent).toEqual([{ phoneNumberId: N.phoneNumberId, message: { type: 'text', body: 'Iyeh, kayna', replyTo: `wamid.in${n}`, to: '212612345678' } }]);
@@ -87,6 +112,9 @@ describe.each(backends())('send service [%s]', { timeout: 10_000 }, (backend) =>
     const id = (outcome as { messageId: string }).messageId;
     expect(await row(id)).toEqual({ wamid: 'wamid.OUT', status: 'accepted', status_rank: 1, send_attempts: 1, error: null, origin: 'api', type: 'text', text: 'Iyeh, kayna', direction: 'outbound', client_ref: 'ref-1', context_wamid: `wamid.in${n}`, actor: 'amina@shop' });
     expect(await botEvents(threadId)).toEqual([['crm_reply', 'paused']]);
+    // Stored as `pending` while the Graph call is in flight; the pause names the person who replied.
+    expect(inFlight).toEqual(['pending']);
+    expect(await handle.db.selectFrom('bot_events').select('actor').where('thread_id', '=', threadId).execute()).toEqual([{ actor: 'amina@shop' }]);
     // The same client reference again: the first message, not a second send.
     expect(await svc.send(text(threadId, { clientRef: 'ref-1' }))).toEqual({ status: 'sent', messageId: id, wamid: 'wamid.OUT', messageStatus: 'accepted', duplicate: true });
     expect(sent).toHaveLength(1);
@@ -103,6 +131,7 @@ describe.each(backends())('send service [%s]', { timeout: 10_000 }, (backend) =>
     expect(await shown({ type: 'reaction', messageId: 'wamid.target', emoji: '👍' })).toEqual(['reaction', '👍', 'wamid.target', 'api']);
     expect(await shown({ type: 'image', media: { id: 'media.1' }, caption: 'Catalogue' })).toEqual(['image', 'Catalogue', null, 'api']);
     expect(await shown({ type: 'image', media: { id: 'media.1' } })).toEqual(['image', null, null, 'api']);
+    expect(await shown({ type: 'interactive', interactive: { type: 'button', body: 'Livraison demain ?', buttons: [{ id: 'yes', title: 'Oui' }] } })).toEqual(['interactive', 'Livraison demain ?', null, 'api']);
     // A campaign is not a person answering: the agent is not paused.
     expect(await botEvents(threadId)).toEqual([]);
   });
@@ -113,14 +142,19 @@ describe.each(backends())('send service [%s]', { timeout: 10_000 }, (backend) =>
     await expect(svc.send(text(threadId, { tenantId: 'other' }))).rejects.toThrow(RecipientUnknownError);
     await expect(svc.send(text(threadId, { tenantId: 'other' }))).rejects.toThrow(`thread ${threadId} not found for this tenant`);
     await handle.db.updateTable('whatsapp_numbers').set({ connection_status: 'disconnected', connection_reason: 'PRIMARY_INACTIVITY' }).where('phone_number_id', '=', N.phoneNumberId).execute();
-    await expect(svc.send(text(threadId))).rejects.toThrow(new NumberNotConnectedError(N.phoneNumberId, 'disconnected', 'PRIMARY_INACTIVITY'));
+    const disconnected = await svc.send(text(threadId)).catch((e: unknown) => e);
+    expect(disconnected).toBeInstanceOf(NumberNotConnectedError);
+    expect([(disconnected as Error).name, (disconnected as Error).message]).toEqual(['NumberNotConnectedError', `number ${N.phoneNumberId} cannot send: disconnected (PRIMARY_INACTIVITY)`]);
     await handle.db.updateTable('whatsapp_numbers').set({ connection_reason: null }).where('phone_number_id', '=', N.phoneNumberId).execute();
-    await expect(svc.send(text(threadId))).rejects.toThrow(`number ${N.phoneNumberId} cannot send: disconnected`);
+    expect(((await svc.send(text(threadId)).catch((e: unknown) => e)) as Error).message).toBe(`number ${N.phoneNumberId} cannot send: disconnected`);
     await handle.db.updateTable('whatsapp_numbers').set({ connection_status: 'connected' }).where('phone_number_id', '=', N.phoneNumberId).execute();
     await sql`update contacts set wa_id = null, user_id = null where id = (select contact_id from threads where id = ${threadId})`.execute(handle.db);
     await expect(svc.send(text(threadId))).rejects.toThrow('this customer has neither a phone number nor a business-scoped user id to send to');
     const late = await thread();
-    await expect(service([], { minutesAfter: 25 * 60 }).svc.send(text(late.threadId))).rejects.toThrow(WindowClosedError);
+    const closed = service([], { minutesAfter: 25 * 60 });
+    await expect(closed.svc.send(text(late.threadId))).rejects.toThrow(WindowClosedError);
+    // Refused before waiting for the pacer.
+    expect(closed.paced).toEqual([]);
     expect(sent).toEqual([]);
     expect(await handle.db.selectFrom('messages').select('id').where('direction', '=', 'outbound').where('thread_id', 'in', [threadId, late.threadId]).execute()).toEqual([]);
     // A template may go outside the window.
@@ -163,9 +197,14 @@ describe.each(backends())('send service [%s]', { timeout: 10_000 }, (backend) =>
 
   it('Meta unreachable: one quick retry in the request, then the retry job', async () => {
     const { threadId } = await thread();
-    const { svc, sent, scheduled } = service([new GraphTransportError('socket hang up'), new GraphTransportError('timeout')]);
+    const { svc, sent, scheduled, logs } = service([new GraphTransportError('socket hang up'), new GraphTransportError('timeout')]);
     const outcome = await svc.send(text(threadId));
     expect(outcome).toMatchObject({ status: 'sent', messageStatus: 'retry_scheduled' });
+    const messageId = (outcome as { messageId: string }).messageId;
+    expect(logs).toEqual([
+      [{ threadId, messageId, code: null, kind: 'retry', attempt: 0, retry: 'now', reason: 'socket hang up' }, 'send failed: socket hang up'],
+      [{ threadId, messageId, code: null, kind: 'retry', attempt: 1, retry: 'deferred', reason: 'timeout' }, 'send failed: timeout'],
+    ]);
     expect(sent).toHaveLength(2);
     expect(scheduled).toEqual([[(outcome as { messageId: string }).messageId, 0]]);
     expect(await row((outcome as { messageId: string }).messageId)).toMatchObject({ status: 'retry_scheduled', send_attempts: 2, error: { code: null, kind: 'retry', message: 'timeout', retry_in_ms: 0 } });
@@ -178,12 +217,20 @@ describe.each(backends())('send service [%s]', { timeout: 10_000 }, (backend) =>
     expect(error).toBeInstanceOf(SendFailedError);
     expect((error as SendFailedError).message).toBe('WhatsApp refused the message (permanent, code 131026): Graph API error, HTTP 400, code 131026: (#131026) refused (details 131026)');
     expect((error as SendFailedError).code).toBe(131026);
+    expect((error as SendFailedError).name).toBe('SendFailedError');
     const r = await row((error as SendFailedError).messageId);
     expect(r).toMatchObject({ status: 'failed', status_rank: 6, send_attempts: 1, error: { code: 131026, kind: 'permanent', message: 'Graph API error, HTTP 400, code 131026: (#131026) refused (details 131026)' } });
     // An authentication template to a BSUID-only customer: Meta's reason, in words.
     const bsuid = await thread({ waId: '', userId: 'MA.only' });
     const refused = await service([apiError(131062)]).svc.send(text(bsuid.threadId, { message: { type: 'template', name: 'otp', languageCode: 'en' } })).catch((e: unknown) => e);
     expect((refused as Error).message).toContain('authentication templates cannot be sent to a customer known only by a business-scoped user id (WhatsApp username); Meta needs their phone number (131062): ');
+    // Anything else the client throws is permanent, without a code.
+    const broken = service([new Error('request body invalid')]);
+    const odd = (await broken.svc.send(text(threadId)).catch((e: unknown) => e)) as SendFailedError;
+    expect([odd.message, odd.code, odd.kind]).toEqual(['WhatsApp refused the message (permanent): request body invalid', null, 'permanent']);
+    expect(broken.logs).toEqual([
+      [{ threadId, messageId: odd.messageId, code: null, kind: 'permanent', attempt: 0, retry: 'no', reason: 'request body invalid' }, 'send failed: request body invalid'],
+    ]);
   });
 
   it('gives up in the request after maxAttempts; a long backoff goes to the retry job, and resend finishes it', async () => {
@@ -202,6 +249,8 @@ describe.each(backends())('send service [%s]', { timeout: 10_000 }, (backend) =>
     expect(later.scheduled).toEqual([[id, 120_000]]);
     expect(await row(id)).toMatchObject({ status: 'retry_scheduled', send_attempts: 1, error: { code: 131000, kind: 'retry', retry_in_ms: 120_000 } });
     expect(await later.svc.resend(id)).toMatchObject({ status: 'sent', messageId: id, messageStatus: 'accepted' });
+    expect(later.paced.at(-1)).toEqual(['acquire', later.sent[0]!.phoneNumberId, { ratePerSecond: 20 }]);
+    expect(later.paced).toHaveLength(2);
     expect(await row(id)).toMatchObject({ status: 'accepted', send_attempts: 2, error: null });
     // Only a retry_scheduled message is resent.
     expect(await later.svc.resend(id)).toBeNull();
@@ -229,5 +278,108 @@ describe.each(backends())('send service [%s]', { timeout: 10_000 }, (backend) =>
     expect(await row(third)).toMatchObject({ status: 'failed', send_attempts: 2 });
     expect(sent).toEqual([]);
     expect(await svc.resend('00000000-0000-0000-0000-000000000000')).toBeNull();
+  });
+
+  it('outside the window every free-form type is refused, before the pacer', async () => {
+    const { threadId } = await thread();
+    const { svc, sent, paced } = service([], { minutesAfter: 25 * 60 });
+    const media = { media: { id: 'media.1' } };
+    const freeForm: Array<SendRequest['message']> = [
+      { type: 'text', body: 'salam' },
+      { type: 'image', ...media },
+      { type: 'audio', ...media },
+      { type: 'video', ...media },
+      { type: 'document', ...media },
+      { type: 'sticker', ...media },
+      { type: 'interactive', interactive: { type: 'button', body: 'Oui ?', buttons: [{ id: 'yes', title: 'Oui' }] } },
+      { type: 'reaction', messageId: 'wamid.target', emoji: '👍' },
+    ];
+    for (const message of freeForm) await expect(svc.send(text(threadId, { message }))).rejects.toThrow(WindowClosedError);
+    expect(sent).toEqual([]);
+    expect(paced).toEqual([]);
+  });
+
+  it('the window closing while the message waits for its pacer slot is caught by the claim: nothing stored, nothing sent', async () => {
+    const { threadId } = await thread();
+    const { svc, sent, paced } = service([], { onAcquire: (clock) => void (clock.minutes = 25 * 60) });
+    await expect(svc.send(text(threadId))).rejects.toThrow(WindowClosedError);
+    expect(paced).toHaveLength(1);
+    expect(sent).toEqual([]);
+    expect(await handle.db.selectFrom('messages').select('id').where('direction', '=', 'outbound').where('thread_id', '=', threadId).execute()).toEqual([]);
+    expect(await botEvents(threadId)).toEqual([]);
+  });
+
+  it('without a clock given, the service reads the time', async () => {
+    const { threadId } = await thread();
+    const pacer = { acquire: async () => undefined, penalize: async () => undefined } as unknown as DbPacer;
+    const graph = { sendMessage: async () => ({ wamid: 'wamid.CLOCK', messageStatus: 'accepted' }) } as unknown as GraphClient;
+    const svc = new SendService(handle.db, graph, pacer, { warn: () => undefined } as unknown as Logger);
+    const before = Date.now();
+    const outcome = await svc.send(text(threadId, { message: { type: 'template', name: 'hello', languageCode: 'en' } }));
+    const after = Date.now();
+    const stored = await handle.db.selectFrom('messages').select(['provider_timestamp', 'status_at']).where('id', '=', (outcome as { messageId: string }).messageId).executeTakeFirstOrThrow();
+    for (const t of [stored.provider_timestamp, stored.status_at!]) {
+      expect(t.getTime()).toBeGreaterThanOrEqual(before);
+      expect(t.getTime()).toBeLessThanOrEqual(after);
+    }
+  });
+
+  it('records the status Meta answers (an unknown one ranks as accepted) and folds in a status that raced ahead of the response', async () => {
+    const { N, threadId } = await thread();
+    const { svc } = service([{ wamid: 'wamid.HELD', messageStatus: 'mystery_status' }, { wamid: 'wamid.RACE', messageStatus: 'accepted' }]);
+    const held = await svc.send(text(threadId));
+    expect(await row((held as { messageId: string }).messageId)).toMatchObject({ wamid: 'wamid.HELD', status: 'mystery_status', status_rank: 1 });
+    // The `delivered` webhook of the next message is applied before the Graph API answers.
+    const status = P.statusUpdate(N, 'wamid.RACE', 'delivered', AT + 90_000, '212612345678');
+    const events = status.entry.flatMap((e) => e.changes.flatMap((c) => normalizeChange(e.id, c.field, c.value)));
+    await handle.db.transaction().execute((trx) => applyEvents(trx, events, { defaultTenantId: 'atlas' }));
+    const raced = await svc.send(text(threadId));
+    expect(raced).toMatchObject({ wamid: 'wamid.RACE', messageStatus: 'accepted' });
+    expect(await row((raced as { messageId: string }).messageId)).toMatchObject({ wamid: 'wamid.RACE', status: 'delivered', status_rank: 3 });
+  });
+
+  it('a backoff of exactly the longest in-request wait is waited in the request; 80007 pushes the number back like 130429', async () => {
+    const { N, threadId } = await thread();
+    const { svc, sent, paced, scheduled, logs } = service([apiError(131000, 503, 1), apiError(80007, 400), { wamid: 'wamid.B', messageStatus: 'accepted' }], { maxBackoffMs: 1000 });
+    const outcome = await svc.send(text(threadId));
+    expect(outcome).toMatchObject({ status: 'sent', wamid: 'wamid.B', messageStatus: 'accepted' });
+    expect(sent).toHaveLength(3);
+    expect(scheduled).toEqual([]);
+    expect(paced).toEqual([
+      ['acquire', N.phoneNumberId, { ratePerSecond: 20 }],
+      ['acquire', N.phoneNumberId, { ratePerSecond: 20 }],
+      ['penalize', N.phoneNumberId, 0],
+      ['acquire', N.phoneNumberId, { ratePerSecond: 20 }],
+    ]);
+    expect(logs.map(([o]) => [o.code, o.attempt, o.retry])).toEqual([
+      [131000, 0, 'now'],
+      [80007, 1, 'now'],
+    ]);
+  });
+
+  it('the retry job gives up after maxDeferredAttempts (8) sends in all', async () => {
+    const { threadId } = await thread();
+    const first = service([apiError(131000, 503, 120)]);
+    const id = ((await first.svc.send(text(threadId))) as { messageId: string }).messageId;
+    // Six sends so far: the seventh fails again and is scheduled once more.
+    await handle.db.updateTable('messages').set({ send_attempts: 6 }).where('id', '=', id).execute();
+    const seventh = service([apiError(131000, 503, 120)]);
+    expect(await seventh.svc.resend(id)).toMatchObject({ status: 'sent', messageStatus: 'retry_scheduled' });
+    expect(seventh.scheduled).toEqual([[id, 120_000]]);
+    expect(await row(id)).toMatchObject({ status: 'retry_scheduled', send_attempts: 7 });
+    // The eighth is the last.
+    const eighth = service([apiError(131000, 503, 120)]);
+    expect(await eighth.svc.resend(id)).toBeNull();
+    expect(eighth.scheduled).toEqual([]);
+    expect(await row(id)).toMatchObject({ status: 'failed', send_attempts: 8, error: { code: 131000, kind: 'retry' } });
+    expect(eighth.logs.map(([o]) => [o.attempt, o.retry])).toEqual([[7, 'no']]);
+  });
+
+  it('resend passes on an error that is not a refusal (the retry job failing to schedule)', async () => {
+    const { threadId } = await thread();
+    const first = service([apiError(131000, 503, 120)]);
+    const id = ((await first.svc.send(text(threadId))) as { messageId: string }).messageId;
+    const down = service([apiError(131000, 503, 120)], { scheduler: async () => Promise.reject(new Error('job queue down')) });
+    await expect(down.svc.resend(id)).rejects.toThrow('job queue down');
   });
 });
