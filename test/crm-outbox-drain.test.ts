@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CrmError, type ArchivedMessage, type CrmConnector } from '@coex/connectors';
+import { CrmError, HubSpotConnector, type ArchivedMessage, type CrmConnector } from '@coex/connectors';
+import pg from 'pg';
 import { backends } from './helpers/backends.js';
 import { openMigratedDatabase, type MigratedDatabase } from './helpers/migrated-database.js';
 import type { DatabaseHandle } from '../core/src/db/index.js';
@@ -71,6 +72,32 @@ describe('handlerLabel', () => {
 });
 
 type Call = { method: string; arg: unknown };
+
+/**
+ * A HubSpot connector with an inbox channel whose custom-channel client records its calls (publish
+ * answers `hs-<CoEx message id>`); the other methods record like `recordingConnector`'s.
+ */
+function recordingHubSpot(fail: (method: string, arg: unknown) => Error | null = () => null) {
+  const { connector: base, calls } = recordingConnector(fail);
+  const record = async (method: string, arg: unknown) => {
+    calls.push({ method, arg });
+    const error = fail(method, arg);
+    if (error) throw error;
+  };
+  const client = {
+    publishMessage: async (channelId: string, input: { integrationIdempotencyId: string }) => {
+      await record('publishMessage', { channelId, input });
+      return { id: `hs-${input.integrationIdempotencyId}` };
+    },
+    updateMessageStatus: (channelId: string, messageId: string, status: string, reason?: string) => record('updateMessageStatus', { channelId, messageId, status, reason }),
+  };
+  const connector = Object.create(HubSpotConnector.prototype, {
+    inboxChannel: { value: { channelId: 'ch-1', channelAccountId: 'acct-1', inboxId: 'inbox-1' } },
+    customChannel: { value: () => client },
+  }) as HubSpotConnector;
+  for (const m of ['archive', 'attachTranscript', 'showBotState', 'recordMarketingConsent'] as const) Object.defineProperty(connector, m, { value: (base as unknown as Record<string, unknown>)[m] });
+  return { connector: connector as CrmConnector, calls };
+}
 
 /** A connector that records its calls; `fail` decides, per call, whether (and how) it throws. */
 function recordingConnector(fail: (method: string, arg: unknown) => Error | null = () => null, matched: (m: ArchivedMessage) => boolean = () => true) {
@@ -378,5 +405,132 @@ describe.each(backends())('CRM outbox drain [%s]', { timeout: 10_000 }, (backend
     // Not retryable: dead at the third attempt.
     await sql`update crm_outbox set attempts = ${MAX_PERMANENT_ATTEMPTS - 1}, next_attempt_at = now() where connection_id = ${connection}`.execute(handle.db);
     expect(await outbox.drain(connection)).toMatchObject({ retried: 0, dead: 1 });
+  });
+  /** Makes the connection a HubSpot one whose inbox channel (connected before AT) takes the number's threads. */
+  async function withInbox(connection: string, number: P.NumberRef) {
+    await handle.db.updateTable('crm_connections').set({ crm: 'hubspot', credentials_enc: 'hubspot-credentials' }).where('id', '=', connection).execute();
+    const credentials = { crm: 'hubspot', portalId: '12345', clientSecret: 'secret', accessToken: 'token', inboxChannel: { channelId: 'ch-1', channelAccountId: 'acct-1', inboxId: 'inbox-1', phoneNumberId: number.phoneNumberId, connectedAt: new Date(AT - 60_000).toISOString() } };
+    return { decrypt: (enc: string) => (enc === 'hubspot-credentials' ? JSON.stringify(credentials) : '{}'), encrypt: () => '' } as unknown as TokenCipher;
+  }
+  const messageIds = async (tenant: string) => Object.fromEntries((await handle.db.selectFrom('messages').select(['id', 'wamid']).where('tenant_id', '=', tenant).execute()).map((m) => [m.wamid, m.id]));
+  const reply = (messageId: string, text = 'Merci, ghadi nsiftoha lyoum') => ({ messageId, channelId: 'ch-1', channelAccountId: 'acct-1', text, hasAttachments: false, recipientPhone: '+212612345678', actor: 'Salma (hubspot-user:7)' });
+
+  it('a HubSpot connection with an inbox channel publishes the number’s messages there, one call each, with HubSpot’s ids', async () => {
+    const { connection, number, apply, tenant } = await tenantWith();
+    await apply(P.inboundMessage(number, { waId: '212612345678', name: 'Youssef' }, 'wamid.H1', AT, P.text('salam')));
+    await apply(P.inboundMessage(number, { waId: '212612345678', name: 'Youssef' }, 'wamid.H2', AT + 1000, P.text('wach kayn?')));
+    const hubspotCipher = await withInbox(connection, number);
+    const { connector, calls } = recordingHubSpot();
+    const outbox = new CrmOutbox({ db: handle.db, cipher: hubspotCipher, logger, connectorFor: () => connector });
+    expect(await outbox.drain(connection)).toEqual({ written: 4, retried: 0, dead: 0, nextDueSeconds: null });
+    const ids = await messageIds(tenant);
+    expect(calls.map((c) => c.method)).toEqual(['archive', 'publishMessage', 'publishMessage']);
+    expect(calls[1]!.arg).toEqual({
+      channelId: 'ch-1',
+      input: {
+        channelAccountId: 'acct-1',
+        integrationIdempotencyId: ids['wamid.H1'],
+        direction: 'INCOMING',
+        text: 'salam',
+        sender: { phone: '+212612345678', name: 'Youssef' },
+        recipient: { phone: '+212522123456', name: null },
+        timestamp: new Date(AT).toISOString(),
+      },
+    });
+    expect((calls[2]!.arg as { input: { text: string } }).input.text).toBe('wach kayn?');
+    expect((await rowsOf(connection)).map((r) => [r.kind, r.ref_id, r.status, r.crm_record_id])).toEqual([
+      ['archive', ids['wamid.H1'], 'done', 'crm-wamid.H1'],
+      ['archive', ids['wamid.H2'], 'done', 'crm-wamid.H2'],
+      ['inbox', ids['wamid.H1'], 'done', `hs-${ids['wamid.H1']}`],
+      ['inbox', ids['wamid.H2'], 'done', `hs-${ids['wamid.H2']}`],
+    ]);
+    // An inbox row whose message is gone is done with nothing published.
+    const gone = '00000000-0000-4000-8000-000000000001';
+    await handle.db.insertInto('crm_outbox').values({ tenant_id: tenant, connection_id: connection, kind: 'inbox', ref_id: gone, payload: JSON.stringify({}) }).execute();
+    expect(await outbox.drain(connection)).toEqual({ written: 1, retried: 0, dead: 0, nextDueSeconds: null });
+    expect(calls).toHaveLength(3);
+    expect((await rowsOf(connection)).filter((r) => r.ref_id === gone).map((r) => [r.kind, r.status, r.crm_record_id, r.last_error])).toEqual([['inbox', 'done', null, null]]);
+  });
+
+  it('an inbox publish that fails is retried alone; the messages published before it stay done', async () => {
+    const { connection, number, apply, tenant } = await tenantWith();
+    await apply(P.inboundMessage(number, { waId: '212612345678' }, 'wamid.F1', AT, P.text('a')));
+    await apply(P.inboundMessage(number, { waId: '212612345678' }, 'wamid.F2', AT + 1000, P.text('b')));
+    const hubspotCipher = await withInbox(connection, number);
+    let publishes = 0;
+    const { connector } = recordingHubSpot((method) => (method === 'publishMessage' && ++publishes === 2 ? new CrmError('busy', 'hubspot', true, 503) : null));
+    const outbox = new CrmOutbox({ db: handle.db, cipher: hubspotCipher, logger, connectorFor: () => connector });
+    expect(await outbox.drain(connection)).toMatchObject({ written: 3, retried: 1, dead: 0 });
+    const ids = await messageIds(tenant);
+    expect((await rowsOf(connection)).map((r) => [r.kind, r.status, r.attempts, r.crm_record_id, r.last_error])).toEqual([
+      ['archive', 'done', 0, 'crm-wamid.F1', null],
+      ['archive', 'done', 0, 'crm-wamid.F2', null],
+      ['inbox', 'done', 0, `hs-${ids['wamid.F1']}`, null],
+      ['inbox', 'pending', 1, null, 'busy'],
+    ]);
+  });
+
+  it('an agent’s inbox reply goes out on WhatsApp ahead of the archive backlog, and HubSpot is told it was sent', async () => {
+    const { connection, number, apply, tenant } = await tenantWith();
+    await apply(P.inboundMessage(number, { waId: '212612345678', name: 'Youssef' }, 'wamid.Q1', AT, P.text('fin wsslat?')));
+    const hubspotCipher = await withInbox(connection, number);
+    const { connector, calls } = recordingHubSpot();
+    const sent: unknown[] = [];
+    const inboxSender = { send: async (req: unknown) => (sent.push(req), { status: 'sent' as const, messageId: 'coex-msg-1', wamid: 'wamid.OUT1', messageStatus: 'sent', duplicate: false }) };
+    const outbox = new CrmOutbox({ db: handle.db, cipher: hubspotCipher, logger, connectorFor: () => connector, inboxSender });
+    // Queued, not written: the archive and inbox rows wait.
+    expect(await outbox.drain(connection, 0)).toMatchObject({ written: 0, nextDueSeconds: 0 });
+    await handle.db.insertInto('crm_outbox').values({ tenant_id: tenant, connection_id: connection, kind: 'inbox_reply', ref_id: 'hs-msg-1', payload: JSON.stringify(reply('hs-msg-1')) }).execute();
+    expect(await outbox.drain(connection, 1)).toEqual({ written: 1, retried: 0, dead: 0, nextDueSeconds: 0 });
+    const thread = (await handle.db.selectFrom('threads').select('id').where('tenant_id', '=', tenant).executeTakeFirstOrThrow()).id;
+    expect(sent).toEqual([{ threadId: thread, tenantId: tenant, origin: 'api', actor: 'Salma (hubspot-user:7)', message: { type: 'text', body: 'Merci, ghadi nsiftoha lyoum' }, clientRef: 'hubspot-inbox:hs-msg-1' }]);
+    expect(calls).toEqual([{ method: 'updateMessageStatus', arg: { channelId: 'ch-1', messageId: 'hs-msg-1', status: 'SENT', reason: undefined } }]);
+    expect((await rowsOf(connection)).map((r) => [r.kind, r.status, r.crm_record_id])).toEqual([
+      ['archive', 'pending', null],
+      ['inbox', 'pending', null],
+      ['inbox_reply', 'done', 'coex-msg-1'],
+    ]);
+  });
+
+  it('an inbox reply in a process without a WhatsApp sender fails for good, with the reason', async () => {
+    const { connection, number, tenant } = await tenantWith();
+    const hubspotCipher = await withInbox(connection, number);
+    await handle.db.insertInto('crm_outbox').values({ tenant_id: tenant, connection_id: connection, kind: 'inbox_reply', ref_id: 'hs-msg-2', payload: JSON.stringify(reply('hs-msg-2')) }).execute();
+    const { connector, calls } = recordingHubSpot();
+    const outbox = new CrmOutbox({ db: handle.db, cipher: hubspotCipher, logger, connectorFor: () => connector });
+    expect(await outbox.drain(connection)).toMatchObject({ written: 0, retried: 1, dead: 0 });
+    expect((await rowsOf(connection)).map((r) => [r.kind, r.status, r.attempts, r.last_error])).toEqual([['inbox_reply', 'pending', 1, 'hubspot inbox: no WhatsApp sender configured in this process']]);
+    await sql`update crm_outbox set attempts = ${MAX_PERMANENT_ATTEMPTS - 1}, next_attempt_at = now() where connection_id = ${connection}`.execute(handle.db);
+    expect(await outbox.drain(connection)).toMatchObject({ retried: 0, dead: 1 });
+    expect(calls).toEqual([]);
+  });
+
+  it('a drain waits while another session holds its connection’s lock, and releases the lock when done', async () => {
+    const { connection, number, apply } = await tenantWith();
+    await apply(P.inboundMessage(number, { waId: '212612345678' }, 'wamid.L1', AT, P.text('a')));
+    const { connector, calls } = recordingConnector();
+    const outbox = new CrmOutbox({ db: handle.db, cipher, logger, connectorFor: () => connector });
+    const other = new pg.Client({ connectionString: database.databaseUrl });
+    await other.connect();
+    const key = `coex:crm-outbox:${connection}`;
+    try {
+      await other.query('select pg_advisory_lock(hashtextextended($1, 0))', [key]);
+      let finished = false;
+      const drain = outbox.drain(connection).then((r) => ((finished = true), r));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(finished).toBe(false);
+      expect(calls).toEqual([]);
+      await other.query('select pg_advisory_unlock(hashtextextended($1, 0))', [key]);
+      expect(await drain).toEqual({ written: 1, retried: 0, dead: 0, nextDueSeconds: null });
+      // The drain's session let go of the lock: another session takes it at once.
+      expect((await other.query('select pg_try_advisory_lock(hashtextextended($1, 0)) as ok', [key])).rows).toEqual([{ ok: true }]);
+      await other.query('select pg_advisory_unlock(hashtextextended($1, 0))', [key]);
+      // Even after a drain that failed.
+      const failing = new CrmOutbox({ db: handle.db, cipher, logger, connectorFor: () => { throw new Error('no connector'); } });
+      await expect(failing.drain(connection)).rejects.toThrow('no connector');
+      expect((await other.query('select pg_try_advisory_lock(hashtextextended($1, 0)) as ok', [key])).rows).toEqual([{ ok: true }]);
+    } finally {
+      await other.end();
+    }
   });
 });
