@@ -9,8 +9,9 @@ import * as P from '../core/src/whatsapp/payloads.js';
 /**
  * apply.ts's 131050 path on its own database: a failed status refusing a marketing message is an
  * opt-out recorded once per refused message (the dedupe key `131050:<wamid>`), and a refusal of
- * another message is kept in the history. No runtime, so mutation testing (docs/testing.md) can run
- * it per mutant; test/apply-store.test.ts covers the opt-out itself.
+ * another message is kept in the history; one on a number never seen records nothing. No runtime,
+ * so mutation testing (docs/testing.md) can run it per mutant; test/apply-store.test.ts covers the
+ * opt-out itself.
  */
 describe.each(backends())('store: apply, 131050 refusals [%s]', { timeout: 10_000 }, (backend) => {
   let database: MigratedDatabase;
@@ -54,5 +55,14 @@ describe.each(backends())('store: apply, 131050 refusals [%s]', { timeout: 10_00
       { wa_id: CUSTOMER, action: 'opt_out', source: '131050', applied: true, dedupe_key: '131050:wamid.C1', signal_at: new Date(at(10)) },
       { wa_id: CUSTOMER, action: 'opt_out', source: '131050', applied: false, dedupe_key: '131050:wamid.C2', signal_at: new Date(at(20)) },
     ]);
+  });
+
+  it('a 131050 refusal on a number never seen records nothing and does not fail the batch', async () => {
+    const unseen = numberRef();
+    const outcome = await apply(refused(unseen, 'wamid.U1', 10));
+    expect(outcome.statusesRecorded).toBe(1);
+    expect(outcome.consentChanges).toEqual([]);
+    expect(await history(unseen)).toEqual([]);
+    expect(await handle.db.selectFrom('whatsapp_numbers').select('phone_number_id').where('phone_number_id', '=', unseen.phoneNumberId).execute()).toEqual([]);
   });
 });
