@@ -161,6 +161,56 @@ describe.each(backends())('store: apply [%s]', { timeout: 10_000 }, (backend) =>
     expect(causes.filter(([cause]) => cause === 'app_edit')).toEqual([]);
   });
 
+  it('applies the messages of several numbers in one call: each number its tenant, contacts, threads, statuses, edits and app activity', async () => {
+    const [A, B] = [numberRef(), numberRef()];
+    // A is known without its display number (and to another tenant); B is new.
+    await handle.db.insertInto('tenants').values({ id: 'other', name: 'Other' }).onConflict((oc) => oc.doNothing()).execute();
+    await handle.db.insertInto('whatsapp_numbers').values({ phone_number_id: A.phoneNumberId, tenant_id: 'other', display_phone_number: null }).execute();
+    // A status and an edit recorded before their message, for A's wamid.M0 only.
+    await apply(P.statusUpdate(A, 'wamid.M0', 'read', at(5), CUSTOMER));
+    await apply(P.inboundMessage(A, { waId: CUSTOMER }, 'wamid.ME', at(6), { type: 'edit', edit: { original_message_id: 'wamid.M0', message: { type: 'text', text: { body: 'edited on A' } } } }));
+    const outcome = await apply(
+      P.inboundMessage(A, { waId: CUSTOMER, name: 'Youssef' }, 'wamid.M0', at(1), P.text('to A')),
+      P.inboundMessage(B, { waId: CUSTOMER, name: 'Youssef' }, 'wamid.M0', at(2), P.text('to B')),
+      P.echo(B, CUSTOMER, 'wamid.M1', at(3), P.text('from B’s phone')),
+      P.inboundMessage(A, { waId: CUSTOMER, name: 'Youssef' }, 'wamid.M0', at(1), P.text('to A')),
+    );
+    expect(outcome.messagesInserted).toBe(3);
+    expect(outcome.messagesMerged).toBe(0);
+    expect(outcome.live.map((l) => [l.phoneNumberId, l.tenantId, l.wamid, l.direction, l.text])).toEqual([
+      [A.phoneNumberId, 'other', 'wamid.M0', 'inbound', 'to A'],
+      [B.phoneNumberId, 'atlas', 'wamid.M0', 'inbound', 'to B'],
+      [B.phoneNumberId, 'atlas', 'wamid.M1', 'outbound', 'from B’s phone'],
+    ]);
+    const numbers = await handle.db.selectFrom('whatsapp_numbers').select(['phone_number_id', 'tenant_id', 'display_phone_number', sql<boolean>`last_echo_at is not null`.as('echoed')]).where('phone_number_id', 'in', [A.phoneNumberId, B.phoneNumberId]).orderBy('phone_number_id').execute();
+    expect(numbers).toEqual([
+      { phone_number_id: A.phoneNumberId, tenant_id: 'other', display_phone_number: A.displayPhoneNumber, echoed: false },
+      { phone_number_id: B.phoneNumberId, tenant_id: 'atlas', display_phone_number: B.displayPhoneNumber, echoed: true },
+    ]);
+    // One contact and one thread per number, each with its tenant; the messages on their own number's thread.
+    const contacts = await handle.db.selectFrom('contacts').select(['id', 'phone_number_id', 'tenant_id', 'wa_id', 'profile_name']).where('phone_number_id', 'in', [A.phoneNumberId, B.phoneNumberId]).orderBy('phone_number_id').execute();
+    expect(contacts.map((c) => [c.phone_number_id, c.tenant_id, c.wa_id, c.profile_name])).toEqual([
+      [A.phoneNumberId, 'other', CUSTOMER, 'Youssef'],
+      [B.phoneNumberId, 'atlas', CUSTOMER, 'Youssef'],
+    ]);
+    const threads = await handle.db.selectFrom('threads').select(['id', 'phone_number_id', 'tenant_id', 'contact_id', 'last_message_at', 'last_customer_message_at']).where('phone_number_id', 'in', [A.phoneNumberId, B.phoneNumberId]).orderBy('phone_number_id').execute();
+    expect(threads.map((t) => [t.phone_number_id, t.tenant_id, t.contact_id, t.last_message_at, t.last_customer_message_at])).toEqual([
+      [A.phoneNumberId, 'other', contacts[0]!.id, new Date(at(1)), new Date(at(1))],
+      [B.phoneNumberId, 'atlas', contacts[1]!.id, new Date(at(3)), new Date(at(2))],
+    ]);
+    const messages = await handle.db.selectFrom('messages').select(['phone_number_id', 'tenant_id', 'thread_id', 'wamid', 'text', 'status', 'edited_at']).where('phone_number_id', 'in', [A.phoneNumberId, B.phoneNumberId]).orderBy('phone_number_id').orderBy('wamid').execute();
+    expect(messages).toEqual([
+      { phone_number_id: A.phoneNumberId, tenant_id: 'other', thread_id: threads[0]!.id, wamid: 'wamid.M0', text: 'edited on A', status: 'read', edited_at: new Date(at(6)) },
+      { phone_number_id: B.phoneNumberId, tenant_id: 'atlas', thread_id: threads[1]!.id, wamid: 'wamid.M0', text: 'to B', status: 'received', edited_at: null },
+      { phone_number_id: B.phoneNumberId, tenant_id: 'atlas', thread_id: threads[1]!.id, wamid: 'wamid.M1', text: 'from B’s phone', status: null, edited_at: null },
+    ]);
+    // Known now: a second call writes no contact, thread or number, and merges.
+    const again = await apply(P.inboundMessage(A, { waId: CUSTOMER }, 'wamid.M0', at(1), P.text('to A')), P.inboundMessage(B, { waId: CUSTOMER }, 'wamid.M2', at(9), P.text('later')));
+    expect([again.messagesInserted, again.messagesMerged, again.live.map((l) => l.wamid)]).toEqual([1, 1, ['wamid.M2']]);
+    expect((await handle.db.selectFrom('threads').select('last_message_at').where('id', '=', threads[1]!.id).executeTakeFirstOrThrow()).last_message_at).toEqual(new Date(at(9)));
+    expect(await handle.db.selectFrom('contacts').select('id').where('phone_number_id', 'in', [A.phoneNumberId, B.phoneNumberId]).execute()).toHaveLength(2);
+  });
+
   it('counts a history chunk once, even delivered twice, and completes the sync at progress 100', async () => {
     const N = numberRef();
     const chunk = (order: number, progress: number) =>
