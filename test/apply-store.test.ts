@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from './helpers/backends.js';
 import { openMigratedDatabase, type MigratedDatabase } from './helpers/migrated-database.js';
 import type { DatabaseHandle } from '../core/src/db/index.js';
-import { applyEvents, type ApplyOutcome } from '../core/src/store/apply.js';
+import { applyEvents, recordWabaIds, type ApplyOutcome } from '../core/src/store/apply.js';
 import { normalizeChange } from '../core/src/whatsapp/normalize.js';
 import * as P from '../core/src/whatsapp/payloads.js';
 
@@ -209,6 +209,21 @@ describe.each(backends())('store: apply [%s]', { timeout: 10_000 }, (backend) =>
     expect([again.messagesInserted, again.messagesMerged, again.live.map((l) => l.wamid)]).toEqual([1, 1, ['wamid.M2']]);
     expect((await handle.db.selectFrom('threads').select('last_message_at').where('id', '=', threads[1]!.id).executeTakeFirstOrThrow()).last_message_at).toEqual(new Date(at(9)));
     expect(await handle.db.selectFrom('contacts').select('id').where('phone_number_id', 'in', [A.phoneNumberId, B.phoneNumberId]).execute()).toHaveLength(2);
+  });
+
+  it('a known number learns its display number from its first message that names it; a WABA is recorded only when it is all digits', async () => {
+    const [Z, W] = [numberRef(), numberRef()];
+    for (const N of [Z, W]) await handle.db.insertInto('whatsapp_numbers').values({ phone_number_id: N.phoneNumberId, tenant_id: 'atlas', display_phone_number: null }).execute();
+    await apply(P.inboundMessage(Z, { waId: CUSTOMER }, 'wamid.Z0', at(0), P.text('hi')));
+    const wabas = new Map([[Z.phoneNumberId, 'x123'], [W.phoneNumberId, '123x']]);
+    await handle.db.transaction().execute((trx) => recordWabaIds(trx, wabas));
+    const rows = await handle.db.selectFrom('whatsapp_numbers').select(['phone_number_id', 'display_phone_number', 'waba_id']).where('phone_number_id', 'in', [Z.phoneNumberId, W.phoneNumberId]).orderBy('phone_number_id').execute();
+    expect(rows).toEqual([
+      { phone_number_id: Z.phoneNumberId, display_phone_number: Z.displayPhoneNumber, waba_id: null },
+      { phone_number_id: W.phoneNumberId, display_phone_number: null, waba_id: null },
+    ]);
+    await handle.db.transaction().execute((trx) => recordWabaIds(trx, new Map([[W.phoneNumberId, '102290129340398']])));
+    expect((await handle.db.selectFrom('whatsapp_numbers').select('waba_id').where('phone_number_id', '=', W.phoneNumberId).executeTakeFirstOrThrow()).waba_id).toBe('102290129340398');
   });
 
   it('counts a history chunk once, even delivered twice, and completes the sync at progress 100', async () => {
