@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from './helpers/backends.js';
 import { openMigratedDatabase, type MigratedDatabase } from './helpers/migrated-database.js';
 import type { DatabaseHandle } from '../core/src/db/index.js';
-import { applyEvents, type ApplyOutcome } from '../core/src/store/apply.js';
+import { applyEvents, recordWabaIds, type ApplyOutcome } from '../core/src/store/apply.js';
 import { normalizeChange } from '../core/src/whatsapp/normalize.js';
 import * as P from '../core/src/whatsapp/payloads.js';
 
@@ -159,6 +159,71 @@ describe.each(backends())('store: apply [%s]', { timeout: 10_000 }, (backend) =>
     const causes = (await handle.db.selectFrom('bot_events').select(['cause', 'to_state']).where('thread_id', '=', thread).orderBy('id').execute()).map((e) => [e.cause, e.to_state]);
     expect(causes.at(-1)).toEqual(['app_revoke', 'paused']);
     expect(causes.filter(([cause]) => cause === 'app_edit')).toEqual([]);
+  });
+
+  it('applies the messages of several numbers in one call: each number its tenant, contacts, threads, statuses, edits and app activity', async () => {
+    const [A, B] = [numberRef(), numberRef()];
+    // A is known without its display number (and to another tenant); B is new.
+    await handle.db.insertInto('tenants').values({ id: 'other', name: 'Other' }).onConflict((oc) => oc.doNothing()).execute();
+    await handle.db.insertInto('whatsapp_numbers').values({ phone_number_id: A.phoneNumberId, tenant_id: 'other', display_phone_number: null }).execute();
+    // A status and an edit recorded before their message, for A's wamid.M0 only.
+    await apply(P.statusUpdate(A, 'wamid.M0', 'read', at(5), CUSTOMER));
+    await apply(P.inboundMessage(A, { waId: CUSTOMER }, 'wamid.ME', at(6), { type: 'edit', edit: { original_message_id: 'wamid.M0', message: { type: 'text', text: { body: 'edited on A' } } } }));
+    const outcome = await apply(
+      P.inboundMessage(A, { waId: CUSTOMER, name: 'Youssef' }, 'wamid.M0', at(1), P.text('to A')),
+      P.inboundMessage(B, { waId: CUSTOMER, name: 'Youssef' }, 'wamid.M0', at(2), P.text('to B')),
+      P.echo(B, CUSTOMER, 'wamid.M1', at(3), P.text('from B’s phone')),
+      P.inboundMessage(A, { waId: CUSTOMER, name: 'Youssef' }, 'wamid.M0', at(1), P.text('to A')),
+    );
+    expect(outcome.messagesInserted).toBe(3);
+    expect(outcome.messagesMerged).toBe(0);
+    expect(outcome.live.map((l) => [l.phoneNumberId, l.tenantId, l.wamid, l.direction, l.text])).toEqual([
+      [A.phoneNumberId, 'other', 'wamid.M0', 'inbound', 'to A'],
+      [B.phoneNumberId, 'atlas', 'wamid.M0', 'inbound', 'to B'],
+      [B.phoneNumberId, 'atlas', 'wamid.M1', 'outbound', 'from B’s phone'],
+    ]);
+    const numbers = await handle.db.selectFrom('whatsapp_numbers').select(['phone_number_id', 'tenant_id', 'display_phone_number', sql<boolean>`last_echo_at is not null`.as('echoed')]).where('phone_number_id', 'in', [A.phoneNumberId, B.phoneNumberId]).orderBy('phone_number_id').execute();
+    expect(numbers).toEqual([
+      { phone_number_id: A.phoneNumberId, tenant_id: 'other', display_phone_number: A.displayPhoneNumber, echoed: false },
+      { phone_number_id: B.phoneNumberId, tenant_id: 'atlas', display_phone_number: B.displayPhoneNumber, echoed: true },
+    ]);
+    // One contact and one thread per number, each with its tenant; the messages on their own number's thread.
+    const contacts = await handle.db.selectFrom('contacts').select(['id', 'phone_number_id', 'tenant_id', 'wa_id', 'profile_name']).where('phone_number_id', 'in', [A.phoneNumberId, B.phoneNumberId]).orderBy('phone_number_id').execute();
+    expect(contacts.map((c) => [c.phone_number_id, c.tenant_id, c.wa_id, c.profile_name])).toEqual([
+      [A.phoneNumberId, 'other', CUSTOMER, 'Youssef'],
+      [B.phoneNumberId, 'atlas', CUSTOMER, 'Youssef'],
+    ]);
+    const threads = await handle.db.selectFrom('threads').select(['id', 'phone_number_id', 'tenant_id', 'contact_id', 'last_message_at', 'last_customer_message_at']).where('phone_number_id', 'in', [A.phoneNumberId, B.phoneNumberId]).orderBy('phone_number_id').execute();
+    expect(threads.map((t) => [t.phone_number_id, t.tenant_id, t.contact_id, t.last_message_at, t.last_customer_message_at])).toEqual([
+      [A.phoneNumberId, 'other', contacts[0]!.id, new Date(at(1)), new Date(at(1))],
+      [B.phoneNumberId, 'atlas', contacts[1]!.id, new Date(at(3)), new Date(at(2))],
+    ]);
+    const messages = await handle.db.selectFrom('messages').select(['phone_number_id', 'tenant_id', 'thread_id', 'wamid', 'text', 'status', 'edited_at']).where('phone_number_id', 'in', [A.phoneNumberId, B.phoneNumberId]).orderBy('phone_number_id').orderBy('wamid').execute();
+    expect(messages).toEqual([
+      { phone_number_id: A.phoneNumberId, tenant_id: 'other', thread_id: threads[0]!.id, wamid: 'wamid.M0', text: 'edited on A', status: 'read', edited_at: new Date(at(6)) },
+      { phone_number_id: B.phoneNumberId, tenant_id: 'atlas', thread_id: threads[1]!.id, wamid: 'wamid.M0', text: 'to B', status: 'received', edited_at: null },
+      { phone_number_id: B.phoneNumberId, tenant_id: 'atlas', thread_id: threads[1]!.id, wamid: 'wamid.M1', text: 'from B’s phone', status: null, edited_at: null },
+    ]);
+    // Known now: a second call writes no contact, thread or number, and merges.
+    const again = await apply(P.inboundMessage(A, { waId: CUSTOMER }, 'wamid.M0', at(1), P.text('to A')), P.inboundMessage(B, { waId: CUSTOMER }, 'wamid.M2', at(9), P.text('later')));
+    expect([again.messagesInserted, again.messagesMerged, again.live.map((l) => l.wamid)]).toEqual([1, 1, ['wamid.M2']]);
+    expect((await handle.db.selectFrom('threads').select('last_message_at').where('id', '=', threads[1]!.id).executeTakeFirstOrThrow()).last_message_at).toEqual(new Date(at(9)));
+    expect(await handle.db.selectFrom('contacts').select('id').where('phone_number_id', 'in', [A.phoneNumberId, B.phoneNumberId]).execute()).toHaveLength(2);
+  });
+
+  it('a known number learns its display number from its first message that names it; a WABA is recorded only when it is all digits', async () => {
+    const [Z, W] = [numberRef(), numberRef()];
+    for (const N of [Z, W]) await handle.db.insertInto('whatsapp_numbers').values({ phone_number_id: N.phoneNumberId, tenant_id: 'atlas', display_phone_number: null }).execute();
+    await apply(P.inboundMessage(Z, { waId: CUSTOMER }, 'wamid.Z0', at(0), P.text('hi')));
+    const wabas = new Map([[Z.phoneNumberId, 'x123'], [W.phoneNumberId, '123x']]);
+    await handle.db.transaction().execute((trx) => recordWabaIds(trx, wabas));
+    const rows = await handle.db.selectFrom('whatsapp_numbers').select(['phone_number_id', 'display_phone_number', 'waba_id']).where('phone_number_id', 'in', [Z.phoneNumberId, W.phoneNumberId]).orderBy('phone_number_id').execute();
+    expect(rows).toEqual([
+      { phone_number_id: Z.phoneNumberId, display_phone_number: Z.displayPhoneNumber, waba_id: null },
+      { phone_number_id: W.phoneNumberId, display_phone_number: null, waba_id: null },
+    ]);
+    await handle.db.transaction().execute((trx) => recordWabaIds(trx, new Map([[W.phoneNumberId, '102290129340398']])));
+    expect((await handle.db.selectFrom('whatsapp_numbers').select('waba_id').where('phone_number_id', '=', W.phoneNumberId).executeTakeFirstOrThrow()).waba_id).toBe('102290129340398');
   });
 
   it('counts a history chunk once, even delivered twice, and completes the sync at progress 100', async () => {

@@ -93,7 +93,13 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     for (let i = 0; i < 5; i += 1) await deliver(text(N, `wamid.b${i}`, `m${i}`, i));
     const { m, calls } = metrics();
     const processor = new InboxProcessor(handle.db, logger, 'atlas', m, 2);
-    expect(await processor.drain(N.phoneNumberId, 3)).toBe(4);
+    const paced: number[] = [];
+    const t0 = performance.now();
+    expect(await processor.drain(N.phoneNumberId, 3, async (ms) => void paced.push(ms))).toBe(4);
+    // Paced after each transaction with the time it took (within the drain's own time).
+    const took = performance.now() - t0;
+    expect(paced).toHaveLength(2);
+    for (const ms of paced) expect(ms >= 0 && ms <= took).toBe(true);
     expect(calls).toEqual([['processed', 'ok', 2], ['processed', 'ok', 2]]);
     expect((await inbox(N.phoneNumberId)).map((r) => (r.outcome as { batch?: number } | null)?.batch ?? null)).toEqual([2, 2, 2, 2, null]);
     expect(await processor.drain(N.phoneNumberId)).toBe(1);
@@ -420,12 +426,16 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
       const applied: number[] = [];
       processor.onApplied((outcome) => void applied.push(outcome.messagesInserted));
       const paced: number[] = [];
+      const t0 = performance.now();
       expect(await processor.drainMany([A!.phoneNumberId, B!.phoneNumberId, C!.phoneNumberId], undefined, async (ms) => void paced.push(ms))).toBe(9);
+      const took = performance.now() - t0;
       // One transaction for the three numbers: one hook call, one count, one pace.
       expect(applied).toEqual([9]);
       expect(calls).toEqual([['processed', 'ok', 9]]);
       expect(paced).toHaveLength(1);
+      // The time the transaction took: within the drain's own time.
       expect(paced[0]).toBeGreaterThanOrEqual(0);
+      expect(paced[0]).toBeLessThanOrEqual(took);
       for (const N of [A, B, C]) {
         const suffix = N!.phoneNumberId.slice(-2);
         expect(await texts(N!.phoneNumberId)).toEqual([`${suffix}-0`, `${suffix}-1`, `${suffix}-2`]);
@@ -456,6 +466,61 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
       const E = numberRef();
       await deliver(text(E, 'wamid.e0', 'e0', 0));
       expect(await processor.drainMany([E.phoneNumberId])).toBe(1);
+    });
+
+    it('gives each number of a small group up to a whole batch in one transaction', async () => {
+      const [A, B] = [numberRef(), numberRef()];
+      for (let i = 0; i < 21; i += 1) await deliver(text(A!, `wamid.w${i}`, `w${i}`, i));
+      await deliver(text(B!, 'wamid.w0', 'b', 0));
+      const { m, calls } = metrics();
+      const processor = new InboxProcessor(handle.db, logger, 'atlas', m);
+      expect(await processor.drainMany([A!.phoneNumberId, B!.phoneNumberId])).toBe(22);
+      expect(calls).toEqual([['processed', 'ok', 22]]);
+    });
+
+    it('a database failure before anything is claimed is thrown to the caller', async () => {
+      const [A, B] = [numberRef(), numberRef()];
+      for (const N of [A, B]) await deliver(text(N!, 'wamid.u0', 'x', 0));
+      const failing: KyselyPlugin = {
+        transformQuery: (args) => {
+          if (args.node.kind === 'RawNode' && JSON.stringify(args.node).includes('pg_try_advisory_xact_lock')) throw new Error('database went away');
+          return args.node;
+        },
+        transformResult: async (args) => args.result,
+      };
+      const processor = new InboxProcessor(handle.db.withPlugin(failing), logger, 'atlas');
+      await expect(processor.drainMany([A!.phoneNumberId, B!.phoneNumberId])).rejects.toThrow('database went away');
+      for (const N of [A, B]) expect((await inbox(N!.phoneNumberId)).map((r) => [r.processed, r.attempts])).toEqual([[false, 0]]);
+    });
+
+    it('a group held entirely by other workers does nothing; a waiting number ahead of a due one in the group is left out', async () => {
+      const [A, B, W, X] = [numberRef(), numberRef(), numberRef(), numberRef()];
+      for (const N of [A, B, W, X]) await deliver(text(N!, 'wamid.k0', 'first', 0));
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const holder = handle.db.transaction().execute(async (trx) => {
+        for (const N of [A, B]) await sql`select pg_advisory_xact_lock(hashtextextended(${`coex.inbox:${N!.phoneNumberId}`}, 0))`.execute(trx);
+        locked();
+        await held;
+      });
+      await isLocked;
+      const { m, calls } = metrics();
+      const processor = new InboxProcessor(handle.db, logger, 'atlas', m);
+      const paced: number[] = [];
+      expect(await processor.drainMany([A!.phoneNumberId, B!.phoneNumberId], undefined, async (ms) => void paced.push(ms))).toBe(0);
+      expect([paced, calls]).toEqual([[], []]);
+      release();
+      await holder;
+      // W (first in the group's order) waits for a retry: X is applied in the group's transaction, no fallback.
+      const [waiting] = await inbox(W!.phoneNumberId);
+      await sql`update webhook_inbox set next_attempt_at = now() + interval '1 hour' where id = ${waiting!.id}`.execute(handle.db);
+      const fallbacks = logs.filter((l) => l.msg === 'inbox group failed; applying its numbers one by one').length;
+      expect(await processor.drainMany([W!.phoneNumberId, X!.phoneNumberId])).toBe(1);
+      expect(logs.filter((l) => l.msg === 'inbox group failed; applying its numbers one by one')).toHaveLength(fallbacks);
+      expect(calls).toEqual([['processed', 'ok', 1]]);
+      expect(await texts(X!.phoneNumberId)).toEqual(['first']);
     });
 
     it('a failing number does not hold back the others of its group: each is drained alone, the bad event set aside', async () => {
@@ -498,8 +563,12 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
       await holder;
       expect(await processor.drainMany([A!.phoneNumberId, C!.phoneNumberId])).toBe(1);
       expect(await texts(A!.phoneNumberId)).toEqual(['first']);
-      // Nothing of the group is free: nothing is done, and nothing is claimed.
-      expect(await processor.drainMany([A!.phoneNumberId, C!.phoneNumberId])).toBe(0);
+      // Nothing of the group is free: nothing is done, nothing is claimed, nothing counted, and there is nothing to pace.
+      const { m, calls } = metrics();
+      const paced: number[] = [];
+      expect(await new InboxProcessor(handle.db, logger, 'atlas', m).drainMany([A!.phoneNumberId, C!.phoneNumberId], undefined, async (ms) => void paced.push(ms))).toBe(0);
+      expect(paced).toEqual([]);
+      expect(calls).toEqual([]);
       expect((await inbox(C!.phoneNumberId)).map((r) => r.processed)).toEqual([false, false]);
     });
   });

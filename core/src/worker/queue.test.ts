@@ -72,3 +72,140 @@ describe('inbox worker pacing', () => {
     ingress.end();
   });
 });
+
+/** The worker's loop over a recording processor: groups, failures, coalesced wakes, stop. */
+describe('inbox worker passes', () => {
+  const recorder = () => {
+    const logs: Array<{ level: number; msg: string; [k: string]: unknown }> = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    return { logs, logger };
+  };
+  const NO_DB = 'postgres://nobody@127.0.0.1:1/none';
+  const until = async (done: () => boolean) => {
+    for (let i = 0; i < 400 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+
+  it('cuts the due numbers into one group per lane, at most 50 numbers a group, none empty', async () => {
+    for (const [count, concurrency, sizes] of [
+      [4, 2, [2, 2]],
+      [8, undefined, [2, 2, 2, 2]],
+      [3, 0, [3]],
+      [120, 2, [20, 50, 50]],
+    ] as Array<[number, number | undefined, number[]]>) {
+      const keys = Array.from({ length: count }, (_, i) => String(i + 1));
+      let passes = 0;
+      const groups: string[][] = [];
+      const processor = {
+        pendingPartitions: async () => (passes++ === 0 ? keys : []),
+        drainMany: async (group: string[]) => {
+          groups.push(group);
+          return group.length;
+        },
+      } as unknown as InboxProcessor;
+      const worker = new InboxWorker(processor, NO_DB, recorder().logger, { pollIntervalMs: 60_000, ...(concurrency === undefined ? {} : { concurrency }) });
+      await worker.start();
+      await until(() => passes >= 2);
+      await worker.stop();
+      expect(groups.map((g) => g.length).sort((a, b) => a - b)).toEqual(sizes);
+      expect(groups.flat().sort((a, b) => Number(a) - Number(b))).toEqual(keys);
+    }
+  });
+
+  it('each lane waits for the lanes at work; no wait without ingress, past maxYieldLagMs, or once stopped', async () => {
+    const run = async (options: { ingress?: IngressLoad; maxYieldLagMs?: number; concurrency: number }, stopInside = false) => {
+      let passes = 0;
+      const waited: number[] = [];
+      let worker!: InboxWorker;
+      const processor = {
+        pendingPartitions: async () => (passes++ < 2 ? ['1', '2'] : []),
+        drainMany: async (_group: string[], _max: number | undefined, pace: Pace) => {
+          if (stopInside) void worker.stop();
+          const started = performance.now();
+          await pace(10);
+          waited.push(performance.now() - started);
+          return 1;
+        },
+      } as unknown as InboxProcessor;
+      worker = new InboxWorker(processor, NO_DB, recorder().logger, { pollIntervalMs: 60_000, ...options });
+      await worker.start();
+      await until(() => passes >= (stopInside ? 1 : 3));
+      await worker.stop();
+      // Stopped during a pass: it looks no further.
+      if (stopInside) expect(passes).toBe(1);
+      return waited;
+    };
+    const ingress = new IngressLoad();
+    ingress.begin();
+    // Two lanes: the first starts alone (10 ms × 3 × 1), the second beside it (× 2); the same on the next pass.
+    const two = await run({ ingress, concurrency: 2 });
+    expect(two).toHaveLength(4);
+    const [a, b, c, d] = two;
+    expect(Math.min(a!, b!)).toBeGreaterThanOrEqual(25);
+    expect(Math.min(a!, b!)).toBeLessThan(50);
+    expect(Math.max(a!, b!)).toBeGreaterThanOrEqual(55);
+    expect(Math.min(c!, d!)).toBeLessThan(50);
+    expect(Math.max(c!, d!)).toBeGreaterThanOrEqual(55);
+    for (const waited of [await run({ concurrency: 1 }), await run({ ingress, maxYieldLagMs: 0, concurrency: 1 }), await run({ ingress, concurrency: 1 }, true)]) {
+      expect(waited.length).toBeGreaterThan(0);
+      for (const ms of waited) expect(ms).toBeLessThan(20);
+    }
+    ingress.end();
+  });
+
+  it('a pass that moves nothing stops looking until woken or polled; a wake during it brings one more look; the poll looks again', async () => {
+    let looks = 0;
+    const processor = {
+      pendingPartitions: async () => {
+        looks += 1;
+        return ['1'];
+      },
+      // Held by another worker: nothing moves.
+      drainMany: async () => 0,
+    } as unknown as InboxProcessor;
+    const idle = new InboxWorker(processor, NO_DB, recorder().logger, { pollIntervalMs: 60_000 });
+    await idle.start();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(looks).toBe(1);
+    idle.kick();
+    idle.kick();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // The second kick came during the pass: after its 50-ms pause, one more look, then it stops.
+    expect(looks).toBe(3);
+    await idle.stop();
+    looks = 0;
+    const polled = new InboxWorker(processor, NO_DB, recorder().logger, { pollIntervalMs: 20 });
+    await polled.start();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await polled.stop();
+    expect(looks).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a group that fails is logged and the other lanes go on; a failed pass is logged; LISTEN unavailable is logged', async () => {
+    const { logs, logger } = recorder();
+    let passes = 0;
+    const processor = {
+      pendingPartitions: async () => {
+        passes += 1;
+        if (passes === 1) return ['1', '2', '3', '4'];
+        if (passes === 2) throw new Error('database went away');
+        return [];
+      },
+      drainMany: async (group: string[]) => {
+        if (group[0] === '1' || group[0] === '2') throw new Error('group refused');
+        return group.length;
+      },
+    } as unknown as InboxProcessor;
+    const worker = new InboxWorker(processor, NO_DB, logger, { concurrency: 2, pollIntervalMs: 60_000 });
+    await worker.start();
+    await until(() => passes >= 2 && logs.some((l) => l.msg.startsWith('inbox worker pass failed')));
+    await worker.stop();
+    const drains = logs.filter((l) => l.msg === 'inbox drain failed; retrying');
+    expect(drains).toHaveLength(1);
+    expect(drains[0]).toMatchObject({ level: 40, partitionKeys: 2, err: 'group refused' });
+    expect(['1', '2', '3', '4']).toContain(drains[0]!.first);
+    expect(logs.filter((l) => l.msg === 'inbox worker pass failed; retrying on the next poll')).toEqual([expect.objectContaining({ level: 50, err: 'database went away' })]);
+    expect(logs.filter((l) => l.msg === 'inbox LISTEN unavailable; polling')).toEqual([expect.objectContaining({ level: 40, err: expect.stringContaining('ECONNREFUSED') })]);
+    // The pass that failed was the second: the first one moved deliveries, so it looked again.
+    expect(passes).toBe(2);
+  });
+});
