@@ -223,7 +223,8 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
   });
 
   it('classifies connection, resource and lock errors as transient, data errors not', async () => {
-    const transient = ['08006', '53300', '57P01', '58000', '40001', '40P01', '55P03', 'ECONNRESET', 'ETIMEDOUT'];
+    // EAI_AGAIN: the database's host name could not be resolved for a moment (DNS), a Node error code with an underscore.
+    const transient = ['08006', '53300', '57P01', '58000', '40001', '40P01', '55P03', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN'];
     // '22008' has 08 inside, '0ECONN' and 'ECONN_1' hold a driver-like code amid other characters: not transient.
     const permanent = ['23505', '22P02', '22008', 'P0001', 'XX000', 'E1', 'econnreset', '0ECONN', 'ECONN_1'];
     const messages = ['Connection terminated unexpectedly', 'connection error', 'Connection closed', 'timeout exceeded when trying to connect', 'Client has encountered a connection error and is not queryable', 'connect ECONNREFUSED 127.0.0.1:5432'];

@@ -60,7 +60,7 @@ function isTransient(error: unknown): boolean {
   if (typeof code === 'string') {
     if (/^(08|53|57|58)/.test(code)) return true; // connection, resources, operator intervention, system
     if (code === '40001' || code === '40P01' || code === '55P03') return true; // serialization, deadlock, lock timeout
-    if (/^E[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT…
+    if (/^E[A-Z]+(?:_[A-Z]+)*$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT, EAI_AGAIN…
     return false;
   }
   const message = error instanceof Error ? error.message : String(error);

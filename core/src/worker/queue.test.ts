@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { InboxProcessor, Pace } from './inbox-processor.js';
 import { DEFAULT_MAX_YIELD_LAG_MS, IngressLoad, InboxWorker, MAX_YIELD_MS, yieldMs } from './queue.js';
 
@@ -207,5 +207,56 @@ describe('inbox worker passes', () => {
     expect(logs.filter((l) => l.msg === 'inbox LISTEN unavailable; polling')).toEqual([expect.objectContaining({ level: 40, err: expect.stringContaining('ECONNREFUSED') })]);
     // The pass that failed was the second: the first one moved deliveries, so it looked again.
     expect(passes).toBe(2);
+  });
+
+  it('yields only while less than maxYieldLagMs behind the last time the inbox was empty: a worker further behind applies at full speed', async () => {
+    /** A worker whose every pace call reports 1 s of work (a 100 ms yield when it yields at all). */
+    const run = async (opts: { emptyFirst: boolean }) => {
+      let passes = 0;
+      let drained = false;
+      const processor = {
+        pendingPartitions: async () => {
+          passes += 1;
+          if (passes === 1) {
+            // The first pass finds the inbox empty (caught up), or — the other case — finds work only
+            // 300 ms after the worker was made.
+            if (opts.emptyFirst) return [];
+            await new Promise((resolve) => setTimeout(resolve, 300));
+          }
+          return drained ? [] : ['1'];
+        },
+        drainMany: async (_group: string[], _max: number | undefined, pace: Pace) => {
+          drained = true;
+          await pace(1_000);
+          return 1;
+        },
+      } as unknown as InboxProcessor;
+      const ingress = new IngressLoad();
+      ingress.begin();
+      const spy = vi.spyOn(globalThis, 'setTimeout');
+      const worker = new InboxWorker(processor, 'postgres://nobody@127.0.0.1:1/none', pino({ level: 'silent' }), { ingress, concurrency: 1, pollIntervalMs: 60_000, maxYieldLagMs: 200 });
+      try {
+        if (opts.emptyFirst) {
+          // Made 300 ms ago, caught up at its first pass, then work at once: it yields (behind since
+          // the inbox was last seen empty, not since it was made).
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          await worker.start();
+          while (passes < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+          worker.kick();
+        } else {
+          await worker.start();
+        }
+        while (!drained || passes < (opts.emptyFirst ? 3 : 2)) await new Promise((resolve) => setTimeout(resolve, 5));
+        await worker.stop();
+        return spy.mock.calls.filter(([, ms]) => ms === MAX_YIELD_MS).length;
+      } finally {
+        spy.mockRestore();
+        ingress.end();
+      }
+    };
+    // Caught up a moment ago, then work: it yields.
+    expect(await run({ emptyFirst: true })).toBe(1);
+    // Never caught up since it was made 300 ms ago: past the 200 ms bound — no yield.
+    expect(await run({ emptyFirst: false })).toBe(0);
   });
 });

@@ -107,7 +107,10 @@ export class InboxWorker {
   private readonly concurrency: number;
   /** Lanes applying a group right now. */
   private activeLanes = 0;
-  /** When the inbox was last seen empty: how far behind the acknowledgements the worker is. */
+  /**
+   * When the inbox was last seen empty (when idle, the one-second poll keeps this fresh): how far
+   * behind the acknowledgements the worker is, at most.
+   */
   private caughtUpAt = performance.now();
   /**
    * Between two transactions: while webhook requests are being acknowledged and the worker is less
