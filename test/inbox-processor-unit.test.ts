@@ -45,6 +45,14 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
   const logs: Array<{ level: number; msg: string; [k: string]: unknown }> = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
   const text = (N: P.NumberRef, wamid: string, body: string, i = 0) => P.inboundMessage(N, { waId: '212612345678', name: 'Youssef' }, wamid, AT + i * 1000, P.text(body));
+  /** The database goes away at the claim (the advisory lock), before any delivery is taken. */
+  const databaseGoneAtClaim: KyselyPlugin = {
+    transformQuery: (args) => {
+      if (args.node.kind === 'RawNode' && JSON.stringify(args.node).includes('pg_try_advisory_xact_lock')) throw new Error('database went away');
+      return args.node;
+    },
+    transformResult: async (args) => args.result,
+  };
   /** An error as the pg driver reports it, with a SQLSTATE. */
   const pgError = (code: string, message = `error ${code}`) => Object.assign(new Error(message), { code });
 
@@ -155,14 +163,7 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
   it('a database failure before anything is claimed is thrown to the caller (the worker loop retries)', async () => {
     const N = numberRef();
     await deliver(text(N, 'wamid.f1', 'x'));
-    const failing: KyselyPlugin = {
-      transformQuery: (args) => {
-        if (args.node.kind === 'RawNode' && JSON.stringify(args.node).includes('pg_try_advisory_xact_lock')) throw new Error('database went away');
-        return args.node;
-      },
-      transformResult: async (args) => args.result,
-    };
-    const processor = new InboxProcessor(handle.db.withPlugin(failing), logger, 'atlas');
+    const processor = new InboxProcessor(handle.db.withPlugin(databaseGoneAtClaim), logger, 'atlas');
     await expect(processor.drain(N.phoneNumberId)).rejects.toThrow('database went away');
     expect((await inbox(N.phoneNumberId)).map((r) => [r.processed, r.attempts])).toEqual([[false, 0]]);
   });
@@ -482,14 +483,7 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     it('a database failure before anything is claimed is thrown to the caller', async () => {
       const [A, B] = [numberRef(), numberRef()];
       for (const N of [A, B]) await deliver(text(N!, 'wamid.u0', 'x', 0));
-      const failing: KyselyPlugin = {
-        transformQuery: (args) => {
-          if (args.node.kind === 'RawNode' && JSON.stringify(args.node).includes('pg_try_advisory_xact_lock')) throw new Error('database went away');
-          return args.node;
-        },
-        transformResult: async (args) => args.result,
-      };
-      const processor = new InboxProcessor(handle.db.withPlugin(failing), logger, 'atlas');
+      const processor = new InboxProcessor(handle.db.withPlugin(databaseGoneAtClaim), logger, 'atlas');
       await expect(processor.drainMany([A!.phoneNumberId, B!.phoneNumberId])).rejects.toThrow('database went away');
       for (const N of [A, B]) expect((await inbox(N!.phoneNumberId)).map((r) => [r.processed, r.attempts])).toEqual([[false, 0]]);
     });
