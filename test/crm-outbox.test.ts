@@ -89,6 +89,26 @@ describe.each(backends())('CRM outbox into HubSpot [%s]', (backend) => {
     expect(hs.list('communications').length).toBe(before + 10);
   });
 
+  it('new work is not held behind a retry scheduled for later: the connection is woken for it at once', async () => {
+    // HubSpot asks for 10 minutes' patience on one write: the worker's drain schedules its next run then.
+    hs.failNext({ status: 429, times: 1, retryAfter: 600, match: (r) => r.path.includes('/communications') });
+    await s.postWebhook(P.inboundMessage(N, { waId: '212612345678', name: 'Youssef' }, 'wamid.LATER-1', Date.now() + 20_000, P.text('wach kayn chi jdid?')));
+    await s.runtime.waitForInboxDrained();
+    const later = async () =>
+      (await sql<{ n: number }>`select count(*)::int as n from pgboss.job where name = 'coex-crm' and state = 'created' and start_after > now() + interval '5 minutes'`.execute(s.runtime.db)).rows[0]!.n > 0;
+    await waitFor(later, 'a drain scheduled 10 minutes ahead');
+    // A new message meanwhile is archived by the worker now, not in 10 minutes.
+    const before = hs.list('communications').length;
+    await s.postWebhook(P.inboundMessage(N, { waId: '212612345678', name: 'Youssef' }, 'wamid.LATER-2', Date.now() + 21_000, P.text('safi, chokran')));
+    await s.runtime.waitForInboxDrained();
+    await waitFor(async () => hs.list('communications').some((c) => String(c.properties.hs_communication_body).includes('safi, chokran')), 'the new message archived by the worker');
+    expect(hs.list('communications').length).toBe(before + 1);
+    // The held write goes through when it is due.
+    await sql`update crm_outbox set next_attempt_at = now() where connection_id = ${connectionId} and status = 'pending'`.execute(s.runtime.db);
+    await s.runtime.crm.drain(connectionId);
+    expect(await outbox('pending')).toBe(0);
+  });
+
   it('writes an opt-out to the contact and takes it back on opt-in, in order even when the opt-out needs a retry', async () => {
     const waId = '212612340099';
     const contactOf = () => hs.list('contacts').find((c) => String(c.properties.phone ?? '').replace(/\D/g, '').endsWith('612340099'));

@@ -95,7 +95,10 @@ export function crmCapability(ctx: CapabilityContext): Crm {
     startWorker: async (scope) => {
       await jobs.work<{ connectionId: string }>(CRM_QUEUE, async (data) => {
         const r = await outbox.drain(data.connectionId);
-        if (r.nextDueSeconds !== null) await jobs.enqueue(CRM_QUEUE, { connectionId: data.connectionId }, { singletonKey: data.connectionId, startAfterSeconds: Math.max(1, Math.ceil(r.nextDueSeconds)) });
+        // The next run for what is left comes under its own key: under the queue's `stately` policy a run
+        // waiting for a later time holds its key, and with the wake's key it swallowed every wake and
+        // sweep meanwhile — new work waited behind a retry (up to a CRM's Retry-After, minutes).
+        if (r.nextDueSeconds !== null) await jobs.enqueue(CRM_QUEUE, { connectionId: data.connectionId }, { singletonKey: `${data.connectionId}:later`, startAfterSeconds: Math.max(1, Math.ceil(r.nextDueSeconds)) });
       }, 1);
       scope.every(CRM_SWEEP_MS, 'CRM sweep', wakeAll);
     },
