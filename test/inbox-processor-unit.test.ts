@@ -45,6 +45,26 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
   const logs: Array<{ level: number; msg: string; [k: string]: unknown }> = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
   const text = (N: P.NumberRef, wamid: string, body: string, i = 0) => P.inboundMessage(N, { waId: '212612345678', name: 'Youssef' }, wamid, AT + i * 1000, P.text(body));
+  /**
+   * Another worker holding these numbers: their advisory locks taken in an open transaction; resolves
+   * once they are held, with the call that lets them go (and waits for that transaction to end).
+   */
+  const holdNumbers = async (...keys: string[]): Promise<() => Promise<void>> => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = handle.db.transaction().execute(async (trx) => {
+      for (const key of keys) await sql`select pg_advisory_xact_lock(hashtextextended(${`coex.inbox:${key}`}, 0))`.execute(trx);
+      locked();
+      await held;
+    });
+    await isLocked;
+    return async () => {
+      release();
+      await holder;
+    };
+  };
   /** The database goes away at the claim (the advisory lock), before any delivery is taken. */
   const databaseGoneAtClaim: KyselyPlugin = {
     transformQuery: (args) => {
@@ -402,19 +422,9 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     const N = numberRef();
     await deliver(text(N, 'wamid.l1', 'held', 0));
     const processor = new InboxProcessor(handle.db, logger, 'atlas');
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    const holder = handle.db.transaction().execute(async (trx) => {
-      await sql`select pg_advisory_xact_lock(hashtextextended(${`coex.inbox:${N.phoneNumberId}`}, 0))`.execute(trx);
-      locked();
-      await held;
-    });
-    await isLocked;
+    const release = await holdNumbers(N.phoneNumberId);
     expect(await processor.drain(N.phoneNumberId)).toBe(0);
-    release();
-    await holder;
+    await release();
     expect(await processor.drain(N.phoneNumberId)).toBe(1);
     expect((await inbox(N.phoneNumberId)).map((r) => [r.processed, r.attempts])).toEqual([[true, 1]]);
   });
@@ -491,23 +501,13 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     it('a group held entirely by other workers does nothing; a waiting number ahead of a due one in the group is left out', async () => {
       const [A, B, W, X] = [numberRef(), numberRef(), numberRef(), numberRef()];
       for (const N of [A, B, W, X]) await deliver(text(N!, 'wamid.k0', 'first', 0));
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      let locked!: () => void;
-      const isLocked = new Promise<void>((resolve) => (locked = resolve));
-      const holder = handle.db.transaction().execute(async (trx) => {
-        for (const N of [A, B]) await sql`select pg_advisory_xact_lock(hashtextextended(${`coex.inbox:${N!.phoneNumberId}`}, 0))`.execute(trx);
-        locked();
-        await held;
-      });
-      await isLocked;
+      const release = await holdNumbers(A!.phoneNumberId, B!.phoneNumberId);
       const { m, calls } = metrics();
       const processor = new InboxProcessor(handle.db, logger, 'atlas', m);
       const paced: number[] = [];
       expect(await processor.drainMany([A!.phoneNumberId, B!.phoneNumberId], undefined, async (ms) => void paced.push(ms))).toBe(0);
       expect([paced, calls]).toEqual([[], []]);
-      release();
-      await holder;
+      await release();
       // W (first in the group's order) waits for a retry: X is applied in the group's transaction, no fallback.
       const [waiting] = await inbox(W!.phoneNumberId);
       await sql`update webhook_inbox set next_attempt_at = now() + interval '1 hour' where id = ${waiting!.id}`.execute(handle.db);
@@ -540,22 +540,12 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
       const [waiting] = await inbox(C!.phoneNumberId);
       await sql`update webhook_inbox set next_attempt_at = now() + interval '1 hour' where id = ${waiting!.id}`.execute(handle.db);
       const processor = new InboxProcessor(handle.db, logger, 'atlas');
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      let locked!: () => void;
-      const isLocked = new Promise<void>((resolve) => (locked = resolve));
-      const holder = handle.db.transaction().execute(async (trx) => {
-        await sql`select pg_advisory_xact_lock(hashtextextended(${`coex.inbox:${A!.phoneNumberId}`}, 0))`.execute(trx);
-        locked();
-        await held;
-      });
-      await isLocked;
+      const release = await holdNumbers(A!.phoneNumberId);
       expect(await processor.drainMany([A!.phoneNumberId, B!.phoneNumberId, C!.phoneNumberId])).toBe(1);
       expect(await texts(B!.phoneNumberId)).toEqual(['first']);
       expect(await texts(A!.phoneNumberId)).toEqual([]);
       expect(await texts(C!.phoneNumberId)).toEqual([]);
-      release();
-      await holder;
+      await release();
       expect(await processor.drainMany([A!.phoneNumberId, C!.phoneNumberId])).toBe(1);
       expect(await texts(A!.phoneNumberId)).toEqual(['first']);
       // Nothing of the group is free: nothing is done, nothing is claimed, nothing counted, and there is nothing to pace.
