@@ -129,12 +129,10 @@ const json = (v: unknown): string => JSON.stringify(v ?? null);
 
 export { contactKeyOf };
 
-/** Records the WABA of a number that does not know it yet (an onboarded number keeps its own). */
-export async function recordWabaId(trx: Trx, phoneNumberId: string, wabaId: string): Promise<void> {
-  await recordWabaIds(trx, new Map([[phoneNumberId, wabaId]]));
-}
-
-/** recordWabaId for several numbers (number → WABA), in one statement. */
+/**
+ * Records the WABA of numbers that do not know it yet (number → WABA; an onboarded number keeps its
+ * own), in one statement.
+ */
 export async function recordWabaIds(trx: Trx, wabaOf: Map<string, string>): Promise<void> {
   const known = [...wabaOf].filter(([, wabaId]) => /^\d{1,32}$/.test(wabaId));
   if (known.length === 0) return;
@@ -146,33 +144,48 @@ export async function recordWabaIds(trx: Trx, wabaOf: Map<string, string>): Prom
 
 /** Makes sure the tenant and the number exist; returns the number's tenant. */
 export async function ensureNumber(trx: Trx, phoneNumberId: string, displayPhoneNumber: string | null, defaultTenantId: string): Promise<string> {
-  const existing = await trx
+  return (await ensureNumbers(trx, new Map([[phoneNumberId, displayPhoneNumber]]), defaultTenantId)).get(phoneNumberId)!;
+}
+
+/**
+ * ensureNumber for several numbers (number → the display number a delivery names): one read; writes
+ * only for a new number and for a display number learnt late. Returns each number's tenant.
+ */
+async function ensureNumbers(trx: Trx, displayOf: Map<string, string | null>, defaultTenantId: string): Promise<Map<string, string>> {
+  const rows = await trx
     .selectFrom('whatsapp_numbers')
-    .select(['tenant_id', sql<boolean>`display_phone_number is null`.as('lacks_display')])
-    .where('phone_number_id', '=', phoneNumberId)
-    .executeTakeFirst();
-  if (existing) {
-    // Written once: every delivery names the display number, and a no-op UPDATE per batch still cost
-    // a statement and a row lock.
-    if (displayPhoneNumber && existing.lacks_display) {
-      await trx
-        .updateTable('whatsapp_numbers')
-        .set({ display_phone_number: displayPhoneNumber })
-        .where('phone_number_id', '=', phoneNumberId)
-        .where('display_phone_number', 'is', null)
-        .execute();
+    .select(['phone_number_id', 'tenant_id', sql<boolean>`display_phone_number is null`.as('lacks_display')])
+    .where(sql<boolean>`phone_number_id = any(${[...displayOf.keys()]}::text[])`)
+    .execute();
+  const known = new Map(rows.map((r) => [r.phone_number_id, r] as const));
+  const tenantOf = new Map<string, string>();
+  for (const [phoneNumberId, displayPhoneNumber] of displayOf) {
+    const existing = known.get(phoneNumberId);
+    if (existing) {
+      // Written once: every delivery names the display number, and a no-op UPDATE per batch still cost
+      // a statement and a row lock.
+      if (displayPhoneNumber && existing.lacks_display) {
+        await trx
+          .updateTable('whatsapp_numbers')
+          .set({ display_phone_number: displayPhoneNumber })
+          .where('phone_number_id', '=', phoneNumberId)
+          .where('display_phone_number', 'is', null)
+          .execute();
+      }
+      tenantOf.set(phoneNumberId, existing.tenant_id);
+      continue;
     }
-    return existing.tenant_id;
+    await trx.insertInto('tenants').values({ id: defaultTenantId, name: defaultTenantId }).onConflict((oc) => oc.doNothing()).execute();
+    const row = await trx
+      .insertInto('whatsapp_numbers')
+      .values({ phone_number_id: phoneNumberId, tenant_id: defaultTenantId, display_phone_number: displayPhoneNumber })
+      .onConflict((oc) => oc.column('phone_number_id').doUpdateSet({ updated_at: sql`whatsapp_numbers.updated_at` }))
+      .returning('tenant_id')
+      .executeTakeFirstOrThrow();
+    await trx.insertInto('sync_state').values({ phone_number_id: phoneNumberId }).onConflict((oc) => oc.doNothing()).execute();
+    tenantOf.set(phoneNumberId, row.tenant_id);
   }
-  await trx.insertInto('tenants').values({ id: defaultTenantId, name: defaultTenantId }).onConflict((oc) => oc.doNothing()).execute();
-  const row = await trx
-    .insertInto('whatsapp_numbers')
-    .values({ phone_number_id: phoneNumberId, tenant_id: defaultTenantId, display_phone_number: displayPhoneNumber })
-    .onConflict((oc) => oc.column('phone_number_id').doUpdateSet({ updated_at: sql`whatsapp_numbers.updated_at` }))
-    .returning('tenant_id')
-    .executeTakeFirstOrThrow();
-  await trx.insertInto('sync_state').values({ phone_number_id: phoneNumberId }).onConflict((oc) => oc.doNothing()).execute();
-  return row.tenant_id;
+  return tenantOf;
 }
 
 /**
@@ -479,22 +492,6 @@ export async function pauseForHuman(trx: Trx, threadId: string, cause: string, a
   return true;
 }
 
-/** The tenant of each number (ensureNumber for many: one read, writes only for new numbers). */
-async function tenantsOfNumbers(trx: Trx, displayOf: Map<string, string | null>, defaultTenantId: string): Promise<Map<string, string>> {
-  const rows = await trx
-    .selectFrom('whatsapp_numbers')
-    .select(['phone_number_id', 'tenant_id', sql<boolean>`display_phone_number is null`.as('lacks_display')])
-    .where(sql<boolean>`phone_number_id = any(${[...displayOf.keys()]}::text[])`)
-    .execute();
-  const tenantOf = new Map(rows.map((r) => [r.phone_number_id, r.tenant_id] as const));
-  for (const [phoneNumberId, display] of displayOf) {
-    const row = rows.find((r) => r.phone_number_id === phoneNumberId);
-    // New numbers, and a display number learnt late: the rare cases, written as ensureNumber does.
-    if (!row || (display && row.lacks_display)) tenantOf.set(phoneNumberId, await ensureNumber(trx, phoneNumberId, display, defaultTenantId));
-  }
-  return tenantOf;
-}
-
 /**
  * Writes a batch of messages, of one number or many, in a fixed number of statements: contacts,
  * threads, messages and the threads' clocks each as one multi-row statement for the whole batch (a
@@ -504,7 +501,7 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
   if (events.length === 0) return;
   const displayOf = new Map<string, string | null>();
   for (const e of events) if (!displayOf.get(e.phoneNumberId)) displayOf.set(e.phoneNumberId, e.displayPhoneNumber);
-  const tenantOf = await tenantsOfNumbers(trx, displayOf, opts.defaultTenantId);
+  const tenantOf = await ensureNumbers(trx, displayOf, opts.defaultTenantId);
 
   const contactsByNumber = new Map<string, ContactIdentity[]>();
   for (const e of events) {
@@ -651,7 +648,7 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
 
 type StatusEvent = Extract<DomainEvent, { kind: 'status' }>;
 
-/** Records statuses (one multi-row insert) and folds them into their messages (one update per number). */
+/** Records statuses (one multi-row insert) and folds them into their messages (one update for all numbers). */
 async function applyStatuses(trx: Trx, events: StatusEvent[], outcome: ApplyOutcome): Promise<void> {
   if (events.length === 0) return;
   await trx
@@ -671,13 +668,8 @@ async function applyStatuses(trx: Trx, events: StatusEvent[], outcome: ApplyOutc
     )
     .onConflict((oc) => oc.doNothing())
     .execute();
-  const byNumber = new Map<string, Set<string>>();
-  for (const e of events) {
-    let wamids = byNumber.get(e.phoneNumberId);
-    if (!wamids) byNumber.set(e.phoneNumberId, (wamids = new Set()));
-    wamids.add(e.wamid);
-  }
-  for (const [phoneNumberId, wamids] of byNumber) await reconcileStatuses(trx, phoneNumberId, [...wamids]);
+  const messages = new Map(events.map((e) => [perNumber(e.phoneNumberId, e.wamid), { phoneNumberId: e.phoneNumberId, wamid: e.wamid }] as const));
+  await reconcileStatusesOf(trx, [...messages.values()]);
   outcome.statusesRecorded += events.length;
   // 131050: Meta refused a marketing message because the customer stopped them in WhatsApp.
   for (const e of events) {
