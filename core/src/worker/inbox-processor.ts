@@ -71,10 +71,37 @@ function isTransient(error: unknown): boolean {
 const retryDelayMs = (attempts: number): number => Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** attempts);
 const retryAt = (delayMs: number) => sql<Date>`now() + ${`${delayMs} milliseconds`}::interval`;
 
+/** Takes the numbers' transaction-scoped advisory locks; returns the numbers no other worker holds. */
+async function lockPartitions(trx: Kysely<Database>, partitionKeys: string[]): Promise<string[]> {
+  const locked = await sql<{ key: string }>`
+    select k as key from unnest(${partitionKeys}::text[]) as k
+    where pg_try_advisory_xact_lock(hashtextextended('coex.inbox:' || k, 0))`.execute(trx);
+  return locked.rows.map((r) => r.key);
+}
+
 /** The number's transaction-scoped advisory lock; false when another worker holds it. */
 async function lockPartition(trx: Kysely<Database>, partitionKey: string): Promise<boolean> {
-  const lock = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(hashtextextended(${`coex.inbox:${partitionKey}`}, 0)) as ok`.execute(trx);
-  return lock.rows[0]?.ok === true;
+  return (await lockPartitions(trx, [partitionKey])).length === 1;
+}
+
+/** Up to `limit` pending deliveries of each number, each number's in arrival order. */
+async function pendingRows(trx: Kysely<Database>, partitionKeys: string[], limit: number): Promise<PendingRow[]> {
+  const pending = await sql<PendingRow>`
+    select i.id, i.partition_key, i.attempts, i.body_id, coalesce(i.raw_body, b.raw_body) as raw_body, i.next_attempt_at <= now() as due
+    from unnest(${partitionKeys}::text[]) as k(key)
+    cross join lateral (
+      select id, partition_key, attempts, body_id, raw_body, next_attempt_at from webhook_inbox
+      where partition_key = k.key and processed_at is null order by id limit ${limit}
+    ) i
+    left join webhook_bodies b on b.id = i.body_id
+    order by i.partition_key, i.id`.execute(trx);
+  return pending.rows;
+}
+
+/** Per-number order: a delivery waiting for its retry holds back the ones after it. */
+function duePrefix(rows: PendingRow[]): PendingRow[] {
+  const waiting = rows.findIndex((r) => !r.due);
+  return waiting === -1 ? rows : rows.slice(0, waiting);
 }
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error)).slice(0, 2000);
@@ -150,21 +177,10 @@ export class InboxProcessor {
     let claimed: PendingRow[] = [];
     try {
       const step = await this.db.transaction().execute(async (trx) => {
-        const locked = await sql<{ key: string }>`
-          select k as key from unnest(${keys}::text[]) as k
-          where pg_try_advisory_xact_lock(hashtextextended('coex.inbox:' || k, 0))`.execute(trx);
-        if (locked.rows.length === 0) return { rows: 0, more: [] };
-        const pending = await sql<PendingRow>`
-          select i.id, i.partition_key, i.attempts, i.body_id, coalesce(i.raw_body, b.raw_body) as raw_body, i.next_attempt_at <= now() as due
-          from unnest(${locked.rows.map((r) => r.key)}::text[]) as k(key)
-          cross join lateral (
-            select id, partition_key, attempts, body_id, raw_body, next_attempt_at from webhook_inbox
-            where partition_key = k.key and processed_at is null order by id limit ${share}
-          ) i
-          left join webhook_bodies b on b.id = i.body_id
-          order by i.partition_key, i.id`.execute(trx);
+        const locked = await lockPartitions(trx, keys);
+        if (locked.length === 0) return { rows: 0, more: [] };
         const byKey = new Map<string, PendingRow[]>();
-        for (const row of pending.rows) {
+        for (const row of await pendingRows(trx, locked, share)) {
           const rows = byKey.get(row.partition_key);
           if (rows) rows.push(row);
           else byKey.set(row.partition_key, [row]);
@@ -172,11 +188,9 @@ export class InboxProcessor {
         const batches: Array<{ partitionKey: string; rows: PendingRow[] }> = [];
         const more: string[] = [];
         for (const [partitionKey, rows] of byKey) {
-          // Per-number order: a delivery waiting for its retry holds back the ones after it.
-          const due = rows.findIndex((r) => !r.due);
-          const take = due === -1 ? rows : rows.slice(0, due);
+          const take = duePrefix(rows);
           if (take.length > 0) batches.push({ partitionKey, rows: take });
-          if (due === -1 && rows.length === share) more.push(partitionKey);
+          if (take.length === share) more.push(partitionKey);
         }
         claimed = batches.flatMap((b) => b.rows);
         if (claimed.length === 0) return { rows: 0, more: [] };
@@ -223,15 +237,9 @@ export class InboxProcessor {
     try {
       return await this.db.transaction().execute(async (trx) => {
         if (!(await lockPartition(trx, partitionKey))) return { kind: 'locked' } as const;
-        const rows = await sql<PendingRow>`
-          select i.id, i.partition_key, i.attempts, i.body_id, coalesce(i.raw_body, b.raw_body) as raw_body, i.next_attempt_at <= now() as due
-          from webhook_inbox i left join webhook_bodies b on b.id = i.body_id
-          where i.partition_key = ${partitionKey} and i.processed_at is null
-          order by i.id limit ${limit}`.execute(trx);
-        if (rows.rows.length === 0) return { kind: 'empty' } as const;
-        // Per-number order: a delivery waiting for its retry holds back the ones after it.
-        const due = rows.rows.findIndex((r) => !r.due);
-        claimed = due === -1 ? rows.rows : rows.rows.slice(0, due);
+        const rows = await pendingRows(trx, [partitionKey], limit);
+        if (rows.length === 0) return { kind: 'empty' } as const;
+        claimed = duePrefix(rows);
         if (claimed.length === 0) return { kind: 'waiting' } as const;
         const outcome = await this.applyRows(trx, [{ partitionKey, rows: claimed }]);
         await this.markProcessed(trx, claimed, outcome);
