@@ -1,7 +1,8 @@
 import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import type { InboxProcessor, Pace } from './inbox-processor.js';
-import { DEFAULT_MAX_YIELD_LAG_MS, IngressLoad, InboxWorker, MAX_YIELD_MS, yieldMs } from './queue.js';
+import type { DatabaseHandle } from '../db/index.js';
+import { createBoss, DEFAULT_MAX_YIELD_LAG_MS, IngressLoad, InboxWorker, MAX_YIELD_MS, yieldMs } from './queue.js';
 
 /** The worker's pacing against acknowledgements, without a database (test/worker-*.test.ts run the worker). */
 describe('inbox worker pacing', () => {
@@ -207,6 +208,49 @@ describe('inbox worker passes', () => {
     expect(logs.filter((l) => l.msg === 'inbox LISTEN unavailable; polling')).toEqual([expect.objectContaining({ level: 40, err: expect.stringContaining('ECONNREFUSED') })]);
     // The pass that failed was the second: the first one moved deliveries, so it looked again.
     expect(passes).toBe(2);
+  });
+
+  it('polls every second unless told otherwise; an unavailable LISTEN is tried again each second until the worker stops', async () => {
+    const { logs, logger } = recorder();
+    let looks = 0;
+    const processor = { pendingPartitions: async () => (looks++, []), drainMany: async () => 0 } as unknown as InboxProcessor;
+    // Only the poll's interval is faked: the LISTEN retries run on real timers.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const worker = new InboxWorker(processor, NO_DB, logger);
+    try {
+      await worker.start();
+      await until(() => looks === 1);
+      vi.advanceTimersByTime(999);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(looks).toBe(1);
+      vi.advanceTimersByTime(1);
+      await until(() => looks === 2);
+      expect(looks).toBe(2);
+      const unavailable = () => logs.filter((l) => l.msg === 'inbox LISTEN unavailable; polling').length;
+      await until(() => unavailable() >= 2);
+      expect(unavailable()).toBeGreaterThanOrEqual(2);
+      await worker.stop();
+      const after = unavailable();
+      await new Promise((resolve) => setTimeout(resolve, 1_300));
+      expect(unavailable()).toBe(after);
+    } finally {
+      vi.useRealTimers();
+      await worker.stop();
+    }
+  });
+
+  it('createBoss: pg-boss on the database’s URL, in its own schema, 4 connections, supervising every 10 s; its errors are logged', () => {
+    const { logs, logger } = recorder();
+    const boss = createBoss({ connectionString: 'postgres://coex@db.internal:5432/coex' } as DatabaseHandle, logger);
+    const config = (boss.getDb() as unknown as { config: Record<string, unknown> }).config;
+    expect(config).toMatchObject({ connectionString: 'postgres://coex@db.internal:5432/coex', schema: 'pgboss', max: 4, superviseIntervalSeconds: 10 });
+    boss.emit('error', new Error('connection lost'));
+    // Typed as an Error, but an emitter carries whatever is thrown.
+    boss.emit('error', 'plain text' as unknown as Error);
+    expect(logs.filter((l) => l.msg === 'pg-boss error')).toEqual([
+      expect.objectContaining({ level: 50, err: 'connection lost' }),
+      expect.objectContaining({ level: 50, err: 'plain text' }),
+    ]);
   });
 
   it('yields only while less than maxYieldLagMs behind the last time the inbox was empty: a worker further behind applies at full speed', async () => {

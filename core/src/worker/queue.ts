@@ -102,6 +102,8 @@ export class InboxWorker {
   /** Until start(): a process that only serves HTTP (COEX_WORKER=off) leaves the inbox to workers. */
   private stopped = true;
   private listener: pg.Client | undefined;
+  /** The LISTEN connection's next attempt, a second after it was lost or refused. */
+  private relisten: NodeJS.Timeout | undefined;
   private poll: NodeJS.Timeout | undefined;
   private loop: Promise<void> = Promise.resolve();
   private readonly concurrency: number;
@@ -146,6 +148,8 @@ export class InboxWorker {
   }
 
   private async listen(): Promise<void> {
+    // An attempt scheduled before stop() must not open a connection nobody closes.
+    if (this.stopped) return;
     const client = new pg.Client({ connectionString: this.connectionString });
     // A failed connect can also emit 'error': whichever comes first gives the client up, once.
     let given = false;
@@ -155,14 +159,21 @@ export class InboxWorker {
       if (this.listener === client) this.listener = undefined;
       client.end().catch(() => undefined);
       this.logger.warn({ err: message }, what);
-      if (!this.stopped) setTimeout(() => void this.listen(), 1000).unref();
+      if (!this.stopped) {
+        this.relisten = setTimeout(() => void this.listen(), 1000);
+        this.relisten.unref();
+      }
     };
     client.on('notification', () => this.kick());
     client.on('error', (error) => giveUp(error.message, 'inbox LISTEN connection lost; polling until it is back'));
     try {
       await client.connect();
       await client.query(`listen ${INBOX_CHANNEL}`);
-      if (!given) this.listener = client;
+      if (this.stopped) {
+        // stop() came while this connection was being opened.
+        given = true;
+        await client.end().catch(() => undefined);
+      } else if (!given) this.listener = client;
     } catch (error) {
       giveUp((error as Error).message, 'inbox LISTEN unavailable; polling');
     }
@@ -232,6 +243,7 @@ export class InboxWorker {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.poll) clearInterval(this.poll);
+    clearTimeout(this.relisten);
     await this.loop.catch(() => undefined);
     await this.listener?.end().catch(() => undefined);
     this.listener = undefined;
