@@ -3,9 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from './helpers/backends.js';
 import { openMigratedDatabase, type MigratedDatabase } from './helpers/migrated-database.js';
 import type { DatabaseHandle } from '../core/src/db/index.js';
-import { applyEvents, recordWabaIds, type ApplyOutcome } from '../core/src/store/apply.js';
+import { applyEvents, recordWabaIds, upsertContacts, upsertThreads, type ApplyOutcome } from '../core/src/store/apply.js';
 import { normalizeChange } from '../core/src/whatsapp/normalize.js';
 import * as P from '../core/src/whatsapp/payloads.js';
+import * as M from './fixtures/meta-2026.js';
 
 /**
  * apply.ts on its own database, fed with normalized payloads in Meta's shapes: statuses folded in by
@@ -28,6 +29,43 @@ describe.each(backends())('store: apply [%s]', { timeout: 10_000 }, (backend) =>
   const message = async (N: P.NumberRef, wamid: string) =>
     handle.db.selectFrom('messages').select(['status', 'status_rank', 'status_at', 'error', 'text', 'edited_at', 'revoked_at']).where('phone_number_id', '=', N.phoneNumberId).where('wamid', '=', wamid).executeTakeFirstOrThrow();
   const at = (seconds: number) => AT + seconds * 1000;
+  /** Until some backend of this database waits for a lock (the transaction a test holds open). */
+  const waitForLockWait = async () => {
+    for (let i = 0; i < 500; i++) {
+      const r = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(handle.db);
+      if (r.rows[0]!.n > 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error('no transaction waited for a lock');
+  };
+  /** The thread of a customer (by phone) on a number. */
+  const threadOf = async (N: P.NumberRef, waId: string) =>
+    handle.db
+      .selectFrom('threads')
+      .innerJoin('contacts', 'contacts.id', 'threads.contact_id')
+      .select(['threads.id', 'threads.last_message_at', 'threads.last_customer_message_at', 'threads.control_holder', 'threads.control_event_at', 'threads.bot_version', 'threads.bot_state', 'threads.bot_paused_until'])
+      .where('threads.phone_number_id', '=', N.phoneNumberId)
+      .where('contacts.wa_id', '=', waId)
+      .executeTakeFirstOrThrow();
+  /** A text message whose `contacts` entry is given as is (every detail Meta may send). */
+  const fromContact = (N: P.NumberRef, wamid: string, seconds: number, contact: { wa_id: string } & Record<string, unknown>): Payload => ({
+    entry: [
+      {
+        id: N.wabaId,
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: N.displayPhoneNumber, phone_number_id: N.phoneNumberId },
+              contacts: [contact],
+              messages: [{ from: contact.wa_id, id: wamid, timestamp: String(at(seconds) / 1000), type: 'text', text: { body: wamid } }],
+            },
+          },
+        ],
+      },
+    ],
+  });
 
   beforeAll(async () => {
     database = await openMigratedDatabase(backend);
@@ -214,7 +252,8 @@ describe.each(backends())('store: apply [%s]', { timeout: 10_000 }, (backend) =>
   it('a known number learns its display number from its first message that names it; a WABA is recorded only when it is all digits', async () => {
     const [Z, W] = [numberRef(), numberRef()];
     for (const N of [Z, W]) await handle.db.insertInto('whatsapp_numbers').values({ phone_number_id: N.phoneNumberId, tenant_id: 'atlas', display_phone_number: null }).execute();
-    await apply(P.inboundMessage(Z, { waId: CUSTOMER }, 'wamid.Z0', at(0), P.text('hi')));
+    // The first message of the batch that names a display number gives it (a later empty one does not).
+    await apply(P.inboundMessage(Z, { waId: CUSTOMER }, 'wamid.Z0', at(0), P.text('hi')), P.inboundMessage({ ...Z, displayPhoneNumber: '' }, { waId: CUSTOMER }, 'wamid.Z1', at(1), P.text('again')));
     const wabas = new Map([[Z.phoneNumberId, 'x123'], [W.phoneNumberId, '123x']]);
     await handle.db.transaction().execute((trx) => recordWabaIds(trx, wabas));
     const rows = await handle.db.selectFrom('whatsapp_numbers').select(['phone_number_id', 'display_phone_number', 'waba_id']).where('phone_number_id', 'in', [Z.phoneNumberId, W.phoneNumberId]).orderBy('phone_number_id').execute();
@@ -239,5 +278,297 @@ describe.each(backends())('store: apply [%s]', { timeout: 10_000 }, (backend) =>
     // A late chunk with less progress leaves the sync complete.
     await apply(chunk(2, 60));
     expect(await sync()).toEqual({ history_progress: 100, history_chunks: 3, history_messages: 3, history_status: 'complete' });
+  });
+
+  it('a new thread starts with its batch’s clocks and holder: the latest activity, the latest live customer message, the signal of the latest live customer message', async () => {
+    const N = numberRef();
+    const [C1, C2, C3, C4, C5, C6, C7, C8] = ['212611000001', '212611000002', '212611000003', '212611000004', '212611000005', '212611000006', '212611000007', '212611000008'];
+    const outcome = await apply(
+      // C1, newest first: an echo (a bot's: it pauses nothing) later than the customer's messages moves only the last activity.
+      P.inboundMessage(N, { waId: C1 }, 'wamid.T1', at(5), P.text('newer')),
+      P.inboundMessage(N, { waId: C1 }, 'wamid.T2', at(3), P.text('older')),
+      M.echoWithCreationType(N, C1, 'wamid.T3', at(8), P.text('reply'), 'created_by_1p_bot'),
+      // C2: a standby message, then an older regular one: the latest decides (Meta's agent holds it).
+      M.standbyMessage(N, { waId: C2 }, 'wamid.T4', at(4), P.text('standby')),
+      P.inboundMessage(N, { waId: C2 }, 'wamid.T5', at(2), P.text('older, regular')),
+      // C3: the same second, the message given last decides.
+      P.inboundMessage(N, { waId: C3 }, 'wamid.T6', at(7), P.text('regular')),
+      M.standbyMessage(N, { waId: C3 }, 'wamid.T7', at(7), P.text('standby, same second')),
+      // C4: only an echo — no customer clock, no signal: CoEx's defaults.
+      M.echoWithCreationType(N, C4, 'wamid.T8', at(6), P.text('hello'), 'created_by_1p_bot'),
+      // C6, oldest first: the later message sets the customer clock and the holder's time.
+      P.inboundMessage(N, { waId: C6 }, 'wamid.T10', at(1), P.text('first')),
+      P.inboundMessage(N, { waId: C6 }, 'wamid.T11', at(3), P.text('second')),
+      // One wamid delivered twice, naming C7 then C8 (the last copy wins): C7 has a thread all the same.
+      P.inboundMessage(N, { waId: C7 }, 'wamid.T12', at(2), P.text('copy')),
+      P.inboundMessage(N, { waId: C8 }, 'wamid.T12', at(2), P.text('copy')),
+    );
+    expect(outcome.messagesInserted).toBe(11);
+    // C5: only history — not live, so neither the window nor the holder moves.
+    await apply(P.historyChunk(N, { phase: 0, chunkOrder: 1, progress: 10 }, [{ waId: C5, messages: [{ wamid: 'wamid.T9', fromCustomer: true, at: at(9), body: P.text('old') }] }]));
+    const view = async (waId: string) => {
+      const t = await threadOf(N, waId);
+      return [t.last_message_at, t.last_customer_message_at, t.control_holder, t.control_event_at, String(t.bot_version)];
+    };
+    expect(await view(C1)).toEqual([new Date(at(8)), new Date(at(5)), 'coex', new Date(at(5)), '0']);
+    expect(await view(C2)).toEqual([new Date(at(4)), new Date(at(4)), 'meta_agent', new Date(at(4)), '1']);
+    expect(await view(C3)).toEqual([new Date(at(7)), new Date(at(7)), 'meta_agent', new Date(at(7)), '1']);
+    expect(await view(C4)).toEqual([new Date(at(6)), null, 'coex', null, '0']);
+    expect(await view(C5)).toEqual([new Date(at(9)), null, 'coex', null, '0']);
+    expect(await view(C6)).toEqual([new Date(at(3)), new Date(at(3)), 'coex', new Date(at(3)), '0']);
+    expect((await threadOf(N, C7)).id).toEqual(expect.any(String));
+    expect(await view(C8)).toEqual([new Date(at(2)), new Date(at(2)), 'coex', new Date(at(2)), '0']);
+  });
+
+  it('a known thread’s clocks only move forward, and its holder follows the latest live customer message', async () => {
+    const N = numberRef();
+    const C = '212611000011';
+    await apply(P.inboundMessage(N, { waId: C }, 'wamid.K1', at(10), P.text('first')));
+    const view = async () => {
+      const t = await threadOf(N, C);
+      return [t.last_message_at, t.last_customer_message_at, t.control_holder, t.control_event_at, String(t.bot_version)];
+    };
+    expect(await view()).toEqual([new Date(at(10)), new Date(at(10)), 'coex', new Date(at(10)), '0']);
+    // Older messages (a late delivery, a history message) move nothing.
+    await apply(M.standbyMessage(N, { waId: C }, 'wamid.K2', at(5), P.text('late standby')));
+    await apply(P.historyChunk(N, { phase: 0, chunkOrder: 1, progress: 10 }, [{ waId: C, messages: [{ wamid: 'wamid.K3', fromCustomer: true, at: at(30), body: P.text('history') }] }]));
+    expect(await view()).toEqual([new Date(at(30)), new Date(at(10)), 'coex', new Date(at(10)), '0']);
+    // A later standby message, with an older regular one in the same batch: Meta's agent holds it.
+    await apply(M.standbyMessage(N, { waId: C }, 'wamid.K4', at(40), P.text('standby')), P.inboundMessage(N, { waId: C }, 'wamid.K5', at(35), P.text('regular, older')));
+    expect(await view()).toEqual([new Date(at(40)), new Date(at(40)), 'meta_agent', new Date(at(40)), '1']);
+    // An echo moves the last activity only; a later regular message gives the thread back to CoEx.
+    await apply(M.echoWithCreationType(N, C, 'wamid.K6', at(50), P.text('reply'), 'created_by_1p_bot'));
+    expect(await view()).toEqual([new Date(at(50)), new Date(at(40)), 'meta_agent', new Date(at(40)), '1']);
+    await apply(P.inboundMessage(N, { waId: C }, 'wamid.K7', at(60), P.text('back')));
+    expect(await view()).toEqual([new Date(at(60)), new Date(at(60)), 'coex', new Date(at(60)), '1']);
+  });
+
+  it('a batch naming a customer twice keeps every detail given; an unchanged contact is not written again, a changed detail is', async () => {
+    const N = numberRef();
+    const W = '212611000021';
+    const contact = async () =>
+      handle.db.selectFrom('contacts').select(['id', 'wa_id', 'user_id', 'username', 'country_code', 'profile_name', 'updated_at']).where('phone_number_id', '=', N.phoneNumberId).execute();
+    const full = { wa_id: W, user_id: 'MA.1', country_code: 'MA', username: 'youssef.b', profile: { name: 'Youssef' } };
+    // The second copy names only another name: it replaces the name and keeps the rest.
+    await apply(fromContact(N, 'wamid.D1', 1, full), fromContact(N, 'wamid.D2', 2, { wa_id: W, profile: { name: 'Youssef B' } }));
+    const [first] = await contact();
+    expect(first).toMatchObject({ wa_id: W, user_id: 'MA.1', username: 'youssef.b', country_code: 'MA', profile_name: 'Youssef B' });
+    // The other way round: a copy without details, then the full one.
+    const N2 = numberRef();
+    await apply(fromContact(N2, 'wamid.D3', 1, { wa_id: W }), fromContact(N2, 'wamid.D4', 2, full));
+    expect(await handle.db.selectFrom('contacts').select(['user_id', 'username', 'country_code', 'profile_name']).where('phone_number_id', '=', N2.phoneNumberId).executeTakeFirstOrThrow()).toEqual({
+      user_id: 'MA.1',
+      username: 'youssef.b',
+      country_code: 'MA',
+      profile_name: 'Youssef',
+    });
+    // The same details again, or fewer: the row is not written (updated_at stays).
+    await apply(fromContact(N, 'wamid.D5', 3, { ...full, profile: { name: 'Youssef B' } }));
+    await apply(fromContact(N, 'wamid.D6', 4, { wa_id: W }));
+    expect(await contact()).toEqual([first]);
+    // Each detail that changes is written, alone, and the others are kept.
+    const changes: Array<[Record<string, unknown>, Record<string, string>]> = [
+      [{ user_id: 'MA.2' }, { user_id: 'MA.2' }],
+      [{ username: 'yb' }, { username: 'yb' }],
+      [{ country_code: 'FR' }, { country_code: 'FR' }],
+      [{ profile: { name: 'Youssef Benali' } }, { profile_name: 'Youssef Benali' }],
+    ];
+    let previous = first!;
+    for (const [i, [given, stored]] of changes.entries()) {
+      await apply(fromContact(N, `wamid.D${10 + i}`, 10 + i, { wa_id: W, ...given }));
+      const [now] = await contact();
+      expect(now).toEqual({ ...previous, ...stored, updated_at: expect.any(Date) });
+      expect(now!.updated_at.getTime()).toBeGreaterThan(previous.updated_at.getTime());
+      previous = now!;
+    }
+    // A customer first known by their BSUID only learns their phone number.
+    const N3 = numberRef();
+    await apply(M.fromBsuid(N3, 'MA.9', 'wamid.D20', at(20), P.text('hi')));
+    await apply(fromContact(N3, 'wamid.D21', 21, { wa_id: W, user_id: 'MA.9', profile: { name: 'Salma' } }));
+    const known = async () => handle.db.selectFrom('contacts').select(['id', 'wa_id', 'user_id', 'updated_at']).where('phone_number_id', '=', N3.phoneNumberId).execute();
+    const [paired] = await known();
+    expect(paired).toMatchObject({ wa_id: W, user_id: 'MA.9' });
+    // Then a message naming only the BSUID: it belongs to that contact (keyed by the phone), on its
+    // thread, and — the details being the same — writes nothing to it.
+    await apply(M.fromBsuid(N3, 'MA.9', 'wamid.D22', at(22), P.text('again')));
+    expect(await known()).toEqual([paired]);
+    const threads = await handle.db.selectFrom('messages').select('thread_id').distinct().where('phone_number_id', '=', N3.phoneNumberId).execute();
+    expect(threads).toHaveLength(1);
+    // A customer who changed their BSUID: a late message still carrying the old one lands on their contact.
+    const N4 = numberRef();
+    await apply(M.fromBsuid(N4, 'MA.old', 'wamid.D30', at(30), P.text('hi')));
+    await apply(M.userChangedUserId(N4, { previousUserId: 'MA.old', newUserId: 'MA.new' }, 'wamid.D31', at(31)));
+    const late = await apply(M.fromBsuid(N4, 'MA.old', 'wamid.D32', at(29), P.text('sent before the change')));
+    expect(late.messagesInserted).toBe(1);
+    const rows = await handle.db.selectFrom('messages').innerJoin('threads', 'threads.id', 'messages.thread_id').select(['messages.wamid', 'threads.contact_id']).where('messages.phone_number_id', '=', N4.phoneNumberId).execute();
+    expect(new Set(rows.map((r) => r.contact_id)).size).toBe(1);
+    expect(rows.map((r) => r.wamid).sort()).toEqual(['wamid.D30', 'wamid.D31', 'wamid.D32'].filter((w) => rows.some((r) => r.wamid === w)));
+    expect(rows.map((r) => r.wamid)).toContain('wamid.D32');
+    expect(await handle.db.selectFrom('contacts').select('user_id').where('phone_number_id', '=', N4.phoneNumberId).execute()).toEqual([{ user_id: 'MA.new' }]);
+  });
+
+  it('a live echo by a person pauses its thread from that echo’s time; a bot’s or a standby handler’s echo does not; phone activity counts a person’s echoes only', async () => {
+    const [N, B] = [numberRef(), numberRef()];
+    const [C1, C2, C3, C4, C5] = ['212611000031', '212611000032', '212611000033', '212611000034', '212611000035'];
+    // Threads known and active first.
+    for (const [X, C] of [[N, C1], [N, C2], [N, C3], [N, C4], [N, C5], [B, C1]] as const) await apply(P.inboundMessage(X, { waId: C }, `wamid.E-${C}`, at(0), P.text('hi')));
+    await handle.db.updateTable('threads').set({ bot_state: 'off' }).where('id', '=', (await threadOf(N, C4)).id).execute();
+    const outcome = await apply(
+      // C1: two echoes by a person; a customer message after them does not stretch the pause.
+      M.echoWithCreationType(N, C1, 'wamid.E2', at(20), P.text('second'), 'user'),
+      // C5: two echoes in the order they were written: the latter counts.
+      P.echo(N, C5, 'wamid.E11', at(10), P.text('one')),
+      P.echo(N, C5, 'wamid.E12', at(30), P.text('two')),
+      P.echo(N, C1, 'wamid.E1', at(10), P.text('first, delivered last')),
+      P.inboundMessage(N, { waId: C1 }, 'wamid.E3', at(25), P.text('thanks')),
+      // C2: a bot's echo, and a standby handler's echo without a creation type.
+      M.echoWithCreationType(N, C2, 'wamid.E4', at(11), P.text('bot'), 'created_by_1p_bot'),
+      M.standbyEcho(N, C2, 'wamid.E5', at(12), P.text('meta agent')),
+      // C3: a creation type CoEx does not know: a person, to be safe, and reported.
+      M.echoWithCreationType(N, C3, 'wamid.E6', at(13), P.text('who?'), 'created_by_something_new'),
+      // C4: the agent is off — nothing to pause.
+      P.echo(N, C4, 'wamid.E7', at(14), P.text('me')),
+      // On B a bot's echo, and a person's echo on the standby field (written in the app holding the
+      // thread): it pauses CoEx's agent, but the phone app was not used there.
+      M.echoWithCreationType(B, C1, 'wamid.E8', at(15), P.text('bot'), 'created_by_1p_bot'),
+      M.standbyEcho(B, C1, 'wamid.E9', at(16), P.text('a person in the other app'), 'user'),
+    );
+    const [t1, t2, t3, t4, t5, b1] = [await threadOf(N, C1), await threadOf(N, C2), await threadOf(N, C3), await threadOf(N, C4), await threadOf(N, C5), await threadOf(B, C1)];
+    expect(new Set(outcome.pausedThreads)).toEqual(new Set([t1.id, t3.id, t5.id, b1.id]));
+    expect(outcome.pausedThreads).toHaveLength(4);
+    expect(outcome.unknownCreationTypes).toEqual(['created_by_something_new']);
+    // The tenant's default quiet period (1,800 s) from the person's latest echo.
+    expect([t1.bot_state, t1.bot_paused_until]).toEqual(['paused', new Date(at(20 + 1800))]);
+    expect([t3.bot_state, t3.bot_paused_until]).toEqual(['paused', new Date(at(13 + 1800))]);
+    expect([t5.bot_state, t5.bot_paused_until]).toEqual(['paused', new Date(at(30 + 1800))]);
+    expect(await handle.db.selectFrom('bot_events').select(['cause', 'to_state']).where('thread_id', '=', t1.id).execute()).toEqual([{ cause: 'app_echo', to_state: 'paused' }]);
+    expect([b1.bot_state, b1.bot_paused_until]).toEqual(['paused', new Date(at(16 + 1800))]);
+    expect([t2.bot_state, t4.bot_state]).toEqual(['active', 'off']);
+    const echoed = await handle.db.selectFrom('whatsapp_numbers').select(['phone_number_id', 'last_echo_at']).where('phone_number_id', 'in', [N.phoneNumberId, B.phoneNumberId]).execute();
+    expect(echoed.find((r) => r.phone_number_id === N.phoneNumberId)!.last_echo_at).toBeInstanceOf(Date);
+    expect(echoed.find((r) => r.phone_number_id === B.phoneNumberId)!.last_echo_at).toBeNull();
+    // History echoes are not live: no pause, no activity.
+    await handle.db.updateTable('threads').set({ bot_state: 'active', bot_paused_until: null }).where('id', '=', t2.id).execute();
+    const history = await apply(P.historyChunk(B, { phase: 0, chunkOrder: 1, progress: 5 }, [{ waId: C2, messages: [{ wamid: 'wamid.E10', fromCustomer: false, at: at(30), body: P.text('old reply') }] }]));
+    expect(history.pausedThreads).toEqual([]);
+    expect((await handle.db.selectFrom('whatsapp_numbers').select('last_echo_at').where('phone_number_id', '=', B.phoneNumberId).executeTakeFirstOrThrow()).last_echo_at).toBeNull();
+  });
+
+  it('reports what a batch inserted: live messages with their media and origin, history media to fetch, and merged copies apart', async () => {
+    const N = numberRef();
+    const C = '212611000041';
+    const first = await apply(
+      P.inboundMessage(N, { waId: C }, 'wamid.O1', at(1), P.voiceNote('media-voice-1')),
+      M.standbyMessage(N, { waId: C }, 'wamid.O2', at(2), P.image('media-image-2', 'photo')),
+      P.inboundMessage(N, { waId: C }, 'wamid.O5', at(3), P.text('and a question'), { context: { from: N.displayPhoneNumber, id: 'wamid.O0' } }),
+      P.historyChunk(N, { phase: 0, chunkOrder: 1, progress: 5 }, [{ waId: C, messages: [{ wamid: 'wamid.O3', fromCustomer: true, at: at(0), body: P.mediaPlaceholder }, { wamid: 'wamid.O4', fromCustomer: true, at: at(0), body: P.text('old text') }] }]),
+    );
+    const thread = (await threadOf(N, C)).id;
+    expect(first.live.map(({ messageId: _id, ...item }) => item)).toEqual([
+      { threadId: thread, tenantId: 'atlas', phoneNumberId: N.phoneNumberId, wamid: 'wamid.O1', direction: 'inbound', origin: 'customer', type: 'audio', voice: true, mediaId: 'media-voice-1', text: null, standby: false },
+      { threadId: thread, tenantId: 'atlas', phoneNumberId: N.phoneNumberId, wamid: 'wamid.O2', direction: 'inbound', origin: 'customer', type: 'image', voice: false, mediaId: 'media-image-2', text: 'photo', standby: true },
+      { threadId: thread, tenantId: 'atlas', phoneNumberId: N.phoneNumberId, wamid: 'wamid.O5', direction: 'inbound', origin: 'customer', type: 'text', voice: false, mediaId: null, text: 'and a question', standby: false },
+    ]);
+    expect(first.historyMedia).toEqual([]);
+    const ids = await handle.db.selectFrom('messages').select(['id', 'wamid']).where('phone_number_id', '=', N.phoneNumberId).execute();
+    expect(first.live.map((l) => l.messageId)).toEqual(['wamid.O1', 'wamid.O2', 'wamid.O5'].map((w) => ids.find((r) => r.wamid === w)!.id));
+    // The placeholder's media follow-up is merged into it and reported as history media to fetch.
+    const followUp = await apply(P.historyMediaFollowUp(N, C, 'wamid.O3', at(0), P.image('media-image-3'), true), P.inboundMessage(N, { waId: C }, 'wamid.O1', at(1), P.voiceNote('media-voice-1')));
+    expect([followUp.messagesInserted, followUp.messagesMerged, followUp.live]).toEqual([0, 2, []]);
+    expect(followUp.historyMedia.map((h) => [h.wamid, h.origin, h.type, h.mediaId, h.voice])).toEqual([['wamid.O3', 'history', 'image', 'media-image-3', false]]);
+  });
+  it('stores each message’s columns: statuses of history messages, reply context, media and its work, errors, standby and the echo’s creation type', async () => {
+    const N = numberRef();
+    const C = '212611000051';
+    const unsupported = { type: 'unsupported', errors: [{ code: 131051, title: 'Message type unknown', message: 'Message type unknown', error_data: { details: 'Message type is currently not supported.' } }] };
+    await apply(
+      P.inboundMessage(N, { waId: C }, 'wamid.C1', at(1), P.voiceNote('media-c1', 'c'.repeat(64)), { context: { from: N.displayPhoneNumber, id: 'wamid.C0' } }),
+      P.inboundMessage(N, { waId: C }, 'wamid.C2', at(2), unsupported),
+      M.standbyMessage(N, { waId: C }, 'wamid.C3', at(3), P.image('media-c3')),
+      M.echoWithCreationType(N, C, 'wamid.C4', at(4), P.text('bot reply'), 'created_by_1p_bot'),
+      P.historyChunk(N, { phase: 0, chunkOrder: 1, progress: 5 }, [
+        {
+          waId: C,
+          messages: [
+            { wamid: 'wamid.C5', fromCustomer: true, at: at(0), body: P.text('old question'), status: 'READ' },
+            { wamid: 'wamid.C6', fromCustomer: false, at: at(0), body: P.text('old answer'), status: 'DELIVERED' },
+          ],
+        },
+      ]),
+    );
+    const rows = await handle.db
+      .selectFrom('messages')
+      .select(['wamid', 'direction', 'origin', 'type', 'status', 'history_status', 'context_wamid', 'media_id', 'media_mime', 'media_sha256', 'media_voice', 'media_state', 'transcript_state', 'standby', 'creation_type', 'error'])
+      .where('phone_number_id', '=', N.phoneNumberId)
+      .orderBy('wamid')
+      .execute();
+    const none = { context_wamid: null, media_id: null, media_mime: null, media_sha256: null, media_voice: false, media_state: null, transcript_state: null, standby: false, creation_type: null, error: null, history_status: null };
+    expect(rows).toEqual([
+      { ...none, wamid: 'wamid.C1', direction: 'inbound', origin: 'customer', type: 'audio', status: 'received', context_wamid: 'wamid.C0', media_id: 'media-c1', media_mime: 'audio/ogg; codecs=opus', media_sha256: 'c'.repeat(64), media_voice: true, media_state: 'pending', transcript_state: 'pending' },
+      { ...none, wamid: 'wamid.C2', direction: 'inbound', origin: 'customer', type: 'unsupported', status: 'received', error: unsupported.errors },
+      { ...none, wamid: 'wamid.C3', direction: 'inbound', origin: 'customer', type: 'image', status: 'received', media_id: 'media-c3', media_mime: 'image/jpeg', media_sha256: 'b'.repeat(64), media_state: 'pending', standby: true },
+      { ...none, wamid: 'wamid.C4', direction: 'outbound', origin: 'app', type: 'text', status: null, creation_type: 'created_by_1p_bot' },
+      { ...none, wamid: 'wamid.C5', direction: 'inbound', origin: 'history', type: 'text', status: 'read', history_status: 'READ' },
+      { ...none, wamid: 'wamid.C6', direction: 'outbound', origin: 'history', type: 'text', status: 'delivered', history_status: 'DELIVERED' },
+    ]);
+  });
+
+  it('upsertThreads: a thread for each contact, nothing for none; a thread another transaction created meanwhile is the one returned', async () => {
+    const N = numberRef();
+    await handle.db.insertInto('whatsapp_numbers').values({ phone_number_id: N.phoneNumberId, tenant_id: 'atlas' }).execute();
+    expect(await handle.db.transaction().execute((trx) => upsertThreads(trx, 'atlas', N.phoneNumberId, []))).toEqual(new Map());
+    const contacts = await handle.db.transaction().execute((trx) => upsertContacts(trx, 'atlas', N.phoneNumberId, ['212611000061', '212611000062'].map((waId) => ({ waId, userId: null, username: null, countryCode: null, profileName: null }))));
+    const [a, b] = [contacts.get('212611000061')!, contacts.get('212611000062')!];
+    // A send to a new customer: a bare thread, CoEx's defaults.
+    const created = await handle.db.transaction().execute((trx) => upsertThreads(trx, 'atlas', N.phoneNumberId, [a]));
+    expect(await handle.db.selectFrom('threads').select(['id', 'control_holder', 'bot_version', 'last_customer_message_at']).where('contact_id', '=', a).execute()).toEqual([
+      { id: created.get(a)!, control_holder: 'coex', bot_version: '0', last_customer_message_at: null },
+    ]);
+    // Another transaction inserts b's thread and holds it uncommitted; ours reads nothing, waits on
+    // the insert, and — once the other commits — returns that thread.
+    const other = await handle.db.startTransaction().execute();
+    try {
+      const theirs = (await other.insertInto('threads').values({ tenant_id: 'atlas', phone_number_id: N.phoneNumberId, contact_id: b }).returning('id').executeTakeFirstOrThrow()).id;
+      const ours = handle.db.transaction().execute((trx) => upsertThreads(trx, 'atlas', N.phoneNumberId, [a, b]));
+      await waitForLockWait();
+      await other.commit().execute();
+      expect(await ours).toEqual(new Map([[a, created.get(a)!], [b, theirs]]));
+    } finally {
+      if (!other.isCommitted && !other.isRolledBack) await other.rollback().execute();
+    }
+  });
+
+  it('writes new contacts and threads in one order, so that two batches naming the same new customers in other orders cannot deadlock', async () => {
+    const identity = (waId: string) => ({ waId, userId: null, username: null, countryCode: null, profileName: null });
+    // T1 holds the lower key; T2 names both, in either order: in key order it waits on the lower one
+    // holding nothing, T1 then writes the higher one and commits. Out of that order, T2 would hold the
+    // higher one while waiting on the lower: a deadlock.
+    for (const reversed of [true, false]) {
+      const N = numberRef();
+      const [low, high] = ['212611000071', '212611000072'];
+      await handle.db.insertInto('whatsapp_numbers').values({ phone_number_id: N.phoneNumberId, tenant_id: 'atlas' }).execute();
+      const both = <T,>(a: T, b: T): T[] => (reversed ? [b, a] : [a, b]);
+      const t1 = await handle.db.startTransaction().execute();
+      const t3 = await handle.db.startTransaction().execute();
+      try {
+        await upsertContacts(t1, 'atlas', N.phoneNumberId, [identity(low)]);
+        const t2 = handle.db.transaction().execute((trx) => upsertContacts(trx, 'atlas', N.phoneNumberId, both(identity(low), identity(high))));
+        await waitForLockWait();
+        const ofT1 = await upsertContacts(t1, 'atlas', N.phoneNumberId, [identity(high)]);
+        await t1.commit().execute();
+        const ofT2 = await t2;
+        expect(ofT2.get(high)).toBe(ofT1.get(high));
+        // Threads: the same, by contact id.
+        const [first, second] = [ofT2.get(low)!, ofT2.get(high)!].sort();
+        await upsertThreads(t3, 'atlas', N.phoneNumberId, [first!]);
+        const t4 = handle.db.transaction().execute((trx) => upsertThreads(trx, 'atlas', N.phoneNumberId, both(first!, second!)));
+        await waitForLockWait();
+        const threadsOfT3 = await upsertThreads(t3, 'atlas', N.phoneNumberId, [second!]);
+        await t3.commit().execute();
+        expect((await t4).get(second!)).toBe(threadsOfT3.get(second!));
+      } finally {
+        for (const t of [t1, t3]) if (!t.isCommitted && !t.isRolledBack) await t.rollback().execute();
+      }
+    }
   });
 });

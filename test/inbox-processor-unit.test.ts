@@ -418,6 +418,54 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     expect(await new InboxProcessor(handle.db, logger, 'atlas').drain(N.phoneNumberId)).toBe(1);
   });
 
+  it('a number another worker takes between a failure and its retry event by event is left to it: nothing is recorded on the delivery', async () => {
+    const N = numberRef();
+    await deliver(text(N, 'wamid.t0', 'hello', 0));
+    const processor = new InboxProcessor(handle.db, logger, 'atlas');
+    let holding: Promise<() => Promise<void>> | undefined;
+    processor.onApplied(async () => {
+      if (holding) return;
+      // Another worker asks for the number now; it gets it the moment this transaction fails.
+      holding = holdNumbers(N.phoneNumberId);
+      for (let i = 0; i < 500; i++) {
+        const waiting = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(handle.db);
+        if (waiting.rows[0]!.n > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      throw new Error('a follow-up hook refused the delivery');
+    });
+    expect(await processor.drain(N.phoneNumberId)).toBe(0);
+    const release = await holding!;
+    expect((await inbox(N.phoneNumberId)).map((r) => [r.processed, r.attempts, r.last_error])).toEqual([[false, 0, null]]);
+    expect(await setAside(N.phoneNumberId)).toEqual([]);
+    await release();
+    // The other worker let it go without applying it: the next drain applies it.
+    expect(await processor.drain(N.phoneNumberId)).toBe(1);
+    expect(await texts(N.phoneNumberId)).toEqual(['hello']);
+  });
+
+  it('when even recording a failure fails (the database gone), that is logged and thrown to the worker loop; the delivery stays pending', async () => {
+    const N = numberRef();
+    await deliver(text(N, 'wamid.r0', 'hello', 0));
+    /** The database refuses the update that records a failure on the inbox row. */
+    const recordRefused: KyselyPlugin = {
+      transformQuery: (args) => {
+        const node = JSON.stringify(args.node);
+        if (args.node.kind === 'UpdateQueryNode' && node.includes('webhook_inbox') && node.includes('last_error')) throw new Error('database went away');
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    };
+    const processor = new InboxProcessor(handle.db.withPlugin(recordRefused), logger, 'atlas');
+    processor.onApplied(() => {
+      throw new Error('a follow-up hook refused the delivery');
+    });
+    logs.length = 0;
+    await expect(processor.drain(N.phoneNumberId)).rejects.toThrow('database went away');
+    expect(logs.filter((l) => l.msg === 'could not record an inbox failure')).toEqual([expect.objectContaining({ level: 50, partitionKey: N.phoneNumberId, err: 'database went away' })]);
+    expect((await inbox(N.phoneNumberId)).map((r) => [r.processed, r.attempts])).toEqual([[false, 0]]);
+  });
+
   it('leaves a number another worker holds alone', async () => {
     const N = numberRef();
     await deliver(text(N, 'wamid.l1', 'held', 0));
@@ -488,6 +536,43 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
       const processor = new InboxProcessor(handle.db, logger, 'atlas', m);
       expect(await processor.drainMany([A!.phoneNumberId, B!.phoneNumberId])).toBe(22);
       expect(calls).toEqual([['processed', 'ok', 22]]);
+    });
+
+    it('shares 2,000 deliveries a transaction between the numbers of a large group: 11 numbers, one with 183, take 182 of it', async () => {
+      const numbers = Array.from({ length: 11 }, () => numberRef());
+      const [big, ...small] = numbers;
+      for (let i = 0; i < 183; i += 1) await deliver(text(big!, `wamid.g${i}`, `g${i}`, i));
+      for (const N of small) await deliver(text(N, 'wamid.g0', 's', 0));
+      const perTransaction: number[] = [];
+      const processor = new InboxProcessor(handle.db, logger, 'atlas');
+      processor.onApplied((outcome) => void perTransaction.push(outcome.messagesInserted));
+      expect(await processor.drainMany(numbers.map((N) => N.phoneNumberId))).toBe(193);
+      // ceil(2,000 / 11) = 182 of the large number with the 10 others, then its last one.
+      expect(perTransaction).toEqual([192, 1]);
+    });
+
+    it('a number that fails even alone after its group failed is logged, and the others of the group still go through', async () => {
+      const [A, B] = [numberRef(), numberRef()];
+      for (const N of [A, B]) await deliver(text(N!, 'wamid.f0', 'x', 0));
+      const processor = new InboxProcessor(handle.db, logger, 'atlas');
+      let groupSeen = false;
+      processor.onApplied(() => {
+        if (!groupSeen) {
+          groupSeen = true;
+          throw new Error('a follow-up hook refused the group');
+        }
+      });
+      // The database goes away for A's drain alone.
+      const drain = processor.drain.bind(processor);
+      processor.drain = async (key, ...rest) => {
+        if (key === A!.phoneNumberId) throw new Error('database went away');
+        return drain(key, ...rest);
+      };
+      logs.length = 0;
+      expect(await processor.drainMany([A!.phoneNumberId, B!.phoneNumberId])).toBe(1);
+      expect(logs.filter((l) => l.msg === 'inbox drain failed; retrying')).toEqual([expect.objectContaining({ level: 40, partitionKey: A!.phoneNumberId, err: 'database went away' })]);
+      expect((await inbox(A!.phoneNumberId)).map((r) => [r.processed, r.attempts])).toEqual([[false, 0]]);
+      expect((await inbox(B!.phoneNumberId)).map((r) => r.processed)).toEqual([true]);
     });
 
     it('a database failure before anything is claimed is thrown to the caller', async () => {

@@ -629,10 +629,17 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
 
   // A live echo written by a person (on the phone) pauses the agent of that thread; one written by a
   // bot (message_creation_type) does not — that loop hands every bot answer to a human otherwise.
+  // The quiet period runs from the latest of a thread's human echoes (not from a customer message
+  // that came after it in the same batch).
   const liveEchoes = batch.filter((e) => e.live && e.origin === 'app');
-  const echoThreads = new Set(liveEchoes.filter((e) => echoIsHuman(e, outcome)).map(threadOf));
-  for (const threadId of echoThreads) {
-    const latest = batch.filter((e) => threadOf(e) === threadId).reduce((a, e) => (e.message.timestamp > a ? e.message.timestamp : a), new Date(0));
+  const humanEchoAt = new Map<string, Date>();
+  for (const e of liveEchoes) {
+    if (!echoIsHuman(e, outcome)) continue;
+    const threadId = threadOf(e);
+    const seen = humanEchoAt.get(threadId);
+    if (!seen || e.message.timestamp > seen) humanEchoAt.set(threadId, e.message.timestamp);
+  }
+  for (const [threadId, latest] of humanEchoAt) {
     if (await pauseForHuman(trx, threadId, 'app_echo', latest)) outcome.pausedThreads.push(threadId);
   }
   // Phone-app activity (Meta disconnects a number whose app goes unused): not a bot's or standby echo.
