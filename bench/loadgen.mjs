@@ -3,15 +3,20 @@
 // { sent, ok, failures, seconds, perSecond, p50, p99 } (latencies in ms).
 // Usage: node bench/loadgen.mjs '<json options>'
 //   { url, secret, count, concurrency, numbers, tag, kind: 'text' | 'hostile', startAt }
+//   or { url, secret, concurrency, file }: the bodies of a file, one JSON delivery a line, in order.
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
 const o = JSON.parse(process.argv[2]);
+const fromFile = o.file ? readFileSync(o.file, 'utf8').split('\n').filter(Boolean) : null;
+if (fromFile) o.count = fromFile.length;
 const agent = new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
 const target = new URL(`${o.url}/webhooks/whatsapp`);
 const t0 = Math.floor(Date.now() / 1000);
 
 function body(i) {
+  if (fromFile) return fromFile[i];
   const n = i % o.numbers;
   const phoneNumberId = String(106540000000000 + n);
   const wa = `2126${String(i % 997).padStart(8, '0')}`;
@@ -71,6 +76,7 @@ function post(i) {
   });
 }
 const startedAt = process.hrtime.bigint();
+const startedAtMs = performance.timeOrigin + performance.now();
 await Promise.all(
   Array.from({ length: o.concurrency }, async () => {
     while (next < o.count) await post(next++);
@@ -80,4 +86,5 @@ const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
 latencies.sort((a, b) => a - b);
 const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
 agent.destroy();
-console.log(JSON.stringify({ sent: o.count, ok, failures, seconds, perSecond: o.count / seconds, p50: pct(50), p99: pct(99) }));
+// startedAt: when the first POST went out (epoch ms), so a caller can time from it, not from this process's start.
+console.log(JSON.stringify({ sent: o.count, ok, failures, seconds, perSecond: o.count / seconds, p50: pct(50), p99: pct(99), startedAt: startedAtMs }));

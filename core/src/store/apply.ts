@@ -545,12 +545,14 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
 
   // One array per column, spread by unnest(): a few parameters instead of ~25 per row, so a history
   // chunk's statement is neither built node by node (Kysely), nor bound and planned value by value.
+  // The payloads go as one JSON array (one JSON.stringify, parsed by PostgreSQL's JSON parser) rather
+  // than a text[] of JSON strings, whose array literal pg escapes quote by quote.
   const column = <T>(f: (e: MessageEvent) => T): T[] => batch.map(f);
   const { rows } = await sql<{ id: string; phone_number_id: string; wamid: string; thread_id: string; media_id: string | null; type: string; origin: string; inserted: boolean }>`
     insert into messages (tenant_id, phone_number_id, thread_id, wamid, direction, origin, type, text, provider_timestamp, status, error,
       history_status, context_wamid, media_id, media_mime, media_sha256, media_voice, media_state, transcript_state, payload, standby, creation_type)
     select v.tenant_id, v.phone_number_id, v.thread_id, v.wamid, v.direction, v.origin, v.type, v.text, v.provider_timestamp, v.status, v.error::jsonb,
-      v.history_status, v.context_wamid, v.media_id, v.media_mime, v.media_sha256, v.media_voice, v.media_state, v.transcript_state, v.payload::jsonb, v.standby, v.creation_type
+      v.history_status, v.context_wamid, v.media_id, v.media_mime, v.media_sha256, v.media_voice, v.media_state, v.transcript_state, v.payload, v.standby, v.creation_type
     from unnest(
       ${column((e) => tenantOf.get(e.phoneNumberId)!)}::text[], ${column((e) => e.phoneNumberId)}::text[],
       ${column(threadOf)}::uuid[], ${column((e) => e.message.wamid)}::text[], ${column((e) => e.direction)}::text[], ${column((e) => e.origin)}::text[],
@@ -560,7 +562,8 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
       ${column((e) => e.message.contextWamid)}::text[], ${column((e) => e.message.media?.id ?? null)}::text[], ${column((e) => e.message.media?.mimeType ?? null)}::text[],
       ${column((e) => e.message.media?.sha256 ?? null)}::text[], ${column((e) => e.message.media?.voice ?? false)}::boolean[],
       ${column((e) => (e.message.media?.id ? 'pending' : null))}::text[], ${column((e) => (e.message.media?.voice ? 'pending' : null))}::text[],
-      ${column((e) => json(e.message.raw))}::text[], ${column((e) => e.standby ?? false)}::boolean[],
+      (select array_agg(p.payload order by p.i) from jsonb_array_elements(${json(batch.map((e) => e.message.raw))}::jsonb) with ordinality as p(payload, i)),
+      ${column((e) => e.standby ?? false)}::boolean[],
       ${column((e) => (e.direction === 'outbound' ? creationTypeOf(e.message.raw) : null))}::text[]
     ) as v(tenant_id, phone_number_id, thread_id, wamid, direction, origin, type, text, provider_timestamp, status, error, history_status, context_wamid, media_id, media_mime,
       media_sha256, media_voice, media_state, transcript_state, payload, standby, creation_type)

@@ -426,7 +426,11 @@ export function normalizeChange(entryId: string, field: string, value: unknown):
       const id = v.metadata.phone_number_id;
       const display = v.metadata.display_phone_number;
       const events: DomainEvent[] = [];
-      for (const item of v.history ?? []) {
+      // Chunks are hashed as received (plain JSON): the parsed item holds Dates, and stringifying them
+      // was a quarter of the time it took to normalize a chunk. Same bytes, same hash.
+      // (The schema parsed `history`, so the value holds it as an array, in the same order.)
+      const received = (value as { history?: unknown[] }).history ?? [];
+      for (const [index, item] of (v.history ?? []).entries()) {
         if (!item.metadata) {
           if (item.errors?.length) events.push({ kind: 'history_declined', phoneNumberId: id, errors: item.errors });
           else events.push({ kind: 'unknown', phoneNumberId: id, field, detail: 'history item with neither metadata nor errors', raw: item });
@@ -458,7 +462,7 @@ export function normalizeChange(entryId: string, field: string, value: unknown):
           phase: item.metadata.phase,
           chunkOrder: item.metadata.chunk_order,
           progress: item.metadata.progress,
-          chunkHash: stableHash(item),
+          chunkHash: stableHash(received[index]),
           threadCount: threads.length,
           messageCount,
         });
