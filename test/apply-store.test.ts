@@ -511,6 +511,16 @@ describe.each(backends())('store: apply [%s]', { timeout: 10_000 }, (backend) =>
       { ...none, wamid: 'wamid.C5', direction: 'inbound', origin: 'history', type: 'text', status: 'read', history_status: 'READ' },
       { ...none, wamid: 'wamid.C6', direction: 'outbound', origin: 'history', type: 'text', status: 'delivered', history_status: 'DELIVERED' },
     ]);
+    // Each message keeps its own payload as Meta sent it.
+    const payloads = await handle.db.selectFrom('messages').select(['wamid', 'payload']).where('phone_number_id', '=', N.phoneNumberId).orderBy('wamid').execute();
+    expect(payloads.map((p) => p.payload)).toEqual([
+      expect.objectContaining({ id: 'wamid.C1', type: 'audio', audio: expect.objectContaining({ id: 'media-c1', voice: true }), context: { from: N.displayPhoneNumber, id: 'wamid.C0' } }),
+      expect.objectContaining({ id: 'wamid.C2', type: 'unsupported' }),
+      expect.objectContaining({ id: 'wamid.C3', type: 'image' }),
+      expect.objectContaining({ id: 'wamid.C4', type: 'text', text: { body: 'bot reply' }, message_creation_type: 'created_by_1p_bot' }),
+      expect.objectContaining({ id: 'wamid.C5', text: { body: 'old question' }, history_context: { status: 'READ' } }),
+      expect.objectContaining({ id: 'wamid.C6', text: { body: 'old answer' } }),
+    ]);
   });
 
   it('upsertThreads: a thread for each contact, nothing for none; a thread another transaction created meanwhile is the one returned', async () => {
@@ -570,5 +580,38 @@ describe.each(backends())('store: apply [%s]', { timeout: 10_000 }, (backend) =>
         for (const t of [t1, t3]) if (!t.isCommitted && !t.isRolledBack) await t.rollback().execute();
       }
     }
+  });
+  it('a declined history sync is recorded with Meta’s errors, on a number it makes known', async () => {
+    const N = numberRef();
+    await apply(P.historyDeclined(N));
+    const sync = await handle.db.selectFrom('sync_state').select(['history_status', 'history_error']).where('phone_number_id', '=', N.phoneNumberId).executeTakeFirstOrThrow();
+    expect(sync.history_status).toBe('declined');
+    expect(sync.history_error).toEqual([expect.objectContaining({ code: 2593109, title: 'History sync is turned off by the business from the WhatsApp Business App' })]);
+    expect(await handle.db.selectFrom('whatsapp_numbers').select(['tenant_id', 'display_phone_number']).where('phone_number_id', '=', N.phoneNumberId).execute()).toEqual([{ tenant_id: 'atlas', display_phone_number: null }]);
+  });
+
+  it('contact sync: the phone book’s names on the contact, a removal kept apart, older items never over newer ones; the sync counted', async () => {
+    const N = numberRef();
+    const W = '212611000081';
+    const contact = async () =>
+      handle.db.selectFrom('contacts').select(['wa_id', 'phone_book_name', 'phone_book_first_name', 'phone_book_removed_at', 'phone_book_updated_at']).where('phone_number_id', '=', N.phoneNumberId).execute();
+    const sync = async () => handle.db.selectFrom('sync_state').select(['contacts_status', 'contacts_count', 'contacts_last_at']).where('phone_number_id', '=', N.phoneNumberId).executeTakeFirstOrThrow();
+    const added = await apply(P.contactSync(N, [{ action: 'add', phone: W, fullName: 'Youssef Benali', firstName: 'Youssef', at: at(10) }]));
+    expect(added.contactsSynced).toBe(1);
+    expect(await contact()).toEqual([{ wa_id: W, phone_book_name: 'Youssef Benali', phone_book_first_name: 'Youssef', phone_book_removed_at: null, phone_book_updated_at: new Date(at(10)) }]);
+    expect(await sync()).toEqual({ contacts_status: 'receiving', contacts_count: 1, contacts_last_at: new Date(at(10)) });
+    // An older removal arrives late: ignored.
+    await apply(P.contactSync(N, [{ action: 'remove', phone: W, at: at(5) }]));
+    expect((await contact())[0]).toMatchObject({ phone_book_removed_at: null, phone_book_updated_at: new Date(at(10)) });
+    // A newer removal: the names stay, the removal is recorded; a removal does not count a contact.
+    await apply(P.contactSync(N, [{ action: 'remove', phone: W, at: at(20) }]));
+    expect(await contact()).toEqual([{ wa_id: W, phone_book_name: 'Youssef Benali', phone_book_first_name: 'Youssef', phone_book_removed_at: new Date(at(20)), phone_book_updated_at: new Date(at(20)) }]);
+    expect(await sync()).toEqual({ contacts_status: 'receiving', contacts_count: 1, contacts_last_at: new Date(at(20)) });
+    // Added back later without names: the names it had are kept, the removal cleared.
+    await apply(P.contactSync(N, [{ action: 'add', phone: W, at: at(30) }]));
+    expect(await contact()).toEqual([{ wa_id: W, phone_book_name: 'Youssef Benali', phone_book_first_name: 'Youssef', phone_book_removed_at: null, phone_book_updated_at: new Date(at(30)) }]);
+    // A late older item does not move the last-sync time back.
+    await apply(P.contactSync(N, [{ action: 'add', phone: '212611000082', fullName: 'Salma', at: at(1) }]));
+    expect(await sync()).toEqual({ contacts_status: 'receiving', contacts_count: 3, contacts_last_at: new Date(at(30)) });
   });
 });

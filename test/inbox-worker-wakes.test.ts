@@ -1,6 +1,7 @@
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import pg from 'pg';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { backends, createTestDatabase } from './helpers/backends.js';
 import { InboxWorker } from '../core/src/worker/queue.js';
 import type { InboxProcessor } from '../core/src/worker/inbox-processor.js';
@@ -104,6 +105,79 @@ describe.each(backends())('inbox worker wakes [%s]', (backend) => {
       expect(lost()).toHaveLength(2);
     } finally {
       await worker.stop();
+      await admin.end();
+      await db.drop();
+    }
+  });
+  it('stop() while the LISTEN connection is being opened: opened afterwards, it is closed; failing afterwards, it is not tried again; a worker never started does nothing', async () => {
+    const db = await createTestDatabase(backend);
+    const logs: Array<{ msg: string }> = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    let looks = 0;
+    const processor = { pendingPartitions: async () => (looks++, []), drainMany: async () => 0 } as unknown as InboxProcessor;
+    const until = async (done: () => boolean | Promise<boolean>) => {
+      for (let i = 0; i < 600 && !(await done()); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    // A proxy in front of the database that holds each connection until told to pass it on or drop it.
+    const target = new URL(db.databaseUrl);
+    const held: Array<{ pass: () => void; drop: () => void }> = [];
+    const sockets: Socket[] = [];
+    const proxy = createServer((client) => {
+      client.pause();
+      sockets.push(client);
+      held.push({
+        pass: () => {
+          const upstream = connect(Number(target.port), target.hostname);
+          sockets.push(upstream);
+          client.pipe(upstream).pipe(client);
+          for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+            a.on('error', () => b.destroy());
+            a.on('close', () => b.destroy());
+          }
+        },
+        drop: () => client.destroy(),
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const via = new URL(db.databaseUrl);
+    via.hostname = '127.0.0.1';
+    via.port = String((proxy.address() as AddressInfo).port);
+    const admin = new pg.Client({ connectionString: db.databaseUrl });
+    await admin.connect();
+    const listeners = async () => (await admin.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and query ilike 'listen%'`)).rows[0].n as number;
+    try {
+      // Never started: a wake does nothing.
+      const idle = new InboxWorker(processor, via.toString(), logger, { pollIntervalMs: 60_000 });
+      idle.kick();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(looks).toBe(0);
+      // Stopped while connecting, then the connection goes through: it is closed, nothing polls.
+      const first = new InboxWorker(processor, via.toString(), logger, { pollIntervalMs: 60_000 });
+      const polls = vi.spyOn(globalThis, 'setInterval');
+      const starting = first.start();
+      await until(() => held.length === 1);
+      await first.stop();
+      held[0]!.pass();
+      await starting;
+      expect(polls).not.toHaveBeenCalled();
+      polls.mockRestore();
+      await until(async () => (await listeners()) === 0);
+      expect(await listeners()).toBe(0);
+      expect(looks).toBe(0);
+      // Stopped while connecting, then the connection fails: logged once, not tried again.
+      const second = new InboxWorker(processor, via.toString(), logger, { pollIntervalMs: 60_000 });
+      const startingAgain = second.start();
+      await until(() => held.length === 2);
+      await second.stop();
+      held[1]!.drop();
+      await startingAgain;
+      await new Promise((resolve) => setTimeout(resolve, 1_300));
+      expect(held).toHaveLength(2);
+      expect(logs.filter((l) => l.msg.includes('LISTEN'))).toEqual([expect.objectContaining({ msg: 'inbox LISTEN unavailable; polling' })]);
+      expect(looks).toBe(0);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
       await admin.end();
       await db.drop();
     }

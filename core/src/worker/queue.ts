@@ -142,14 +142,14 @@ export class InboxWorker {
   async start(): Promise<void> {
     this.stopped = false;
     await this.listen();
+    // stop() came while LISTEN was being set up: no poll to leave behind.
+    if (this.stopped) return;
     this.poll = setInterval(() => this.kick(), this.options.pollIntervalMs ?? 1000);
     this.poll.unref();
     this.kick();
   }
 
   private async listen(): Promise<void> {
-    // An attempt scheduled before stop() must not open a connection nobody closes.
-    if (this.stopped) return;
     const client = new pg.Client({ connectionString: this.connectionString });
     // A failed connect can also emit 'error': whichever comes first gives the client up, once.
     let given = false;
@@ -159,6 +159,8 @@ export class InboxWorker {
       if (this.listener === client) this.listener = undefined;
       client.end().catch(() => undefined);
       this.logger.warn({ err: message }, what);
+      // Not once stopped (stop() also cancels an attempt already scheduled): a connection opened then
+      // would never be closed.
       if (!this.stopped) {
         this.relisten = setTimeout(() => void this.listen(), 1000);
         this.relisten.unref();
