@@ -51,4 +51,59 @@ describe.each(backends())('store: apply, account updates [%s]', { timeout: 10_00
       ['70654035220006', 'disconnected', 'DISABLED_UPDATE'],
     ]);
   });
+  it('an update naming a phone number changes that number only, records the event on it and reports a notice per number changed; a warning is set and a reconnection clears it', async () => {
+    const waba = '102290129340778';
+    const numbers = [
+      ['70654035230001', '212522000001'],
+      ['70654035230002', '212522000002'],
+    ] as const;
+    for (const [id, display] of numbers) await handle.db.insertInto('whatsapp_numbers').values({ phone_number_id: id, tenant_id: 'atlas', waba_id: waba, display_phone_number: display }).execute();
+    const apply = async (value: Record<string, unknown>) => handle.db.transaction().execute((trx) => applyEvents(trx, normalizeChange(waba, 'account_update', value), { defaultTenantId: 'atlas' }));
+    const state = async () =>
+      (await handle.db.selectFrom('whatsapp_numbers').select(['phone_number_id', 'connection_status', 'connection_reason', 'account_warning', 'account_warning_at', 'updated_at']).where('waba_id', '=', waba).orderBy('phone_number_id').execute()).map(
+        (r) => [r.phone_number_id, r.connection_status, r.connection_reason, r.account_warning, r.account_warning_at !== null],
+      );
+    const removed = await apply({ phone_number: '212522000001', event: 'PARTNER_REMOVED', disconnection_info: { reason: 'removed in Business Manager', initiated_by: 'USER' } });
+    expect(removed.accountEvents).toBe(1);
+    expect(removed.accountNotices).toEqual([{ phoneNumberId: '70654035230001', wabaId: waba, event: 'PARTNER_REMOVED', effect: 'stopped_sending', detail: 'removed in Business Manager', warning: null }]);
+    expect(await state()).toEqual([
+      ['70654035230001', 'disconnected', 'removed in Business Manager', null, false],
+      ['70654035230002', 'connected', null, null, false],
+    ]);
+    const recorded = await handle.db.selectFrom('account_events').select(['phone_number_id', 'event', 'effect', 'reason', 'initiated_by']).where('waba_id', '=', waba).orderBy('id').execute();
+    expect(recorded).toEqual([{ phone_number_id: '70654035230001', event: 'PARTNER_REMOVED', effect: 'stopped_sending', reason: 'removed in Business Manager', initiated_by: 'USER' }]);
+    // A policy violation without restriction: every number of the WABA warned, sending goes on.
+    const violation = await apply({ event: 'ACCOUNT_VIOLATION', violation_info: { violation_type: 'ADULT' } });
+    const warning = 'Policy violation reported by Meta (ADULT): sending continues, but repeated violations can restrict or disable the account. Review it in WhatsApp Manager.';
+    expect(violation.accountNotices.map((n) => [n.phoneNumberId, n.effect, n.warning])).toEqual([
+      ['70654035230001', 'warning', warning],
+      ['70654035230002', 'warning', warning],
+    ]);
+    expect(await state()).toEqual([
+      ['70654035230001', 'disconnected', 'removed in Business Manager', warning, true],
+      ['70654035230002', 'connected', null, warning, true],
+    ]);
+    // Reconnected: connected again, and the warning cleared.
+    await apply({ phone_number: '212522000001', event: 'ACCOUNT_RECONNECTED' });
+    expect((await state())[0]).toEqual(['70654035230001', 'connected', 'ACCOUNT_RECONNECTED', null, false]);
+    // An event that changes nothing: recorded, no notice, no number written.
+    const before = await handle.db.selectFrom('whatsapp_numbers').select(['phone_number_id', 'updated_at']).where('waba_id', '=', waba).orderBy('phone_number_id').execute();
+    const none = await apply({ phone_number: '212522000002', event: 'VERIFIED_ACCOUNT' });
+    expect([none.accountEvents, none.accountNotices]).toEqual([1, []]);
+    expect(await handle.db.selectFrom('whatsapp_numbers').select(['phone_number_id', 'updated_at']).where('waba_id', '=', waba).orderBy('phone_number_id').execute()).toEqual(before);
+    // A REINSTATE for numbers no ban stopped: their status stays, the warning is cleared.
+    const reinstate = await apply({ event: 'DISABLED_UPDATE', ban_info: { waba_ban_state: 'REINSTATE' } });
+    expect(reinstate.accountNotices.map((n) => n.effect)).toEqual(['resumed_sending', 'resumed_sending']);
+    expect(await state()).toEqual([
+      ['70654035230001', 'connected', 'ACCOUNT_RECONNECTED', null, false],
+      ['70654035230002', 'connected', null, null, false],
+    ]);
+  });
+
+  it('an update for a WABA CoEx has no number of is recorded and reported without a number', async () => {
+    const waba = '102290129340779';
+    const outcome = await handle.db.transaction().execute((trx) => applyEvents(trx, normalizeChange(waba, 'account_update', { event: 'ACCOUNT_DELETED' }), { defaultTenantId: 'atlas' }));
+    expect(outcome.accountNotices).toEqual([{ phoneNumberId: null, wabaId: waba, event: 'ACCOUNT_DELETED', effect: 'stopped_sending', detail: null, warning: null }]);
+    expect(await handle.db.selectFrom('account_events').select(['phone_number_id', 'event', 'effect']).where('waba_id', '=', waba).execute()).toEqual([{ phone_number_id: null, event: 'ACCOUNT_DELETED', effect: 'stopped_sending' }]);
+  });
 });

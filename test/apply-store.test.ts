@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from './helpers/backends.js';
 import { openMigratedDatabase, type MigratedDatabase } from './helpers/migrated-database.js';
 import type { DatabaseHandle } from '../core/src/db/index.js';
-import { applyEvents, recordWabaIds, upsertContacts, upsertThreads, type ApplyOutcome } from '../core/src/store/apply.js';
+import { applyEvents, reconcileStatuses, recordWabaIds, upsertContacts, upsertThreads, type ApplyOutcome } from '../core/src/store/apply.js';
 import { normalizeChange } from '../core/src/whatsapp/normalize.js';
 import * as P from '../core/src/whatsapp/payloads.js';
 import * as M from './fixtures/meta-2026.js';
@@ -613,5 +613,97 @@ describe.each(backends())('store: apply [%s]', { timeout: 10_000 }, (backend) =>
     // A late older item does not move the last-sync time back.
     await apply(P.contactSync(N, [{ action: 'add', phone: '212611000082', fullName: 'Salma', at: at(1) }]));
     expect(await sync()).toEqual({ contacts_status: 'receiving', contacts_count: 3, contacts_last_at: new Date(at(30)) });
+  });
+  it('a handover sets who holds the thread, at the handover’s time, creating contact and thread when new', async () => {
+    const N = numberRef();
+    const C = '212611000091';
+    await apply(M.handover(N, { waId: C }, 'control_taken', at(10)));
+    const t = await threadOf(N, C);
+    expect([t.control_holder, t.control_event_at]).toEqual(['other_app', new Date(at(10))]);
+    await apply(M.handover(N, { waId: C }, 'control_passed', at(20)));
+    const back = await threadOf(N, C);
+    expect([back.id, back.control_holder, back.control_event_at]).toEqual([t.id, 'coex', new Date(at(20))]);
+  });
+
+  it('a BSUID change for a customer CoEx has not met creates them under the new id; for one it knows, renames them', async () => {
+    const N = numberRef();
+    const first = await apply(M.userChangedUserId(N, { previousUserId: 'MA.a', newUserId: 'MA.b' }, 'wamid.U1', at(1)));
+    expect(first.contactsSynced).toBe(1);
+    expect(await handle.db.selectFrom('contacts').select(['contact_key', 'user_id']).where('phone_number_id', '=', N.phoneNumberId).execute()).toEqual([{ contact_key: 'bsuid:MA.b', user_id: 'MA.b' }]);
+    await apply(M.userChangedUserId(N, { previousUserId: 'MA.b', newUserId: 'MA.c' }, 'wamid.U2', at(2)));
+    expect(await handle.db.selectFrom('contacts').select(['user_id']).where('phone_number_id', '=', N.phoneNumberId).execute()).toEqual([{ user_id: 'MA.c' }]);
+  });
+
+  it('a contact sync item naming only a BSUID lands on the contact known by phone with that BSUID', async () => {
+    const N = numberRef();
+    const W = '212611000092';
+    await apply(fromContact(N, 'wamid.B1', 1, { wa_id: W, user_id: 'MA.92', profile: { name: 'Nadia' } }));
+    await apply({
+      entry: [
+        {
+          id: N.wabaId,
+          changes: [
+            {
+              field: 'smb_app_state_sync',
+              value: {
+                messaging_product: 'whatsapp',
+                metadata: { display_phone_number: N.displayPhoneNumber, phone_number_id: N.phoneNumberId },
+                state_sync: [{ type: 'contact', action: 'add', contact: { full_name: 'Nadia Alaoui', user_id: 'MA.92' }, metadata: { timestamp: String(at(5) / 1000) } }],
+              },
+            },
+          ],
+        },
+      ],
+    });
+    expect(await handle.db.selectFrom('contacts').select(['contact_key', 'wa_id', 'user_id', 'phone_book_name']).where('phone_number_id', '=', N.phoneNumberId).execute()).toEqual([
+      { contact_key: W, wa_id: W, user_id: 'MA.92', phone_book_name: 'Nadia Alaoui' },
+    ]);
+  });
+
+  it('a pause already running longer, or without end, is kept; a shorter one is extended from the echo', async () => {
+    const N = numberRef();
+    const C = '212611000093';
+    await apply(P.inboundMessage(N, { waId: C }, 'wamid.Q0', at(0), P.text('hi')));
+    const id = (await threadOf(N, C)).id;
+    const pause = async (until: Date | null) => handle.db.updateTable('threads').set({ bot_state: 'paused', bot_paused_until: until }).where('id', '=', id).execute();
+    const echo = async (wamid: string, seconds: number) => {
+      await apply(P.echo(N, C, wamid, at(seconds), P.text('from the phone')));
+      return (await threadOf(N, C)).bot_paused_until;
+    };
+    await pause(new Date(at(100_000)));
+    expect(await echo('wamid.Q1', 10)).toEqual(new Date(at(100_000)));
+    await pause(null);
+    expect(await echo('wamid.Q2', 20)).toBeNull();
+    await pause(new Date(at(30 + 1800)));
+    expect(await echo('wamid.Q3', 30)).toEqual(new Date(at(30 + 1800)));
+    await pause(new Date(at(40)));
+    expect(await echo('wamid.Q4', 50)).toEqual(new Date(at(50 + 1800)));
+    // Active: paused from the echo.
+    await handle.db.updateTable('threads').set({ bot_state: 'active', bot_paused_until: new Date(at(100_000)) }).where('id', '=', id).execute();
+    expect(await echo('wamid.Q5', 60)).toEqual(new Date(at(60 + 1800)));
+  });
+
+  it('writes more than a statement’s worth (1,000) of messages and of statuses in slices, each once; an event the worker cannot read records its delivery', async () => {
+    const N = numberRef();
+    const messages = Array.from({ length: 1001 }, (_, i) => P.echo(N, CUSTOMER, `wamid.L${i}`, at(i), P.text(`m${i}`)));
+    const statuses = Array.from({ length: 1001 }, (_, i) => P.statusUpdate(N, `wamid.L${i}`, 'delivered', at(i + 1), CUSTOMER));
+    const outcome = await apply(...messages, ...statuses);
+    expect([outcome.messagesInserted, outcome.messagesMerged, outcome.statusesRecorded]).toEqual([1001, 0, 1001]);
+    expect(Number((await handle.db.selectFrom('messages').select((eb) => eb.fn.countAll<string>().as('n')).where('phone_number_id', '=', N.phoneNumberId).where('status', '=', 'delivered').executeTakeFirstOrThrow()).n)).toBe(1001);
+    const inbox = (await handle.db.insertInto('webhook_inbox').values({ partition_key: N.phoneNumberId, body_sha256: `sha-u-${N.phoneNumberId}`, raw_body: '{}' }).returning('id').executeTakeFirstOrThrow()).id;
+    const unknown = await handle.db.transaction().execute((trx) => applyEvents(trx, normalizeChange(N.wabaId, 'some_new_field', { phone_number_id: N.phoneNumberId }), { defaultTenantId: 'atlas', inboxId: inbox }));
+    expect(unknown.unknown).toBe(1);
+    expect(await handle.db.selectFrom('unknown_events').select(['inbox_id', 'field']).where('inbox_id', '=', inbox).execute()).toEqual([{ inbox_id: inbox, field: 'some_new_field' }]);
+  });
+  it('reconcileStatuses folds statuses that came first into a message written afterwards (a send’s own message)', async () => {
+    const N = numberRef();
+    await apply(P.statusUpdate(N, 'wamid.S9', 'delivered', at(5), CUSTOMER));
+    // The send path writes its message itself, then folds in what arrived before it.
+    await apply(P.echo(N, CUSTOMER, 'wamid.S0', at(0), P.text('seed')));
+    const thread = (await handle.db.selectFrom('threads').select(['id', 'tenant_id']).where('phone_number_id', '=', N.phoneNumberId).executeTakeFirstOrThrow());
+    await handle.db.insertInto('messages').values({ tenant_id: thread.tenant_id, phone_number_id: N.phoneNumberId, thread_id: thread.id, wamid: 'wamid.S9', direction: 'outbound', origin: 'api', type: 'text', text: 'sent', provider_timestamp: new Date(at(4)), payload: '{}' }).execute();
+    expect(await message(N, 'wamid.S9')).toMatchObject({ status: null });
+    await handle.db.transaction().execute((trx) => reconcileStatuses(trx, N.phoneNumberId, ['wamid.S9']));
+    expect(await message(N, 'wamid.S9')).toMatchObject({ status: 'delivered', status_at: new Date(at(5)) });
   });
 });

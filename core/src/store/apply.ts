@@ -709,12 +709,9 @@ function echoIsHuman(e: MessageEvent, outcome: ApplyOutcome): boolean {
   }
 }
 
-async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent>, opts: ApplyOptions, outcome: ApplyOutcome): Promise<void> {
+/** One event that is neither a message nor a status (those are written in batches: applyEvents). */
+async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent | StatusEvent>, opts: ApplyOptions, outcome: ApplyOutcome): Promise<void> {
   switch (e.kind) {
-    case 'status': {
-      await applyStatuses(trx, [e], outcome);
-      return;
-    }
     case 'mutation': {
       const tenantId = await ensureNumber(trx, e.phoneNumberId, e.displayPhoneNumber, opts.defaultTenantId);
       await trx
