@@ -100,6 +100,12 @@ describe.each(backends())('store: apply, account updates [%s]', { timeout: 10_00
     ]);
   });
 
+  it('an update naming a phone number reaches that number even when its WABA was never learned', async () => {
+    await handle.db.insertInto('whatsapp_numbers').values({ phone_number_id: '70654035240001', tenant_id: 'atlas', waba_id: null, display_phone_number: '212522000009' }).execute();
+    await handle.db.transaction().execute((trx) => applyEvents(trx, normalizeChange('102290129340780', 'account_update', { phone_number: '212522000009', event: 'PARTNER_REMOVED' }), { defaultTenantId: 'atlas' }));
+    expect(await handle.db.selectFrom('whatsapp_numbers').select(['connection_status']).where('phone_number_id', '=', '70654035240001').executeTakeFirstOrThrow()).toEqual({ connection_status: 'disconnected' });
+  });
+
   it('an update for a WABA CoEx has no number of is recorded and reported without a number', async () => {
     const waba = '102290129340779';
     const outcome = await handle.db.transaction().execute((trx) => applyEvents(trx, normalizeChange(waba, 'account_update', { event: 'ACCOUNT_DELETED' }), { defaultTenantId: 'atlas' }));

@@ -706,4 +706,20 @@ describe.each(backends())('store: apply [%s]', { timeout: 10_000 }, (backend) =>
     await handle.db.transaction().execute((trx) => reconcileStatuses(trx, N.phoneNumberId, ['wamid.S9']));
     expect(await message(N, 'wamid.S9')).toMatchObject({ status: 'delivered', status_at: new Date(at(5)) });
   });
+  it('pausing a thread locks the thread only, not its tenant (a tenant being edited does not hold up an echo)', async () => {
+    const N = numberRef();
+    await apply(P.inboundMessage(N, { waId: '212611000094' }, 'wamid.K0', at(0), P.text('hi')));
+    const editing = await handle.db.startTransaction().execute();
+    try {
+      await sql`select id from tenants where id = 'atlas' for update`.execute(editing);
+      const events = normalizeChange(N.wabaId, 'smb_message_echoes', P.echo(N, '212611000094', 'wamid.K1', at(1), P.text('from the phone')).entry[0]!.changes[0]!.value);
+      const outcome = await handle.db.transaction().execute(async (trx) => {
+        await sql`set local lock_timeout = '2s'`.execute(trx);
+        return applyEvents(trx, events, { defaultTenantId: 'atlas' });
+      });
+      expect(outcome.pausedThreads).toHaveLength(1);
+    } finally {
+      await editing.rollback().execute();
+    }
+  });
 });
