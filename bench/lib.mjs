@@ -1,6 +1,6 @@
 // Shared helpers for the benchmarks: databases to run on, a keep-alive HTTP load generator, formatting.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
@@ -105,3 +105,25 @@ export async function loadPost(url, bodies, { concurrency = 32 } = {}) {
 }
 
 export const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/**
+ * CPU time (ms) of every PostgreSQL process of the machine, including children they have reaped
+ * (backends that exited count through the postmaster). Linux only (/proc); 0 elsewhere. For a
+ * difference taken around one benchmark on an otherwise idle machine.
+ */
+export function postgresCpuMs() {
+  if (process.platform !== 'linux') return 0;
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (!stat.includes('(postgres)')) continue;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
+}

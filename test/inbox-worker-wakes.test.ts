@@ -13,6 +13,18 @@ import { INBOX_CHANNEL } from '../core/src/webhooks/inbox-writer.js';
  * LISTEN connection lost under the worker.
  */
 describe.each(backends())('inbox worker wakes [%s]', (backend) => {
+  /** A logger that keeps its lines, and a processor that only counts how often the worker looks. */
+  const standIn = () => {
+    const logs: Array<{ msg: string; err?: string }> = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    const seen = { looks: 0 };
+    const processor = { pendingPartitions: async () => (seen.looks++, []), drainMany: async () => 0 } as unknown as InboxProcessor;
+    return { logs, logger, seen, processor };
+  };
+  const until = async (done: () => boolean | Promise<boolean>) => {
+    for (let i = 0; i < 600 && !(await done()); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+
   it('a NOTIFY on the inbox channel wakes a worker whose poll is far off; a wake during a pass brings one more pass; stop ends it', async () => {
     const db = await createTestDatabase(backend);
     const logs: Array<{ msg: string }> = [];
@@ -29,9 +41,6 @@ describe.each(backends())('inbox worker wakes [%s]', (backend) => {
       drainMany: async () => 0,
     } as unknown as InboxProcessor;
     const worker = new InboxWorker(processor, db.databaseUrl, logger, { pollIntervalMs: 60_000 });
-    const until = async (done: () => boolean) => {
-      for (let i = 0; i < 400 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
-    };
     const notify = new pg.Client({ connectionString: db.databaseUrl });
     await notify.connect();
     try {
@@ -66,14 +75,8 @@ describe.each(backends())('inbox worker wakes [%s]', (backend) => {
 
   it('a LISTEN connection terminated under the worker is logged and opened again a second later; NOTIFYs wake the worker again; once stopped it stays closed', async () => {
     const db = await createTestDatabase(backend);
-    const logs: Array<{ msg: string; err?: string }> = [];
-    const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-    let looks = 0;
-    const processor = { pendingPartitions: async () => (looks++, []), drainMany: async () => 0 } as unknown as InboxProcessor;
+    const { logs, logger, seen, processor } = standIn();
     const worker = new InboxWorker(processor, db.databaseUrl, logger, { pollIntervalMs: 60_000 });
-    const until = async (done: () => boolean | Promise<boolean>) => {
-      for (let i = 0; i < 600 && !(await done()); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-    };
     const admin = new pg.Client({ connectionString: db.databaseUrl });
     await admin.connect();
     const listeners = async () =>
@@ -81,7 +84,7 @@ describe.each(backends())('inbox worker wakes [%s]', (backend) => {
     const lost = () => logs.filter((l) => l.msg === 'inbox LISTEN connection lost; polling until it is back');
     try {
       await worker.start();
-      await until(() => looks === 1);
+      await until(() => seen.looks === 1);
       const [first] = await listeners();
       expect(first).toBeDefined();
       await admin.query('select pg_terminate_backend($1)', [first]);
@@ -92,10 +95,10 @@ describe.each(backends())('inbox worker wakes [%s]', (backend) => {
       const [second] = await listeners();
       expect(second).toBeDefined();
       expect(second).not.toBe(first);
-      const before = looks;
+      const before = seen.looks;
       await admin.query(`notify ${INBOX_CHANNEL}`);
-      await until(() => looks > before);
-      expect(looks).toBe(before + 1);
+      await until(() => seen.looks > before);
+      expect(seen.looks).toBe(before + 1);
       // Lost again, then stopped before the second is up: nothing is opened again.
       await admin.query('select pg_terminate_backend($1)', [second]);
       await until(() => lost().length === 2);
@@ -109,15 +112,10 @@ describe.each(backends())('inbox worker wakes [%s]', (backend) => {
       await db.drop();
     }
   });
+
   it('stop() while the LISTEN connection is being opened: opened afterwards, it is closed; failing afterwards, it is not tried again; a worker never started does nothing', async () => {
     const db = await createTestDatabase(backend);
-    const logs: Array<{ msg: string }> = [];
-    const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-    let looks = 0;
-    const processor = { pendingPartitions: async () => (looks++, []), drainMany: async () => 0 } as unknown as InboxProcessor;
-    const until = async (done: () => boolean | Promise<boolean>) => {
-      for (let i = 0; i < 600 && !(await done()); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-    };
+    const { logs, logger, seen, processor } = standIn();
     // A proxy in front of the database that holds each connection until told to pass it on or drop it.
     const target = new URL(db.databaseUrl);
     const held: Array<{ pass: () => void; drop: () => void }> = [];
@@ -150,7 +148,7 @@ describe.each(backends())('inbox worker wakes [%s]', (backend) => {
       const idle = new InboxWorker(processor, via.toString(), logger, { pollIntervalMs: 60_000 });
       idle.kick();
       await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(looks).toBe(0);
+      expect(seen.looks).toBe(0);
       // Stopped while connecting, then the connection goes through: it is closed, nothing polls.
       const first = new InboxWorker(processor, via.toString(), logger, { pollIntervalMs: 60_000 });
       const polls = vi.spyOn(globalThis, 'setInterval');
@@ -163,7 +161,7 @@ describe.each(backends())('inbox worker wakes [%s]', (backend) => {
       polls.mockRestore();
       await until(async () => (await listeners()) === 0);
       expect(await listeners()).toBe(0);
-      expect(looks).toBe(0);
+      expect(seen.looks).toBe(0);
       // Stopped while connecting, then the connection fails: logged once, not tried again.
       const second = new InboxWorker(processor, via.toString(), logger, { pollIntervalMs: 60_000 });
       const startingAgain = second.start();
@@ -174,7 +172,7 @@ describe.each(backends())('inbox worker wakes [%s]', (backend) => {
       await new Promise((resolve) => setTimeout(resolve, 1_300));
       expect(held).toHaveLength(2);
       expect(logs.filter((l) => l.msg.includes('LISTEN'))).toEqual([expect.objectContaining({ msg: 'inbox LISTEN unavailable; polling' })]);
-      expect(looks).toBe(0);
+      expect(seen.looks).toBe(0);
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => proxy.close(resolve));

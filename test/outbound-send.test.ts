@@ -77,13 +77,14 @@ describe.each(backends())('sending through the Cloud API [%s]', (backend) => {
 
   it('retries a throughput error with backoff and succeeds; surfaces permanent errors without retrying', async () => {
     const t = await threadWith('live');
-    graph.setBehaviour({ scriptedErrors: [{ code: 130429, message: '(#130429) Rate limit hit', retryAfterSeconds: 0 }] });
+    // Each scripted error waits for its own send (by text): an agent reply in flight does not take it.
+    graph.setBehaviour({ scriptedErrors: [{ code: 130429, message: '(#130429) Rate limit hit', retryAfterSeconds: 0, text: 'rah wslat' }] });
     const ok = await reply(t.id, { text: 'rah wslat', client_ref: 'retry-1' });
     expect(ok.status).toBe(201);
     const row = await s.runtime.db.selectFrom('messages').select(['send_attempts', 'status']).where('client_ref', '=', 'retry-1').executeTakeFirstOrThrow();
     expect(row).toMatchObject({ send_attempts: 2, status: 'accepted' });
 
-    graph.setBehaviour({ scriptedErrors: [{ code: 131026, message: 'Message undeliverable' }] });
+    graph.setBehaviour({ scriptedErrors: [{ code: 131026, message: 'Message undeliverable', text: 'wach wslatk?' }] });
     const sentBefore = graph.requests.filter((r) => r.path.endsWith('/messages')).length;
     const failed = await reply(t.id, { text: 'wach wslatk?' });
     expect(failed.status).toBe(502);
@@ -97,7 +98,7 @@ describe.each(backends())('sending through the Cloud API [%s]', (backend) => {
 
   it('defers a long backoff (pair rate, Retry-After) to the retry job instead of failing or blocking', async () => {
     const t = await threadWith('live');
-    graph.setBehaviour({ scriptedErrors: [{ code: 131056, message: '(#131056) Pair rate limit hit', retryAfterSeconds: 120 }] });
+    graph.setBehaviour({ scriptedErrors: [{ code: 131056, message: '(#131056) Pair rate limit hit', retryAfterSeconds: 120, text: 'ghadi nrje3 lik' }] });
     const res = await reply(t.id, { text: 'ghadi nrje3 lik', client_ref: 'deferred-1' });
     expect(res.status).toBe(201);
     const { message } = (await res.json()) as { message: { id: string; status: string } };

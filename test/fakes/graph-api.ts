@@ -118,6 +118,11 @@ export interface ScriptedError {
   retryAfterSeconds?: number;
   /** Which calls it applies to (default 'messages', i.e. sends, not read receipts). */
   endpoint?: FakeEndpoint;
+  /**
+   * Only a send whose `text.body` is this one (sends only): the error then waits for that send, and
+   * another one in flight meanwhile (an agent's reply) does not take it.
+   */
+  text?: string;
 }
 
 export interface PairRate {
@@ -486,8 +491,8 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
     return kept;
   }
 
-  function takeScripted(endpoint: FakeEndpoint): FakeError | null {
-    const index = scripted.findIndex((s) => (s.endpoint ?? 'messages') === endpoint || s.endpoint === 'any');
+  function takeScripted(endpoint: FakeEndpoint, text?: string): FakeError | null {
+    const index = scripted.findIndex((s) => ((s.endpoint ?? 'messages') === endpoint || s.endpoint === 'any') && (s.text === undefined || s.text === text));
     if (index === -1) return null;
     const [s] = scripted.splice(index, 1);
     if (s === undefined) return null;
@@ -616,7 +621,7 @@ export async function startGraphApiFake(options: GraphApiFakeOptions = {}): Prom
       return { status: 200, body: { success: true } };
     }
 
-    const scriptedError = takeScripted('messages');
+    const scriptedError = takeScripted('messages', m.text?.body);
     if (scriptedError) throw scriptedError;
 
     // Throughput first: Meta's limiter sits in front of message validation.
