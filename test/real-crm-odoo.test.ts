@@ -200,9 +200,20 @@ describe.skipIf(!REAL_CRMS)('[real-crm] Odoo 19 with the CoEx bridge addons and 
     await page.fill('input[name="login"]', odoo.login);
     await page.fill('input[name="password"]', odoo.password);
     await Promise.all([page.waitForURL(/\/odoo|\/web/), page.click('button[type="submit"]')]);
+    // Requests still open, so that a panel that never shows says what it waits for.
+    const pending = new Map<unknown, string>();
+    page.on('request', (r) => pending.set(r, `${r.method()} ${r.url()}`));
+    page.on('requestfinished', (r) => pending.delete(r));
+    page.on('requestfailed', (r) => pending.delete(r));
     await page.goto(`${odoo.url}/odoo/contacts/${fatimaPartner}`);
     const panel = page.locator('.o-coex-ThreadPanel');
-    await panel.waitFor();
+    await panel.waitFor().catch(async (error: unknown) => {
+      const shown = await page.locator('body').innerText({ timeout: 5_000 }).then((t) => t.slice(0, 500), () => '(page unreadable)');
+      throw new Error(
+        `the CoEx panel did not show after ${Math.round((Date.now() - t0) / 1000)} s: ${String(error)}\nconsole errors: ${JSON.stringify(consoleErrors.slice(0, 10))}\n` +
+          `requests still open: ${JSON.stringify([...pending.values()].slice(0, 20))}\npage shows: ${JSON.stringify(shown)}`,
+      );
+    });
     await expect.poll(() => panel.innerText(), { timeout: 180_000 }).toContain('Iyeh mazal, 1200 DH');
     expect(await panel.innerText()).toContain('Salam, wach l-caftan l-akhdar mazal kayn f taille 40?');
     if (SHOTS) {
