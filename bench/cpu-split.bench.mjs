@@ -3,40 +3,27 @@
 // baseline server and for `coex serve` on the same cluster. Wall-clock rates on a shared machine move
 // with whatever else runs; CPU per message does much less, and it says which side (Node or the
 // database) a change made cheaper. Linux only (/proc). Sizes: BENCH_INGEST (default 10000).
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { databaseOn, fmt } from './lib.mjs';
+import { databaseOn, fmt, procPids, procStat, TICK_MS } from './lib.mjs';
 import { SECRET, child, countVisible, embeddedUrl, runLoadgen, serve, waitUntil } from './processes.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const COUNT = Number(process.env.BENCH_INGEST ?? 10_000);
-const TICK_MS = 10; // USER_HZ is 100 on Linux
 
 /** utime + stime of a process, in ms (0 once it is gone). */
 function cpuMs(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-  } catch {
-    return 0;
-  }
+  const st = procStat(pid);
+  return st ? (st.utime + st.stime) * TICK_MS : 0;
 }
 
 /** The cluster's postmaster and its children (backends, WAL writer, checkpointer, autovacuum). */
 function clusterCpuMs(dataDir) {
   const postmaster = Number(readFileSync(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
   let total = cpuMs(postmaster);
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster) total += cpuMs(entry);
-    } catch {
-      // exited meanwhile
-    }
-  }
+  for (const pid of procPids()) if (procStat(pid)?.ppid === postmaster) total += cpuMs(pid);
   return total;
 }
 

@@ -106,6 +106,27 @@ export async function loadPost(url, bodies, { concurrency = 32 } = {}) {
 
 export const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
+/** Milliseconds per clock tick of /proc/<pid>/stat's CPU times (USER_HZ is 100 on Linux). */
+export const TICK_MS = 10;
+
+/**
+ * Fields of /proc/<pid>/stat (Linux): the command name, the parent, and the CPU times in ticks — its
+ * own (`utime`, `stime`) and that of the children it has reaped (`cutime`, `cstime`). Undefined once
+ * the process is gone.
+ */
+export function procStat(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ppid: Number(f[1]), utime: Number(f[11]), stime: Number(f[12]), cutime: Number(f[13]), cstime: Number(f[14]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pids of /proc (Linux), each a process that may exit while it is read. */
+export const procPids = () => readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+
 /**
  * CPU time (ms) of every PostgreSQL process of the machine, including children they have reaped
  * (backends that exited count through the postmaster). Linux only (/proc); 0 elsewhere. For a
@@ -114,16 +135,9 @@ export const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractio
 export function postgresCpuMs() {
   if (process.platform !== 'linux') return 0;
   let ticks = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (!stat.includes('(postgres)')) continue;
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    } catch {
-      // exited meanwhile
-    }
+  for (const pid of procPids()) {
+    const st = procStat(pid);
+    if (st?.comm === 'postgres') ticks += st.utime + st.stime + st.cutime + st.cstime;
   }
-  return ticks * 10; // USER_HZ is 100 on Linux
+  return ticks * TICK_MS;
 }
