@@ -125,11 +125,17 @@ describe.each(backends())('inbox writer [%s]', { timeout: 5_000 }, (backend) => 
     let statements = 0;
     const counting: KyselyPlugin = { transformQuery: (args) => ((statements += 1), args.node), transformResult: async (args) => args.result };
     const five = () => [body(), body(), body(), body(), body()];
-    // Two slots: the first two deliveries go alone at once; the three queued meanwhile take the
-    // slots as they free up, two rows at most per statement.
-    const two = new InboxWriter(handle.db.withPlugin(counting), { maxRowsPerInsert: 2, maxInFlight: 2 });
+    // Two slots, a second group as soon as one is free: the first two deliveries go alone at once;
+    // the three queued meanwhile take the slots as they free up, two rows at most per statement.
+    const two = new InboxWriter(handle.db.withPlugin(counting), { maxRowsPerInsert: 2, maxInFlight: 2, overlapAfterMs: 0 });
     expect(await Promise.all(five().map((raw) => two.write({ rawBody: raw, partitionKeys: ['777'] })))).toEqual([['777'], ['777'], ['777'], ['777'], ['777']]);
     expect(statements).toBe(4);
+    // The defaults: a second group waits while the first is quick (or until it has taken 100 ms), so
+    // the four that arrive behind the first go together.
+    statements = 0;
+    const quick = new InboxWriter(handle.db.withPlugin(counting));
+    expect(await Promise.all(five().map((raw) => quick.write({ rawBody: raw, partitionKeys: ['777'] })))).toEqual([['777'], ['777'], ['777'], ['777'], ['777']]);
+    expect(statements).toBe(2);
     statements = 0;
     const writer = new InboxWriter(handle.db.withPlugin(counting), { maxRowsPerInsert: 2, maxInFlight: 1 });
     const results = await Promise.all(five().map((raw) => writer.write({ rawBody: raw, partitionKeys: ['777'] })));
@@ -144,6 +150,30 @@ describe.each(backends())('inbox writer [%s]', { timeout: 5_000 }, (backend) => 
     statements = 0;
     await expect(writer.write({ rawBody: `${body()}\u0000`, partitionKeys: ['777'] })).rejects.toThrow();
     expect(statements).toBe(1);
+  });
+
+  it('a group stuck behind a lock does not hold back the deliveries after it', async () => {
+    const stuck = body();
+    const blocker = new pg.Client({ connectionString: database.databaseUrl });
+    await blocker.connect();
+    try {
+      // Another transaction holds the unique key of `stuck` (as a second web process writing the
+      // same retried delivery would): the writer's group for it waits until that one ends.
+      await blocker.query('begin');
+      await blocker.query("insert into webhook_inbox (partition_key, body_sha256, raw_body) values ('555', $1, 'x')", [sha(stuck)]);
+      const writer = new InboxWriter(handle.db);
+      let stuckAnswered = false;
+      const first = writer.write({ rawBody: stuck, partitionKeys: ['555'] }).then((keys) => ((stuckAnswered = true), keys));
+      // Started while the first group is in flight: a group of its own beside it, 100 ms later.
+      const next = body();
+      expect(await writer.write({ rawBody: next, partitionKeys: ['555'] })).toEqual(['555']);
+      expect(await rows(next)).toHaveLength(1);
+      expect(stuckAnswered).toBe(false);
+      await blocker.query('rollback');
+      expect(await first).toEqual(['555']);
+    } finally {
+      await blocker.end();
+    }
   });
 
   it('refuses only the delivery that cannot be stored; the others of its group are written', async () => {
