@@ -104,6 +104,8 @@ export interface ApplyOptions {
   inboxId?: string | null;
   /** The delivery an event came from, when one call applies several (batched inbox). */
   inboxIdOf?: (event: DomainEvent) => string | null;
+  /** Called once a messages INSERT is on its way to the database (EventStreamApplier prepares the next slice meanwhile). */
+  onBulkWrite?: () => void;
 }
 
 /** Adds `b` into `a` (outcomes of several apply calls in one transaction). */
@@ -548,7 +550,7 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
   // The payloads go as one JSON array (one JSON.stringify, parsed by PostgreSQL's JSON parser) rather
   // than a text[] of JSON strings, whose array literal pg escapes quote by quote.
   const column = <T>(f: (e: MessageEvent) => T): T[] => batch.map(f);
-  const { rows } = await sql<{ id: string; phone_number_id: string; wamid: string; thread_id: string; media_id: string | null; type: string; origin: string; inserted: boolean }>`
+  const inserting = sql<{ id: string; phone_number_id: string; wamid: string; thread_id: string; media_id: string | null; type: string; origin: string; inserted: boolean }>`
     insert into messages (tenant_id, phone_number_id, thread_id, wamid, direction, origin, type, text, provider_timestamp, status, error,
       history_status, context_wamid, media_id, media_mime, media_sha256, media_voice, media_state, transcript_state, payload, standby, creation_type)
     select v.tenant_id, v.phone_number_id, v.thread_id, v.wamid, v.direction, v.origin, v.type, v.text, v.provider_timestamp, v.status, v.error::jsonb,
@@ -584,6 +586,8 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
       creation_type = coalesce(messages.creation_type, excluded.creation_type),
       updated_at = now()
     returning id, phone_number_id, wamid, thread_id, media_id, type, origin, (xmax = 0) as inserted`.execute(trx);
+  opts.onBulkWrite?.();
+  const { rows } = await inserting;
 
   const stored = rows.map((r) => ({ phoneNumberId: r.phone_number_id, wamid: r.wamid }));
   await reconcileStatusesOf(trx, stored);
@@ -1029,6 +1033,70 @@ async function applyMarketingPreference(trx: Trx, e: MarketingPreferenceEvent, o
     },
     { onOptOut: async (_trx, change) => void outcome.consentChanges.push(change) },
   );
+}
+
+/**
+ * Applies a stream of events in their order, a statement's worth of messages at a time, while the
+ * caller prepares the next ones: parsing the next delivery overlaps the database writing the previous
+ * one. (Applying after parsing everything left the database idle while a batch of history chunks was
+ * parsed, and the process idle while it was written: one number is one lane, so the two took turns.)
+ * Slices are written one after the other on the caller's transaction, never two at once.
+ */
+export class EventStreamApplier {
+  private pending: DomainEvent[] = [];
+  private pendingMessages = 0;
+  private writing: Promise<void> = Promise.resolve();
+  /** Resolves when the slice being written has sent its (first) messages INSERT. */
+  private bulkSent: Promise<void> = Promise.resolve();
+  private onBulkWrite: () => void = () => undefined;
+  private readonly outcome = emptyOutcome();
+  private readonly opts: ApplyOptions;
+
+  constructor(
+    private readonly trx: Trx,
+    opts: ApplyOptions,
+  ) {
+    this.opts = { ...opts, onBulkWrite: () => this.onBulkWrite() };
+  }
+
+  /**
+   * Queues events; once a statement's worth of messages waits, starts writing everything queued
+   * (after the slice being written) and returns when its messages INSERT is on its way — the
+   * statement the database takes longest over, during which the caller can parse the next delivery
+   * (returning earlier, the caller's parsing held up the few short statements before it). Rejects
+   * with the error of a slice that failed.
+   */
+  async add(events: DomainEvent[]): Promise<void> {
+    for (const e of events) {
+      this.pending.push(e);
+      if (e.kind === 'message') this.pendingMessages += 1;
+    }
+    if (this.pendingMessages < MESSAGE_BATCH) return;
+    await this.writing;
+    this.writeQueued();
+    await Promise.race([this.bulkSent, this.writing]);
+    // The driver writes the statement to the socket in the microtasks after it was handed over.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  /** Writes what is left and resolves with the outcome of every event added. */
+  async finish(): Promise<ApplyOutcome> {
+    await this.writing;
+    if (this.pending.length > 0) {
+      this.writeQueued();
+      await this.writing;
+    }
+    return this.outcome;
+  }
+
+  private writeQueued(): void {
+    const slice = this.pending;
+    this.pending = [];
+    this.pendingMessages = 0;
+    this.bulkSent = new Promise<void>((resolve) => (this.onBulkWrite = resolve));
+    // Its failure is observed right away (add's race, finish's await), then again by the next call.
+    this.writing = applyEvents(this.trx, slice, this.opts).then((o) => void mergeOutcome(this.outcome, o));
+  }
 }
 
 /**

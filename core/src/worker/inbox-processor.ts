@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
-import { applyEvents, emptyOutcome, mergeOutcome, recordWabaIds, type ApplyOutcome } from '../store/apply.js';
+import { applyEvents, emptyOutcome, EventStreamApplier, mergeOutcome, recordWabaIds, type ApplyOutcome } from '../store/apply.js';
 import { envelopeSchema, type WebhookEnvelope } from '../whatsapp/schemas.js';
 import { normalizeDelivery, partitionKeyOf, type DomainEvent } from '../whatsapp/normalize.js';
 import { sanitizeParsed, sanitizePayload } from '../whatsapp/sanitize.js';
@@ -356,19 +356,20 @@ export class InboxProcessor {
 
   /**
    * Parses and applies batches of deliveries (each of one number, in its arrival order) as one stream
-   * of events.
+   * of events: each delivery is parsed while the database writes the ones before it.
    */
   private async applyRows(trx: Kysely<Database>, batches: Array<{ partitionKey: string; rows: PendingRow[] }>): Promise<ApplyOutcome> {
-    const all: DomainEvent[] = [];
     const inboxOf = new WeakMap<DomainEvent, string>();
     const lastEnvelope = new Map<string, WebhookEnvelope>();
+    const first = batches[0]!.rows[0]!.id;
+    const stream = new EventStreamApplier(trx, { defaultTenantId: this.defaultTenantId, inboxId: first, inboxIdOf: (e) => inboxOf.get(e) ?? null });
     let sliceStart = performance.now();
     for (const { partitionKey, rows } of batches) {
       for (const row of rows) {
         const { events, envelope } = this.eventsOf(row, partitionKey);
         for (const e of events) inboxOf.set(e, row.id);
-        all.push(...events);
         if (envelope) lastEnvelope.set(partitionKey, envelope);
+        await stream.add(events);
         // Parsing is synchronous, and a hostile body (deep nesting, huge arrays) costs milliseconds: a
         // batch of them held the event loop — acknowledgements, /healthz — for hundreds of ms.
         if (performance.now() - sliceStart > PARSE_SLICE_MS) {
@@ -377,8 +378,7 @@ export class InboxProcessor {
         }
       }
     }
-    const first = batches[0]!.rows[0]!.id;
-    const outcome = await applyEvents(trx, all, { defaultTenantId: this.defaultTenantId, inboxId: first, inboxIdOf: (e) => inboxOf.get(e) ?? null });
+    const outcome = await stream.finish();
     await this.learnWabas(trx, lastEnvelope);
     return outcome;
   }
