@@ -550,7 +550,22 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
   // The payloads go as one JSON array (one JSON.stringify, parsed by PostgreSQL's JSON parser) rather
   // than a text[] of JSON strings, whose array literal pg escapes quote by quote.
   const column = <T>(f: (e: MessageEvent) => T): T[] => batch.map(f);
-  const inserting = sql<{ id: string; phone_number_id: string; wamid: string; thread_id: string; media_id: string | null; type: string; origin: string; inserted: boolean }>`
+  // Every row comes back from the upsert, but only those a follow-up needs are sent back (live
+  // messages, media of history): a history chunk's thousand rows were read back for nothing but a
+  // count. The counts come on every row (left join: one row even when none is needed).
+  const inserting = sql<{
+    inserted_count: string;
+    stored_count: string;
+    id: string | null;
+    phone_number_id: string;
+    wamid: string;
+    thread_id: string;
+    media_id: string | null;
+    type: string;
+    origin: string;
+    inserted: boolean;
+  }>`
+    with ins as (
     insert into messages (tenant_id, phone_number_id, thread_id, wamid, direction, origin, type, text, provider_timestamp, status, error,
       history_status, context_wamid, media_id, media_mime, media_sha256, media_voice, media_state, transcript_state, payload, standby, creation_type)
     select v.tenant_id, v.phone_number_id, v.thread_id, v.wamid, v.direction, v.origin, v.type, v.text, v.provider_timestamp, v.status, v.error::jsonb,
@@ -585,11 +600,19 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
       standby = messages.standby or excluded.standby,
       creation_type = coalesce(messages.creation_type, excluded.creation_type),
       updated_at = now()
-    returning id, phone_number_id, wamid, thread_id, media_id, type, origin, (xmax = 0) as inserted`.execute(trx);
+    returning id, phone_number_id, wamid, thread_id, media_id, type, origin, (xmax = 0) as inserted
+    ), counted as (select count(*) filter (where inserted) as inserted_count, count(*) as stored_count from ins)
+    select counted.inserted_count, counted.stored_count, r.* from counted
+    left join lateral (select * from ins where origin <> 'history' or media_id is not null) r on true`.execute(trx);
   opts.onBulkWrite?.();
-  const { rows } = await inserting;
+  const { rows: answer } = await inserting;
+  const insertedCount = Number(answer[0]?.inserted_count ?? 0);
+  outcome.messagesInserted += insertedCount;
+  outcome.messagesMerged += Number(answer[0]?.stored_count ?? 0) - insertedCount;
+  const rows = answer.filter((r): r is typeof r & { id: string } => r.id !== null);
 
-  const stored = rows.map((r) => ({ phoneNumberId: r.phone_number_id, wamid: r.wamid }));
+  // Each message of the batch is stored now (inserted or merged).
+  const stored = batch.map((e) => ({ phoneNumberId: e.phoneNumberId, wamid: e.message.wamid }));
   await reconcileStatusesOf(trx, stored);
   await reconcileMutationsOf(trx, stored);
 
@@ -614,8 +637,6 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
   for (const e of batch) {
     const row = rowOf.get(perNumber(e.phoneNumberId, e.message.wamid));
     if (!row) continue;
-    if (row.inserted) outcome.messagesInserted += 1;
-    else outcome.messagesMerged += 1;
     const item: LiveMessage = {
       messageId: row.id,
       threadId: row.thread_id,
