@@ -400,8 +400,11 @@ export class InboxProcessor {
   }
 
   private envelopeOf(row: PendingRow): WebhookEnvelope | null {
-    const cacheKey = row.body_id ?? `row:${row.id}`;
-    const cached = this.parsed.get(cacheKey);
+    // Only a shared body (one naming several numbers) is read again, for its other numbers. Keeping
+    // every delivery's tree as well (up to the byte bound) held tens of MB of parsed history chunks
+    // alive for nothing: old-generation garbage collection for the whole import.
+    const cacheKey = row.body_id;
+    const cached = cacheKey === null ? undefined : this.parsed.get(cacheKey);
     if (cached !== undefined) return cached.envelope;
     let parsed: unknown;
     try {
@@ -411,6 +414,7 @@ export class InboxProcessor {
     }
     const result = envelopeSchema.safeParse(sanitizeParsed(row.raw_body ?? '', parsed));
     const envelope = result.success ? result.data : null;
+    if (cacheKey === null) return envelope;
     // Bounded by bytes: oldest bodies leave first.
     const size = row.raw_body?.length ?? 0;
     while (this.parsed.size > 0 && this.parsedBytes + size > PARSE_CACHE_BYTES) {
