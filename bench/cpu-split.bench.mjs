@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { databaseOn, fmt, procPids, procStat, TICK_MS } from './lib.mjs';
-import { SECRET, child, countVisible, embeddedUrl, runLoadgen, serve, waitUntil } from './processes.mjs';
+import { SECRET, child, embeddedUrl, runLoadgen, serve, waitApplied, waitUntil } from './processes.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const COUNT = Number(process.env.BENCH_INGEST ?? 10_000);
@@ -43,7 +43,7 @@ async function measure(numbers) {
   db0 = clusterCpuMs(dataDir);
   server0 = cpuMs(server.p.pid);
   const acks = await runLoadgen({ url: server.url, count: COUNT, numbers, tag: 'cpu', concurrency: 50 });
-  await waitUntil(async () => (await countVisible(dbUrl, 'cpu')) >= acks.ok, 900_000, `${COUNT} messages visible`);
+  await waitApplied(dbUrl, 'cpu', acks.ok);
   const coex = { server: cpuMs(server.p.pid) - server0, db: clusterCpuMs(dataDir) - db0 };
   await server.stop();
   rmSync(dataDir, { recursive: true, force: true });

@@ -47,13 +47,20 @@ function hostile(i, raw) {
   }
 }
 
+// Every delivery built and signed before the clock starts, as Meta's are before they are sent: the
+// load generator shares the machine's cores with the server it measures, so its own work is kept
+// out of the timed part as far as it can be (what is left is the HTTP client).
+const prepared = Array.from({ length: o.count }, (_, i) => {
+  const raw = Buffer.from(body(i));
+  return { raw, sig: `sha256=${createHmac('sha256', o.secret).update(raw).digest('hex')}` };
+});
+
 const latencies = [];
 let ok = 0;
 let failures = 0;
 let next = 0;
 function post(i) {
-  const raw = Buffer.from(body(i));
-  const sig = `sha256=${createHmac('sha256', o.secret).update(raw).digest('hex')}`;
+  const { raw, sig } = prepared[i];
   const started = process.hrtime.bigint();
   return new Promise((resolve) => {
     const req = http.request(

@@ -71,6 +71,28 @@ export async function countVisible(url, tag) {
   }
 }
 
+/** Deliveries of the inbox not applied yet (an index-only look at the pending rows: cheap to poll). */
+export async function pendingInbox(url) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query('select count(*)::int as n from webhook_inbox where processed_at is null')).rows[0].n;
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * Waits until the inbox is drained, then checks that `expected` messages tagged `tag` are readable.
+ * Polling the inbox's pending rows, not the messages: a count of the messages every 25 ms scanned the
+ * table and took PostgreSQL CPU from the run being measured.
+ */
+export async function waitApplied(url, tag, expected, timeoutMs = 900_000) {
+  await waitUntil(async () => (await pendingInbox(url)) === 0, timeoutMs, `inbox drained (${expected} messages tagged ${tag})`);
+  const visible = await countVisible(url, tag);
+  if (visible < expected) throw new Error(`${expected} acknowledged, ${visible} visible after the inbox drained (tag ${tag})`);
+}
+
 /** The running embedded PostgreSQL of a `coex serve` started with this DATA_DIR. */
 export function embeddedUrl(dataDir, database = 'coex') {
   const url = runningEmbeddedUrl(join(dataDir, 'postgres'), database);
