@@ -137,10 +137,11 @@ describe.each(backends())('inbox writer [%s]', { timeout: 5_000 }, (backend) => 
     expect(await Promise.all(five().map((raw) => quick.write({ rawBody: raw, partitionKeys: ['777'] })))).toEqual([['777'], ['777'], ['777'], ['777'], ['777']]);
     expect(statements).toBe(2);
     statements = 0;
-    const writer = new InboxWriter(handle.db.withPlugin(counting), { maxRowsPerInsert: 2, maxInFlight: 1 });
+    // One slot, even with a second group allowed at once: the first alone (nothing was waiting), then
+    // two groups of two rows.
+    const writer = new InboxWriter(handle.db.withPlugin(counting), { maxRowsPerInsert: 2, maxInFlight: 1, overlapAfterMs: 0 });
     const results = await Promise.all(five().map((raw) => writer.write({ rawBody: raw, partitionKeys: ['777'] })));
     expect(results).toEqual([['777'], ['777'], ['777'], ['777'], ['777']]);
-    // One slot: the first alone (nothing was waiting), then two groups of two rows.
     expect(statements).toBe(3);
     // One delivery naming three numbers exceeds the limit: written alone, in one statement.
     statements = 0;
@@ -150,6 +151,12 @@ describe.each(backends())('inbox writer [%s]', { timeout: 5_000 }, (backend) => 
     statements = 0;
     await expect(writer.write({ rawBody: `${body()}\u0000`, partitionKeys: ['777'] })).rejects.toThrow();
     expect(statements).toBe(1);
+  });
+
+  it('a delivery that finds nothing in flight is written at once, however recently the last group started', async () => {
+    // The overlap delay applies beside a group in flight only: one after another, these never wait for it.
+    const writer = new InboxWriter(handle.db, { overlapAfterMs: 60_000 });
+    for (let i = 0; i < 3; i++) expect(await writer.write({ rawBody: body(), partitionKeys: ['556'] })).toEqual(['556']);
   });
 
   it('a group stuck behind a lock does not hold back the deliveries after it', async () => {
