@@ -354,6 +354,37 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     expect(await waba(D.phoneNumberId)).toBe(D.wabaId);
   });
 
+  it('parses a body naming several numbers once for all of them, and keeps no delivery naming one', async () => {
+    const A = numberRef();
+    const B = numberRef();
+    const shared = text(A, 'wamid.p1', 'a', 0);
+    shared.entry[0]!.changes.push(text(B, 'wamid.p2', 'b', 0).entry[0]!.changes[0]!);
+    const sharedRaw = JSON.stringify(shared);
+    const alone = text(A, 'wamid.p3', 'alone', 1);
+    const aloneRaw = JSON.stringify(alone);
+    await deliver(shared, sharedRaw);
+    await deliver(alone, aloneRaw);
+    const processor = new InboxProcessor(handle.db, logger, 'atlas');
+    // JSON.parse calls on each body's text, counted while the processor works.
+    const parses = new Map<string, number>();
+    const parse = JSON.parse;
+    JSON.parse = ((text: string, reviver?: Parameters<typeof JSON.parse>[1]) => {
+      if (text === sharedRaw || text === aloneRaw) parses.set(text, (parses.get(text) ?? 0) + 1);
+      return parse(text, reviver);
+    }) as typeof JSON.parse;
+    try {
+      expect(await processor.drain(A.phoneNumberId)).toBe(2);
+      expect(await processor.drain(B.phoneNumberId)).toBe(1);
+    } finally {
+      JSON.parse = parse;
+    }
+    expect(await texts(A.phoneNumberId)).toEqual(['a', 'alone']);
+    expect(await texts(B.phoneNumberId)).toEqual(['b']);
+    expect([parses.get(sharedRaw), parses.get(aloneRaw)]).toEqual([1, 1]);
+    // Only the shared body stays in the parse cache (a single-number delivery is never read again).
+    expect((processor as unknown as { parsed: Map<string, unknown> }).parsed.size).toBe(1);
+  });
+
   it('reads deliveries stored before bodies were kept apart (raw_body on the inbox row)', async () => {
     const N = numberRef();
     for (const [i, body] of ['old one', 'old two'].entries()) {
