@@ -51,6 +51,22 @@ describe.each(backends())('store: apply, account updates [%s]', { timeout: 10_00
       ['70654035220006', 'disconnected', 'DISABLED_UPDATE'],
     ]);
   });
+  it('a restriction on adding phone numbers only warns: the numbers keep sending; one on messaging stops them', async () => {
+    const waba = '102290129340790';
+    await handle.db.insertInto('whatsapp_numbers').values({ phone_number_id: '70654035250001', tenant_id: 'atlas', waba_id: waba, display_phone_number: '212522000011' }).execute();
+    const apply = async (value: Record<string, unknown>) => handle.db.transaction().execute((trx) => applyEvents(trx, normalizeChange(waba, 'account_update', value), { defaultTenantId: 'atlas' }));
+    const state = async () => handle.db.selectFrom('whatsapp_numbers').select(['connection_status', 'account_warning']).where('waba_id', '=', waba).executeTakeFirstOrThrow();
+    const addOnly = await apply({ event: 'ACCOUNT_RESTRICTION', restriction_info: [{ restriction_type: 'RESTRICTED_ADD_PHONE_NUMBER_ACTION', expiration: '2026-12-20T10:00:00+0000' }] });
+    expect(addOnly.accountNotices.map((n) => n.effect)).toEqual(['warning']);
+    expect(await state()).toEqual({
+      connection_status: 'connected',
+      account_warning: 'Meta restricted this WhatsApp Business Account (RESTRICTED_ADD_PHONE_NUMBER_ACTION until 2026-12-20T10:00:00+0000), not its messaging: sending continues.',
+    });
+    const messaging = await apply({ event: 'ACCOUNT_RESTRICTION', restriction_info: [{ restriction_type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiration: '2026-12-20T10:00:00+0000' }] });
+    expect(messaging.accountNotices.map((n) => n.effect)).toEqual(['stopped_sending']);
+    expect((await state()).connection_status).toBe('restricted');
+  });
+
   it('an update naming a phone number changes that number only, records the event on it and reports a notice per number changed; a warning is set and a reconnection clears it', async () => {
     const waba = '102290129340778';
     const numbers = [

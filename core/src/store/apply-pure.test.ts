@@ -79,15 +79,38 @@ describe('accountEffectOf, exactly', () => {
     expect(accountEffectOf('ACCOUNT_OFFBOARDED', null, notice())).toEqual({ status: 'offboarded', onlyFrom: null, reason: 'ACCOUNT_OFFBOARDED', warning: undefined, effect: 'stopped_sending', detail: null });
     expect(accountEffectOf('ACCOUNT_RECONNECTED', null, notice())).toEqual({ status: 'connected', onlyFrom: null, reason: 'ACCOUNT_RECONNECTED', warning: null, effect: 'resumed_sending', detail: null });
     expect(accountEffectOf('MM_LITE_TERMS_SIGNED', null, notice())).toEqual({ status: null, onlyFrom: null, reason: 'MM_LITE_TERMS_SIGNED', warning: undefined, effect: 'none', detail: null });
-    expect(accountEffectOf('ACCOUNT_RESTRICTION', 'r', notice({ restrictions: [{ type: 'RESTRICTED_ADD_PHONE_NUMBER_ACTION', expiration: null }] }))).toEqual({
+    expect(accountEffectOf('ACCOUNT_RESTRICTION', 'r', notice({ restrictions: [{ type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiration: null }] }))).toEqual({
       status: 'restricted',
       onlyFrom: null,
-      reason: 'ACCOUNT_RESTRICTION: RESTRICTED_ADD_PHONE_NUMBER_ACTION',
+      reason: 'ACCOUNT_RESTRICTION: RESTRICTED_BIZ_INITIATED_MESSAGING',
       warning: undefined,
       effect: 'stopped_sending',
-      detail: 'RESTRICTED_ADD_PHONE_NUMBER_ACTION',
+      detail: 'RESTRICTED_BIZ_INITIATED_MESSAGING',
     });
     expect(accountEffectOf('ACCOUNT_RESTRICTION', null, notice())).toMatchObject({ status: 'restricted', reason: 'ACCOUNT_RESTRICTION', detail: null });
+    // Only adding phone numbers restricted: a warning, sending goes on.
+    expect(accountEffectOf('ACCOUNT_RESTRICTION', null, notice({ restrictions: [{ type: 'RESTRICTED_ADD_PHONE_NUMBER_ACTION', expiration: '2026-12-20T10:00:00+0000' }] }))).toEqual({
+      status: null,
+      onlyFrom: null,
+      reason: null,
+      warning: 'Meta restricted this WhatsApp Business Account (RESTRICTED_ADD_PHONE_NUMBER_ACTION until 2026-12-20T10:00:00+0000), not its messaging: sending continues.',
+      effect: 'warning',
+      detail: 'RESTRICTED_ADD_PHONE_NUMBER_ACTION until 2026-12-20T10:00:00+0000',
+    });
+    // With a messaging restriction beside it, or a restriction without a type: sending stops.
+    for (const other of [{ type: 'RESTRICTED_CUSTOMER_INITIATED_MESSAGING', expiration: null }, { type: null, expiration: null }]) {
+      const both = notice({ restrictions: [{ type: 'RESTRICTED_ADD_PHONE_NUMBER_ACTION', expiration: null }, other] });
+      expect(accountEffectOf('ACCOUNT_RESTRICTION', null, both)).toMatchObject({ status: 'restricted', effect: 'stopped_sending' });
+      expect(accountEffectOf('ACCOUNT_VIOLATION', null, { ...both, violationType: 'SPAM' })).toMatchObject({ status: 'restricted', effect: 'stopped_sending' });
+    }
+    expect(accountEffectOf('ACCOUNT_VIOLATION', null, notice({ violationType: 'SPAM', restrictions: [{ type: 'restricted_add_phone_number_action', expiration: null }] }))).toEqual({
+      status: null,
+      onlyFrom: null,
+      reason: null,
+      warning: 'Policy violation reported by Meta (SPAM); the account is restricted (restricted_add_phone_number_action), not its messaging: sending continues.',
+      effect: 'warning',
+      detail: 'SPAM; restricted_add_phone_number_action',
+    });
     // Restrictions only count on a restriction event.
     expect(accountEffectOf('PARTNER_REMOVED', null, notice({ restrictions: [{ type: 'X', expiration: null }] }))).toMatchObject({ reason: 'PARTNER_REMOVED', detail: null });
   });

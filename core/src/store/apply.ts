@@ -921,6 +921,16 @@ function restrictionsInWords(n: AccountNotice): string | null {
   return n.restrictions.map((r) => `${r.type ?? 'restriction'}${r.expiration ? ` until ${r.expiration}` : ''}`).join(', ');
 }
 
+/**
+ * Restriction types that leave messaging alone: the account may not add phone numbers. Any other
+ * type (business- or customer-initiated messaging, one Meta adds later, or none named) stops sending.
+ */
+const RESTRICTIONS_NOT_ON_MESSAGING = new Set(['RESTRICTED_ADD_PHONE_NUMBER_ACTION']);
+
+/** Every restriction named, and none of them on messaging. */
+const onlyNonMessagingRestrictions = (n: AccountNotice): boolean =>
+  n.restrictions.length > 0 && n.restrictions.every((r) => r.type !== null && RESTRICTIONS_NOT_ON_MESSAGING.has(r.type.toUpperCase()));
+
 export function accountEffectOf(event: string, reason: string | null, notice: AccountNotice): AccountEffect {
   if (event === 'DISABLED_UPDATE') {
     const state = notice.banState?.toUpperCase() ?? null;
@@ -939,13 +949,21 @@ export function accountEffectOf(event: string, reason: string | null, notice: Ac
   if (event === 'ACCOUNT_VIOLATION') {
     const type = notice.violationType ?? 'unspecified';
     const restricted = restrictionsInWords(notice);
+    if (restricted && onlyNonMessagingRestrictions(notice)) {
+      return { status: null, onlyFrom: null, reason: null, warning: `Policy violation reported by Meta (${type}); the account is restricted (${restricted}), not its messaging: sending continues.`, effect: 'warning', detail: `${type}; ${restricted}` };
+    }
     if (restricted) {
       return { status: 'restricted', onlyFrom: null, reason: `ACCOUNT_VIOLATION ${type}: ${restricted}`, warning: `Policy violation reported by Meta (${type}); the account is restricted: ${restricted}.`, effect: 'stopped_sending', detail: `${type}; ${restricted}` };
     }
     return { status: null, onlyFrom: null, reason: null, warning: `Policy violation reported by Meta (${type}): sending continues, but repeated violations can restrict or disable the account. Review it in WhatsApp Manager.`, effect: 'warning', detail: type };
   }
-  const status = connectionStatusFor(event);
   const restricted = event === 'ACCOUNT_RESTRICTION' ? restrictionsInWords(notice) : null;
+  if (restricted && onlyNonMessagingRestrictions(notice)) {
+    // Adding phone numbers is restricted, not messaging: stopping every send (the AI agent's replies,
+    // the owner's answers from CoEx) would silence the business for a restriction that is not on it.
+    return { status: null, onlyFrom: null, reason: null, warning: `Meta restricted this WhatsApp Business Account (${restricted}), not its messaging: sending continues.`, effect: 'warning', detail: restricted };
+  }
+  const status = connectionStatusFor(event);
   return {
     status,
     onlyFrom: null,
