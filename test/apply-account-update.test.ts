@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from './helpers/backends.js';
 import { openMigratedDatabase, type MigratedDatabase } from './helpers/migrated-database.js';
@@ -51,7 +52,7 @@ describe.each(backends())('store: apply, account updates [%s]', { timeout: 10_00
       ['70654035220006', 'disconnected', 'DISABLED_UPDATE'],
     ]);
   });
-  it('a restriction on adding phone numbers only warns: the numbers keep sending; one on messaging stops them', async () => {
+  it('a restriction on adding phone numbers only warns; one on business-initiated messaging holds templates until its end; one on replies stops sending', async () => {
     const waba = '102290129340790';
     await handle.db.insertInto('whatsapp_numbers').values({ phone_number_id: '70654035250001', tenant_id: 'atlas', waba_id: waba, display_phone_number: '212522000011' }).execute();
     const apply = async (value: Record<string, unknown>) => handle.db.transaction().execute((trx) => applyEvents(trx, normalizeChange(waba, 'account_update', value), { defaultTenantId: 'atlas' }));
@@ -62,7 +63,20 @@ describe.each(backends())('store: apply, account updates [%s]', { timeout: 10_00
       connection_status: 'connected',
       account_warning: 'Meta restricted this WhatsApp Business Account (RESTRICTED_ADD_PHONE_NUMBER_ACTION until 2026-12-20T10:00:00+0000), not its messaging: sending continues.',
     });
-    const messaging = await apply({ event: 'ACCOUNT_RESTRICTION', restriction_info: [{ restriction_type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiration: '2026-12-20T10:00:00+0000' }] });
+    // Business-initiated messaging: the number keeps sending replies; templates are held until the end.
+    const held = async () => (await handle.db.selectFrom('whatsapp_numbers').select(sql<string | null>`business_initiated_blocked_until::text`.as('until')).where('waba_id', '=', waba).executeTakeFirstOrThrow()).until;
+    const business = await apply({ event: 'ACCOUNT_RESTRICTION', restriction_info: [{ restriction_type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiration: '2026-12-20T10:00:00+0000' }] });
+    expect(business.accountNotices.map((n) => n.effect)).toEqual(['warning']);
+    expect((await state()).connection_status).toBe('connected');
+    expect(await held()).toBe('2026-12-20 10:00:00+00');
+    await apply({ event: 'ACCOUNT_RESTRICTION', restriction_info: [{ restriction_type: 'RESTRICTED_BIZ_INITIATED_MESSAGING' }] });
+    expect(await held()).toBe('infinity');
+    // A reconnection lifts the hold; an update about something else leaves it.
+    await apply({ event: 'MM_LITE_TERMS_SIGNED' });
+    expect(await held()).toBe('infinity');
+    await apply({ event: 'ACCOUNT_RECONNECTED' });
+    expect(await held()).toBeNull();
+    const messaging = await apply({ event: 'ACCOUNT_RESTRICTION', restriction_info: [{ restriction_type: 'RESTRICTED_CUSTOMER_INITIATED_MESSAGING', expiration: '2026-12-20T10:00:00+0000' }] });
     expect(messaging.accountNotices.map((n) => n.effect)).toEqual(['stopped_sending']);
     expect((await state()).connection_status).toBe('restricted');
   });

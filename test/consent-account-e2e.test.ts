@@ -138,6 +138,36 @@ describe.each(backends())('consent and account signals end to end [%s]', (backen
     expect(sentTo().at(-1)).toBe(amina);
   });
 
+  it('Meta restricting business-initiated messaging holds campaigns (templates) until the end it gave; replies go on', async () => {
+    const waId = '212661100020';
+    await post(P.inboundMessage(N, { waId, name: 'Salma' }, 'wamid.E2E-BIZ', Date.now(), P.text('salam, wach kayn tawsil l Agadir?')));
+    const threadId = ((await (await s.api(`/api/v1/threads?wa_id=${waId}`)).json()) as { threads: Array<{ id: string }> }).threads[0]!.id;
+    const reply = (text: string) => s.api(`/api/v1/threads/${threadId}/messages`, { method: 'POST', body: JSON.stringify({ text }) });
+    const until = Math.floor(Date.now() / 1000) + 2 * 86_400;
+    const restriction = fixture('account_update.violation_restricted.json', ++delivery);
+    const value = (restriction.entry as Array<{ changes: Array<{ value: Json }> }>)[0]!.changes[0]!.value;
+    Object.assign(value, { event: 'ACCOUNT_RESTRICTION', restriction_info: [{ restriction_type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiration: until }] });
+    delete value.violation_info;
+    await post(restriction);
+
+    // The customer wrote: answering her is not business-initiated.
+    expect((await reply('Iyeh, 48 sa3a')).status).toBe(201);
+    // A campaign (templates) is held: paused with Meta's reason, its recipient waiting, nothing sent to Meta.
+    const calls = graph.requests.length;
+    const held = await campaign([waId]);
+    expect(await report(held)).toMatchObject({ status: 'paused', counts: { sent: 0, queued: 1 } });
+    expect(graph.requests.length).toBe(calls);
+    const account = async () => (await (await s.api(`/api/v1/numbers/${N.phoneNumberId}/account`)).json()) as { sending: boolean; templates_held: { until: string | null } | null };
+    expect(await account()).toMatchObject({ sending: true, templates_held: { until: new Date(until * 1000).toISOString() } });
+
+    // Meta reconnects the number: the hold is lifted and the campaign goes out once started again.
+    await post({ ...P.accountUpdate(N, 'ACCOUNT_RECONNECTED'), delivery: ++delivery });
+    expect((await account()).templates_held).toBeNull();
+    await s.api(`/api/v1/campaigns/${held}/start`, { method: 'POST', body: '{}' });
+    await s.runtime.campaigns.runUntilIdle();
+    expect((await report(held)).counts).toMatchObject({ sent: 1, queued: 0 });
+  });
+
   it('a number Meta disables stops sending (replies and campaigns), and sends again once reinstated', async () => {
     const waId = '212661100010';
     await post(P.inboundMessage(N, { waId, name: 'Youssef' }, 'wamid.E2E-BAN', Date.now(), P.text('salam, kayn l9adia?')));

@@ -165,6 +165,7 @@ describe.each(backends())('consent and account signals from Meta [%s]', (backend
       sending: boolean;
       connection: { status: string; reason: string | null; changed_at: string | null };
       warning: { text: string; at: string } | null;
+      templates_held: { until: string | null } | null;
       events: Array<{ event: string; effect: string; detail: string | null; at: string }>;
     };
 
@@ -207,10 +208,20 @@ describe.each(backends())('consent and account signals from Meta [%s]', (backend
     expect(state.warning?.text).toContain('ADULT');
     expect(state.events[0]).toMatchObject({ event: 'ACCOUNT_VIOLATION', effect: 'warning', detail: 'ADULT' });
 
+    // Restricted business-initiated messaging (until 2025-12-15, over by now): replies go on, the warning
+    // says what was restricted, nothing is held any more.
     await post(fixture('account_update.violation_restricted.json'));
     state = await account();
+    expect(state.sending).toBe(true);
+    expect(state.warning?.text).toContain('business-initiated messaging is restricted (RESTRICTED_BIZ_INITIATED_MESSAGING until 2025-12-15T10:00:00.000Z)');
+    expect(state.templates_held).toBeNull();
+    // Restricted customer-initiated messaging: sending stops until Meta reconnects the number.
+    const replies = fixture('account_update.violation_restricted.json');
+    ((valueOf(replies).restriction_info as Json[])[0]!).restriction_type = 'RESTRICTED_CUSTOMER_INITIATED_MESSAGING';
+    await post(replies);
+    state = await account();
     expect(state.sending).toBe(false);
-    expect(state.connection).toMatchObject({ status: 'restricted', reason: expect.stringContaining('RESTRICTED_BIZ_INITIATED_MESSAGING') });
+    expect(state.connection).toMatchObject({ status: 'restricted', reason: expect.stringContaining('RESTRICTED_CUSTOMER_INITIATED_MESSAGING') });
     await post(P.accountUpdate(N, 'ACCOUNT_RECONNECTED'));
     expect((await account()).sending).toBe(true);
   });

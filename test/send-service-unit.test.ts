@@ -280,6 +280,36 @@ describe.each(backends())('send service [%s]', { timeout: 10_000 }, (backend) =>
     expect(await svc.resend('00000000-0000-0000-0000-000000000000')).toBeNull();
   });
 
+  it('while Meta holds business-initiated messaging, templates are refused (send and resend) and replies go out; after its end, templates too', async () => {
+    const { N, threadId } = await thread();
+    const template = { message: { type: 'template' as const, name: 'order_update', languageCode: 'fr' } };
+    const holdUntil = async (until: string | null) =>
+      handle.db.updateTable('whatsapp_numbers').set({ business_initiated_blocked_until: until === null ? null : sql`${until}::timestamptz` }).where('phone_number_id', '=', N.phoneNumberId).execute();
+    // A template waiting for its retry when the hold begins (Meta said 503: the retry job has it).
+    const waiting = ((await service([apiError(131000, 503, 120)]).svc.send(text(threadId, template))) as { messageId: string }).messageId;
+    await holdUntil(new Date(AT + 60 * 60_000).toISOString());
+    const accepted = (wamid: string) => [{ wamid, messageStatus: 'accepted' }];
+    const { svc, sent, paced } = service(accepted('wamid.biz-reply'), { minutesAfter: 30 });
+    const refused = await svc.send(text(threadId, template)).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(NumberNotConnectedError);
+    expect((refused as NumberNotConnectedError).connectionStatus).toBe('restricted');
+    expect((refused as Error).message).toBe(
+      `number ${N.phoneNumberId} cannot send: restricted (Meta restricted business-initiated messaging until ${new Date(AT + 60 * 60_000).toISOString()}: templates are held; replies inside the 24-hour window go out)`,
+    );
+    expect(paced).toEqual([]);
+    expect(await svc.resend(waiting)).toBeNull();
+    expect(await row(waiting)).toMatchObject({ status: 'failed', error: { message: expect.stringContaining('templates are held') } });
+    // A reply inside the window is no business-initiated message.
+    expect(await svc.send(text(threadId))).toMatchObject({ status: 'sent' });
+    expect(sent.map((m) => m.message.type)).toEqual(['text']);
+    // The hold ends at its time; with no end given it holds until lifted.
+    expect(await service(accepted('wamid.biz-after'), { minutesAfter: 61 }).svc.send(text(threadId, template))).toMatchObject({ status: 'sent' });
+    await holdUntil('infinity');
+    await expect(service([], { minutesAfter: 24 * 60 }).svc.send(text(threadId, template))).rejects.toThrow('Meta restricted business-initiated messaging: templates are held');
+    await holdUntil(null);
+    expect(await service(accepted('wamid.biz-lifted'), { minutesAfter: 24 * 60 }).svc.send(text(threadId, template))).toMatchObject({ status: 'sent' });
+  });
+
   it('outside the window every free-form type is refused, before the pacer', async () => {
     const { threadId } = await thread();
     const { svc, sent, paced } = service([], { minutesAfter: 25 * 60 });

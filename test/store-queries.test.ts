@@ -507,6 +507,7 @@ describe.each(backends())('store: read queries [%s]', { timeout: 10_000 }, (back
         sending: true,
         connection: { status: 'connected', reason: null, changed_at: null },
         warning: null,
+        templates_held: null,
         events: [
           { ...common, event: 'WABA_WIDE', effect: 'none', detail: null, reason: 'WABA_WIDE-reason' },
           { ...common, event: 'BANNED', effect: 'stopped_sending', detail: 'ban', reason: 'BANNED-reason' },
@@ -533,6 +534,7 @@ describe.each(backends())('store: read queries [%s]', { timeout: 10_000 }, (back
         sending: true,
         connection: { status: 'connected', reason: null, changed_at: null },
         warning: null,
+        templates_held: null,
         events: [],
         ...over,
       });

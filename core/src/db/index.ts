@@ -15,6 +15,7 @@ import * as m0009 from './migrations/0009_meta_2026.js';
 import * as m0010 from './migrations/0010_settings.js';
 import * as m0011 from './migrations/0011_messages_lean_writes.js';
 import * as m0012 from './migrations/0012_customer_lean_writes.js';
+import * as m0013 from './migrations/0013_business_initiated_restriction.js';
 
 export type { Database } from './schema.js';
 
@@ -32,6 +33,7 @@ const migrations: Record<string, Migration> = {
   '0010_settings': m0010,
   '0011_messages_lean_writes': m0011,
   '0012_customer_lean_writes': m0012,
+  '0013_business_initiated_restriction': m0013,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

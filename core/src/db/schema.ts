@@ -44,6 +44,8 @@ export interface WhatsappNumbersTable {
   /** A warning Meta gave about the account that does not stop sending (scheduled disable, policy violation). */
   account_warning: Nullable<string>;
   account_warning_at: NullableTimestamp;
+  /** Meta restricted business-initiated messaging until then ('infinity': no end given): templates are held (0013). */
+  business_initiated_blocked_until: NullableTimestamp;
   last_echo_at: NullableTimestamp;
   created_at: GeneratedTimestamp;
   updated_at: GeneratedTimestamp;

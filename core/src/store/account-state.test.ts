@@ -19,10 +19,16 @@ describe('accountEffectOf', () => {
 
   it('treats ACCOUNT_VIOLATION as a notice unless it carries a restriction', () => {
     expect(accountEffectOf('ACCOUNT_VIOLATION', null, notice({ violationType: 'ADULT' }))).toMatchObject({ status: null, effect: 'warning', detail: 'ADULT' });
-    expect(accountEffectOf('ACCOUNT_VIOLATION', null, notice({ violationType: 'SCAM', restrictions: [{ type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiration: '2026-12-15T10:00:00.000Z' }] }))).toMatchObject({
+    expect(accountEffectOf('ACCOUNT_VIOLATION', null, notice({ violationType: 'SCAM', restrictions: [{ type: 'RESTRICTED_CUSTOMER_INITIATED_MESSAGING', expiration: '2026-12-15T10:00:00.000Z' }] }))).toMatchObject({
       status: 'restricted',
       effect: 'stopped_sending',
-      reason: 'ACCOUNT_VIOLATION SCAM: RESTRICTED_BIZ_INITIATED_MESSAGING until 2026-12-15T10:00:00.000Z',
+      reason: 'ACCOUNT_VIOLATION SCAM: RESTRICTED_CUSTOMER_INITIATED_MESSAGING until 2026-12-15T10:00:00.000Z',
+    });
+    // Business-initiated messaging only: templates held until the end, replies go on.
+    expect(accountEffectOf('ACCOUNT_VIOLATION', null, notice({ violationType: 'SCAM', restrictions: [{ type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiration: '2026-12-15T10:00:00.000Z' }] }))).toMatchObject({
+      status: null,
+      effect: 'warning',
+      templatesBlockedUntil: '2026-12-15T10:00:00.000Z',
     });
   });
 
@@ -43,8 +49,18 @@ describe('accountStateLines', () => {
         sending: false,
         connection: { status: 'disabled', reason: 'DISABLED_UPDATE: account disabled by Meta', changed_at: '2026-12-12T00:00:00.000Z' },
         warning: null,
+        templates_held: null,
         events: [{ event: 'DISABLED_UPDATE', effect: 'stopped_sending', detail: 'DISABLE', reason: null, initiated_by: null, at: '2026-12-12T00:00:00.000Z' }],
       }),
     ).toEqual(['212522123456: NOT SENDING (disabled: DISABLED_UPDATE: account disabled by Meta, since 2026-12-12T00:00:00.000Z)', '2026-12-12T00:00:00.000Z\tDISABLED_UPDATE\tstopped_sending\tDISABLE']);
+  });
+
+  it('says when templates and campaigns are held, with or without an end', () => {
+    const state = { phone_number_id: '1', waba_id: '2', display_phone_number: '212522123456', sending: true, connection: { status: 'connected', reason: null, changed_at: null }, warning: null, events: [] };
+    expect(accountStateLines({ ...state, templates_held: { until: '2026-12-20T10:00:00.000Z' } })).toEqual([
+      '212522123456: sending (connected)',
+      'templates and campaigns held until 2026-12-20T10:00:00.000Z (replies inside the 24-hour window go out)',
+    ]);
+    expect(accountStateLines({ ...state, templates_held: { until: null } })[1]).toBe('templates and campaigns held until Meta lifts the restriction (replies inside the 24-hour window go out)');
   });
 });

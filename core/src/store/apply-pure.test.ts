@@ -77,16 +77,35 @@ describe('accountEffectOf, exactly', () => {
   it('other events: the connection status, the reason given, a reconnection clears the warning', () => {
     expect(accountEffectOf('PARTNER_REMOVED', 'PRIMARY_INACTIVITY', notice())).toEqual({ status: 'disconnected', onlyFrom: null, reason: 'PRIMARY_INACTIVITY', warning: undefined, effect: 'stopped_sending', detail: 'PRIMARY_INACTIVITY' });
     expect(accountEffectOf('ACCOUNT_OFFBOARDED', null, notice())).toEqual({ status: 'offboarded', onlyFrom: null, reason: 'ACCOUNT_OFFBOARDED', warning: undefined, effect: 'stopped_sending', detail: null });
-    expect(accountEffectOf('ACCOUNT_RECONNECTED', null, notice())).toEqual({ status: 'connected', onlyFrom: null, reason: 'ACCOUNT_RECONNECTED', warning: null, effect: 'resumed_sending', detail: null });
+    expect(accountEffectOf('ACCOUNT_RECONNECTED', null, notice())).toEqual({ status: 'connected', onlyFrom: null, reason: 'ACCOUNT_RECONNECTED', warning: null, effect: 'resumed_sending', detail: null, templatesBlockedUntil: null });
     expect(accountEffectOf('MM_LITE_TERMS_SIGNED', null, notice())).toEqual({ status: null, onlyFrom: null, reason: 'MM_LITE_TERMS_SIGNED', warning: undefined, effect: 'none', detail: null });
-    expect(accountEffectOf('ACCOUNT_RESTRICTION', 'r', notice({ restrictions: [{ type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiration: null }] }))).toEqual({
+    expect(accountEffectOf('ACCOUNT_RESTRICTION', 'r', notice({ restrictions: [{ type: 'RESTRICTED_CUSTOMER_INITIATED_MESSAGING', expiration: null }] }))).toEqual({
       status: 'restricted',
       onlyFrom: null,
-      reason: 'ACCOUNT_RESTRICTION: RESTRICTED_BIZ_INITIATED_MESSAGING',
+      reason: 'ACCOUNT_RESTRICTION: RESTRICTED_CUSTOMER_INITIATED_MESSAGING',
       warning: undefined,
       effect: 'stopped_sending',
-      detail: 'RESTRICTED_BIZ_INITIATED_MESSAGING',
+      detail: 'RESTRICTED_CUSTOMER_INITIATED_MESSAGING',
     });
+    // Business-initiated messaging: held until the latest end (unix seconds or ISO), replies go on.
+    const business = (expirations: Array<string | null>) => notice({ restrictions: expirations.map((expiration) => ({ type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiration })) });
+    expect(accountEffectOf('ACCOUNT_RESTRICTION', null, business(['2026-12-20T10:00:00+0000', '1797768000']))).toEqual({
+      status: null,
+      onlyFrom: null,
+      reason: null,
+      warning: 'Meta restricted business-initiated messaging (RESTRICTED_BIZ_INITIATED_MESSAGING until 2026-12-20T10:00:00+0000, RESTRICTED_BIZ_INITIATED_MESSAGING until 1797768000): templates and campaigns are held until 2026-12-20T12:00:00.000Z; replies inside the 24-hour window go out.',
+      effect: 'warning',
+      detail: 'RESTRICTED_BIZ_INITIATED_MESSAGING until 2026-12-20T10:00:00+0000, RESTRICTED_BIZ_INITIATED_MESSAGING until 1797768000',
+      templatesBlockedUntil: '2026-12-20T12:00:00.000Z',
+    });
+    expect(accountEffectOf('ACCOUNT_RESTRICTION', null, business(['1797940800']))).toMatchObject({ templatesBlockedUntil: '2026-12-22T12:00:00.000Z' });
+    // No end given, or one not understood: held until lifted. With adding numbers restricted too: the same.
+    for (const expirations of [[null], ['soon'], ['2026-12-20T10:00:00+0000', null]]) {
+      expect(accountEffectOf('ACCOUNT_RESTRICTION', null, business(expirations))).toMatchObject({ status: null, templatesBlockedUntil: 'infinity', warning: expect.stringContaining('held until Meta lifts it') });
+    }
+    expect(
+      accountEffectOf('ACCOUNT_RESTRICTION', null, notice({ restrictions: [{ type: 'RESTRICTED_ADD_PHONE_NUMBER_ACTION', expiration: null }, { type: 'restricted_biz_initiated_messaging', expiration: '1797768000' }] })),
+    ).toMatchObject({ status: null, effect: 'warning', templatesBlockedUntil: '2026-12-20T12:00:00.000Z' });
     expect(accountEffectOf('ACCOUNT_RESTRICTION', null, notice())).toMatchObject({ status: 'restricted', reason: 'ACCOUNT_RESTRICTION', detail: null });
     // Only adding phone numbers restricted: a warning, sending goes on.
     expect(accountEffectOf('ACCOUNT_RESTRICTION', null, notice({ restrictions: [{ type: 'RESTRICTED_ADD_PHONE_NUMBER_ACTION', expiration: '2026-12-20T10:00:00+0000' }] }))).toEqual({

@@ -910,6 +910,11 @@ export interface AccountEffect {
   warning: string | null | undefined;
   effect: 'stopped_sending' | 'resumed_sending' | 'warning' | 'none';
   detail: string | null;
+  /**
+   * Business-initiated messaging (templates, campaigns) held until then — an ISO time, or 'infinity'
+   * when Meta gave no end — null to lift it, absent to leave it as it is.
+   */
+  templatesBlockedUntil?: string | null;
 }
 
 /** Statuses a ban (or the old reading of DISABLED_UPDATE / ACCOUNT_VIOLATION) left a number in. */
@@ -921,15 +926,28 @@ function restrictionsInWords(n: AccountNotice): string | null {
   return n.restrictions.map((r) => `${r.type ?? 'restriction'}${r.expiration ? ` until ${r.expiration}` : ''}`).join(', ');
 }
 
-/**
- * Restriction types that leave messaging alone: the account may not add phone numbers. Any other
- * type (business- or customer-initiated messaging, one Meta adds later, or none named) stops sending.
- */
-const RESTRICTIONS_NOT_ON_MESSAGING = new Set(['RESTRICTED_ADD_PHONE_NUMBER_ACTION']);
+/** The account may not add phone numbers: messaging is left alone. */
+const ADD_NUMBERS_RESTRICTED = 'RESTRICTED_ADD_PHONE_NUMBER_ACTION';
+/** The business may not start conversations (templates); replies inside the 24-hour window go on. */
+const BUSINESS_INITIATED_RESTRICTED = 'RESTRICTED_BIZ_INITIATED_MESSAGING';
 
-/** Every restriction named, and none of them on messaging. */
-const onlyNonMessagingRestrictions = (n: AccountNotice): boolean =>
-  n.restrictions.length > 0 && n.restrictions.every((r) => r.type !== null && RESTRICTIONS_NOT_ON_MESSAGING.has(r.type.toUpperCase()));
+/**
+ * What a set of restrictions does to sending: nothing (only adding numbers), hold business-initiated
+ * messages until the latest such restriction ends, or stop everything — customer-initiated messaging
+ * restricted, a restriction without a type, or one Meta adds later. Null when there is none.
+ */
+function restrictionScope(n: AccountNotice): { kind: 'not_messaging' } | { kind: 'business_initiated'; until: string } | { kind: 'all' } | null {
+  if (n.restrictions.length === 0) return null;
+  const typeOf = (r: AccountNotice['restrictions'][number]) => r.type?.toUpperCase() ?? null;
+  if (n.restrictions.some((r) => typeOf(r) !== ADD_NUMBERS_RESTRICTED && typeOf(r) !== BUSINESS_INITIATED_RESTRICTED)) return { kind: 'all' };
+  const business = n.restrictions.filter((r) => typeOf(r) === BUSINESS_INITIATED_RESTRICTED);
+  if (business.length === 0) return { kind: 'not_messaging' };
+  // Meta sends ISO times ("2026-04-19T13:59:20+0000") or unix seconds; no end, or one not understood, holds until lifted.
+  const ends = business.map((r) => (r.expiration === null ? Number.NaN : /^\d+$/.test(r.expiration) ? Number(r.expiration) * 1000 : Date.parse(r.expiration)));
+  return { kind: 'business_initiated', until: ends.some((t) => Number.isNaN(t)) ? 'infinity' : new Date(Math.max(...ends)).toISOString() };
+}
+
+const heldUntil = (until: string): string => (until === 'infinity' ? 'until Meta lifts it' : `until ${until}`);
 
 export function accountEffectOf(event: string, reason: string | null, notice: AccountNotice): AccountEffect {
   if (event === 'DISABLED_UPDATE') {
@@ -949,8 +967,20 @@ export function accountEffectOf(event: string, reason: string | null, notice: Ac
   if (event === 'ACCOUNT_VIOLATION') {
     const type = notice.violationType ?? 'unspecified';
     const restricted = restrictionsInWords(notice);
-    if (restricted && onlyNonMessagingRestrictions(notice)) {
+    const scope = restrictionScope(notice);
+    if (restricted && scope?.kind === 'not_messaging') {
       return { status: null, onlyFrom: null, reason: null, warning: `Policy violation reported by Meta (${type}); the account is restricted (${restricted}), not its messaging: sending continues.`, effect: 'warning', detail: `${type}; ${restricted}` };
+    }
+    if (restricted && scope?.kind === 'business_initiated') {
+      return {
+        status: null,
+        onlyFrom: null,
+        reason: null,
+        warning: `Policy violation reported by Meta (${type}); business-initiated messaging is restricted (${restricted}): templates and campaigns are held ${heldUntil(scope.until)}, replies inside the 24-hour window go out.`,
+        effect: 'warning',
+        detail: `${type}; ${restricted}`,
+        templatesBlockedUntil: scope.until,
+      };
     }
     if (restricted) {
       return { status: 'restricted', onlyFrom: null, reason: `ACCOUNT_VIOLATION ${type}: ${restricted}`, warning: `Policy violation reported by Meta (${type}); the account is restricted: ${restricted}.`, effect: 'stopped_sending', detail: `${type}; ${restricted}` };
@@ -958,18 +988,33 @@ export function accountEffectOf(event: string, reason: string | null, notice: Ac
     return { status: null, onlyFrom: null, reason: null, warning: `Policy violation reported by Meta (${type}): sending continues, but repeated violations can restrict or disable the account. Review it in WhatsApp Manager.`, effect: 'warning', detail: type };
   }
   const restricted = event === 'ACCOUNT_RESTRICTION' ? restrictionsInWords(notice) : null;
-  if (restricted && onlyNonMessagingRestrictions(notice)) {
+  const scope = event === 'ACCOUNT_RESTRICTION' ? restrictionScope(notice) : null;
+  if (restricted && scope?.kind === 'not_messaging') {
     // Adding phone numbers is restricted, not messaging: stopping every send (the AI agent's replies,
     // the owner's answers from CoEx) would silence the business for a restriction that is not on it.
     return { status: null, onlyFrom: null, reason: null, warning: `Meta restricted this WhatsApp Business Account (${restricted}), not its messaging: sending continues.`, effect: 'warning', detail: restricted };
+  }
+  if (restricted && scope?.kind === 'business_initiated') {
+    // Conversations the business starts are held; the customers who write keep getting answers.
+    return {
+      status: null,
+      onlyFrom: null,
+      reason: null,
+      warning: `Meta restricted business-initiated messaging (${restricted}): templates and campaigns are held ${heldUntil(scope.until)}; replies inside the 24-hour window go out.`,
+      effect: 'warning',
+      detail: restricted,
+      templatesBlockedUntil: scope.until,
+    };
   }
   const status = connectionStatusFor(event);
   return {
     status,
     onlyFrom: null,
     reason: restricted ? `ACCOUNT_RESTRICTION: ${restricted}` : (reason ?? event),
-    // Reconnection clears what the number was warned about before; other events leave it.
+    // Reconnection clears what the number was warned about before, and lifts a hold on templates;
+    // other events leave both.
     warning: event === 'ACCOUNT_RECONNECTED' ? null : undefined,
+    ...(event === 'ACCOUNT_RECONNECTED' ? { templatesBlockedUntil: null } : {}),
     effect: status === null ? 'none' : status === 'connected' ? 'resumed_sending' : 'stopped_sending',
     detail: restricted ?? reason,
   };
@@ -987,12 +1032,13 @@ async function applyAccountUpdate(trx: Trx, e: Extract<DomainEvent, { kind: 'acc
     // A number restricted by the former reading of DISABLED_UPDATE / ACCOUNT_VIOLATION counts as banned.
     const banned = BANNED_STATUSES.includes(n.connection_status) || (n.connection_status === 'restricted' && LEGACY_BAN_REASONS.includes(n.connection_reason ?? ''));
     const statusApplies = fx.status !== null && (fx.onlyFrom === null || banned);
-    if (!statusApplies && fx.warning === undefined) continue;
+    if (!statusApplies && fx.warning === undefined && fx.templatesBlockedUntil === undefined) continue;
     await trx
       .updateTable('whatsapp_numbers')
       .set({
         ...(statusApplies ? { connection_status: fx.status!, connection_reason: fx.reason, connection_changed_at: sql`now()` } : {}),
         ...(fx.warning !== undefined ? { account_warning: fx.warning, account_warning_at: fx.warning === null ? null : sql`now()` } : {}),
+        ...(fx.templatesBlockedUntil !== undefined ? { business_initiated_blocked_until: fx.templatesBlockedUntil === null ? null : sql`${fx.templatesBlockedUntil}::timestamptz` } : {}),
         updated_at: sql`now()`,
       })
       .where('phone_number_id', '=', n.phone_number_id)

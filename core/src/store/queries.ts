@@ -230,7 +230,17 @@ export async function getSyncState(db: Kysely<Database>, scope: TenantScope, pho
 export async function getAccountState(db: Kysely<Database>, scope: TenantScope, phoneNumberId: string, limit = 50) {
   let q = db
     .selectFrom('whatsapp_numbers')
-    .select(['phone_number_id', 'waba_id', 'display_phone_number', 'connection_status', 'connection_reason', 'connection_changed_at', 'account_warning', 'account_warning_at'])
+    .select([
+      'phone_number_id',
+      'waba_id',
+      'display_phone_number',
+      'connection_status',
+      'connection_reason',
+      'connection_changed_at',
+      'account_warning',
+      'account_warning_at',
+      sql<number | null>`extract(epoch from business_initiated_blocked_until)::float8`.as('templates_held_until'),
+    ])
     .where('phone_number_id', '=', phoneNumberId);
   if (scope !== null) q = q.where('tenant_id', '=', scope);
   const n = await q.executeTakeFirst();
@@ -250,6 +260,14 @@ export async function getAccountState(db: Kysely<Database>, scope: TenantScope, 
     sending: n.connection_status === 'connected',
     connection: { status: n.connection_status, reason: n.connection_reason, changed_at: iso(n.connection_changed_at) },
     warning: n.account_warning ? { text: n.account_warning, at: iso(n.account_warning_at) } : null,
+    /**
+     * Meta restricted the messaging the business starts: templates and campaigns are held until `until`
+     * (null: no end given); replies inside the 24-hour window still go out. Null when nothing is held.
+     */
+    templates_held:
+      n.templates_held_until !== null && n.templates_held_until * 1000 > Date.now()
+        ? { until: Number.isFinite(n.templates_held_until) ? new Date(n.templates_held_until * 1000).toISOString() : null }
+        : null,
     events: events.map((e) => ({ event: e.event, effect: e.effect ?? 'none', detail: e.detail, reason: e.reason, initiated_by: e.initiated_by, at: iso(e.received_at) })),
   };
 }
@@ -261,6 +279,7 @@ export function accountStateLines(a: AccountState): string[] {
   const lines = [
     `${a.display_phone_number ?? a.phone_number_id}: ${a.sending ? 'sending' : 'NOT SENDING'} (${a.connection.status}${a.connection.reason ? `: ${a.connection.reason}` : ''}${a.connection.changed_at ? `, since ${a.connection.changed_at}` : ''})`,
   ];
+  if (a.templates_held) lines.push(`templates and campaigns held ${a.templates_held.until ? `until ${a.templates_held.until}` : 'until Meta lifts the restriction'} (replies inside the 24-hour window go out)`);
   if (a.warning) lines.push(`warning (${a.warning.at ?? 'time unknown'}): ${a.warning.text}`);
   for (const e of a.events) lines.push(`${e.at ?? '?'}\t${e.event}\t${e.effect}${e.detail ? `\t${e.detail}` : ''}`);
   return lines;
