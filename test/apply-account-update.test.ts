@@ -71,8 +71,9 @@ describe.each(backends())('store: apply, account updates [%s]', { timeout: 10_00
     expect(await held()).toBe('2026-12-20 10:00:00+00');
     await apply({ event: 'ACCOUNT_RESTRICTION', restriction_info: [{ restriction_type: 'RESTRICTED_BIZ_INITIATED_MESSAGING' }] });
     expect(await held()).toBe('infinity');
-    // A reconnection lifts the hold; an update about something else leaves it.
+    // A reconnection lifts the hold; an update about something else (even one that warns) leaves it.
     await apply({ event: 'MM_LITE_TERMS_SIGNED' });
+    await apply({ event: 'ACCOUNT_VIOLATION', violation_info: { violation_type: 'SPAM' } });
     expect(await held()).toBe('infinity');
     await apply({ event: 'ACCOUNT_RECONNECTED' });
     expect(await held()).toBeNull();

@@ -25,9 +25,14 @@ describe('accountEffectOf', () => {
       reason: 'ACCOUNT_VIOLATION SCAM: RESTRICTED_CUSTOMER_INITIATED_MESSAGING until 2026-12-15T10:00:00.000Z',
     });
     // Business-initiated messaging only: templates held until the end, replies go on.
-    expect(accountEffectOf('ACCOUNT_VIOLATION', null, notice({ violationType: 'SCAM', restrictions: [{ type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiration: '2026-12-15T10:00:00.000Z' }] }))).toMatchObject({
+    expect(accountEffectOf('ACCOUNT_VIOLATION', null, notice({ violationType: 'SCAM', restrictions: [{ type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiration: '2026-12-15T10:00:00.000Z' }] }))).toEqual({
       status: null,
+      onlyFrom: null,
+      reason: null,
+      warning:
+        'Policy violation reported by Meta (SCAM); business-initiated messaging is restricted (RESTRICTED_BIZ_INITIATED_MESSAGING until 2026-12-15T10:00:00.000Z): templates and campaigns are held until 2026-12-15T10:00:00.000Z, replies inside the 24-hour window go out.',
       effect: 'warning',
+      detail: 'SCAM; RESTRICTED_BIZ_INITIATED_MESSAGING until 2026-12-15T10:00:00.000Z',
       templatesBlockedUntil: '2026-12-15T10:00:00.000Z',
     });
   });
