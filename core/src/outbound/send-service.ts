@@ -9,6 +9,7 @@ import type { DbPacer } from './pacer.js';
 import { sleep } from './pacer.js';
 import { assertCanSendFreeForm } from './window.js';
 import { takeControlAfterSend } from '../store/thread-control.js';
+import { templatesHeldUntil, templatesHold } from '../store/queries.js';
 
 /** Outbound message without its recipient: the thread decides who receives it. */
 export type ThreadMessage = OutboundMessage extends infer M ? (M extends { to: string } ? Omit<M, 'to'> : never) : never;
@@ -65,9 +66,6 @@ function explainRefusal(code: number | null, detail: string): string {
 
 /** Types that are free-form (need the 24-hour window); only templates may be sent outside it. */
 const FREE_FORM = new Set(['text', 'image', 'audio', 'video', 'document', 'sticker', 'interactive', 'reaction']);
-
-/** When Meta's hold on business-initiated messaging ends, as epoch seconds (Infinity: no end given), or null. */
-const templatesBlockedUntil = sql<number | null>`extract(epoch from whatsapp_numbers.business_initiated_blocked_until)::float8`.as('templates_blocked_until');
 
 export interface SendServiceOptions {
   now?: () => Date;
@@ -138,14 +136,14 @@ export class SendService {
         'whatsapp_numbers.connection_status',
         'whatsapp_numbers.connection_reason',
         'whatsapp_numbers.throughput_mps',
-        templatesBlockedUntil,
+        templatesHeldUntil,
       ])
       .where('threads.id', '=', req.threadId)
       .where('threads.tenant_id', '=', req.tenantId)
       .executeTakeFirst();
     if (!target) throw new RecipientUnknownError(`thread ${req.threadId} not found for this tenant`);
     if (target.connection_status !== 'connected') throw new NumberNotConnectedError(target.phone_number_id, target.connection_status, target.connection_reason);
-    this.assertBusinessInitiatedAllowed(target.phone_number_id, req.message, target.templates_blocked_until);
+    this.assertBusinessInitiatedAllowed(target.phone_number_id, req.message, target.templates_held_until);
     const address = addressOf(target);
     if (!address) throw new RecipientUnknownError('this customer has neither a phone number nor a business-scoped user id to send to');
     if (req.clientRef) {
@@ -229,7 +227,7 @@ export class SendService {
       .innerJoin('threads', 'threads.id', 'messages.thread_id')
       .innerJoin('contacts', 'contacts.id', 'threads.contact_id')
       .innerJoin('whatsapp_numbers', 'whatsapp_numbers.phone_number_id', 'messages.phone_number_id')
-      .select(['messages.id', 'messages.status', 'messages.payload', 'messages.send_attempts', 'messages.phone_number_id', 'messages.thread_id', 'threads.last_customer_message_at', 'contacts.wa_id', 'contacts.user_id', 'whatsapp_numbers.connection_status', 'whatsapp_numbers.throughput_mps', templatesBlockedUntil])
+      .select(['messages.id', 'messages.status', 'messages.payload', 'messages.send_attempts', 'messages.phone_number_id', 'messages.thread_id', 'threads.last_customer_message_at', 'contacts.wa_id', 'contacts.user_id', 'whatsapp_numbers.connection_status', 'whatsapp_numbers.throughput_mps', templatesHeldUntil])
       .where('messages.id', '=', messageId)
       .executeTakeFirst();
     const address = row ? addressOf(row) : null;
@@ -241,7 +239,7 @@ export class SendService {
     if (row.connection_status !== 'connected') return fail(`number not connected (${row.connection_status})`);
     const message = { ...(row.payload as ThreadMessage), to: address } as OutboundMessage;
     try {
-      this.assertBusinessInitiatedAllowed(row.phone_number_id, message as ThreadMessage, row.templates_blocked_until);
+      this.assertBusinessInitiatedAllowed(row.phone_number_id, message as ThreadMessage, row.templates_held_until);
       this.assertWindow(message as ThreadMessage, row.last_customer_message_at);
     } catch (error) {
       return fail(error instanceof Error ? error.message : String(error));
@@ -260,10 +258,10 @@ export class SendService {
    * send (409 to the API; a campaign pauses with the reason and its recipient waits). Replies inside
    * the 24-hour window are not business-initiated and go on.
    */
-  private assertBusinessInitiatedAllowed(phoneNumberId: string, message: ThreadMessage, blockedUntilEpoch: number | null): void {
-    if (FREE_FORM.has(message.type) || blockedUntilEpoch === null || blockedUntilEpoch * 1000 <= this.now().getTime()) return;
-    const until = Number.isFinite(blockedUntilEpoch) ? ` until ${new Date(blockedUntilEpoch * 1000).toISOString()}` : '';
-    throw new NumberNotConnectedError(phoneNumberId, 'restricted', `Meta restricted business-initiated messaging${until}: templates are held; replies inside the 24-hour window go out`);
+  private assertBusinessInitiatedAllowed(phoneNumberId: string, message: ThreadMessage, heldUntilEpoch: number | null): void {
+    const hold = templatesHold(heldUntilEpoch, this.now());
+    if (FREE_FORM.has(message.type) || hold === null) return;
+    throw new NumberNotConnectedError(phoneNumberId, 'restricted', `Meta restricted business-initiated messaging${hold.until ? ` until ${hold.until}` : ''}: templates are held; replies inside the 24-hour window go out`);
   }
 
   private assertWindow(message: ThreadMessage, lastCustomerMessageAt: Date | null): void {

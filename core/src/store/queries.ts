@@ -224,6 +224,18 @@ export async function getSyncState(db: Kysely<Database>, scope: TenantScope, pho
 }
 
 /**
+ * When Meta's hold on the messaging a business starts ends (`business_initiated_blocked_until`), as
+ * epoch seconds: Infinity when Meta gave no end, null when there is no hold. Read with templatesHold.
+ */
+export const templatesHeldUntil = sql<number | null>`extract(epoch from whatsapp_numbers.business_initiated_blocked_until)::float8`.as('templates_held_until');
+
+/** The hold still in force at `now`, with its end (null: no end given); null when none is. */
+export function templatesHold(heldUntilEpoch: number | null, now: Date): { until: string | null } | null {
+  if (heldUntilEpoch === null || heldUntilEpoch * 1000 <= now.getTime()) return null;
+  return { until: Number.isFinite(heldUntilEpoch) ? new Date(heldUntilEpoch * 1000).toISOString() : null };
+}
+
+/**
  * A number's account state and every account_update Meta sent about it (ban states, violations,
  * restrictions, disconnections), newest first, each with what CoEx did and when.
  */
@@ -239,7 +251,7 @@ export async function getAccountState(db: Kysely<Database>, scope: TenantScope, 
       'connection_changed_at',
       'account_warning',
       'account_warning_at',
-      sql<number | null>`extract(epoch from business_initiated_blocked_until)::float8`.as('templates_held_until'),
+      templatesHeldUntil,
     ])
     .where('phone_number_id', '=', phoneNumberId);
   if (scope !== null) q = q.where('tenant_id', '=', scope);
@@ -264,10 +276,7 @@ export async function getAccountState(db: Kysely<Database>, scope: TenantScope, 
      * Meta restricted the messaging the business starts: templates and campaigns are held until `until`
      * (null: no end given); replies inside the 24-hour window still go out. Null when nothing is held.
      */
-    templates_held:
-      n.templates_held_until !== null && n.templates_held_until * 1000 > Date.now()
-        ? { until: Number.isFinite(n.templates_held_until) ? new Date(n.templates_held_until * 1000).toISOString() : null }
-        : null,
+    templates_held: templatesHold(n.templates_held_until, new Date()),
     events: events.map((e) => ({ event: e.event, effect: e.effect ?? 'none', detail: e.detail, reason: e.reason, initiated_by: e.initiated_by, at: iso(e.received_at) })),
   };
 }
