@@ -7,23 +7,17 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { databaseOn, fmt, procPids, procStat, TICK_MS } from './lib.mjs';
+import { databaseOn, fmt, processCpuMs, procPids, procStat } from './lib.mjs';
 import { SECRET, child, embeddedUrl, runLoadgen, serve, waitApplied, waitUntil } from './processes.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const COUNT = Number(process.env.BENCH_INGEST ?? 10_000);
 
-/** utime + stime of a process, in ms (0 once it is gone). */
-function cpuMs(pid) {
-  const st = procStat(pid);
-  return st ? (st.utime + st.stime) * TICK_MS : 0;
-}
-
 /** The cluster's postmaster and its children (backends, WAL writer, checkpointer, autovacuum). */
 function clusterCpuMs(dataDir) {
   const postmaster = Number(readFileSync(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
-  let total = cpuMs(postmaster);
-  for (const pid of procPids()) if (procStat(pid)?.ppid === postmaster) total += cpuMs(pid);
+  let total = processCpuMs(postmaster);
+  for (const pid of procPids()) if (procStat(pid)?.ppid === postmaster) total += processCpuMs(pid);
   return total;
 }
 
@@ -35,16 +29,16 @@ async function measure(numbers) {
   const b = child([join(here, 'baseline-server.mjs'), baseUrl, SECRET]);
   const { port } = await waitUntil(async () => (b.output().includes('port') ? JSON.parse(b.output().split('\n')[0]) : undefined), 30_000, 'baseline server');
   let db0 = clusterCpuMs(dataDir);
-  let server0 = cpuMs(b.pid);
+  let server0 = processCpuMs(b.pid);
   await runLoadgen({ url: `http://127.0.0.1:${port}`, count: COUNT, numbers, tag: 'base', concurrency: 50 });
-  const base = { server: cpuMs(b.pid) - server0, db: clusterCpuMs(dataDir) - db0 };
+  const base = { server: processCpuMs(b.pid) - server0, db: clusterCpuMs(dataDir) - db0 };
   b.kill('SIGTERM');
   await b.done;
   db0 = clusterCpuMs(dataDir);
-  server0 = cpuMs(server.p.pid);
+  server0 = processCpuMs(server.p.pid);
   const acks = await runLoadgen({ url: server.url, count: COUNT, numbers, tag: 'cpu', concurrency: 50 });
   await waitApplied(dbUrl, 'cpu', acks.ok);
-  const coex = { server: cpuMs(server.p.pid) - server0, db: clusterCpuMs(dataDir) - db0 };
+  const coex = { server: processCpuMs(server.p.pid) - server0, db: clusterCpuMs(dataDir) - db0 };
   await server.stop();
   rmSync(dataDir, { recursive: true, force: true });
   return { base, coex };

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TICK_MS, benchBackends, databaseOn, fmt, postgresCpuMs, procStat } from './lib.mjs';
+import { benchBackends, databaseOn, fmt, postgresCpuMs, processCpuMs } from './lib.mjs';
 import { CLI, SECRET, child, countVisible, embeddedUrl, pendingInbox, runLoadgen, serve, waitApplied, waitUntil } from './processes.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -107,10 +107,7 @@ async function workersScenario(backend, workers) {
   // two cores took longer than one, which the rate measured from the spawn charged to the second).
   await waitUntil(async () => (await pendingInbox(db.databaseUrl)) < acks.ok, 120_000, 'a worker applied a first delivery');
   const started = Date.now();
-  const workerCpuMs = () => procs.reduce((sum, p) => {
-    const st = procStat(p.pid);
-    return sum + (st ? (st.utime + st.stime) * TICK_MS : 0);
-  }, 0);
+  const workerCpuMs = () => procs.reduce((sum, p) => sum + processCpuMs(p.pid), 0);
   const cpu0 = { workers: workerCpuMs(), postgres: postgresCpuMs() };
   await waitApplied(db.databaseUrl, tag, acks.ok);
   const seconds = (Date.now() - started) / 1000;

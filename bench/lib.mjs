@@ -124,6 +124,12 @@ export function procStat(pid) {
   }
 }
 
+/** CPU time (ms) a process has used itself (utime + stime); 0 once it is gone. */
+export function processCpuMs(pid) {
+  const st = procStat(pid);
+  return st ? (st.utime + st.stime) * TICK_MS : 0;
+}
+
 /** The pids of /proc (Linux), each a process that may exit while it is read. */
 export const procPids = () => readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
 
