@@ -90,6 +90,11 @@ describe.each(backends())('CRM outbox into HubSpot [%s]', (backend) => {
   });
 
   it('new work is not held behind a retry scheduled for later: the connection is woken for it at once', async () => {
+    // The outage test before this one leaves the worker's own retry run scheduled (its drains met the
+    // 429s and 503s while the test forced the rows through): under load it is still waiting, holds the
+    // connection's `:later` key, and the run this test waits for would be swallowed by it (seen: one
+    // due in 42 s, and this test timed out). Its rows are all written; the run is left over.
+    await sql`delete from pgboss.job where name = 'coex-crm' and state = 'created' and singleton_key = ${`${connectionId}:later`}`.execute(s.runtime.db);
     // HubSpot asks for 10 minutes' patience on one write: the worker's drain schedules its next run then.
     hs.failNext({ status: 429, times: 1, retryAfter: 600, match: (r) => r.path.includes('/communications') });
     await s.postWebhook(P.inboundMessage(N, { waId: '212612345678', name: 'Youssef' }, 'wamid.LATER-1', Date.now() + 20_000, P.text('wach kayn chi jdid?')));
