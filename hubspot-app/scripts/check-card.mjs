@@ -6,6 +6,8 @@
 // It works on a copy of the project (cached under the system temp dir, or COEX_HUBSPOT_CARD_DEPS_DIR,
 // keyed by the card's lockfile) whose src/app/cards/node_modules holds the card's own dependencies
 // (`npm ci` of src/app/cards/package-lock.json, once), so the repository's tree keeps one React for vitest.
+// One run at a time per cache folder (a lock, proper-lockfile): two runs at once — two suites on one
+// machine, or this script while the suite runs — rewrote each other's copy and node_modules.
 // Prints one JSON line: { lint: { ok, output }, build: { ok, output, dataDeps } }; exits 1 on failure.
 // Used by test/card-tooling.test.ts (CI) and `npm run check:card -w @coex/hubspot-app`.
 import { execFile } from 'node:child_process';
@@ -15,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import lockfile from 'proper-lockfile';
 
 const run = promisify(execFile);
 const appDir = fileURLToPath(new URL('../', import.meta.url));
@@ -45,10 +48,10 @@ async function sh(cmd, args, cwd, env = {}) {
  * installed once per lockfile content (`npm ci`) and kept between runs. Not a symlink to a shared
  * install: `uie build` rearranges the node_modules it finds (it replaced a link with a directory).
  */
-async function projectCopy() {
+async function projectCopy(cacheDir) {
   const lock = readFileSync(join(cardsDir, 'package-lock.json'));
   const key = createHash('sha256').update(readFileSync(join(cardsDir, 'package.json'))).update(lock).digest('hex').slice(0, 16);
-  const project = join(process.env.COEX_HUBSPOT_CARD_DEPS_DIR ?? join(tmpdir(), 'coex-hubspot-card-deps'), key);
+  const project = join(cacheDir, key);
   const workCards = join(project, 'src', 'app', 'cards');
   const ready = existsSync(join(project, '.installed')) && existsSync(join(workCards, 'node_modules', '.bin', 'eslint'));
   if (!ready) {
@@ -78,8 +81,13 @@ async function projectCopy() {
   return project;
 }
 
-const work = await projectCopy();
-{
+const cacheDir = process.env.COEX_HUBSPOT_CARD_DEPS_DIR ?? join(tmpdir(), 'coex-hubspot-card-deps');
+mkdirSync(cacheDir, { recursive: true });
+// Waits for a run in progress (a run takes ~20 s, an `npm ci` of the card's dependencies minutes); a
+// lock whose holder died is taken over once it has not been refreshed for `stale` ms.
+const release = await lockfile.lock(cacheDir, { stale: 60_000, update: 10_000, retries: { retries: 600, factor: 1, minTimeout: 1_000, maxTimeout: 1_000 } });
+try {
+  const work = await projectCopy(cacheDir);
   const workCards = join(work, 'src', 'app', 'cards');
   // The CLI keeps its config and logs under HOME: a throwaway one, no HubSpot account involved.
   const home = mkdtempSync(join(tmpdir(), 'coex-hs-home-'));
@@ -98,4 +106,6 @@ const work = await projectCopy();
   const result = { lint, build: { ...build, dataDeps: manifest?.dataDeps ?? null } };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exitCode = lint.ok && build.ok ? 0 : 1;
+} finally {
+  await release();
 }

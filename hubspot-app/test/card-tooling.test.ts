@@ -20,10 +20,12 @@ const report = z.object({
 describe("the card under HubSpot's tools", () => {
   let result: z.infer<typeof report>;
   beforeAll(async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, [script], { maxBuffer: 32 * 1024 * 1024, timeout: 840_000 }).catch(
-      (error: { stdout?: string; message: string }) => ({ stdout: error.stdout ?? '' }),
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [script], { maxBuffer: 32 * 1024 * 1024, timeout: 840_000 }).catch(
+      (error: { stdout?: string; stderr?: string; message: string }) => ({ stdout: error.stdout ?? '', stderr: `${error.stderr ?? ''}${error.message}` }),
     );
     const line = stdout.trim().split('\n').pop() ?? '';
+    // A run that crashed prints no report: say why instead of "Unexpected end of JSON input".
+    if (!line.startsWith('{')) throw new Error(`check-card.mjs printed no report:\n${stderr}`);
     result = report.parse(JSON.parse(line));
   }, 900_000);
 
