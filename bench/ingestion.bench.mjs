@@ -10,10 +10,11 @@
 // Sizes: BENCH_INGEST (default 10000), BENCH_INGEST_WORKERS for the workers part (default 40000). Parts: BENCH_INGEST_PARTS=throughput,workers,hostile (default all).
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import pg from 'pg';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchBackends, databaseOn, fmt, postgresCpuMs, processCpuMs } from './lib.mjs';
-import { CLI, SECRET, child, countVisible, embeddedUrl, pendingInbox, runLoadgen, serve, waitApplied, waitUntil } from './processes.mjs';
+import { CLI, SECRET, child, countVisible, embeddedUrl, limitCpu, runLoadgen, serve, waitApplied, waitUntil } from './processes.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const COUNT = Number(process.env.BENCH_INGEST ?? 10_000);
@@ -94,19 +95,54 @@ async function scenario(backend, numbers) {
   return { base, acks, visibleRate: acks.ok / visibleSeconds, visibleSeconds, idle, peak };
 }
 
-async function workersScenario(backend, workers) {
+/**
+ * Cores each worker process may use in the limited variant of the workers part
+ * (BENCH_WORKER_CORES): a quarter of a core, so that two limited workers and the PostgreSQL they feed
+ * still fit in two cores — what a second worker adds is then measurable on this 2-core machine, as
+ * it would be with each worker in a container of its own (a CPU limit) and PostgreSQL on its host.
+ */
+const WORKER_CORES = Number(process.env.BENCH_WORKER_CORES ?? 0.25);
+
+async function sqlOn(url, text) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const result = await c.query(text);
+    return (Array.isArray(result) ? result.at(-1) : result).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+async function workersScenario(backend, workers, coresEach = null) {
   const db = await backend.create();
   const dataDir = mkdtempSync(join(tmpdir(), 'coex-bench-workers-'));
   const server = await serve({ DATA_DIR: dataDir, DATABASE_URL: db.databaseUrl, COEX_WORKER: 'off' });
   const tag = `w${workers}`;
   const acks = await loadgen({ url: server.url, count: WORKERS_COUNT, numbers: 100, tag });
+  // The backlog is held back (not due) until every worker is up: a worker process takes ~1 s to start
+  // (~4 s under a quarter-core limit), and the first one up would otherwise apply alone meanwhile.
+  await sqlOn(db.databaseUrl, `update webhook_inbox set next_attempt_at = now() + interval '1 hour' where processed_at is null`);
+  await sqlOn(db.databaseUrl, 'vacuum (analyze) webhook_inbox');
   const procs = Array.from({ length: workers }, () =>
     child([CLI, 'worker'], { DATABASE_URL: db.databaseUrl, DATA_DIR: dataDir, WHATSAPP_APP_SECRET: SECRET, LOG_LEVEL: 'warn', COEX_AGENT: 'off' }),
   );
-  // From the first message applied (a worker process takes ~1 s to start; two starting at once on
-  // two cores took longer than one, which the rate measured from the spawn charged to the second).
-  await waitUntil(async () => (await pendingInbox(db.databaseUrl)) < acks.ok, 120_000, 'a worker applied a first delivery');
+  const limits = coresEach === null ? [] : procs.map((p) => limitCpu(p.pid, coresEach));
+  if (limits.includes(null)) {
+    for (const p of procs) p.kill('SIGTERM');
+    await Promise.all(procs.map((p) => p.done));
+    for (const remove of limits) remove?.();
+    await server.stop();
+    await db.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+    return null;
+  }
+  // Every worker listens for the inbox's notifications once it is up; then the backlog becomes due.
+  const listening = async () => Number((await sqlOn(db.databaseUrl, `select count(*) as n from pg_stat_activity where datname = current_database() and query = 'listen coex_inbox'`))[0].n);
+  await waitUntil(async () => (await listening()) >= workers, 120_000, `${workers} worker(s) listening`);
+  // Timed from the release (one UPDATE of the backlog, in the time measured for 1 and 2 workers alike).
   const started = Date.now();
+  await sqlOn(db.databaseUrl, `update webhook_inbox set next_attempt_at = now() where processed_at is null; notify coex_inbox`);
   const workerCpuMs = () => procs.reduce((sum, p) => sum + processCpuMs(p.pid), 0);
   const cpu0 = { workers: workerCpuMs(), postgres: postgresCpuMs() };
   await waitApplied(db.databaseUrl, tag, acks.ok);
@@ -114,6 +150,7 @@ async function workersScenario(backend, workers) {
   const cpu = { workers: (workerCpuMs() - cpu0.workers) / 1000 / seconds, postgres: (postgresCpuMs() - cpu0.postgres) / 1000 / seconds };
   for (const p of procs) p.kill('SIGTERM');
   await Promise.all(procs.map((p) => p.done));
+  for (const remove of limits) remove?.();
   await server.stop();
   await db.drop();
   rmSync(dataDir, { recursive: true, force: true });
@@ -176,6 +213,15 @@ export async function run() {
     console.log(`workers  100 numbers, inbox pre-filled: 1 worker ${fmt(one.rate)}/s, 2 workers ${fmt(two.rate)}/s, ratio ${fmt(two.rate / one.rate, 2)}`);
     const cores = (r) => `worker processes ${fmt(r.cpu.workers, 2)}, PostgreSQL ${fmt(r.cpu.postgres, 2)}`;
     console.log(`         cores in use while applying (CPU-seconds per second): 1 worker: ${cores(one)}; 2 workers: ${cores(two)}`);
+    // The same with each worker limited to WORKER_CORES (its own CPU budget, as in a container).
+    const oneLimited = await workersScenario(external, 1, WORKER_CORES);
+    const twoLimited = oneLimited && (await workersScenario(external, 2, WORKER_CORES));
+    if (oneLimited && twoLimited) {
+      console.log(`workers  each limited to ${fmt(WORKER_CORES, 2)} of a core: 1 worker ${fmt(oneLimited.rate)}/s, 2 workers ${fmt(twoLimited.rate)}/s, ratio ${fmt(twoLimited.rate / oneLimited.rate, 2)}`);
+      console.log(`         cores in use while applying: 1 worker: ${cores(oneLimited)}; 2 workers: ${cores(twoLimited)}`);
+    } else {
+      console.log('workers  limited variant not measured: this process may not create a cgroup with a CPU quota (needs root and a cpu controller)');
+    }
   }
   for (const backend of PARTS.includes('hostile') ? backends : []) {
     const h = await hostile(backend);

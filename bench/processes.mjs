@@ -1,6 +1,7 @@
 // Processes for the end-to-end benchmarks: `coex serve` / `coex worker` from the built CLI, the load
 // generator, and the embedded cluster's connection details.
 import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -21,6 +22,39 @@ export function child(args, env = {}) {
   p.output = () => out;
   p.done = new Promise((r) => p.on('exit', r));
   return p;
+}
+
+/**
+ * Puts process `pid` in a cgroup of its own limited to `cores` of CPU time (a CFS quota), as a
+ * container's CPU limit would: cgroup v1 (`cpu.cfs_quota_us`) or v2 (`cpu.max`). Returns the
+ * cgroup's removal (call it once the process has exited), or null where this process may not create
+ * one (not root, no cpu controller): the caller says the limited case was not measured.
+ */
+export function limitCpu(pid, cores) {
+  const period = 100_000;
+  const quota = Math.round(cores * period);
+  const v1 = '/sys/fs/cgroup/cpu';
+  const v2 = '/sys/fs/cgroup';
+  const layouts = [
+    { root: v1, usable: existsSync(join(v1, 'cpu.cfs_quota_us')), limit: (dir) => (writeFileSync(join(dir, 'cpu.cfs_period_us'), String(period)), writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(quota))) },
+    { root: v2, usable: existsSync(join(v2, 'cgroup.controllers')), limit: (dir) => writeFileSync(join(dir, 'cpu.max'), `${quota} ${period}`) },
+  ];
+  for (const layout of layouts.filter((l) => l.usable)) {
+    const dir = join(layout.root, `coex-bench-${process.pid}-${pid}`);
+    try {
+      mkdirSync(dir);
+      layout.limit(dir);
+      writeFileSync(join(dir, 'cgroup.procs'), String(pid));
+      return () => rmdirSync(dir);
+    } catch {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // never created, or the process is still in it: nothing to undo here
+      }
+    }
+  }
+  return null;
 }
 
 export async function waitUntil(check, timeoutMs, what) {
