@@ -100,6 +100,8 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     const processor = new InboxProcessor(handle.db, logger, 'atlas', m);
     expect(await processor.pendingCount()).toBeGreaterThanOrEqual(3);
     expect(await processor.pendingPartitions()).toContain(N.phoneNumberId);
+    // The worker's view counts each number's pending deliveries (it sizes its groups by them).
+    expect((await processor.pendingWork()).find((w) => w.partitionKey === N.phoneNumberId)).toEqual({ partitionKey: N.phoneNumberId, pending: 3 });
     expect(await processor.drain(N.phoneNumberId)).toBe(3);
     expect(await texts(N.phoneNumberId)).toEqual(['salam', 'wach kayn?']);
     const rows = await inbox(N.phoneNumberId);

@@ -18,7 +18,7 @@ describe.each(backends())('inbox worker wakes [%s]', (backend) => {
     const logs: Array<{ msg: string; err?: string }> = [];
     const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
     const seen = { looks: 0 };
-    const processor = { pendingPartitions: async () => (seen.looks++, []), drainMany: async () => 0 } as unknown as InboxProcessor;
+    const processor = { pendingWork: async () => (seen.looks++, []), drainMany: async () => 0 } as unknown as InboxProcessor;
     return { logs, logger, seen, processor };
   };
   const until = async (done: () => boolean | Promise<boolean>) => {
@@ -32,7 +32,7 @@ describe.each(backends())('inbox worker wakes [%s]', (backend) => {
     let looks = 0;
     let release!: () => void;
     const processor = {
-      pendingPartitions: async () => {
+      pendingWork: async () => {
         looks += 1;
         // The second look waits, and a wake arrives meanwhile: one more pass follows it.
         if (looks === 2) await new Promise<void>((resolve) => (release = resolve));

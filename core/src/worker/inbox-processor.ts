@@ -31,6 +31,24 @@ export const DEFAULT_BATCH_SIZE = 200;
 const GROUP_DELIVERIES = 2_000;
 const MIN_SHARE_PER_NUMBER = 20;
 
+/** A number with due deliveries, and how many deliveries it has pending. */
+export interface PendingWork {
+  partitionKey: string;
+  pending: number;
+}
+
+/**
+ * Numbers in a worker lane's group: enough for about GROUP_DELIVERIES deliveries a transaction (each
+ * number counted for at most `batchSize`), at most `maxNumbers`. Many numbers with a few deliveries
+ * each go together, as before; numbers with a backlog go a few at a time, so that the lanes of one
+ * worker process do not hold every number while a second process has nothing to take.
+ */
+export function numbersPerTransaction(work: readonly PendingWork[], maxNumbers: number, batchSize = DEFAULT_BATCH_SIZE): number {
+  if (work.length === 0) return 1;
+  const mean = work.reduce((sum, w) => sum + Math.min(Math.max(w.pending, 1), batchSize), 0) / work.length;
+  return Math.max(1, Math.min(maxNumbers, Math.ceil(GROUP_DELIVERIES / mean)));
+}
+
 /** Called between two transactions of a drain with the time the last one took (the worker's pacing). */
 export type Pace = (elapsedMs: number) => Promise<void>;
 
@@ -217,13 +235,21 @@ export class InboxProcessor {
     }
   }
 
-  /** Partitions whose oldest pending delivery is due, oldest first (for the worker loop). */
+  /** Partitions whose oldest pending delivery is due, oldest first. */
   async pendingPartitions(limit = 1000): Promise<string[]> {
-    const rows = await sql<{ partition_key: string }>`
-      select partition_key from webhook_inbox
+    return (await this.pendingWork(limit)).map((w) => w.partitionKey);
+  }
+
+  /**
+   * The worker loop's view: partitions with a due delivery, oldest first, each with its pending
+   * deliveries counted (to size a group by deliveries, not only by numbers).
+   */
+  async pendingWork(limit = 1000): Promise<PendingWork[]> {
+    const rows = await sql<{ partition_key: string; pending: string }>`
+      select partition_key, count(*) as pending from webhook_inbox
       where processed_at is null and next_attempt_at <= now()
       group by partition_key order by min(id) limit ${limit}`.execute(this.db);
-    return rows.rows.map((r) => r.partition_key);
+    return rows.rows.map((r) => ({ partitionKey: r.partition_key, pending: Number(r.pending) }));
   }
 
   async pendingCount(): Promise<number> {

@@ -1,8 +1,19 @@
 import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
-import type { InboxProcessor, Pace } from './inbox-processor.js';
 import type { DatabaseHandle } from '../db/index.js';
 import { createBoss, DEFAULT_MAX_YIELD_LAG_MS, IngressLoad, InboxWorker, MAX_YIELD_MS, yieldMs } from './queue.js';
+import { numbersPerTransaction, type InboxProcessor, type Pace } from './inbox-processor.js';
+
+/**
+ * A stand-in processor described by its due numbers (`pendingPartitions`, one delivery each) and the
+ * groups it applies (`drainMany`).
+ */
+function standIn(o: { pendingPartitions: () => Promise<string[]>; drainMany: (group: string[], maxRows: number | undefined, pace: Pace) => Promise<number> }): InboxProcessor {
+  return {
+    pendingWork: async () => (await o.pendingPartitions()).map((partitionKey) => ({ partitionKey, pending: 1 })),
+    drainMany: o.drainMany,
+  } as unknown as InboxProcessor;
+}
 
 /** The worker's pacing against acknowledgements, without a database (test/worker-*.test.ts run the worker). */
 describe('inbox worker pacing', () => {
@@ -48,7 +59,7 @@ describe('inbox worker pacing', () => {
     let passes = 0;
     const groups: string[][] = [];
     const waited: number[] = [];
-    const processor = {
+    const processor = standIn({
       pendingPartitions: async () => (passes++ === 0 ? keys : []),
       drainMany: async (group: string[], _max: number | undefined, pace: Pace) => {
         groups.push(group);
@@ -57,7 +68,7 @@ describe('inbox worker pacing', () => {
         waited.push(performance.now() - started);
         return group.length;
       },
-    } as unknown as InboxProcessor;
+    });
     const ingress = new IngressLoad();
     ingress.begin();
     // No database on port 1: LISTEN fails and the worker relies on kicks and its poll.
@@ -96,13 +107,13 @@ describe('inbox worker passes', () => {
       const keys = Array.from({ length: count }, (_, i) => String(i + 1));
       let passes = 0;
       const groups: string[][] = [];
-      const processor = {
+      const processor = standIn({
         pendingPartitions: async () => (passes++ === 0 ? keys : []),
         drainMany: async (group: string[]) => {
           groups.push(group);
           return group.length;
         },
-      } as unknown as InboxProcessor;
+      });
       const worker = new InboxWorker(processor, NO_DB, recorder().logger, { pollIntervalMs: 60_000, ...(concurrency === undefined ? {} : { concurrency }) });
       await worker.start();
       await until(() => passes >= 2);
@@ -117,7 +128,7 @@ describe('inbox worker passes', () => {
       let passes = 0;
       const waited: number[] = [];
       let worker!: InboxWorker;
-      const processor = {
+      const processor = standIn({
         pendingPartitions: async () => (passes++ < 2 ? ['1', '2'] : []),
         drainMany: async (_group: string[], _max: number | undefined, pace: Pace) => {
           if (stopInside) void worker.stop();
@@ -126,7 +137,7 @@ describe('inbox worker passes', () => {
           waited.push(performance.now() - started);
           return 1;
         },
-      } as unknown as InboxProcessor;
+      });
       worker = new InboxWorker(processor, NO_DB, recorder().logger, { pollIntervalMs: 60_000, ...options });
       await worker.start();
       await until(() => passes >= (stopInside ? 1 : 3));
@@ -153,38 +164,71 @@ describe('inbox worker passes', () => {
     ingress.end();
   });
 
-  it('a pass that moves nothing stops looking until woken or polled; a wake during it brings one more look; the poll looks again', async () => {
-    let looks = 0;
-    const processor = {
-      pendingPartitions: async () => {
-        looks += 1;
-        return ['1'];
-      },
-      // Held by another worker: nothing moves.
+  it('a pass that finds every due number held by another worker looks again soon, backing off to the poll, at once after a wake; it ends once nothing is due', async () => {
+    const looks: number[] = [];
+    let heldElsewhere = true;
+    // Held by another worker: its group applies nothing.
+    const processor = standIn({
+      pendingPartitions: async () => (looks.push(performance.now()), heldElsewhere ? ['1'] : []),
       drainMany: async () => 0,
-    } as unknown as InboxProcessor;
-    const idle = new InboxWorker(processor, NO_DB, recorder().logger, { pollIntervalMs: 60_000 });
-    await idle.start();
+    });
+    const worker = new InboxWorker(processor, NO_DB, recorder().logger, { pollIntervalMs: 200 });
+    await worker.start();
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    // 50, 100, 200 ms (25 ms doubled), then the poll's 200 ms: several looks, not one a poll.
+    expect(looks.length).toBeGreaterThanOrEqual(4);
+    const gaps = looks.slice(1).map((t, i) => t - looks[i]!);
+    expect(gaps[0]!).toBeGreaterThanOrEqual(45);
+    expect(gaps[0]!).toBeLessThan(150);
+    for (const gap of gaps) expect(gap).toBeLessThan(200 + 150);
+    expect(Math.max(...gaps)).toBeGreaterThanOrEqual(190);
+    // Right after a look (the next one is 200 ms away), a wake — a NOTIFY: new deliveries, or the
+    // holder moved on — brings one at once.
+    const seen = looks.length;
+    while (looks.length === seen) await new Promise((resolve) => setTimeout(resolve, 2));
+    const after = looks.length;
+    worker.kick();
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(looks.length).toBe(after + 1);
+    expect(looks[after]! - looks[after - 1]!).toBeLessThan(120);
+    heldElsewhere = false;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const done = looks.length;
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(looks).toBe(1);
-    idle.kick();
-    idle.kick();
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    // The second kick came during the pass: after its 50-ms pause, one more look, then it stops.
-    expect(looks).toBe(3);
-    await idle.stop();
-    looks = 0;
-    const polled = new InboxWorker(processor, NO_DB, recorder().logger, { pollIntervalMs: 20 });
-    await polled.start();
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    await polled.stop();
-    expect(looks).toBeGreaterThanOrEqual(3);
+    // Nothing due: the pass ended and only the poll looks (every 200 ms).
+    expect(looks.length - done).toBeLessThanOrEqual(1);
+    await worker.stop();
+  });
+
+  it('sizes groups by deliveries: numbers with a backlog go a few at a time (a second worker process finds numbers to take), a few deliveries each go up to 50 a group', async () => {
+    const work = (count: number, pending: number) => Array.from({ length: count }, (_, i) => ({ partitionKey: String(i), pending }));
+    // About 2,000 deliveries a transaction, each number counted for at most a batch (200).
+    expect(numbersPerTransaction(work(100, 400), 25)).toBe(10);
+    expect(numbersPerTransaction(work(100, 100), 25)).toBe(20);
+    expect(numbersPerTransaction(work(100, 2), 25)).toBe(25);
+    expect(numbersPerTransaction(work(3, 1), 50)).toBe(50);
+    expect(numbersPerTransaction(work(10, 5_000), 50, 50)).toBe(40);
+    expect(numbersPerTransaction([], 50)).toBe(1);
+    expect(numbersPerTransaction(work(5, 0), 3)).toBe(3);
+    // The worker's groups: 100 numbers with 400 pending each, 4 lanes → groups of 10, not 4 of 25.
+    let passes = 0;
+    const groups: string[][] = [];
+    const processor = {
+      pendingWork: async () => (passes++ === 0 ? work(100, 400) : []),
+      drainMany: async (group: string[]) => (groups.push(group), group.length),
+    } as unknown as InboxProcessor;
+    const worker = new InboxWorker(processor, NO_DB, recorder().logger, { pollIntervalMs: 60_000 });
+    await worker.start();
+    await until(() => passes >= 2);
+    await worker.stop();
+    expect(groups.map((g) => g.length)).toEqual(Array.from({ length: 10 }, () => 10));
+    expect(new Set(groups.flat()).size).toBe(100);
   });
 
   it('a group that fails is logged and the other lanes go on; a failed pass is logged; LISTEN unavailable is logged', async () => {
     const { logs, logger } = recorder();
     let passes = 0;
-    const processor = {
+    const processor = standIn({
       pendingPartitions: async () => {
         passes += 1;
         if (passes === 1) return ['1', '2', '3', '4'];
@@ -195,7 +239,7 @@ describe('inbox worker passes', () => {
         if (group[0] === '1' || group[0] === '2') throw new Error('group refused');
         return group.length;
       },
-    } as unknown as InboxProcessor;
+    });
     const worker = new InboxWorker(processor, NO_DB, logger, { concurrency: 2, pollIntervalMs: 60_000 });
     await worker.start();
     await until(() => passes >= 2 && logs.some((l) => l.msg.startsWith('inbox worker pass failed')));
@@ -213,7 +257,7 @@ describe('inbox worker passes', () => {
   it('polls every second unless told otherwise; an unavailable LISTEN is tried again each second until the worker stops', async () => {
     const { logs, logger } = recorder();
     let looks = 0;
-    const processor = { pendingPartitions: async () => (looks++, []), drainMany: async () => 0 } as unknown as InboxProcessor;
+    const processor = standIn({ pendingPartitions: async () => (looks++, []), drainMany: async () => 0 });
     // Only the poll's interval is faked: the LISTEN retries run on real timers.
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const worker = new InboxWorker(processor, NO_DB, logger);
@@ -258,7 +302,7 @@ describe('inbox worker passes', () => {
     const run = async (opts: { emptyFirst: boolean }) => {
       let passes = 0;
       let drained = false;
-      const processor = {
+      const processor = standIn({
         pendingPartitions: async () => {
           passes += 1;
           if (passes === 1) {
@@ -274,7 +318,7 @@ describe('inbox worker passes', () => {
           await pace(1_000);
           return 1;
         },
-      } as unknown as InboxProcessor;
+      });
       const ingress = new IngressLoad();
       ingress.begin();
       const spy = vi.spyOn(globalThis, 'setTimeout');

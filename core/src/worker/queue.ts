@@ -3,7 +3,7 @@ import { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { DatabaseHandle } from '../db/index.js';
 import { INBOX_CHANNEL } from '../webhooks/inbox-writer.js';
-import type { InboxProcessor } from './inbox-processor.js';
+import { numbersPerTransaction, type InboxProcessor } from './inbox-processor.js';
 
 /**
  * While acknowledgements are being served, the worker waits this many times as long as its last
@@ -33,6 +33,9 @@ export function yieldMs(o: { ingressBusy: boolean; behindMs: number; maxLagMs: n
 
 /** Most numbers applied in one transaction by one lane. */
 const MAX_GROUP = 50;
+
+/** First wait of a pass that found every due number held by another worker (then doubled, up to the poll). */
+const HELD_RETRY_MS = 25;
 
 /** `items` cut into consecutive groups of `size` (the last one shorter). */
 function groupsOf<T>(items: T[], size: number): T[][] {
@@ -107,6 +110,8 @@ export class InboxWorker {
   private poll: NodeJS.Timeout | undefined;
   private loop: Promise<void> = Promise.resolve();
   private readonly concurrency: number;
+  /** Ends the wait of a pass whose due numbers were all held elsewhere (set while it waits). */
+  private interruptWait: (() => void) | undefined;
   /** Lanes applying a group right now. */
   private activeLanes = 0;
   /**
@@ -186,6 +191,7 @@ export class InboxWorker {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
+      this.interruptWait?.();
       return;
     }
     this.running = true;
@@ -202,19 +208,23 @@ export class InboxWorker {
 
   /** Drains every due partition, `concurrency` at a time, until nothing due is left. */
   private async pass(): Promise<void> {
+    let held = 0;
     for (;;) {
       this.again = false;
-      const partitions = await this.processor.pendingPartitions();
-      if (partitions.length === 0) {
+      const work = await this.processor.pendingWork();
+      if (work.length === 0) {
         this.caughtUpAt = performance.now();
         return;
       }
       // Start somewhere else than a sibling worker would, so two workers rarely race for one number.
-      const offset = Math.floor(Math.random() * partitions.length);
-      const order = [...partitions.slice(offset), ...partitions.slice(0, offset)];
+      const offset = Math.floor(Math.random() * work.length);
+      const order = [...work.slice(offset), ...work.slice(0, offset)];
       // Numbers in groups, one group per lane and transaction: many numbers with a few deliveries each
-      // are applied together (InboxProcessor.drainMany), and all lanes stay busy.
-      const groups = groupsOf(order, Math.min(MAX_GROUP, Math.ceil(order.length / this.concurrency)));
+      // are applied together (InboxProcessor.drainMany), and all lanes stay busy. Numbers with a
+      // backlog go a few at a time (numbersPerTransaction): a lane keeps its group until it is drained,
+      // and groups of every number would leave a second worker process nothing to take.
+      const size = numbersPerTransaction(order, Math.min(MAX_GROUP, Math.ceil(order.length / this.concurrency)));
+      const groups = groupsOf(order.map((w) => w.partitionKey), size);
       let next = 0;
       let progress = 0;
       const lane = async (): Promise<void> => {
@@ -234,16 +244,27 @@ export class InboxWorker {
       };
       await Promise.all(Array.from({ length: Math.min(this.concurrency, groups.length) }, lane));
       if (this.stopped) return;
-      // Nothing moved (numbers locked elsewhere or waiting for a retry): let the poll or a wake call back.
-      if (progress === 0) {
-        if (!this.again) return;
-        await new Promise((r) => setTimeout(r, 50));
+      if (progress > 0) {
+        held = 0;
+        continue;
       }
+      // Nothing moved: every due number is held by another worker process (or its group failed). Look
+      // again soon — the holder lets a number go after each transaction — backing off to the poll's
+      // interval; a wake (a NOTIFY, a delivery of this process) or stop() ends the wait at once.
+      held += 1;
+      const wait = this.again ? HELD_RETRY_MS : Math.min(HELD_RETRY_MS * 2 ** held, this.options.pollIntervalMs ?? 1000);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        this.interruptWait = () => (clearTimeout(timer), resolve());
+      });
+      this.interruptWait = undefined;
+      if (this.stopped) return;
     }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.interruptWait?.();
     if (this.poll) clearInterval(this.poll);
     clearTimeout(this.relisten);
     await this.loop.catch(() => undefined);
