@@ -128,13 +128,16 @@ async function workersScenario(backend, workers, coresEach = null) {
     child([CLI, 'worker'], { DATABASE_URL: db.databaseUrl, DATA_DIR: dataDir, WHATSAPP_APP_SECRET: SECRET, LOG_LEVEL: 'warn', COEX_AGENT: 'off' }),
   );
   const limits = coresEach === null ? [] : procs.map((p) => limitCpu(p.pid, coresEach));
-  if (limits.includes(null)) {
+  const teardown = async () => {
     for (const p of procs) p.kill('SIGTERM');
     await Promise.all(procs.map((p) => p.done));
     for (const remove of limits) remove?.();
     await server.stop();
     await db.drop();
     rmSync(dataDir, { recursive: true, force: true });
+  };
+  if (limits.includes(null)) {
+    await teardown();
     return null;
   }
   // Every worker listens for the inbox's notifications once it is up; then the backlog becomes due.
@@ -148,12 +151,7 @@ async function workersScenario(backend, workers, coresEach = null) {
   await waitApplied(db.databaseUrl, tag, acks.ok);
   const seconds = (Date.now() - started) / 1000;
   const cpu = { workers: (workerCpuMs() - cpu0.workers) / 1000 / seconds, postgres: (postgresCpuMs() - cpu0.postgres) / 1000 / seconds };
-  for (const p of procs) p.kill('SIGTERM');
-  await Promise.all(procs.map((p) => p.done));
-  for (const remove of limits) remove?.();
-  await server.stop();
-  await db.drop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await teardown();
   return { rate: acks.ok / seconds, seconds, cpu };
 }
 
