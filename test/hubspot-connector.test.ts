@@ -2,7 +2,6 @@ import {
   HUBSPOT_ASSOCIATION_TYPES,
   HUBSPOT_COEX_ID_PROPERTY,
   HUBSPOT_CONSENT_PROPERTIES,
-  CrmError,
   HubSpotConnector,
   HubSpotTokenManager,
   buildHubSpotAuthorizeUrl,
@@ -16,6 +15,7 @@ import {
 } from '@coex/connectors';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeHubSpot } from './fakes/hubspot.js';
+import { archivedMessage, crmError } from './helpers/crm-cases.js';
 
 const TOKEN = 'test-token';
 const SECRET = 'client-secret-123';
@@ -37,32 +37,17 @@ function connector(extra: Partial<HubSpotConnectorOptions> = {}): HubSpotConnect
 let seq = 0;
 function msg(over: Partial<ArchivedMessage> = {}): ArchivedMessage {
   seq++;
-  return {
-    id: `msg-${seq}`,
+  return archivedMessage(`msg-${seq}`, {
     wamid: `wamid.${seq}`,
-    threadId: 'thread-1',
-    direction: 'inbound',
-    origin: 'customer',
-    type: 'text',
     text: `hello ${seq}`,
     timestamp: new Date(Date.parse('2026-03-01T09:00:00Z') + seq * 1000).toISOString(),
-    status: null,
     customerPhone: PHONE,
     customerName: 'Amina El Idrissi',
-    businessPhone: '+212522000000',
     ...over,
-  };
+  });
 }
 
-async function catchCrm(p: Promise<unknown>): Promise<CrmError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof CrmError) return err;
-    throw err;
-  }
-  throw new Error('expected CrmError');
-}
+const catchCrm = crmError;
 
 beforeEach(async () => {
   clock = Date.parse('2026-03-01T10:00:00Z');

@@ -2,37 +2,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OdooConnector, hashOdooAddonKey, type OdooConnectorConfig } from '../connectors/src/odoo/index.js';
 import { CrmError, type ArchivedMessage, type BotStateChange, type MarketingConsentChange, type TranscriptNote } from '../connectors/src/types.js';
 import { startOdooFake, type OdooFake, type OdooFakeOptions } from './fakes/odoo.js';
+import { archivedMessage, crmError } from './helpers/crm-cases.js';
 
 const ADDON_KEY = 'addon-key-3f1c9b7e2a';
 
-function msg(id: string, overrides: Partial<ArchivedMessage> = {}): ArchivedMessage {
-  return {
-    id,
-    wamid: `wamid.${id}`,
-    threadId: 'thread-1',
-    direction: 'inbound',
-    origin: 'customer',
-    type: 'text',
-    text: `text of ${id}`,
-    timestamp: '2026-03-01T10:00:00.000Z',
-    status: null,
-    customerPhone: '+212612345678',
-    customerName: 'Amina',
-    businessPhone: '+212522000000',
-    ...overrides,
-  };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<CrmError> {
-  const err = await promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CrmError);
-  return err as CrmError;
-}
+const msg = archivedMessage;
+const rejection = crmError;
 
 describe.each(['xmlrpc', 'json2'] as const)('OdooConnector over %s', (protocol) => {
   let fake: OdooFake;

@@ -1,5 +1,4 @@
 import {
-  CrmError,
   WooCommerceConnector,
   wooMarkedKeys as markedKeys,
   resolveWooClientCtor,
@@ -10,6 +9,7 @@ import {
 import wooModule from '@woocommerce/woocommerce-rest-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeWooCommerce } from './fakes/woocommerce.js';
+import { archivedMessage, crmError } from './helpers/crm-cases.js';
 
 const SITE_KEY = 'coex_sk_test_site_key_0123456789';
 const PHONE = '+212612345678';
@@ -29,32 +29,16 @@ function connector(extra: Partial<WooCommerceConnectorOptions> = {}): WooCommerc
 let seq = 0;
 function msg(over: Partial<ArchivedMessage> = {}): ArchivedMessage {
   seq++;
-  return {
-    id: `m-${seq}`,
+  return archivedMessage(`m-${seq}`, {
     wamid: `wamid.${seq}`,
-    threadId: 'thread-1',
-    direction: 'inbound',
-    origin: 'customer',
-    type: 'text',
     text: `message ${seq}`,
     timestamp: new Date(Date.parse('2026-03-01T09:00:00Z') + seq * 60_000).toISOString(),
-    status: null,
     customerPhone: PHONE,
-    customerName: 'Amina',
-    businessPhone: '+212522000000',
     ...over,
-  };
+  });
 }
 
-async function catchCrm(p: Promise<unknown>): Promise<CrmError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof CrmError) return err;
-    throw err;
-  }
-  throw new Error('expected CrmError');
-}
+const catchCrm = crmError;
 
 afterEach(async () => {
   await woo.close();

@@ -2,37 +2,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ZohoConnector, ZohoOAuth, hashZohoInstallToken, type ZohoConnectorConfig } from '../connectors/src/zoho/index.js';
 import { CrmError, type ArchivedMessage, type BotStateChange, type MarketingConsentChange, type TranscriptNote } from '../connectors/src/types.js';
 import { startZohoFake, type ZohoFake } from './fakes/zoho.js';
+import { archivedMessage, crmError } from './helpers/crm-cases.js';
 
 const INSTALL_TOKEN = 'widget-install-token-9d2f61';
 
-function msg(id: string, overrides: Partial<ArchivedMessage> = {}): ArchivedMessage {
-  return {
-    id,
-    wamid: `wamid.${id}`,
-    threadId: 'thread-1',
-    direction: 'inbound',
-    origin: 'customer',
-    type: 'text',
-    text: `text of ${id}`,
-    timestamp: '2026-03-01T10:00:00.000Z',
-    status: null,
-    customerPhone: '+212612345678',
-    customerName: 'Amina El Idrissi',
-    businessPhone: '+212522000000',
-    ...overrides,
-  };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<CrmError> {
-  const err = await promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CrmError);
-  return err as CrmError;
-}
+const msg = (id: string, overrides: Partial<ArchivedMessage> = {}): ArchivedMessage => archivedMessage(id, { customerName: 'Amina El Idrissi', ...overrides });
+const rejection = crmError;
 
 describe('ZohoConnector', () => {
   let fake: ZohoFake;
