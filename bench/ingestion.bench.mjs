@@ -10,11 +10,10 @@
 // Sizes: BENCH_INGEST (default 10000), BENCH_INGEST_WORKERS for the workers part (default 40000). Parts: BENCH_INGEST_PARTS=throughput,workers,hostile (default all).
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import pg from 'pg';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchBackends, databaseOn, fmt, postgresCpuMs, processCpuMs } from './lib.mjs';
-import { CLI, SECRET, child, countVisible, embeddedUrl, limitCpu, runLoadgen, serve, waitApplied, waitUntil } from './processes.mjs';
+import { CLI, SECRET, child, countVisible, embeddedUrl, limitCpu, queryOnce, runLoadgen, serve, waitApplied, waitUntil } from './processes.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const COUNT = Number(process.env.BENCH_INGEST ?? 10_000);
@@ -103,17 +102,6 @@ async function scenario(backend, numbers) {
  */
 const WORKER_CORES = Number(process.env.BENCH_WORKER_CORES ?? 0.25);
 
-async function sqlOn(url, text) {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    const result = await c.query(text);
-    return (Array.isArray(result) ? result.at(-1) : result).rows;
-  } finally {
-    await c.end();
-  }
-}
-
 async function workersScenario(backend, workers, coresEach = null) {
   const db = await backend.create();
   const dataDir = mkdtempSync(join(tmpdir(), 'coex-bench-workers-'));
@@ -122,8 +110,8 @@ async function workersScenario(backend, workers, coresEach = null) {
   const acks = await loadgen({ url: server.url, count: WORKERS_COUNT, numbers: 100, tag });
   // The backlog is held back (not due) until every worker is up: a worker process takes ~1 s to start
   // (~4 s under a quarter-core limit), and the first one up would otherwise apply alone meanwhile.
-  await sqlOn(db.databaseUrl, `update webhook_inbox set next_attempt_at = now() + interval '1 hour' where processed_at is null`);
-  await sqlOn(db.databaseUrl, 'vacuum (analyze) webhook_inbox');
+  await queryOnce(db.databaseUrl, `update webhook_inbox set next_attempt_at = now() + interval '1 hour' where processed_at is null`);
+  await queryOnce(db.databaseUrl, 'vacuum (analyze) webhook_inbox');
   const procs = Array.from({ length: workers }, () =>
     child([CLI, 'worker'], { DATABASE_URL: db.databaseUrl, DATA_DIR: dataDir, WHATSAPP_APP_SECRET: SECRET, LOG_LEVEL: 'warn', COEX_AGENT: 'off' }),
   );
@@ -141,11 +129,11 @@ async function workersScenario(backend, workers, coresEach = null) {
     return null;
   }
   // Every worker listens for the inbox's notifications once it is up; then the backlog becomes due.
-  const listening = async () => Number((await sqlOn(db.databaseUrl, `select count(*) as n from pg_stat_activity where datname = current_database() and query = 'listen coex_inbox'`))[0].n);
+  const listening = async () => Number((await queryOnce(db.databaseUrl, `select count(*) as n from pg_stat_activity where datname = current_database() and query = 'listen coex_inbox'`))[0].n);
   await waitUntil(async () => (await listening()) >= workers, 120_000, `${workers} worker(s) listening`);
   // Timed from the release (one UPDATE of the backlog, in the time measured for 1 and 2 workers alike).
   const started = Date.now();
-  await sqlOn(db.databaseUrl, `update webhook_inbox set next_attempt_at = now() where processed_at is null; notify coex_inbox`);
+  await queryOnce(db.databaseUrl, `update webhook_inbox set next_attempt_at = now() where processed_at is null; notify coex_inbox`);
   const workerCpuMs = () => procs.reduce((sum, p) => sum + processCpuMs(p.pid), 0);
   const cpu0 = { workers: workerCpuMs(), postgres: postgresCpuMs() };
   await waitApplied(db.databaseUrl, tag, acks.ok);

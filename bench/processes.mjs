@@ -95,25 +95,25 @@ export function runLoadgen(options) {
   return p.done.then(() => JSON.parse(p.output().trim().split('\n').pop()));
 }
 
-export async function countVisible(url, tag) {
+/** One query on a connection of its own; the rows of its last statement. */
+export async function queryOnce(url, text, values = []) {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    return (await c.query("select count(*)::int as n from messages where wamid like $1", [`wamid.${tag}.%`])).rows[0].n;
+    const result = await c.query(text, values);
+    return (Array.isArray(result) ? result.at(-1) : result).rows;
   } finally {
     await c.end();
   }
 }
 
+export async function countVisible(url, tag) {
+  return (await queryOnce(url, 'select count(*)::int as n from messages where wamid like $1', [`wamid.${tag}.%`]))[0].n;
+}
+
 /** Deliveries of the inbox not applied yet (an index-only look at the pending rows: cheap to poll). */
 export async function pendingInbox(url) {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query('select count(*)::int as n from webhook_inbox where processed_at is null')).rows[0].n;
-  } finally {
-    await c.end();
-  }
+  return (await queryOnce(url, 'select count(*)::int as n from webhook_inbox where processed_at is null'))[0].n;
 }
 
 /**
