@@ -235,11 +235,6 @@ export class InboxProcessor {
     }
   }
 
-  /** Partitions whose oldest pending delivery is due, oldest first. */
-  async pendingPartitions(limit = 1000): Promise<string[]> {
-    return (await this.pendingWork(limit)).map((w) => w.partitionKey);
-  }
-
   /**
    * The worker loop's view: partitions with a due delivery, oldest first, each with its pending
    * deliveries counted (to size a group by deliveries, not only by numbers).

@@ -5,12 +5,12 @@ import { createBoss, DEFAULT_MAX_YIELD_LAG_MS, IngressLoad, InboxWorker, MAX_YIE
 import { numbersPerTransaction, type InboxProcessor, type Pace } from './inbox-processor.js';
 
 /**
- * A stand-in processor described by its due numbers (`pendingPartitions`, one delivery each) and the
+ * A stand-in processor described by its due numbers (`dueNumbers`, one delivery each) and the
  * groups it applies (`drainMany`).
  */
-function standIn(o: { pendingPartitions: () => Promise<string[]>; drainMany: (group: string[], maxRows: number | undefined, pace: Pace) => Promise<number> }): InboxProcessor {
+function standIn(o: { dueNumbers: () => Promise<string[]>; drainMany: (group: string[], maxRows: number | undefined, pace: Pace) => Promise<number> }): InboxProcessor {
   return {
-    pendingWork: async () => (await o.pendingPartitions()).map((partitionKey) => ({ partitionKey, pending: 1 })),
+    pendingWork: async () => (await o.dueNumbers()).map((partitionKey) => ({ partitionKey, pending: 1 })),
     drainMany: o.drainMany,
   } as unknown as InboxProcessor;
 }
@@ -60,7 +60,7 @@ describe('inbox worker pacing', () => {
     const groups: string[][] = [];
     const waited: number[] = [];
     const processor = standIn({
-      pendingPartitions: async () => (passes++ === 0 ? keys : []),
+      dueNumbers: async () => (passes++ === 0 ? keys : []),
       drainMany: async (group: string[], _max: number | undefined, pace: Pace) => {
         groups.push(group);
         const started = performance.now();
@@ -108,7 +108,7 @@ describe('inbox worker passes', () => {
       let passes = 0;
       const groups: string[][] = [];
       const processor = standIn({
-        pendingPartitions: async () => (passes++ === 0 ? keys : []),
+        dueNumbers: async () => (passes++ === 0 ? keys : []),
         drainMany: async (group: string[]) => {
           groups.push(group);
           return group.length;
@@ -129,7 +129,7 @@ describe('inbox worker passes', () => {
       const waited: number[] = [];
       let worker!: InboxWorker;
       const processor = standIn({
-        pendingPartitions: async () => (passes++ < 2 ? ['1', '2'] : []),
+        dueNumbers: async () => (passes++ < 2 ? ['1', '2'] : []),
         drainMany: async (_group: string[], _max: number | undefined, pace: Pace) => {
           if (stopInside) void worker.stop();
           const started = performance.now();
@@ -169,7 +169,7 @@ describe('inbox worker passes', () => {
     let heldElsewhere = true;
     // Held by another worker: its group applies nothing.
     const processor = standIn({
-      pendingPartitions: async () => (looks.push(performance.now()), heldElsewhere ? ['1'] : []),
+      dueNumbers: async () => (looks.push(performance.now()), heldElsewhere ? ['1'] : []),
       drainMany: async () => 0,
     });
     const worker = new InboxWorker(processor, NO_DB, recorder().logger, { pollIntervalMs: 200 });
@@ -229,7 +229,7 @@ describe('inbox worker passes', () => {
     const { logs, logger } = recorder();
     let passes = 0;
     const processor = standIn({
-      pendingPartitions: async () => {
+      dueNumbers: async () => {
         passes += 1;
         if (passes === 1) return ['1', '2', '3', '4'];
         if (passes === 2) throw new Error('database went away');
@@ -257,7 +257,7 @@ describe('inbox worker passes', () => {
   it('polls every second unless told otherwise; an unavailable LISTEN is tried again each second until the worker stops', async () => {
     const { logs, logger } = recorder();
     let looks = 0;
-    const processor = standIn({ pendingPartitions: async () => (looks++, []), drainMany: async () => 0 });
+    const processor = standIn({ dueNumbers: async () => (looks++, []), drainMany: async () => 0 });
     // Only the poll's interval is faked: the LISTEN retries run on real timers.
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const worker = new InboxWorker(processor, NO_DB, logger);
@@ -303,7 +303,7 @@ describe('inbox worker passes', () => {
       let passes = 0;
       let drained = false;
       const processor = standIn({
-        pendingPartitions: async () => {
+        dueNumbers: async () => {
           passes += 1;
           if (passes === 1) {
             // The first pass finds the inbox empty (caught up), or — the other case — finds work only
