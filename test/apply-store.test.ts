@@ -523,6 +523,37 @@ describe.each(backends())('store: apply [%s]', { timeout: 10_000 }, (backend) =>
     ]);
   });
 
+  it('stores messages, echoes, history messages, statuses and edits exactly as Meta sent them (its timestamps, its keys), not as parsed', async () => {
+    const N = numberRef();
+    const C = '212611000052';
+    const deliveries = [
+      P.inboundMessage(N, { waId: C }, 'wamid.P1', at(1), P.text('salam'), { referral: { source_type: 'ad', source_id: '42' } }),
+      P.echo(N, C, 'wamid.P2', at(2), P.text('from the phone')),
+      P.historyChunk(N, { phase: 0, chunkOrder: 1, progress: 5 }, [{ waId: C, messages: [{ wamid: 'wamid.P0', fromCustomer: true, at: at(0), body: P.text('old'), status: 'READ' }] }]),
+      P.statusUpdate(N, 'wamid.P2', 'read', at(3), C),
+      P.inboundMessage(N, { waId: C }, 'wamid.P3', at(4), { type: 'edit', edit: { original_message_id: 'wamid.P1', message: { type: 'text', text: { body: 'salam!' } } } }),
+    ];
+    await apply(...deliveries);
+    // What Meta sent, found by id in the deliveries (each a plain JSON object, timestamps strings of seconds).
+    const sent = new Map<string, unknown>();
+    const visit = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(visit);
+      else if (node !== null && typeof node === 'object') {
+        const record = node as Record<string, unknown>;
+        if (typeof record.id === 'string' && record.id.startsWith('wamid.') && 'timestamp' in record) sent.set(`${'status' in record ? 'status' : 'item'}:${record.id}`, JSON.parse(JSON.stringify(record)));
+        Object.values(record).forEach(visit);
+      }
+    };
+    visit(deliveries);
+    const messages = await handle.db.selectFrom('messages').select(['wamid', 'payload']).where('phone_number_id', '=', N.phoneNumberId).orderBy('wamid').execute();
+    expect(messages.map((m) => [m.wamid, m.payload])).toEqual(['wamid.P0', 'wamid.P1', 'wamid.P2'].map((w) => [w, sent.get(`item:${w}`)]));
+    expect(messages.map((m) => (m.payload as { timestamp: unknown }).timestamp)).toEqual([String(at(0) / 1000), String(at(1) / 1000), String(at(2) / 1000)]);
+    const status = await handle.db.selectFrom('message_statuses').select('payload').where('phone_number_id', '=', N.phoneNumberId).executeTakeFirstOrThrow();
+    expect(status.payload).toEqual(sent.get('status:wamid.P2'));
+    const edit = await handle.db.selectFrom('message_mutations').select('payload').where('phone_number_id', '=', N.phoneNumberId).executeTakeFirstOrThrow();
+    expect(edit.payload).toEqual(sent.get('item:wamid.P3'));
+  });
+
   it('upsertThreads: a thread for each contact, nothing for none; a thread another transaction created meanwhile is the one returned', async () => {
     const N = numberRef();
     await handle.db.insertInto('whatsapp_numbers').values({ phone_number_id: N.phoneNumberId, tenant_id: 'atlas' }).execute();

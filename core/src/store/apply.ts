@@ -579,7 +579,7 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
       ${column((e) => e.message.contextWamid)}::text[], ${column((e) => e.message.media?.id ?? null)}::text[], ${column((e) => e.message.media?.mimeType ?? null)}::text[],
       ${column((e) => e.message.media?.sha256 ?? null)}::text[], ${column((e) => e.message.media?.voice ?? false)}::boolean[],
       ${column((e) => (e.message.media?.id ? 'pending' : null))}::text[], ${column((e) => (e.message.media?.voice ? 'pending' : null))}::text[],
-      (select array_agg(p.payload order by p.i) from jsonb_array_elements(${json(batch.map((e) => e.message.raw))}::jsonb) with ordinality as p(payload, i)),
+      (select array_agg(p.payload order by p.i) from jsonb_array_elements(${json(batch.map((e) => e.message.payload))}::jsonb) with ordinality as p(payload, i)),
       ${column((e) => e.standby ?? false)}::boolean[],
       ${column((e) => (e.direction === 'outbound' ? creationTypeOf(e.message.raw) : null))}::text[]
     ) as v(tenant_id, phone_number_id, thread_id, wamid, direction, origin, type, text, provider_timestamp, status, error, history_status, context_wamid, media_id, media_mime,
@@ -698,7 +698,7 @@ async function applyStatuses(trx: Trx, events: StatusEvent[], outcome: ApplyOutc
         recipient_id: e.recipientWaId,
         errors: e.errors ? json(e.errors) : null,
         pricing: e.pricing ? json(e.pricing) : null,
-        payload: json(e.raw),
+        payload: json(e.payload),
       })),
     )
     .onConflict((oc) => oc.doNothing())
@@ -741,7 +741,7 @@ async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent | Statu
       const tenantId = await ensureNumber(trx, e.phoneNumberId, e.displayPhoneNumber, opts.defaultTenantId);
       await trx
         .insertInto('message_mutations')
-        .values({ phone_number_id: e.phoneNumberId, wamid: e.wamid, target_wamid: e.targetWamid, kind: e.mutation, provider_timestamp: e.timestamp, new_text: e.newText, payload: json(e.raw) })
+        .values({ phone_number_id: e.phoneNumberId, wamid: e.wamid, target_wamid: e.targetWamid, kind: e.mutation, provider_timestamp: e.timestamp, new_text: e.newText, payload: json(e.payload) })
         .onConflict((oc) => oc.doNothing())
         .execute();
       await reconcileMutations(trx, e.phoneNumberId, [e.targetWamid]);

@@ -147,29 +147,30 @@ describe('textOf', () => {
 
 describe('normalizeMessage', () => {
   it('keeps id, type, time, quoted message, history status, errors and the raw message', () => {
-    const m = parsed({ type: 'text', text: { body: 'hi' }, context: { from: DISPLAY, id: 'wamid.quoted' }, history_context: { status: 'READ' } });
-    expect(normalizeMessage(m)).toEqual({ wamid: 'wamid.1', type: 'text', text: 'hi', timestamp: AT, contextWamid: 'wamid.quoted', media: null, historyStatus: 'READ', errors: null, raw: m });
+    const received = raw({ type: 'text', text: { body: 'hi' }, context: { from: DISPLAY, id: 'wamid.quoted' }, history_context: { status: 'READ' } });
+    const m = messageSchema.parse(received);
+    expect(normalizeMessage(m, received)).toEqual({ wamid: 'wamid.1', type: 'text', text: 'hi', timestamp: AT, contextWamid: 'wamid.quoted', media: null, historyStatus: 'READ', errors: null, raw: m, payload: received });
     const failed = parsed({ type: 'unsupported', errors: [{ code: 131051 }] });
-    expect(normalizeMessage(failed)).toMatchObject({ contextWamid: null, historyStatus: null, errors: [{ code: 131051 }] });
-    expect(normalizeMessage(parsed({ type: 'text', text: { body: 'x' }, history_context: {} })).historyStatus).toBeNull();
+    expect(normalizeMessage(failed, null)).toMatchObject({ contextWamid: null, historyStatus: null, errors: [{ code: 131051 }] });
+    expect(normalizeMessage(parsed({ type: 'text', text: { body: 'x' }, history_context: {} }), null).historyStatus).toBeNull();
   });
 
   it('points a reaction at the message it reacts to, not at a context', () => {
-    expect(normalizeMessage(parsed({ type: 'reaction', reaction: { message_id: 'wamid.target', emoji: '❤' }, context: { id: 'wamid.other' } })).contextWamid).toBe('wamid.target');
-    expect(normalizeMessage(parsed({ type: 'reaction', context: { id: 'wamid.other' } })).contextWamid).toBeNull();
+    expect(normalizeMessage(parsed({ type: 'reaction', reaction: { message_id: 'wamid.target', emoji: '❤' }, context: { id: 'wamid.other' } }), null).contextWamid).toBe('wamid.target');
+    expect(normalizeMessage(parsed({ type: 'reaction', context: { id: 'wamid.other' } }), null).contextWamid).toBeNull();
   });
 
   it('describes the media of image, video, audio, document and sticker messages; a voice note only for audio', () => {
     const full = { id: 'media.1', mime_type: 'image/jpeg', sha256: 'b'.repeat(64), filename: 'x.jpg', voice: true };
     for (const type of ['image', 'video', 'document', 'sticker']) {
-      expect(normalizeMessage(parsed({ type, [type]: full })).media).toEqual({ id: 'media.1', mimeType: 'image/jpeg', sha256: 'b'.repeat(64), filename: 'x.jpg', voice: false });
-      expect(normalizeMessage(parsed({ type })).media).toBeNull();
+      expect(normalizeMessage(parsed({ type, [type]: full }), null).media).toEqual({ id: 'media.1', mimeType: 'image/jpeg', sha256: 'b'.repeat(64), filename: 'x.jpg', voice: false });
+      expect(normalizeMessage(parsed({ type }), null).media).toBeNull();
     }
-    expect(normalizeMessage(parsed({ type: 'audio', audio: { id: 'a.1', mime_type: 'audio/ogg; codecs=opus', voice: true } })).media).toEqual({ id: 'a.1', mimeType: 'audio/ogg; codecs=opus', sha256: null, filename: null, voice: true });
-    expect(normalizeMessage(parsed({ type: 'audio', audio: { id: 'a.2' } })).media).toEqual({ id: 'a.2', mimeType: null, sha256: null, filename: null, voice: false });
-    expect(normalizeMessage(parsed({ type: 'audio', audio: { voice: false } })).media).toEqual({ id: null, mimeType: null, sha256: null, filename: null, voice: false });
+    expect(normalizeMessage(parsed({ type: 'audio', audio: { id: 'a.1', mime_type: 'audio/ogg; codecs=opus', voice: true } }), null).media).toEqual({ id: 'a.1', mimeType: 'audio/ogg; codecs=opus', sha256: null, filename: null, voice: true });
+    expect(normalizeMessage(parsed({ type: 'audio', audio: { id: 'a.2' } }), null).media).toEqual({ id: 'a.2', mimeType: null, sha256: null, filename: null, voice: false });
+    expect(normalizeMessage(parsed({ type: 'audio', audio: { voice: false } }), null).media).toEqual({ id: null, mimeType: null, sha256: null, filename: null, voice: false });
     // A media key on another type is not its media.
-    expect(normalizeMessage(parsed({ type: 'text', text: { body: 'x' }, image: full })).media).toBeNull();
+    expect(normalizeMessage(parsed({ type: 'text', text: { body: 'x' }, image: full }), null).media).toBeNull();
   });
 });
 
@@ -235,13 +236,15 @@ describe('normalizeChange: messages', () => {
       errors: [{ code: 131026, title: 'Message undeliverable' }],
       pricing: { billable: true, category: 'service' },
       raw: { ...status, timestamp: AT },
+      payload: status,
     });
     const [bare] = normalizeChange(WABA, 'messages', valueOf(P.statusUpdate(N, 'wamid.T', 'read', AT, '')));
     expect(bare).toMatchObject({ kind: 'status', status: 'read', recipientWaId: null, recipientUserId: null, errors: null, pricing: null });
   });
 
   it('turns an edit and a revoke into mutations of the original message', () => {
-    const edit = (message?: Record<string, unknown>) => normalizeChange(WABA, 'messages', { metadata, messages: [raw({ type: 'edit', edit: { original_message_id: 'wamid.orig', ...(message ? { message } : {}) } }, 'wamid.E')] });
+    const editOf = (message?: Record<string, unknown>) => raw({ type: 'edit', edit: { original_message_id: 'wamid.orig', ...(message ? { message } : {}) } }, 'wamid.E');
+    const edit = (message?: Record<string, unknown>) => normalizeChange(WABA, 'messages', { metadata, messages: [editOf(message)] });
     expect(edit({ type: 'text', text: { body: 'fixed' } })).toEqual([
       {
         kind: 'mutation',
@@ -256,6 +259,7 @@ describe('normalizeChange: messages', () => {
         timestamp: AT,
         newText: 'fixed',
         raw: expect.objectContaining({ id: 'wamid.E', type: 'edit' }),
+        payload: editOf({ type: 'text', text: { body: 'fixed' } }),
       },
     ]);
     expect(edit({ type: 'image', image: { caption: 'new caption' } })[0]).toMatchObject({ newText: 'new caption' });
@@ -264,7 +268,7 @@ describe('normalizeChange: messages', () => {
     expect(edit({ type: 'image', image: {} })[0]).toMatchObject({ newText: null });
     expect(edit()[0]).toMatchObject({ kind: 'mutation', newText: null });
     const revoke = normalizeChange(WABA, 'messages', { metadata, messages: [raw({ type: 'revoke', revoke: { original_message_id: 'wamid.gone' } }, 'wamid.R')] });
-    expect(revoke).toEqual([{ kind: 'mutation', phoneNumberId: PN, displayPhoneNumber: DISPLAY, mutation: 'revoke', direction: 'inbound', origin: 'customer', contact: { ...noContact, waId: CUSTOMER }, wamid: 'wamid.R', targetWamid: 'wamid.gone', timestamp: AT, newText: null, raw: expect.objectContaining({ id: 'wamid.R' }) }]);
+    expect(revoke).toEqual([{ kind: 'mutation', phoneNumberId: PN, displayPhoneNumber: DISPLAY, mutation: 'revoke', direction: 'inbound', origin: 'customer', contact: { ...noContact, waId: CUSTOMER }, wamid: 'wamid.R', targetWamid: 'wamid.gone', timestamp: AT, newText: null, raw: expect.objectContaining({ id: 'wamid.R' }), payload: expect.objectContaining({ id: 'wamid.R', timestamp: String(T) }) }]);
     // The type without its object is an ordinary (unreadable) message, not a mutation; nor is the
     // object on another type.
     for (const type of ['edit', 'revoke']) expect(normalizeChange(WABA, 'messages', { metadata, messages: [raw({ type })] })[0]).toMatchObject({ kind: 'message', message: { type, text: null } });
@@ -350,6 +354,21 @@ describe('normalizeChange: history', () => {
       ['wamid.H3', 'outbound', 'history', false, 'DELIVERED', CUSTOMER],
     ]);
     expect(events[1]).toMatchObject({ contact: { ...noContact, waId: CUSTOMER } });
+  });
+
+  it('gives each message of a chunk its payload as received: its own, from its own thread', () => {
+    const value = valueOf(
+      P.historyChunk(N, { phase: 0, chunkOrder: 1, progress: 10 }, [
+        { waId: CUSTOMER, messages: [{ wamid: 'wamid.A1', fromCustomer: true, at: AT, body: P.text('a1') }, { wamid: 'wamid.A2', fromCustomer: false, at: AT, body: P.text('a2') }] },
+        { waId: '212600000001', messages: [{ wamid: 'wamid.B1', fromCustomer: true, at: AT, body: P.text('b1') }, { wamid: 'wamid.B2', fromCustomer: true, at: AT, body: P.image('media.b2') }] },
+      ]),
+    );
+    const threads = (value as { history: Array<{ threads: Array<{ messages: unknown[] }> }> }).history[0]!.threads;
+    const messages = normalizeChange(WABA, 'history', value).filter((e) => e.kind === 'message');
+    expect(messages.map((e) => e.message.payload)).toEqual(threads.flatMap((t) => t.messages));
+    // The very objects received (nothing parsed, no Dates): timestamps stay Meta's strings.
+    expect(messages.map((e) => e.message.payload)).toEqual(threads.flatMap((t) => t.messages).map((m) => expect.objectContaining({ timestamp: String(T) })));
+    expect(messages.every((e, i) => e.message.payload === threads.flatMap((t) => t.messages)[i])).toBe(true);
   });
 
   it('hashes a chunk by its content: the same chunk gives the same hash, another chunk another one', () => {

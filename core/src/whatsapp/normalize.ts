@@ -52,7 +52,14 @@ export interface NormalizedMessage {
   /** History only: the device's delivery state at sync time. */
   historyStatus: string | null;
   errors: GraphErrorPayload[] | null;
+  /** As parsed (timestamps as Dates): what CoEx reads. */
   raw: WaMessage;
+  /**
+   * As received (plain JSON, text made storable): what is stored as the message's payload. The
+   * parsed form holds Dates, and stringifying them was most of the time a history chunk's payloads
+   * took to write; it also stored timestamps other than Meta's.
+   */
+  payload: unknown;
 }
 
 export type DomainEvent =
@@ -82,6 +89,8 @@ export type DomainEvent =
       timestamp: Date;
       newText: string | null;
       raw: WaMessage;
+      /** As received (see NormalizedMessage.payload). */
+      payload: unknown;
     }
   | {
       kind: 'status';
@@ -94,6 +103,8 @@ export type DomainEvent =
       errors: GraphErrorPayload[] | null;
       pricing: Record<string, unknown> | null;
       raw: WaStatus;
+      /** As received (see NormalizedMessage.payload). */
+      payload: unknown;
     }
   | {
       kind: 'history_chunk';
@@ -286,7 +297,7 @@ function contextWamidOf(m: WaMessage): string | null {
   return m.context?.id ?? null;
 }
 
-export function normalizeMessage(m: WaMessage): NormalizedMessage {
+export function normalizeMessage(m: WaMessage, asReceived: unknown): NormalizedMessage {
   return {
     wamid: m.id,
     type: m.type,
@@ -297,7 +308,17 @@ export function normalizeMessage(m: WaMessage): NormalizedMessage {
     historyStatus: m.history_context?.status ?? null,
     errors: m.errors ?? null,
     raw: m,
+    payload: asReceived,
   };
+}
+
+/**
+ * The items of a list of a value as received (plain JSON), in the order of its parsed list: a schema
+ * parses an array item by item, so item i of one is item i of the other.
+ */
+export function receivedItems(value: unknown, key: string): readonly unknown[] {
+  const list = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+  return Array.isArray(list) ? list : [];
 }
 
 type ProfileContact = z.infer<typeof profileContactSchema>;
@@ -322,13 +343,15 @@ export function messageEvents(
   phoneNumberId: string,
   displayPhoneNumber: string,
   messages: WaMessage[],
+  /** The same messages as received (`receivedItems`): their payloads. */
+  asReceived: readonly unknown[],
   direction: Direction,
   origin: MessageOrigin,
   live: boolean,
   contactOf: (m: WaMessage) => ContactIdentity,
 ): DomainEvent[] {
   const events: DomainEvent[] = [];
-  for (const m of messages) {
+  for (const [index, m] of messages.entries()) {
     const contact = contactOf(m);
     if (m.type === 'edit' && m.edit) {
       const inner = m.edit.message;
@@ -345,6 +368,7 @@ export function messageEvents(
         timestamp: m.timestamp,
         newText: inner ? (inner.text?.body ?? inner.image?.caption ?? inner.video?.caption ?? inner.document?.caption ?? null) : null,
         raw: m,
+        payload: asReceived[index] ?? m,
       });
       continue;
     }
@@ -362,15 +386,16 @@ export function messageEvents(
         timestamp: m.timestamp,
         newText: null,
         raw: m,
+        payload: asReceived[index] ?? m,
       });
       continue;
     }
-    events.push({ kind: 'message', phoneNumberId, displayPhoneNumber, direction, origin, live, contact, message: normalizeMessage(m) });
+    events.push({ kind: 'message', phoneNumberId, displayPhoneNumber, direction, origin, live, contact, message: normalizeMessage(m, asReceived[index] ?? m) });
   }
   return events;
 }
 
-export function statusEvent(phoneNumberId: string, s: WaStatus): DomainEvent {
+export function statusEvent(phoneNumberId: string, s: WaStatus, asReceived: unknown): DomainEvent {
   return {
     kind: 'status',
     phoneNumberId,
@@ -382,6 +407,7 @@ export function statusEvent(phoneNumberId: string, s: WaStatus): DomainEvent {
     errors: s.errors ?? null,
     pricing: (s.pricing as Record<string, unknown> | undefined) ?? null,
     raw: s,
+    payload: asReceived,
   };
 }
 
@@ -401,10 +427,11 @@ export function normalizeChange(entryId: string, field: string, value: unknown):
       if (!parsed.success) return unknown(`invalid messages payload: ${describeError(parsed.error.issues)}`);
       const v = parsed.data;
       const id = v.metadata.phone_number_id;
-      const events = messageEvents(id, v.metadata.display_phone_number, v.messages ?? [], 'inbound', 'customer', true, (m) =>
+      const events = messageEvents(id, v.metadata.display_phone_number, v.messages ?? [], receivedItems(value, 'messages'), 'inbound', 'customer', true, (m) =>
         identity(m.from, m.from_user_id, v.contacts),
       );
-      for (const s of v.statuses ?? []) events.push(statusEvent(id, s));
+      const statuses = receivedItems(value, 'statuses');
+      for (const [i, s] of (v.statuses ?? []).entries()) events.push(statusEvent(id, s, statuses[i] ?? s));
       // A BSUID change is applied before the messages around it, so they land on the followed contact.
       events.unshift(...userIdChangeEvents(id, v.metadata.display_phone_number, v.messages ?? []));
       if (v.errors?.length) events.push({ kind: 'unknown', phoneNumberId: id, field, detail: `webhook errors: ${v.errors.map((e) => e.code).join(',')}`, raw: v.errors });
@@ -415,7 +442,7 @@ export function normalizeChange(entryId: string, field: string, value: unknown):
       const parsed = echoesValueSchema.safeParse(value);
       if (!parsed.success) return unknown(`invalid smb_message_echoes payload: ${describeError(parsed.error.issues)}`);
       const v = parsed.data;
-      return messageEvents(v.metadata.phone_number_id, v.metadata.display_phone_number, v.message_echoes, 'outbound', 'app', true, (m) =>
+      return messageEvents(v.metadata.phone_number_id, v.metadata.display_phone_number, v.message_echoes, receivedItems(value, 'message_echoes'), 'outbound', 'app', true, (m) =>
         identity(m.to, m.to_user_id, v.contacts),
       );
     }
@@ -437,9 +464,11 @@ export function normalizeChange(entryId: string, field: string, value: unknown):
           continue;
         }
         const threads = item.threads ?? [];
+        const receivedThreads = receivedItems(received[index], 'threads');
         let messageCount = 0;
         const chunkEvents: DomainEvent[] = [];
-        for (const thread of threads) {
+        for (const [t, thread] of threads.entries()) {
+          const receivedMessages = receivedItems(receivedThreads[t], 'messages');
           const counterpart = digits(thread.context?.wa_id ?? thread.id);
           const contact: ContactIdentity = {
             waId: counterpart || null,
@@ -448,11 +477,11 @@ export function normalizeChange(entryId: string, field: string, value: unknown):
             countryCode: null,
             profileName: null,
           };
-          for (const m of thread.messages) {
+          for (const [k, m] of thread.messages.entries()) {
             // Business-sent history messages come from the business number and usually have no `to`.
             const fromCustomer = counterpart !== '' ? digits(m.from) === counterpart : digits(m.from) !== digits(display);
             messageCount += 1;
-            chunkEvents.push(...messageEvents(id, display, [m], fromCustomer ? 'inbound' : 'outbound', 'history', false, () => contact));
+            chunkEvents.push(...messageEvents(id, display, [m], [receivedMessages[k]], fromCustomer ? 'inbound' : 'outbound', 'history', false, () => contact));
           }
         }
         events.push({
@@ -469,8 +498,8 @@ export function normalizeChange(entryId: string, field: string, value: unknown):
         events.push(...chunkEvents);
       }
       // Media follow-ups for history placeholders: same ids, never live traffic.
-      events.push(...messageEvents(id, display, v.messages ?? [], 'inbound', 'history', false, (m) => identity(m.from, m.from_user_id, v.contacts)));
-      events.push(...messageEvents(id, display, v.message_echoes ?? [], 'outbound', 'history', false, (m) => identity(m.to, m.to_user_id, v.contacts)));
+      events.push(...messageEvents(id, display, v.messages ?? [], receivedItems(value, 'messages'), 'inbound', 'history', false, (m) => identity(m.from, m.from_user_id, v.contacts)));
+      events.push(...messageEvents(id, display, v.message_echoes ?? [], receivedItems(value, 'message_echoes'), 'outbound', 'history', false, (m) => identity(m.to, m.to_user_id, v.contacts)));
       if (events.length === 0) return unknown('history payload with nothing in it');
       return events;
     }

@@ -64,5 +64,9 @@ export const userIdChangeSystemSchema = z.looseObject({
   new_user_id: z.string().optional(),
 });
 
-/** An echo's `message_creation_type` (seen in the wild, not in Meta's reference). */
-export const creationTypeSchema = z.looseObject({ message_creation_type: z.string().min(1).optional() });
+/**
+ * An echo's `message_creation_type` (seen in the wild, not in Meta's reference): the field alone. A
+ * loose object schema around it copied every key of the message to read one (25,000 copies in a
+ * history import of 50,000 messages).
+ */
+export const creationTypeSchema = z.string().min(1);

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { creationTypeSchema, handoverValueSchema, standbyValueSchema, userIdChangeSystemSchema } from './routing-schemas.js';
 import type { WaMessage } from './schemas.js';
-import { identityOf, messageEvents, statusEvent, type ContactIdentity, type DomainEvent } from './normalize.js';
+import { identityOf, messageEvents, receivedItems, statusEvent, type ContactIdentity, type DomainEvent } from './normalize.js';
 
 /**
  * Normalization of Meta's 2026 additions (coex-spec.md §11; docs/decisions/meta-2026-changes.md):
@@ -22,8 +22,8 @@ const PERSON_CREATION_TYPES = new Set(['user']);
 const BOT_CREATION_TYPES = new Set(['created_by_1p_bot']);
 
 export function creationTypeOf(m: WaMessage): string | null {
-  const parsed = creationTypeSchema.safeParse(m);
-  return parsed.success ? (parsed.data.message_creation_type ?? null) : null;
+  const parsed = creationTypeSchema.safeParse(m['message_creation_type']);
+  return parsed.success ? parsed.data : null;
 }
 
 export function classifyCreationType(value: string | null): CreationKind {
@@ -52,10 +52,11 @@ export function normalizeStandby(field: string, value: unknown): DomainEvent[] {
   const id = v.metadata.phone_number_id;
   const display = v.metadata.display_phone_number;
   const events: DomainEvent[] = [
-    ...messageEvents(id, display, v.messages ?? [], 'inbound', 'customer', true, (m) => identityOf(m.from, m.from_user_id, v.contacts)),
-    ...messageEvents(id, display, v.message_echoes ?? [], 'outbound', 'app', true, (m) => identityOf(m.to, m.to_user_id, v.contacts)),
+    ...messageEvents(id, display, v.messages ?? [], receivedItems(value, 'messages'), 'inbound', 'customer', true, (m) => identityOf(m.from, m.from_user_id, v.contacts)),
+    ...messageEvents(id, display, v.message_echoes ?? [], receivedItems(value, 'message_echoes'), 'outbound', 'app', true, (m) => identityOf(m.to, m.to_user_id, v.contacts)),
   ].map((e) => (e.kind === 'message' ? { ...e, standby: true } : e));
-  for (const s of v.statuses ?? []) events.push(statusEvent(id, s));
+  const statuses = receivedItems(value, 'statuses');
+  for (const [i, s] of (v.statuses ?? []).entries()) events.push(statusEvent(id, s, statuses[i] ?? s));
   if (events.length === 0) return [{ kind: 'unknown', phoneNumberId: id, field, detail: 'standby payload with nothing in it', raw: value }];
   return events;
 }
