@@ -250,11 +250,13 @@ describe.each(backends())('CRM OAuth installs (%s)', (backend) => {
     expect((await connector.archive([m])).written[m.id]).toBeTruthy();
     expect(zoho.records('Contacts')).toHaveLength(1);
     // The access token the connector minted is persisted (encrypted) so another process can reuse it.
+    // (Persisting is asynchronous, and a token minted earlier — the callback's check of the account —
+    // may be stored first: wait for the one the connector's last call carried.)
+    const lastApiCall = zoho.apiRequests().at(-1)!;
     const persisted = await waitFor(async () => {
       const c = crmCredentialsSchema.parse(JSON.parse(cipher.decrypt((await connectionRow('zoho')).credentials_enc)));
-      return c.crm === 'zoho' && c.accessToken !== undefined ? c : null;
-    }, 'zoho access token persisted');
-    const lastApiCall = zoho.apiRequests().at(-1)!;
+      return c.crm === 'zoho' && c.accessToken !== undefined && lastApiCall.headers.authorization === `Zoho-oauthtoken ${c.accessToken}` ? c : null;
+    }, 'the access token of the connector’s last call persisted');
     expect(lastApiCall.headers.authorization).toBe(`Zoho-oauthtoken ${persisted.accessToken}`);
     const tokenCallsBefore = zoho.requests.filter((r) => r.path === '/oauth/v2/token').length;
     const otherProcess = (await loadConnector(persistentConnectorFactory({ db: handle.db, cipher, logger: pino({ level: 'silent' }) }), handle.db, row.id))!;
