@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import express from 'express';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from './helpers/backends.js';
 import { startTestServer, TEST_ADMIN_TOKEN, TEST_APP_SECRET, type TestServer } from './helpers/runtime.js';
@@ -24,6 +25,7 @@ const NUMBER_INTERVAL_MS = 1000 / (20 * 0.95);
 
 interface Report {
   status: string;
+  status_reason: string | null;
   counts: Record<'total' | 'queued' | 'sending' | 'skipped' | 'sent' | 'delivered' | 'read' | 'failed' | 'replied', number>;
   failures: Array<{ code: string; count: number }>;
   skipped_reasons: Array<{ reason: string; count: number }>;
@@ -162,6 +164,67 @@ describe.each(backends())('template campaigns [%s]', (backend) => {
     await runner.runUntilIdle();
     expect(campaignSends().filter((m) => waIds.includes(m.to)).map((m) => m.to).sort()).toEqual([...waIds].sort());
     expect((await report(id)).status).toBe('completed');
+  });
+
+  it('a campaign held by Meta’s restriction of business-initiated messaging resumes by itself when the hold ends; one the operator paused, or one paused for another reason, waits for a start', async () => {
+    const number = () => s.runtime.db.updateTable('whatsapp_numbers').where('phone_number_id', '=', PNID);
+    const holdUntil = (until: Date | 'infinity' | null) =>
+      number().set({ business_initiated_blocked_until: until === null ? null : until === 'infinity' ? sql`'infinity'::timestamptz` : until }).execute();
+    const sentTo = (waIds: string[]) => campaignSends().filter((m) => waIds.includes(m.to)).map((m) => m.to).sort();
+    const [a1, a2, b1, c1, d1] = nextWaIds(5);
+    try {
+      await holdUntil(new Date(Date.now() + 3_600_000));
+      const held = await createCampaign([a1!, a2!]);
+      const keptPaused = await createCampaign([b1!]);
+      const noEnd = await createCampaign([c1!]);
+      for (const id of [held, keptPaused]) expect((await call(`/api/v1/campaigns/${id}/start`, {})).status).toBe(200);
+      await runner.runUntilIdle();
+      for (const id of [held, keptPaused]) {
+        expect(await report(id)).toMatchObject({ status: 'paused', status_reason: expect.stringMatching(/business-initiated messaging until .*resumes by itself when the hold ends/), counts: { sent: 0, queued: expect.any(Number) } });
+      }
+      // The operator pauses one of them on purpose: it no longer waits for the hold, it waits for them.
+      expect((await call(`/api/v1/campaigns/${keptPaused}/pause`, {})).json.campaign).toMatchObject({ status: 'paused' });
+      expect((await report(keptPaused)).status_reason).toBe('paused by request');
+
+      // Still held: nothing resumes.
+      await runner.runUntilIdle();
+      expect((await report(held)).status).toBe('paused');
+      expect(sentTo([a1!, a2!, b1!])).toEqual([]);
+
+      // The restriction's end passes (the check uses the database clock): the held campaign goes out.
+      await holdUntil(new Date(Date.now() - 1000));
+      await runner.runUntilIdle();
+      expect(await report(held)).toMatchObject({ status: 'completed', status_reason: expect.stringMatching(/resumed: Meta’s hold on business-initiated messaging ended/), counts: { sent: 2, queued: 0 } });
+      expect(sentTo([a1!, a2!])).toEqual([a1!, a2!].sort());
+      expect(await report(keptPaused)).toMatchObject({ status: 'paused', counts: { sent: 0, queued: 1 } });
+      expect(sentTo([b1!])).toEqual([]);
+
+      // A hold without an end lasts until Meta lifts it (a reconnection clears it).
+      await holdUntil('infinity');
+      expect((await call(`/api/v1/campaigns/${noEnd}/start`, {})).status).toBe(200);
+      await runner.runUntilIdle();
+      expect(await report(noEnd)).toMatchObject({ status: 'paused', status_reason: expect.stringMatching(/until Meta lifts it|resumes by itself/) });
+      await runner.runUntilIdle();
+      expect((await report(noEnd)).status).toBe('paused');
+      await holdUntil(null);
+      await runner.runUntilIdle();
+      expect(await report(noEnd)).toMatchObject({ status: 'completed', counts: { sent: 1 } });
+
+      // Paused because the number could not send at all: a person decides when it goes on.
+      await number().set({ connection_status: 'disconnected', connection_reason: 'test' }).execute();
+      const disconnected = await createCampaign([d1!]);
+      expect((await call(`/api/v1/campaigns/${disconnected}/start`, {})).status).toBe(200);
+      await runner.runUntilIdle();
+      await number().set({ connection_status: 'connected', connection_reason: null }).execute();
+      await runner.runUntilIdle();
+      expect(await report(disconnected)).toMatchObject({ status: 'paused', counts: { sent: 0, queued: 1 } });
+      expect((await call(`/api/v1/campaigns/${disconnected}/start`, {})).status).toBe(200);
+      await runner.runUntilIdle();
+      expect(await report(disconnected)).toMatchObject({ status: 'completed', counts: { sent: 1 } });
+    } finally {
+      await holdUntil(null);
+      await number().set({ connection_status: 'connected', connection_reason: null }).execute();
+    }
   });
 
   it('excludes customers who wrote an opt-out keyword (each language) from the next marketing campaign; START brings them back', async () => {

@@ -162,7 +162,7 @@ export function registerCampaignCommands(program: Command, withDatabase: WithDat
 
   campaign
     .command('pause')
-    .description('pause a running campaign (recipients not yet sent wait; `campaign start` resumes)')
+    .description('pause a campaign (recipients not yet sent wait; `campaign start` resumes); a campaign held by Meta’s restriction stays paused after it ends')
     .argument('<id>', 'campaign id')
     .option('--tenant <id>', 'only within this tenant')
     .option('--reason <text>', 'shown in the report', 'paused from the CLI')

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Database } from '../db/schema.js';
 import { isBsuid, type GraphClient } from '../outbound/graph-client.js';
 import { sleep } from '../outbound/pacer.js';
-import { NumberNotConnectedError, RecipientUnknownError, SendFailedError, SendService, type SendOutcome, type SendRequest, type ThreadMessage } from '../outbound/send-service.js';
+import { BusinessInitiatedHoldError, NumberNotConnectedError, RecipientUnknownError, SendFailedError, SendService, type SendOutcome, type SendRequest, type ThreadMessage } from '../outbound/send-service.js';
 import { upsertContacts, upsertThreads } from '../store/apply.js';
 import { contactKeyOf, currentUserIds } from '../store/contact-identity.js';
 import { CampaignLanePacer, type CampaignLanePacerOptions } from './lane-pacer.js';
@@ -116,9 +116,14 @@ export class CampaignRunner {
     this.loops = [];
   }
 
-  /** One housekeeping pass: due scheduled campaigns start, abandoned claims are settled, finished campaigns complete, async failures are folded in. */
+  /**
+   * One housekeeping pass: due scheduled campaigns start, campaigns held by Meta's restriction of
+   * business-initiated messaging resume once it is over, abandoned claims are settled, finished
+   * campaigns complete, async failures are folded in.
+   */
   async housekeeping(): Promise<void> {
     await this.promoteDue();
+    await this.resumeAfterHold();
     await this.recoverAbandoned();
     await this.foldAsyncFailures();
     await this.completeFinished();
@@ -170,6 +175,24 @@ export class CampaignRunner {
       .returning('id')
       .execute();
     return rows.length;
+  }
+
+  /**
+   * Resumes the campaigns paused by Meta's hold on their number's business-initiated messaging once
+   * the hold is over: its end passed (the database's clock), or Meta lifted it (a reconnection clears
+   * it). If the number cannot send for another reason by then, the next send pauses the campaign
+   * again with that reason, for a person to decide.
+   */
+  async resumeAfterHold(): Promise<number> {
+    const rows = await sql<{ id: string }>`
+      update campaigns c set status = 'running', paused_for_hold = false,
+        status_reason = 'resumed: Meta’s hold on business-initiated messaging ended', updated_at = now()
+        from whatsapp_numbers n
+       where n.phone_number_id = c.phone_number_id and c.status = 'paused' and c.paused_for_hold
+         and (n.business_initiated_blocked_until is null or n.business_initiated_blocked_until <= now())
+      returning c.id`.execute(this.db);
+    for (const { id } of rows.rows) this.opts.logger.info({ campaignId: id }, 'campaign resumed: the hold on business-initiated messaging ended');
+    return rows.rows.length;
   }
 
   async completeFinished(): Promise<number> {
@@ -229,8 +252,14 @@ export class CampaignRunner {
       .execute();
   }
 
-  private async pauseCampaign(campaignId: string, reason: string): Promise<void> {
-    await this.db.updateTable('campaigns').set({ status: 'paused', status_reason: reason, updated_at: sql`now()` }).where('id', '=', campaignId).where('status', '=', 'running').execute();
+  /** Pauses a running campaign; `forHold`: by Meta's hold on business-initiated messaging, resumed by resumeAfterHold. */
+  private async pauseCampaign(campaignId: string, reason: string, forHold = false): Promise<void> {
+    await this.db
+      .updateTable('campaigns')
+      .set({ status: 'paused', status_reason: reason, paused_for_hold: forHold, updated_at: sql`now()` })
+      .where('id', '=', campaignId)
+      .where('status', '=', 'running')
+      .execute();
     this.opts.logger.warn({ campaignId, reason }, 'campaign paused');
   }
 
@@ -303,6 +332,11 @@ export class CampaignRunner {
         await this.settle(r.id, { status: 'failed', messageId: error.messageId, errorCode: error.code, error: error.message.slice(0, 500) });
         if (error.code === 131050) await this.db.transaction().execute((trx) => recordOptOut(trx, who, '131050', { messageId: error.messageId, detail: 'Meta 131050: user stopped marketing messages', onOptOut: this.opts.onOptOut }));
         return;
+      }
+      if (error instanceof BusinessInitiatedHoldError) {
+        await this.settle(r.id, { status: 'queued' });
+        const ends = error.until ? `when the hold ends (${error.until})` : 'when Meta lifts it';
+        return this.pauseCampaign(r.campaign_id, `${error.message}; the campaign resumes by itself ${ends}`, true);
       }
       if (error instanceof NumberNotConnectedError) {
         await this.settle(r.id, { status: 'queued' });

@@ -97,7 +97,7 @@ export async function startCampaign(db: Kysely<Database>, scope: TenantScope, id
     update campaigns set
       status = case when send_at is not null and send_at > now() then 'scheduled' else 'running' end,
       started_at = case when send_at is not null and send_at > now() then started_at else coalesce(started_at, now()) end,
-      status_reason = null, updated_at = now()
+      status_reason = null, paused_for_hold = false, updated_at = now()
     where id = ${id} and status in ('draft', 'scheduled', 'paused')
     returning status`.execute(db);
   const status = row.rows[0]?.status;
@@ -105,14 +105,18 @@ export async function startCampaign(db: Kysely<Database>, scope: TenantScope, id
   return { status };
 }
 
+/**
+ * Pauses a campaign until `startCampaign`. Pausing one that Meta's hold paused makes it wait for a
+ * person instead of resuming by itself when the hold ends.
+ */
 export async function pauseCampaign(db: Kysely<Database>, scope: TenantScope, id: string, reason = 'paused by request'): Promise<{ status: CampaignStatus }> {
   const c = await findCampaign(db, scope, id);
   if (!c) throw new CampaignError('campaign not found', 'not_found');
   const updated = await db
     .updateTable('campaigns')
-    .set({ status: 'paused', status_reason: reason, updated_at: sql`now()` })
+    .set({ status: 'paused', status_reason: reason, paused_for_hold: false, updated_at: sql`now()` })
     .where('id', '=', id)
-    .where('status', 'in', ['draft', 'scheduled', 'running'])
+    .where((eb) => eb.or([eb('status', 'in', ['draft', 'scheduled', 'running']), eb.and([eb('status', '=', 'paused'), eb('paused_for_hold', '=', true)])]))
     .returning('status')
     .executeTakeFirst();
   if (!updated) throw new CampaignError(`campaign is ${c.status}`, 'invalid_state');

@@ -16,6 +16,7 @@ import * as m0010 from './migrations/0010_settings.js';
 import * as m0011 from './migrations/0011_messages_lean_writes.js';
 import * as m0012 from './migrations/0012_customer_lean_writes.js';
 import * as m0013 from './migrations/0013_business_initiated_restriction.js';
+import * as m0014 from './migrations/0014_campaign_hold_resume.js';
 
 export type { Database } from './schema.js';
 
@@ -34,6 +35,7 @@ const migrations: Record<string, Migration> = {
   '0011_messages_lean_writes': m0011,
   '0012_customer_lean_writes': m0012,
   '0013_business_initiated_restriction': m0013,
+  '0014_campaign_hold_resume': m0014,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -397,6 +397,8 @@ export interface CampaignsTable {
   source: 'csv' | 'api' | 'segment';
   status: ColumnType<CampaignStatus, CampaignStatus | undefined, CampaignStatus>;
   status_reason: Optional<string>;
+  /** Paused by Meta's hold on business-initiated messaging: resumes by itself when it ends (0014). */
+  paused_for_hold: Generated<boolean>;
   send_at: OptionalTimestamp;
   created_by: Optional<string>;
   created_at: GeneratedTimestamp;

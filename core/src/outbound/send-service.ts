@@ -39,6 +39,17 @@ export class NumberNotConnectedError extends Error {
   }
 }
 
+/**
+ * A template while Meta restricts the messaging the business starts: the number can still reply, so
+ * this is a hold, not a disconnection. `until` is Meta's end of it (ISO), null when Meta gave none.
+ */
+export class BusinessInitiatedHoldError extends NumberNotConnectedError {
+  constructor(phoneNumberId: string, readonly until: string | null) {
+    super(phoneNumberId, 'restricted', `Meta restricted business-initiated messaging${until ? ` until ${until}` : ''}: templates are held; replies inside the 24-hour window go out`);
+    this.name = 'BusinessInitiatedHoldError';
+  }
+}
+
 export class SendFailedError extends Error {
   constructor(message: string, readonly messageId: string, readonly code: number | null, readonly kind: string) {
     super(message);
@@ -261,7 +272,7 @@ export class SendService {
   private assertBusinessInitiatedAllowed(phoneNumberId: string, message: ThreadMessage, heldUntilEpoch: number | null): void {
     const hold = templatesHold(heldUntilEpoch, this.now());
     if (FREE_FORM.has(message.type) || hold === null) return;
-    throw new NumberNotConnectedError(phoneNumberId, 'restricted', `Meta restricted business-initiated messaging${hold.until ? ` until ${hold.until}` : ''}: templates are held; replies inside the 24-hour window go out`);
+    throw new BusinessInitiatedHoldError(phoneNumberId, hold.until);
   }
 
   private assertWindow(message: ThreadMessage, lastCustomerMessageAt: Date | null): void {
