@@ -131,5 +131,13 @@ describe('phrase helpers', () => {
     ]);
     expect(segmentPhrases(['stop', 'the', 'bus'], inventory)).toBeNull();
     expect(segmentPhrases([], inventory)).toEqual([]);
+    // Every word known, but not as phrases that cover the message: still no.
+    expect(segmentPhrases(['messages', 'les', 'stop'], inventory)).toBeNull();
+    expect(segmentPhrases(['stop', 'les'], inventory)).toBeNull();
+    // Asked again (the inventory's words are kept between calls), the answers stay the same.
+    expect(segmentPhrases(['svp', 'stop'], inventory)).toEqual([
+      { phrase: 'svp', category: 'politeness' },
+      { phrase: 'stop', category: 'command' },
+    ]);
   });
 });

@@ -67,8 +67,18 @@ export function foldLatin(text: string): string {
  */
 export function collapseRepeats(text: string, max = 2): string {
   if (max < 1) throw new RangeError('collapseRepeats: max must be >= 1');
-  const re = new RegExp(`(\\p{L})\\1{${max},}`, 'gu');
-  return text.replace(re, (_m, ch: string) => ch.repeat(max));
+  return text.replace(repeatsOf(max), (_m, ch: string) => ch.repeat(max));
+}
+
+/** The pattern of letter runs longer than `max`, built once per `max` (every token of every live message is squeezed). */
+const REPEATS = new Map<number, RegExp>();
+function repeatsOf(max: number): RegExp {
+  let re = REPEATS.get(max);
+  if (!re) {
+    re = new RegExp(`(\\p{L})\\1{${max},}`, 'gu');
+    REPEATS.set(max, re);
+  }
+  return re;
 }
 
 /** All doubled letters squeezed to one: the lexicon key, so "bzzaf", "bzaaf" and "bzaf" meet. */
@@ -266,6 +276,17 @@ export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** Every token of an inventory's phrases, per inventory (each is built once and read for every live message). */
+const VOCABULARIES = new WeakMap<ReadonlyMap<string, unknown>, ReadonlySet<string>>();
+function vocabularyOf(inventory: ReadonlyMap<string, unknown>): ReadonlySet<string> {
+  let words = VOCABULARIES.get(inventory);
+  if (!words) {
+    words = new Set([...inventory.keys()].flatMap((phrase) => phrase.split(' ')));
+    VOCABULARIES.set(inventory, words);
+  }
+  return words;
+}
+
 /**
  * Covers `tokens` entirely with phrases from `inventory` (longest match first, backtracking),
  * returning the phrases used with their category, or null when some token is not covered.
@@ -276,6 +297,9 @@ export function segmentPhrases<C extends string>(
   inventory: ReadonlyMap<string, C>,
   maxPhraseTokens = 6,
 ): Array<{ phrase: string; category: C }> | null {
+  // A token that is in no phrase cannot be covered: most messages stop here, before any phrase is built.
+  const words = vocabularyOf(inventory);
+  if (tokens.some((t) => !words.has(t))) return null;
   const memo = new Map<number, Array<{ phrase: string; category: C }> | null>();
   const walk = (start: number): Array<{ phrase: string; category: C }> | null => {
     if (start === tokens.length) return [];
