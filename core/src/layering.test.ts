@@ -60,6 +60,13 @@ const FORBIDDEN: Array<{ forbids(e: Edge): boolean; why: string }> = [
   { forbids: (e) => e.from === 'agent' && e.to === 'campaigns', why: 'agent/ and campaigns/ do not import each other (shared language handling is in language/)' },
   { forbids: (e) => e.from === 'campaigns' && e.to === 'agent', why: 'agent/ and campaigns/ do not import each other (shared language handling is in language/)' },
   {
+    // The conversation store is written by the ingestion inside a delivery's transaction; what it
+    // records for other capabilities (consent signals) lives in store/ too, so nothing above it is
+    // loaded with it. (agent/provider.ts is read for a type only: the tenant profile it stores.)
+    forbids: (e) => e.from === 'store' && ['campaigns', 'crm', 'outbound', 'transcription', 'worker', 'webhooks', 'api', 'console', 'admin', 'demo'].includes(e.to),
+    why: 'store/ is below the capabilities built on it: it imports none of them',
+  },
+  {
     // A capability module (`<folder>/capability.ts`) is composed by the root (runtime.ts); what one
     // capability needs from another is passed to it there, so capability modules never import each other.
     forbids: (e) => e.from !== '' && e.to !== e.from && /(^|\/|-)capability\.js$/.test(e.target) && e.target !== 'capability.js',
@@ -75,6 +82,7 @@ describe('core/src layering', () => {
     expect(edges).toContainEqual(expect.objectContaining({ file: 'agent/orchestrator.ts', to: 'language' }));
     expect(edges).toContainEqual(expect.objectContaining({ file: 'campaigns/opt-outs.ts', to: 'language' }));
     expect(edges).toContainEqual(expect.objectContaining({ file: 'language/detect.ts', to: 'language' }));
+    expect(edges).toContainEqual(expect.objectContaining({ file: 'store/apply.ts', target: 'store/consent.js' }));
     expect(edges).toContainEqual(expect.objectContaining({ file: 'runtime.ts', target: 'crm/capability.js' }));
     // `await import('./transcription/local-whisper.js')`: dynamic imports count too.
     expect(edges.some((e) => e.specifier.endsWith('/local-whisper.js'))).toBe(true);

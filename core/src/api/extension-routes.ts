@@ -16,7 +16,7 @@ import { InvalidMessageError } from '../outbound/graph-client.js';
 import { GraphApiError } from '../outbound/graph-errors.js';
 import type { TemplateCatalog } from '../outbound/templates.js';
 import { campaignsForContact, campaignReport, listCampaigns } from '../campaigns/store.js';
-import { WHATSAPP_CONSENT_SOURCES } from '../campaigns/opt-outs.js';
+import { WHATSAPP_CONSENT_SOURCES } from '../store/consent.js';
 import {
   authenticateExtensionRequest,
   COEX_HEADERS,

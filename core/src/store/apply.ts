@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { AccountNotice, ContactIdentity, DomainEvent, MarketingPreferenceEvent } from '../whatsapp/normalize.js';
-import { recordConsentSignal, type OptOutEvent } from '../campaigns/opt-outs.js';
+import { recordConsentSignal, type OptOutEvent } from './consent.js';
 import { contactKeyOf, resolveContactKeys, followUserIdChanges, applyUserIdChange } from './contact-identity.js';
 import { classifyCreationType, creationTypeOf } from '../whatsapp/routing.js';
 import { controlAssignments, setControl } from './thread-control.js';
