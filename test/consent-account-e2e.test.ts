@@ -167,6 +167,35 @@ describe.each(backends())('consent and account signals end to end [%s]', (backen
     expect(await report(held)).toMatchObject({ status: 'completed', counts: { sent: 1, queued: 0 } });
   });
 
+  it('an operator lifts a hold Meta ended without telling (no webhook): templates go out again and a held campaign resumes; the lift is in the account history', async () => {
+    const waId = '212661100030';
+    await post(P.inboundMessage(N, { waId, name: 'Hind' }, 'wamid.E2E-LIFT', Date.now(), P.text('salam, bghit n3ref l prix')));
+    const restriction = fixture('account_update.violation_restricted.json', ++delivery);
+    const value = (restriction.entry as Array<{ changes: Array<{ value: Json }> }>)[0]!.changes[0]!.value;
+    const until = Math.floor(Date.now() / 1000) + 30 * 86_400;
+    Object.assign(value, { event: 'ACCOUNT_RESTRICTION', restriction_info: [{ restriction_type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiration: until }] });
+    delete value.violation_info;
+    await post(restriction);
+    const held = await campaign([waId]);
+    expect(await report(held)).toMatchObject({ status: 'paused', counts: { sent: 0, queued: 1 } });
+
+    const lift = (phoneNumberId: string, body: Json = {}) => s.api(`/api/v1/numbers/${phoneNumberId}/account/lift-hold`, { method: 'POST', body: JSON.stringify(body) });
+    expect((await lift('999999')).status).toBe(404);
+    expect((await lift(N.phoneNumberId, { actor: 42 })).status).toBe(400);
+    const lifted = await lift(N.phoneNumberId, { actor: 'amine@atlas' });
+    expect(lifted.status).toBe(200);
+    const account = (await lifted.json()) as { templates_held: unknown; warning: unknown; events: Array<{ event: string; effect: string; detail: string; initiated_by: string | null }> };
+    expect(account).toMatchObject({ templates_held: null, warning: null });
+    expect(account.events[0]).toMatchObject({ event: 'HOLD_LIFTED', effect: 'resumed_sending', initiated_by: 'amine@atlas', detail: `business-initiated messaging hold lifted by hand (Meta's end was ${new Date(until * 1000).toISOString()})` });
+    // Nothing held any more: a second lift says so.
+    const again = await lift(N.phoneNumberId);
+    expect(again.status).toBe(409);
+    expect(await again.json()).toMatchObject({ code: 'nothing_held' });
+
+    await s.runtime.campaigns.runUntilIdle();
+    expect(await report(held)).toMatchObject({ status: 'completed', counts: { sent: 1, queued: 0 } });
+  });
+
   it('a number Meta disables stops sending (replies and campaigns), and sends again once reinstated', async () => {
     const waId = '212661100010';
     await post(P.inboundMessage(N, { waId, name: 'Youssef' }, 'wamid.E2E-BAN', Date.now(), P.text('salam, kayn l9adia?')));

@@ -219,9 +219,18 @@ program
   .command('account')
   .argument('<phone_number_id>', 'the number')
   .description("the number's account state: sending or not and why, Meta's warnings (scheduled disable, policy violations), every account update")
-  .action(async (phoneNumberId: string) => {
+  .option('--lift-hold', "lift Meta's hold on business-initiated messaging by hand (Meta ended the restriction early without a webhook): templates go out again, held campaigns resume")
+  .option('--actor <name>', 'who lifts it (kept in the account history)', 'cli')
+  .action(async (phoneNumberId: string, opts: { liftHold?: boolean; actor: string }) => {
     const { getAccountState, accountStateLines } = await import('./store/queries.js');
     await withDatabase(async (db) => {
+      if (opts.liftHold) {
+        const { liftTemplatesHold } = await import('./store/account-hold.js');
+        const outcome = await liftTemplatesHold(db, null, phoneNumberId, opts.actor);
+        if (outcome.kind === 'not_found') throw new ConfigError(`number ${phoneNumberId} not found`);
+        if (outcome.kind === 'nothing_held') throw new ConfigError(`nothing is held: Meta restricts no business-initiated messaging of number ${phoneNumberId}`);
+        console.log(`hold lifted (Meta's end was ${outcome.until ?? 'not given'}); held campaigns resume with the runner's next pass`);
+      }
       const state = await getAccountState(db, null, phoneNumberId);
       if (!state) throw new ConfigError(`number ${phoneNumberId} not found`);
       for (const line of accountStateLines(state)) console.log(line);

@@ -17,6 +17,7 @@ import { issueExtensionKeyHandler } from './extension-routes.js';
 import { replyBodySchema, toThreadMessage } from './reply.js';
 import { businessProfileSchema } from '../agent/offline-responder.js';
 import { getTenantProfile, setTenantProfile } from '../store/tenants.js';
+import { liftTemplatesHold } from '../store/account-hold.js';
 import type { TokenCipher } from '../crypto.js';
 import { EMBEDDED_SIGNUP, embeddedSignupExtras, interpretSessionEvent, REQUIRED_WEBHOOK_FIELDS, sessionEventSchema } from '../outbound/embedded-signup.js';
 
@@ -147,6 +148,18 @@ export function apiRouter(opts: ApiOptions): Router {
     const state = await getAccountState(opts.db, req.tenantScope ?? null, String(req.params.phoneNumberId));
     if (!state) return void res.status(404).json({ error: 'number not found' });
     res.json(state);
+  });
+
+  // Meta can end a restriction of business-initiated messaging early without a webhook: lifted by hand.
+  router.post('/api/v1/numbers/:phoneNumberId/account/lift-hold', async (req: Request, res: Response) => {
+    const body = z.object({ actor: z.string().min(1).max(200).optional() }).strict().safeParse(req.body ?? {});
+    if (!body.success) return badRequest(res, body.error);
+    const scope = req.tenantScope ?? null;
+    const phoneNumberId = String(req.params.phoneNumberId);
+    const outcome = await liftTemplatesHold(opts.db, scope, phoneNumberId, body.data.actor ?? 'api');
+    if (outcome.kind === 'not_found') return void res.status(404).json({ error: 'number not found' });
+    if (outcome.kind === 'nothing_held') return void res.status(409).json({ error: 'nothing is held: Meta restricts no business-initiated messaging of this number', code: 'nothing_held' });
+    res.json(await getAccountState(opts.db, scope, phoneNumberId));
   });
 
   // Embedded Signup v4: what the onboarding page passes to FB.login and which events it forwards.
