@@ -96,6 +96,27 @@ describe.skipIf(!run || !hasChromium).each(backends().slice(0, 1))('operator con
     expect(text).toContain('spring_sale (fr)');
   });
 
+  it('shows a hold on business-initiated messaging and the campaign it paused, and lifts it', async () => {
+    const db = s.runtime.db;
+    const until = new Date(Date.now() + 5 * 86_400_000);
+    await db.updateTable('whatsapp_numbers').set({ business_initiated_blocked_until: until }).where('phone_number_id', '=', N.phoneNumberId).execute();
+    const reason = `Meta restricted business-initiated messaging until ${until.toISOString()}: templates are held; the campaign resumes by itself when the hold ends`;
+    await db.updateTable('campaigns').set({ status: 'paused', paused_for_hold: true, status_reason: reason }).where('name', '=', 'Argan buyers').execute();
+    await page.goto(`${s.url}/console?lang=en`);
+    const row = page.locator(`tr[data-number="${N.phoneNumberId}"]`);
+    expect(await row.locator('.hold').textContent()).toBe(`Meta holds templates and campaigns until ${until.toISOString()}; replies inside the 24-hour window go out.`);
+    expect(await page.locator(`tr[data-number="${N2.phoneNumberId}"] .hold`).count()).toBe(0);
+    expect(await page.locator('#campaigns .reason').first().textContent()).toBe(reason);
+    await row.locator('button.lift-hold').click();
+    await page.waitForSelector('#flash');
+    expect(await page.textContent('#flash')).toContain(`Hold lifted on ${N.phoneNumberId}: templates go out again, held campaigns resume.`);
+    expect(await page.locator(`tr[data-number="${N.phoneNumberId}"] .hold`).count()).toBe(0);
+    const number = await db.selectFrom('whatsapp_numbers').select('business_initiated_blocked_until').where('phone_number_id', '=', N.phoneNumberId).executeTakeFirstOrThrow();
+    expect(number.business_initiated_blocked_until).toBeNull();
+    const lifted = await db.selectFrom('account_events').select(['event', 'initiated_by']).where('phone_number_id', '=', N.phoneNumberId).orderBy('id', 'desc').executeTakeFirstOrThrow();
+    expect(lifted).toEqual({ event: 'HOLD_LIFTED', initiated_by: 'console (admin)' });
+  });
+
   it('moves a number to another tenant', async () => {
     const row = page.locator(`tr[data-number="${N2.phoneNumberId}"]`);
     await row.locator('select').selectOption('riad');

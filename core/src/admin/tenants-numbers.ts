@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/schema.js';
-import type { TenantScope } from '../store/queries.js';
+import { templatesHold, type TenantScope } from '../store/queries.js';
 
 /**
  * Tenants and numbers, for the admin API, the operator console and the CLI (one code path).
@@ -83,6 +83,8 @@ export interface NumberSummary {
   inactivity_warning: boolean;
   history: { status: string; progress: number; messages: number };
   contacts: { status: string };
+  /** Meta holds the business-initiated messaging (templates, campaigns) until `until` (null: no end given); null when nothing is held. */
+  templates_held: { until: string | null } | null;
 }
 
 export async function listNumbers(db: Kysely<Database>, scope: TenantScope, now: Date = new Date()): Promise<NumberSummary[]> {
@@ -105,6 +107,7 @@ export async function listNumbers(db: Kysely<Database>, scope: TenantScope, now:
       's.history_progress',
       's.history_messages',
       's.contacts_status',
+      sql<number | null>`extract(epoch from n.business_initiated_blocked_until)::float8`.as('templates_held_until'),
       // phone_number_quality_update names the number by its display digits only (no phone_number_id);
       // CoEx keeps it as an unknown_events row with the change's value as payload.
       sql<string | null>`(select u.payload->>'event' from unknown_events u
@@ -133,6 +136,7 @@ export async function listNumbers(db: Kysely<Database>, scope: TenantScope, now:
       inactivity_warning: r.is_coexistence && inactiveDays !== null && inactiveDays >= APP_INACTIVITY_WARNING_DAYS,
       history: { status: r.history_status ?? 'not_requested', progress: r.history_progress ?? 0, messages: r.history_messages ?? 0 },
       contacts: { status: r.contacts_status ?? 'not_requested' },
+      templates_held: templatesHold(r.templates_held_until, now),
     };
   });
 }

@@ -58,6 +58,11 @@ const en = {
   not_configured: 'Not configured',
   onboarding: 'Onboard a number',
   admin_only: 'admin token only',
+  held_until: 'Meta holds templates and campaigns until {until}; replies inside the 24-hour window go out.',
+  held_no_end: 'Meta holds templates and campaigns until it lifts the restriction; replies inside the 24-hour window go out.',
+  lift_hold: 'Lift the hold (Meta ended it)',
+  hold_lifted: 'Hold lifted on {number}: templates go out again, held campaigns resume.',
+  nothing_held: 'Nothing is held on {number}.',
 } as const;
 export type Key = keyof typeof en;
 
@@ -117,6 +122,11 @@ const fr: Record<Key, string> = {
   not_configured: 'Non configuré',
   onboarding: 'Connecter un numéro',
   admin_only: 'jeton d’administration seulement',
+  held_until: 'Meta retient les modèles et les campagnes jusqu’au {until} ; les réponses dans la fenêtre de 24 heures partent.',
+  held_no_end: 'Meta retient les modèles et les campagnes jusqu’à la levée de la restriction ; les réponses dans la fenêtre de 24 heures partent.',
+  lift_hold: 'Lever la retenue (Meta l’a levée)',
+  hold_lifted: 'Retenue levée sur {number} : les modèles repartent, les campagnes retenues reprennent.',
+  nothing_held: 'Rien n’est retenu sur {number}.',
 };
 
 const ar: Record<Key, string> = {
@@ -158,6 +168,11 @@ const ar: Record<Key, string> = {
   profile: 'ملف النشاط التجاري',
   none: 'لا شيء',
   onboarding: 'ربط رقم',
+  held_until: 'توقف Meta القوالب والحملات حتى {until}؛ الردود داخل نافذة 24 ساعة تُرسل.',
+  held_no_end: 'توقف Meta القوالب والحملات حتى ترفع القيد؛ الردود داخل نافذة 24 ساعة تُرسل.',
+  lift_hold: 'رفع الإيقاف (رفعته Meta)',
+  hold_lifted: 'رُفع الإيقاف عن {number}: تُرسل القوالب من جديد وتستأنف الحملات الموقوفة.',
+  nothing_held: 'لا شيء موقوف على {number}.',
 };
 
 const dictionaries: Record<Lang, Record<Key, string>> = { en, fr, ar };

@@ -10,6 +10,7 @@ import { campaignReport, listCampaigns } from '../campaigns/store.js';
 import type { CampaignReport } from '../campaigns/store.js';
 import type { ConfigurationGap } from '../config-report.js';
 import type { TenantScope } from '../store/queries.js';
+import { liftTemplatesHold } from '../store/account-hold.js';
 import { pickLang, translator, type Lang } from './i18n.js';
 
 export interface ConsoleOptions {
@@ -94,6 +95,20 @@ export function consoleRouter(opts: ConsoleOptions): Router {
       if (error instanceof AdminError) return void res.redirect(303, `/console?lang=${lang}&flash=${encodeURIComponent(error.message)}#numbers`);
       throw error;
     }
+  });
+
+  // Meta ended a restriction of business-initiated messaging early without a webhook: lifted by hand
+  // (a tenant on its own numbers, the admin on any).
+  router.post('/console/numbers/:id/lift-hold', form, async (req: Request, res: Response) => {
+    const lang = pickLang(req.body?.lang, req.get('accept-language'));
+    const t = translator(lang);
+    const scope = await scopeOf(req);
+    if (scope === undefined || !sameOrigin(req)) return void res.status(403).type('text').send('sign in first');
+    const number = String(req.params.id);
+    const outcome = await liftTemplatesHold(opts.db, scope, number, scope === null ? 'console (admin)' : `console (${scope})`);
+    if (outcome.kind === 'not_found') return void res.status(404).type('text').send('number not found');
+    const flash = outcome.kind === 'lifted' ? t('hold_lifted', { number }) : t('nothing_held', { number });
+    res.redirect(303, `/console?lang=${lang}&flash=${encodeURIComponent(flash)}#numbers`);
   });
 
   router.post('/console/crm/:id/retry', form, async (req: Request, res: Response) => {
@@ -208,7 +223,10 @@ async function dashboard(opts: ConsoleOptions, scope: TenantScope, lang: Lang, f
       const move = isAdmin
         ? `<form class="inline" method="post" action="/console/numbers/${esc(n.phone_number_id)}/move"><input type="hidden" name="lang" value="${lang}"><select name="tenant_id" aria-label="${esc(t('move_to'))}">${allTenants.map((id) => `<option value="${esc(id)}"${id === n.tenant_id ? ' selected' : ''}>${esc(id)}</option>`).join('')}</select> <button class="action" type="submit">${esc(t('move'))}</button></form>`
         : '';
-      const conn = `<span class="${n.connection.status === 'connected' ? 'ok' : 'warn'}">${esc(n.connection.status)}</span>${n.connection.reason ? ` <span class="muted">${esc(n.connection.reason)}</span>` : ''}`;
+      const held = n.templates_held
+        ? `<div class="warn hold">${esc(n.templates_held.until ? t('held_until', { until: n.templates_held.until }) : t('held_no_end'))}</div><form class="inline" method="post" action="/console/numbers/${esc(n.phone_number_id)}/lift-hold"><input type="hidden" name="lang" value="${lang}"><button class="action lift-hold" type="submit">${esc(t('lift_hold'))}</button></form>`
+        : '';
+      const conn = `<span class="${n.connection.status === 'connected' ? 'ok' : 'warn'}">${esc(n.connection.status)}</span>${n.connection.reason ? ` <span class="muted">${esc(n.connection.reason)}</span>` : ''}${held}`;
       return `<tr data-number="${esc(n.phone_number_id)}"><td>${esc(n.display_phone_number ?? n.phone_number_id)}<div class="muted">${esc(n.phone_number_id)}</div></td><td>${esc(n.tenant_id)}</td><td>${conn}</td><td>${esc(n.quality ?? '—')}</td><td>${syncCell(n)}</td><td>${esc(activity)}${warning}</td><td>${move}</td></tr>`;
     })
     .join('');
@@ -221,7 +239,7 @@ async function dashboard(opts: ConsoleOptions, scope: TenantScope, lang: Lang, f
 
   const campaignRows = reports
     .map(
-      (r) => `<tr data-campaign="${esc(r.id)}"><td>${esc(r.name)}</td><td>${esc(r.tenant_id)}</td><td>${esc(r.status)}</td><td>${esc(r.template.name)} (${esc(r.template.language)})</td><td>${r.counts.total}</td><td>${r.counts.sent}</td><td>${r.counts.delivered}</td><td>${r.counts.read}</td><td>${r.counts.failed}${r.failures.length ? ` <span class="muted">${r.failures.map((f) => `${esc(f.code)}×${f.count}`).join(', ')}</span>` : ''}</td><td>${r.counts.replied}</td></tr>`,
+      (r) => `<tr data-campaign="${esc(r.id)}"><td>${esc(r.name)}</td><td>${esc(r.tenant_id)}</td><td>${esc(r.status)}${r.status_reason ? `<div class="muted reason">${esc(r.status_reason)}</div>` : ''}</td><td>${esc(r.template.name)} (${esc(r.template.language)})</td><td>${r.counts.total}</td><td>${r.counts.sent}</td><td>${r.counts.delivered}</td><td>${r.counts.read}</td><td>${r.counts.failed}${r.failures.length ? ` <span class="muted">${r.failures.map((f) => `${esc(f.code)}×${f.count}`).join(', ')}</span>` : ''}</td><td>${r.counts.replied}</td></tr>`,
     )
     .join('');
 
