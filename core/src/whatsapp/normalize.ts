@@ -395,7 +395,13 @@ export function messageEvents(
   return events;
 }
 
-export function statusEvent(phoneNumberId: string, s: WaStatus, asReceived: unknown): DomainEvent {
+/** The status events of a change value: each parsed status with its item as received (its payload). */
+export function statusEvents(phoneNumberId: string, statuses: WaStatus[], value: unknown): DomainEvent[] {
+  const received = receivedItems(value, 'statuses');
+  return statuses.map((s, i) => statusEvent(phoneNumberId, s, received[i] ?? s));
+}
+
+function statusEvent(phoneNumberId: string, s: WaStatus, asReceived: unknown): DomainEvent {
   return {
     kind: 'status',
     phoneNumberId,
@@ -430,8 +436,7 @@ export function normalizeChange(entryId: string, field: string, value: unknown):
       const events = messageEvents(id, v.metadata.display_phone_number, v.messages ?? [], receivedItems(value, 'messages'), 'inbound', 'customer', true, (m) =>
         identity(m.from, m.from_user_id, v.contacts),
       );
-      const statuses = receivedItems(value, 'statuses');
-      for (const [i, s] of (v.statuses ?? []).entries()) events.push(statusEvent(id, s, statuses[i] ?? s));
+      events.push(...statusEvents(id, v.statuses ?? [], value));
       // A BSUID change is applied before the messages around it, so they land on the followed contact.
       events.unshift(...userIdChangeEvents(id, v.metadata.display_phone_number, v.messages ?? []));
       if (v.errors?.length) events.push({ kind: 'unknown', phoneNumberId: id, field, detail: `webhook errors: ${v.errors.map((e) => e.code).join(',')}`, raw: v.errors });
@@ -456,7 +461,7 @@ export function normalizeChange(entryId: string, field: string, value: unknown):
       // Chunks are hashed as received (plain JSON): the parsed item holds Dates, and stringifying them
       // was a quarter of the time it took to normalize a chunk. Same bytes, same hash.
       // (The schema parsed `history`, so the value holds it as an array, in the same order.)
-      const received = (value as { history?: unknown[] }).history ?? [];
+      const received = receivedItems(value, 'history');
       for (const [index, item] of (v.history ?? []).entries()) {
         if (!item.metadata) {
           if (item.errors?.length) events.push({ kind: 'history_declined', phoneNumberId: id, errors: item.errors });

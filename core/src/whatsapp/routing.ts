@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { creationTypeSchema, handoverValueSchema, standbyValueSchema, userIdChangeSystemSchema } from './routing-schemas.js';
 import type { WaMessage } from './schemas.js';
-import { identityOf, messageEvents, receivedItems, statusEvent, type ContactIdentity, type DomainEvent } from './normalize.js';
+import { identityOf, messageEvents, receivedItems, statusEvents, type ContactIdentity, type DomainEvent } from './normalize.js';
 
 /**
  * Normalization of Meta's 2026 additions (coex-spec.md §11; docs/decisions/meta-2026-changes.md):
@@ -55,8 +55,7 @@ export function normalizeStandby(field: string, value: unknown): DomainEvent[] {
     ...messageEvents(id, display, v.messages ?? [], receivedItems(value, 'messages'), 'inbound', 'customer', true, (m) => identityOf(m.from, m.from_user_id, v.contacts)),
     ...messageEvents(id, display, v.message_echoes ?? [], receivedItems(value, 'message_echoes'), 'outbound', 'app', true, (m) => identityOf(m.to, m.to_user_id, v.contacts)),
   ].map((e) => (e.kind === 'message' ? { ...e, standby: true } : e));
-  const statuses = receivedItems(value, 'statuses');
-  for (const [i, s] of (v.statuses ?? []).entries()) events.push(statusEvent(id, s, statuses[i] ?? s));
+  events.push(...statusEvents(id, v.statuses ?? [], value));
   if (events.length === 0) return [{ kind: 'unknown', phoneNumberId: id, field, detail: 'standby payload with nothing in it', raw: value }];
   return events;
 }
