@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/schema.js';
-import { templatesHold, type TenantScope } from '../store/queries.js';
+import { templatesHeldUntilOf, templatesHold, type TenantScope } from '../store/queries.js';
 
 /**
  * Tenants and numbers, for the admin API, the operator console and the CLI (one code path).
@@ -107,7 +107,7 @@ export async function listNumbers(db: Kysely<Database>, scope: TenantScope, now:
       's.history_progress',
       's.history_messages',
       's.contacts_status',
-      sql<number | null>`extract(epoch from n.business_initiated_blocked_until)::float8`.as('templates_held_until'),
+      templatesHeldUntilOf('n'),
       // phone_number_quality_update names the number by its display digits only (no phone_number_id);
       // CoEx keeps it as an unknown_events row with the change's value as payload.
       sql<string | null>`(select u.payload->>'event' from unknown_events u

@@ -224,10 +224,13 @@ export async function getSyncState(db: Kysely<Database>, scope: TenantScope, pho
 }
 
 /**
- * When Meta's hold on the messaging a business starts ends (`business_initiated_blocked_until`), as
- * epoch seconds: Infinity when Meta gave no end, null when there is no hold. Read with templatesHold.
+ * When Meta's hold on the messaging a business starts ends (`business_initiated_blocked_until` of the
+ * numbers table, or of its alias `table`), as epoch seconds: Infinity when Meta gave no end, null when
+ * there is no hold. Read with templatesHold.
  */
-export const templatesHeldUntil = sql<number | null>`extract(epoch from whatsapp_numbers.business_initiated_blocked_until)::float8`.as('templates_held_until');
+export const templatesHeldUntilOf = (table: string) =>
+  sql<number | null>`extract(epoch from ${sql.ref(`${table}.business_initiated_blocked_until`)})::float8`.as('templates_held_until');
+export const templatesHeldUntil = templatesHeldUntilOf('whatsapp_numbers');
 
 /** The hold still in force at `now`, with its end (null: no end given); null when none is. */
 export function templatesHold(heldUntilEpoch: number | null, now: Date): { until: string | null } | null {
