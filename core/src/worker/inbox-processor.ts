@@ -147,7 +147,8 @@ export class InboxProcessor {
     private readonly logger: Logger,
     private readonly defaultTenantId: string,
     private readonly metrics?: ProcessorMetrics,
-    private readonly batchSize = DEFAULT_BATCH_SIZE,
+    /** Deliveries of one number applied in one transaction (the worker sizes its groups with it). */
+    readonly batchSize = DEFAULT_BATCH_SIZE,
   ) {}
 
   onApplied(hook: AfterApplyHook): void {

@@ -225,6 +225,24 @@ describe('inbox worker passes', () => {
     expect(new Set(groups.flat()).size).toBe(100);
   });
 
+  it("counts each number for at most the processor's own batch size", async () => {
+    // 100 numbers with 400 pending each, 4 lanes; a processor applying 50 deliveries of a number per
+    // transaction → each number counts for 50, so a group of 25 numbers (the lane's cap), not 10.
+    const work = (count: number, pending: number) => Array.from({ length: count }, (_, i) => ({ partitionKey: String(i), pending }));
+    let passes = 0;
+    const groups: string[][] = [];
+    const processor = {
+      batchSize: 50,
+      pendingWork: async () => (passes++ === 0 ? work(100, 400) : []),
+      drainMany: async (group: string[]) => (groups.push(group), group.length),
+    } as unknown as InboxProcessor;
+    const worker = new InboxWorker(processor, NO_DB, recorder().logger, { pollIntervalMs: 60_000 });
+    await worker.start();
+    await until(() => passes >= 2);
+    await worker.stop();
+    expect(groups.map((g) => g.length)).toEqual([25, 25, 25, 25]);
+  });
+
   it('a group that fails is logged and the other lanes go on; a failed pass is logged; LISTEN unavailable is logged', async () => {
     const { logs, logger } = recorder();
     let passes = 0;

@@ -223,7 +223,7 @@ export class InboxWorker {
       // are applied together (InboxProcessor.drainMany), and all lanes stay busy. Numbers with a
       // backlog go a few at a time (numbersPerTransaction): a lane keeps its group until it is drained,
       // and groups of every number would leave a second worker process nothing to take.
-      const size = numbersPerTransaction(order, Math.min(MAX_GROUP, Math.ceil(order.length / this.concurrency)));
+      const size = numbersPerTransaction(order, Math.min(MAX_GROUP, Math.ceil(order.length / this.concurrency)), this.processor.batchSize);
       const groups = groupsOf(order.map((w) => w.partitionKey), size);
       let next = 0;
       let progress = 0;
