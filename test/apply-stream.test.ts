@@ -88,6 +88,32 @@ describe.each(backends())('store: streamed apply [%s]', { timeout: 20_000 }, (ba
     expect(await count(N)).toBe(1_000);
   });
 
+  it('numbers seen for the first time in a transaction are created together: one statement per table, not three per number', async () => {
+    const numbers = Array.from({ length: 6 }, () => numberRef());
+    const inserts: string[] = [];
+    const recording: KyselyPlugin = {
+      transformQuery: (args) => {
+        if (args.node.kind === 'InsertQueryNode') inserts.push(args.node.into?.table.identifier.name ?? '');
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    };
+    const outcome = await handle.db.withPlugin(recording).transaction().execute(async (trx) => {
+      const stream = new EventStreamApplier(trx, { defaultTenantId: 'atlas' });
+      for (const [i, N] of numbers.entries()) await stream.add(eventsOf(P.inboundMessage(N, { waId: '212633333333' }, `wamid.new-number.${i}`, AT + i, P.text('salam')) as Payload));
+      return stream.finish();
+    });
+    expect(outcome.messagesInserted).toBe(6);
+    expect(inserts.filter((t) => t === 'tenants')).toHaveLength(1);
+    expect(inserts.filter((t) => t === 'whatsapp_numbers')).toHaveLength(1);
+    expect(inserts.filter((t) => t === 'sync_state')).toHaveLength(1);
+    const ids = numbers.map((N) => N.phoneNumberId);
+    const created = await handle.db.selectFrom('whatsapp_numbers').select(['phone_number_id', 'tenant_id', 'display_phone_number']).where('phone_number_id', 'in', ids).orderBy('phone_number_id').execute();
+    expect(created).toEqual(ids.map((id) => ({ phone_number_id: id, tenant_id: 'atlas', display_phone_number: '212522123456' })));
+    const synced = await handle.db.selectFrom('sync_state').select('phone_number_id').where('phone_number_id', 'in', ids).execute();
+    expect(synced).toHaveLength(6);
+  });
+
   it('a slice that fails while the caller parses the next delivery fails the next add() or finish()', async () => {
     const N = numberRef();
     // PostgreSQL cannot store U+0000 in text: this chunk's INSERT fails (normalize would have replaced it).

@@ -151,7 +151,8 @@ export async function ensureNumber(trx: Trx, phoneNumberId: string, displayPhone
 
 /**
  * ensureNumber for several numbers (number → the display number a delivery names): one read; writes
- * only for a new number and for a display number learnt late. Returns each number's tenant.
+ * only for new numbers (together: the tenant, the numbers and their sync state one statement each) and
+ * for a display number learnt late. Returns each number's tenant.
  */
 async function ensureNumbers(trx: Trx, displayOf: Map<string, string | null>, defaultTenantId: string): Promise<Map<string, string>> {
   const rows = await trx
@@ -161,32 +162,42 @@ async function ensureNumbers(trx: Trx, displayOf: Map<string, string | null>, de
     .execute();
   const known = new Map(rows.map((r) => [r.phone_number_id, r] as const));
   const tenantOf = new Map<string, string>();
+  const created: Array<{ phone_number_id: string; tenant_id: string; display_phone_number: string | null }> = [];
   for (const [phoneNumberId, displayPhoneNumber] of displayOf) {
     const existing = known.get(phoneNumberId);
-    if (existing) {
-      // Written once: every delivery names the display number, and a no-op UPDATE per batch still cost
-      // a statement and a row lock.
-      if (displayPhoneNumber && existing.lacks_display) {
-        await trx
-          .updateTable('whatsapp_numbers')
-          .set({ display_phone_number: displayPhoneNumber })
-          .where('phone_number_id', '=', phoneNumberId)
-          .where('display_phone_number', 'is', null)
-          .execute();
-      }
-      tenantOf.set(phoneNumberId, existing.tenant_id);
+    if (!existing) {
+      created.push({ phone_number_id: phoneNumberId, tenant_id: defaultTenantId, display_phone_number: displayPhoneNumber });
       continue;
     }
-    await trx.insertInto('tenants').values({ id: defaultTenantId, name: defaultTenantId }).onConflict((oc) => oc.doNothing()).execute();
-    const row = await trx
-      .insertInto('whatsapp_numbers')
-      .values({ phone_number_id: phoneNumberId, tenant_id: defaultTenantId, display_phone_number: displayPhoneNumber })
-      .onConflict((oc) => oc.column('phone_number_id').doUpdateSet({ updated_at: sql`whatsapp_numbers.updated_at` }))
-      .returning('tenant_id')
-      .executeTakeFirstOrThrow();
-    await trx.insertInto('sync_state').values({ phone_number_id: phoneNumberId }).onConflict((oc) => oc.doNothing()).execute();
-    tenantOf.set(phoneNumberId, row.tenant_id);
+    // Written once: every delivery names the display number, and a no-op UPDATE per batch still cost
+    // a statement and a row lock.
+    if (displayPhoneNumber && existing.lacks_display) {
+      await trx
+        .updateTable('whatsapp_numbers')
+        .set({ display_phone_number: displayPhoneNumber })
+        .where('phone_number_id', '=', phoneNumberId)
+        .where('display_phone_number', 'is', null)
+        .execute();
+    }
+    tenantOf.set(phoneNumberId, existing.tenant_id);
   }
+  if (created.length === 0) return tenantOf;
+  // In one order, so that two transactions creating some of the same numbers cannot deadlock.
+  created.sort((a, b) => (a.phone_number_id < b.phone_number_id ? -1 : 1));
+  await trx.insertInto('tenants').values({ id: defaultTenantId, name: defaultTenantId }).onConflict((oc) => oc.doNothing()).execute();
+  // Created meanwhile by another transaction: that row's tenant is kept (and returned).
+  const inserted = await trx
+    .insertInto('whatsapp_numbers')
+    .values(created)
+    .onConflict((oc) => oc.column('phone_number_id').doUpdateSet({ updated_at: sql`whatsapp_numbers.updated_at` }))
+    .returning(['phone_number_id', 'tenant_id'])
+    .execute();
+  await trx
+    .insertInto('sync_state')
+    .values(created.map((c) => ({ phone_number_id: c.phone_number_id })))
+    .onConflict((oc) => oc.doNothing())
+    .execute();
+  for (const row of inserted) tenantOf.set(row.phone_number_id, row.tenant_id);
   return tenantOf;
 }
 
