@@ -509,6 +509,46 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     expect((await inbox(N.phoneNumberId)).map((r) => [r.processed, r.attempts])).toEqual([[true, 1]]);
   });
 
+  it('two workers creating their first numbers on a fresh database do not wait for each other: the default tenant is committed before either transaction', async () => {
+    // The default tenant does not exist yet (a fresh install). One worker's transaction is held open
+    // after its messages are written (a big first batch); another worker's first number must not wait
+    // for it on the tenant's row (on a fresh database every lane of every worker did, for as long as
+    // the first transaction lasted).
+    const tenant = `fresh-${n}`;
+    const [A, B] = [numberRef(), numberRef()];
+    await deliver(text(A, 'wamid.fresh.a', 'first', 0));
+    await deliver(text(B, 'wamid.fresh.b', 'second', 0));
+    let reached!: () => void;
+    const atHold = new Promise<void>((resolve) => (reached = resolve));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const holdAfterMessages: KyselyPlugin = {
+      transformQuery: (args) => args.node,
+      transformResult: async (args) => {
+        if (JSON.stringify(args.result.rows).includes('"wamid.fresh.a"')) {
+          reached();
+          await held;
+        }
+        return args.result;
+      },
+    };
+    const first = new InboxProcessor(handle.db.withPlugin(holdAfterMessages), logger, tenant).drain(A.phoneNumberId);
+    try {
+      await atHold;
+      const second = new InboxProcessor(handle.db, logger, tenant).drain(B.phoneNumberId);
+      const outcome = await Promise.race([second.then(() => 'applied'), new Promise((resolve) => setTimeout(resolve, 3_000, 'waiting for the other worker'))]);
+      release();
+      expect(outcome).toBe('applied');
+      await second;
+    } finally {
+      release();
+      await first;
+    }
+    const owners = await handle.db.selectFrom('whatsapp_numbers').select(['phone_number_id', 'tenant_id']).where('phone_number_id', 'in', [A.phoneNumberId, B.phoneNumberId]).orderBy('phone_number_id').execute();
+    expect(owners).toEqual([A, B].map((N) => ({ phone_number_id: N.phoneNumberId, tenant_id: tenant })));
+    expect([...(await texts(A.phoneNumberId)), ...(await texts(B.phoneNumberId))]).toEqual(['first', 'second']);
+  });
+
   describe('several numbers in one transaction (drainMany)', () => {
     it('applies the due deliveries of every number of the group together, each number in its order; learns each WABA', async () => {
       const [A, B, C] = [numberRef(), numberRef(), numberRef()];
