@@ -200,8 +200,25 @@ describe('inbox worker passes', () => {
     await worker.stop();
   });
 
+  /** `count` numbers with `pending` deliveries each. */
+  const work = (count: number, pending: number) => Array.from({ length: count }, (_, i) => ({ partitionKey: String(i), pending }));
+  /** The groups a worker's first pass makes of 100 numbers with 400 pending each (4 lanes). */
+  const groupsOfFirstPass = async (batchSize?: number): Promise<string[][]> => {
+    let passes = 0;
+    const groups: string[][] = [];
+    const processor = {
+      ...(batchSize !== undefined ? { batchSize } : {}),
+      pendingWork: async () => (passes++ === 0 ? work(100, 400) : []),
+      drainMany: async (group: string[]) => (groups.push(group), group.length),
+    } as unknown as InboxProcessor;
+    const worker = new InboxWorker(processor, NO_DB, recorder().logger, { pollIntervalMs: 60_000 });
+    await worker.start();
+    await until(() => passes >= 2);
+    await worker.stop();
+    return groups;
+  };
+
   it('sizes groups by deliveries: numbers with a backlog go a few at a time (a second worker process finds numbers to take), a few deliveries each go up to 50 a group', async () => {
-    const work = (count: number, pending: number) => Array.from({ length: count }, (_, i) => ({ partitionKey: String(i), pending }));
     // About 2,000 deliveries a transaction, each number counted for at most a batch (200).
     expect(numbersPerTransaction(work(100, 400), 25)).toBe(10);
     expect(numbersPerTransaction(work(100, 100), 25)).toBe(20);
@@ -211,16 +228,7 @@ describe('inbox worker passes', () => {
     expect(numbersPerTransaction([], 50)).toBe(1);
     expect(numbersPerTransaction(work(5, 0), 3)).toBe(3);
     // The worker's groups: 100 numbers with 400 pending each, 4 lanes → groups of 10, not 4 of 25.
-    let passes = 0;
-    const groups: string[][] = [];
-    const processor = {
-      pendingWork: async () => (passes++ === 0 ? work(100, 400) : []),
-      drainMany: async (group: string[]) => (groups.push(group), group.length),
-    } as unknown as InboxProcessor;
-    const worker = new InboxWorker(processor, NO_DB, recorder().logger, { pollIntervalMs: 60_000 });
-    await worker.start();
-    await until(() => passes >= 2);
-    await worker.stop();
+    const groups = await groupsOfFirstPass();
     expect(groups.map((g) => g.length)).toEqual(Array.from({ length: 10 }, () => 10));
     expect(new Set(groups.flat()).size).toBe(100);
   });
@@ -228,19 +236,7 @@ describe('inbox worker passes', () => {
   it("counts each number for at most the processor's own batch size", async () => {
     // 100 numbers with 400 pending each, 4 lanes; a processor applying 50 deliveries of a number per
     // transaction → each number counts for 50, so a group of 25 numbers (the lane's cap), not 10.
-    const work = (count: number, pending: number) => Array.from({ length: count }, (_, i) => ({ partitionKey: String(i), pending }));
-    let passes = 0;
-    const groups: string[][] = [];
-    const processor = {
-      batchSize: 50,
-      pendingWork: async () => (passes++ === 0 ? work(100, 400) : []),
-      drainMany: async (group: string[]) => (groups.push(group), group.length),
-    } as unknown as InboxProcessor;
-    const worker = new InboxWorker(processor, NO_DB, recorder().logger, { pollIntervalMs: 60_000 });
-    await worker.start();
-    await until(() => passes >= 2);
-    await worker.stop();
-    expect(groups.map((g) => g.length)).toEqual([25, 25, 25, 25]);
+    expect((await groupsOfFirstPass(50)).map((g) => g.length)).toEqual([25, 25, 25, 25]);
   });
 
   it('a group that fails is logged and the other lanes go on; a failed pass is logged; LISTEN unavailable is logged', async () => {
