@@ -536,7 +536,7 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     try {
       await atHold;
       const second = new InboxProcessor(handle.db, logger, tenant).drain(B.phoneNumberId);
-      const outcome = await Promise.race([second.then(() => 'applied'), new Promise((resolve) => setTimeout(resolve, 3_000, 'waiting for the other worker'))]);
+      const outcome = await Promise.race([second.then(() => 'applied'), new Promise((resolve) => setTimeout(resolve, 5_000, 'waiting for the other worker'))]);
       release();
       expect(outcome).toBe('applied');
       await second;
