@@ -549,7 +549,48 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     expect([...(await texts(A.phoneNumberId)), ...(await texts(B.phoneNumberId))]).toEqual(['first', 'second']);
   });
 
+  it('a long drain reads on from the last delivery it applied; one committed late with a lower id waits for the next drain, which applies it', async () => {
+    // Two group commits in flight: a delivery can take its id before another and commit after it has
+    // been applied. A drain's later batches start past the deliveries it applied (not from the
+    // number's first index entry, dead entries included); what it passed is the next drain's.
+    const N = numberRef();
+    const { rows: [reserved] } = await sql<{ id: string }>`select nextval('webhook_inbox_id_seq')::text as id`.execute(handle.db);
+    for (let i = 0; i < 3; i += 1) await deliver(text(N, `wamid.late.${i}`, `in order ${i}`, i));
+    const processor = new InboxProcessor(handle.db, logger, 'atlas', undefined, 1);
+    let batches = 0;
+    processor.onApplied(async (_outcome, trx) => {
+      // After the first batch, the late delivery commits with the id it took before the others.
+      if (++batches !== 1) return;
+      const late = JSON.stringify(text(N, 'wamid.late.x', 'committed late', 9));
+      await sql`insert into webhook_inbox (id, partition_key, body_sha256, raw_body) values (${reserved!.id}::bigint, ${N.phoneNumberId}, ${'late-' + reserved!.id}, ${late})`.execute(trx);
+    });
+    expect(await processor.drain(N.phoneNumberId)).toBe(3);
+    expect(await texts(N.phoneNumberId)).toEqual(['in order 0', 'in order 1', 'in order 2']);
+    expect((await inbox(N.phoneNumberId)).map((r) => r.processed)).toEqual([false, true, true, true]);
+    // The next drain (the worker's next pass: the number is still pending) starts from the first entry.
+    expect(await processor.drain(N.phoneNumberId)).toBe(1);
+    expect(await texts(N.phoneNumberId)).toEqual(['in order 0', 'in order 1', 'in order 2', 'committed late']);
+    expect((await inbox(N.phoneNumberId)).map((r) => r.processed)).toEqual([true, true, true, true]);
+  });
+
   describe('several numbers in one transaction (drainMany)', () => {
+    it('reads each number on from the last delivery it applied, like drain', async () => {
+      const [A, B] = [numberRef(), numberRef()];
+      const { rows: [reserved] } = await sql<{ id: string }>`select nextval('webhook_inbox_id_seq')::text as id`.execute(handle.db);
+      for (let i = 0; i < 3; i += 1) for (const N of [A, B]) await deliver(text(N!, `wamid.gl.${i}`, `${N!.phoneNumberId.slice(-2)}-${i}`, i));
+      const processor = new InboxProcessor(handle.db, logger, 'atlas', undefined, 1);
+      let batches = 0;
+      processor.onApplied(async (_outcome, trx) => {
+        if (++batches !== 1) return;
+        const late = JSON.stringify(text(A!, 'wamid.gl.late', 'committed late', 9));
+        await sql`insert into webhook_inbox (id, partition_key, body_sha256, raw_body) values (${reserved!.id}::bigint, ${A!.phoneNumberId}, ${'late-' + reserved!.id}, ${late})`.execute(trx);
+      });
+      expect(await processor.drainMany([A!.phoneNumberId, B!.phoneNumberId])).toBe(6);
+      expect((await inbox(A!.phoneNumberId)).map((r) => r.processed)).toEqual([false, true, true, true]);
+      expect(await processor.drainMany([A!.phoneNumberId, B!.phoneNumberId])).toBe(1);
+      expect((await texts(A!.phoneNumberId)).at(-1)).toBe('committed late');
+    });
+
     it('applies the due deliveries of every number of the group together, each number in its order; learns each WABA', async () => {
       const [A, B, C] = [numberRef(), numberRef(), numberRef()];
       for (let i = 0; i < 3; i += 1) for (const N of [A, B, C]) await deliver(text(N!, `wamid.g${i}`, `${N!.phoneNumberId.slice(-2)}-${i}`, i));
