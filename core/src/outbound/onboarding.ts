@@ -4,6 +4,7 @@ import type { Database } from '../db/schema.js';
 import type { TokenCipher } from '../crypto.js';
 import type { GraphClient, SmbSyncType } from './graph-client.js';
 import { ensureWebhookFields } from './embedded-signup.js';
+import { ensureTenant } from '../store/tenants.js';
 
 /** Meta's throughput tiers (messages/second) by `throughput.level`; Coexistence numbers are fixed at 20. */
 const TIER_MPS: Record<string, number> = { STANDARD: 80, HIGH: 1000, NOT_APPLICABLE: 80 };
@@ -69,7 +70,7 @@ export async function onboardNumber(deps: OnboardingDeps, input: OnboardInput): 
     throw new OnboardingError(`onboarding failed at ${step}: ${detail}`, steps);
   };
 
-  await deps.db.insertInto('tenants').values({ id: input.tenantId, name: input.tenantId }).onConflict((oc) => oc.doNothing()).execute();
+  await ensureTenant(deps.db, input.tenantId);
   let token: string;
   try {
     token = (await deps.graph.exchangeCode({ appId: input.appId, appSecret: input.appSecret, code: input.code })).accessToken;

@@ -5,6 +5,7 @@ import { recordConsentSignal, type OptOutEvent } from './consent.js';
 import { contactKeyOf, resolveContactKeys, followUserIdChanges, applyUserIdChange } from './contact-identity.js';
 import { classifyCreationType, creationTypeOf } from '../whatsapp/routing.js';
 import { controlAssignments, setControl } from './thread-control.js';
+import { ensureTenant } from './tenants.js';
 
 /**
  * Applies normalized webhook events to the conversation store inside one transaction. Every write
@@ -184,7 +185,7 @@ async function ensureNumbers(trx: Trx, displayOf: Map<string, string | null>, de
   if (created.length === 0) return tenantOf;
   // In one order, so that two transactions creating some of the same numbers cannot deadlock.
   created.sort((a, b) => (a.phone_number_id < b.phone_number_id ? -1 : 1));
-  await trx.insertInto('tenants').values({ id: defaultTenantId, name: defaultTenantId }).onConflict((oc) => oc.doNothing()).execute();
+  await ensureTenant(trx, defaultTenantId);
   // Created meanwhile by another transaction: that row's tenant is kept (and returned).
   const inserted = await trx
     .insertInto('whatsapp_numbers')

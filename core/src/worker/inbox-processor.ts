@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
 import { applyEvents, emptyOutcome, EventStreamApplier, mergeOutcome, recordWabaIds, type ApplyOutcome } from '../store/apply.js';
+import { ensureTenant } from '../store/tenants.js';
 import { envelopeSchema, type WebhookEnvelope } from '../whatsapp/schemas.js';
 import { normalizeDelivery, partitionKeyOf, type DomainEvent } from '../whatsapp/normalize.js';
 import { sanitizeParsed, sanitizePayload } from '../whatsapp/sanitize.js';
@@ -172,12 +173,7 @@ export class InboxProcessor {
    */
   private defaultTenantReady: Promise<void> | undefined;
   private ensureDefaultTenant(): Promise<void> {
-    this.defaultTenantReady ??= this.db
-      .insertInto('tenants')
-      .values({ id: this.defaultTenantId, name: this.defaultTenantId })
-      .onConflict((oc) => oc.doNothing())
-      .execute()
-      .then(
+    this.defaultTenantReady ??= ensureTenant(this.db, this.defaultTenantId).then(
         () => undefined,
         (error: unknown) => {
           this.defaultTenantReady = undefined;
