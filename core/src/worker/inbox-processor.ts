@@ -251,10 +251,11 @@ export class InboxProcessor {
         const outcome = await this.applyRows(trx, batches);
         await this.markProcessed(trx, claimed, outcome);
         for (const hook of this.hooks) await hook(outcome, trx);
-        return { rows: claimed.length, more, lastIds: batches.map((b) => [b.partitionKey, b.rows.at(-1)!.id] as const) };
+        return { rows: claimed.length, more };
       });
-      // Only once committed: a transaction rolled back applied nothing.
-      for (const [key, id] of step.lastIds ?? []) after.set(key, id);
+      // Only once committed (a transaction rolled back applied nothing): each number's claimed rows
+      // are in its arrival order, so the last one set is the last it applied.
+      for (const row of claimed) after.set(row.partition_key, row.id);
       if (step.rows > 0) this.metrics?.processed('ok', step.rows);
       return step;
     } catch (error) {
