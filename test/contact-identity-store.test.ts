@@ -4,7 +4,7 @@ import { backends } from './helpers/backends.js';
 import { openMigratedDatabase, type MigratedDatabase } from './helpers/migrated-database.js';
 import type { DatabaseHandle } from '../core/src/db/index.js';
 import { ensureNumber } from '../core/src/store/apply.js';
-import { applyUserIdChange, contactKeyOf, currentUserIds, followUserIdChanges, mergeContacts, resolveContactKeys } from '../core/src/store/contact-identity.js';
+import { applyUserIdChange, contactKeyOf, currentUserIds, followUserIdChanges, mergeContacts, NUMBER_LOCK, resolveContactKeys } from '../core/src/store/contact-identity.js';
 import type { ContactIdentity } from '../core/src/whatsapp/normalize.js';
 
 /**
@@ -176,6 +176,41 @@ describe.each(backends())('store: contact identity [%s]', { timeout: 10_000 }, (
 
   describe('mergeContacts', () => {
     const merge = (keepId: string, dropId: string) => handle.db.transaction().execute((trx) => mergeContacts(trx, keepId, dropId));
+
+    it('waits for a lane of the number still writing into the dropped thread (its shared number lock), then moves what it wrote', async () => {
+      const N = await number();
+      const keep = await contact(N, '212600000090', { waId: '212600000090' });
+      const drop = await contact(N, 'bsuid:MA.90', { userId: 'MA.90' });
+      const keepThread = await thread(N, keep);
+      const dropThread = await thread(N, drop);
+      // A history lane of the number: its transaction holds the number's lock shared, as the worker's
+      // do, and has written a message into the thread the merge drops, not committed yet.
+      let wrote!: () => void;
+      const written = new Promise<void>((resolve) => (wrote = resolve));
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const lane = handle.db.transaction().execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock_shared(${NUMBER_LOCK}, hashtext(${N}))`.execute(trx);
+        await trx.insertInto('messages').values({ tenant_id: 'atlas', phone_number_id: N, thread_id: dropThread, wamid: 'wamid.lane', direction: 'inbound', origin: 'history', type: 'text', text: 'lane', provider_timestamp: at(0), payload: '{}' }).execute();
+        wrote();
+        await released;
+      });
+      await written;
+      const merging = merge(keep, drop);
+      try {
+        const first = await Promise.race([merging.then(() => 'merged'), new Promise((resolve) => setTimeout(resolve, 300, 'waiting'))]);
+        expect(first).toBe('waiting');
+      } finally {
+        release();
+        await lane;
+      }
+      // Without the wait, the merge moved the messages it saw, then failed to delete the thread the
+      // lane had written into (messages_thread_id_fkey).
+      await merging;
+      expect(await threadRow(dropThread)).toBeUndefined();
+      const moved = await handle.db.selectFrom('messages').select('thread_id').where('phone_number_id', '=', N).where('wamid', '=', 'wamid.lane').executeTakeFirstOrThrow();
+      expect(moved.thread_id).toBe(keepThread);
+    });
 
     it('moves the dropped contact’s thread when the kept one has none; fills the kept contact’s empty fields', async () => {
       const N = await number();

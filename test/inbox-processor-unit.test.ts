@@ -6,7 +6,8 @@ import { openMigratedDatabase, type MigratedDatabase } from './helpers/migrated-
 import type { DatabaseHandle } from '../core/src/db/index.js';
 import { InboxWriter } from '../core/src/webhooks/inbox-writer.js';
 import { DEFAULT_BATCH_SIZE, InboxProcessor, MAX_INBOX_ATTEMPTS, MAX_RETRY_DELAY_MS, type ProcessorMetrics } from '../core/src/worker/inbox-processor.js';
-import { partitionKeysOf } from '../core/src/whatsapp/normalize.js';
+import { HISTORY_LANES, historyLaneOf, partitionKeysOf } from '../core/src/whatsapp/normalize.js';
+import { NUMBER_LOCK } from '../core/src/store/contact-identity.js';
 import { envelopeSchema } from '../core/src/whatsapp/schemas.js';
 import * as P from '../core/src/whatsapp/payloads.js';
 
@@ -72,6 +73,27 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
       return args.node;
     },
     transformResult: async (args) => args.result,
+  };
+  /**
+   * A transaction held open once a query's result holds `marker` (its messages written): the plugin,
+   * a promise resolved when it is held, and the call that lets it go.
+   */
+  const holdAfterResult = (marker: string) => {
+    let reached!: () => void;
+    const atHold = new Promise<void>((resolve) => (reached = resolve));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const plugin: KyselyPlugin = {
+      transformQuery: (args) => args.node,
+      transformResult: async (args) => {
+        if (JSON.stringify(args.result.rows).includes(marker)) {
+          reached();
+          await held;
+        }
+        return args.result;
+      },
+    };
+    return { plugin, atHold, release };
   };
   /** An error as the pg driver reports it, with a SQLSTATE. */
   const pgError = (code: string, message = `error ${code}`) => Object.assign(new Error(message), { code });
@@ -386,6 +408,149 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     expect((processor as unknown as { parsed: Map<string, unknown> }).parsed.size).toBe(1);
   });
 
+  describe('a number\'s history in lanes', () => {
+    /** One customer for each history lane, in lane order. */
+    const customers = (() => {
+      const byLane = new Map<number, string>();
+      for (let i = 0; byLane.size < HISTORY_LANES; i++) {
+        const waId = `2126${String(i).padStart(8, '0')}`;
+        if (!byLane.has(historyLaneOf(waId))) byLane.set(historyLaneOf(waId), waId);
+      }
+      return [...byLane].sort(([a], [b]) => a - b).map(([, waId]) => waId);
+    })();
+    const chunk = (N: P.NumberRef, tag: string) =>
+      P.historyChunk(N, { phase: 0, chunkOrder: 1, progress: 100 }, customers.map((waId, t) => ({
+        waId,
+        messages: [0, 1, 2].map((m) => ({ wamid: `wamid.${tag}.${t}.${m}`, fromCustomer: m !== 1, at: AT - 86_400_000 + (t * 3 + m) * 1000, body: P.text(`${tag} ${t}.${m}`) })),
+      })));
+
+    it('a chunk is applied in its number\'s partition and its customers\' lanes: each message once, the chunk counted once, its body read and parsed once', async () => {
+      const N = numberRef();
+      const body = chunk(N, 'hl');
+      const raw = JSON.stringify(body);
+      const keys = await deliver(body, raw);
+      expect(keys).toEqual([N.phoneNumberId, ...customers.map((_, lane) => `${N.phoneNumberId}/h${lane}`)]);
+      // The body's text as the database sends it back, and JSON.parse calls on it.
+      let reads = 0;
+      const countReads: KyselyPlugin = {
+        transformQuery: (args) => args.node,
+        transformResult: async (args) => {
+          reads += args.result.rows.filter((r) => (r as { raw_body?: unknown }).raw_body === raw).length;
+          return args.result;
+        },
+      };
+      let parses = 0;
+      const parse = JSON.parse;
+      JSON.parse = ((text: string, reviver?: Parameters<typeof JSON.parse>[1]) => {
+        if (text === raw) parses += 1;
+        return parse(text, reviver);
+      }) as typeof JSON.parse;
+      const processor = new InboxProcessor(handle.db.withPlugin(countReads), logger, 'atlas');
+      try {
+        // The lanes first, the number's own partition last: any order goes.
+        for (const key of [...keys.slice(1).reverse(), keys[0]!]) expect(await processor.drain(key)).toBe(1);
+      } finally {
+        JSON.parse = parse;
+      }
+      expect([reads, parses]).toEqual([1, 1]);
+      const byCustomer = await handle.db
+        .selectFrom('messages')
+        .innerJoin('threads', 'threads.id', 'messages.thread_id')
+        .innerJoin('contacts', 'contacts.id', 'threads.contact_id')
+        .select(['contacts.wa_id', (eb) => eb.fn.count<string>('messages.id').as('n')])
+        .where('messages.phone_number_id', '=', N.phoneNumberId)
+        .groupBy('contacts.wa_id')
+        .orderBy('contacts.wa_id')
+        .execute();
+      expect(byCustomer).toEqual([...customers].sort().map((waId) => ({ wa_id: waId, n: '3' })));
+      const sync = await handle.db.selectFrom('sync_state').select(['history_chunks', 'history_messages', 'history_progress', 'history_status']).where('phone_number_id', '=', N.phoneNumberId).executeTakeFirstOrThrow();
+      expect(sync).toEqual({ history_chunks: 1, history_messages: 3 * HISTORY_LANES, history_progress: 100, history_status: 'complete' });
+      const number = await handle.db.selectFrom('whatsapp_numbers').select(['waba_id', 'display_phone_number']).where('phone_number_id', '=', N.phoneNumberId).executeTakeFirstOrThrow();
+      expect(number).toEqual({ waba_id: N.wabaId, display_phone_number: N.displayPhoneNumber });
+    });
+
+    it('the lanes of a new number do not wait for each other: the number is created and committed outside their transactions', async () => {
+      const N = numberRef();
+      const keys = await deliver(chunk(N, 'nw'));
+      // The first lane's transaction is held open once its messages are written.
+      const { plugin, atHold, release } = holdAfterResult('"inserted_count"');
+      const first = new InboxProcessor(handle.db.withPlugin(plugin), logger, 'atlas').drain(keys[1]!);
+      try {
+        await atHold;
+        const others = Promise.all(keys.slice(2).map((key) => new InboxProcessor(handle.db, logger, 'atlas').drain(key)));
+        const outcome = await Promise.race([others.then(() => 'applied'), new Promise((resolve) => setTimeout(resolve, 5_000, 'waiting for the first lane'))]);
+        expect(outcome).toBe('applied');
+        await others;
+      } finally {
+        release();
+        await first;
+      }
+      expect(await new InboxProcessor(handle.db, logger, 'atlas').drain(keys[0]!)).toBe(1);
+      const count = await handle.db.selectFrom('messages').select((eb) => eb.fn.countAll<string>().as('n')).where('phone_number_id', '=', N.phoneNumberId).executeTakeFirstOrThrow();
+      expect(count.n).toBe(String(3 * HISTORY_LANES));
+    });
+
+    it('a lane holds its number\'s lock shared: a contact merge in flight (exclusive) holds it off', async () => {
+      const N = numberRef();
+      const keys = await deliver(chunk(N, 'lk'));
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const merge = handle.db.transaction().execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock(${NUMBER_LOCK}, hashtext(${N.phoneNumberId}))`.execute(trx);
+        locked();
+        await released;
+      });
+      await isLocked;
+      const lane = new InboxProcessor(handle.db, logger, 'atlas').drain(keys[1]!);
+      try {
+        expect(await Promise.race([lane.then(() => 'applied'), new Promise((resolve) => setTimeout(resolve, 300, 'waiting'))])).toBe('waiting');
+      } finally {
+        release();
+        await merge;
+      }
+      expect(await lane).toBe(1);
+    });
+
+    it('the events kept for a chunk\'s other partitions count toward the parse cache\'s bound until each partition took its own', async () => {
+      const N = numberRef();
+      const body = chunk(N, 'cb');
+      const size = JSON.stringify(body).length;
+      const keys = await deliver(body);
+      const processor = new InboxProcessor(handle.db, logger, 'atlas');
+      const cache = processor as unknown as { parsedBytes: number; parsed: Map<string, { events?: Map<string, unknown[]> }> };
+      expect(await processor.drain(keys[1]!)).toBe(1);
+      const [entry] = [...cache.parsed.values()];
+      expect([...entry!.events!.keys()]).toEqual([keys[0], ...keys.slice(2)]);
+      expect(cache.parsedBytes).toBe(size * 9);
+      for (const key of [keys[0]!, ...keys.slice(2)]) expect(await processor.drain(key)).toBe(1);
+      expect(entry!.events!.size).toBe(0);
+      expect(cache.parsedBytes).toBe(size);
+    });
+
+    it('a body left out of the claim as parsed already, but gone from the cache since, is read again: never parsed as empty', async () => {
+      const N = numberRef();
+      const keys = await deliver(chunk(N, 'ev'));
+      const processor = new InboxProcessor(handle.db, logger, 'atlas');
+      expect(await processor.drain(keys[1]!)).toBe(1);
+      // The cache says the body is parsed when the claim asks, and has lost it when the apply looks
+      // (other lanes of the process parsed bodies in between).
+      const cache = (processor as unknown as { parsed: Map<string, unknown> }).parsed;
+      const keep = [...cache.keys()];
+      cache.get = () => undefined;
+      cache.has = () => false;
+      cache.keys = () => keep[Symbol.iterator]() as MapIterator<string>;
+      const notEnvelopes = async () => (await handle.db.selectFrom('unknown_events').select((eb) => eb.fn.countAll<string>().as('n')).where('field', '=', '(envelope)').executeTakeFirstOrThrow()).n;
+      const before = await notEnvelopes();
+      // keys[2]: lane 1, customer 1's thread.
+      expect(await processor.drain(keys[2]!)).toBe(1);
+      const inLane = await handle.db.selectFrom('messages').select('wamid').where('phone_number_id', '=', N.phoneNumberId).where('wamid', 'like', 'wamid.ev.1.%').orderBy('wamid').execute();
+      expect(inLane.map((r) => r.wamid)).toEqual(['wamid.ev.1.0', 'wamid.ev.1.1', 'wamid.ev.1.2']);
+      expect(await notEnvelopes()).toBe(before);
+    });
+  });
+
   it('reads deliveries stored before bodies were kept apart (raw_body on the inbox row)', async () => {
     const N = numberRef();
     for (const [i, body] of ['old one', 'old two'].entries()) {
@@ -518,21 +683,8 @@ describe.each(backends())('inbox processor [%s]', { timeout: 10_000 }, (backend)
     const [A, B] = [numberRef(), numberRef()];
     await deliver(text(A, 'wamid.fresh.a', 'first', 0));
     await deliver(text(B, 'wamid.fresh.b', 'second', 0));
-    let reached!: () => void;
-    const atHold = new Promise<void>((resolve) => (reached = resolve));
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const holdAfterMessages: KyselyPlugin = {
-      transformQuery: (args) => args.node,
-      transformResult: async (args) => {
-        if (JSON.stringify(args.result.rows).includes('"wamid.fresh.a"')) {
-          reached();
-          await held;
-        }
-        return args.result;
-      },
-    };
-    const first = new InboxProcessor(handle.db.withPlugin(holdAfterMessages), logger, tenant).drain(A.phoneNumberId);
+    const { plugin, atHold, release } = holdAfterResult('"wamid.fresh.a"');
+    const first = new InboxProcessor(handle.db.withPlugin(plugin), logger, tenant).drain(A.phoneNumberId);
     try {
       await atHold;
       const second = new InboxProcessor(handle.db, logger, tenant).drain(B.phoneNumberId);

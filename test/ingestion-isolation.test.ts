@@ -182,24 +182,32 @@ describe.each(backends())('ingestion isolates what cannot be stored [%s]', (back
     try {
       const first = batch(N, [msg('wamid.SET-A1', '212644444401', 'before'), msg('wamid.SET-POISON', '212644444402', 'POISON'), msg('wamid.SET-A2', '212644444403', 'after')], [{ profile: { name: 'A' }, wa_id: '212644444401' }]);
       const later = Array.from({ length: 10 }, (_, i) => P.inboundMessage(N, { waId: '212644444499' }, `wamid.SET-LATER-${i}`, t0 + i, P.text(`later ${i}`)));
+      // And a history chunk with one refused message: set aside by its history lane, shown under its number.
+      const history = P.historyChunk(N, { phase: 0, chunkOrder: 1, progress: 10 }, [
+        { waId: '212644444410', messages: ['old one', 'POISON', 'old two'].map((body, i) => ({ wamid: `wamid.SET-H${i}`, fromCustomer: true, at: t0 - 86_400_000 + i, body: P.text(body) })) },
+      ]);
       expect((await s.postWebhook(first)).status).toBe(200);
+      expect((await s.postWebhook(history)).status).toBe(200);
       for (const l of later) expect((await s.postWebhook(l)).status).toBe(200);
       await s.runtime.waitForInboxDrained(60_000);
-      for (const w of ['wamid.SET-A1', 'wamid.SET-A2', ...later.map((_, i) => `wamid.SET-LATER-${i}`)]) expect((await stored(s, w))?.wamid).toBe(w);
+      for (const w of ['wamid.SET-A1', 'wamid.SET-A2', 'wamid.SET-H0', 'wamid.SET-H2', ...later.map((_, i) => `wamid.SET-LATER-${i}`)]) expect((await stored(s, w))?.wamid).toBe(w);
       expect(await stored(s, 'wamid.SET-POISON')).toBeUndefined();
+      expect(await stored(s, 'wamid.SET-H1')).toBeUndefined();
 
       const list = await s.api('/api/v1/inbox/set-aside');
       expect(list.status).toBe(200);
       const items = ((await list.json()) as { items: Array<{ kind: string; reason: string; phone_number_id: string; payload: unknown }> }).items;
-      expect(items.length).toBe(1);
-      expect(items[0]).toMatchObject({ kind: 'message', phone_number_id: N.phoneNumberId });
-      expect(items[0]!.reason).toContain('refused by a test trigger');
-      expect(JSON.stringify(items[0]!.payload)).toContain('wamid.SET-POISON');
+      expect(items.length).toBe(2);
+      for (const item of items) {
+        expect(item).toMatchObject({ kind: 'message', phone_number_id: N.phoneNumberId });
+        expect(item.reason).toContain('refused by a test trigger');
+      }
+      expect(items.map((i) => JSON.stringify(i.payload).match(/wamid\.SET-(POISON|H1)/)?.[0]).sort()).toEqual(['wamid.SET-H1', 'wamid.SET-POISON']);
       const metrics = await (await fetch(`${s.url}/metrics`)).text();
-      expect(metrics).toMatch(/coex_inbox_set_aside_total\{kind="message"\} 1/);
+      expect(metrics).toMatch(/coex_inbox_set_aside_total\{kind="message"\} 2/);
       // A tenant token does not see other tenants' deliveries.
       const status = await s.api('/api/v1/inbox');
-      expect(((await status.json()) as { set_aside: number }).set_aside).toBe(1);
+      expect(((await status.json()) as { set_aside: number }).set_aside).toBe(2);
     } finally {
       await sql`drop trigger if exists coex_test_refuse on messages`.execute(s.runtime.db);
     }

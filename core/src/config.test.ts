@@ -49,6 +49,16 @@ describe('loadConfig', () => {
   });
 });
 
+describe('loadConfig: the pool and the worker lanes', () => {
+  it('refuses a pool with no connection to spare beside the inbox worker\'s lanes, saying what to change', () => {
+    expect(() => loadConfig({ DATABASE_POOL_SIZE: '20', INBOX_CONCURRENCY: '19' })).toThrow(ConfigError);
+    expect(() => loadConfig({ DATABASE_POOL_SIZE: '9', INBOX_CONCURRENCY: '8' })).toThrow(/DATABASE_POOL_SIZE \(9\) must be at least INBOX_CONCURRENCY \(8\) \+ 2/);
+    expect(loadConfig({ DATABASE_POOL_SIZE: '10', INBOX_CONCURRENCY: '8' }).DATABASE_POOL_SIZE).toBe(10);
+    // The defaults: 20 connections, 8 lanes.
+    expect(loadConfig({})).toMatchObject({ DATABASE_POOL_SIZE: 20, INBOX_CONCURRENCY: 8 });
+  });
+});
+
 describe('loadDotEnv', () => {
   it('loads .env from the working directory without overriding the environment', () => {
     const dir = mkdtempSync(join(tmpdir(), 'coex-env-'));

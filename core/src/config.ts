@@ -87,5 +87,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
     throw new ConfigError(`Invalid configuration:\n${problems}`);
   }
-  return { ...parsed.data, ...overrides };
+  const config = { ...parsed.data, ...overrides };
+  // Each lane of the inbox worker holds a pooled connection while it applies, and may need one more
+  // for a moment (a new number is created outside its transaction): with no connection to spare, every
+  // lane would wait for one forever.
+  if (config.DATABASE_POOL_SIZE < config.INBOX_CONCURRENCY + 2) {
+    throw new ConfigError(
+      `Invalid configuration:\n  DATABASE_POOL_SIZE (${config.DATABASE_POOL_SIZE}) must be at least INBOX_CONCURRENCY (${config.INBOX_CONCURRENCY}) + 2: each worker lane holds a connection, and needs one more for a moment`,
+    );
+  }
+  return config;
 }

@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/schema.js';
 import { bearerAuth, requireAdmin } from './auth.js';
+import { partitionParts } from '../whatsapp/normalize.js';
 
 /**
  * What the webhook inbox holds, for the operator (admin token only: deliveries mix tenants):
@@ -54,7 +55,7 @@ export function inboxRouter(opts: { db: Kysely<Database>; adminToken: string | u
       items: page.map((r) => ({
         id: r.id,
         inbox_id: r.inbox_id,
-        phone_number_id: r.partition_key,
+        phone_number_id: partitionParts(r.partition_key).number,
         kind: r.kind,
         reason: r.reason,
         payload: r.payload,

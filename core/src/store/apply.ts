@@ -107,6 +107,12 @@ export interface ApplyOptions {
   inboxIdOf?: (event: DomainEvent) => string | null;
   /** Called once a messages INSERT is on its way to the database (EventStreamApplier prepares the next slice meanwhile). */
   onBulkWrite?: () => void;
+  /**
+   * Where a number seen for the first time (and a display number learnt late) is written and committed
+   * at once, outside the apply's transaction: the worker's lanes of one number (its partition and its
+   * history lanes) would otherwise each wait for the first one's whole transaction to create it.
+   */
+  outside?: Kysely<Database>;
 }
 
 /** Adds `b` into `a` (outcomes of several apply calls in one transaction). */
@@ -146,8 +152,8 @@ export async function recordWabaIds(trx: Trx, wabaOf: Map<string, string>): Prom
 }
 
 /** Makes sure the tenant and the number exist; returns the number's tenant. */
-export async function ensureNumber(trx: Trx, phoneNumberId: string, displayPhoneNumber: string | null, defaultTenantId: string): Promise<string> {
-  return (await ensureNumbers(trx, new Map([[phoneNumberId, displayPhoneNumber]]), defaultTenantId)).get(phoneNumberId)!;
+export async function ensureNumber(trx: Trx, phoneNumberId: string, displayPhoneNumber: string | null, defaultTenantId: string, outside?: Kysely<Database>): Promise<string> {
+  return (await ensureNumbers(trx, new Map([[phoneNumberId, displayPhoneNumber]]), defaultTenantId, outside)).get(phoneNumberId)!;
 }
 
 /**
@@ -155,7 +161,8 @@ export async function ensureNumber(trx: Trx, phoneNumberId: string, displayPhone
  * only for new numbers (together: the tenant, the numbers and their sync state one statement each) and
  * for a display number learnt late. Returns each number's tenant.
  */
-async function ensureNumbers(trx: Trx, displayOf: Map<string, string | null>, defaultTenantId: string): Promise<Map<string, string>> {
+async function ensureNumbers(trx: Trx, displayOf: Map<string, string | null>, defaultTenantId: string, outside?: Kysely<Database>): Promise<Map<string, string>> {
+  const writer = outside ?? trx;
   const rows = await trx
     .selectFrom('whatsapp_numbers')
     .select(['phone_number_id', 'tenant_id', sql<boolean>`display_phone_number is null`.as('lacks_display')])
@@ -173,7 +180,7 @@ async function ensureNumbers(trx: Trx, displayOf: Map<string, string | null>, de
     // Written once: every delivery names the display number, and a no-op UPDATE per batch still cost
     // a statement and a row lock.
     if (displayPhoneNumber && existing.lacks_display) {
-      await trx
+      await writer
         .updateTable('whatsapp_numbers')
         .set({ display_phone_number: displayPhoneNumber })
         .where('phone_number_id', '=', phoneNumberId)
@@ -185,15 +192,15 @@ async function ensureNumbers(trx: Trx, displayOf: Map<string, string | null>, de
   if (created.length === 0) return tenantOf;
   // In one order, so that two transactions creating some of the same numbers cannot deadlock.
   created.sort((a, b) => (a.phone_number_id < b.phone_number_id ? -1 : 1));
-  await ensureTenant(trx, defaultTenantId);
+  await ensureTenant(writer, defaultTenantId);
   // Created meanwhile by another transaction: that row's tenant is kept (and returned).
-  const inserted = await trx
+  const inserted = await writer
     .insertInto('whatsapp_numbers')
     .values(created)
     .onConflict((oc) => oc.column('phone_number_id').doUpdateSet({ updated_at: sql`whatsapp_numbers.updated_at` }))
     .returning(['phone_number_id', 'tenant_id'])
     .execute();
-  await trx
+  await writer
     .insertInto('sync_state')
     .values(created.map((c) => ({ phone_number_id: c.phone_number_id })))
     .onConflict((oc) => oc.doNothing())
@@ -496,7 +503,7 @@ async function applyMessages(trx: Trx, events: MessageEvent[], opts: ApplyOption
   if (events.length === 0) return;
   const displayOf = new Map<string, string | null>();
   for (const e of events) if (!displayOf.get(e.phoneNumberId)) displayOf.set(e.phoneNumberId, e.displayPhoneNumber);
-  const tenantOf = await ensureNumbers(trx, displayOf, opts.defaultTenantId);
+  const tenantOf = await ensureNumbers(trx, displayOf, opts.defaultTenantId, opts.outside);
 
   const contactsByNumber = new Map<string, ContactIdentity[]>();
   for (const e of events) {
@@ -750,7 +757,7 @@ async function applyEvent(trx: Trx, e: Exclude<DomainEvent, MessageEvent | Statu
       return;
     }
     case 'history_chunk': {
-      await ensureNumber(trx, e.phoneNumberId, e.displayPhoneNumber, opts.defaultTenantId);
+      await ensureNumber(trx, e.phoneNumberId, e.displayPhoneNumber, opts.defaultTenantId, opts.outside);
       const fresh = await trx
         .insertInto('history_chunks')
         .values({ phone_number_id: e.phoneNumberId, chunk_hash: e.chunkHash, phase: e.phase, chunk_order: e.chunkOrder, progress: e.progress, thread_count: e.threadCount, message_count: e.messageCount })

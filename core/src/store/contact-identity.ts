@@ -59,8 +59,18 @@ export async function resolveContactKeys(trx: Trx, phoneNumberId: string, identi
   return resolved;
 }
 
+/**
+ * First key of a number's advisory lock (second: `hashtext(phone_number_id)`). The worker's
+ * transactions hold it shared for every number they apply; a contact merge takes it exclusively
+ * first: a number's history lanes apply beside its own partition, and a merge that moved a thread's
+ * messages and deleted it while another lane was still writing into that thread would fail on the
+ * thread reference (docs/decisions/history-lanes.md).
+ */
+export const NUMBER_LOCK = 0x434f4558;
+
 /** Folds contact `dropId` (and its thread) into contact `keepId` of the same number, then deletes it. */
 export async function mergeContacts(trx: Trx, keepId: string, dropId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${NUMBER_LOCK}, hashtext(phone_number_id)) from contacts where id = ${keepId}`.execute(trx);
   const [keepThread, dropThread] = await Promise.all(
     [keepId, dropId].map((contactId) =>
       trx.selectFrom('threads').select(['id', 'bot_state', 'bot_paused_until', 'last_customer_message_at', 'last_message_at']).where('contact_id', '=', contactId).executeTakeFirst(),

@@ -7,7 +7,12 @@ import {
   normalizeChange,
   normalizeChangeIsolated,
   normalizeDelivery,
+  normalizeDeliveryByPartition,
   normalizeMessage,
+  HISTORY_LANES,
+  historyLaneOf,
+  historyPartition,
+  partitionParts,
   partitionKeyOf,
   partitionKeysOf,
   stableHash,
@@ -15,6 +20,7 @@ import {
   type DomainEvent,
 } from './normalize.js';
 import { envelopeSchema, historyItemSchema, messageSchema } from './schemas.js';
+import { sanitizeParsed } from './sanitize.js';
 import * as P from './payloads.js';
 
 /**
@@ -652,5 +658,85 @@ describe('normalizeDelivery', () => {
     expect(normalizeDelivery(envelope, '999').map((e) => (e.kind === 'message' ? e.message.wamid : e.kind))).toEqual(['w2']);
     expect(normalizeDelivery(envelope, `waba:${WABA}`)).toEqual([expect.objectContaining({ kind: 'account_update', event: 'ACCOUNT_RECONNECTED' })]);
     expect(normalizeDelivery(envelope, 'unparsed')).toEqual([]);
+  });
+});
+
+describe('history lanes: a number\'s history applied in partitions by customer', () => {
+  /** Customers spread over every lane (the first one found for each lane). */
+  const customers = (() => {
+    const byLane = new Map<number, string>();
+    for (let i = 0; byLane.size < HISTORY_LANES && i < 1000; i++) {
+      const waId = `2126${String(i).padStart(8, '0')}`;
+      if (!byLane.has(historyLaneOf(waId))) byLane.set(historyLaneOf(waId), waId);
+    }
+    return [...byLane].sort(([a], [b]) => a - b).map(([, waId]) => waId);
+  })();
+  const chunk = (waIds: string[], tag = 'c') =>
+    P.historyChunk(N, { phase: 0, chunkOrder: 1, progress: 40 }, waIds.map((waId, t) => ({
+      waId,
+      messages: [0, 1].map((m) => ({ wamid: `wamid.${tag}.${t}.${m}`, fromCustomer: m === 1, at: AT.getTime() + m * 1000, body: P.text(`${t}.${m}`) })),
+    })));
+  const wamidsOf = (events: DomainEvent[] | undefined) => (events ?? []).flatMap((e) => (e.kind === 'message' ? [e.message.wamid] : []));
+
+  it('names a key for each lane and its number, and reads them back', () => {
+    expect(HISTORY_LANES).toBe(3);
+    expect(customers).toHaveLength(HISTORY_LANES);
+    expect(historyPartition(PN, 2)).toBe(`${PN}/h2`);
+    expect(partitionParts(`${PN}/h2`)).toEqual({ number: PN, lane: 2 });
+    expect(partitionParts(PN)).toEqual({ number: PN, lane: null });
+    expect(partitionParts(`waba:${WABA}`)).toEqual({ number: `waba:${WABA}`, lane: null });
+    expect(partitionParts(`${PN}/hx`)).toEqual({ number: `${PN}/hx`, lane: null });
+    // Letters and digits only: what sanitizing can change (NUL, lone surrogates) and a '+' do not move a customer.
+    expect(historyLaneOf(`+${customers[1]}`)).toBe(1);
+    expect(historyLaneOf(`${customers[2]}\u0000`)).toBe(2);
+    expect(historyLaneOf(`${customers[2]}\ufffd`)).toBe(2);
+    expect(historyLaneOf(Number(customers[0]))).toBe(0);
+    expect(historyLaneOf(undefined)).toBe(historyLaneOf(''));
+  });
+
+  it('a chunk is acknowledged into its number\'s partition and its customers\' lanes; follow-ups into their customer\'s lane only; the rest of a number\'s deliveries as before', () => {
+    const keysOf = (payload: unknown) => partitionKeysOf(envelopeSchema.parse(payload));
+    expect(keysOf(chunk([customers[2]!, customers[0]!, customers[2]!]))).toEqual([PN, `${PN}/h0`, `${PN}/h2`]);
+    expect(keysOf(P.historyChunk(N, { phase: 1, chunkOrder: 9, progress: 100 }, []))).toEqual([PN]);
+    expect(keysOf(P.historyMediaFollowUp(N, customers[1]!, 'wamid.f', AT, P.image('m1', 'x'), true))).toEqual([`${PN}/h1`]);
+    expect(keysOf(P.historyMediaFollowUp(N, customers[2]!, 'wamid.g', AT, P.image('m2', 'y'), false))).toEqual([`${PN}/h2`]);
+    expect(keysOf(P.historyDeclined(N))).toEqual([PN]);
+    expect(keysOf(P.inboundMessage(N, { waId: customers[1]!, name: 'A' }, 'wamid.live', AT, P.text('live')))).toEqual([PN]);
+  });
+
+  it('shares a chunk out: each message once, in its customer\'s lane; the chunk\'s progress in the number\'s partition', () => {
+    const envelope = envelopeSchema.parse(chunk(customers));
+    const byPartition = normalizeDeliveryByPartition(envelope);
+    expect([...byPartition.keys()]).toEqual([PN, ...customers.map((_, lane) => `${PN}/h${lane}`)]);
+    expect(byPartition.get(PN)!.map((e) => e.kind)).toEqual(['history_chunk']);
+    for (const [lane, waId] of customers.entries()) {
+      const events = byPartition.get(`${PN}/h${lane}`)!;
+      expect(wamidsOf(events)).toEqual([`wamid.c.${lane}.0`, `wamid.c.${lane}.1`]);
+      expect(events.every((e) => e.kind === 'message' && e.contact.waId === waId)).toBe(true);
+      expect(normalizeDelivery(envelope, `${PN}/h${lane}`)).toEqual(events);
+    }
+    // Nothing for a partition the delivery does not name.
+    expect(normalizeDelivery(envelope, '999')).toEqual([]);
+  });
+
+  it('an unreadable item of a follow-up-only delivery is reported once, by its first lane', () => {
+    const followUp = P.historyMediaFollowUp(N, customers[1]!, 'wamid.f', AT, P.image('m1', 'x'), true);
+    const value = followUp.entry[0]!.changes[0]!.value as { messages: unknown[] };
+    value.messages.push({ from: customers[2], id: 'wamid.bad', timestamp: 'not a time', type: 'image' });
+    const envelope = envelopeSchema.parse(followUp);
+    expect(partitionKeysOf(envelope)).toEqual([`${PN}/h1`, `${PN}/h2`]);
+    const byPartition = normalizeDeliveryByPartition(envelope);
+    expect(byPartition.get(`${PN}/h1`)!.map((e) => (e.kind === 'message' ? e.message.wamid : e.kind))).toEqual(['wamid.f', 'unknown']);
+    expect(byPartition.get(`${PN}/h2`)).toEqual([]);
+  });
+
+  it('the acknowledgement (raw text) and the worker (text made storable) put every message of a chunk in a partition the delivery has', () => {
+    // A customer id with a NUL and one with a lone surrogate: the worker reads them sanitized.
+    const rawText = JSON.stringify(chunk([`${customers[0]}\u0000`, `${customers[1]}\ud800`, customers[2]!]));
+    const ackKeys = partitionKeysOf(envelopeSchema.parse(JSON.parse(rawText)));
+    const worker = normalizeDeliveryByPartition(envelopeSchema.parse(sanitizeParsed(rawText, JSON.parse(rawText))));
+    expect(ackKeys).toEqual([PN, `${PN}/h0`, `${PN}/h1`, `${PN}/h2`]);
+    expect([...worker.keys()]).toEqual(ackKeys);
+    expect([...worker.values()].flatMap(wamidsOf).sort()).toEqual(['0.0', '0.1', '1.0', '1.1', '2.0', '2.1'].map((k) => `wamid.c.${k}`));
   });
 });

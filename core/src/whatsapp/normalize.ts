@@ -213,14 +213,80 @@ export function partitionKeyOf(entryId: string, value: unknown): string {
   return GRAPH_ID.test(entryId) ? `waba:${entryId}` : UNPARSED_PARTITION;
 }
 
+/**
+ * A number's history (threads of past chats, and the media that follow their placeholders) is applied
+ * in this many partitions besides the number's own, by customer: a 50,000-message import was one
+ * transaction in one worker lane, its PostgreSQL backend the bound (docs/decisions/history-lanes.md).
+ * History merges with live traffic in any order, so it needs no order with the number's other
+ * deliveries; one customer's history always lands in the same partition.
+ */
+export const HISTORY_LANES = 3;
+
+/** The partition of a number's history lane `lane` (0 ≤ lane < HISTORY_LANES). */
+export const historyPartition = (phoneNumberId: string, lane: number): string => `${phoneNumberId}/h${lane}`;
+
+/** The number (or WABA / unparsed key) a partition key belongs to, and its history lane if it is one. */
+export function partitionParts(partitionKey: string): { number: string; lane: number | null } {
+  const match = /^(\d+)\/h(\d+)$/.exec(partitionKey);
+  return match ? { number: match[1]!, lane: Number(match[2]) } : { number: partitionKey, lane: null };
+}
+
+/**
+ * The history lane of a customer, from the id Meta sent as received: its letters and digits only, so
+ * that the acknowledgement (which splits the delivery) and the worker (which reads it after making its
+ * text storable: NUL and lone surrogates replaced) always agree. FNV-1a.
+ */
+export function historyLaneOf(customerId: unknown): number {
+  const key = typeof customerId === 'string' ? customerId : typeof customerId === 'number' ? String(customerId) : '';
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if ((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)) hash = Math.imul(hash ^ c, 0x01000193);
+  }
+  return (hash >>> 0) % HISTORY_LANES;
+}
+
+const field = (item: unknown, key: string): unknown => (item !== null && typeof item === 'object' ? (item as Record<string, unknown>)[key] : undefined);
+/** The customer of a history thread as received: its counterpart's phone, else its id, else the BSUID. */
+const threadCustomer = (thread: unknown): unknown => field(field(thread, 'context'), 'wa_id') ?? field(thread, 'id') ?? field(field(thread, 'context'), 'user_id');
+/** The customer of a history media follow-up as received: who sent it (`messages`) or got it (`message_echoes`). */
+const followUpCustomer = (message: unknown, list: 'messages' | 'message_echoes'): unknown =>
+  list === 'messages' ? (field(message, 'from') ?? field(message, 'from_user_id')) : (field(message, 'to') ?? field(message, 'to_user_id'));
+
+/**
+ * The partitions a `history` change of number `phoneNumberId` is applied in: the history lanes of its
+ * customers, and the number's own partition for the rest (the chunks' progress, declines, anything
+ * unreadable) — always when the change has `history` items or nothing a lane takes.
+ */
+function historyChangePartitions(phoneNumberId: string, value: unknown): string[] {
+  const lanes = new Set<number>();
+  let chunks = false;
+  for (const item of receivedItems(value, 'history')) {
+    chunks = true;
+    for (const thread of receivedItems(item, 'threads')) lanes.add(historyLaneOf(threadCustomer(thread)));
+  }
+  for (const list of ['messages', 'message_echoes'] as const) for (const m of receivedItems(value, list)) lanes.add(historyLaneOf(followUpCustomer(m, list)));
+  const keys = [...lanes].sort((a, b) => a - b).map((lane) => historyPartition(phoneNumberId, lane));
+  return chunks || keys.length === 0 ? [phoneNumberId, ...keys] : keys;
+}
+
+/** The partitions of one change: its number's (or WABA's), or for a number's history, those above. */
+function changePartitions(entryId: string, change: { field: string; value: unknown }): string[] {
+  const key = partitionKeyOf(entryId, change.value);
+  return change.field === 'history' && GRAPH_ID.test(key) ? historyChangePartitions(key, change.value) : [key];
+}
+
 /** Distinct partition keys of a delivery, in order of appearance. */
 export function partitionKeysOf(envelope: WebhookEnvelope): string[] {
   const keys = new Set<string>();
   for (const entry of envelope.entry) {
-    for (const change of entry.changes) keys.add(partitionKeyOf(entry.id, change.value));
+    for (const change of entry.changes) for (const key of changePartitions(entry.id, change)) keys.add(key);
   }
   return [...keys];
 }
+
+/** The history lane each message or mutation event of a history change was made for (by its customer as received). */
+const laneOfEvent = new WeakMap<DomainEvent, number>();
 
 const digits = (s: string | null | undefined): string => (s ?? '').replace(/\D/g, '');
 const orNull = <T>(v: T | undefined | null): T | null => (v === undefined ? null : v);
@@ -474,6 +540,7 @@ export function normalizeChange(entryId: string, field: string, value: unknown):
         const chunkEvents: DomainEvent[] = [];
         for (const [t, thread] of threads.entries()) {
           const receivedMessages = receivedItems(receivedThreads[t], 'messages');
+          const lane = historyLaneOf(threadCustomer(receivedThreads[t]));
           const counterpart = digits(thread.context?.wa_id ?? thread.id);
           const contact: ContactIdentity = {
             waId: counterpart || null,
@@ -486,7 +553,10 @@ export function normalizeChange(entryId: string, field: string, value: unknown):
             // Business-sent history messages come from the business number and usually have no `to`.
             const fromCustomer = counterpart !== '' ? digits(m.from) === counterpart : digits(m.from) !== digits(display);
             messageCount += 1;
-            chunkEvents.push(...messageEvents(id, display, [m], [receivedMessages[k]], fromCustomer ? 'inbound' : 'outbound', 'history', false, () => contact));
+            for (const e of messageEvents(id, display, [m], [receivedMessages[k]], fromCustomer ? 'inbound' : 'outbound', 'history', false, () => contact)) {
+              laneOfEvent.set(e, lane);
+              chunkEvents.push(e);
+            }
           }
         }
         events.push({
@@ -503,8 +573,20 @@ export function normalizeChange(entryId: string, field: string, value: unknown):
         events.push(...chunkEvents);
       }
       // Media follow-ups for history placeholders: same ids, never live traffic.
-      events.push(...messageEvents(id, display, v.messages ?? [], receivedItems(value, 'messages'), 'inbound', 'history', false, (m) => identity(m.from, m.from_user_id, v.contacts)));
-      events.push(...messageEvents(id, display, v.message_echoes ?? [], receivedItems(value, 'message_echoes'), 'outbound', 'history', false, (m) => identity(m.to, m.to_user_id, v.contacts)));
+      for (const [list, items, direction] of [
+        ['messages', v.messages ?? [], 'inbound'],
+        ['message_echoes', v.message_echoes ?? [], 'outbound'],
+      ] as const) {
+        const received = receivedItems(value, list);
+        for (const [k, m] of items.entries()) {
+          const lane = historyLaneOf(followUpCustomer(received[k], list));
+          const contact = list === 'messages' ? identity(m.from, m.from_user_id, v.contacts) : identity(m.to, m.to_user_id, v.contacts);
+          for (const e of messageEvents(id, display, [m], [received[k]], direction, 'history', false, () => contact)) {
+            laneOfEvent.set(e, lane);
+            events.push(e);
+          }
+        }
+      }
       if (events.length === 0) return unknown('history payload with nothing in it');
       return events;
     }
@@ -630,14 +712,36 @@ function userPreferenceEvents(value: unknown, unknown: (detail: string) => Domai
   return events;
 }
 
-/** Normalizes the changes of a delivery that belong to one partition (phone number or WABA). */
-export function normalizeDelivery(envelope: WebhookEnvelope, partitionKey: string): DomainEvent[] {
-  const events: DomainEvent[] = [];
+/**
+ * Normalizes a delivery once for every partition it names (phone number, WABA, or one of a number's
+ * history lanes). A history change is shared out: each history lane takes the messages of its
+ * customers; the rest goes to the number's partition, or — when the change named none (media
+ * follow-ups only) — to its first lane, so that every event is applied exactly once.
+ */
+export function normalizeDeliveryByPartition(envelope: WebhookEnvelope): Map<string, DomainEvent[]> {
+  const byPartition = new Map<string, DomainEvent[]>();
+  const add = (key: string, e: DomainEvent): void => {
+    const list = byPartition.get(key);
+    if (list) list.push(e);
+    else byPartition.set(key, [e]);
+  };
   for (const entry of envelope.entry) {
     for (const change of entry.changes) {
-      if (partitionKeyOf(entry.id, change.value) !== partitionKey) continue;
-      events.push(...normalizeChangeIsolated(entry.id, change.field, change.value));
+      const partitions = changePartitions(entry.id, change);
+      for (const key of partitions) if (!byPartition.has(key)) byPartition.set(key, []);
+      const number = partitionParts(partitions[0]!).number;
+      for (const e of normalizeChangeIsolated(entry.id, change.field, change.value)) {
+        const lane = laneOfEvent.get(e);
+        const key = lane === undefined ? partitions[0]! : historyPartition(number, lane);
+        // Never under a partition the delivery has no row for (the lanes are computed alike on both sides).
+        add(partitions.includes(key) ? key : partitions[0]!, e);
+      }
     }
   }
-  return events;
+  return byPartition;
+}
+
+/** The events of a delivery for one partition (normalizeDeliveryByPartition). */
+export function normalizeDelivery(envelope: WebhookEnvelope, partitionKey: string): DomainEvent[] {
+  return normalizeDeliveryByPartition(envelope).get(partitionKey) ?? [];
 }

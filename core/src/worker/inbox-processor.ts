@@ -3,8 +3,9 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
 import { applyEvents, emptyOutcome, EventStreamApplier, mergeOutcome, recordWabaIds, type ApplyOutcome } from '../store/apply.js';
 import { ensureTenant } from '../store/tenants.js';
+import { NUMBER_LOCK } from '../store/contact-identity.js';
 import { envelopeSchema, type WebhookEnvelope } from '../whatsapp/schemas.js';
-import { normalizeDelivery, partitionKeyOf, type DomainEvent } from '../whatsapp/normalize.js';
+import { normalizeDeliveryByPartition, partitionKeyOf, partitionParts, type DomainEvent } from '../whatsapp/normalize.js';
 import { sanitizeParsed, sanitizePayload } from '../whatsapp/sanitize.js';
 
 /**
@@ -71,6 +72,23 @@ interface PendingRow {
   due: boolean;
 }
 
+/**
+ * A shared body parsed: its envelope, and its events by partition not yet taken by their partition
+ * (`eventBytes` of the cache's budget while any are held).
+ */
+interface ParsedBody {
+  envelope: WebhookEnvelope | null;
+  size: number;
+  events?: Map<string, DomainEvent[]>;
+  eventBytes: number;
+}
+
+/**
+ * Events held for a body's other partitions count this many times its text toward PARSE_CACHE_BYTES:
+ * they keep the parsed trees they point into alive, several times the bytes of the JSON.
+ */
+const EVENTS_WEIGHT = 8;
+
 /** A batch's outcome; `lastId`: the last delivery it applied, when it applied them in one go. */
 type Step = { kind: 'done'; rows: number; lastId?: string } | { kind: 'empty' } | { kind: 'locked' } | { kind: 'waiting' };
 
@@ -91,12 +109,19 @@ function isTransient(error: unknown): boolean {
 const retryDelayMs = (attempts: number): number => Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** attempts);
 const retryAt = (delayMs: number) => sql<Date>`now() + ${`${delayMs} milliseconds`}::interval`;
 
-/** Takes the numbers' transaction-scoped advisory locks; returns the numbers no other worker holds. */
+/**
+ * Takes the partitions' transaction-scoped advisory locks; returns the partitions no other worker
+ * holds. With them, the numbers' shared locks (numberLock): a number's history lanes apply beside its
+ * own partition, and a contact merge waits for them (store/contact-identity.ts).
+ */
 async function lockPartitions(trx: Kysely<Database>, partitionKeys: string[]): Promise<string[]> {
   const locked = await sql<{ key: string }>`
     select k as key from unnest(${partitionKeys}::text[]) as k
     where pg_try_advisory_xact_lock(hashtextextended('coex.inbox:' || k, 0))`.execute(trx);
-  return locked.rows.map((r) => r.key);
+  const keys = locked.rows.map((r) => r.key);
+  const numbers = [...new Set(keys.map((k) => partitionParts(k).number).filter((n) => /^\d+$/.test(n)))].sort();
+  if (numbers.length > 0) await sql`select pg_advisory_xact_lock_shared(${NUMBER_LOCK}, hashtext(n)) from unnest(${numbers}::text[]) as n`.execute(trx);
+  return keys;
 }
 
 /** The number's transaction-scoped advisory lock; false when another worker holds it. */
@@ -113,9 +138,18 @@ async function lockPartition(trx: Kysely<Database>, partitionKey: string): Promi
  * ~15 ms of PostgreSQL a batch for that alone). Deliveries committed late with a lower id (two group
  * commits in flight) are not lost: the next drain starts from the number's first entry again.
  */
-async function pendingRows(trx: Kysely<Database>, partitionKeys: string[], limit: number, after?: ReadonlyMap<string, string>): Promise<PendingRow[]> {
+async function pendingRows(
+  trx: Kysely<Database>,
+  partitionKeys: string[],
+  limit: number,
+  after?: ReadonlyMap<string, string>,
+  /** Shared bodies this process has parsed already: not read again (a history chunk is read by each of its lanes). */
+  parsedBodies: readonly string[] = [],
+): Promise<PendingRow[]> {
   const pending = await sql<PendingRow>`
-    select i.id, i.partition_key, i.attempts, i.body_id, coalesce(i.raw_body, b.raw_body) as raw_body, i.next_attempt_at <= now() as due
+    select i.id, i.partition_key, i.attempts, i.body_id,
+      coalesce(i.raw_body, case when b.id = any(${parsedBodies}::bigint[]) then null else b.raw_body end) as raw_body,
+      i.next_attempt_at <= now() as due
     from unnest(${partitionKeys}::text[], ${partitionKeys.map((k) => after?.get(k) ?? '0')}::bigint[]) as k(key, after)
     cross join lateral (
       select id, partition_key, attempts, body_id, raw_body, next_attempt_at from webhook_inbox
@@ -149,7 +183,7 @@ const errorText = (error: unknown): string => (error instanceof Error ? error.me
 export class InboxProcessor {
   private readonly hooks: AfterApplyHook[] = [];
   /** Parsed bodies by id: a delivery naming many numbers is parsed once, not once per number. */
-  private readonly parsed = new Map<string, { envelope: WebhookEnvelope | null; size: number }>();
+  private readonly parsed = new Map<string, ParsedBody>();
   private parsedBytes = 0;
 
   constructor(
@@ -234,7 +268,7 @@ export class InboxProcessor {
         const locked = await lockPartitions(trx, keys);
         if (locked.length === 0) return { rows: 0, more: [] };
         const byKey = new Map<string, PendingRow[]>();
-        for (const row of await pendingRows(trx, locked, share, after)) {
+        for (const row of await pendingRows(trx, locked, share, after, [...this.parsed.keys()])) {
           const rows = byKey.get(row.partition_key);
           if (rows) rows.push(row);
           else byKey.set(row.partition_key, [row]);
@@ -298,7 +332,7 @@ export class InboxProcessor {
     try {
       return await this.db.transaction().execute(async (trx) => {
         if (!(await lockPartition(trx, partitionKey))) return { kind: 'locked' } as const;
-        const rows = await pendingRows(trx, [partitionKey], limit, after === undefined ? undefined : new Map([[partitionKey, after]]));
+        const rows = await pendingRows(trx, [partitionKey], limit, after === undefined ? undefined : new Map([[partitionKey, after]]), [...this.parsed.keys()]);
         if (rows.length === 0) return { kind: 'empty' } as const;
         claimed = duePrefix(rows);
         if (claimed.length === 0) return { kind: 'waiting' } as const;
@@ -351,7 +385,7 @@ export class InboxProcessor {
       const applied = await this.db.transaction().execute(async (trx) => {
         // Another worker took the number meanwhile: it owns the row now; record nothing on it.
         if (!(await lockPartition(trx, partitionKey))) return false;
-        const { events, envelope } = this.eventsOf(row, partitionKey);
+        const { events, envelope } = this.eventsOf(row, partitionKey, await this.bodyOf(trx, row));
         const outcome = emptyOutcome();
         for (const event of events) {
           await sql`savepoint coex_event`.execute(trx);
@@ -412,7 +446,7 @@ export class InboxProcessor {
   }
 
   private applyOptions(row: PendingRow, inboxIdOf?: (e: DomainEvent) => string | null) {
-    return { defaultTenantId: this.defaultTenantId, inboxId: row.id, ...(inboxIdOf ? { inboxIdOf } : {}) };
+    return { defaultTenantId: this.defaultTenantId, inboxId: row.id, outside: this.db, ...(inboxIdOf ? { inboxIdOf } : {}) };
   }
 
   /**
@@ -423,11 +457,11 @@ export class InboxProcessor {
     const inboxOf = new WeakMap<DomainEvent, string>();
     const lastEnvelope = new Map<string, WebhookEnvelope>();
     const first = batches[0]!.rows[0]!.id;
-    const stream = new EventStreamApplier(trx, { defaultTenantId: this.defaultTenantId, inboxId: first, inboxIdOf: (e) => inboxOf.get(e) ?? null });
+    const stream = new EventStreamApplier(trx, { defaultTenantId: this.defaultTenantId, inboxId: first, inboxIdOf: (e) => inboxOf.get(e) ?? null, outside: this.db });
     let sliceStart = performance.now();
     for (const { partitionKey, rows } of batches) {
       for (const row of rows) {
-        const { events, envelope } = this.eventsOf(row, partitionKey);
+        const { events, envelope } = this.eventsOf(row, partitionKey, await this.bodyOf(trx, row));
         for (const e of events) inboxOf.set(e, row.id);
         if (envelope) lastEnvelope.set(partitionKey, envelope);
         await stream.add(events);
@@ -444,9 +478,22 @@ export class InboxProcessor {
     return outcome;
   }
 
+  /**
+   * A shared body parsed already (held for the call: other lanes of this process may push it out of
+   * the cache meanwhile); else the row's body, read again if pendingRows left it out as parsed and it
+   * has left the cache since — a missing body is never parsed as empty.
+   */
+  private async bodyOf(trx: Kysely<Database>, row: PendingRow): Promise<ParsedBody | undefined> {
+    const cached = row.body_id === null ? undefined : this.parsed.get(row.body_id);
+    if (cached || row.raw_body !== null || row.body_id === null) return cached;
+    const body = await trx.selectFrom('webhook_bodies').select('raw_body').where('id', '=', row.body_id).executeTakeFirst();
+    row.raw_body = body?.raw_body ?? null;
+    return undefined;
+  }
+
   /** The events of one delivery for this partition; an unreadable body becomes one `unknown` event. */
-  private eventsOf(row: PendingRow, partitionKey: string): { events: DomainEvent[]; envelope: WebhookEnvelope | null } {
-    const envelope = this.envelopeOf(row);
+  private eventsOf(row: PendingRow, partitionKey: string, parsed?: ParsedBody): { events: DomainEvent[]; envelope: WebhookEnvelope | null } {
+    const envelope = parsed ? parsed.envelope : this.envelopeOf(row);
     if (!envelope) {
       const raw = row.raw_body ?? '';
       let payload: unknown = raw.slice(0, 10_000);
@@ -457,7 +504,25 @@ export class InboxProcessor {
       }
       return { events: [{ kind: 'unknown', phoneNumberId: null, field: '(envelope)', detail: 'delivery is not a WhatsApp webhook envelope', raw: payload }], envelope: null };
     }
-    return { events: normalizeDelivery(envelope, partitionKey), envelope };
+    // A shared body (several numbers, or a number's history lanes) is normalized once for all its
+    // partitions; each takes its events (once: a retry normalizes again).
+    const cached = parsed ?? (row.body_id === null ? undefined : this.parsed.get(row.body_id));
+    if (cached?.events?.has(partitionKey)) {
+      const events = cached.events.get(partitionKey)!;
+      cached.events.delete(partitionKey);
+      if (cached.events.size === 0) this.releaseEvents(cached);
+      return { events, envelope };
+    }
+    const byPartition = normalizeDeliveryByPartition(envelope);
+    const events = byPartition.get(partitionKey) ?? [];
+    byPartition.delete(partitionKey);
+    if (cached && !cached.events && byPartition.size > 0 && this.parsed.get(row.body_id!) === cached) {
+      cached.events = byPartition;
+      cached.eventBytes = cached.size * EVENTS_WEIGHT;
+      this.parsedBytes += cached.eventBytes;
+      this.evictBeyondBudget(0, cached);
+    }
+    return { events, envelope };
   }
 
   private envelopeOf(row: PendingRow): WebhookEnvelope | null {
@@ -476,16 +541,28 @@ export class InboxProcessor {
     const result = envelopeSchema.safeParse(sanitizeParsed(row.raw_body ?? '', parsed));
     const envelope = result.success ? result.data : null;
     if (cacheKey === null) return envelope;
-    // Bounded by bytes: oldest bodies leave first.
     const size = row.raw_body?.length ?? 0;
-    while (this.parsed.size > 0 && this.parsedBytes + size > PARSE_CACHE_BYTES) {
-      const [oldest] = this.parsed.keys();
-      this.parsedBytes -= this.parsed.get(oldest!)!.size;
-      this.parsed.delete(oldest!);
-    }
-    this.parsed.set(cacheKey, { envelope, size });
+    this.evictBeyondBudget(size);
+    this.parsed.set(cacheKey, { envelope, size, eventBytes: 0 });
     this.parsedBytes += size;
     return envelope;
+  }
+
+  /** Bounded by bytes (`incoming` more to come): oldest bodies leave first, `keep` stays. */
+  private evictBeyondBudget(incoming: number, keep?: ParsedBody): void {
+    for (const [key, body] of this.parsed) {
+      if (this.parsedBytes + incoming <= PARSE_CACHE_BYTES) return;
+      if (body === keep) continue;
+      this.parsedBytes -= body.size + body.eventBytes;
+      body.eventBytes = 0;
+      this.parsed.delete(key);
+    }
+  }
+
+  /** A body's events all taken: they no longer count (the empty map says "normalize again" to a retry). */
+  private releaseEvents(body: ParsedBody): void {
+    this.parsedBytes -= body.eventBytes;
+    body.eventBytes = 0;
   }
 
   /**
@@ -496,8 +573,9 @@ export class InboxProcessor {
     const wabaOf = new Map<string, string>();
     for (const [partitionKey, envelope] of envelopeOf) {
       if (partitionKey.startsWith('waba:') || partitionKey === 'unparsed') continue;
-      const entry = envelope.entry.find((e) => e.changes.some((c) => partitionKeyOf(e.id, c.value) === partitionKey));
-      if (entry) wabaOf.set(partitionKey, entry.id);
+      const number = partitionParts(partitionKey).number;
+      const entry = envelope.entry.find((e) => e.changes.some((c) => partitionKeyOf(e.id, c.value) === number));
+      if (entry) wabaOf.set(number, entry.id);
     }
     await recordWabaIds(trx, wabaOf);
   }
