@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Router } from 'express';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -69,7 +70,15 @@ export interface CapabilityRoutes {
   rawBody?: Router[];
   routes?: Router[];
   fallback?: Router[];
+  /**
+   * Handlers of the bare node:http request, tried before Express (the webhook POST, which every
+   * delivery hits): each answers the requests it takes and returns true, else false and leaves it to
+   * the routers.
+   */
+  direct?: DirectHandler[];
 }
+
+export type DirectHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 /**
  * When an applied-batch hook runs, stage by stage (within a stage, in the root's list order):

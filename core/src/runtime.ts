@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type express from 'express';
 import type { Kysely } from 'kysely';
@@ -11,7 +11,7 @@ import { agentCapability, type Agent } from './agent/capability.js';
 import type { ApiOptions } from './api/routes.js';
 import { extensionCapability } from './api/extension-capability.js';
 import { campaignsCapability, type Campaigns } from './campaigns/capability.js';
-import { hooksInOrder, routersInOrder, type Capability, type CapabilityContext, type WorkerScope } from './capability.js';
+import { hooksInOrder, routersInOrder, type Capability, type CapabilityContext, type DirectHandler, type WorkerScope } from './capability.js';
 import type { Config } from './config.js';
 import { configurationGaps, numbersWithoutSendToken } from './config-report.js';
 import { crmCapability, type Crm } from './crm/capability.js';
@@ -82,6 +82,8 @@ export class Runtime {
     /** In composition order: start-up in this order, shutdown in reverse. */
     private readonly capabilities: readonly Capability[],
     readonly app: express.Express | undefined,
+    /** Tried on each request before the app (the webhook POST). */
+    private readonly direct: readonly DirectHandler[],
     private readonly serverLock: { release(): Promise<void> } | undefined,
   ) {}
 
@@ -139,8 +141,8 @@ export class Runtime {
 
       await ctx.jobs.init(capabilities.flatMap((c) => c.queues ?? []));
       for (const hook of hooksInOrder(capabilities)) ingestion.processor.onApplied(hook);
-      const app = opts.http === false ? undefined : httpApp(ctx, capabilities);
-      const runtime = new Runtime(ctx, boss, { ingestion, transcription, crm, campaigns, agent }, capabilities, app, serverLock);
+      const http = opts.http === false ? undefined : httpApp(ctx, capabilities);
+      const runtime = new Runtime(ctx, boss, { ingestion, transcription, crm, campaigns, agent }, capabilities, http?.app, http?.direct ?? [], serverLock);
       if (opts.worker ?? config.COEX_WORKER === 'inline') await runtime.startWorker();
       return runtime;
     } catch (error) {
@@ -167,8 +169,18 @@ export class Runtime {
   async listen(port = this.config.PORT, host = this.config.HOST): Promise<string> {
     if (!this.app) throw new Error('this runtime has no HTTP server');
     const app = this.app;
+    const direct = this.direct;
+    const server = createServer((req, res) => {
+      for (const handle of direct) if (handle(req, res)) return;
+      app(req, res);
+    });
+    this.server = server;
     await new Promise<void>((resolve, reject) => {
-      this.server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve()));
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
     const address = this.server!.address();
     const actualPort = typeof address === 'object' && address ? address.port : port;
@@ -226,15 +238,23 @@ async function sharedServices(config: Config, logger: Logger, handle: DatabaseHa
  * The HTTP app: every capability's routers in their tiers (`routersInOrder`), /healthz, /readyz and
  * /metrics. What is not configured is logged once here and listed by /readyz and the console.
  */
-function httpApp(ctx: CapabilityContext, capabilities: readonly Capability[]): express.Express {
+function httpApp(ctx: CapabilityContext, capabilities: readonly Capability[]): HttpApp {
   const { config, db, logger, metrics } = ctx;
   const adminToken = config.COEX_API_TOKEN ?? (ctx.ephemeral ? undefined : adminTokenFromFile(config.DATA_DIR, logger));
   const gaps = configurationGaps(config, { adminToken: config.COEX_API_TOKEN ? 'configured' : adminToken ? 'generated' : 'none' });
-  const routers = routersInOrder(capabilities.map((c) => c.routes?.({ adminToken, gaps }) ?? {}));
+  const tiers = capabilities.map((c) => c.routes?.({ adminToken, gaps }) ?? {});
+  const routers = routersInOrder(tiers);
   // After the routes: a capability's own warning (no WHATSAPP_APP_SECRET) comes before the list of gaps.
   for (const g of gaps) logger[g.level]({ missing: g.missing, disables: g.disables }, `not configured: ${g.missing} — disables ${g.disables}`);
   const readiness = async () => ({ not_configured: gaps, numbers_without_send_token: await numbersWithoutSendToken(db, config) });
-  return createHttpApp({ logger, metrics, ready: () => ping(db), routers, readiness, ...(config.COEX_METRICS_TOKEN ? { metricsToken: config.COEX_METRICS_TOKEN } : {}) });
+  const app = createHttpApp({ logger, metrics, ready: () => ping(db), routers, readiness, ...(config.COEX_METRICS_TOKEN ? { metricsToken: config.COEX_METRICS_TOKEN } : {}) });
+  return { app, direct: tiers.flatMap((t) => t.direct ?? []) };
+}
+
+/** The Express app, and the handlers the server tries on a request before it (`CapabilityRoutes.direct`). */
+interface HttpApp {
+  app: express.Express;
+  direct: DirectHandler[];
 }
 
 function adminTokenFromFile(dataDir: string, logger: Logger): string {

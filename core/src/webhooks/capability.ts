@@ -3,7 +3,7 @@ import type { Capability, CapabilityContext } from '../capability.js';
 import { InboxProcessor } from '../worker/inbox-processor.js';
 import { InboxWorker, IngressLoad } from '../worker/queue.js';
 import { InboxWriter } from './inbox-writer.js';
-import { webhookRouter } from './routes.js';
+import { webhookDirectHandler, webhookRouter, type WebhookRouteOptions } from './routes.js';
 
 export interface IngestionOptions {
   /** Numbers the inbox worker applies at once (default INBOX_CONCURRENCY). */
@@ -43,7 +43,7 @@ export function ingestionCapability(ctx: CapabilityContext, opts: IngestionOptio
     worker,
     routes: () => {
       if (config.WHATSAPP_APP_SECRET) {
-        const webhooks = webhookRouter({
+        const options: WebhookRouteOptions = {
           appSecret: config.WHATSAPP_APP_SECRET,
           verifyToken: config.WHATSAPP_VERIFY_TOKEN,
           maxBodyBytes: config.WEBHOOK_MAX_BODY_BYTES,
@@ -53,9 +53,10 @@ export function ingestionCapability(ctx: CapabilityContext, opts: IngestionOptio
           onAccepted: async () => worker.kick(),
           logger,
           metrics,
-        });
-        // The signature is checked over the raw bytes.
-        return { rawBody: [webhooks] };
+        };
+        // The signature is checked over the raw bytes. Deliveries come in by the direct handler; the
+        // router serves the verification GET and what the direct handler leaves to it.
+        return { rawBody: [webhookRouter(options)], direct: [webhookDirectHandler(options)] };
       }
       logger.warn('WHATSAPP_APP_SECRET is not set: POST /webhooks/whatsapp answers 503 until it is');
       const notConfigured = express.Router();

@@ -1,11 +1,12 @@
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
 import express from 'express';
 import { pino } from 'pino';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '../metrics.js';
 import type { InboxDelivery, InboxWriter } from './inbox-writer.js';
-import { webhookRouter } from './routes.js';
+import { webhookDirectHandler, webhookRouter, type WebhookRouteOptions } from './routes.js';
 import { signBody } from './signature.js';
 
 /**
@@ -19,7 +20,7 @@ const SECRET = 'app-secret';
 const PN = '106540352242922';
 const envelope = (pn = PN) => JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '102290129340398', changes: [{ field: 'messages', value: { metadata: { display_phone_number: '212522123456', phone_number_id: pn } } }] }] });
 
-describe('webhook route', () => {
+describe.each(['route', 'direct handler'] as const)('webhook %s', (mode) => {
   let server: Server;
   let base: string;
   let written: InboxDelivery[];
@@ -39,20 +40,21 @@ describe('webhook route', () => {
     const inbox = { write: (d: InboxDelivery) => (written.push(d), answer(d)) } as unknown as InboxWriter;
     const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
     const app = express();
-    // Options read per request through getters, so each test sets its own.
-    app.use((req, res, next) =>
-      webhookRouter({
-        appSecret: SECRET,
-        verifyToken,
-        maxBodyBytes: 2048,
-        inbox,
-        onAccepted: (keys) => (accepted.push(keys), onAccepted(keys)),
-        logger,
-        metrics,
-        ingress: { begin: () => void ingressEvents.push('begin'), end: () => void ingressEvents.push('end') },
-      })(req, res, next),
-    );
-    server = app.listen(0, '127.0.0.1');
+    app.set('trust proxy', 'loopback'); // as http/app.ts
+    // Options made per request, so each test sets its own.
+    const options = (): WebhookRouteOptions => ({
+      appSecret: SECRET,
+      verifyToken,
+      maxBodyBytes: 2048,
+      inbox,
+      onAccepted: (keys) => (accepted.push(keys), onAccepted(keys)),
+      logger,
+      metrics,
+      ingress: { begin: () => void ingressEvents.push('begin'), end: () => void ingressEvents.push('end') },
+    });
+    app.use((req, res, next) => webhookRouter(options())(req, res, next));
+    // As the runtime serves it: the direct handler first, Express for what it leaves.
+    server = mode === 'route' ? app.listen(0, '127.0.0.1') : createServer((req, res) => void (webhookDirectHandler(options())(req, res) || app(req, res))).listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -219,5 +221,56 @@ describe('webhook route', () => {
     expect((await post(envelope())).status).toBe(200);
     await new Promise((resolve) => setImmediate(resolve));
     expect(logs.filter((l) => l.msg === 'could not wake the inbox worker; the sweep will').map((l) => [l.level, l.err])).toEqual([[40, 'Error: no worker']]);
+  });
+
+  // The route's requests are timed by the app's own middleware (http/app.ts); the direct handler times its own.
+  it.runIf(mode === 'direct handler')('records each delivery request it answers in the HTTP duration histogram under its route', async () => {
+    await post(envelope());
+    await post(envelope(), { 'x-hub-signature-256': 'sha256=00' });
+    const counts = (await metrics.httpDuration.get()).values.filter((v) => v.metricName === 'coex_http_request_duration_seconds_count');
+    expect(counts.map((v) => [v.labels.route, v.labels.status, v.value]).sort()).toEqual([
+      ['/webhooks/whatsapp', '200', 1],
+      ['/webhooks/whatsapp', '401', 1],
+    ]);
+  });
+
+  it('the direct handler takes a delivery with a Content-Length within the limit; a chunked or compressed one is the route\'s, answered alike', async () => {
+    const body = envelope();
+    const signature = signBody(body, SECRET);
+    const plain = await post(body);
+    // Express's answers carry an ETag; the direct handler's do not: which one answered.
+    expect([plain.status, plain.headers.get('etag') === null]).toEqual([200, mode === 'direct handler']);
+    const chunked = await fetch(`${base}/webhooks/whatsapp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature },
+      body: new Blob([body]).stream(),
+      duplex: 'half',
+    } as RequestInit);
+    expect([chunked.status, chunked.headers.get('etag') === null]).toEqual([200, false]);
+    const gzipped = await fetch(`${base}/webhooks/whatsapp`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', 'x-hub-signature-256': signature }, body: gzipSync(body) });
+    expect([gzipped.status, gzipped.headers.get('etag') === null]).toEqual([200, false]);
+    expect(written.map((w) => w.rawBody)).toEqual([body, body, body]);
+  });
+
+  it('logs the client behind a proxy on this machine, as Express does with trust proxy: loopback', async () => {
+    const body = envelope();
+    for (const forwarded of ['203.0.113.9', '198.51.100.1, 203.0.113.9, 127.0.0.1', '::1']) {
+      expect((await post(body, { 'x-hub-signature-256': 'sha256=00', 'x-forwarded-for': forwarded })).status).toBe(401);
+    }
+    expect((await post(body, { 'x-hub-signature-256': 'sha256=00' })).status).toBe(401);
+    expect(logs.filter((l) => l.msg === 'webhook rejected: bad signature').map((l) => l.ip)).toEqual(['203.0.113.9', '203.0.113.9', '::1', '127.0.0.1']);
+  });
+
+  it('a client gone halfway through its body is no harm: nothing stored, the next delivery answered', async () => {
+    const { port } = new URL(base);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`POST /webhooks/whatsapp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\nX-Hub-Signature-256: sha256=00\r\n\r\n{"object":`);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect((await post(envelope())).status).toBe(200);
+    expect(written).toHaveLength(1);
+    expect(ingressEvents.filter((e) => e === 'begin').length).toBe(ingressEvents.filter((e) => e === 'end').length);
   });
 });
