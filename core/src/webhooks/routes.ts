@@ -8,6 +8,8 @@ import { UNPARSED_PARTITION, partitionKeysOf } from '../whatsapp/normalize.js';
 import { verifySignature } from './signature.js';
 import type { InboxWriter } from './inbox-writer.js';
 
+const WEBHOOK_PATH = '/webhooks/whatsapp';
+
 export interface WebhookRouteOptions {
   appSecret: string;
   verifyToken: string | undefined;
@@ -30,7 +32,7 @@ export function webhookRouter(opts: WebhookRouteOptions): Router {
   const router = express.Router();
   const accept = deliveryAcceptor(opts);
 
-  router.get('/webhooks/whatsapp', (req: Request, res: Response) => {
+  router.get(WEBHOOK_PATH, (req: Request, res: Response) => {
     const mode = req.query['hub.mode'];
     const token = req.query['hub.verify_token'];
     const challenge = req.query['hub.challenge'];
@@ -43,7 +45,7 @@ export function webhookRouter(opts: WebhookRouteOptions): Router {
   });
 
   router.post(
-    '/webhooks/whatsapp',
+    WEBHOOK_PATH,
     (_req: Request, res: Response, next: () => void) => {
       const ingress = opts.ingress;
       if (ingress) {
@@ -109,7 +111,6 @@ function deliveryAcceptor(opts: WebhookRouteOptions): (raw: Buffer, signature: s
   };
 }
 
-const WEBHOOK_PATH = '/webhooks/whatsapp';
 
 /**
  * `POST /webhooks/whatsapp` on the bare node:http request, before Express: the one endpoint every
@@ -153,8 +154,9 @@ export function webhookDirectHandler(opts: WebhookRouteOptions): (req: IncomingM
           res.end(json);
           endTimer({ route: WEBHOOK_PATH, status: String(answer.status) });
         },
+        // As the app's error handler answers what a route throws (http/app.ts).
         (error: unknown) => {
-          opts.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'webhook not stored');
+          opts.logger.error({ path: WEBHOOK_PATH, err: error instanceof Error ? error.message : String(error) }, 'unhandled error');
           res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
           res.end(JSON.stringify({ error: 'internal error' }));
           endTimer({ route: WEBHOOK_PATH, status: '500' });

@@ -573,15 +573,14 @@ export function normalizeChange(entryId: string, field: string, value: unknown):
         events.push(...chunkEvents);
       }
       // Media follow-ups for history placeholders: same ids, never live traffic.
-      for (const [list, items, direction] of [
-        ['messages', v.messages ?? [], 'inbound'],
-        ['message_echoes', v.message_echoes ?? [], 'outbound'],
+      for (const [list, items, direction, contactOf] of [
+        ['messages', v.messages ?? [], 'inbound', (m: WaMessage) => identity(m.from, m.from_user_id, v.contacts)],
+        ['message_echoes', v.message_echoes ?? [], 'outbound', (m: WaMessage) => identity(m.to, m.to_user_id, v.contacts)],
       ] as const) {
         const received = receivedItems(value, list);
         for (const [k, m] of items.entries()) {
           const lane = historyLaneOf(followUpCustomer(received[k], list));
-          const contact = list === 'messages' ? identity(m.from, m.from_user_id, v.contacts) : identity(m.to, m.to_user_id, v.contacts);
-          for (const e of messageEvents(id, display, [m], [received[k]], direction, 'history', false, () => contact)) {
+          for (const e of messageEvents(id, display, [m], [received[k]], direction, 'history', false, contactOf)) {
             laneOfEvent.set(e, lane);
             events.push(e);
           }
@@ -720,11 +719,6 @@ function userPreferenceEvents(value: unknown, unknown: (detail: string) => Domai
  */
 export function normalizeDeliveryByPartition(envelope: WebhookEnvelope): Map<string, DomainEvent[]> {
   const byPartition = new Map<string, DomainEvent[]>();
-  const add = (key: string, e: DomainEvent): void => {
-    const list = byPartition.get(key);
-    if (list) list.push(e);
-    else byPartition.set(key, [e]);
-  };
   for (const entry of envelope.entry) {
     for (const change of entry.changes) {
       const partitions = changePartitions(entry.id, change);
@@ -734,7 +728,7 @@ export function normalizeDeliveryByPartition(envelope: WebhookEnvelope): Map<str
         const lane = laneOfEvent.get(e);
         const key = lane === undefined ? partitions[0]! : historyPartition(number, lane);
         // Never under a partition the delivery has no row for (the lanes are computed alike on both sides).
-        add(partitions.includes(key) ? key : partitions[0]!, e);
+        byPartition.get(partitions.includes(key) ? key : partitions[0]!)!.push(e);
       }
     }
   }
