@@ -5,7 +5,7 @@
 // would: not from the server's event loop) — against a raw multi-row INSERT of the same rows into a plain copy of the messages
 // table (same columns and indexes) in the same database, in the same run.
 import { sql } from 'kysely';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,11 @@ const N = { wabaId: '102290129340398', phoneNumberId: '106540352242922', display
 /** The number of the warm-up import (a fifth of the size, before the measured one). */
 const WARM = { wabaId: '102290129340398', phoneNumberId: '106540352249999', displayPhoneNumber: '212522129999' };
 const WARM_THREADS = Math.max(THREADS_PER_CHUNK, THREADS / 5);
+/** The number whose import runs beside live traffic (liveDuringImport), and the number of that traffic. */
+const BESIDE = { wabaId: '102290129340398', phoneNumberId: '106540352248888', displayPhoneNumber: '212522128888' };
+const LIVE = { wabaId: '102290129340398', phoneNumberId: '106540352247777', displayPhoneNumber: '212522127777' };
+/** One live message of LIVE every this many ms during that import. */
+const LIVE_EVERY_MS = 100;
 
 function deliveries(N, threadCount) {
   const base = Date.now() - 90 * 86_400_000;
@@ -107,6 +112,51 @@ async function importHistory(runtime, url, N, threadCount) {
   return { bodies, posted, seconds, ackSeconds, applySeconds: (performance.now() - applyStarted) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, postgresSeconds: (postgresCpuMs() - pg0) / 1000 };
 }
 
+/**
+ * A second import, of another number, while a customer of a third number writes every
+ * LIVE_EVERY_MS: how long each live message takes from its acknowledgement to visible (a worker that
+ * waited for a history drain held every other number's live messages back for seconds).
+ */
+async function liveDuringImport(runtime, url) {
+  const post = async (body) => {
+    const raw = JSON.stringify(body);
+    const response = await fetch(`${url}/webhooks/whatsapp`, { method: 'POST', body: raw, headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(raw).digest('hex')}` } });
+    if (response.status !== 200) throw new Error(`live message answered ${response.status}`);
+  };
+  const sent = new Map();
+  const latencies = [];
+  let importing = true;
+  // One watcher for every message in flight: a look each 20 ms, not one per message.
+  const watcher = (async () => {
+    while (importing || sent.size > 0) {
+      if (sent.size > 0) {
+        const seen = await sql`select wamid from messages where phone_number_id = ${LIVE.phoneNumberId} and wamid = any(${[...sent.keys()]}::text[])`.execute(runtime.db);
+        const now = performance.now();
+        for (const { wamid } of seen.rows) {
+          latencies.push(now - sent.get(wamid));
+          sent.delete(wamid);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  const live = (async () => {
+    for (let i = 0; importing; i++) {
+      const wamid = `wamid.LIVE.${i}`;
+      await post(P.inboundMessage(LIVE, { waId: '212611000001', name: 'Live' }, wamid, Date.now(), P.text('salam, wach kayn?')));
+      sent.set(wamid, performance.now());
+      await new Promise((resolve) => setTimeout(resolve, LIVE_EVERY_MS));
+    }
+  })();
+  const imported = await importHistory(runtime, url, BESIDE, THREADS);
+  importing = false;
+  await live;
+  await watcher;
+  latencies.sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  return { seconds: imported.seconds, count: latencies.length, p50: at(0.5), p90: at(0.9), max: latencies.at(-1) };
+}
+
 export async function run() {
   const total = THREADS * PER_THREAD;
   console.log(`\n# History import end to end (${fmt(total)} messages, ${fmt(THREADS)} threads, chunks of ${THREADS_PER_CHUNK * PER_THREAD}, 5 % media, out of order, ${SPLIT ? 'worker started after the last acknowledgement' : 'worker on'})`);
@@ -139,6 +189,14 @@ export async function run() {
     // Baseline: the same rows, plain multi-row INSERTs of 1,000 rows, into a copy of the table.
     const rawSeconds = await insertRaw(db, rawRows(measured.bodies, N));
 
+    // Not in the split mode (its worker is started only for the measured import).
+    if (!SPLIT) {
+      const beside = await liveDuringImport(runtime, url);
+      console.log(
+        `          ${backend.name.padEnd(8)} live traffic during another import (${fmt(total)} messages in ${fmt(beside.seconds, 2)} s): ${beside.count} messages of a third number, one every ${LIVE_EVERY_MS} ms, ` +
+          `visible after their acknowledgement in p50 ${fmt(beside.p50)} ms, p90 ${fmt(beside.p90)} ms, max ${fmt(beside.max)} ms`,
+      );
+    }
     await runtime.close();
     await target.drop();
     const coexRate = total / measured.seconds;

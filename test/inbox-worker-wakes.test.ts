@@ -73,6 +73,47 @@ describe.each(backends())('inbox worker wakes [%s]', (backend) => {
     }
   });
 
+  it('a NOTIFY naming a history partition that one of its history lanes holds wakes no pass; one naming another, or none, does', async () => {
+    const db = await createTestDatabase(backend);
+    const logger = pino({ level: 'silent' });
+    let looks = 0;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let due = ['100/h0'];
+    const processor = {
+      pendingWork: async () => (looks++, due.map((partitionKey) => ({ partitionKey, pending: 1 }))),
+      // The history lane's drain of '100/h0' lasts until released.
+      drainMany: async (group: string[]) => {
+        await held;
+        due = due.filter((k) => !group.includes(k));
+        return group.length;
+      },
+    } as unknown as InboxProcessor;
+    const worker = new InboxWorker(processor, db.databaseUrl, logger, { pollIntervalMs: 60_000 });
+    const notify = new pg.Client({ connectionString: db.databaseUrl });
+    await notify.connect();
+    try {
+      await worker.start();
+      await until(() => looks === 1);
+      const listening = async () => (await notify.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and query ilike 'listen%'`)).rows[0].n === 1;
+      await until(listening);
+      await notify.query(`select pg_notify('${INBOX_CHANNEL}', '100/h0')`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(looks).toBe(1);
+      await notify.query(`select pg_notify('${INBOX_CHANNEL}', '100/h1')`);
+      await until(() => looks === 2);
+      await notify.query(`notify ${INBOX_CHANNEL}`);
+      await until(() => looks === 3);
+      expect(looks).toBe(3);
+      release();
+    } finally {
+      release();
+      await worker.stop();
+      await notify.end();
+      await db.drop();
+    }
+  });
+
   it('a LISTEN connection terminated under the worker is logged and opened again a second later; NOTIFYs wake the worker again; once stopped it stays closed', async () => {
     const db = await createTestDatabase(backend);
     const { logs, logger, seen, processor } = standIn();

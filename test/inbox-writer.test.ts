@@ -19,6 +19,7 @@ describe.each(backends())('inbox writer [%s]', { timeout: 5_000 }, (backend) => 
   let handle: DatabaseHandle;
   let listener: pg.Client;
   let notified = 0;
+  const payloads: string[] = [];
   let n = 0;
   const body = (label = `d${++n}`) => JSON.stringify({ object: 'whatsapp_business_account', label });
   const sha = (raw: string) => createHash('sha256').update(raw).digest('hex');
@@ -37,7 +38,10 @@ describe.each(backends())('inbox writer [%s]', { timeout: 5_000 }, (backend) => 
     listener = new pg.Client({ connectionString: database.databaseUrl });
     await listener.connect();
     listener.on('notification', (m) => {
-      if (m.channel === INBOX_CHANNEL) notified += 1;
+      if (m.channel === INBOX_CHANNEL) {
+        notified += 1;
+        payloads.push(m.payload ?? '');
+      }
     });
     await listener.query(`listen ${INBOX_CHANNEL}`);
   });
@@ -60,6 +64,17 @@ describe.each(backends())('inbox writer [%s]', { timeout: 5_000 }, (backend) => 
       { partition_key: '222', body_id: String(stored!.id), body_sha256: sha(raw), raw_body: null, processed_at: null },
     ]);
     expect(await notifications()).toBe(before + 1);
+  });
+
+  it('a history lane\'s rows notify with their partition key (a worker whose lane holds it need not look), the other rows with an empty payload', async () => {
+    const writer = new InboxWriter(handle.db);
+    const from = payloads.length;
+    expect(await writer.write({ rawBody: body(), partitionKeys: ['777/h0', '777/h2'] })).toEqual(['777/h0', '777/h2']);
+    expect(await writer.write({ rawBody: body(), partitionKeys: ['777', 'waba:5/h1'] })).toEqual(['777', 'waba:5/h1']);
+    expect(await writer.write({ rawBody: body(), partitionKeys: ['777/h1'] })).toEqual(['777/h1']);
+    await notifications();
+    // Identical payloads of one transaction are sent once: the second delivery's two rows, one ''.
+    expect(payloads.slice(from)).toEqual(['777/h0', '777/h2', '', '777/h1']);
   });
 
   it('a delivery naming one number keeps its bytes in its own row: no shared body is written', async () => {

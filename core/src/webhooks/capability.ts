@@ -50,7 +50,7 @@ export function ingestionCapability(ctx: CapabilityContext, opts: IngestionOptio
           inbox: new InboxWriter(db),
           ingress,
           // Workers in other processes hear the NOTIFY sent at commit; this one is told directly.
-          onAccepted: async () => worker.kick(),
+          onAccepted: async (partitionKeys) => worker.kick(partitionKeys),
           logger,
           metrics,
         };

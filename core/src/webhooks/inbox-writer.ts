@@ -36,6 +36,13 @@ const DEFAULT_OVERLAP_AFTER_MS = 100;
 export const INBOX_CHANNEL = 'coex_inbox';
 
 /**
+ * The notification's payload: a history partition's key (a worker whose history lane holds it need
+ * not look: queue.ts), else empty. PostgreSQL sends identical notifications of a transaction once, so
+ * a group commit sends one for its live rows and at most one per history lane.
+ */
+const NOTIFY_PAYLOAD = sql`case when partition_key ~ '^[0-9]+/h[0-9]+$' then partition_key else '' end`;
+
+/**
  * Durable webhook inbox with group commit: deliveries that arrive while the database is busy wait
  * and are written together by the next statement. Each caller is answered only after its rows are
  * committed, so a 200 always means "on disk". One group is in flight while commits are quick; another
@@ -175,7 +182,7 @@ export class InboxWriter {
         on conflict (partition_key, body_sha256) do nothing
         returning partition_key, body_sha256
       )
-      select partition_key, body_sha256, pg_notify(${INBOX_CHANNEL}, '') is null as n from i`.execute(this.db);
+      select partition_key, body_sha256, pg_notify(${INBOX_CHANNEL}, ${NOTIFY_PAYLOAD}) is null as n from i`.execute(this.db);
     return new Set(result.rows.map((r) => `${r.partition_key}\u0001${r.body_sha256}`));
   }
 
@@ -193,7 +200,7 @@ export class InboxWriter {
         on conflict (partition_key, body_sha256) do nothing
         returning partition_key, body_sha256
       )
-      select partition_key, body_sha256, pg_notify(${INBOX_CHANNEL}, '') is null as n from i`.execute(this.db);
+      select partition_key, body_sha256, pg_notify(${INBOX_CHANNEL}, ${NOTIFY_PAYLOAD}) is null as n from i`.execute(this.db);
     return new Set(result.rows.map((r) => `${r.partition_key}\u0001${r.body_sha256}`));
   }
 }

@@ -694,9 +694,9 @@ describe('history lanes: a number\'s history applied in partitions by customer',
     expect(historyLaneOf(undefined)).toBe(historyLaneOf(''));
   });
 
-  it('a chunk is acknowledged into its number\'s partition and its customers\' lanes; follow-ups into their customer\'s lane only; the rest of a number\'s deliveries as before', () => {
+  it('a chunk is acknowledged into its customers\' lanes only (not its number\'s partition, which live traffic uses), as follow-ups are; a chunk with no thread and a decline into the number\'s; the rest of a number\'s deliveries as before', () => {
     const keysOf = (payload: unknown) => partitionKeysOf(envelopeSchema.parse(payload));
-    expect(keysOf(chunk([customers[2]!, customers[0]!, customers[2]!]))).toEqual([PN, `${PN}/h0`, `${PN}/h2`]);
+    expect(keysOf(chunk([customers[2]!, customers[0]!, customers[2]!]))).toEqual([`${PN}/h0`, `${PN}/h2`]);
     expect(keysOf(P.historyChunk(N, { phase: 1, chunkOrder: 9, progress: 100 }, []))).toEqual([PN]);
     expect(keysOf(P.historyMediaFollowUp(N, customers[1]!, 'wamid.f', AT, P.image('m1', 'x'), true))).toEqual([`${PN}/h1`]);
     expect(keysOf(P.historyMediaFollowUp(N, customers[2]!, 'wamid.g', AT, P.image('m2', 'y'), false))).toEqual([`${PN}/h2`]);
@@ -704,19 +704,22 @@ describe('history lanes: a number\'s history applied in partitions by customer',
     expect(keysOf(P.inboundMessage(N, { waId: customers[1]!, name: 'A' }, 'wamid.live', AT, P.text('live')))).toEqual([PN]);
   });
 
-  it('shares a chunk out: each message once, in its customer\'s lane; the chunk\'s progress in the number\'s partition', () => {
-    const envelope = envelopeSchema.parse(chunk(customers));
-    const byPartition = normalizeDeliveryByPartition(envelope);
-    expect([...byPartition.keys()]).toEqual([PN, ...customers.map((_, lane) => `${PN}/h${lane}`)]);
-    expect(byPartition.get(PN)!.map((e) => e.kind)).toEqual(['history_chunk']);
+  it('shares a chunk out: each message once, in its customer\'s lane; the chunk\'s progress in its first lane', () => {
+    const envelope = envelopeSchema.parse(chunk([customers[2]!, customers[1]!]));
+    expect(normalizeDeliveryByPartition(envelope).get(`${PN}/h1`)!.map((e) => e.kind)).toEqual(['history_chunk', 'message', 'message']);
+    const byPartition = normalizeDeliveryByPartition(envelopeSchema.parse(chunk(customers)));
+    expect([...byPartition.keys()]).toEqual(customers.map((_, lane) => `${PN}/h${lane}`));
+    expect(byPartition.get(`${PN}/h0`)!.map((e) => e.kind)).toEqual(['history_chunk', 'message', 'message']);
+    const envelopeOfAll = envelopeSchema.parse(chunk(customers));
     for (const [lane, waId] of customers.entries()) {
       const events = byPartition.get(`${PN}/h${lane}`)!;
       expect(wamidsOf(events)).toEqual([`wamid.c.${lane}.0`, `wamid.c.${lane}.1`]);
-      expect(events.every((e) => e.kind === 'message' && e.contact.waId === waId)).toBe(true);
-      expect(normalizeDelivery(envelope, `${PN}/h${lane}`)).toEqual(events);
+      expect(events.every((e) => e.kind === 'history_chunk' || (e.kind === 'message' && e.contact.waId === waId))).toBe(true);
+      expect(normalizeDelivery(envelopeOfAll, `${PN}/h${lane}`)).toEqual(events);
     }
-    // Nothing for a partition the delivery does not name.
-    expect(normalizeDelivery(envelope, '999')).toEqual([]);
+    // Nothing for a partition the delivery does not name, its number's included.
+    expect(normalizeDelivery(envelopeOfAll, PN)).toEqual([]);
+    expect(normalizeDelivery(envelopeOfAll, '999')).toEqual([]);
   });
 
   it('an unreadable item of a follow-up-only delivery is reported once, by its first lane', () => {
@@ -735,7 +738,7 @@ describe('history lanes: a number\'s history applied in partitions by customer',
     const rawText = JSON.stringify(chunk([`${customers[0]}\u0000`, `${customers[1]}\ud800`, customers[2]!]));
     const ackKeys = partitionKeysOf(envelopeSchema.parse(JSON.parse(rawText)));
     const worker = normalizeDeliveryByPartition(envelopeSchema.parse(sanitizeParsed(rawText, JSON.parse(rawText))));
-    expect(ackKeys).toEqual([PN, `${PN}/h0`, `${PN}/h1`, `${PN}/h2`]);
+    expect(ackKeys).toEqual([`${PN}/h0`, `${PN}/h1`, `${PN}/h2`]);
     expect([...worker.keys()]).toEqual(ackKeys);
     expect([...worker.values()].flatMap(wamidsOf).sort()).toEqual(['0.0', '0.1', '1.0', '1.1', '2.0', '2.1'].map((k) => `wamid.c.${k}`));
   });

@@ -255,19 +255,17 @@ const followUpCustomer = (message: unknown, list: 'messages' | 'message_echoes')
 
 /**
  * The partitions a `history` change of number `phoneNumberId` is applied in: the history lanes of its
- * customers, and the number's own partition for the rest (the chunks' progress, declines, anything
- * unreadable) — always when the change has `history` items or nothing a lane takes.
+ * customers — the first of them also takes the rest (the chunks' progress, anything unreadable) — or,
+ * when no lane takes anything (a decline, an empty chunk), the number's own partition. Not the number's
+ * partition beside the lanes: the first partition to apply a chunk parses all of it, and in the number's
+ * partition that was seconds of an import's work in the live traffic's way (queue.ts, history lanes).
  */
 function historyChangePartitions(phoneNumberId: string, value: unknown): string[] {
   const lanes = new Set<number>();
-  let chunks = false;
-  for (const item of receivedItems(value, 'history')) {
-    chunks = true;
-    for (const thread of receivedItems(item, 'threads')) lanes.add(historyLaneOf(threadCustomer(thread)));
-  }
+  for (const item of receivedItems(value, 'history')) for (const thread of receivedItems(item, 'threads')) lanes.add(historyLaneOf(threadCustomer(thread)));
   for (const list of ['messages', 'message_echoes'] as const) for (const m of receivedItems(value, list)) lanes.add(historyLaneOf(followUpCustomer(m, list)));
   const keys = [...lanes].sort((a, b) => a - b).map((lane) => historyPartition(phoneNumberId, lane));
-  return chunks || keys.length === 0 ? [phoneNumberId, ...keys] : keys;
+  return keys.length === 0 ? [phoneNumberId] : keys;
 }
 
 /** The partitions of one change: its number's (or WABA's), or for a number's history, those above. */
@@ -714,8 +712,7 @@ function userPreferenceEvents(value: unknown, unknown: (detail: string) => Domai
 /**
  * Normalizes a delivery once for every partition it names (phone number, WABA, or one of a number's
  * history lanes). A history change is shared out: each history lane takes the messages of its
- * customers; the rest goes to the number's partition, or — when the change named none (media
- * follow-ups only) — to its first lane, so that every event is applied exactly once.
+ * customers, and the change's first partition the rest, so that every event is applied exactly once.
  */
 export function normalizeDeliveryByPartition(envelope: WebhookEnvelope): Map<string, DomainEvent[]> {
   const byPartition = new Map<string, DomainEvent[]>();

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import type { DatabaseHandle } from '../db/index.js';
-import { createBoss, DEFAULT_MAX_YIELD_LAG_MS, IngressLoad, InboxWorker, MAX_YIELD_MS, yieldMs } from './queue.js';
+import { createBoss, DEFAULT_MAX_YIELD_LAG_MS, historyLanesOf, IngressLoad, InboxWorker, MAX_YIELD_MS, yieldMs } from './queue.js';
 import { numbersPerTransaction, type InboxProcessor, type Pace } from './inbox-processor.js';
 
 /**
@@ -309,6 +309,145 @@ describe('inbox worker passes', () => {
       expect.objectContaining({ level: 50, err: 'connection lost' }),
       expect.objectContaining({ level: 50, err: 'plain text' }),
     ]);
+  });
+
+  describe('history lanes: a number\'s history drained beside the passes', () => {
+    /**
+     * A processor over a list of due partitions (one delivery each); a drain of a partition in `hold`
+     * waits until that partition is released, and applies `heldApplies` deliveries (0: another
+     * process held it). Records each partition handed to a drain, each one applied, and the most drains
+     * at once.
+     */
+    const holding = (due: string[], hold: string[], heldApplies = 1) => {
+      const seen = { looks: 0, drains: [] as string[], applied: [] as string[], atOnce: 0, most: 0 };
+      const releases = new Map<string, () => void>();
+      const held = new Map(hold.map((key) => [key, new Promise<void>((resolve) => releases.set(key, resolve))]));
+      const processor = {
+        pendingWork: async () => (seen.looks++, due.map((partitionKey) => ({ partitionKey, pending: 1 }))),
+        drainMany: async (group: string[]) => {
+          seen.drains.push(...group);
+          seen.atOnce += 1;
+          seen.most = Math.max(seen.most, seen.atOnce);
+          try {
+            let applied = 0;
+            for (const key of group) {
+              await held.get(key);
+              applied += held.has(key) ? heldApplies : 1;
+              seen.applied.push(key);
+              due.splice(due.indexOf(key), 1);
+            }
+            return applied;
+          } finally {
+            seen.atOnce -= 1;
+          }
+        },
+      } as unknown as InboxProcessor;
+      return { seen, processor, release: (key: string) => releases.get(key)!() };
+    };
+
+    it('history lanes: up to HISTORY_LANES, always one fewer than the worker\'s lanes (none with one lane)', () => {
+      expect([1, 2, 3, 4, 8, 64].map(historyLanesOf)).toEqual([0, 1, 2, 3, 3, 3]);
+    });
+
+    it('a number due while a history lane drains is applied at once (a pass no longer waits for that drain); the partition in the lane is not handed out again', async () => {
+      const due = ['100/h0'];
+      const { seen, processor, release } = holding(due, ['100/h0']);
+      const worker = new InboxWorker(processor, NO_DB, recorder().logger, { concurrency: 2, pollIntervalMs: 60_000 });
+      await worker.start();
+      await until(() => seen.drains.length === 1);
+      due.push('200');
+      worker.kick(['200']);
+      await until(() => seen.drains.includes('200'));
+      // The history drain is still held: '200' went past it; the pass looked once more after applying
+      // it, found only '100/h0' (in its lane: not handed out twice) and ended.
+      await until(() => seen.looks === 3);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      expect(seen.drains).toEqual(['100/h0', '200']);
+      expect(seen.applied).toEqual(['200']);
+      expect(seen.looks).toBe(3);
+      release('100/h0');
+      await until(() => due.length === 0 && seen.looks >= 3);
+      await worker.stop();
+      expect(seen.drains).toEqual(['100/h0', '200']);
+    });
+
+    it('the history lanes count against the worker\'s lanes; the partitions beyond them wait in a queue; with one lane, history goes through the pass', async () => {
+      // Two lanes: one for history. '100/h1' waits for '100/h0'; live numbers take the other lane.
+      const due = ['100/h0', '100/h1', '1', '2', '3'];
+      const { seen, processor, release } = holding(due, ['100/h0']);
+      const worker = new InboxWorker(processor, NO_DB, recorder().logger, { concurrency: 2, pollIntervalMs: 60_000 });
+      await worker.start();
+      await until(() => ['1', '2', '3'].every((k) => seen.drains.includes(k)));
+      expect(seen.drains).not.toContain('100/h1');
+      expect(seen.most).toBe(2);
+      release('100/h0');
+      await until(() => due.length === 0);
+      await worker.stop();
+      expect(seen.drains.filter((k) => k.includes('/h'))).toEqual(['100/h0', '100/h1']);
+      expect(seen.most).toBe(2);
+
+      // One lane: a history partition is drained by the pass, and the number after it waits for it.
+      const dueAlone = ['100/h0'];
+      const single = holding(dueAlone, ['100/h0']);
+      const alone = new InboxWorker(single.processor, NO_DB, recorder().logger, { concurrency: 1, pollIntervalMs: 60_000 });
+      await alone.start();
+      await until(() => single.seen.drains.length > 0);
+      dueAlone.push('2');
+      alone.kick(['2']);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(single.seen.applied).toEqual([]);
+      single.release('100/h0');
+      await until(() => single.seen.applied.length === 2);
+      expect(single.seen.applied).toEqual(['100/h0', '2']);
+      await alone.stop();
+      expect(single.seen.most).toBe(1);
+    });
+
+    it('a wake naming only history partitions a lane holds makes no pass look; the lane looks again when it ends — and not after a drain that moved nothing unwoken (no busy loop)', async () => {
+      const due = ['100/h0'];
+      // The drain applies nothing (another process holds the partition), as the poll would find.
+      const { seen, processor, release } = holding(due, ['100/h0'], 0);
+      const worker = new InboxWorker(processor, NO_DB, recorder().logger, { concurrency: 4, pollIntervalMs: 60_000 });
+      await worker.start();
+      await until(() => seen.drains.length === 1);
+      expect(seen.looks).toBe(1);
+      for (let i = 0; i < 3; i++) worker.kick(['100/h0']);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(seen.looks).toBe(1);
+      // Woken meanwhile: it looks once more when its drain ends, although it moved nothing.
+      due.push('100/h0');
+      release('100/h0');
+      await until(() => seen.looks === 2);
+      await until(() => seen.drains.length === 2);
+      // This time nobody woke it and it moved nothing (held elsewhere): no look after it.
+      await new Promise((resolve) => setTimeout(resolve, 80));
+      expect(seen.looks).toBe(2);
+      // A wake naming a partition no lane holds looks, as any other.
+      worker.kick(['100/h0']);
+      await until(() => seen.looks === 3);
+      await worker.stop();
+      expect(seen.looks).toBe(3);
+    });
+
+    it('stop() waits for the history lanes, and a later start() looks at what they left afresh', async () => {
+      const due = ['100/h0', '100/h1', '100/h2', '100/h0'.replace('100', '300')];
+      const { seen, processor, release } = holding(due, ['100/h0']);
+      const worker = new InboxWorker(processor, NO_DB, recorder().logger, { concurrency: 2, pollIntervalMs: 60_000 });
+      await worker.start();
+      await until(() => seen.drains.length === 1);
+      let stopped = false;
+      const stopping = worker.stop().then(() => (stopped = true));
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      expect(stopped).toBe(false);
+      release('100/h0');
+      await stopping;
+      // Stopped after its drain: the queued partitions were not drained.
+      expect(seen.drains).toEqual(['100/h0']);
+      await worker.start();
+      await until(() => due.length === 0);
+      await worker.stop();
+      expect(seen.drains.sort()).toEqual(['100/h0', '100/h1', '100/h2', '300/h0']);
+    });
   });
 
   it('yields only while less than maxYieldLagMs behind the last time the inbox was empty: a worker further behind applies at full speed', async () => {

@@ -3,7 +3,8 @@ import { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { DatabaseHandle } from '../db/index.js';
 import { INBOX_CHANNEL } from '../webhooks/inbox-writer.js';
-import { numbersPerTransaction, type InboxProcessor } from './inbox-processor.js';
+import { HISTORY_LANES, partitionParts } from '../whatsapp/normalize.js';
+import { numbersPerTransaction, type InboxProcessor, type PendingWork } from './inbox-processor.js';
 
 /**
  * While acknowledgements are being served, the worker waits this many times as long as its last
@@ -36,6 +37,14 @@ const MAX_GROUP = 50;
 
 /** First wait of a pass that found every due number held by another worker (then doubled, up to the poll). */
 const HELD_RETRY_MS = 25;
+
+/**
+ * Lanes of a worker that apply history partitions (`<number>/h<lane>`) apart from the pass: at most
+ * this many, and always one lane fewer than the worker has, so live traffic keeps at least one.
+ */
+export const historyLanesOf = (concurrency: number): number => Math.max(0, Math.min(HISTORY_LANES, concurrency - 1));
+
+const isHistoryPartition = (partitionKey: string): boolean => partitionParts(partitionKey).lane !== null;
 
 /** `items` cut into consecutive groups of `size` (the last one shorter). */
 function groupsOf<T>(items: T[], size: number): T[][] {
@@ -112,8 +121,17 @@ export class InboxWorker {
   private readonly concurrency: number;
   /** Ends the wait of a pass whose due numbers were all held elsewhere (set while it waits). */
   private interruptWait: (() => void) | undefined;
-  /** Lanes applying a group right now. */
+  /** Lanes applying a group right now (history lanes included). */
   private activeLanes = 0;
+  /** History lanes at most (historyLanesOf: 0 with one lane, then history goes through the pass). */
+  private readonly historyLanes: number;
+  /** History partitions handed to the history lanes and not finished: queued, then being drained. */
+  private readonly historyTaken = new Set<string>();
+  private readonly historyQueue: string[] = [];
+  /** Taken history partitions with deliveries acknowledged since (their lane looks again when it ends). */
+  private readonly historyWoken = new Set<string>();
+  /** History lanes running, and their ends (stop() waits for them). */
+  private readonly historyRunning = new Set<Promise<void>>();
   /**
    * When the inbox was last seen empty (when idle, the one-second poll keeps this fresh): how far
    * behind the acknowledgements the worker is, at most.
@@ -142,6 +160,7 @@ export class InboxWorker {
     private readonly options: InboxWorkerOptions = {},
   ) {
     this.concurrency = Math.max(1, options.concurrency ?? 4);
+    this.historyLanes = historyLanesOf(this.concurrency);
   }
 
   async start(): Promise<void> {
@@ -171,7 +190,7 @@ export class InboxWorker {
         this.relisten.unref();
       }
     };
-    client.on('notification', () => this.kick());
+    client.on('notification', (message) => this.kick(message.payload ? [message.payload] : undefined));
     client.on('error', (error) => giveUp(error.message, 'inbox LISTEN connection lost; polling until it is back'));
     try {
       await client.connect();
@@ -186,9 +205,18 @@ export class InboxWorker {
     }
   }
 
-  /** "There may be work": coalesced, at most one pass runs and one more follows. */
-  kick(): void {
+  /**
+   * "There may be work" (in `partitionKeys`, when the caller knows): coalesced, at most one pass runs
+   * and one more follows. Deliveries only for history partitions a history lane holds wake no pass:
+   * that lane's drain takes them (it drains until nothing is pending), or looks again once it ends —
+   * every acknowledgement of an import made a pass look at the whole inbox for nothing.
+   */
+  kick(partitionKeys?: readonly string[]): void {
     if (this.stopped) return;
+    if (partitionKeys !== undefined && partitionKeys.length > 0 && partitionKeys.every((key) => this.historyTaken.has(key))) {
+      for (const key of partitionKeys) this.historyWoken.add(key);
+      return;
+    }
     if (this.running) {
       this.again = true;
       this.interruptWait?.();
@@ -206,15 +234,30 @@ export class InboxWorker {
       });
   }
 
-  /** Drains every due partition, `concurrency` at a time, until nothing due is left. */
+  /**
+   * Drains every due partition, `concurrency` at a time, until nothing due is left. History partitions
+   * are handed to the history lanes, which drain them beside the passes: a pass waits for every lane
+   * it started, and one that drained a number's history (seconds, for an import) held back every other
+   * number's live messages until it was done (measured: a live message of another number visible
+   * 1.0–1.1 s after its acknowledgement at the median, 2.6–2.9 s at worst, during a 50,000-message
+   * import; docs/decisions/ingestion-worker.md).
+   */
   private async pass(): Promise<void> {
     let held = 0;
     for (;;) {
       this.again = false;
-      const work = await this.processor.pendingWork();
-      if (work.length === 0) {
+      const due = await this.processor.pendingWork();
+      if (due.length === 0) {
         this.caughtUpAt = performance.now();
         return;
+      }
+      let work = due;
+      if (this.historyLanes > 0) {
+        this.handToHistoryLanes(due);
+        work = due.filter((w) => !isHistoryPartition(w.partitionKey));
+        // Only history is due: its lanes have it and wake the worker when they are done (or another
+        // process holds it, and the poll looks again).
+        if (work.length === 0) return;
       }
       // Start somewhere else than a sibling worker would, so two workers rarely race for one number.
       const offset = Math.floor(Math.random() * work.length);
@@ -242,7 +285,8 @@ export class InboxWorker {
           }
         }
       };
-      await Promise.all(Array.from({ length: Math.min(this.concurrency, groups.length) }, lane));
+      // The history lanes at work count against the worker's connections (one a lane).
+      await Promise.all(Array.from({ length: Math.min(this.concurrency - this.historyRunning.size, groups.length) }, lane));
       if (this.stopped) return;
       if (progress > 0) {
         held = 0;
@@ -262,12 +306,54 @@ export class InboxWorker {
     }
   }
 
+  /** Queues the due history partitions not taken yet, and starts history lanes for them (up to historyLanes). */
+  private handToHistoryLanes(due: PendingWork[]): void {
+    for (const { partitionKey } of due) {
+      if (!isHistoryPartition(partitionKey) || this.historyTaken.has(partitionKey)) continue;
+      this.historyTaken.add(partitionKey);
+      this.historyQueue.push(partitionKey);
+    }
+    while (this.historyRunning.size < this.historyLanes && this.historyQueue.length > 0) {
+      const running: Promise<void> = this.historyLane().finally(() => this.historyRunning.delete(running));
+      this.historyRunning.add(running);
+    }
+  }
+
+  /** A history lane: drains queued history partitions one at a time until none is left. */
+  private async historyLane(): Promise<void> {
+    let progress = 0;
+    let woken = false;
+    while (!this.stopped) {
+      const key = this.historyQueue.shift();
+      if (key === undefined) break;
+      this.activeLanes += 1;
+      try {
+        progress += await this.processor.drainMany([key], undefined, this.pace);
+      } catch (error) {
+        this.logger.warn({ partitionKeys: 1, first: key, err: error instanceof Error ? error.message : String(error) }, 'inbox drain failed; retrying');
+      } finally {
+        this.activeLanes -= 1;
+        this.historyTaken.delete(key);
+        if (this.historyWoken.delete(key)) woken = true;
+      }
+    }
+    // Deliveries may have come meanwhile (and a drain stops at its maxRows): a pass looks again — not
+    // after a lane that moved nothing and was told of nothing new (its partition is held by another
+    // process: the poll looks again, no busy loop).
+    if (progress > 0 || woken) this.kick();
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.interruptWait?.();
     if (this.poll) clearInterval(this.poll);
     clearTimeout(this.relisten);
     await this.loop.catch(() => undefined);
+    await Promise.all(this.historyRunning);
+    // Left queued by a stop: a later start() looks at them afresh.
+    this.historyQueue.length = 0;
+    this.historyTaken.clear();
+    this.historyWoken.clear();
     await this.listener?.end().catch(() => undefined);
     this.listener = undefined;
   }
