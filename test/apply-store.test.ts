@@ -5,6 +5,8 @@ import { openMigratedDatabase, type MigratedDatabase } from './helpers/migrated-
 import type { DatabaseHandle } from '../core/src/db/index.js';
 import { applyEvents, reconcileStatuses, recordWabaIds, upsertContacts, upsertThreads, type ApplyOutcome } from '../core/src/store/apply.js';
 import { normalizeChange } from '../core/src/whatsapp/normalize.js';
+import { pageMessages } from '../core/src/store/paging.js';
+import { listMessages } from '../core/src/store/queries.js';
 import * as P from '../core/src/whatsapp/payloads.js';
 import * as M from './fixtures/meta-2026.js';
 
@@ -74,6 +76,32 @@ describe.each(backends())('store: apply [%s]', { timeout: 10_000 }, (backend) =>
   });
   afterAll(async () => {
     await database?.close();
+  });
+
+  it('messages of one second are read back in the order they arrived, also when one transaction stored them all', async () => {
+    // A customer types fast: six messages in the same second (Meta's timestamps are in seconds), one
+    // delivery, one transaction. Ordered by time and then a random id, they came back shuffled — in
+    // the thread view, the CRM cards and the agent's context alike.
+    const N = numberRef();
+    const texts = ['salam', 'wach kayn', 'l9ftan', 'f taille M', 'b 250 dh?', 'merci'];
+    const delivery = P.inboundMessage(N, { waId: CUSTOMER }, 'wamid.fast.0', at(1), P.text(texts[0]!));
+    const value = delivery.entry[0]!.changes[0]!.value as { messages: Array<Record<string, unknown>> };
+    for (let i = 1; i < texts.length; i++) value.messages.push({ ...value.messages[0]!, id: `wamid.fast.${i}`, text: { body: texts[i] } });
+    await apply(delivery);
+    // And a reply from the phone in that same second, in a later delivery.
+    await apply(P.echo(N, CUSTOMER, 'wamid.fast.reply', at(1), P.text('iyeh kayn')));
+    const thread = await threadOf(N, CUSTOMER);
+    const scope = 'atlas';
+    expect((await listMessages(handle.db, scope, thread.id))!.map((m) => m.text)).toEqual([...texts, 'iyeh kayn']);
+    expect((await listMessages(handle.db, scope, thread.id, 1000, { latest: 3 }))!.map((m) => m.text)).toEqual(['b 250 dh?', 'merci', 'iyeh kayn']);
+    const paged: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = (await pageMessages(handle.db, scope, thread.id, { limit: 2, ...(cursor ? { cursor } : {}) }))!;
+      paged.push(...page.messages.map((m) => m.text!));
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    expect(paged).toEqual([...texts, 'iyeh kayn']);
   });
 
   it('folds statuses in by rank: an older `read` beats a newer `delivered`; a later `sent` never moves it back', async () => {

@@ -128,7 +128,9 @@ export class AgentOrchestrator {
       .select(['id', 'type', 'text', 'media_voice', 'transcript', 'transcript_state', 'transcript_error', 'provider_timestamp'])
       .where('id', '=', turn.trigger_message_id)
       .executeTakeFirstOrThrow();
-    // Answer only the latest customer message: a burst gets one answer, from its last turn.
+    // Answer only the latest customer message: a burst gets one answer, from its last turn. Meta's
+    // timestamps are whole seconds: within one, the order they were stored in (created_at, in
+    // microseconds: compared in the database, a JavaScript Date has milliseconds) decides.
     const newer = await db
       .selectFrom('messages')
       .select('id')
@@ -136,7 +138,7 @@ export class AgentOrchestrator {
       .where('direction', '=', 'inbound')
       .where('origin', '=', 'customer')
       .where('type', 'in', [...ANSWERABLE])
-      .where((eb) => eb.or([eb('provider_timestamp', '>', trigger.provider_timestamp), eb.and([eb('provider_timestamp', '=', trigger.provider_timestamp), eb('id', '>', trigger.id)])]))
+      .where(sql<boolean>`(provider_timestamp, created_at, id) > (select t.provider_timestamp, t.created_at, t.id from messages t where t.id = ${trigger.id})`)
       .executeTakeFirst();
     if (newer) return finish({ status: 'skipped', reason: 'a newer customer message has its own turn' });
 
@@ -239,6 +241,8 @@ export class AgentOrchestrator {
       .where('thread_id', '=', threadId)
       .where('type', '!=', 'reaction')
       .orderBy('provider_timestamp', 'desc')
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
       .limit(this.settings.historyLimit)
       .execute();
     const history: ConversationItem[] = rows

@@ -44,7 +44,7 @@ export async function catchUpInbox(db: Kysely<Database>, connectionId: string, c
       and m.wamid not like 'pending:%' and m.type <> 'reaction' and m.origin <> 'history'
       and (m.client_ref is null or m.client_ref not like ${`${INBOX_CLIENT_REF_PREFIX}%`})
       and not exists (select 1 from crm_outbox o where o.connection_id = c.id and o.kind = 'inbox' and o.ref_id = m.id::text)
-    order by m.provider_timestamp, m.id
+    order by m.provider_timestamp, m.created_at, m.id
     on conflict do nothing`.execute(db);
 }
 

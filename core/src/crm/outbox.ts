@@ -73,7 +73,7 @@ export class CrmOutbox {
       where c.id = ${connectionId} and m.wamid not like 'pending:%' and m.type <> 'reaction'
         and not exists (select 1 from crm_outbox o where o.connection_id = c.id and o.kind = 'archive' and o.ref_id = m.id::text)
       -- Outbox ids follow threads, so an archive batch covers few customers (few CRM calls).
-      order by m.thread_id, m.provider_timestamp
+      order by m.thread_id, m.provider_timestamp, m.created_at
       on conflict do nothing`.execute(db);
     await sql`
       insert into crm_outbox (tenant_id, connection_id, kind, ref_id, payload)
@@ -242,7 +242,9 @@ export class CrmOutbox {
       .innerJoin('whatsapp_numbers as n', 'n.phone_number_id', 'm.phone_number_id')
       .select(['m.id', 'm.wamid', 'm.thread_id', 'm.direction', 'm.origin', 'm.type', 'm.text', 'm.provider_timestamp', 'm.status', 'm.transcript', 'm.transcript_language', 'm.media_voice', 'm.revoked_at', 'm.standby', 'm.creation_type', 't.control_holder', 'c.wa_id', 'c.phone_book_name', 'c.profile_name', 'n.display_phone_number'])
       .where('m.id', 'in', ids)
+      // Meta's timestamps are whole seconds: within one, the order the messages were stored in.
       .orderBy('m.provider_timestamp')
+      .orderBy('m.created_at')
       .execute();
     return rows.map((r) => ({
       id: r.id,

@@ -17,6 +17,7 @@ import * as m0011 from './migrations/0011_messages_lean_writes.js';
 import * as m0012 from './migrations/0012_customer_lean_writes.js';
 import * as m0013 from './migrations/0013_business_initiated_restriction.js';
 import * as m0014 from './migrations/0014_campaign_hold_resume.js';
+import * as m0015 from './migrations/0015_messages_arrival_order.js';
 
 export type { Database } from './schema.js';
 
@@ -36,6 +37,7 @@ const migrations: Record<string, Migration> = {
   '0012_customer_lean_writes': m0012,
   '0013_business_initiated_restriction': m0013,
   '0014_campaign_hold_resume': m0014,
+  '0015_messages_arrival_order': m0015,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
