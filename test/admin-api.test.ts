@@ -151,3 +151,28 @@ describe.each(backends())('admin API: tenants, numbers, paging, readiness [%s]',
     expect(await ok.text()).toContain('# HELP');
   });
 });
+
+describe.each(backends())('admin API: the inbox counts deliveries [%s]', (backend) => {
+  it('GET /api/v1/inbox counts a delivery once, however many numbers or history lanes it is stored under', async () => {
+    // No worker: what is acknowledged stays pending.
+    const s = await startTestServer(backend, {}, { worker: false });
+    try {
+      const other: P.NumberRef = { wabaId: '880001', phoneNumberId: '990002', displayPhoneNumber: '+212 522-000002' };
+      const twoNumbers = { object: 'whatsapp_business_account', entry: [N, other].map((n) => P.inboundMessage(n, { waId: '212612340001' }, `wamid.INBOX-${n.phoneNumberId}`, Date.UTC(2026, 2, 1), P.text('salam')).entry[0]!) };
+      const chunk = P.historyChunk(N, { phase: 0, chunkOrder: 1, progress: 10 }, Array.from({ length: 12 }, (_, t) => ({
+        waId: `2126123400${String(t + 10)}`,
+        messages: [{ wamid: `wamid.INBOX-H${t}`, fromCustomer: true, at: Date.UTC(2026, 1, 1) + t * 1000, body: P.text('9dim') }],
+      })));
+      for (const body of [twoNumbers, chunk, P.inboundMessage(N, { waId: '212612340002' }, 'wamid.INBOX-ONE', Date.UTC(2026, 2, 1), P.text('wach kayn?'))]) {
+        expect((await s.postWebhook(body)).status).toBe(200);
+      }
+      // Stored as several rows (2 numbers, the chunk's lanes, 1), three deliveries.
+      expect(await s.runtime.processor.pendingCount()).toBeGreaterThan(4);
+      const status = (await (await s.api('/api/v1/inbox')).json()) as { pending: number; pending_rows: number; retrying: number };
+      expect(status).toMatchObject({ pending: 3, retrying: 0 });
+      expect(status.pending_rows).toBe(await s.runtime.processor.pendingCount());
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -7,7 +7,8 @@ import { partitionParts } from '../whatsapp/normalize.js';
 
 /**
  * What the webhook inbox holds, for the operator (admin token only: deliveries mix tenants):
- * - `GET /api/v1/inbox` — pending deliveries, the oldest one's age, deliveries waiting for a retry,
+ * - `GET /api/v1/inbox` — pending deliveries (and the rows they are stored as: one per number a
+ *   delivery names, one per history lane), the oldest one's age, deliveries waiting for a retry,
  *   items set aside.
  * - `GET /api/v1/inbox/set-aside?limit=&cursor=` — the items that could not be stored, newest first,
  *   with their reason and what was kept of them; `next_cursor` pages back.
@@ -19,15 +20,19 @@ export function inboxRouter(opts: { db: Kysely<Database>; adminToken: string | u
 
   router.get('/api/v1/inbox', auth, async (req: Request, res: Response) => {
     if (!adminOnly(req, res)) return;
-    const r = await sql<{ pending: number; retrying: number; oldest: Date | null; set_aside: number }>`
+    // A delivery is stored as a row per number it names (and per history lane): rows are counted
+    // apart, deliveries once (by their bytes' hash).
+    const r = await sql<{ pending: number; pending_rows: number; retrying: number; oldest: Date | null; set_aside: number }>`
       select
-        (select count(*)::int from webhook_inbox where processed_at is null) as pending,
-        (select count(*)::int from webhook_inbox where processed_at is null and attempts > 0) as retrying,
+        (select count(distinct body_sha256)::int from webhook_inbox where processed_at is null) as pending,
+        (select count(*)::int from webhook_inbox where processed_at is null) as pending_rows,
+        (select count(distinct body_sha256)::int from webhook_inbox where processed_at is null and attempts > 0) as retrying,
         (select min(received_at) from webhook_inbox where processed_at is null) as oldest,
         (select count(*)::int from webhook_set_aside) as set_aside`.execute(opts.db);
     const row = r.rows[0]!;
     res.json({
       pending: row.pending,
+      pending_rows: row.pending_rows,
       retrying: row.retrying,
       oldest_pending_age_seconds: row.oldest ? Math.max(0, Math.round((Date.now() - new Date(row.oldest).getTime()) / 1000)) : null,
       set_aside: row.set_aside,
