@@ -239,8 +239,8 @@ export class InboxWorker {
    * are handed to the history lanes, which drain them beside the passes: a pass waits for every lane
    * it started, and one that drained a number's history (seconds, for an import) held back every other
    * number's live messages until it was done (measured: a live message of another number visible
-   * 1.0–1.1 s after its acknowledgement at the median, 2.6–2.9 s at worst, during a 50,000-message
-   * import; docs/decisions/ingestion-worker.md).
+   * 1.1–1.3 s after its acknowledgement at the median, 2.6–3.2 s at worst, during a 50,000-message
+   * import; 74–140 ms and 200–288 ms since: docs/decisions/ingestion-worker.md).
    */
   private async pass(): Promise<void> {
     let held = 0;
