@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from './helpers/backends.js';
 import { startTestServer, type TestServer } from './helpers/runtime.js';
+import { orchestratorWith } from './helpers/agent.js';
 import { startGraphApiFake, DEFAULT_FAKE_TOKEN, DEFAULT_FAKE_PHONE_NUMBER, type GraphApiFake } from './fakes/graph-api.js';
 import * as P from '../core/src/whatsapp/payloads.js';
 import { envelopeSchema } from '../core/src/whatsapp/schemas.js';
 import { normalizeDelivery } from '../core/src/whatsapp/normalize.js';
 import { applyEvents } from '../core/src/store/apply.js';
-import { AgentOrchestrator } from '../core/src/agent/orchestrator.js';
 import type { AgentProvider, AgentTurnInput } from '../core/src/agent/provider.js';
-import { createLogger } from '../core/src/logger.js';
 
 const N: P.NumberRef = { wabaId: DEFAULT_FAKE_PHONE_NUMBER.wabaId, phoneNumberId: DEFAULT_FAKE_PHONE_NUMBER.id, displayPhoneNumber: DEFAULT_FAKE_PHONE_NUMBER.displayPhoneNumber };
 
@@ -48,14 +47,7 @@ describe.each(backends())('agent context order [%s]', (backend) => {
     const value = delivery.entry[0]!.changes[0]!.value as { messages: Array<Record<string, unknown>> };
     for (let i = 1; i < texts.length; i++) value.messages.push({ ...value.messages[0]!, id: `wamid.CTX-${i}`, text: { body: texts[i] } });
     const model = new RecordingModel();
-    const agent = new AgentOrchestrator({
-      db,
-      sender: s.runtime.sender,
-      logger: createLogger('silent'),
-      providerFor: () => model,
-      toolsFor: () => ({ lookupOrder: async () => ({}), upsertLead: async () => ({}) }),
-      enqueueTurn: async () => undefined,
-    });
+    const agent = orchestratorWith(s, model);
     const envelope = envelopeSchema.parse(delivery);
     await db.transaction().execute(async (trx) => {
       const outcome = await applyEvents(trx, normalizeDelivery(envelope, N.phoneNumberId), { defaultTenantId: 'default' });

@@ -2,15 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type Kysely } from 'kysely';
 import { backends } from './helpers/backends.js';
 import { startTestServer, type TestServer } from './helpers/runtime.js';
+import { orchestratorWith } from './helpers/agent.js';
 import { startGraphApiFake, DEFAULT_FAKE_TOKEN, DEFAULT_FAKE_PHONE_NUMBER, type GraphApiFake } from './fakes/graph-api.js';
 import * as P from '../core/src/whatsapp/payloads.js';
 import { envelopeSchema } from '../core/src/whatsapp/schemas.js';
 import { normalizeDelivery } from '../core/src/whatsapp/normalize.js';
 import { applyEvents } from '../core/src/store/apply.js';
 import { setBotState } from '../core/src/store/bot.js';
-import { AgentOrchestrator } from '../core/src/agent/orchestrator.js';
 import type { AgentProvider, AgentTurnInput } from '../core/src/agent/provider.js';
-import { createLogger } from '../core/src/logger.js';
 import type { Database } from '../core/src/db/schema.js';
 
 const N: P.NumberRef = { wabaId: DEFAULT_FAKE_PHONE_NUMBER.wabaId, phoneNumberId: DEFAULT_FAKE_PHONE_NUMBER.id, displayPhoneNumber: DEFAULT_FAKE_PHONE_NUMBER.displayPhoneNumber };
@@ -73,14 +72,7 @@ describe.each(backends())('no talking over a human, under a storm [%s]', (backen
       await setBotState(db, threadId, 'default', 'resume', 'manual_resume', 'race-test');
       interruptedTurns += 1;
     }, TURNS >= 400 ? 5 : 2);
-    const agent = new AgentOrchestrator({
-      db,
-      sender: s.runtime.sender,
-      logger: createLogger('silent'),
-      providerFor: () => model,
-      toolsFor: () => ({ lookupOrder: async () => ({}), upsertLead: async () => ({}) }),
-      enqueueTurn: async () => undefined,
-    });
+    const agent = orchestratorWith(s, model);
     const pick = () => customers[Math.floor(Math.random() * customers.length)]!;
     let clock = Date.now();
 

@@ -1,6 +1,6 @@
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import pg from 'pg';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { backends, createTestDatabase } from './helpers/backends.js';
 import { InboxWorker } from '../core/src/worker/queue.js';
@@ -21,6 +21,13 @@ describe.each(backends())('inbox worker wakes [%s]', (backend) => {
     const processor = { pendingWork: async () => (seen.looks++, []), drainMany: async () => 0 } as unknown as InboxProcessor;
     return { logs, logger, seen, processor };
   };
+  /** A worker with its poll far off, and a connection of the test's own to send NOTIFYs with. */
+  const listening = async (databaseUrl: string, processor: InboxProcessor, logger: Logger) => {
+    const worker = new InboxWorker(processor, databaseUrl, logger, { pollIntervalMs: 60_000 });
+    const notify = new pg.Client({ connectionString: databaseUrl });
+    await notify.connect();
+    return { worker, notify };
+  };
   const until = async (done: () => boolean | Promise<boolean>) => {
     for (let i = 0; i < 600 && !(await done()); i++) await new Promise((resolve) => setTimeout(resolve, 10));
   };
@@ -40,9 +47,7 @@ describe.each(backends())('inbox worker wakes [%s]', (backend) => {
       },
       drainMany: async () => 0,
     } as unknown as InboxProcessor;
-    const worker = new InboxWorker(processor, db.databaseUrl, logger, { pollIntervalMs: 60_000 });
-    const notify = new pg.Client({ connectionString: db.databaseUrl });
-    await notify.connect();
+    const { worker, notify } = await listening(db.databaseUrl, processor, logger);
     try {
       await worker.start();
       await until(() => looks === 1);
@@ -89,14 +94,12 @@ describe.each(backends())('inbox worker wakes [%s]', (backend) => {
         return group.length;
       },
     } as unknown as InboxProcessor;
-    const worker = new InboxWorker(processor, db.databaseUrl, logger, { pollIntervalMs: 60_000 });
-    const notify = new pg.Client({ connectionString: db.databaseUrl });
-    await notify.connect();
+    const { worker, notify } = await listening(db.databaseUrl, processor, logger);
     try {
       await worker.start();
       await until(() => looks === 1);
-      const listening = async () => (await notify.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and query ilike 'listen%'`)).rows[0].n === 1;
-      await until(listening);
+      const isListening = async () => (await notify.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and query ilike 'listen%'`)).rows[0].n === 1;
+      await until(isListening);
       await notify.query(`select pg_notify('${INBOX_CHANNEL}', '100/h0')`);
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(looks).toBe(1);
