@@ -3,7 +3,9 @@
 // POSTed out of order) through the signed HTTP endpoint of a running CoEx (worker on), until the last
 // message is stored (the deliveries POSTed by bench/loadgen.mjs in its own process, 8 at a time, as Meta
 // would: not from the server's event loop) — against a raw multi-row INSERT of the same rows into a plain copy of the messages
-// table (same columns and indexes) in the same database, in the same run.
+// table (same columns and indexes) in the same database, in the same run. Then the same import for
+// another number while a third number's customer writes every 100 ms: how soon those live messages
+// are visible while an import is being applied (worker on only).
 import { sql } from 'kysely';
 import { createHmac, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
