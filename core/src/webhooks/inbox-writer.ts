@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
+import { HISTORY_PARTITION_PATTERN } from '../whatsapp/normalize.js';
 
 /** One acknowledged delivery: its bytes, and the partitions (numbers) it names. */
 export interface InboxDelivery {
@@ -40,7 +41,7 @@ export const INBOX_CHANNEL = 'coex_inbox';
  * not look: queue.ts), else empty. PostgreSQL sends identical notifications of a transaction once, so
  * a group commit sends one for its live rows and at most one per history lane.
  */
-const NOTIFY_PAYLOAD = sql`case when partition_key ~ '^[0-9]+/h[0-9]+$' then partition_key else '' end`;
+const NOTIFY_PAYLOAD = sql`case when partition_key ~ ${HISTORY_PARTITION_PATTERN} then partition_key else '' end`;
 
 /**
  * Durable webhook inbox with group commit: deliveries that arrive while the database is busy wait

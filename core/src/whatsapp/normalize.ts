@@ -225,9 +225,16 @@ export const HISTORY_LANES = 3;
 /** The partition of a number's history lane `lane` (0 ≤ lane < HISTORY_LANES). */
 export const historyPartition = (phoneNumberId: string, lane: number): string => `${phoneNumberId}/h${lane}`;
 
+/**
+ * A history lane's partition key (`<number>/h<lane>`), as a pattern both JavaScript and PostgreSQL's
+ * `~` read alike (the inbox writer picks the NOTIFY payload with it).
+ */
+export const HISTORY_PARTITION_PATTERN = '^([0-9]+)/h([0-9]+)$';
+const historyPartitionKey = new RegExp(HISTORY_PARTITION_PATTERN);
+
 /** The number (or WABA / unparsed key) a partition key belongs to, and its history lane if it is one. */
 export function partitionParts(partitionKey: string): { number: string; lane: number | null } {
-  const match = /^(\d+)\/h(\d+)$/.exec(partitionKey);
+  const match = historyPartitionKey.exec(partitionKey);
   return match ? { number: match[1]!, lane: Number(match[2]) } : { number: partitionKey, lane: null };
 }
 

@@ -4,7 +4,7 @@ import type { Database } from '../db/schema.js';
 import { applyEvents, emptyOutcome, EventStreamApplier, mergeOutcome, recordWabaIds, type ApplyOutcome } from '../store/apply.js';
 import { ensureTenant } from '../store/tenants.js';
 import { NUMBER_LOCK } from '../store/contact-identity.js';
-import { envelopeSchema, type WebhookEnvelope } from '../whatsapp/schemas.js';
+import { envelopeSchema, GRAPH_ID, type WebhookEnvelope } from '../whatsapp/schemas.js';
 import { normalizeDeliveryByPartition, partitionKeyOf, partitionParts, type DomainEvent } from '../whatsapp/normalize.js';
 import { sanitizeParsed, sanitizePayload } from '../whatsapp/sanitize.js';
 
@@ -119,7 +119,7 @@ async function lockPartitions(trx: Kysely<Database>, partitionKeys: string[]): P
     select k as key from unnest(${partitionKeys}::text[]) as k
     where pg_try_advisory_xact_lock(hashtextextended('coex.inbox:' || k, 0))`.execute(trx);
   const keys = locked.rows.map((r) => r.key);
-  const numbers = [...new Set(keys.map((k) => partitionParts(k).number).filter((n) => /^\d+$/.test(n)))].sort();
+  const numbers = [...new Set(keys.map((k) => partitionParts(k).number).filter((n) => GRAPH_ID.test(n)))].sort();
   if (numbers.length > 0) await sql`select pg_advisory_xact_lock_shared(${NUMBER_LOCK}, hashtext(n)) from unnest(${numbers}::text[]) as n`.execute(trx);
   return keys;
 }

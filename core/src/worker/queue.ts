@@ -272,17 +272,7 @@ export class InboxWorker {
       let progress = 0;
       const lane = async (): Promise<void> => {
         while (!this.stopped && next < groups.length) {
-          const group = groups[next++]!;
-          try {
-            this.activeLanes += 1;
-            try {
-              progress += await this.processor.drainMany(group, undefined, this.pace);
-            } finally {
-              this.activeLanes -= 1;
-            }
-          } catch (error) {
-            this.logger.warn({ partitionKeys: group.length, first: group[0], err: error instanceof Error ? error.message : String(error) }, 'inbox drain failed; retrying');
-          }
+          progress += await this.drain(groups[next++]!);
         }
       };
       // The history lanes at work count against the worker's connections (one a lane).
@@ -306,6 +296,22 @@ export class InboxWorker {
     }
   }
 
+  /**
+   * Drains a group as a lane at work (counted in activeLanes, which the pacing reads); a failure is
+   * logged and moves nothing (the deliveries stay pending for the next pass).
+   */
+  private async drain(group: string[]): Promise<number> {
+    this.activeLanes += 1;
+    try {
+      return await this.processor.drainMany(group, undefined, this.pace);
+    } catch (error) {
+      this.logger.warn({ partitionKeys: group.length, first: group[0], err: error instanceof Error ? error.message : String(error) }, 'inbox drain failed; retrying');
+      return 0;
+    } finally {
+      this.activeLanes -= 1;
+    }
+  }
+
   /** Queues the due history partitions not taken yet, and starts history lanes for them (up to historyLanes). */
   private handToHistoryLanes(due: PendingWork[]): void {
     for (const { partitionKey } of due) {
@@ -326,16 +332,9 @@ export class InboxWorker {
     while (!this.stopped) {
       const key = this.historyQueue.shift();
       if (key === undefined) break;
-      this.activeLanes += 1;
-      try {
-        progress += await this.processor.drainMany([key], undefined, this.pace);
-      } catch (error) {
-        this.logger.warn({ partitionKeys: 1, first: key, err: error instanceof Error ? error.message : String(error) }, 'inbox drain failed; retrying');
-      } finally {
-        this.activeLanes -= 1;
-        this.historyTaken.delete(key);
-        if (this.historyWoken.delete(key)) woken = true;
-      }
+      progress += await this.drain([key]);
+      this.historyTaken.delete(key);
+      if (this.historyWoken.delete(key)) woken = true;
     }
     // Deliveries may have come meanwhile (and a drain stops at its maxRows): a pass looks again — not
     // after a lane that moved nothing and was told of nothing new (its partition is held by another
