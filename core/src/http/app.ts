@@ -3,6 +3,12 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { secretEquals } from '../crypto.js';
 
+/**
+ * Which proxies' X-Forwarded-For the app believes: one on this machine (Express's `trust proxy`, and
+ * the webhook's direct handler through proxy-addr, the module Express itself uses for it).
+ */
+export const TRUST_PROXY = 'loopback';
+
 /** Express app shell: request metrics, health endpoints, JSON errors (with 413 for oversize bodies). */
 export function createHttpApp(opts: {
   logger: Logger;
@@ -16,7 +22,7 @@ export function createHttpApp(opts: {
 }): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', TRUST_PROXY);
   app.use((req: Request, res: Response, next: NextFunction) => {
     const end = opts.metrics.httpDuration.startTimer();
     res.on('finish', () => end({ route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched', status: String(res.statusCode) }));

@@ -4,6 +4,7 @@ import express from 'express';
 import { pino } from 'pino';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TRUST_PROXY } from '../http/app.js';
 import { createMetrics } from '../metrics.js';
 import type { InboxDelivery, InboxWriter } from './inbox-writer.js';
 import { webhookDirectHandler, webhookRouter, type WebhookRouteOptions } from './routes.js';
@@ -40,7 +41,7 @@ describe.each(['route', 'direct handler'] as const)('webhook %s', (mode) => {
     const inbox = { write: (d: InboxDelivery) => (written.push(d), answer(d)) } as unknown as InboxWriter;
     const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
     const app = express();
-    app.set('trust proxy', 'loopback'); // as http/app.ts
+    app.set('trust proxy', TRUST_PROXY); // as http/app.ts
     // Options made per request, so each test sets its own.
     const options = (): WebhookRouteOptions => ({
       appSecret: SECRET,

@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Request, type Response, type Router } from 'express';
+import proxyAddr from 'proxy-addr';
+import { TRUST_PROXY } from '../http/app.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { secretEquals } from '../crypto.js';
@@ -111,7 +113,6 @@ function deliveryAcceptor(opts: WebhookRouteOptions): (raw: Buffer, signature: s
   };
 }
 
-
 /**
  * `POST /webhooks/whatsapp` on the bare node:http request, before Express: the one endpoint every
  * delivery hits, thousands of times a second. Express's layers (its request and response prototypes,
@@ -167,17 +168,6 @@ export function webhookDirectHandler(opts: WebhookRouteOptions): (req: IncomingM
   };
 }
 
-const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
-
-/**
- * The client's address as Express reports it with `trust proxy: loopback` (http/app.ts): behind a proxy
- * on this machine, the nearest address of X-Forwarded-For that is not a loopback one.
- */
-function clientAddress(req: IncomingMessage): string | undefined {
-  const socket = req.socket.remoteAddress;
-  const forwarded = req.headers['x-forwarded-for'];
-  if (!socket || !LOOPBACK.test(socket) || typeof forwarded !== 'string') return socket;
-  const hops = forwarded.split(',').map((h) => h.trim()).filter(Boolean);
-  for (let i = hops.length - 1; i >= 0; i--) if (!LOOPBACK.test(hops[i]!)) return hops[i];
-  return hops[0] ?? socket;
-}
+/** The client's address as Express reports it (`req.ip`, with http/app.ts's TRUST_PROXY). */
+const trustProxy = proxyAddr.compile(TRUST_PROXY);
+const clientAddress = (req: IncomingMessage): string => proxyAddr(req, trustProxy);
