@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchBackends, databaseOn, fmt, postgresCpuMs, processCpuMs } from './lib.mjs';
-import { CLI, SECRET, child, countVisible, embeddedUrl, limitCpu, queryOnce, runLoadgen, serve, waitApplied, waitUntil } from './processes.mjs';
+import { CLI, SECRET, child, countVisible, embeddedUrl, limitCpu, liveProbe, queryOnce, runLoadgen, serve, waitApplied, waitUntil } from './processes.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const COUNT = Number(process.env.BENCH_INGEST ?? 10_000);
@@ -84,14 +84,18 @@ async function scenario(backend, numbers) {
   const base = await baseline(baselineUrl, numbers);
   const tag = `n${numbers}`;
   const started = Date.now();
+  // Another number's customer writes every 100 ms during the burst (its messages are not counted in
+  // the burst's figures): is it held back behind the burst?
+  const probe = liveProbe(server.url, dbUrl);
   const acks = await loadgen({ url: server.url, count: COUNT, numbers, tag });
+  const beside = await probe.stop();
   await waitApplied(dbUrl, tag, acks.ok);
   const visibleSeconds = (Date.now() - started) / 1000;
   const peak = backend.name === 'embedded' ? { server: rssMb(server.p.pid), database: clusterRssMb(dataDir) } : undefined;
   await server.stop();
   await drop();
   rmSync(dataDir, { recursive: true, force: true });
-  return { base, acks, visibleRate: acks.ok / visibleSeconds, visibleSeconds, idle, peak };
+  return { base, acks, visibleRate: acks.ok / visibleSeconds, visibleSeconds, idle, peak, beside };
 }
 
 /**
@@ -190,6 +194,7 @@ export async function run() {
           `CoEx acks ${fmt(s.acks.perSecond)}/s ratio ${fmt(s.acks.perSecond / s.base.perSecond, 2)} p99 ${fmt(s.acks.p99, 1)} ms (${s.acks.failures} non-200) | ` +
           `all visible in ${fmt(s.visibleSeconds, 1)} s = ${fmt(s.visibleRate)}/s ratio ${fmt(s.visibleRate / s.base.perSecond, 2)}`,
       );
+      console.log(`         another number's customer, a message every 100 ms during the burst: ${s.beside.count} visible after their acknowledgement in p50 ${fmt(s.beside.p50)} ms, p90 ${fmt(s.beside.p90)} ms, max ${fmt(s.beside.max)} ms`);
       if (s.idle) console.log(`         RSS: coex serve idle ${fmt(s.idle.server)} MB, after the run ${fmt(s.peak.server)} MB; embedded PostgreSQL processes ${fmt(s.idle.database)} MB idle, ${fmt(s.peak.database)} MB after`);
     }
   }

@@ -1,6 +1,7 @@
 // Processes for the end-to-end benchmarks: `coex serve` / `coex worker` from the built CLI, the load
 // generator, and the embedded cluster's connection details.
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -137,4 +138,70 @@ export function embeddedUrl(dataDir, database = 'coex') {
   const url = runningEmbeddedUrl(join(dataDir, 'postgres'), database);
   if (!url) throw new Error(`no embedded PostgreSQL running in ${dataDir}`);
   return url;
+}
+
+/**
+ * A customer of a number of its own writing every `everyMs` while a run is measured: how long each of
+ * those messages takes from its acknowledgement to readable (a worker draining one number's burst
+ * held every other number's messages back until it was done). `stop()` ends it once the run is over
+ * and resolves with { count, p50, p90, max } in ms, of the messages sent before stop().
+ */
+export function liveProbe(serverUrl, dbUrl, everyMs = 100) {
+  const phoneNumberId = '106549999999999';
+  const wa = '212611000001';
+  const sent = new Map();
+  const latencies = [];
+  let running = true;
+  const post = async (i) => {
+    const value = {
+      messaging_product: 'whatsapp',
+      metadata: { display_phone_number: '212599999999', phone_number_id: phoneNumberId },
+      contacts: [{ profile: { name: 'Probe' }, wa_id: wa }],
+      messages: [{ from: wa, id: `wamid.probe.${i}`, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: 'salam, wach kayn?' } }],
+    };
+    const raw = JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '102290129340398', changes: [{ field: 'messages', value }] }] });
+    const response = await fetch(`${serverUrl}/webhooks/whatsapp`, {
+      method: 'POST',
+      body: raw,
+      headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(raw).digest('hex')}` },
+    });
+    if (response.status !== 200) throw new Error(`probe message answered ${response.status}`);
+    sent.set(`wamid.probe.${i}`, performance.now());
+  };
+  const sender = (async () => {
+    for (let i = 0; running; i++) {
+      await post(i);
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  // One connection and one look every 20 ms for every message in flight.
+  const watcher = (async () => {
+    const c = new pg.Client({ connectionString: dbUrl });
+    await c.connect();
+    try {
+      while (running || sent.size > 0) {
+        if (sent.size > 0) {
+          const { rows } = await c.query('select wamid from messages where phone_number_id = $1 and wamid = any($2::text[])', [phoneNumberId, [...sent.keys()]]);
+          const now = performance.now();
+          for (const { wamid } of rows) {
+            latencies.push(now - sent.get(wamid));
+            sent.delete(wamid);
+          }
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      await c.end();
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await sender;
+      await watcher;
+      latencies.sort((a, b) => a - b);
+      const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+      return { count: latencies.length, p50: at(0.5), p90: at(0.9), max: latencies.at(-1) ?? 0 };
+    },
+  };
 }

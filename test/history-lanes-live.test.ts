@@ -1,8 +1,8 @@
 import pg from 'pg';
-import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { backends } from './helpers/backends.js';
-import { startTestServer, type TestServer } from './helpers/runtime.js';
+import { isStored, lockWaiting, startTestServer } from './helpers/runtime.js';
+import { waitFor } from './helpers/wait.js';
 import { HISTORY_LANES, historyLaneOf } from '../core/src/whatsapp/normalize.js';
 import * as P from '../core/src/whatsapp/payloads.js';
 
@@ -28,15 +28,6 @@ describe.each(backends())('history lanes beside live traffic [%s]', { timeout: 6
     return [...byLane.values()];
   })();
 
-  const visible = async (server: TestServer, wamid: string) => (await server.runtime.db.selectFrom('messages').select('id').where('wamid', '=', wamid).execute()).length > 0;
-  const until = async (what: string, done: () => Promise<boolean>, timeoutMs = 20_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await done())) {
-      if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  };
-
   it('a live message of another number is applied while a lane applying a history chunk waits inside its transaction', async () => {
     const server = await startTestServer(backend);
     const holder = new pg.Client({ connectionString: server.database.databaseUrl });
@@ -45,7 +36,7 @@ describe.each(backends())('history lanes beside live traffic [%s]', { timeout: 6
     try {
       // Number A is known (its sync state row exists).
       expect((await server.postWebhook(P.inboundMessage(A, { waId: customers[0]! }, 'wamid.A.live', AT, P.text('salam')))).status).toBe(200);
-      await until('A known', () => visible(server, 'wamid.A.live'));
+      await waitFor(() => isStored(server, 'wamid.A.live'), 'A known');
       await holder.query('begin');
       await holder.query('select 1 from sync_state where phone_number_id = $1 for update', [A.phoneNumberId]);
       holding = true;
@@ -55,13 +46,10 @@ describe.each(backends())('history lanes beside live traffic [%s]', { timeout: 6
       })));
       expect((await server.postWebhook(chunk)).status).toBe(200);
       // The lane that records the chunk's progress is waiting for the row, inside its transaction.
-      await until('a lane waiting on the sync state row', async () => {
-        const waiting = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(server.runtime.db);
-        return waiting.rows[0]!.n > 0;
-      });
+      await waitFor(() => lockWaiting(server), 'a lane waiting on the sync state row');
 
       expect((await server.postWebhook(P.inboundMessage(B, { waId: '212611000001' }, 'wamid.B.live', AT + 5_000, P.text('wach kayn?')))).status).toBe(200);
-      await until('B applied beside the held lane', () => visible(server, 'wamid.B.live'), 10_000);
+      await waitFor(() => isStored(server, 'wamid.B.live'), 'B applied beside the held lane', 10_000);
       const sync = await server.runtime.db.selectFrom('sync_state').select('history_chunks').where('phone_number_id', '=', A.phoneNumberId).executeTakeFirstOrThrow();
       expect(sync.history_chunks).toBe(0);
 

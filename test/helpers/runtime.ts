@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { loadConfig, type Config } from '../../core/src/config.js';
 import { Runtime, type RuntimeOptions } from '../../core/src/runtime.js';
 import { createLogger } from '../../core/src/logger.js';
@@ -76,4 +77,15 @@ export async function startTestServer(
       if (!existing) await database.drop();
     },
   };
+}
+
+/** Whether a message with this wamid is stored (readable through the API). */
+export async function isStored(server: TestServer, wamid: string): Promise<boolean> {
+  return (await server.runtime.db.selectFrom('messages').select('id').where('wamid', '=', wamid).execute()).length > 0;
+}
+
+/** Whether a connection to the test database waits for a lock (a lane held inside its transaction). */
+export async function lockWaiting(server: TestServer): Promise<boolean> {
+  const waiting = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(server.runtime.db);
+  return waiting.rows[0]!.n > 0;
 }

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import type { DatabaseHandle } from '../db/index.js';
-import { createBoss, DEFAULT_MAX_YIELD_LAG_MS, historyLanesOf, IngressLoad, InboxWorker, MAX_YIELD_MS, yieldMs } from './queue.js';
+import { createBoss, DEFAULT_MAX_YIELD_LAG_MS, historyLanesOf, IngressLoad, InboxWorker, LATE_LOOK_MS, LATE_SMALL_BACKLOG, MAX_YIELD_MS, yieldMs } from './queue.js';
 import { numbersPerTransaction, type InboxProcessor, type Pace } from './inbox-processor.js';
 
 /**
@@ -237,6 +237,90 @@ describe('inbox worker passes', () => {
     // 100 numbers with 400 pending each, 4 lanes; a processor applying 50 deliveries of a number per
     // transaction → each number counts for 50, so a group of 25 numbers (the lane's cap), not 10.
     expect((await groupsOfFirstPass(50)).map((g) => g.length)).toEqual([25, 25, 25, 25]);
+  });
+
+  /**
+   * '1' bursts: its drain goes on until '2' is applied (or 5 s), in transactions of 10 ms with the
+   * pacing between them — or, `blocked`, in one transaction that long (no pacing). '2' (one delivery)
+   * and '3' (a backlog of 50) become due once the pass has begun.
+   */
+  const burstWithNewcomers = async (o: { concurrency: number; blocked: boolean; burstMs?: number; ingress?: IngressLoad; history?: boolean }) => {
+    // With `history`, a history partition due from the start, held by its history lane until the burst is over.
+    const due = new Map<string, number>(o.history ? [['1', 100], ['9/h0', 1]] : [['1', 100]]);
+    const drains: Array<{ group: string[]; maxRows: number | undefined; at: number; burstDraining: boolean }> = [];
+    let burstDraining = false;
+    let passStarted = 0;
+    const processor = {
+      pendingWork: async () => [...due].map(([partitionKey, pending]) => ({ partitionKey, pending })),
+      drainMany: async (group: string[], maxRows: number | undefined, pace?: Pace) => {
+        drains.push({ group, maxRows, at: performance.now() - passStarted, burstDraining });
+        if (group.includes('9/h0')) {
+          const until = performance.now() + 2_000;
+          while (due.has('1') && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        if (group[0] !== '1') {
+          for (const key of group) due.delete(key);
+          return group.length;
+        }
+        burstDraining = true;
+        const until = performance.now() + (o.burstMs ?? 5_000);
+        while (!drains.some((d) => d.group.includes('2')) && performance.now() < until) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          if (!o.blocked) await pace!(10);
+        }
+        burstDraining = false;
+        due.delete('1');
+        return 100;
+      },
+    } as unknown as InboxProcessor;
+    const worker = new InboxWorker(processor, NO_DB, recorder().logger, { concurrency: o.concurrency, pollIntervalMs: 60_000, ...(o.ingress ? { ingress: o.ingress } : {}) });
+    passStarted = performance.now();
+    await worker.start();
+    await until(() => burstDraining);
+    due.set('2', 1);
+    due.set('3', 50);
+    await until(() => !due.has('1'));
+    await until(() => due.size === 0);
+    await worker.stop();
+    return drains;
+  };
+  const expectNewcomerBesideTheBurst = (drains: Awaited<ReturnType<typeof burstWithNewcomers>>) => {
+    // '2' went in while the burst was being drained, alone (a backlog of 50 is a burst: not '3'), at
+    // most its small backlog, no sooner than LATE_LOOK_MS into the pass; '3' came with the next pass.
+    const late = drains.find((d) => d.group.includes('2'));
+    expect(late).toMatchObject({ group: ['2'], maxRows: LATE_SMALL_BACKLOG, burstDraining: true });
+    expect(late!.at).toBeGreaterThanOrEqual(LATE_LOOK_MS / 2);
+    expect(drains.find((d) => d.group.includes('3'))).toMatchObject({ burstDraining: false });
+    expect(drains.filter((d) => d.group.includes('1'))).toHaveLength(1);
+  };
+
+  it('a number due while a pass drains a burst is applied between two of its transactions if its backlog is small; a bursting newcomer waits for the next pass', async () => {
+    expect(LATE_LOOK_MS).toBe(250);
+    expect(LATE_SMALL_BACKLOG).toBe(5);
+    // One lane: the burst's, between two of its transactions.
+    expectNewcomerBesideTheBurst(await burstWithNewcomers({ concurrency: 1, blocked: false }));
+  });
+
+  it('a lane the pass leaves free takes that look: a long transaction of the burst does not hold the newcomer back', async () => {
+    expectNewcomerBesideTheBurst(await burstWithNewcomers({ concurrency: 2, blocked: true }));
+  });
+
+  it("the late look leaves history partitions to their lanes", async () => {
+    const drains = await burstWithNewcomers({ concurrency: 2, blocked: false, history: true });
+    expectNewcomerBesideTheBurst(drains);
+    expect(drains.filter((d) => d.group.includes('9/h0'))).toHaveLength(1);
+  });
+
+  it('no lane free and none between transactions: the late look waits (the worker never uses more lanes than it has)', async () => {
+    const drains = await burstWithNewcomers({ concurrency: 1, blocked: true, burstMs: 4 * LATE_LOOK_MS });
+    expect(drains.find((d) => d.group.includes('2'))).toMatchObject({ burstDraining: false });
+  });
+
+  it('while deliveries are being acknowledged, a free lane does not take the late look (the lanes at work do, between transactions)', async () => {
+    const ingress = new IngressLoad();
+    ingress.begin();
+    const drains = await burstWithNewcomers({ concurrency: 2, blocked: true, burstMs: 4 * LATE_LOOK_MS, ingress });
+    expect(drains.find((d) => d.group.includes('2'))).toMatchObject({ burstDraining: false });
   });
 
   it('a group that fails is logged and the other lanes go on; a failed pass is logged; LISTEN unavailable is logged', async () => {
