@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import type { DatabaseHandle } from '../db/index.js';
-import { createBoss, DEFAULT_MAX_YIELD_LAG_MS, historyLanesOf, IngressLoad, InboxWorker, LATE_LOOK_MS, LATE_SMALL_BACKLOG, MAX_YIELD_MS, yieldMs } from './queue.js';
+import { createBoss, DEFAULT_MAX_YIELD_LAG_MS, historyLanesOf, IngressLoad, InboxWorker, LATE_LOOK_MS, LATE_SMALL_BACKLOG, MAX_YIELD_MS, yielding, yieldMs } from './queue.js';
 import { numbersPerTransaction, type InboxProcessor, type Pace } from './inbox-processor.js';
 
 /**
@@ -17,18 +17,17 @@ function standIn(o: { dueNumbers: () => Promise<string[]>; drainMany: (group: st
 
 /** The worker's pacing against acknowledgements, without a database (test/worker-*.test.ts run the worker). */
 describe('inbox worker pacing', () => {
-  it('waits three times as long as the last transaction took, times the lanes at work, while deliveries are being acknowledged, at most MAX_YIELD_MS', () => {
+  it('waits three times as long as the last transaction took while deliveries are being acknowledged, at most MAX_YIELD_MS', () => {
     expect(MAX_YIELD_MS).toBe(100);
     expect(DEFAULT_MAX_YIELD_LAG_MS).toBe(3_000);
-    const busy = { ingressBusy: true, behindMs: 500, maxLagMs: 3_000, lanes: 1 };
+    const busy = { ingressBusy: true, behindMs: 500, maxLagMs: 3_000 };
     expect(yieldMs({ ...busy, elapsedMs: 10 })).toBe(30);
     expect(yieldMs({ ...busy, elapsedMs: 33 })).toBe(99);
     expect(yieldMs({ ...busy, elapsedMs: 80 })).toBe(100);
-    // Several lanes at work: each waits that much longer, so the worker as a whole works a quarter of the time.
-    expect(yieldMs({ ...busy, lanes: 3, elapsedMs: 10 })).toBe(90);
-    expect(yieldMs({ ...busy, lanes: 0, elapsedMs: 10 })).toBe(30);
+    expect(yielding(busy)).toBe(true);
     // Nothing to yield to: no wait.
     expect(yieldMs({ ...busy, ingressBusy: false, elapsedMs: 10 })).toBe(0);
+    expect(yielding({ ...busy, ingressBusy: false })).toBe(false);
     // Too far behind: the worker applies at full speed, however busy acknowledgements are.
     expect(yieldMs({ ...busy, behindMs: 3_001, elapsedMs: 10 })).toBe(0);
     expect(yieldMs({ ...busy, behindMs: 3_000, elapsedMs: 10 })).toBe(30);
@@ -123,43 +122,47 @@ describe('inbox worker passes', () => {
     }
   });
 
-  it('each lane waits for the lanes at work; no wait without ingress, past maxYieldLagMs, or once stopped', async () => {
-    const run = async (options: { ingress?: IngressLoad; maxYieldLagMs?: number; concurrency: number }, stopInside = false) => {
+  it('while deliveries are being acknowledged, one lane at a time applies — its transaction, then its wait — the turn going round; all at once without ingress, past maxYieldLagMs, or once stopped', async () => {
+    /** Three lanes of two 10-ms transactions each; when each transaction ran. */
+    const run = async (options: { ingress?: IngressLoad; maxYieldLagMs?: number }, stopInside = false) => {
       let passes = 0;
-      const waited: number[] = [];
+      const transactions: Array<[number, number]> = [];
+      const transaction = async () => {
+        const started = performance.now();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        transactions.push([started, performance.now()]);
+        return performance.now() - started;
+      };
       let worker!: InboxWorker;
       const processor = standIn({
-        dueNumbers: async () => (passes++ < 2 ? ['1', '2'] : []),
+        dueNumbers: async () => (passes++ < 1 ? ['1', '2', '3'] : []),
         drainMany: async (_group: string[], _max: number | undefined, pace: Pace) => {
           if (stopInside) void worker.stop();
-          const started = performance.now();
-          await pace(10);
-          waited.push(performance.now() - started);
+          await pace(await transaction());
+          await pace(await transaction());
           return 1;
         },
       });
-      worker = new InboxWorker(processor, NO_DB, recorder().logger, { pollIntervalMs: 60_000, ...options });
+      worker = new InboxWorker(processor, NO_DB, recorder().logger, { pollIntervalMs: 60_000, concurrency: 3, ...options });
       await worker.start();
-      await until(() => passes >= (stopInside ? 1 : 3));
+      await until(() => passes >= (stopInside ? 1 : 2) && transactions.length === 6);
       await worker.stop();
       // Stopped during a pass: it looks no further.
       if (stopInside) expect(passes).toBe(1);
-      return waited;
+      expect(transactions).toHaveLength(6);
+      const overlapping = transactions.some(([s1, e1], i) => transactions.some(([s2, e2], j) => i !== j && s1 < e2 && s2 < e1));
+      const span = Math.max(...transactions.map(([, e]) => e)) - Math.min(...transactions.map(([s]) => s));
+      return { overlapping, span };
     };
     const ingress = new IngressLoad();
     ingress.begin();
-    // Two lanes: the first starts alone (10 ms × 3 × 1), the second beside it (× 2); the same on the next pass.
-    const two = await run({ ingress, concurrency: 2 });
-    expect(two).toHaveLength(4);
-    const [a, b, c, d] = two;
-    expect(Math.min(a!, b!)).toBeGreaterThanOrEqual(25);
-    expect(Math.min(a!, b!)).toBeLessThan(50);
-    expect(Math.max(a!, b!)).toBeGreaterThanOrEqual(55);
-    expect(Math.min(c!, d!)).toBeLessThan(50);
-    expect(Math.max(c!, d!)).toBeGreaterThanOrEqual(55);
-    for (const waited of [await run({ concurrency: 1 }), await run({ ingress, maxYieldLagMs: 0, concurrency: 1 }), await run({ ingress, concurrency: 1 }, true)]) {
-      expect(waited.length).toBeGreaterThan(0);
-      for (const ms of waited) expect(ms).toBeLessThan(20);
+    // One at a time, each followed by a wait three times as long (30 ms) before the next lane's.
+    const turns = await run({ ingress });
+    expect(turns.overlapping).toBe(false);
+    expect(turns.span).toBeGreaterThanOrEqual(6 * 10 + 5 * 30 - 5);
+    for (const free of [await run({}), await run({ ingress, maxYieldLagMs: 0 }), await run({ ingress }, true)]) {
+      expect(free.overlapping).toBe(true);
+      expect(free.span).toBeLessThan(6 * 10 + 5 * 30 - 5);
     }
     ingress.end();
   });
@@ -311,6 +314,44 @@ describe('inbox worker passes', () => {
     expect(drains.filter((d) => d.group.includes('9/h0'))).toHaveLength(1);
   });
 
+  it("while acknowledging, a number of the pass with a small backlog whose lane waits for the turn is applied by the late look", async () => {
+    // Three bursting numbers and '2' (one delivery), each a lane of the pass, '2' last in the turn:
+    // 100-ms transactions and 100-ms waits, so '2''s turn would come after ~600 ms.
+    const due = new Map<string, number>([['1', 100], ['3', 100], ['4', 100], ['2', 1]]);
+    const drains: Array<{ group: string[]; maxRows: number | undefined; burstDraining: number }> = [];
+    let burstDraining = 0;
+    const processor = {
+      pendingWork: async () => [...due].map(([partitionKey, pending]) => ({ partitionKey, pending })),
+      drainMany: async (group: string[], maxRows: number | undefined, pace?: Pace) => {
+        drains.push({ group, maxRows, burstDraining });
+        if (group[0] === '2' || maxRows !== undefined) return group.filter((key) => due.delete(key)).length;
+        burstDraining += 1;
+        const until = performance.now() + 3_000;
+        while (due.has('2') && performance.now() < until) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          await pace!(100);
+        }
+        burstDraining -= 1;
+        due.delete(group[0]!);
+        return 100;
+      },
+    } as unknown as InboxProcessor;
+    const ingress = new IngressLoad();
+    ingress.begin();
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0);
+    const worker = new InboxWorker(processor, NO_DB, recorder().logger, { ingress, concurrency: 4, pollIntervalMs: 60_000 });
+    try {
+      await worker.start();
+      await until(() => due.size === 0);
+    } finally {
+      random.mockRestore();
+      ingress.end();
+      await worker.stop();
+    }
+    expect(drains.find((d) => d.group.includes('2'))).toMatchObject({ group: ['2'], maxRows: LATE_SMALL_BACKLOG });
+    expect(drains.find((d) => d.group.includes('2'))!.burstDraining).toBeGreaterThan(0);
+  });
+
   it('no lane free and none between transactions: the late look waits (the worker never uses more lanes than it has)', async () => {
     const drains = await burstWithNewcomers({ concurrency: 1, blocked: true, burstMs: 4 * LATE_LOOK_MS });
     expect(drains.find((d) => d.group.includes('2'))).toMatchObject({ burstDraining: false });
@@ -428,6 +469,39 @@ describe('inbox worker passes', () => {
       } as unknown as InboxProcessor;
       return { seen, processor, release: (key: string) => releases.get(key)!() };
     };
+
+    it('a history lane does not wait for the turn the passes\' lanes take while acknowledging (it yields on its own)', async () => {
+      // '1' (a pass's lane) holds the turn through a long transaction; the history lane's transactions
+      // go on meanwhile, each followed by its own short wait.
+      let liveEnded = 0;
+      const historyTransactions: number[] = [];
+      const processor = {
+        pendingWork: async () => (liveEnded ? [] : [{ partitionKey: '1', pending: 1 }, { partitionKey: '9/h0', pending: 1 }]),
+        drainMany: async (group: string[], _max: number | undefined, pace: Pace) => {
+          if (group[0] === '9/h0') {
+            for (let i = 0; i < 3; i++) {
+              await new Promise((resolve) => setTimeout(resolve, 5));
+              historyTransactions.push(performance.now());
+              await pace(5);
+            }
+            return 3;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 400));
+          liveEnded = performance.now();
+          await pace(400);
+          return 1;
+        },
+      } as unknown as InboxProcessor;
+      const ingress = new IngressLoad();
+      ingress.begin();
+      const worker = new InboxWorker(processor, NO_DB, recorder().logger, { ingress, concurrency: 3, pollIntervalMs: 60_000 });
+      await worker.start();
+      for (let i = 0; i < 400 && !(liveEnded && historyTransactions.length === 3); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      ingress.end();
+      await worker.stop();
+      expect(historyTransactions).toHaveLength(3);
+      for (const at of historyTransactions) expect(at).toBeLessThan(liveEnded);
+    });
 
     it('history lanes: up to HISTORY_LANES, always one fewer than the worker\'s lanes (none with one lane)', () => {
       expect([1, 2, 3, 4, 8, 64].map(historyLanesOf)).toEqual([0, 1, 2, 3, 3, 3]);
