@@ -8,7 +8,7 @@
 // another number while a third number's customer writes every 100 ms: how soon those live messages
 // are visible while an import is being applied (worker on only).
 import { sql } from 'kysely';
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { loadConfig } from '../core/dist/config.js';
 import { createLogger } from '../core/dist/logger.js';
 import * as P from '../core/dist/whatsapp/payloads.js';
 import { benchBackends, fmt, postgresCpuMs } from './lib.mjs';
-import { runLoadgen } from './processes.mjs';
+import { liveProbe, runLoadgen } from './processes.mjs';
 
 const THREADS = Number(process.env.BENCH_HISTORY_THREADS ?? 500);
 // BENCH_HISTORY_SPLIT=1: the worker starts only after the last acknowledgement, so the time to
@@ -37,10 +37,9 @@ const N = { wabaId: '102290129340398', phoneNumberId: '106540352242922', display
 /** The number of the warm-up import (a fifth of the size, before the measured one). */
 const WARM = { wabaId: '102290129340398', phoneNumberId: '106540352249999', displayPhoneNumber: '212522129999' };
 const WARM_THREADS = Math.max(THREADS_PER_CHUNK, THREADS / 5);
-/** The number whose import runs beside live traffic (liveDuringImport), and the number of that traffic. */
+/** The number whose import runs beside live traffic (liveDuringImport; the traffic: processes.mjs liveProbe). */
 const BESIDE = { wabaId: '102290129340398', phoneNumberId: '106540352248888', displayPhoneNumber: '212522128888' };
-const LIVE = { wabaId: '102290129340398', phoneNumberId: '106540352247777', displayPhoneNumber: '212522127777' };
-/** One live message of LIVE every this many ms during that import. */
+/** One live message of the third number every this many ms during that import. */
 const LIVE_EVERY_MS = 100;
 
 function deliveries(N, threadCount) {
@@ -130,44 +129,10 @@ async function importHistory(runtime, url, N, threadCount) {
  * LIVE_EVERY_MS: how long each live message takes from its acknowledgement to visible (a worker that
  * waited for a history drain held every other number's live messages back for seconds).
  */
-async function liveDuringImport(runtime, url) {
-  const post = async (body) => {
-    const raw = JSON.stringify(body);
-    const response = await fetch(`${url}/webhooks/whatsapp`, { method: 'POST', body: raw, headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(raw).digest('hex')}` } });
-    if (response.status !== 200) throw new Error(`live message answered ${response.status}`);
-  };
-  const sent = new Map();
-  const latencies = [];
-  let importing = true;
-  // One watcher for every message in flight: a look each 20 ms, not one per message.
-  const watcher = (async () => {
-    while (importing || sent.size > 0) {
-      if (sent.size > 0) {
-        const seen = await sql`select wamid from messages where phone_number_id = ${LIVE.phoneNumberId} and wamid = any(${[...sent.keys()]}::text[])`.execute(runtime.db);
-        const now = performance.now();
-        for (const { wamid } of seen.rows) {
-          latencies.push(now - sent.get(wamid));
-          sent.delete(wamid);
-        }
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  })();
-  const live = (async () => {
-    for (let i = 0; importing; i++) {
-      const wamid = `wamid.LIVE.${i}`;
-      await post(P.inboundMessage(LIVE, { waId: '212611000001', name: 'Live' }, wamid, Date.now(), P.text('salam, wach kayn?')));
-      sent.set(wamid, performance.now());
-      await new Promise((resolve) => setTimeout(resolve, LIVE_EVERY_MS));
-    }
-  })();
+async function liveDuringImport(runtime, url, databaseUrl) {
+  const probe = liveProbe(url, databaseUrl, { everyMs: LIVE_EVERY_MS, secret: SECRET });
   const imported = await importHistory(runtime, url, BESIDE, THREADS);
-  importing = false;
-  await live;
-  await watcher;
-  latencies.sort((a, b) => a - b);
-  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-  return { seconds: imported.seconds, count: latencies.length, p50: at(0.5), p90: at(0.9), max: latencies.at(-1) };
+  return { seconds: imported.seconds, ...(await probe.stop()) };
 }
 
 export async function run() {
@@ -204,7 +169,7 @@ export async function run() {
 
     // Not in the split mode (its worker is started only for the measured import).
     if (!SPLIT) {
-      const beside = await liveDuringImport(runtime, url);
+      const beside = await liveDuringImport(runtime, url, target.databaseUrl);
       console.log(
         `          ${backend.name.padEnd(8)} live traffic during another import (${fmt(total)} messages in ${fmt(beside.seconds, 2)} s): ${beside.count} messages of a third number, one every ${LIVE_EVERY_MS} ms, ` +
           `visible after their acknowledgement in p50 ${fmt(beside.p50)} ms, p90 ${fmt(beside.p90)} ms, max ${fmt(beside.max)} ms`,

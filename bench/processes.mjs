@@ -146,7 +146,7 @@ export function embeddedUrl(dataDir, database = 'coex') {
  * held every other number's messages back until it was done). `stop()` ends it once the run is over
  * and resolves with { count, p50, p90, max } in ms, of the messages sent before stop().
  */
-export function liveProbe(serverUrl, dbUrl, everyMs = 100) {
+export function liveProbe(serverUrl, dbUrl, { everyMs = 100, secret = SECRET } = {}) {
   const phoneNumberId = '106549999999999';
   const wa = '212611000001';
   const sent = new Map();
@@ -163,7 +163,7 @@ export function liveProbe(serverUrl, dbUrl, everyMs = 100) {
     const response = await fetch(`${serverUrl}/webhooks/whatsapp`, {
       method: 'POST',
       body: raw,
-      headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(raw).digest('hex')}` },
+      headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(raw).digest('hex')}` },
     });
     if (response.status !== 200) throw new Error(`probe message answered ${response.status}`);
     sent.set(`wamid.probe.${i}`, performance.now());
@@ -174,12 +174,15 @@ export function liveProbe(serverUrl, dbUrl, everyMs = 100) {
       await new Promise((r) => setTimeout(r, everyMs));
     }
   })();
-  // One connection and one look every 20 ms for every message in flight.
+  // One connection and one look every 20 ms for every message in flight; a message still unseen a
+  // minute after stop() fails the probe rather than hanging the benchmark.
+  let stoppedAt = 0;
   const watcher = (async () => {
     const c = new pg.Client({ connectionString: dbUrl });
     await c.connect();
     try {
       while (running || sent.size > 0) {
+        if (!running && performance.now() - stoppedAt > 60_000) throw new Error(`${sent.size} probe message(s) not visible a minute after the run`);
         if (sent.size > 0) {
           const { rows } = await c.query('select wamid from messages where phone_number_id = $1 and wamid = any($2::text[])', [phoneNumberId, [...sent.keys()]]);
           const now = performance.now();
@@ -197,6 +200,7 @@ export function liveProbe(serverUrl, dbUrl, everyMs = 100) {
   return {
     async stop() {
       running = false;
+      stoppedAt = performance.now();
       await sender;
       await watcher;
       latencies.sort((a, b) => a - b);
