@@ -205,8 +205,9 @@ export class InboxWorker {
     await this.rest(performance.now() - started);
   }
 
-  /** The wait after work that took `elapsedMs` (held with the turn). */
+  /** The wait after work that took `elapsedMs` (held with the turn); none once stopping. */
   private async rest(elapsedMs: number): Promise<void> {
+    if (this.stopped) return;
     const wait = yieldMs({ ...this.yieldState(), elapsedMs });
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   }
