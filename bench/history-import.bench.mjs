@@ -1,10 +1,11 @@
 // History import end to end (issue 12): 50,000 messages of 500 threads in realistic chunks (100
 // messages a thread spread over the six months Meta syncs, 10 threads a chunk, 5 % media placeholders,
 // chunks POSTed out of order, then the media follow-ups Meta sends: only for the placeholders of the
-// last 14 days, coex-spec §4; BENCH_HISTORY_FOLLOWUPS=all follows every placeholder up) through the signed HTTP endpoint of a running CoEx (worker on), until the last
-// message is stored (the deliveries POSTed by bench/loadgen.mjs in its own process, 8 at a time, as Meta
-// would: not from the server's event loop) — against a raw multi-row INSERT of the same rows into a plain copy of the messages
-// table (same columns and indexes) in the same database, in the same run. Then the same import for
+// last 14 days, coex-spec §4; BENCH_HISTORY_FOLLOWUPS=all follows every placeholder up) through the
+// signed HTTP endpoint of a running CoEx (worker on), until the last message is stored (the
+// deliveries POSTed by bench/loadgen.mjs in its own process, 8 at a time, as Meta would: not from the
+// server's event loop) — against a raw multi-row INSERT of the same rows into a plain copy of the
+// messages table (same columns and indexes) in the same database, in the same run. Then the same import for
 // another number while a third number's customer writes every 100 ms: how soon those live messages
 // are visible while an import is being applied (worker on only).
 import { sql } from 'kysely';

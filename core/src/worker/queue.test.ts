@@ -166,11 +166,14 @@ describe('inbox worker passes', () => {
     ingress.end();
   });
 
-  it('a lane of a stopping worker does not wait after its transaction, even while deliveries are being acknowledged', async () => {
+  it.each([
+    ['a pass', '1'],
+    ['a history', '1/h0'],
+  ])('%s lane of a stopping worker does not wait after its transaction, even while deliveries are being acknowledged', async (_kind, key) => {
     let paced = -1;
     let worker!: InboxWorker;
     const processor = standIn({
-      dueNumbers: async () => (paced < 0 ? ['1'] : []),
+      dueNumbers: async () => (paced < 0 ? [key] : []),
       drainMany: async (_group: string[], _max: number | undefined, pace: Pace) => {
         void worker.stop();
         const started = performance.now();
@@ -182,7 +185,8 @@ describe('inbox worker passes', () => {
     });
     const ingress = new IngressLoad();
     ingress.begin();
-    worker = new InboxWorker(processor, NO_DB, recorder().logger, { ingress, concurrency: 1, pollIntervalMs: 60_000 });
+    // Two lanes: one of them a history lane (with one lane, history goes through the pass).
+    worker = new InboxWorker(processor, NO_DB, recorder().logger, { ingress, concurrency: 2, pollIntervalMs: 60_000 });
     await worker.start();
     await until(() => paced >= 0);
     await worker.stop();

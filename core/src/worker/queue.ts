@@ -205,10 +205,13 @@ export class InboxWorker {
     await this.rest(performance.now() - started);
   }
 
-  /** The wait after work that took `elapsedMs` (held with the turn); none once stopping. */
-  private async rest(elapsedMs: number): Promise<void> {
+  /**
+   * The wait after work that took `elapsedMs` while the worker yields (held with the turn), times
+   * `lanes` for lanes that take no turn, at most MAX_YIELD_MS; none once stopping.
+   */
+  private async rest(elapsedMs: number, lanes = 1): Promise<void> {
     if (this.stopped) return;
-    const wait = yieldMs({ ...this.yieldState(), elapsedMs });
+    const wait = Math.min(yieldMs({ ...this.yieldState(), elapsedMs }) * Math.max(1, lanes), MAX_YIELD_MS);
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   }
 
@@ -220,8 +223,7 @@ export class InboxWorker {
    * time while acknowledgements are served: the wait is multiplied by the lanes at work.
    */
   private readonly historyPace: Pace = async (elapsedMs) => {
-    const wait = Math.min(yieldMs({ ...this.yieldState(), elapsedMs }) * Math.max(1, this.activeLanes), MAX_YIELD_MS);
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    await this.rest(elapsedMs, this.activeLanes);
     await this.applyLateArrivals();
   };
 
@@ -436,7 +438,8 @@ export class InboxWorker {
   }
 
   /**
-   * Drains a group as a lane at work (counted in activeLanes, which the pacing reads); a failure is
+   * Drains a group as a lane at work (counted in activeLanes: history lanes' waits and the pass's free
+   * lane read it), a pass's group taking the turn while the worker yields; a failure is
    * logged and moves nothing (the deliveries stay pending for the next pass).
    */
   private async drain(group: string[], history = false): Promise<number> {
